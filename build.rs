@@ -1,0 +1,39 @@
+//! Generates the C header from `src/ffi` with cbindgen.
+//!
+//! The header is always written to `$OUT_DIR/wxfs.h`; a unit test fails when the committed
+//! `include/wxfs.h` differs from it. `WXFS_WRITE_HEADER=1 cargo build` updates the committed copy.
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=WXFS_WRITE_HEADER");
+
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("wxfs.h");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let (major, minor, patch) = (
+        env::var("CARGO_PKG_VERSION_MAJOR").unwrap(),
+        env::var("CARGO_PKG_VERSION_MINOR").unwrap(),
+        env::var("CARGO_PKG_VERSION_PATCH").unwrap(),
+    );
+    let packed: u64 = major.parse::<u64>().unwrap() * 1_000_000
+        + minor.parse::<u64>().unwrap() * 1_000
+        + patch.parse::<u64>().unwrap();
+    config.after_includes = Some(format!(
+        "\n#define WXFS_VERSION_MAJOR {major}\n#define WXFS_VERSION_MINOR {minor}\n#define WXFS_VERSION_PATCH {patch}\n\
+         #define WXFS_VERSION_STRING \"{major}.{minor}.{patch}\"\n\
+         /* MAJOR * 1000000 + MINOR * 1000 + PATCH */\n#define WXFS_VERSION_NUMBER {packed}\n"
+    ));
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen could not generate the header");
+    bindings.write_to_file(&out);
+    if env::var("WXFS_WRITE_HEADER").map(|v| v == "1").unwrap_or(false) {
+        bindings.write_to_file(crate_dir.join("include/wxfs.h"));
+    }
+}

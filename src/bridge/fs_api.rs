@@ -1,0 +1,274 @@
+//! FileSystemManager methods and the host file APIs, argument object -> Reply.
+
+use serde_json::{json, Map, Value};
+
+use super::args::Args;
+use super::reply::Reply;
+use super::Ctx;
+use crate::error::{code, Error, Result};
+use crate::fs::archive::EntryRequest;
+use crate::fs::codec::Encoding;
+use crate::fs::{StatResult, Stats, TempSource};
+use crate::session::Session;
+
+fn stats_json(s: &Stats) -> Value {
+    json!({
+        "mode": s.mode,
+        "size": s.size,
+        "lastAccessedTime": s.last_accessed_time,
+        "lastModifiedTime": s.last_modified_time,
+    })
+}
+
+/// Content read from a file: a string in `encoding`, or an ArrayBuffer when there is none.
+fn content(reply: Reply, key: &str, bytes: Vec<u8>, encoding: Option<Encoding>) -> Reply {
+    match encoding {
+        Some(e) => reply.set(key, e.decode(&bytes)),
+        None => reply.bytes(key, bytes),
+    }
+}
+
+pub fn access(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.access(a.str("path")?)?;
+    Ok(Reply::new())
+}
+
+pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?;
+    let data = a.data("data")?;
+    s.fs.append_file(path, &data)?;
+    Ok(Reply::new())
+}
+
+pub fn write_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?;
+    let data = a.data("data")?;
+    s.fs.write_file(path, &data)?;
+    Ok(Reply::new())
+}
+
+pub fn read_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?;
+    let encoding = a.encoding("encoding")?;
+    let bytes = s.fs.read_file(path, a.opt_num("position")?, a.opt_num("length")?)?;
+    Ok(content(Reply::new(), "data", bytes, encoding))
+}
+
+pub fn copy_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.copy_file(a.str("srcPath")?, a.str("destPath")?)?;
+    Ok(Reply::new())
+}
+
+pub fn rename(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.rename(a.str("oldPath")?, a.str("newPath")?)?;
+    Ok(Reply::new())
+}
+
+pub fn unlink(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.unlink(a.str("filePath")?)?;
+    Ok(Reply::new())
+}
+
+pub fn mkdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.mkdir(a.str("dirPath")?, a.bool_or("recursive", false)?)?;
+    Ok(Reply::new())
+}
+
+pub fn rmdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.rmdir(a.str("dirPath")?, a.bool_or("recursive", false)?)?;
+    Ok(Reply::new())
+}
+
+pub fn readdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let files = s.fs.readdir(a.str("dirPath")?)?;
+    Ok(Reply::new().set("files", files))
+}
+
+pub fn stat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let res = s.fs.stat(a.str("path")?, a.bool_or("recursive", false)?)?;
+    let stats = match res {
+        StatResult::One(st) => stats_json(&st),
+        StatResult::Tree(list) => {
+            Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stats": stats_json(st)})).collect())
+        }
+    };
+    Ok(Reply::new().set("stats", stats))
+}
+
+fn length_arg(a: &Args, default: u64) -> Result<u64> {
+    Ok(a
+        .opt_index("length", || Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"))?
+        .unwrap_or(default))
+}
+
+pub fn truncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?;
+    s.fs.truncate(path, length_arg(a, 0)?)?;
+    Ok(Reply::new())
+}
+
+pub fn get_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let algo = a.opt_str("digestAlgorithm")?.unwrap_or("md5");
+    let (size, digest) = s.fs.get_file_info(a.str("filePath")?, algo)?;
+    Ok(Reply::new().set("size", size).set("digest", digest))
+}
+
+pub fn read_compressed_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?;
+    let algo = a.str("compressionAlgorithm")?;
+    let bytes = s.fs.read_compressed_file(path, algo)?;
+    Ok(Reply::new().bytes("data", bytes))
+}
+
+pub fn read_zip_entry(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?.to_string();
+    let mut encodings = Vec::new();
+    let results = match a.value("entries") {
+        Some(Value::String(all)) if all == "all" => {
+            let enc = a.encoding("encoding")?;
+            let res = s.fs.read_zip_entries(&path, None)?;
+            encodings.resize(res.len(), enc);
+            res
+        }
+        Some(Value::Array(list)) => {
+            let mut reqs = Vec::new();
+            for item in list {
+                let Value::Object(o) = item else {
+                    return Err(Error::param(a.param_code, "entries", "Array of Object", "Array"));
+                };
+                let entry_args = Args::parse(&Value::Object(o.clone()).to_string(), a.param_code)
+                    .map_err(|m| Error::new(a.param_code, m.0))?;
+                reqs.push(EntryRequest {
+                    path: entry_args.str("path")?.to_string(),
+                    position: entry_args.opt_num("position")?,
+                    length: entry_args.opt_num("length")?,
+                });
+                encodings.push(entry_args.encoding("encoding")?);
+            }
+            s.fs.read_zip_entries(&path, Some(&reqs))?
+        }
+        _ => return Err(Error::param(a.param_code, "entries", "Array or 'all'", "Undefined")),
+    };
+    let mut entries = Map::new();
+    for ((name, res), enc) in results.into_iter().zip(encodings) {
+        let one = match res {
+            Ok(bytes) => content(Reply::new(), "data", bytes, enc).set("errMsg", format!("{}:ok", ctx.api)),
+            Err(e) => Reply::new().set("errMsg", format!("{}:fail {}", ctx.api, e.reason)).set("errCode", e.code),
+        };
+        entries.insert(name, one.into_value());
+    }
+    Ok(Reply::new().set("entries", Value::Object(entries)))
+}
+
+pub fn unzip(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.unzip(a.str("zipFilePath")?, a.str("targetPath")?)?;
+    Ok(Reply::new())
+}
+
+pub fn save_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let temp = a.str("tempFilePath")?;
+    let saved = s.fs.save_file(temp, a.opt_str("filePath")?)?;
+    Ok(Reply::new().set("savedFilePath", saved))
+}
+
+pub fn get_saved_file_list(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
+    let list: Vec<Value> = s
+        .fs
+        .get_saved_file_list()?
+        .into_iter()
+        .map(|f| json!({"filePath": f.file_path, "size": f.size, "createTime": f.create_time}))
+        .collect();
+    Ok(Reply::new().set("fileList", list))
+}
+
+pub fn get_saved_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let (size, create_time) = s.fs.get_saved_file_info(a.str("filePath")?)?;
+    Ok(Reply::new().set("size", size).set("createTime", create_time))
+}
+
+pub fn remove_saved_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.remove_saved_file(a.str("filePath")?)?;
+    Ok(Reply::new())
+}
+
+// ---- fds --------------------------------------------------------------------------------------
+
+pub fn open(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let path = a.str("filePath")?;
+    let flag = a.opt_str("flag")?.unwrap_or("r");
+    Ok(Reply::new().set("fd", s.fs.open_fd(path, flag)?))
+}
+
+pub fn close(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.fs.close_fd(&a.fd()?)?;
+    Ok(Reply::new())
+}
+
+pub fn fstat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let st = s.fs.fstat(&a.fd()?)?;
+    Ok(Reply::new().set("stats", stats_json(&st)))
+}
+
+pub fn ftruncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let fd = a.fd()?;
+    s.fs.ftruncate(&fd, length_arg(a, 0)?)?;
+    Ok(Reply::new())
+}
+
+fn position_arg(a: &Args) -> Result<Option<u64>> {
+    a.opt_index("position", || Error::new(code::POSITION_RANGE, "the value of \"position\" is out of range"))
+}
+
+fn offset_arg(a: &Args) -> Result<u64> {
+    Ok(a.opt_index("offset", || Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"))?.unwrap_or(0))
+}
+
+pub fn read(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let fd = a.fd()?;
+    let offset = offset_arg(a)?;
+    let length = length_arg(a, 0)?;
+    let position = position_arg(a)?;
+    let buf = a.take_buffer("arrayBuffer").ok_or_else(|| Error::new(code::NO_ARRAY_BUFFER, "array buffer does not exist"))?;
+    let (n, buf) = s.fs.read_fd(&fd, buf, offset, length, position)?;
+    Ok(Reply::new().set("bytesRead", n).bytes("arrayBuffer", buf))
+}
+
+pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let fd = a.fd()?;
+    let position = position_arg(a)?;
+    let data = match a.buffer("data") {
+        Some(buf) => {
+            let offset = offset_arg(a)?;
+            if offset > buf.len() as u64 {
+                return Err(Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"));
+            }
+            let length = length_arg(a, buf.len() as u64 - offset)?;
+            if length > buf.len() as u64 - offset {
+                return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"));
+            }
+            buf[offset as usize..(offset + length) as usize].to_vec()
+        }
+        None => a.data("data")?,
+    };
+    let n = s.fs.write_fd(&fd, &data, position)?;
+    Ok(Reply::new().set("bytesWritten", n))
+}
+
+// ---- host APIs ----------------------------------------------------------------------------------
+
+pub fn host_create_temp_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let ext = a.opt_str("extension")?.map(str::to_string);
+    let path = if let Some(src) = a.opt_str("sourcePath")? {
+        let take = a.bool_or("move", false)?;
+        s.fs.create_temp(TempSource::File { path: src.into(), take }, ext.as_deref())?
+    } else {
+        let data = if a.has("data") { a.data("data")? } else { Vec::new() };
+        s.fs.create_temp(TempSource::Bytes(&data), ext.as_deref())?
+    };
+    Ok(Reply::new().set("tempFilePath", path))
+}
+
+pub fn host_real_path(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let p = s.fs.real_path(a.str("path")?)?;
+    Ok(Reply::new().set("realPath", p.to_string_lossy().into_owned()))
+}

@@ -1,0 +1,157 @@
+//! The bridge contract (DESIGN.md §7): api name + JSON arguments -> JSON result.
+//!
+//! Results are always `{"errMsg": "<api>:ok", ...}` or `{"errMsg": "<api>:fail <reason>",
+//! "errCode": n}`. The status is 0, the errCode, or a negative [`Status`] when the bridge itself
+//! could not run the call.
+
+pub mod args;
+pub mod config;
+mod fs_api;
+pub mod reply;
+mod storage_api;
+
+use serde_json::{json, Value};
+
+use crate::error::{code, Error};
+use crate::session::Session;
+use args::Args;
+pub use reply::Reply;
+
+/// Why the bridge could not run a call. Values are the negative codes of the C ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Status {
+    NullPointer = -1,
+    BadHandle = -2,
+    InvalidUtf8 = -3,
+    InvalidJson = -4,
+    UnknownApi = -5,
+    InvalidConfig = -6,
+    Busy = -7,
+    Io = -8,
+    Panic = -9,
+    BufferTooSmall = -10,
+}
+
+type Handler = fn(&Session, &mut Args, &Ctx) -> Result<Reply, Error>;
+
+/// The call as made: the api name exactly as JavaScript used it.
+pub struct Ctx<'a> {
+    pub api: &'a str,
+}
+
+/// Who may call an api.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Twin {
+    /// Only the async name exists (WeChat has no Sync form).
+    AsyncOnly,
+    /// Both `name` and `nameSync`.
+    Both,
+}
+
+struct Api {
+    name: &'static str,
+    twin: Twin,
+    handler: Handler,
+    /// errCode for parameter errors.
+    param_code: u32,
+}
+
+const FS: u32 = code::INVALID_ARGUMENT;
+const KV: u32 = code::STORAGE_INVALID;
+
+static APIS: &[Api] = &[
+    Api { name: "access", twin: Twin::Both, handler: fs_api::access, param_code: FS },
+    Api { name: "appendFile", twin: Twin::Both, handler: fs_api::append_file, param_code: FS },
+    Api { name: "close", twin: Twin::Both, handler: fs_api::close, param_code: FS },
+    Api { name: "copyFile", twin: Twin::Both, handler: fs_api::copy_file, param_code: FS },
+    Api { name: "fstat", twin: Twin::Both, handler: fs_api::fstat, param_code: FS },
+    Api { name: "ftruncate", twin: Twin::Both, handler: fs_api::ftruncate, param_code: FS },
+    Api { name: "getFileInfo", twin: Twin::Both, handler: fs_api::get_file_info, param_code: FS },
+    Api { name: "getSavedFileList", twin: Twin::Both, handler: fs_api::get_saved_file_list, param_code: FS },
+    Api { name: "getSavedFileInfo", twin: Twin::Both, handler: fs_api::get_saved_file_info, param_code: FS },
+    Api { name: "mkdir", twin: Twin::Both, handler: fs_api::mkdir, param_code: FS },
+    Api { name: "open", twin: Twin::Both, handler: fs_api::open, param_code: FS },
+    Api { name: "read", twin: Twin::Both, handler: fs_api::read, param_code: FS },
+    Api { name: "readCompressedFile", twin: Twin::Both, handler: fs_api::read_compressed_file, param_code: FS },
+    Api { name: "readFile", twin: Twin::Both, handler: fs_api::read_file, param_code: FS },
+    Api { name: "readZipEntry", twin: Twin::AsyncOnly, handler: fs_api::read_zip_entry, param_code: FS },
+    Api { name: "readdir", twin: Twin::Both, handler: fs_api::readdir, param_code: FS },
+    Api { name: "removeSavedFile", twin: Twin::Both, handler: fs_api::remove_saved_file, param_code: FS },
+    Api { name: "rename", twin: Twin::Both, handler: fs_api::rename, param_code: FS },
+    Api { name: "rmdir", twin: Twin::Both, handler: fs_api::rmdir, param_code: FS },
+    Api { name: "saveFile", twin: Twin::Both, handler: fs_api::save_file, param_code: FS },
+    Api { name: "stat", twin: Twin::Both, handler: fs_api::stat, param_code: FS },
+    Api { name: "truncate", twin: Twin::Both, handler: fs_api::truncate, param_code: FS },
+    Api { name: "unlink", twin: Twin::Both, handler: fs_api::unlink, param_code: FS },
+    Api { name: "unzip", twin: Twin::AsyncOnly, handler: fs_api::unzip, param_code: FS },
+    Api { name: "write", twin: Twin::Both, handler: fs_api::write, param_code: FS },
+    Api { name: "writeFile", twin: Twin::Both, handler: fs_api::write_file, param_code: FS },
+    Api { name: "setStorage", twin: Twin::Both, handler: storage_api::set, param_code: KV },
+    Api { name: "getStorage", twin: Twin::Both, handler: storage_api::get, param_code: KV },
+    Api { name: "removeStorage", twin: Twin::Both, handler: storage_api::remove, param_code: KV },
+    Api { name: "clearStorage", twin: Twin::Both, handler: storage_api::clear, param_code: KV },
+    Api { name: "getStorageInfo", twin: Twin::Both, handler: storage_api::info, param_code: KV },
+    Api { name: "batchSetStorage", twin: Twin::Both, handler: storage_api::batch_set, param_code: KV },
+    Api { name: "batchGetStorage", twin: Twin::Both, handler: storage_api::batch_get, param_code: KV },
+    Api { name: "host.createTempFile", twin: Twin::AsyncOnly, handler: fs_api::host_create_temp_file, param_code: FS },
+    Api { name: "host.realPath", twin: Twin::AsyncOnly, handler: fs_api::host_real_path, param_code: FS },
+];
+
+fn lookup(api: &str) -> Option<&'static Api> {
+    if let Some(a) = APIS.iter().find(|a| a.name == api) {
+        return Some(a);
+    }
+    let base = api.strip_suffix("Sync")?;
+    APIS.iter().find(|a| a.name == base && a.twin == Twin::Both)
+}
+
+/// Whether `api` names an api of the bridge.
+pub fn is_known(api: &str) -> bool {
+    lookup(api).is_some()
+}
+
+/// The names the bridge answers to, Sync twins included.
+pub fn api_names() -> Vec<String> {
+    let mut v = Vec::new();
+    for a in APIS {
+        v.push(a.name.to_string());
+        if a.twin == Twin::Both {
+            v.push(format!("{}Sync", a.name));
+        }
+    }
+    v
+}
+
+/// A failure envelope.
+pub fn fail(api: &str, reason: &str, errcode: Option<i64>) -> Value {
+    match errcode {
+        Some(c) => json!({"errMsg": format!("{api}:fail {reason}"), "errCode": c}),
+        None => json!({"errMsg": format!("{api}:fail {reason}")}),
+    }
+}
+
+/// Run one call. Returns the status (0, an errCode, or a negative [`Status`]) and the result.
+pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
+    let Some(entry) = lookup(api) else {
+        let s = Status::UnknownApi as i32;
+        return (s, fail(api, &format!("unknown api \"{api}\""), Some(s as i64)));
+    };
+    let mut args = match Args::parse(args_json, entry.param_code) {
+        Ok(a) => a,
+        Err(args::Malformed(why)) => {
+            let s = Status::InvalidJson as i32;
+            return (s, fail(api, &why, Some(s as i64)));
+        }
+    };
+    let ctx = Ctx { api };
+    match (entry.handler)(session, &mut args, &ctx) {
+        Ok(reply) => (0, reply.into_envelope(api)),
+        Err(e) => (e.code as i32, fail(api, &e.reason, Some(e.code as i64))),
+    }
+}
+
+/// Serialise a result for the C side.
+pub fn to_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_else(|_| b"{\"errMsg\":\"internal:fail serialisation\"}".to_vec())
+}

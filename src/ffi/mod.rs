@@ -1,0 +1,320 @@
+//! The C ABI (DESIGN.md §7). Everything `unsafe` and `extern "C"` in the crate lives here.
+//!
+//! Conventions (STYLE.md): fallible functions return `int32_t` — 0 on success, a WeChat errCode
+//! for an API failure, a negative `WXFS_E_*` for misuse of the ABI. Outputs are `out_*` and are
+//! written only on success (a bridge result is written whenever `out_result` is non-NULL). Every
+//! pointer to bytes is followed by its length; a zero length accepts NULL. Memory the library
+//! hands out is released only by `wxfs_bytes_free`.
+
+#![allow(non_camel_case_types)]
+
+mod guard;
+mod registry;
+
+use std::ffi::{c_char, c_void};
+
+use once_cell::sync::Lazy;
+
+use crate::bridge;
+use crate::sandbox::OpenError;
+use crate::session::Session;
+use guard::{clear_last_error, guard, guard_void, set_last_error};
+use registry::Registry;
+
+/// Success.
+pub const WXFS_OK: i32 = 0;
+/// A required pointer was NULL (or NULL with a non-zero length).
+pub const WXFS_E_NULL: i32 = -1;
+/// The handle is 0, stale, closed, forged, or of another kind.
+pub const WXFS_E_HANDLE: i32 = -2;
+/// A string parameter is not valid UTF-8.
+pub const WXFS_E_UTF8: i32 = -3;
+/// Arguments are not a JSON object (or `__nativeBuffers__` is malformed).
+pub const WXFS_E_JSON: i32 = -4;
+/// No such api.
+pub const WXFS_E_UNKNOWN_API: i32 = -5;
+/// The configuration given to `wxfs_open` is invalid.
+pub const WXFS_E_CONFIG: i32 = -6;
+/// The sandbox is held by another process; the message names its lock file.
+pub const WXFS_E_BUSY: i32 = -7;
+/// The operating system refused to open the sandbox.
+pub const WXFS_E_IO: i32 = -8;
+/// An internal error was caught at the boundary; the process is unharmed.
+pub const WXFS_E_PANIC: i32 = -9;
+/// The caller's buffer is too small; the needed size was reported.
+pub const WXFS_E_BUFFER_TOO_SMALL: i32 = -10;
+
+/// Version of the binary interface; bumped only when a shipped signature or struct changes.
+pub const WXFS_ABI_VERSION: u32 = 1;
+
+/// Bytes owned by the library: release them with `wxfs_bytes_free`, never with `free`.
+/// For convenience `data[len]` is a NUL byte when `data` is not NULL (JSON results are text).
+#[repr(C)]
+pub struct wxfs_bytes {
+    pub data: *mut u8,
+    pub len: usize,
+}
+
+/// Receives an async result: called exactly once, from a worker thread. `result` is valid only
+/// during the call.
+pub type wxfs_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
+
+static SANDBOXES: Lazy<Registry<Session>> = Lazy::new(|| Registry::new(1));
+
+fn bytes_out(mut v: Vec<u8>) -> wxfs_bytes {
+    let len = v.len();
+    v.push(0);
+    let boxed = v.into_boxed_slice();
+    wxfs_bytes { data: Box::into_raw(boxed) as *mut u8, len }
+}
+
+/// Borrow `len` bytes at `ptr`; NULL is accepted only with length 0.
+unsafe fn borrow<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if ptr.is_null() || len > isize::MAX as usize {
+        return None;
+    }
+    // SAFETY: the caller promises `len` readable bytes at `ptr` for the duration of the call.
+    Some(unsafe { std::slice::from_raw_parts(ptr as *const u8, len) })
+}
+
+/// Open (or share, if already open in this process) the sandbox a JSON config names.
+///
+/// `config_json`/`config_len`: `{"root","appId","userId","packageDir"?,"protocol"?,
+/// "durability"?,"limits"?}` (DESIGN.md §7). On success writes a handle to `*out_sandbox`;
+/// release it with `wxfs_close`. Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG`,
+/// `WXFS_E_BUSY` (another process holds it; the message names the lock file) or `WXFS_E_IO`;
+/// `wxfs_last_error_message` says why. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize, out_sandbox: *mut u64) -> i32 {
+    guard(|| {
+        clear_last_error();
+        if out_sandbox.is_null() {
+            set_last_error("out_sandbox is NULL");
+            return WXFS_E_NULL;
+        }
+        // SAFETY: see `borrow`.
+        let Some(raw) = (unsafe { borrow(config_json, config_len) }) else {
+            set_last_error("config_json is NULL");
+            return WXFS_E_NULL;
+        };
+        let Ok(text) = std::str::from_utf8(raw) else {
+            set_last_error("config_json is not valid UTF-8");
+            return WXFS_E_UTF8;
+        };
+        let config = match bridge::config::parse(text) {
+            Ok(c) => c,
+            Err(why) => {
+                set_last_error(why);
+                return WXFS_E_CONFIG;
+            }
+        };
+        match Session::open(config) {
+            Ok(session) => {
+                let h = SANDBOXES.insert(session);
+                // SAFETY: checked non-NULL above; the caller provides a writable u64.
+                unsafe { *out_sandbox = h };
+                WXFS_OK
+            }
+            Err(e) => {
+                set_last_error(e.to_string());
+                match e {
+                    OpenError::Busy(_) => WXFS_E_BUSY,
+                    OpenError::Invalid(_) => WXFS_E_CONFIG,
+                    OpenError::Io(_) => WXFS_E_IO,
+                }
+            }
+        }
+    })
+}
+
+/// Call a mini-program api (`readFile`, `setStorageSync`, `host.createTempFile`, ...) with its
+/// JSON argument object. `args_json` may be NULL with `args_len` 0 (meaning `{}`).
+///
+/// When `out_result` is non-NULL it always receives a JSON object (`{"errMsg": ...}`), even on
+/// failure; release it with `wxfs_bytes_free`. Returns 0 on success, the errCode of an API
+/// failure, or a negative `WXFS_E_*` when the call could not run. Thread-safe; calls on one
+/// sandbox from one thread take effect in order.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_invoke(
+    sandbox: u64,
+    api: *const c_char,
+    api_len: usize,
+    args_json: *const c_char,
+    args_len: usize,
+    out_result: *mut wxfs_bytes,
+) -> i32 {
+    guard(|| {
+        clear_last_error();
+        // SAFETY: see `borrow`.
+        let (api_raw, args_raw) = unsafe { (borrow(api, api_len), borrow(args_json, args_len)) };
+        let (code, result) = run_invoke(sandbox, api_raw, args_raw);
+        if code < 0 {
+            if let Some(msg) = result.get("errMsg").and_then(|m| m.as_str()) {
+                set_last_error(msg);
+            }
+        }
+        if !out_result.is_null() {
+            // SAFETY: non-NULL; the caller provides a writable wxfs_bytes.
+            unsafe { *out_result = bytes_out(bridge::to_bytes(&result)) };
+        }
+        code
+    })
+}
+
+fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, serde_json::Value) {
+    let Some(api) = api.filter(|a| !a.is_empty()) else {
+        return (WXFS_E_NULL, bridge::fail("invoke", "api is NULL or empty", Some(WXFS_E_NULL as i64)));
+    };
+    let Ok(api) = std::str::from_utf8(api) else {
+        let lossy = String::from_utf8_lossy(api).into_owned();
+        return (WXFS_E_UTF8, bridge::fail(&lossy, "api name is not valid UTF-8", Some(WXFS_E_UTF8 as i64)));
+    };
+    let Some(args) = args else {
+        return (WXFS_E_NULL, bridge::fail(api, "args_json is NULL", Some(WXFS_E_NULL as i64)));
+    };
+    let Ok(args) = std::str::from_utf8(args) else {
+        return (WXFS_E_UTF8, bridge::fail(api, "arguments are not valid UTF-8", Some(WXFS_E_UTF8 as i64)));
+    };
+    let Some(session) = SANDBOXES.get(sandbox) else {
+        return (WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64)));
+    };
+    bridge::invoke(&session, api, args)
+}
+
+/// Release a sandbox handle. Closing 0 is a no-op returning 0; closing a handle twice (or a
+/// stale one) returns `WXFS_E_HANDLE`. The sandbox itself closes when its last handle is closed
+/// and no call on it is in flight. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
+    guard(|| {
+        clear_last_error();
+        if sandbox == 0 {
+            return WXFS_OK;
+        }
+        match SANDBOXES.remove(sandbox) {
+            Some(session) => {
+                drop(session); // after the registry lock is released
+                WXFS_OK
+            }
+            None => {
+                set_last_error("invalid sandbox handle");
+                WXFS_E_HANDLE
+            }
+        }
+    })
+}
+
+/// Release bytes the library returned. `{NULL, 0}` is a no-op. Each result must be freed once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
+    guard_void(|| {
+        if bytes.data.is_null() {
+            return;
+        }
+        // SAFETY: `data` came from `bytes_out`, which allocated `len + 1` bytes as a boxed slice.
+        unsafe {
+            let slice = std::ptr::slice_from_raw_parts_mut(bytes.data, bytes.len + 1);
+            drop(Box::from_raw(slice));
+        }
+    })
+}
+
+/// Copy this thread's last error message (UTF-8, NUL-terminated) into `buf` of `len` bytes.
+/// `*out_len` (if non-NULL) receives the message length without the NUL. Returns 0, or
+/// `WXFS_E_BUFFER_TOO_SMALL` when `len` cannot hold message + NUL (nothing is copied then).
+/// An empty message means the last call on this thread succeeded.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_last_error_message(buf: *mut c_char, len: usize, out_len: *mut usize) -> i32 {
+    guard(|| {
+        let msg = guard::last_error();
+        if !out_len.is_null() {
+            // SAFETY: non-NULL; the caller provides a writable size_t.
+            unsafe { *out_len = msg.len() };
+        }
+        if buf.is_null() || len < msg.len() + 1 {
+            return if buf.is_null() && len == 0 { WXFS_OK } else { WXFS_E_BUFFER_TOO_SMALL };
+        }
+        // SAFETY: `buf` has `len >= msg.len() + 1` writable bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(msg.as_ptr(), buf as *mut u8, msg.len());
+            *buf.add(msg.len()) = 0;
+        }
+        WXFS_OK
+    })
+}
+
+const VERSION_C: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+const fn parse_u32(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0u32;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+/// `MAJOR * 1000000 + MINOR * 1000 + PATCH`, as `WXFS_VERSION_NUMBER` in the header.
+pub const VERSION_NUMBER: u32 = parse_u32(env!("CARGO_PKG_VERSION_MAJOR")) * 1_000_000
+    + parse_u32(env!("CARGO_PKG_VERSION_MINOR")) * 1_000
+    + parse_u32(env!("CARGO_PKG_VERSION_PATCH"));
+
+/// The library version as a static NUL-terminated string ("MAJOR.MINOR.PATCH"); never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_version() -> *const c_char {
+    VERSION_C.as_ptr() as *const c_char
+}
+
+/// The packed library version, equal to `WXFS_VERSION_NUMBER` of the header it was built with.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_version_number() -> u32 {
+    VERSION_NUMBER
+}
+
+/// The ABI version of the running library, equal to `WXFS_ABI_VERSION` of a matching header.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_abi_version() -> u32 {
+    WXFS_ABI_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridge::Status;
+
+    #[test]
+    fn status_codes_match_the_bridge() {
+        let pairs = [
+            (WXFS_E_NULL, Status::NullPointer),
+            (WXFS_E_HANDLE, Status::BadHandle),
+            (WXFS_E_UTF8, Status::InvalidUtf8),
+            (WXFS_E_JSON, Status::InvalidJson),
+            (WXFS_E_UNKNOWN_API, Status::UnknownApi),
+            (WXFS_E_CONFIG, Status::InvalidConfig),
+            (WXFS_E_BUSY, Status::Busy),
+            (WXFS_E_IO, Status::Io),
+            (WXFS_E_PANIC, Status::Panic),
+            (WXFS_E_BUFFER_TOO_SMALL, Status::BufferTooSmall),
+        ];
+        for (c, s) in pairs {
+            assert_eq!(c, s as i32);
+        }
+    }
+
+    #[test]
+    fn committed_header_matches_generated() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/wxfs.h"));
+        let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/wxfs.h"))
+            .expect("include/wxfs.h is committed");
+        assert!(
+            committed == generated,
+            "include/wxfs.h differs from what the build generates: run `WXFS_WRITE_HEADER=1 cargo build` and commit it"
+        );
+    }
+}

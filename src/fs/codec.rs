@@ -1,0 +1,123 @@
+//! The eleven encoding names of FileSystemManager (spec.md §2) with Node.js semantics.
+
+use base64::Engine as _;
+
+use crate::error::{code, Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Ascii,
+    Latin1,
+    Base64,
+    Hex,
+    Ucs2,
+}
+
+impl Encoding {
+    /// Recognise an encoding name exactly as WeChat spells them.
+    pub fn parse(name: &str) -> Option<Encoding> {
+        Some(match name {
+            "utf8" | "utf-8" => Encoding::Utf8,
+            "ascii" => Encoding::Ascii,
+            "latin1" | "binary" => Encoding::Latin1,
+            "base64" => Encoding::Base64,
+            "hex" => Encoding::Hex,
+            "ucs2" | "ucs-2" | "utf16le" | "utf-16le" => Encoding::Ucs2,
+            _ => return None,
+        })
+    }
+
+    /// Bytes to the string JavaScript receives.
+    pub fn decode(self, bytes: &[u8]) -> String {
+        match self {
+            Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+            // Node's ascii decoder drops the high bit.
+            Encoding::Ascii => bytes.iter().map(|&b| (b & 0x7f) as char).collect(),
+            Encoding::Latin1 => bytes.iter().map(|&b| b as char).collect(),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+            Encoding::Hex => hex::encode(bytes),
+            Encoding::Ucs2 => {
+                let units: Vec<u16> =
+                    bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                String::from_utf16_lossy(&units)
+            }
+        }
+    }
+
+    /// A JavaScript string to the bytes to write.
+    pub fn encode(self, text: &str) -> Result<Vec<u8>> {
+        Ok(match self {
+            Encoding::Utf8 => text.as_bytes().to_vec(),
+            // Node writes the low byte of each UTF-16 code unit for latin1/binary/ascii.
+            Encoding::Ascii | Encoding::Latin1 => text.encode_utf16().map(|u| u as u8).collect(),
+            Encoding::Base64 => decode_base64(text)?,
+            Encoding::Hex => decode_hex(text)?,
+            Encoding::Ucs2 => text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+        })
+    }
+}
+
+fn base64_error() -> Error {
+    Error::new(code::BASE64_ERROR, "base64 encode error")
+}
+
+/// Bare base64, standard or URL-safe alphabet, padding optional, ASCII whitespace ignored.
+/// A `data:...;base64,` prefix is an error, as in WeChat.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>> {
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(|b| match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            b => b,
+        })
+        .collect();
+    let trimmed: &[u8] = {
+        let mut end = clean.len();
+        while end > 0 && clean[end - 1] == b'=' {
+            end -= 1;
+        }
+        if clean.len() - end > 2 {
+            return Err(base64_error());
+        }
+        &clean[..end]
+    };
+    base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed).map_err(|_| base64_error())
+}
+
+fn decode_hex(text: &str) -> Result<Vec<u8>> {
+    hex::decode(text).map_err(|_| Error::new(code::INVALID_ARGUMENT, "Invalid argument, invalid hex data"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for n in ["ascii", "base64", "binary", "hex", "ucs2", "ucs-2", "utf16le", "utf-16le", "utf-8", "utf8", "latin1"] {
+            assert!(Encoding::parse(n).is_some(), "{n}");
+        }
+        assert_eq!(Encoding::parse("UTF8"), None);
+        assert_eq!(Encoding::parse("gbk"), None);
+    }
+
+    #[test]
+    fn round_trips_match_node() {
+        assert_eq!(Encoding::Latin1.decode("héllo".as_bytes()), "hÃ©llo");
+        assert_eq!(Encoding::Ascii.decode(&[0x68, 0xc3]), "hC");
+        assert_eq!(Encoding::Ucs2.encode("Hi").unwrap(), vec![0x48, 0, 0x69, 0]);
+        assert_eq!(Encoding::Ucs2.decode(&[0x48, 0, 0x69, 0, 0x33]), "Hi");
+        assert_eq!(Encoding::Latin1.encode("hÃ©").unwrap(), vec![0x68, 0xc3, 0xa9]);
+        assert_eq!(Encoding::Hex.encode("48690a").unwrap(), b"Hi\n");
+        assert_eq!(Encoding::Base64.decode(b"\x01\x02\x03\xff"), "AQID/w==");
+        assert_eq!(decode_base64("AQID/w==").unwrap(), vec![1, 2, 3, 255]);
+        assert_eq!(decode_base64("AQID_w").unwrap(), vec![1, 2, 3, 255]);
+        assert_eq!(decode_base64("AQ ID\n/w==").unwrap(), vec![1, 2, 3, 255]);
+        assert_eq!(decode_base64("data:image/png;base64,AAAA").unwrap_err().code, code::BASE64_ERROR);
+        assert!(decode_base64("A===").is_err());
+        assert!(Encoding::Hex.encode("zz").is_err());
+    }
+}

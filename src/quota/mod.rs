@@ -1,0 +1,93 @@
+//! Usage accounting against the limits of DESIGN.md §4.
+//!
+//! `Usage` is plain data: callers hold it under the lock that also covers the write it admits,
+//! so a check and its write are one atomic step.
+
+use std::io;
+
+use cap_std::fs::Dir;
+
+/// Limits of one sandbox, in bytes (`open_files` is a count). Every one is configurable at open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub user_files: u64,
+    pub temp_runtime: u64,
+    pub temp_keep: u64,
+    pub temp_all_sandboxes: u64,
+    pub storage_item: u64,
+    pub storage_total: u64,
+    pub read_file: u64,
+    pub open_files: u64,
+}
+
+pub const MIB: u64 = 1024 * 1024;
+pub const GIB: u64 = 1024 * MIB;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            user_files: 200 * MIB,
+            temp_runtime: 4 * GIB,
+            temp_keep: 2 * GIB,
+            temp_all_sandboxes: 6 * GIB,
+            storage_item: MIB,
+            storage_total: 10 * MIB,
+            read_file: 100 * MIB,
+            open_files: 1024,
+        }
+    }
+}
+
+/// Bytes in use: usr + store together (one quota) and tmp (its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub user: u64,
+    pub temp: u64,
+}
+
+impl Usage {
+    /// Whether growing user+saved files by `delta` bytes stays within `limit`.
+    pub fn user_fits(&self, delta: i64, limit: u64) -> bool {
+        delta <= 0 || self.user.saturating_add(delta as u64) <= limit
+    }
+
+    pub fn add_user(&mut self, delta: i64) {
+        self.user = apply(self.user, delta);
+    }
+
+    pub fn add_temp(&mut self, delta: i64) {
+        self.temp = apply(self.temp, delta);
+    }
+}
+
+fn apply(v: u64, delta: i64) -> u64 {
+    if delta >= 0 {
+        v.saturating_add(delta as u64)
+    } else {
+        v.saturating_sub(delta.unsigned_abs())
+    }
+}
+
+/// Logical bytes of the regular files beneath `dir`, not following symlinks.
+pub fn measure(dir: &Dir) -> io::Result<u64> {
+    let mut total = 0u64;
+    for entry in dir.entries()? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            total += measure(&entry.open_dir()?)?;
+        } else if ft.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
+/// Signed difference `new - old`, saturating.
+pub fn delta(new: u64, old: u64) -> i64 {
+    if new >= old {
+        i64::try_from(new - old).unwrap_or(i64::MAX)
+    } else {
+        -i64::try_from(old - new).unwrap_or(i64::MAX)
+    }
+}

@@ -1,0 +1,165 @@
+//! One (user, app) sandbox on disk: the area layout, the process lock, and capability handles
+//! through which every path is resolved beneath its area.
+
+pub mod naming;
+pub mod path;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+pub use path::{Area, PathError, Protocol, VPath};
+
+/// Names inside a sandbox directory (DESIGN.md §2).
+pub const USR: &str = "usr";
+pub const TMP: &str = "tmp";
+pub const STORE: &str = "store";
+pub const KV: &str = "kv";
+/// Where replacing writes are prepared before their rename: same file system as the areas,
+/// outside them so readdir never shows a half-written file.
+pub const STAGING: &str = "staging";
+pub const LOCK: &str = "LOCK";
+
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process holds the sandbox; the path of its lock file.
+    Busy(PathBuf),
+    Invalid(String),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Busy(p) => {
+                write!(f, "sandbox is busy: locked by another process ({})", p.display())
+            }
+            OpenError::Invalid(s) => f.write_str(s),
+            OpenError::Io(e) => write!(f, "cannot open sandbox: {e}"),
+        }
+    }
+}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> Self {
+        OpenError::Io(e)
+    }
+}
+
+/// An open sandbox directory. Holds the cross-process lock for its lifetime.
+pub struct Sandbox {
+    dir: PathBuf,
+    usr: Dir,
+    tmp: Dir,
+    store: Dir,
+    staging: Dir,
+    package: Option<(PathBuf, Dir)>,
+    _lock: File,
+}
+
+/// Where the sandbox of (user, app) lives under `root`.
+pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
+    root.join(naming::encode_id(user_id)).join(naming::encode_id(app_id))
+}
+
+impl Sandbox {
+    pub fn open(
+        root: &Path,
+        user_id: &[u8],
+        app_id: &[u8],
+        package_dir: Option<&Path>,
+    ) -> Result<Sandbox, OpenError> {
+        if user_id.is_empty() || app_id.is_empty() {
+            return Err(OpenError::Invalid("userId and appId must not be empty".into()));
+        }
+        let dir = sandbox_dir(root, user_id, app_id);
+        std::fs::create_dir_all(&dir)?;
+        let lock_path = dir.join(LOCK);
+        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+        }
+        let base = Dir::open_ambient_dir(&dir, ambient_authority())?;
+        for name in [USR, TMP, STORE, KV, STAGING] {
+            match base.create_dir(name) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e.into()),
+                _ => {}
+            }
+        }
+        let staging = base.open_dir(STAGING)?;
+        // Anything left in staging is a write that never completed.
+        for entry in staging.entries()? {
+            let entry = entry?;
+            let _ = staging.remove_file(entry.file_name());
+        }
+        let package = match package_dir {
+            Some(p) => Some((p.to_path_buf(), Dir::open_ambient_dir(p, ambient_authority())?)),
+            None => None,
+        };
+        Ok(Sandbox {
+            usr: base.open_dir(USR)?,
+            tmp: base.open_dir(TMP)?,
+            store: base.open_dir(STORE)?,
+            staging,
+            package,
+            dir,
+            _lock: lock,
+        })
+    }
+
+    /// The sandbox directory (`<root>/<user>/<app>`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn kv_dir(&self) -> PathBuf {
+        self.dir.join(KV)
+    }
+
+    /// The capability handle of an area; `None` for a package area that was not configured.
+    pub fn area_dir(&self, area: Area) -> Option<&Dir> {
+        match area {
+            Area::Usr => Some(&self.usr),
+            Area::Tmp => Some(&self.tmp),
+            Area::Store => Some(&self.store),
+            Area::Package => self.package.as_ref().map(|(_, d)| d),
+        }
+    }
+
+    pub fn staging(&self) -> &Dir {
+        &self.staging
+    }
+
+    /// The OS path behind a virtual path (host use only: `host.realPath`).
+    pub fn os_path(&self, vp: &VPath) -> Option<PathBuf> {
+        let base = match vp.area {
+            Area::Package => self.package.as_ref()?.0.clone(),
+            a => self.dir.join(a.dir_name()),
+        };
+        Some(vp.parts.iter().fold(base, |p, c| p.join(c)))
+    }
+}
+
+/// A fresh unguessable name: 32 hex digits of OS randomness, plus the extension if one is given.
+pub fn random_name(extension: Option<&str>) -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).expect("OS random source unavailable");
+    let mut name = hex::encode(bytes);
+    if let Some(ext) = extension.filter(|e| !e.is_empty()) {
+        name.push('.');
+        name.push_str(ext);
+    }
+    name
+}
+
+/// The extension of a file name worth carrying over to a new name: short and plain.
+pub fn plain_extension(name: &str) -> Option<&str> {
+    let (_, ext) = name.rsplit_once('.')?;
+    let ok = !ext.is_empty() && ext.len() <= 16 && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then_some(ext)
+}

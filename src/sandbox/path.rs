@@ -1,0 +1,275 @@
+//! The virtual path grammar (DESIGN.md §3) and its printing.
+//!
+//! Parsing is purely lexical and yields an area plus normalised components that contain no `.`,
+//! `..`, empty parts, separators or NULs. The OS-level guarantee that a component sequence stays
+//! beneath its area (symlinks included) comes from resolving it with a capability handle
+//! (`cap_std::fs::Dir`), see `sandbox::Sandbox::area_dir`.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Area {
+    /// `wxfile://usr/...`: the only area a mini-program may write.
+    Usr,
+    /// `wxfile://tmp_<name>`: created by the host only.
+    Tmp,
+    /// `wxfile://store_<name>`: created by saveFile only.
+    Store,
+    /// `<rel>` or `/<rel>`: the read-only code package.
+    Package,
+}
+
+impl Area {
+    pub fn writable(self) -> bool {
+        self == Area::Usr
+    }
+    /// On-disk directory name under the sandbox.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Area::Usr => "usr",
+            Area::Tmp => "tmp",
+            Area::Store => "store",
+            Area::Package => "",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Wxfile,
+    Http,
+}
+
+/// Why a path string is not a usable path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathError {
+    /// Not in the grammar at all (`./x`, `wxfile://other`, NUL, backslash, empty).
+    Invalid,
+    /// `..` would climb above its area.
+    Escape,
+    /// The bare protocol root, `wxfile://`: exists but can be neither listed nor written.
+    Root,
+    /// A component or the whole path is too long.
+    TooLong,
+}
+
+/// Longest component (NAME_MAX) and longest path we accept.
+pub const MAX_COMPONENT: usize = 255;
+pub const MAX_PATH: usize = 4096;
+
+/// A parsed virtual path: its area and the components beneath the area's root.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VPath {
+    pub area: Area,
+    pub parts: Vec<String>,
+}
+
+impl VPath {
+    pub fn is_area_root(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The path relative to the area directory, for capability-relative calls; `.` for the root.
+    pub fn rel(&self) -> String {
+        if self.parts.is_empty() {
+            ".".to_string()
+        } else {
+            self.parts.join("/")
+        }
+    }
+
+    pub fn parent(&self) -> Option<VPath> {
+        if self.parts.is_empty() {
+            return None;
+        }
+        Some(VPath { area: self.area, parts: self.parts[..self.parts.len() - 1].to_vec() })
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.parts.last().map(|s| s.as_str())
+    }
+
+    pub fn join(&self, child: &str) -> VPath {
+        let mut parts = self.parts.clone();
+        parts.push(child.to_string());
+        VPath { area: self.area, parts }
+    }
+
+    /// Whether `self` is `other` or lies beneath it.
+    pub fn starts_with(&self, other: &VPath) -> bool {
+        self.area == other.area && self.parts.starts_with(&other.parts)
+    }
+
+    /// The path as a mini-program sees it, in the given protocol.
+    pub fn display(&self, protocol: Protocol) -> String {
+        let rel = self.parts.join("/");
+        match (self.area, protocol) {
+            (Area::Usr, Protocol::Wxfile) if rel.is_empty() => "wxfile://usr".into(),
+            (Area::Usr, Protocol::Http) if rel.is_empty() => "http://usr".into(),
+            (Area::Usr, Protocol::Wxfile) => format!("wxfile://usr/{rel}"),
+            (Area::Usr, Protocol::Http) => format!("http://usr/{rel}"),
+            (Area::Tmp, Protocol::Wxfile) => format!("wxfile://tmp_{rel}"),
+            (Area::Tmp, Protocol::Http) => format!("http://tmp/{rel}"),
+            (Area::Store, Protocol::Wxfile) => format!("wxfile://store_{rel}"),
+            (Area::Store, Protocol::Http) => format!("http://store/{rel}"),
+            (Area::Package, _) => format!("/{rel}"),
+        }
+    }
+}
+
+impl fmt::Display for VPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display(Protocol::Wxfile))
+    }
+}
+
+/// Parse a path a mini-program passed. Both protocols are accepted on input whatever the
+/// sandbox's configured protocol: devtools-era code and device code may meet in one package.
+pub fn parse(input: &str) -> Result<VPath, PathError> {
+    if input.is_empty() || input.contains('\0') || input.contains('\\') {
+        return Err(PathError::Invalid);
+    }
+    if input.len() > MAX_PATH {
+        return Err(PathError::TooLong);
+    }
+    if let Some(rest) = input.strip_prefix("wxfile://") {
+        if rest.is_empty() || rest == "/" {
+            return Err(PathError::Root);
+        }
+        if let Some(after) = rest.strip_prefix("usr") {
+            if after.is_empty() || after.starts_with('/') {
+                return normalise(Area::Usr, after);
+            }
+        }
+        if let Some(name) = rest.strip_prefix("tmp_") {
+            return flat(Area::Tmp, name);
+        }
+        if let Some(name) = rest.strip_prefix("store_") {
+            return flat(Area::Store, name);
+        }
+        return Err(PathError::Invalid);
+    }
+    if let Some(rest) = input.strip_prefix("http://") {
+        if rest.is_empty() || rest == "/" {
+            return Err(PathError::Root);
+        }
+        let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        return match head {
+            "usr" => normalise(Area::Usr, tail),
+            "tmp" => flat(Area::Tmp, tail),
+            "store" => flat(Area::Store, tail),
+            _ => Err(PathError::Invalid),
+        };
+    }
+    if input.contains("://") {
+        return Err(PathError::Invalid);
+    }
+    // Code package: `a/b` and `/a/b`; `./a` and `../a` are invalid (unlike Node.js).
+    if input.starts_with("./") || input.starts_with("../") || input == "." || input == ".." {
+        return Err(PathError::Invalid);
+    }
+    normalise(Area::Package, input)
+}
+
+/// tmp_ and store_ files live flat in their area: exactly one ordinary component.
+fn flat(area: Area, name: &str) -> Result<VPath, PathError> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(PathError::Invalid);
+    }
+    if name.len() > MAX_COMPONENT {
+        return Err(PathError::TooLong);
+    }
+    Ok(VPath { area, parts: vec![name.to_string()] })
+}
+
+fn normalise(area: Area, rest: &str) -> Result<VPath, PathError> {
+    let mut parts: Vec<String> = Vec::new();
+    for comp in rest.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(PathError::Escape);
+                }
+            }
+            c if c.len() > MAX_COMPONENT => return Err(PathError::TooLong),
+            c => parts.push(c.to_string()),
+        }
+    }
+    Ok(VPath { area, parts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> (Area, String) {
+        let p = parse(s).unwrap_or_else(|e| panic!("{s}: {e:?}"));
+        (p.area, p.parts.join("/"))
+    }
+
+    #[test]
+    fn grammar() {
+        assert_eq!(ok("wxfile://usr"), (Area::Usr, "".into()));
+        assert_eq!(ok("wxfile://usr/"), (Area::Usr, "".into()));
+        assert_eq!(ok("wxfile://usr/a//b/./c"), (Area::Usr, "a/b/c".into()));
+        assert_eq!(ok("wxfile://usr/a/../b"), (Area::Usr, "b".into()));
+        assert_eq!(ok("wxfile://tmp_abc.png"), (Area::Tmp, "abc.png".into()));
+        assert_eq!(ok("wxfile://store_x.pdf"), (Area::Store, "x.pdf".into()));
+        assert_eq!(ok("http://usr/a"), (Area::Usr, "a".into()));
+        assert_eq!(ok("http://tmp/x.txt"), (Area::Tmp, "x.txt".into()));
+        assert_eq!(ok("http://store/x.txt"), (Area::Store, "x.txt".into()));
+        assert_eq!(ok("/data/c.json"), (Area::Package, "data/c.json".into()));
+        assert_eq!(ok("data/c.json"), (Area::Package, "data/c.json".into()));
+        // Percent-encoding is not decoded: `%2e%2e` is an ordinary file name inside usr.
+        assert_eq!(ok("wxfile://usr/%2e%2e/x"), (Area::Usr, "%2e%2e/x".into()));
+    }
+
+    #[test]
+    fn escapes_and_junk_are_rejected() {
+        for s in [
+            "wxfile://usr/..",
+            "wxfile://usr/../x",
+            "wxfile://usr/a/../../x",
+            "wxfile://usr/../../../../etc/hostname",
+            "/../etc/passwd",
+            "a/../../b",
+            "http://usr/../x",
+        ] {
+            assert_eq!(parse(s), Err(PathError::Escape), "{s}");
+        }
+        for s in [
+            "",
+            "./a",
+            "../a",
+            ".",
+            "..",
+            "wxfile://usr\\..\\x",
+            "wxfile://usr/a\0b",
+            "wxfile://usrx",
+            "wxfile://other/a",
+            "wxfile://tmp_",
+            "wxfile://tmp_a/b",
+            "wxfile://tmp_..",
+            "wxfile://store_../x",
+            "http://tmp/a/b",
+            "http://etc/passwd",
+            "file:///etc/passwd",
+            "C:\\Windows",
+        ] {
+            assert_eq!(parse(s), Err(PathError::Invalid), "{s:?}");
+        }
+        assert_eq!(parse("wxfile://"), Err(PathError::Root));
+        assert_eq!(parse(&format!("wxfile://usr/{}", "a".repeat(256))), Err(PathError::TooLong));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["wxfile://usr/a/b", "wxfile://tmp_x.png", "wxfile://store_y", "wxfile://usr"] {
+            assert_eq!(parse(s).unwrap().display(Protocol::Wxfile), s);
+        }
+        assert_eq!(parse("wxfile://tmp_x.png").unwrap().display(Protocol::Http), "http://tmp/x.png");
+        assert_eq!(parse("wxfile://usr").unwrap().display(Protocol::Http), "http://usr");
+    }
+}
