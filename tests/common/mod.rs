@@ -1,0 +1,103 @@
+//! Shared by the integration tests: the built library loaded at run time, as a host loads it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use libloading::{Library, Symbol};
+use serde_json::Value;
+
+#[repr(C)]
+pub struct Bytes {
+    pub data: *mut u8,
+    pub len: usize,
+}
+
+type OpenFn = unsafe extern "C" fn(*const u8, usize, *mut u64) -> i32;
+type InvokeFn = unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *mut Bytes) -> i32;
+type CloseFn = unsafe extern "C" fn(u64) -> i32;
+type FreeFn = unsafe extern "C" fn(Bytes);
+
+/// `target/<profile>`, where cargo put libwxfs.so next to the test's `deps/`.
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh empty directory under target/, removed by the caller when it likes.
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = build_dir()
+        .join("test-tmp")
+        .join(format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub struct Lib {
+    _lib: Library,
+    open: OpenFn,
+    invoke: InvokeFn,
+    close: CloseFn,
+    free: FreeFn,
+}
+
+impl Lib {
+    pub fn load() -> Lib {
+        let path = build_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        assert!(path.exists(), "shared library not built at {}", path.display());
+        unsafe {
+            let lib = Library::new(&path).expect("load libwxfs");
+            let open: Symbol<OpenFn> = lib.get(b"wxfs_open\0").unwrap();
+            let invoke: Symbol<InvokeFn> = lib.get(b"wxfs_invoke\0").unwrap();
+            let close: Symbol<CloseFn> = lib.get(b"wxfs_close\0").unwrap();
+            let free: Symbol<FreeFn> = lib.get(b"wxfs_bytes_free\0").unwrap();
+            let (open, invoke, close, free) = (*open, *invoke, *close, *free);
+            Lib { _lib: lib, open, invoke, close, free }
+        }
+    }
+
+    pub fn open(&self, config: &Value) -> Result<u64, i32> {
+        let text = config.to_string();
+        let mut h = 0u64;
+        let rc = unsafe { (self.open)(text.as_ptr(), text.len(), &mut h) };
+        if rc == 0 {
+            Ok(h)
+        } else {
+            Err(rc)
+        }
+    }
+
+    /// Call an api with raw argument bytes; returns the status and the parsed result.
+    pub fn invoke_raw(&self, h: u64, api: &str, args: &[u8]) -> (i32, Value) {
+        let mut out = Bytes { data: std::ptr::null_mut(), len: 0 };
+        let rc = unsafe { (self.invoke)(h, api.as_ptr(), api.len(), args.as_ptr(), args.len(), &mut out) };
+        assert!(!out.data.is_null(), "{api}: no result");
+        let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) }.to_vec();
+        unsafe { (self.free)(out) };
+        let v: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{api}: result is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        (rc, v)
+    }
+
+    pub fn invoke(&self, h: u64, api: &str, args: &Value) -> (i32, Value) {
+        self.invoke_raw(h, api, args.to_string().as_bytes())
+    }
+
+    pub fn close(&self, h: u64) -> i32 {
+        unsafe { (self.close)(h) }
+    }
+}
+
+pub fn write_tree(dir: &Path, files: &serde_json::Map<String, Value>) {
+    for (rel, content) in files {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content.as_str().unwrap_or_default()).unwrap();
+    }
+}
