@@ -189,6 +189,18 @@ impl FileSystem {
         }
     }
 
+    /// Whether a write target is an existing directory. A target that resolves outside its area
+    /// (a planted symlink) is refused rather than replaced.
+    fn target_is_dir(&self, vp: &VPath, denied: impl Fn() -> String) -> Result<bool> {
+        match self.meta(vp) {
+            Ok(m) => Ok(m.is_dir()),
+            Err(e) => match classify(&e) {
+                Fail::Denied => Err(Error::new(code::PERMISSION_DENIED, denied())),
+                _ => Ok(false),
+            },
+        }
+    }
+
     /// Write `bytes` into a new staging file; returns its name. Flushed in `power` mode.
     fn stage(&self, fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>) -> io::Result<String> {
         let name = sandbox::random_name(None);
@@ -389,7 +401,7 @@ impl FileSystem {
         }
         let mut usage = self.state.lock();
         self.check_parent(&vp, noent, denied)?;
-        if self.meta(&vp).map(|m| m.is_dir()).unwrap_or(false) {
+        if self.target_is_dir(&vp, denied)? {
             return Err(is_dir());
         }
         let old = self.charged(&vp);
@@ -505,7 +517,7 @@ impl FileSystem {
         }
         let mut usage = self.state.lock();
         self.check_parent(&dvp, noent, denied)?;
-        if self.meta(&dvp).map(|m| m.is_dir()).unwrap_or(false) {
+        if self.target_is_dir(&dvp, denied)? {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, copyFile {src} -> {dst}")));
         }
         let delta = quota::delta(smeta.len(), self.charged(&dvp));
@@ -676,7 +688,7 @@ impl FileSystem {
             Some(fp) => {
                 let denied = || format!("permission denied, open \"{fp}\"");
                 let vp = self.writable(fp, denied)?;
-                if vp.is_area_root() || self.meta(&vp).map(|m| m.is_dir()).unwrap_or(false) {
+                if vp.is_area_root() || self.target_is_dir(&vp, denied)? {
                     return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{fp}\"")));
                 }
                 let parent = vp.parent().expect("not root");
