@@ -1,0 +1,414 @@
+//! FileSystemManager and storage behaviour beyond the conformance cases: exact errMsg texts of
+//! spec.md §3.3, quota atomicity, open flags, fd positions, zip safety, encodings.
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use wxfs::{bridge, Config, Session};
+
+fn session_with(tag: &str, f: impl FnOnce(&mut Config)) -> (Arc<Session>, std::path::PathBuf) {
+    let base = common::fresh_dir(tag);
+    let pkg = base.join("pkg");
+    std::fs::create_dir_all(pkg.join("data")).unwrap();
+    std::fs::write(pkg.join("data/c.json"), "{\"v\":1}").unwrap();
+    let mut cfg = Config::new(base.join("root"), "u", "wx1");
+    cfg.package_dir = Some(pkg);
+    f(&mut cfg);
+    (Session::open(cfg).unwrap(), base)
+}
+
+fn session(tag: &str) -> Arc<Session> {
+    session_with(tag, |_| {}).0
+}
+
+fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
+    bridge::invoke(s, api, &args.to_string())
+}
+
+fn ok(s: &Session, api: &str, args: Value) -> Value {
+    let (c, r) = call(s, api, args);
+    assert_eq!(c, 0, "{api}: {r}");
+    assert_eq!(r["errMsg"], format!("{api}:ok"));
+    r
+}
+
+/// Fails with exactly this errMsg and errCode.
+fn fails(s: &Session, api: &str, args: Value, msg: &str, code: i64) {
+    let (c, r) = call(s, api, args);
+    assert_eq!(r["errMsg"], msg, "{api}: {r}");
+    assert_eq!(r["errCode"], code, "{api}: {r}");
+    assert_eq!(c as i64, code);
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn buffer(r: &Value, key: &str) -> Vec<u8> {
+    let e = r["__nativeBuffers__"].as_array().unwrap().iter().find(|e| e["key"] == key).unwrap();
+    base64::engine::general_purpose::STANDARD.decode(e["base64"].as_str().unwrap()).unwrap()
+}
+
+fn write(s: &Session, path: &str, data: &str) {
+    ok(s, "writeFileSync", json!({"filePath": path, "data": data}));
+}
+
+#[test]
+fn documented_errmsgs_byte_for_byte() {
+    let s = session("errmsg");
+    write(&s, "wxfile://usr/f.txt", "x");
+    ok(s.as_ref(), "mkdirSync", json!({"dirPath": "wxfile://usr/d"}));
+    let m = "wxfile://usr/missing";
+    fails(&s, "access", json!({"path": m}), "access:fail no such file or directory wxfile://usr/missing", 1300002);
+    fails(&s, "appendFile", json!({"filePath": m, "data": "x"}), "appendFile:fail no such file or directory, open wxfile://usr/missing", 1300002);
+    fails(&s, "appendFileSync", json!({"filePath": "wxfile://usr/d", "data": "x"}), "appendFileSync:fail illegal operation on a directory, open \"wxfile://usr/d\"", 1301003);
+    fails(&s, "copyFile", json!({"srcPath": m, "destPath": "wxfile://usr/b"}), "copyFile:fail no such file or directory, copyFile wxfile://usr/missing -> wxfile://usr/b", 1300002);
+    fails(&s, "copyFile", json!({"srcPath": "wxfile://usr/f.txt", "destPath": "/data/x"}), "copyFile:fail permission denied, copyFile wxfile://usr/f.txt -> /data/x", 1301004);
+    fails(&s, "getFileInfo", json!({"filePath": m}), "getFileInfo:fail file not exist", 1300002);
+    fails(&s, "removeSavedFile", json!({"filePath": "wxfile://store_nope"}), "removeSavedFile:fail file not exist", 1300002);
+    fails(&s, "mkdir", json!({"dirPath": "wxfile://usr/a/b"}), "mkdir:fail no such file or directory wxfile://usr/a/b", 1300002);
+    fails(&s, "mkdir", json!({"dirPath": "wxfile://usr/d"}), "mkdir:fail file already exists wxfile://usr/d", 1301005);
+    fails(&s, "mkdir", json!({"dirPath": "/data/new"}), "mkdir:fail permission denied, open /data/new", 1301004);
+    fails(&s, "open", json!({"filePath": m}), "open:fail no such file or directory \"wxfile://usr/missing\"", 1300002);
+    fails(&s, "readFile", json!({"filePath": m}), "readFile:fail no such file or directory, open wxfile://usr/missing", 1300002);
+    fails(&s, "readdir", json!({"dirPath": m}), "readdir:fail no such file or directory wxfile://usr/missing", 1300002);
+    fails(&s, "readdir", json!({"dirPath": "wxfile://usr/f.txt"}), "readdir:fail not a directory wxfile://usr/f.txt", 1300020);
+    fails(&s, "rename", json!({"oldPath": m, "newPath": "wxfile://usr/n"}), "rename:fail no such file or directory, rename wxfile://usr/missing -> wxfile://usr/n", 1300002);
+    fails(&s, "rename", json!({"oldPath": "wxfile://usr/f.txt", "newPath": "/x"}), "rename:fail permission denied, rename wxfile://usr/f.txt -> /x", 1301004);
+    fails(&s, "rmdir", json!({"dirPath": m}), "rmdir:fail no such file or directory wxfile://usr/missing", 1300002);
+    write(&s, "wxfile://usr/d/in", "1");
+    fails(&s, "rmdir", json!({"dirPath": "wxfile://usr/d"}), "rmdir:fail directory not empty", 1300066);
+    fails(&s, "saveFile", json!({"tempFilePath": "wxfile://tmp_nope"}), "saveFile:fail tempFilePath file not exist", 1301112);
+    let t = ok(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
+    fails(&s, "saveFile", json!({"tempFilePath": t, "filePath": "wxfile://usr/no/x"}), "saveFile:fail no such file or directory \"wxfile://usr/no\"", 1300002);
+    fails(&s, "saveFile", json!({"tempFilePath": t, "filePath": "/x"}), "saveFile:fail permission denied, open \"/x\"", 1301004);
+    fails(&s, "stat", json!({"path": m}), "stat:fail no such file or directory wxfile://usr/missing", 1300002);
+    fails(&s, "unlink", json!({"filePath": m}), "unlink:fail no such file or directory wxfile://usr/missing", 1300002);
+    fails(&s, "unlink", json!({"filePath": "wxfile://usr/d"}), "unlink:fail operation not permitted, unlink wxfile://usr/d", 1300001);
+    fails(&s, "unzip", json!({"zipFilePath": m, "targetPath": "wxfile://usr/o"}), "unzip:fail no such file or directory, unzip wxfile://usr/missing -> \"wxfile://usr/o", 1300002);
+    fails(&s, "unzip", json!({"zipFilePath": m, "targetPath": "/o"}), "unzip:fail permission denied, unzip wxfile://usr/missing -> /o", 1301004);
+    fails(&s, "writeFile", json!({"filePath": "wxfile://usr/no/x", "data": "x"}), "writeFile:fail no such file or directory, open wxfile://usr/no/x", 1300002);
+    fails(&s, "writeFile", json!({"filePath": t, "data": "x"}), format!("writeFile:fail permission denied, open {t}").as_str(), 1300013);
+    fails(&s, "truncate", json!({"filePath": m}), "truncate:fail no such file or directory, open wxfile://usr/missing", 1300002);
+    fails(&s, "readCompressedFile", json!({"filePath": "wxfile://usr/f.txt", "compressionAlgorithm": "br"}), "readCompressedFile:fail decompress fail", 1301111);
+    fails(&s, "readFileSync", json!({}), "readFileSync:fail parameter error: parameter.filePath should be String instead of Undefined;", 1300022);
+    fails(&s, "writeFile", json!({"filePath": "wxfile://usr/x", "data": "@@", "encoding": "base64"}), "writeFile:fail base64 encode error", 1300203);
+    fails(&s, "close", json!({"fd": "99"}), "close:fail bad file descriptor", 1300009);
+    fails(&s, "readdir", json!({"dirPath": "wxfile://"}), "readdir:fail permission denied, open wxfile://", 1300014);
+}
+
+#[test]
+fn quota_check_and_write_are_atomic_across_threads() {
+    for round in 0..20 {
+        let (s, _) = session_with(&format!("race{round}"), |c| c.limits.user_files = 1000);
+        let winners: usize = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..4)
+                .map(|i| {
+                    let s = s.clone();
+                    sc.spawn(move || {
+                        let (c, _) = call(&s, "writeFileSync", json!({"filePath": format!("wxfile://usr/f{i}"), "data": "x".repeat(600)}));
+                        (c == 0) as usize
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(winners, 1, "round {round}");
+        assert_eq!(s.fs.usage().user, 600);
+    }
+}
+
+#[test]
+fn refused_writes_change_nothing_on_disk() {
+    let (s, base) = session_with("refused", |c| c.limits.user_files = 100);
+    write(&s, "wxfile://usr/a", &"a".repeat(60));
+    let usr = s.sandbox.dir().join("usr");
+    let listing = || {
+        let mut v: Vec<_> = std::fs::read_dir(&usr).unwrap().flatten().map(|e| (e.file_name(), std::fs::read(e.path()).unwrap_or_default())).collect();
+        v.sort();
+        v
+    };
+    let before = listing();
+    for (api, args) in [
+        ("writeFileSync", json!({"filePath": "wxfile://usr/b", "data": "b".repeat(41)})),
+        ("writeFileSync", json!({"filePath": "wxfile://usr/a", "data": "a".repeat(101)})),
+        ("appendFileSync", json!({"filePath": "wxfile://usr/a", "data": "a".repeat(41)})),
+        ("copyFileSync", json!({"srcPath": "wxfile://usr/a", "destPath": "wxfile://usr/c"})),
+        ("truncateSync", json!({"filePath": "wxfile://usr/a", "length": 101})),
+    ] {
+        let (c, r) = call(&s, api, args);
+        assert_eq!(c, 1300202, "{api}: {r}");
+        assert_eq!(r["errMsg"], format!("{api}:fail the maximum size of the file storage limit is exceeded"));
+        assert_eq!(listing(), before, "{api} changed usr");
+    }
+    let fd = ok(&s, "openSync", json!({"filePath": "wxfile://usr/a", "flag": "r+"}))["fd"].as_str().unwrap().to_string();
+    let (c, _) = call(&s, "writeSync", json!({"fd": fd, "data": "z".repeat(41), "position": 60}));
+    assert_eq!(c, 1300202);
+    let (c, _) = call(&s, "ftruncateSync", json!({"fd": fd, "length": 500}));
+    assert_eq!(c, 1300202);
+    assert_eq!(listing(), before);
+    assert_eq!(std::fs::read_dir(s.sandbox.dir().join("staging")).unwrap().count(), 0);
+    assert_eq!(s.fs.usage().user, 60);
+    let _ = std::fs::remove_dir_all(base);
+}
+
+#[test]
+fn open_flags_follow_node() {
+    let s = session("flags");
+    let p = "wxfile://usr/f";
+    let open = |flag: &str| call(&s, "openSync", json!({"filePath": p, "flag": flag}));
+    let read_all = || ok(&s, "readFileSync", json!({"filePath": p, "encoding": "utf8"}))["data"].as_str().unwrap().to_string();
+    let wr = |fd: &str, d: &str| call(&s, "writeSync", json!({"fd": fd, "data": d}));
+    // a: create and append
+    let (_, r) = open("a");
+    let fd = r["fd"].as_str().unwrap().to_string();
+    assert_eq!(wr(&fd, "ab").0, 0);
+    assert_eq!(call(&s, "writeSync", json!({"fd": fd, "data": "c", "position": 0})).0, 0, "append ignores position");
+    assert_eq!(read_all(), "abc");
+    // a is write-only
+    let (c, r) = call(&s, "readSync", json!({"fd": fd, "length": 1, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AA=="}]}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1302001, "readSync:fail permission denied"));
+    // ax / wx / ax+ / wx+ fail on an existing file
+    for f in ["ax", "wx", "ax+", "wx+"] {
+        let (c, r) = open(f);
+        assert_eq!(c, 1301005, "{f}: {r}");
+    }
+    // r+ keeps content and writes in place
+    let fd = open("r+").1["fd"].as_str().unwrap().to_string();
+    assert_eq!(wr(&fd, "X").0, 0);
+    assert_eq!(read_all(), "Xbc");
+    // w truncates; w+ truncates and reads
+    open("w");
+    assert_eq!(read_all(), "");
+    let fd = open("w+").1["fd"].as_str().unwrap().to_string();
+    assert_eq!(wr(&fd, "hello").0, 0);
+    let r = ok(&s, "readSync", json!({"fd": fd, "length": 5, "position": 0, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": b64(&[0; 5])}]}));
+    assert_eq!(buffer(&r, "arrayBuffer"), b"hello");
+    // a+ reads from the start, appends at the end; as / as+ behave like a / a+ plus sync
+    for f in ["a+", "as", "as+"] {
+        let fd = open(f).1["fd"].as_str().unwrap().to_string();
+        assert_eq!(wr(&fd, "!").0, 0);
+    }
+    assert_eq!(read_all(), "hello!!!");
+    // r on a missing file; an unknown flag
+    assert_eq!(call(&s, "openSync", json!({"filePath": "wxfile://usr/none", "flag": "r"})).0, 1300002);
+    assert_eq!(open("rw").0, 1302003);
+    // write flags in a read-only area
+    let (c, r) = call(&s, "openSync", json!({"filePath": "/data/c.json", "flag": "w"}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1302004, "openSync:fail permission denied when open using flag"));
+    let fd = ok(&s, "openSync", json!({"filePath": "/data/c.json"}))["fd"].as_str().unwrap().to_string();
+    assert_eq!(wr(&fd, "x").0, 1302001);
+}
+
+#[test]
+fn read_and_write_positions_and_buffers() {
+    let s = session("rw");
+    write(&s, "wxfile://usr/f", "0123456789");
+    let fd = ok(&s, "openSync", json!({"filePath": "wxfile://usr/f", "flag": "r+"}))["fd"].as_str().unwrap().to_string();
+    let buf = |n: usize| json!([{"key": "arrayBuffer", "base64": b64(&vec![b'.'; n])}]);
+    // The pointer advances only for reads without a position.
+    let r = ok(&s, "readSync", json!({"fd": fd, "offset": 1, "length": 3, "__nativeBuffers__": buf(6)}));
+    assert_eq!((r["bytesRead"].as_u64(), buffer(&r, "arrayBuffer")), (Some(3), b".012..".to_vec()));
+    let r = ok(&s, "readSync", json!({"fd": fd, "length": 2, "position": 8, "__nativeBuffers__": buf(2)}));
+    assert_eq!(buffer(&r, "arrayBuffer"), b"89");
+    let r = ok(&s, "readSync", json!({"fd": fd, "length": 2, "__nativeBuffers__": buf(2)}));
+    assert_eq!(buffer(&r, "arrayBuffer"), b"34");
+    // Past the end: fewer bytes.
+    let r = ok(&s, "readSync", json!({"fd": fd, "length": 4, "position": 8, "__nativeBuffers__": buf(4)}));
+    assert_eq!((r["bytesRead"].as_u64(), buffer(&r, "arrayBuffer")), (Some(2), b"89..".to_vec()));
+    // Range errors.
+    let (c, r) = call(&s, "readSync", json!({"fd": fd, "offset": 7, "length": 1, "__nativeBuffers__": buf(6)}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1301007, "readSync:fail the value of \"offset\" is out of range"));
+    let (c, r) = call(&s, "readSync", json!({"fd": fd, "offset": 2, "length": 5, "__nativeBuffers__": buf(6)}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1301006, "readSync:fail the value of \"length\" is out of range"));
+    let (c, _) = call(&s, "readSync", json!({"fd": fd, "length": 1}));
+    assert_eq!(c, 1302005);
+    // write: ArrayBuffer with offset/length, at a position; strings in an encoding.
+    let r = ok(&s, "writeSync", json!({"fd": fd, "offset": 1, "length": 2, "position": 0, "__nativeBuffers__": [{"key": "data", "base64": b64(b"abcd")}]}));
+    assert_eq!(r["bytesWritten"], 2);
+    let r = ok(&s, "writeSync", json!({"fd": fd, "data": "4142", "encoding": "hex", "position": 10}));
+    assert_eq!(r["bytesWritten"], 2);
+    assert_eq!(ok(&s, "readFileSync", json!({"filePath": "wxfile://usr/f", "encoding": "utf8"}))["data"], "bc23456789AB");
+    let st = ok(&s, "fstatSync", json!({"fd": fd}));
+    assert_eq!(st["stats"]["size"], 12);
+    ok(&s, "ftruncateSync", json!({"fd": fd, "length": 3}));
+    assert_eq!(ok(&s, "readFileSync", json!({"filePath": "wxfile://usr/f", "encoding": "utf8"}))["data"], "bc2");
+    assert_eq!(s.fs.usage().user, 3);
+    ok(&s, "closeSync", json!({"fd": fd}));
+    assert_eq!(call(&s, "closeSync", json!({"fd": fd})).0, 1300009);
+}
+
+#[test]
+fn fd_limit_is_enforced() {
+    let (s, _) = session_with("fdlimit", |c| c.limits.open_files = 2);
+    write(&s, "wxfile://usr/f", "x");
+    let a = ok(&s, "openSync", json!({"filePath": "wxfile://usr/f"}))["fd"].as_str().unwrap().to_string();
+    ok(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
+    let (c, r) = call(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1302002, "openSync:fail excced max concurrent fd limit"));
+    ok(&s, "closeSync", json!({"fd": a}));
+    ok(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
+}
+
+#[test]
+fn every_encoding_round_trips() {
+    let s = session("enc");
+    let text = "Hé€!";
+    for enc in ["utf8", "utf-8", "ucs2", "ucs-2", "utf16le", "utf-16le", "latin1", "binary", "ascii", "hex", "base64"] {
+        let p = format!("wxfile://usr/{enc}");
+        let input = match enc {
+            "hex" => "48c3a9".to_string(),
+            "base64" => "SMOp".to_string(),
+            "latin1" | "binary" | "ascii" => "Hé".to_string(),
+            _ => text.to_string(),
+        };
+        ok(&s, "writeFileSync", json!({"filePath": p, "data": input, "encoding": enc}));
+        let back = ok(&s, "readFileSync", json!({"filePath": p, "encoding": enc}))["data"].as_str().unwrap().to_string();
+        // ascii keeps the low 7 bits: é (0xe9) reads back as i (0x69).
+        let expect = if enc == "ascii" { "Hi".to_string() } else { input.clone() };
+        assert_eq!(back, expect, "{enc}");
+    }
+    let (c, r) = call(&s, "readFileSync", json!({"filePath": "wxfile://usr/utf8", "encoding": "gbk"}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1300022, "readFileSync:fail invalid encoding \"gbk\""));
+}
+
+#[test]
+fn read_file_ranges_and_limit() {
+    let (s, _) = session_with("range", |c| c.limits.read_file = 8);
+    write(&s, "wxfile://usr/d", "0123456789");
+    let rd = |a: Value| call(&s, "readFileSync", a);
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "encoding": "utf8", "position": 9, "length": 1})).1["data"], "9");
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "encoding": "utf8", "position": 8, "length": 5})).1["data"], "89");
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "position": 10})).0, 1301009);
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "position": -1})).0, 1301009);
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "position": 0, "length": 0})).0, 1301006);
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "length": 11})).0, 1301006);
+    let (c, r) = rd(json!({"filePath": "wxfile://usr/d"}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1300202, "readFileSync:fail native buffer exceed size limit"));
+    assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "position": 2})).0, 0);
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        if name.ends_with('/') {
+            w.add_directory(*name, opts).unwrap();
+        } else {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn put_zip(s: &Session, path: &str, bytes: &[u8]) {
+    ok(s, "writeFileSync", json!({"filePath": path, "__nativeBuffers__": [{"key": "data", "base64": b64(bytes)}]}));
+}
+
+#[test]
+fn unzip_is_all_or_nothing() {
+    let (s, _) = session_with("zip", |c| c.limits.user_files = 4 * 1024 * 1024);
+    let usr = s.sandbox.dir().join("usr");
+    put_zip(&s, "wxfile://usr/good.zip", &zip_of(&[("a.txt", b"alpha"), ("d/", b""), ("d/e/b.txt", b"beta")]));
+    ok(&s, "unzip", json!({"zipFilePath": "wxfile://usr/good.zip", "targetPath": "wxfile://usr/out"}));
+    assert_eq!(std::fs::read(usr.join("out/d/e/b.txt")).unwrap(), b"beta");
+    let used = s.fs.usage().user;
+    for (name, bad) in [
+        ("slip", zip_of(&[("ok.txt", b"1"), ("../../escape.txt", b"x")])),
+        ("abs", zip_of(&[("ok.txt", b"1"), ("/abs.txt", b"x")])),
+        ("bomb", zip_of(&[("ok.txt", b"1"), ("zeros", &vec![0u8; 8 * 1024 * 1024])])),
+    ] {
+        let p = format!("wxfile://usr/{name}.zip");
+        put_zip(&s, &p, &bad);
+        let before = s.fs.usage().user;
+        let (c, r) = call(&s, "unzip", json!({"zipFilePath": p, "targetPath": "wxfile://usr/x"}));
+        assert_ne!(c, 0, "{name}: {r}");
+        assert!(!usr.join("x").exists(), "{name} wrote something");
+        assert_eq!(s.fs.usage().user, before);
+        if name == "bomb" {
+            assert_eq!(c, 1300202);
+        } else {
+            assert_eq!((c, r["errMsg"].as_str().unwrap()), (1301103, "unzip:fail unzip entry fail"));
+        }
+    }
+    assert!(!s.sandbox.dir().join("escape.txt").exists());
+    assert!(used > 0);
+    put_zip(&s, "wxfile://usr/junk.zip", b"not a zip at all");
+    let (c, r) = call(&s, "unzip", json!({"zipFilePath": "wxfile://usr/junk.zip", "targetPath": "wxfile://usr/x"}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1301102, "unzip:fail unzip open file fail"));
+}
+
+#[test]
+fn read_zip_entry_all_and_ranges() {
+    let s = session("zipentry");
+    put_zip(&s, "wxfile://usr/p.zip", &zip_of(&[("a.txt", b"alpha"), ("b.bin", &[1, 2, 3])]));
+    let r = ok(&s, "readZipEntry", json!({"filePath": "wxfile://usr/p.zip", "entries": "all", "encoding": "utf8"}));
+    assert_eq!(r["entries"]["a.txt"], json!({"data": "alpha", "errMsg": "readZipEntry:ok"}));
+    let r = ok(&s, "readZipEntry", json!({"filePath": "wxfile://usr/p.zip", "entries": [
+        {"path": "b.bin"}, {"path": "a.txt", "encoding": "utf8", "position": 1, "length": 3}, {"path": "nope"}]}));
+    assert_eq!(buffer(&r["entries"]["b.bin"], "data"), vec![1, 2, 3]);
+    assert_eq!(r["entries"]["a.txt"]["data"], "lph");
+    assert_eq!(r["entries"]["nope"]["errMsg"], "readZipEntry:fail no such file or directory, open nope");
+    assert_eq!(call(&s, "readZipEntrySync", json!({})).0, -5, "WeChat has no readZipEntrySync");
+}
+
+#[test]
+fn stat_recursive_lists_parents_before_children() {
+    let s = session("stat");
+    ok(&s, "mkdirSync", json!({"dirPath": "wxfile://usr/r/b/c", "recursive": true}));
+    write(&s, "wxfile://usr/r/a.txt", "1");
+    write(&s, "wxfile://usr/r/b/c/z.txt", "22");
+    let r = ok(&s, "statSync", json!({"path": "wxfile://usr/r", "recursive": true}));
+    let paths: Vec<&str> = r["stats"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/", "/a.txt", "/b", "/b/c", "/b/c/z.txt"]);
+    assert_eq!(r["stats"][4]["stats"]["size"], 2);
+    let one = ok(&s, "statSync", json!({"path": "wxfile://usr/r/a.txt", "recursive": true}));
+    assert!(one["stats"].is_object());
+}
+
+#[test]
+fn saved_files_legacy_apis_and_http_protocol() {
+    let (s, _) = session_with("saved", |c| c.protocol = wxfs::sandbox::Protocol::Http);
+    let t = ok(&s, "host.createTempFile", json!({"data": "pdf!", "extension": "pdf"}))["tempFilePath"].as_str().unwrap().to_string();
+    assert!(t.starts_with("http://tmp/") && t.ends_with(".pdf"), "{t}");
+    let saved = ok(&s, "saveFile", json!({"tempFilePath": t}))["savedFilePath"].as_str().unwrap().to_string();
+    assert!(saved.starts_with("http://store/") && saved.ends_with(".pdf"), "{saved}");
+    let info = ok(&s, "getSavedFileInfo", json!({"filePath": saved}));
+    assert_eq!(info["size"], 4);
+    let list = ok(&s, "getSavedFileList", json!({}));
+    assert_eq!(list["fileList"][0]["filePath"], saved.as_str());
+    // wxfile:// spelling of the same file is accepted on input.
+    let wx = saved.replace("http://store/", "wxfile://store_");
+    assert_eq!(ok(&s, "readFileSync", json!({"filePath": wx, "encoding": "utf8"}))["data"], "pdf!");
+    let d = ok(&s, "getFileInfo", json!({"filePath": saved, "digestAlgorithm": "sha256"}));
+    assert_eq!(d["digest"], "003a0a350c9425bc4dbc9da4479b24f10c31020ba8d33dd5d3fceda2e1d594e0");
+    ok(&s, "removeSavedFile", json!({"filePath": saved}));
+    assert_eq!(s.fs.usage().user, 0);
+    fails(&s, "getSavedFileInfo", json!({"filePath": saved}), "getSavedFileInfo:fail file not exist", 1300002);
+}
+
+#[test]
+fn storage_types_sizes_and_batch() {
+    let s = session("kv");
+    ok(&s, "setStorageSync", json!({"key": "u", "dataType": "Undefined"}));
+    assert_eq!(ok(&s, "getStorageSync", json!({"key": "u"})), json!({"errMsg": "getStorageSync:ok", "data": null, "dataType": "Undefined"}));
+    let (c, r) = call(&s, "setStorageSync", json!({"key": "", "data": 1}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1400004, "setStorageSync:fail parameter error: key should not be empty"));
+    let (c, r) = call(&s, "getStorage", json!({"key": "nope"}));
+    assert_eq!((c, r), (1400001, json!({"errMsg": "getStorage:fail data not found", "errCode": 1400001})));
+    ok(&s, "batchSetStorageSync", json!({"kvList": [{"key": "d", "value": "2020-01-01T00:00:00.000Z", "dataType": "Date"}, {"key": "n", "value": 1}]}));
+    let r = ok(&s, "batchGetStorage", json!({"keyList": ["d", "missing", "n"]}));
+    assert_eq!(r["dataList"], json!(["2020-01-01T00:00:00.000Z", "", 1]));
+    assert_eq!(r["dataTypeList"], json!(["Date", null, null]));
+    // size = key bytes + JSON bytes of data, in KB rounded up
+    ok(&s, "clearStorageSync", json!({}));
+    ok(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1021)})); // 1 + 1023 bytes
+    assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["currentSize"], 1);
+    ok(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1022)})); // 1025 bytes
+    assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["currentSize"], 2);
+}
