@@ -38,6 +38,8 @@ impl Config {
 }
 
 pub struct Session {
+    /// The sandbox directory: the key of this session in `OPEN`.
+    dir: PathBuf,
     pub config: Config,
     pub sandbox: Arc<Sandbox>,
     pub fs: FileSystem,
@@ -66,8 +68,7 @@ impl Session {
             Durability::Power => storage::Durability::Power,
         };
         let (store, _report) = Store::open(&sandbox.kv_dir(), durability)?;
-        let session = Arc::new(Session { config, sandbox, fs, store });
-        open.retain(|_, w| w.strong_count() > 0);
+        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store });
         open.insert(dir, Arc::downgrade(&session));
         Ok(session)
     }
@@ -79,6 +80,16 @@ impl Session {
             storage::Limits { item: l.storage_item * 7 / 10, total: l.storage_total * 71 / 100 }
         } else {
             storage::Limits { item: l.storage_item, total: l.storage_total }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Forget this session unless a newer one already took its place.
+        let mut open = OPEN.lock();
+        if open.get(&self.dir).is_some_and(|w| w.strong_count() == 0) {
+            open.remove(&self.dir);
         }
     }
 }

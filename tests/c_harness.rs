@@ -94,7 +94,7 @@ fn build_program(program: &str, link: Link, dir: &Path) -> PathBuf {
 }
 
 /// Run a binary, killing it after RUN_TIMEOUT.
-fn run(bin: &Path, args: &[&Path]) -> Output {
+fn run(bin: &Path, args: &[String]) -> Output {
     let mut child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
@@ -103,10 +103,7 @@ fn run(bin: &Path, args: &[&Path]) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
     let start = Instant::now();
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            break;
-        }
+    while child.try_wait().expect("try_wait").is_none() {
         if start.elapsed() > RUN_TIMEOUT {
             let _ = child.kill();
             let out = child.wait_with_output().expect("wait");
@@ -122,56 +119,93 @@ fn run(bin: &Path, args: &[&Path]) -> Output {
     child.wait_with_output().expect("wait_with_output")
 }
 
-/// Build `tests/c/<program>.c` with `link`, run it with a fresh root as argv[1], expect exit 0.
-fn run_c_program(program: &str, link: Link, takes_root: bool) {
+/// How a program is run.
+enum Runs<'a> {
+    /// No arguments.
+    Plain,
+    /// Once per entry, in order, each time with the same fresh root as argv[1] and the entry's
+    /// words after it (`&[&[]]`: once, with the root only).
+    WithRoot(&'a [&'a [&'a str]]),
+}
+
+/// Build `tests/c/<program>.c` with `link` and run it as `runs` says; every run must exit 0.
+fn run_c_program(program: &str, link: Link, runs: Runs) {
     let name = format!("{program}-{link:?}").to_lowercase();
     let dir = work_dir(&name);
     let bin = build_program(program, link, &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
-    let out = if takes_root { run(&bin, &[&root]) } else { run(&bin, &[]) };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        panic!(
-            "{program} ({link:?} library) failed: {}\n(binary and root kept in {})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-            out.status,
-            dir.display()
-        );
+    let arg_lists: Vec<Vec<String>> = match runs {
+        Runs::Plain => vec![vec![]],
+        Runs::WithRoot(phases) => phases
+            .iter()
+            .map(|extra| {
+                let mut v = vec![root.display().to_string()];
+                v.extend(extra.iter().map(|s| s.to_string()));
+                v
+            })
+            .collect(),
+    };
+    for args in &arg_lists {
+        let out = run(&bin, args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            panic!(
+                "{program} {} ({link:?} library) failed: {}\n(binary and root kept in {})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                args.join(" "),
+                out.status,
+                dir.display()
+            );
+        }
+        print!("{stdout}");
+        eprint!("{stderr}");
     }
-    print!("{stdout}");
-    eprint!("{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+const ONCE: Runs = Runs::WithRoot(&[&[]]);
+/// Write, then check from a second process with the same root.
+const TWO_PROCESSES: Runs = Runs::WithRoot(&[&["write"], &["check"]]);
+
 #[test]
 fn abi_test_shared() {
-    run_c_program("abi_test", Link::Shared, true);
+    run_c_program("abi_test", Link::Shared, ONCE);
 }
 
 #[test]
 fn abi_test_static() {
-    run_c_program("abi_test", Link::Static, true);
+    run_c_program("abi_test", Link::Static, ONCE);
 }
 
 #[test]
 fn threads_test_shared() {
-    run_c_program("threads_test", Link::Shared, true);
+    run_c_program("threads_test", Link::Shared, ONCE);
 }
 
 #[test]
 fn threads_test_static() {
-    run_c_program("threads_test", Link::Static, true);
+    run_c_program("threads_test", Link::Static, ONCE);
+}
+
+#[test]
+fn persist_test_shared() {
+    run_c_program("persist_test", Link::Shared, TWO_PROCESSES);
+}
+
+#[test]
+fn persist_test_static() {
+    run_c_program("persist_test", Link::Static, TWO_PROCESSES);
 }
 
 #[test]
 fn header_only_c11_shared() {
-    run_c_program("header_only", Link::Shared, false);
+    run_c_program("header_only", Link::Shared, Runs::Plain);
 }
 
 #[test]
 fn header_only_c11_static() {
-    run_c_program("header_only", Link::Static, false);
+    run_c_program("header_only", Link::Static, Runs::Plain);
 }
 
 /// wxfs.h alone is valid, warning-free C++11 (`extern "C"`, no C-only constructs).

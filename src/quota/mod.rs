@@ -7,6 +7,8 @@ use std::io;
 
 use cap_std::fs::Dir;
 
+pub mod journal;
+
 /// Limits of one sandbox, in bytes (`open_files` is a count). Every one is configurable at open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

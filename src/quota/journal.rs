@@ -1,0 +1,416 @@
+//! The quota journal (DESIGN.md §5): usage survives restarts without walking directories.
+//!
+//! `quota.journal` holds an 8-byte header and CRC-framed records: a checkpoint (absolute usage),
+//! then reserve / commit / release records. A mutation appends a reservation naming the paths it
+//! will touch and their sizes before, changes the files, then appends a commit with the deltas
+//! it applied. Replay starts from the checkpoint and applies commits; a reservation with neither
+//! commit nor release was cut short by a crash and is settled from the files' real sizes. A new
+//! checkpoint is written to a new file and renamed over the journal, which bounds replay.
+//!
+//! Durability: in `power` mode a reservation is flushed before the mutation starts, so after a
+//! power cut either the reservation or nothing of the mutation survives; commits need no flush
+//! (a lost commit leaves a reservation, which settles to the same figure).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::Usage;
+use crate::io::{frame, unframe, LogFile, LogIo};
+
+const MAGIC: &[u8; 4] = b"WXQJ";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8;
+const MAX_RECORD: usize = 16 << 20;
+/// Records after which the journal is rewritten as one checkpoint.
+const CHECKPOINT_EVERY: u64 = 8192;
+
+/// Which usage figure a path counts towards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Usr = 0,
+    Store = 1,
+    Tmp = 2,
+}
+
+impl Area {
+    fn from_u8(b: u8) -> Option<Area> {
+        Some(match b {
+            0 => Area::Usr,
+            1 => Area::Store,
+            2 => Area::Tmp,
+            _ => return None,
+        })
+    }
+}
+
+/// One path a mutation touches: its area, its path relative to the area, and the bytes it held
+/// before (a file's length, or the total under a directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub area: Area,
+    pub rel: String,
+    pub before: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Rec {
+    Checkpoint(Usage),
+    Reserve(u64, Vec<Entry>),
+    Commit(u64, i64, i64),
+    Release(u64),
+}
+
+fn encode(rec: &Rec) -> Vec<u8> {
+    let mut p = Vec::with_capacity(32);
+    match rec {
+        Rec::Checkpoint(u) => {
+            p.push(1);
+            p.extend_from_slice(&u.user.to_le_bytes());
+            p.extend_from_slice(&u.temp.to_le_bytes());
+        }
+        Rec::Reserve(id, entries) => {
+            p.push(2);
+            p.extend_from_slice(&id.to_le_bytes());
+            p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+            for e in entries {
+                p.push(e.area as u8);
+                p.extend_from_slice(&e.before.to_le_bytes());
+                p.extend_from_slice(&(e.rel.len() as u32).to_le_bytes());
+                p.extend_from_slice(e.rel.as_bytes());
+            }
+        }
+        Rec::Commit(id, user, temp) => {
+            p.push(3);
+            p.extend_from_slice(&id.to_le_bytes());
+            p.extend_from_slice(&user.to_le_bytes());
+            p.extend_from_slice(&temp.to_le_bytes());
+        }
+        Rec::Release(id) => {
+            p.push(4);
+            p.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+    let mut out = Vec::with_capacity(p.len() + 8);
+    frame(&mut out, &p);
+    out
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.u64().map(|v| v as i64)
+    }
+}
+
+fn decode(payload: &[u8]) -> Option<Rec> {
+    let mut r = Reader(payload);
+    let rec = match r.u8()? {
+        1 => Rec::Checkpoint(Usage { user: r.u64()?, temp: r.u64()? }),
+        2 => {
+            let id = r.u64()?;
+            let n = r.u32()? as usize;
+            let mut entries = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                let area = Area::from_u8(r.u8()?)?;
+                let before = r.u64()?;
+                let len = r.u32()? as usize;
+                let rel = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+                entries.push(Entry { area, rel, before });
+            }
+            Rec::Reserve(id, entries)
+        }
+        3 => Rec::Commit(r.u64()?, r.i64()?, r.i64()?),
+        4 => Rec::Release(r.u64()?),
+        _ => return None,
+    };
+    r.0.is_empty().then_some(rec)
+}
+
+/// What replaying the journal found.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Usage from the checkpoint and the commits after it.
+    pub usage: Usage,
+    /// Reservations a crash cut short, to settle from real sizes.
+    pub pending: Vec<Vec<Entry>>,
+    /// Records read after the checkpoint.
+    pub records: u64,
+    /// Bytes of a torn or damaged tail that were cut off.
+    pub truncated: u64,
+}
+
+/// Why the journal could not be used; the caller rebuilds usage from a scan and says so.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unusable {
+    Missing,
+    Corrupt(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Missing => f.write_str("quota journal missing"),
+            Unusable::Corrupt(why) => write!(f, "quota journal corrupt: {why}"),
+        }
+    }
+}
+
+/// Read a journal without opening it for writing (fsck, gc).
+pub fn replay_bytes(bytes: &[u8]) -> Result<Replay, Unusable> {
+    if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
+        return Err(Unusable::Corrupt("bad header".into()));
+    }
+    let version = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+    if version != VERSION {
+        return Err(Unusable::Corrupt(format!("unknown version {version}")));
+    }
+    let mut pos = HEADER_LEN;
+    let mut usage = None;
+    let mut pending: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+    let mut records = 0u64;
+    while let Some((payload, n)) = unframe(&bytes[pos..], MAX_RECORD) {
+        let Some(rec) = decode(payload) else { break };
+        match (rec, usage.as_mut()) {
+            (Rec::Checkpoint(u), None) => usage = Some(u),
+            (_, None) => return Err(Unusable::Corrupt("no checkpoint".into())),
+            (Rec::Checkpoint(_), Some(_)) => return Err(Unusable::Corrupt("second checkpoint".into())),
+            (Rec::Reserve(id, entries), Some(_)) => {
+                pending.insert(id, entries);
+            }
+            (Rec::Commit(id, du, dt), Some(u)) => {
+                pending.remove(&id);
+                u.add_user(du);
+                u.add_temp(dt);
+            }
+            (Rec::Release(id), Some(_)) => {
+                pending.remove(&id);
+            }
+        }
+        records += 1;
+        pos += n;
+    }
+    let usage = usage.ok_or_else(|| Unusable::Corrupt("no checkpoint".into()))?;
+    Ok(Replay { usage, pending: pending.into_values().collect(), records, truncated: (bytes.len() - pos) as u64 })
+}
+
+/// Sum `measure(entry) - entry.before` over settled reservations: (user delta, temp delta).
+pub fn settle(pending: &[Vec<Entry>], measure: impl Fn(&Entry) -> u64) -> (i64, i64) {
+    let (mut du, mut dt) = (0i64, 0i64);
+    for e in pending.iter().flatten() {
+        let d = super::delta(measure(e), e.before);
+        if e.area == Area::Tmp {
+            dt += d;
+        } else {
+            du += d;
+        }
+    }
+    (du, dt)
+}
+
+pub struct Journal {
+    io: Arc<dyn LogIo>,
+    path: PathBuf,
+    file: Arc<dyn LogFile>,
+    len: u64,
+    next_id: u64,
+    records: u64,
+    power: bool,
+}
+
+impl Journal {
+    pub const FILE: &'static str = "quota.journal";
+
+    /// Replay the journal at `path` and open it for appending; cuts a torn tail off.
+    pub fn open(io: Arc<dyn LogIo>, path: &Path, power: bool) -> io::Result<Result<(Journal, Replay), Unusable>> {
+        let Some(bytes) = io.read(path)? else {
+            return Ok(Err(Unusable::Missing));
+        };
+        let replay = match replay_bytes(&bytes) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let file = io.open_append(path)?;
+        let len = bytes.len() as u64 - replay.truncated;
+        if replay.truncated > 0 {
+            file.set_len(len)?;
+            file.sync()?;
+        }
+        let j = Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: replay.records, power };
+        Ok(Ok((j, replay)))
+    }
+
+    /// Write a fresh journal holding one checkpoint (new file, flush, rename, flush directory).
+    pub fn create(io: Arc<dyn LogIo>, path: &Path, usage: Usage, power: bool) -> io::Result<Journal> {
+        let file = write_checkpoint(&*io, path, usage)?;
+        let len = (HEADER_LEN + encode(&Rec::Checkpoint(usage)).len()) as u64;
+        Ok(Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: 1, power })
+    }
+
+    fn append(&mut self, rec: &Rec, flush: bool) -> io::Result<()> {
+        let bytes = encode(rec);
+        if let Err(e) = self.file.append(&bytes).and_then(|_| if flush { self.file.sync() } else { Ok(()) }) {
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += bytes.len() as u64;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Record that a mutation is about to touch `entries`; returns its id.
+    pub fn reserve(&mut self, entries: Vec<Entry>) -> io::Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.append(&Rec::Reserve(id, entries), self.power)?;
+        Ok(id)
+    }
+
+    /// The mutation `id` finished and changed usage by these deltas.
+    pub fn commit(&mut self, id: u64, user: i64, temp: i64) -> io::Result<()> {
+        self.append(&Rec::Commit(id, user, temp), false)
+    }
+
+    /// The mutation `id` changed nothing.
+    pub fn release(&mut self, id: u64) -> io::Result<()> {
+        self.append(&Rec::Release(id), false)
+    }
+
+    pub fn wants_checkpoint(&self) -> bool {
+        self.records >= CHECKPOINT_EVERY
+    }
+
+    /// Replace the journal by one checkpoint of `usage`. Call with no reservation open.
+    pub fn checkpoint(&mut self, usage: Usage) -> io::Result<()> {
+        self.file = write_checkpoint(&*self.io, &self.path, usage)?;
+        self.len = (HEADER_LEN + encode(&Rec::Checkpoint(usage)).len()) as u64;
+        self.records = 1;
+        Ok(())
+    }
+}
+
+fn write_checkpoint(io: &dyn LogIo, path: &Path, usage: Usage) -> io::Result<Arc<dyn LogFile>> {
+    let tmp = path.with_extension("journal.new");
+    let _ = io.remove(&tmp);
+    let mut bytes = Vec::with_capacity(64);
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&encode(&Rec::Checkpoint(usage)));
+    let f = io.open_append(&tmp)?;
+    f.append(&bytes)?;
+    f.sync()?;
+    io.rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        io.sync_dir(dir)?;
+    }
+    io.open_append(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::StdIo;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("wxfs-journal-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn entry(rel: &str, before: u64) -> Entry {
+        Entry { area: Area::Usr, rel: rel.into(), before }
+    }
+
+    #[test]
+    fn replay_applies_commits_and_reports_pending() {
+        let d = dir("replay");
+        let p = d.join(Journal::FILE);
+        let io: Arc<dyn LogIo> = Arc::new(StdIo);
+        let mut j = Journal::create(io.clone(), &p, Usage { user: 10, temp: 5 }, false).unwrap();
+        let a = j.reserve(vec![entry("a", 0)]).unwrap();
+        j.commit(a, 100, 0).unwrap();
+        let b = j.reserve(vec![entry("b", 7)]).unwrap();
+        j.release(b).unwrap();
+        j.reserve(vec![entry("c", 3), Entry { area: Area::Tmp, rel: "t".into(), before: 9 }]).unwrap();
+        drop(j);
+        let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
+        assert_eq!(r.usage, Usage { user: 110, temp: 5 });
+        assert_eq!(r.pending.len(), 1);
+        assert_eq!(settle(&r.pending, |e| if e.rel == "c" { 8 } else { 0 }), (5, -9));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn torn_tail_costs_only_the_torn_record() {
+        let d = dir("torn");
+        let p = d.join(Journal::FILE);
+        let io: Arc<dyn LogIo> = Arc::new(StdIo);
+        let mut j = Journal::create(io.clone(), &p, Usage::default(), false).unwrap();
+        for i in 0..5 {
+            let id = j.reserve(vec![entry("f", i)]).unwrap();
+            j.commit(id, 1, 0).unwrap();
+        }
+        drop(j);
+        let full = std::fs::read(&p).unwrap();
+        let last_commit = encode(&Rec::Commit(5, 1, 0)).len();
+        for cut in (full.len() - last_commit)..full.len() {
+            std::fs::write(&p, &full[..cut]).unwrap();
+            let (_, r) = Journal::open(io.clone(), &p, false).unwrap().unwrap();
+            assert_eq!(r.usage.user, 4, "cut {cut}");
+            assert_eq!(r.pending.len(), 1, "the last reservation is pending");
+            assert_eq!(std::fs::metadata(&p).unwrap().len() as usize, full.len() - last_commit);
+        }
+        let mut flipped = full.clone();
+        let n = flipped.len();
+        flipped[n - 3] ^= 0x40;
+        std::fs::write(&p, &flipped).unwrap();
+        let (_, r) = Journal::open(io.clone(), &p, false).unwrap().unwrap();
+        assert_eq!(r.usage.user, 4);
+        std::fs::write(&p, b"garbage!").unwrap();
+        assert!(matches!(Journal::open(io.clone(), &p, false).unwrap(), Err(Unusable::Corrupt(_))));
+        std::fs::remove_file(&p).unwrap();
+        assert!(matches!(Journal::open(io, &p, false).unwrap(), Err(Unusable::Missing)));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn checkpoint_bounds_replay() {
+        let d = dir("ckpt");
+        let p = d.join(Journal::FILE);
+        let io: Arc<dyn LogIo> = Arc::new(StdIo);
+        let mut j = Journal::create(io.clone(), &p, Usage::default(), false).unwrap();
+        for _ in 0..100 {
+            let id = j.reserve(vec![entry("f", 0)]).unwrap();
+            j.commit(id, 2, 1).unwrap();
+        }
+        j.checkpoint(Usage { user: 200, temp: 100 }).unwrap();
+        let id = j.reserve(vec![entry("g", 0)]).unwrap();
+        j.commit(id, 1, 0).unwrap();
+        drop(j);
+        let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
+        assert_eq!(r.usage, Usage { user: 201, temp: 100 });
+        assert_eq!(r.records, 3);
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 101, "header, checkpoint, one reserve, one commit");
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
