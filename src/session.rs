@@ -53,8 +53,19 @@ impl Session {
     pub fn open(config: Config) -> Result<Arc<Session>, OpenError> {
         let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
         let mut open = OPEN.lock();
-        if let Some(existing) = open.get(&dir).and_then(Weak::upgrade) {
-            return Ok(existing);
+        loop {
+            match open.get(&dir) {
+                Some(w) => match w.upgrade() {
+                    Some(existing) => return Ok(existing),
+                    // Its last handle is being closed on another thread: wait until it is gone.
+                    None => {
+                        drop(open);
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        open = OPEN.lock();
+                    }
+                },
+                None => break,
+            }
         }
         let sandbox = Arc::new(Sandbox::open(
             &config.root,
@@ -86,7 +97,12 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Forget this session unless a newer one already took its place.
+        // A clean close leaves a checkpoint, so the next open replays nothing.
+        let _ = self.fs.checkpoint();
+        let _ = self.store.sync();
+        // Release the process lock before leaving `OPEN`: an open waiting on this session may
+        // take the sandbox the moment the entry is gone.
+        self.sandbox.unlock();
         let mut open = OPEN.lock();
         if open.get(&self.dir).is_some_and(|w| w.strong_count() == 0) {
             open.remove(&self.dir);

@@ -199,7 +199,7 @@ impl FileSystem {
             }
         }
         let total: u64 = files.iter().map(|(_, _, s)| *s).fold(0u64, |a, b| a.saturating_add(b));
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         if self.meta(&tvp).map(|m| !m.is_dir()).unwrap_or(false) {
             return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, unzip {zip_path} -> {target}")));
         }
@@ -210,7 +210,7 @@ impl FileSystem {
             }
         }
         let delta = quota::delta(total, replaced);
-        if !usage.user_fits(delta, self.limits.user_files) {
+        if !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
         // Stage every file; a stream longer or shorter than its header says is refused.
@@ -243,6 +243,9 @@ impl FileSystem {
             }
         }
         let usr = self.dir(Area::Usr).expect("usr");
+        let before = super::measure_entry(&self.sb, &self.entry(&tvp, 0));
+        let entry = self.entry(&tvp, before);
+        self.journaled(&mut st, vec![entry], || {
         let mut applied: i64 = 0;
         let mut result = Ok(());
         let mkdir = |vp: &VPath| if vp.is_area_root() { Ok(()) } else { usr.create_dir_all(vp.rel()) };
@@ -263,7 +266,7 @@ impl FileSystem {
             }
         }
         cleanup(remaining);
-        usage.add_user(applied);
-        result
+        result.map(|()| ((), applied, 0))
+        })
     }
 }

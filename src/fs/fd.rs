@@ -59,6 +59,8 @@ impl Flag {
 
 struct FdEntry {
     file: std::fs::File,
+    /// The path it was opened by: what the quota journal names for writes through it.
+    vp: VPath,
     flag: Flag,
     /// The current file pointer for reads/writes without an explicit position.
     pos: u64,
@@ -121,7 +123,7 @@ impl FileSystem {
         }
         let counted = matches!(vp.area, Area::Usr | Area::Store);
         // Truncation changes usage: take the quota lock around it.
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let old = if flag.truncate { self.charged(&vp) } else { 0 };
         let file = dir.open_with(vp.rel(), &opts).map_err(|e| match classify(&e) {
             Fail::Exists => Error::new(code::ALREADY_EXISTS, format!("file already exists {path}")),
@@ -136,15 +138,16 @@ impl FileSystem {
         if meta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
         }
-        if flag.truncate {
-            file.set_len(0).map_err(|e| Error::system(&e))?;
-            if counted {
-                usage.add_user(-(old as i64));
-            }
+        if flag.truncate && meta.len() > 0 {
+            let entry = self.entry(&vp, old);
+            self.journaled(&mut st, vec![entry], || {
+                file.set_len(0).map_err(|e| Error::system(&e))?;
+                Ok(((), if counted { -(old as i64) } else { 0 }, 0))
+            })?;
         }
-        drop(usage);
+        drop(st);
         let n = self.fds.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let entry = FdEntry { file, flag, pos: 0, counted };
+        let entry = FdEntry { file, vp, flag, pos: 0, counted };
         self.fds.open.lock().insert(n, Arc::new(Mutex::new(entry)));
         Ok(n.to_string())
     }
@@ -168,20 +171,20 @@ impl FileSystem {
         if !e.flag.write {
             return Err(fd_denied());
         }
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
         let delta = quota::delta(length, len);
-        if e.counted && !usage.user_fits(delta, self.limits.user_files) {
+        if e.counted && !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
-        e.file.set_len(length).map_err(|err| Error::system(&err))?;
-        if e.flag.sync {
-            let _ = e.file.sync_data();
-        }
-        if e.counted {
-            usage.add_user(delta);
-        }
-        Ok(())
+        let entry = self.entry(&e.vp, len);
+        self.journaled(&mut st, vec![entry], || {
+            e.file.set_len(length).map_err(|err| Error::system(&err))?;
+            if e.flag.sync {
+                let _ = e.file.sync_data();
+            }
+            Ok(((), if e.counted { delta } else { 0 }, 0))
+        })
     }
 
     /// read: fill `buf[offset..offset+length]` from the file; returns bytes read and the buffer.
@@ -222,27 +225,28 @@ impl FileSystem {
         if !e.flag.write {
             return Err(fd_denied());
         }
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
         let at = if e.flag.append { len } else { position.unwrap_or(e.pos) };
         let end = at.saturating_add(data.len() as u64);
         let delta = quota::delta(end.max(len), len);
-        if e.counted && !usage.user_fits(delta, self.limits.user_files) {
+        if e.counted && !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
-        if let Err(err) = e.file.write_all_at(data, at) {
-            let _ = e.file.set_len(len);
-            return Err(match classify(&err) {
-                Fail::Full => Error::storage_limit(),
-                _ => Error::system(&err),
-            });
-        }
-        if e.flag.sync || self.durability == super::Durability::Power {
-            let _ = e.file.sync_data();
-        }
-        if e.counted {
-            usage.add_user(delta);
-        }
+        let entry = self.entry(&e.vp, len);
+        self.journaled(&mut st, vec![entry], || {
+            if let Err(err) = e.file.write_all_at(data, at) {
+                let _ = e.file.set_len(len);
+                return Err(match classify(&err) {
+                    Fail::Full => Error::storage_limit(),
+                    _ => Error::system(&err),
+                });
+            }
+            if e.flag.sync || self.durability == super::Durability::Power {
+                let _ = e.file.sync_data();
+            }
+            Ok(((), if e.counted { delta } else { 0 }, 0))
+        })?;
         if position.is_none() || e.flag.append {
             e.pos = end;
         }

@@ -18,6 +18,8 @@ use cap_std::fs::{Dir, Metadata, MetadataExt, OpenOptions};
 use parking_lot::Mutex;
 
 use crate::error::{code, Error, Result};
+use crate::io::{LogIo, StdIo};
+use crate::quota::journal::{self, Entry, Journal, Unusable};
 use crate::quota::{self, Limits, Usage};
 use crate::sandbox::{self, Area, PathError, Protocol, Sandbox, VPath};
 
@@ -120,14 +122,35 @@ pub enum Durability {
     Power,
 }
 
+/// Usage and the journal that makes it survive restarts, under one lock: a quota check, the
+/// mutation it admits and the journal records of that mutation are one step.
+struct State {
+    usage: Usage,
+    journal: Journal,
+}
+
+/// How the usage figures were found at open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Why the journal was rebuilt from a scan (missing or corrupt), if it was.
+    pub rebuilt: Option<String>,
+    /// Reservations cut short by a crash and settled from real sizes.
+    pub settled: usize,
+    /// Bytes of a torn journal tail that were cut off.
+    pub truncated: u64,
+    /// Journal records replayed.
+    pub replayed: u64,
+}
+
 /// The file system of one open sandbox.
 pub struct FileSystem {
     sb: Arc<Sandbox>,
     protocol: Protocol,
     limits: Limits,
     durability: Durability,
-    state: Mutex<Usage>,
+    state: Mutex<State>,
     fds: FdTable,
+    report: OpenReport,
 }
 
 /// Bytes to write, or a host file to take them from.
@@ -138,21 +161,96 @@ pub enum TempSource<'a> {
 
 impl FileSystem {
     pub fn new(sb: Arc<Sandbox>, protocol: Protocol, limits: Limits, durability: Durability) -> io::Result<FileSystem> {
-        let user = quota::measure(sb.area_dir(Area::Usr).expect("usr"))?
-            + quota::measure(sb.area_dir(Area::Store).expect("store"))?;
-        let temp = quota::measure(sb.area_dir(Area::Tmp).expect("tmp"))?;
+        FileSystem::with_io(sb, protocol, limits, durability, Arc::new(StdIo))
+    }
+
+    /// Open with a replaceable I/O layer under the quota journal (tests inject faults there).
+    pub fn with_io(
+        sb: Arc<Sandbox>,
+        protocol: Protocol,
+        limits: Limits,
+        durability: Durability,
+        io: Arc<dyn LogIo>,
+    ) -> io::Result<FileSystem> {
+        let power = durability == Durability::Power;
+        let path = sb.dir().join(Journal::FILE);
+        let mut report = OpenReport::default();
+        let (usage, journal) = match Journal::open(io.clone(), &path, power)? {
+            Ok((mut journal, replay)) => {
+                let (du, dt) = journal::settle(&replay.pending, |e| measure_entry(&sb, e));
+                let mut usage = replay.usage;
+                usage.add_user(du);
+                usage.add_temp(dt);
+                report.settled = replay.pending.len();
+                report.truncated = replay.truncated;
+                report.replayed = replay.records;
+                if !replay.pending.is_empty() || replay.records > 1 {
+                    journal.checkpoint(usage)?;
+                }
+                (usage, journal)
+            }
+            Err(why) => {
+                let usage = scan(&sb)?;
+                report.rebuilt = Some(why.to_string());
+                let _ = matches!(why, Unusable::Missing);
+                (usage, Journal::create(io, &path, usage, power)?)
+            }
+        };
         Ok(FileSystem {
             sb,
             protocol,
             limits,
             durability,
-            state: Mutex::new(Usage { user, temp }),
+            state: Mutex::new(State { usage, journal }),
             fds: FdTable::default(),
+            report,
         })
     }
 
     pub fn usage(&self) -> Usage {
-        *self.state.lock()
+        self.state.lock().usage
+    }
+
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// Write a checkpoint so the next open replays nothing (called when the sandbox closes).
+    pub fn checkpoint(&self) -> io::Result<()> {
+        let mut st = self.state.lock();
+        let usage = st.usage;
+        st.journal.checkpoint(usage)
+    }
+
+    /// A journal entry for a path and the bytes it holds now.
+    fn entry(&self, vp: &VPath, before: u64) -> Entry {
+        Entry { area: journal_area(vp.area), rel: vp.rel(), before }
+    }
+
+    /// Run a usage-changing mutation under the journal: reserve `entries`, run `f`, commit the
+    /// deltas `f` reports. If `f` fails, whatever it did change is measured and committed.
+    fn journaled<T>(&self, st: &mut State, entries: Vec<Entry>, f: impl FnOnce() -> Result<(T, i64, i64)>) -> Result<T> {
+        let id = st.journal.reserve(entries.clone()).map_err(|e| Error::system(&e))?;
+        let (result, du, dt) = match f() {
+            Ok((v, du, dt)) => (Ok(v), du, dt),
+            Err(e) => {
+                let (du, dt) = journal::settle(&[entries], |e| measure_entry(&self.sb, e));
+                (Err(e), du, dt)
+            }
+        };
+        if result.is_err() && du == 0 && dt == 0 {
+            let _ = st.journal.release(id);
+        } else {
+            // A commit that fails to append leaves the reservation, which settles to the same figure.
+            let _ = st.journal.commit(id, du, dt);
+            st.usage.add_user(du);
+            st.usage.add_temp(dt);
+        }
+        if st.journal.wants_checkpoint() {
+            let usage = st.usage;
+            let _ = st.journal.checkpoint(usage);
+        }
+        result
     }
 
     pub fn limits(&self) -> &Limits {
@@ -399,20 +497,21 @@ impl FileSystem {
         if vp.is_area_root() {
             return Err(is_dir());
         }
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         self.check_parent(&vp, noent, denied)?;
         if self.target_is_dir(&vp, denied)? {
             return Err(is_dir());
         }
         let old = self.charged(&vp);
         let delta = quota::delta(data.len() as u64, old);
-        if !usage.user_fits(delta, self.limits.user_files) {
+        if !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
         let staged = self.stage(|f| f.write_all(data)).map_err(|e| self.write_error(&e, noent))?;
-        self.commit(&staged, &vp).map_err(|e| self.write_error(&e, noent))?;
-        usage.add_user(delta);
-        Ok(())
+        self.journaled(&mut st, vec![self.entry(&vp, old)], || {
+            self.commit(&staged, &vp).map_err(|e| self.write_error(&e, noent))?;
+            Ok(((), delta, 0))
+        })
     }
 
     fn write_error(&self, e: &io::Error, noent: impl Fn() -> Error) -> Error {
@@ -442,7 +541,7 @@ impl FileSystem {
         let vp = self.writable(path, denied)?;
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {path}"));
         let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let meta = self.meta(&vp).map_err(|e| match classify(&e) {
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
@@ -451,20 +550,21 @@ impl FileSystem {
             return Err(is_dir());
         }
         let delta = data.len() as i64;
-        if !usage.user_fits(delta, self.limits.user_files) {
+        if !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
         let mut opts = OpenOptions::new();
         opts.append(true);
         let mut f = self.dir(vp.area).expect("usr").open_with(vp.rel(), &opts).map_err(|e| self.write_error(&e, noent))?;
         let before = meta.len();
-        if let Err(e) = f.write_all(data).and_then(|_| self.flush_if_power(&f)) {
-            // Keep the file and the quota consistent: cut back what a failed append left.
-            let _ = f.set_len(before);
-            return Err(self.write_error(&e, noent));
-        }
-        usage.add_user(delta);
-        Ok(())
+        self.journaled(&mut st, vec![self.entry(&vp, before)], || {
+            if let Err(e) = f.write_all(data).and_then(|_| self.flush_if_power(&f)) {
+                // Keep the file and the quota consistent: cut back what a failed append left.
+                let _ = f.set_len(before);
+                return Err(self.write_error(&e, noent));
+            }
+            Ok(((), delta, 0))
+        })
     }
 
     fn flush_if_power(&self, f: &cap_std::fs::File) -> io::Result<()> {
@@ -478,7 +578,7 @@ impl FileSystem {
         let denied = || format!("permission denied, open {path}");
         let vp = self.writable(path, denied)?;
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {path}"));
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let meta = self.meta(&vp).map_err(|e| match classify(&e) {
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
@@ -487,15 +587,16 @@ impl FileSystem {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
         }
         let delta = quota::delta(length, meta.len());
-        if !usage.user_fits(delta, self.limits.user_files) {
+        if !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
         let mut opts = OpenOptions::new();
         opts.write(true);
         let f = self.dir(vp.area).expect("usr").open_with(vp.rel(), &opts).map_err(|e| self.write_error(&e, noent))?;
-        f.set_len(length).and_then(|_| self.flush_if_power(&f)).map_err(|e| self.write_error(&e, noent))?;
-        usage.add_user(delta);
-        Ok(())
+        self.journaled(&mut st, vec![self.entry(&vp, meta.len())], || {
+            f.set_len(length).and_then(|_| self.flush_if_power(&f)).map_err(|e| self.write_error(&e, noent))?;
+            Ok(((), delta, 0))
+        })
     }
 
     pub fn copy_file(&self, src: &str, dst: &str) -> Result<()> {
@@ -515,13 +616,14 @@ impl FileSystem {
         if smeta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, copyFile {src} -> {dst}")));
         }
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         self.check_parent(&dvp, noent, denied)?;
         if self.target_is_dir(&dvp, denied)? {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, copyFile {src} -> {dst}")));
         }
-        let delta = quota::delta(smeta.len(), self.charged(&dvp));
-        if !usage.user_fits(delta, self.limits.user_files) {
+        let old = self.charged(&dvp);
+        let delta = quota::delta(smeta.len(), old);
+        if !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
         // Copy exactly the length we charged, even if the source grows meanwhile.
@@ -535,9 +637,10 @@ impl FileSystem {
                 Ok(())
             })
             .map_err(|e| self.write_error(&e, noent))?;
-        self.commit(&staged, &dvp).map_err(|e| self.write_error(&e, noent))?;
-        usage.add_user(delta);
-        Ok(())
+        self.journaled(&mut st, vec![self.entry(&dvp, old)], || {
+            self.commit(&staged, &dvp).map_err(|e| self.write_error(&e, noent))?;
+            Ok(((), delta, 0))
+        })
     }
 
     // ---- directory and name operations ------------------------------------------------------
@@ -548,7 +651,7 @@ impl FileSystem {
         let exists = || Error::new(code::ALREADY_EXISTS, format!("file already exists {path}"));
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"));
         let dir = self.dir(Area::Usr).expect("usr");
-        let _usage = self.state.lock();
+        let _st = self.state.lock();
         if vp.is_area_root() {
             return if recursive { Ok(()) } else { Err(exists()) };
         }
@@ -581,7 +684,7 @@ impl FileSystem {
         }
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"));
         let dir = self.dir(Area::Usr).expect("usr");
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let meta = dir.symlink_metadata(vp.rel()).map_err(|e| match classify(&e) {
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
@@ -596,12 +699,11 @@ impl FileSystem {
                 _ => Error::system(&e),
             });
         }
-        let measure = |d: &Dir| d.open_dir(vp.rel()).and_then(|s| quota::measure(&s)).unwrap_or(0);
-        let before = measure(dir);
-        let res = dir.remove_dir_all(vp.rel());
-        let after = if res.is_ok() { 0 } else { measure(dir) };
-        usage.add_user(-(before.saturating_sub(after) as i64));
-        res.map_err(|e| Error::system(&e))
+        let before = dir.open_dir(vp.rel()).and_then(|s| quota::measure(&s)).unwrap_or(0);
+        self.journaled(&mut st, vec![self.entry(&vp, before)], || {
+            dir.remove_dir_all(vp.rel()).map_err(|e| Error::system(&e))?;
+            Ok(((), -(before as i64), 0))
+        })
     }
 
     pub fn unlink(&self, path: &str) -> Result<()> {
@@ -613,7 +715,7 @@ impl FileSystem {
             return Err(not_permitted());
         }
         let dir = self.dir(Area::Usr).expect("usr");
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let meta = dir.symlink_metadata(vp.rel()).map_err(|e| match classify(&e) {
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
@@ -621,14 +723,14 @@ impl FileSystem {
         if meta.is_dir() {
             return Err(not_permitted());
         }
-        dir.remove_file(vp.rel()).map_err(|e| match classify(&e) {
-            Fail::NotFound => noent(),
-            _ => Error::system(&e),
-        })?;
-        if meta.is_file() {
-            usage.add_user(-(meta.len() as i64));
-        }
-        Ok(())
+        let size = if meta.is_file() { meta.len() } else { 0 };
+        self.journaled(&mut st, vec![self.entry(&vp, size)], || {
+            dir.remove_file(vp.rel()).map_err(|e| match classify(&e) {
+                Fail::NotFound => noent(),
+                _ => Error::system(&e),
+            })?;
+            Ok(((), -(size as i64), 0))
+        })
     }
 
     pub fn rename(&self, old: &str, new: &str) -> Result<()> {
@@ -646,12 +748,17 @@ impl FileSystem {
             return Err(Error::new(code::INVALID_ARGUMENT, format!("Invalid argument, rename {old} -> {new}")));
         }
         let dir = self.dir(Area::Usr).expect("usr");
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         dir.symlink_metadata(ovp.rel()).map_err(|e| match classify(&e) {
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
         })?;
-        let replaced = self.charged(&nvp);
+        let entries = vec![
+            self.entry(&ovp, measure_entry(&self.sb, &self.entry(&ovp, 0))),
+            self.entry(&nvp, measure_entry(&self.sb, &self.entry(&nvp, 0))),
+        ];
+        let replaced = entries[1].before;
+        self.journaled(&mut st, entries, || {
         dir.rename(ovp.rel(), dir, nvp.rel()).map_err(|e| match classify(&e) {
             Fail::NotFound => noent(),
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
@@ -661,8 +768,8 @@ impl FileSystem {
             _ => Error::system(&e),
         })?;
         self.sync_dir(Area::Usr);
-        usage.add_user(-(replaced as i64));
-        Ok(())
+        Ok(((), -(replaced as i64), 0))
+        })
     }
 
     // ---- saved files ------------------------------------------------------------------------
@@ -675,7 +782,7 @@ impl FileSystem {
             return Err(not_exist());
         }
         let tmp = self.dir(Area::Tmp).expect("tmp");
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let tmeta = tmp.symlink_metadata(tvp.rel()).map_err(|_| not_exist())?;
         if !tmeta.is_file() {
             return Err(not_exist());
@@ -697,14 +804,19 @@ impl FileSystem {
                 vp
             }
         };
-        let delta = quota::delta(tmeta.len(), self.charged(&dest));
-        if !usage.user_fits(delta, self.limits.user_files) {
+        let old = self.charged(&dest);
+        let delta = quota::delta(tmeta.len(), old);
+        if !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
         let ddir = self.dir(dest.area).expect("writable");
-        tmp.rename(tvp.rel(), ddir, dest.rel()).map_err(|e| match classify(&e) {
-            Fail::NotFound => not_exist(),
-            _ => Error::system(&e),
+        let entries = vec![self.entry(&tvp, tmeta.len()), self.entry(&dest, old)];
+        self.journaled(&mut st, entries, || {
+            tmp.rename(tvp.rel(), ddir, dest.rel()).map_err(|e| match classify(&e) {
+                Fail::NotFound => not_exist(),
+                _ => Error::system(&e),
+            })?;
+            Ok(((), delta, -(tmeta.len() as i64)))
         })?;
         // createTime of a saved file is the moment it was saved.
         let mut opts = OpenOptions::new();
@@ -717,8 +829,6 @@ impl FileSystem {
             }
         }
         self.sync_dir(dest.area);
-        usage.add_user(delta);
-        usage.add_temp(-(tmeta.len() as i64));
         Ok(self.show(&dest))
     }
 
@@ -759,14 +869,15 @@ impl FileSystem {
     }
 
     pub fn remove_saved_file(&self, path: &str) -> Result<()> {
-        let mut usage = self.state.lock();
+        let mut st = self.state.lock();
         let (vp, meta) = self.saved_meta(path)?;
-        self.dir(Area::Store).expect("store").remove_file(vp.rel()).map_err(|e| match classify(&e) {
-            Fail::NotFound => Error::new(code::NO_SUCH_FILE, "file not exist"),
-            _ => Error::system(&e),
-        })?;
-        usage.add_user(-(meta.len() as i64));
-        Ok(())
+        self.journaled(&mut st, vec![self.entry(&vp, meta.len())], || {
+            self.dir(Area::Store).expect("store").remove_file(vp.rel()).map_err(|e| match classify(&e) {
+                Fail::NotFound => Error::new(code::NO_SUCH_FILE, "file not exist"),
+                _ => Error::system(&e),
+            })?;
+            Ok(((), -(meta.len() as i64), 0))
+        })
     }
 
     // ---- host APIs --------------------------------------------------------------------------
@@ -784,12 +895,14 @@ impl FileSystem {
                 .map_err(|_| Error::new(code::NO_SUCH_FILE, "no such file or directory, open sourcePath"))?
                 .len(),
         };
-        let mut usage = self.state.lock();
-        if usage.temp.saturating_add(size) > self.limits.temp_runtime {
+        let mut st = self.state.lock();
+        if st.usage.temp.saturating_add(size) > self.limits.temp_runtime {
             return Err(Error::new(code::TEMP_LIMIT, "the maximum size of the temp file storage limit is exceeded"));
         }
         let vp = VPath { area: Area::Tmp, parts: vec![sandbox::random_name(extension.filter(|e| !e.is_empty()))] };
         let tmp = self.dir(Area::Tmp).expect("tmp");
+        let entry = self.entry(&vp, 0);
+        self.journaled(&mut st, vec![entry], || {
         let written = match source {
             TempSource::Bytes(b) => self.stage(|f| f.write_all(b)).and_then(|s| self.commit(&s, &vp)),
             TempSource::File { path, take } => {
@@ -811,7 +924,8 @@ impl FileSystem {
         };
         written.map_err(|e| Error::system(&e))?;
         let real = tmp.symlink_metadata(vp.rel()).map(|m| m.len()).unwrap_or(size);
-        usage.add_temp(real as i64);
+        Ok(((), 0, real as i64))
+        })?;
         Ok(self.show(&vp))
     }
 
@@ -856,4 +970,33 @@ pub(crate) fn read_exact_at(file: &std::fs::File, pos: u64, count: u64) -> io::R
         done += n;
     }
     Ok(buf)
+}
+
+fn journal_area(a: Area) -> journal::Area {
+    match a {
+        Area::Usr | Area::Package => journal::Area::Usr,
+        Area::Store => journal::Area::Store,
+        Area::Tmp => journal::Area::Tmp,
+    }
+}
+
+/// Bytes a journal entry's path holds now: a file's length, the total under a directory, or 0.
+fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
+    let area = match e.area {
+        journal::Area::Usr => Area::Usr,
+        journal::Area::Store => Area::Store,
+        journal::Area::Tmp => Area::Tmp,
+    };
+    let Some(dir) = sb.area_dir(area) else { return 0 };
+    match dir.symlink_metadata(&e.rel) {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(m) if m.is_dir() => dir.open_dir(&e.rel).and_then(|d| quota::measure(&d)).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Usage from the files themselves: the rebuild when the journal is missing or corrupt.
+pub fn scan(sb: &Sandbox) -> io::Result<Usage> {
+    let m = |a| quota::measure(sb.area_dir(a).expect("area"));
+    Ok(Usage { user: m(Area::Usr)? + m(Area::Store)?, temp: m(Area::Tmp)? })
 }

@@ -112,6 +112,11 @@ impl Sandbox {
         })
     }
 
+    /// Release the cross-process lock early (the sandbox is closing; nothing will touch it again).
+    pub fn unlock(&self) {
+        let _ = self._lock.unlock();
+    }
+
     /// The sandbox directory (`<root>/<user>/<app>`).
     pub fn dir(&self) -> &Path {
         &self.dir
