@@ -79,6 +79,7 @@ impl Session {
             Durability::Power => storage::Durability::Power,
         };
         let (store, _report) = Store::open(&sandbox.kv_dir(), durability)?;
+        sandbox.touch_last_use();
         let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store });
         open.insert(dir, Arc::downgrade(&session));
         Ok(session)
@@ -97,6 +98,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // Temp files kept after the mini-program exits are trimmed, least recently used first.
+        let _ = self.fs.trim_temp(self.config.limits.temp_keep);
+        self.sandbox.touch_last_use();
         // A clean close leaves a checkpoint, so the next open replays nothing.
         let _ = self.fs.checkpoint();
         let _ = self.store.sync();
@@ -108,4 +112,74 @@ impl Drop for Session {
             open.remove(&self.dir);
         }
     }
+}
+
+/// What `gc` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Temp bytes of all sandboxes under the root before and after.
+    pub before: u64,
+    pub after: u64,
+    /// Sandboxes whose temp area was cleared, in the order they were.
+    pub trimmed: Vec<PathBuf>,
+    /// Sandboxes skipped because they are open (here or in another process).
+    pub busy: Vec<PathBuf>,
+}
+
+/// Trim the temp areas of all sandboxes under `root` to at most `limit` bytes together, least
+/// recently used sandbox first (DESIGN.md §4). Open sandboxes are in use and are skipped.
+/// `progress(done, total)` is called as sandboxes are measured.
+pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, usize)) -> std::io::Result<GcReport> {
+    use crate::quota::cleanup::{lru_victims, Candidate};
+    let dirs = crate::sandbox::list(root)?;
+    let mut report = GcReport::default();
+    let mut items = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        progress(i + 1, dirs.len());
+        let temp = crate::quota::measure_flat(&dir.join(crate::sandbox::TMP));
+        report.before += temp;
+        let t = Sandbox::last_use(dir).duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        items.push(Candidate { key: dir.clone(), size: temp, last_use: (t.as_secs() as i64, t.subsec_nanos() as i64) });
+    }
+    let mut left = report.before;
+    for victim in lru_victims(items, report.before, limit) {
+        if left <= limit {
+            break;
+        }
+        if victim.size == 0 {
+            continue;
+        }
+        let sandbox = match Sandbox::open_dir(&victim.key) {
+            Ok(s) => Arc::new(s),
+            Err(OpenError::Busy(_)) => {
+                report.busy.push(victim.key);
+                continue;
+            }
+            Err(OpenError::Io(e)) => return Err(e),
+            Err(OpenError::Invalid(e)) => return Err(std::io::Error::other(e)),
+        };
+        // Through the sandbox's own journal, so its usage stays exact.
+        let fs = FileSystem::new(sandbox, Protocol::Wxfile, Limits::default(), Durability::Process)?;
+        let freed = fs.trim_temp(0)?;
+        fs.checkpoint()?;
+        left = left.saturating_sub(freed);
+        report.trimmed.push(victim.key);
+    }
+    report.after = left;
+    Ok(report)
+}
+
+/// Delete everything of one (user, app): the user deleted the mini-program. Fails with
+/// `OpenError::Busy` while the sandbox is open anywhere.
+pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Result<bool, OpenError> {
+    let dir = crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes());
+    if !dir.join(crate::sandbox::LOCK).exists() {
+        return Ok(false);
+    }
+    let _held = Sandbox::open_dir(&dir)?;
+    std::fs::remove_dir_all(&dir)?;
+    if let Some(user_dir) = dir.parent() {
+        let _ = std::fs::remove_dir(user_dir); // only if no other app of this user is left
+    }
+    Ok(true)
 }

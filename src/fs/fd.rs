@@ -134,6 +134,9 @@ impl FileSystem {
             _ => Error::system(&e),
         })?;
         let file = file.into_std();
+        if vp.area == Area::Tmp {
+            super::touch_used(&file);
+        }
         let meta = file.metadata().map_err(|e| Error::system(&e))?;
         if meta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));

@@ -222,6 +222,36 @@ impl FileSystem {
         st.journal.checkpoint(usage)
     }
 
+    /// Remove temp files, least recently used first, until at most `keep` bytes remain.
+    /// Returns the bytes freed. Used when the sandbox closes (keep = tempKeep) and by gc.
+    pub fn trim_temp(&self, keep: u64) -> io::Result<u64> {
+        let mut st = self.state.lock();
+        let tmp = self.dir(Area::Tmp).expect("tmp");
+        let mut items = Vec::new();
+        for entry in tmp.entries()? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                items.push(quota::cleanup::Candidate { key: name, size: meta.len(), last_use: (meta.atime(), meta.atime_nsec()) });
+            }
+        }
+        let total = st.usage.temp;
+        let mut freed = 0;
+        for victim in quota::cleanup::lru_victims(items, total, keep) {
+            let vp = VPath { area: Area::Tmp, parts: vec![victim.key.clone()] };
+            let size = victim.size;
+            let removed = self.journaled(&mut st, vec![self.entry(&vp, size)], || {
+                tmp.remove_file(&victim.key).map_err(|e| Error::system(&e))?;
+                Ok(((), 0, -(size as i64)))
+            });
+            if removed.is_ok() {
+                freed += size;
+            }
+        }
+        Ok(freed)
+    }
+
     /// A journal entry for a path and the bytes it holds now.
     fn entry(&self, vp: &VPath, before: u64) -> Entry {
         Entry { area: journal_area(vp.area), rel: vp.rel(), before }
@@ -433,6 +463,9 @@ impl FileSystem {
         let meta = file.metadata().map_err(|e| Error::system(&e))?;
         if meta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
+        }
+        if vp.area == Area::Tmp {
+            touch_used(&file);
         }
         Ok((file, meta.len()))
     }
@@ -999,4 +1032,10 @@ fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
 pub fn scan(sb: &Sandbox) -> io::Result<Usage> {
     let m = |a| quota::measure(sb.area_dir(a).expect("area"));
     Ok(Usage { user: m(Area::Usr)? + m(Area::Store)?, temp: m(Area::Tmp)? })
+}
+
+/// Mark a temp file as used now: its access time orders the trim at close (survives restarts,
+/// and does not depend on the mount's atime policy).
+pub(crate) fn touch_used(file: &std::fs::File) {
+    let _ = file.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()));
 }

@@ -7,6 +7,7 @@ use std::io;
 
 use cap_std::fs::Dir;
 
+pub mod cleanup;
 pub mod journal;
 
 /// Limits of one sandbox, in bytes (`open_files` is a count). Every one is configurable at open.
@@ -92,4 +93,14 @@ pub fn delta(new: u64, old: u64) -> i64 {
     } else {
         -i64::try_from(old - new).unwrap_or(i64::MAX)
     }
+}
+
+/// Bytes of the regular files directly in `dir` (the flat temp area), without a capability handle.
+pub fn measure_flat(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }

@@ -22,6 +22,9 @@ pub const KV: &str = "kv";
 /// outside them so readdir never shows a half-written file.
 pub const STAGING: &str = "staging";
 pub const LOCK: &str = "LOCK";
+/// Its modification time is when the sandbox was last opened or closed by a mini-program
+/// (not by gc or fsck): the order of the cross-sandbox temp trim.
+pub const LAST_USE: &str = "LAST_USE";
 
 #[derive(Debug)]
 pub enum OpenError {
@@ -117,6 +120,14 @@ impl Sandbox {
         let _ = self._lock.unlock();
     }
 
+    /// Record that the mini-program used this sandbox now.
+    pub fn touch_last_use(&self) {
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join(LAST_USE));
+        if let Ok(f) = f {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+
     /// The sandbox directory (`<root>/<user>/<app>`).
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -167,4 +178,61 @@ pub fn plain_extension(name: &str) -> Option<&str> {
     let (_, ext) = name.rsplit_once('.')?;
     let ok = !ext.is_empty() && ext.len() <= 16 && ext.bytes().all(|b| b.is_ascii_alphanumeric());
     ok.then_some(ext)
+}
+
+/// Every sandbox directory under `root` (`<root>/<user>/<app>` holding a LOCK file).
+pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for user in std::fs::read_dir(root)? {
+        let user = user?;
+        if !user.file_type()?.is_dir() {
+            continue;
+        }
+        for app in std::fs::read_dir(user.path())? {
+            let app = app?;
+            if app.file_type()?.is_dir() && app.path().join(LOCK).exists() {
+                out.push(app.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The (userId, appId) a sandbox directory belongs to, when its names decode.
+pub fn ids_of(dir: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
+    let app = dir.file_name()?.to_str()?;
+    let user = dir.parent()?.file_name()?.to_str()?;
+    Some((naming::decode_id(user)?, naming::decode_id(app)?))
+}
+
+impl Sandbox {
+    /// Open a sandbox directory found by [`list`] (gc, fsck): same checks, same lock.
+    pub fn open_dir(dir: &Path) -> Result<Sandbox, OpenError> {
+        let lock_path = dir.join(LOCK);
+        let lock = std::fs::OpenOptions::new().write(true).open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+        }
+        let base = Dir::open_ambient_dir(dir, ambient_authority())?;
+        Ok(Sandbox {
+            usr: base.open_dir(USR)?,
+            tmp: base.open_dir(TMP)?,
+            store: base.open_dir(STORE)?,
+            staging: base.open_dir(STAGING)?,
+            package: None,
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// When the mini-program last used this sandbox (LAST_USE, else the directory's mtime).
+    pub fn last_use(dir: &Path) -> std::time::SystemTime {
+        std::fs::metadata(dir.join(LAST_USE))
+            .or_else(|_| std::fs::metadata(dir))
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH)
+    }
 }
