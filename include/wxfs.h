@@ -76,9 +76,24 @@
 #define WXFS_E_BUFFER_TOO_SMALL -10
 
 /**
+ * Too many async calls are waiting; nothing was queued and the callback will not be called.
+ */
+#define WXFS_E_QUEUE_FULL -11
+
+/**
  * Version of the binary interface; bumped only when a shipped signature or struct changes.
  */
 #define WXFS_ABI_VERSION 1
+
+/**
+ * Most worker threads.
+ */
+#define WORKERS 4
+
+/**
+ * Most jobs waiting at once; beyond it a submission is refused (the host is outrunning disk).
+ */
+#define MAX_QUEUED 100000
 
 /**
  * Bytes owned by the library: release them with `wxfs_bytes_free`, never with `free`.
@@ -130,6 +145,22 @@ int32_t wxfs_invoke(uint64_t sandbox,
                     const char *args_json,
                     size_t args_len,
                     struct wxfs_bytes *out_result);
+
+/**
+ * Call an api off the caller's thread. Returns 0 when the call was queued: then `cb` is called
+ * exactly once, from a worker thread, with the status and the same result JSON `wxfs_invoke`
+ * would give (`result` is valid only during the callback). Returns `WXFS_E_NULL`,
+ * `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL` without queuing anything and without
+ * calling `cb`. Calls issued from one thread on one sandbox take effect in issue order, sync
+ * calls included. Closing the sandbox while calls are in flight is safe: they complete.
+ */
+int32_t wxfs_invoke_async(uint64_t sandbox,
+                          const char *api,
+                          size_t api_len,
+                          const char *args_json,
+                          size_t args_len,
+                          wxfs_callback cb,
+                          void *userdata);
 
 /**
  * Release a sandbox handle. Closing 0 is a no-op returning 0; closing a handle twice (or a

@@ -9,6 +9,7 @@
 #![allow(non_camel_case_types)]
 
 mod guard;
+mod pool;
 mod registry;
 
 use std::ffi::{c_char, c_void};
@@ -43,6 +44,9 @@ pub const WXFS_E_IO: i32 = -8;
 pub const WXFS_E_PANIC: i32 = -9;
 /// The caller's buffer is too small; the needed size was reported.
 pub const WXFS_E_BUFFER_TOO_SMALL: i32 = -10;
+
+/// Too many async calls are waiting; nothing was queued and the callback will not be called.
+pub const WXFS_E_QUEUE_FULL: i32 = -11;
 
 /// Version of the binary interface; bumped only when a shipped signature or struct changes.
 pub const WXFS_ABI_VERSION: u32 = 1;
@@ -182,7 +186,95 @@ fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, se
     let Some(session) = SANDBOXES.get(sandbox) else {
         return (WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64)));
     };
+    let key = pool::key(&session);
+    if pool::POOL.pending(&key) {
+        // This thread still has async calls queued on this sandbox: take effect after them.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (api_owned, args_owned) = (api.to_string(), args.to_string());
+        let job: pool::Job = Box::new(move || {
+            let _ = tx.send(invoke_caught(&session, &api_owned, &args_owned));
+        });
+        if pool::POOL.submit(key, job).is_ok() {
+            if let Ok(r) = rx.recv() {
+                return r;
+            }
+        }
+        return (WXFS_E_QUEUE_FULL, bridge::fail(api, "too many calls queued", Some(WXFS_E_QUEUE_FULL as i64)));
+    }
     bridge::invoke(&session, api, args)
+}
+
+/// `bridge::invoke` with a panic turned into a result (a worker must always answer).
+fn invoke_caught(session: &Session, api: &str, args: &str) -> (i32, serde_json::Value) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke(session, api, args))) {
+        Ok(r) => r,
+        Err(p) => {
+            let why = format!("internal error (panic): {}", guard::panic_text(&*p));
+            (WXFS_E_PANIC, bridge::fail(api, &why, Some(WXFS_E_PANIC as i64)))
+        }
+    }
+}
+
+/// A pointer the host gave us to hand back; we never dereference it.
+struct UserData(*mut c_void);
+// SAFETY: the pointer is only passed back to the host's callback, never dereferenced here;
+// the host chose to call the async API and so accepts its callback running on a worker thread.
+unsafe impl Send for UserData {}
+
+/// Call an api off the caller's thread. Returns 0 when the call was queued: then `cb` is called
+/// exactly once, from a worker thread, with the status and the same result JSON `wxfs_invoke`
+/// would give (`result` is valid only during the callback). Returns `WXFS_E_NULL`,
+/// `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL` without queuing anything and without
+/// calling `cb`. Calls issued from one thread on one sandbox take effect in issue order, sync
+/// calls included. Closing the sandbox while calls are in flight is safe: they complete.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_invoke_async(
+    sandbox: u64,
+    api: *const c_char,
+    api_len: usize,
+    args_json: *const c_char,
+    args_len: usize,
+    cb: wxfs_callback,
+    userdata: *mut c_void,
+) -> i32 {
+    guard(|| {
+        clear_last_error();
+        let Some(cb) = cb else {
+            set_last_error("cb is NULL");
+            return WXFS_E_NULL;
+        };
+        // SAFETY: see `borrow`.
+        let (api, args) = unsafe { (borrow(api, api_len), borrow(args_json, args_len)) };
+        let (Some(api), Some(args)) = (api.filter(|a| !a.is_empty()), args) else {
+            set_last_error("api or args_json is NULL");
+            return WXFS_E_NULL;
+        };
+        let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
+            set_last_error("api or args_json is not valid UTF-8");
+            return WXFS_E_UTF8;
+        };
+        let Some(session) = SANDBOXES.get(sandbox) else {
+            set_last_error("invalid sandbox handle");
+            return WXFS_E_HANDLE;
+        };
+        let key = pool::key(&session);
+        let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
+        let job: pool::Job = Box::new(move || {
+            let ud = ud;
+            let (code, result) = invoke_caught(&session, &api, &args);
+            let bytes = bridge::to_bytes(&result);
+            drop(session);
+            // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
+            unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };
+        });
+        match pool::POOL.submit(key, job) {
+            Ok(()) => WXFS_OK,
+            Err(_) => {
+                set_last_error("too many async calls queued");
+                WXFS_E_QUEUE_FULL
+            }
+        }
+    })
 }
 
 /// Release a sandbox handle. Closing 0 is a no-op returning 0; closing a handle twice (or a
@@ -302,6 +394,7 @@ mod tests {
             (WXFS_E_PANIC, Status::Panic),
             (WXFS_E_BUFFER_TOO_SMALL, Status::BufferTooSmall),
         ];
+        assert_eq!(WXFS_E_QUEUE_FULL, -11);
         for (c, s) in pairs {
             assert_eq!(c, s as i32);
         }

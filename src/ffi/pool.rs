@@ -1,0 +1,104 @@
+//! The async worker pool behind `wxfs_invoke_async` (DESIGN.md §6).
+//!
+//! Jobs are queued per (session, calling thread); a queue is served by at most one worker at a
+//! time, so the calls one thread issues on one sandbox take effect in issue order, while calls
+//! from other threads or on other sandboxes run in parallel on the other workers. A sync call
+//! from a thread with async calls still queued on that sandbox waits its turn in the same queue.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+use once_cell::sync::Lazy;
+use parking_lot::{Condvar, Mutex};
+
+use crate::session::Session;
+
+/// Most worker threads.
+pub const WORKERS: usize = 4;
+/// Most jobs waiting at once; beyond it a submission is refused (the host is outrunning disk).
+pub const MAX_QUEUED: usize = 100_000;
+
+pub type Key = (usize, ThreadId);
+
+pub fn key(session: &Arc<Session>) -> Key {
+    (Arc::as_ptr(session) as usize, std::thread::current().id())
+}
+
+pub type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct State {
+    queues: HashMap<Key, VecDeque<Job>>,
+    ready: VecDeque<Key>,
+    running: HashSet<Key>,
+    queued: usize,
+    workers: usize,
+    idle: usize,
+}
+
+pub struct Pool {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+pub static POOL: Lazy<Pool> = Lazy::new(|| Pool { state: Mutex::new(State::default()), work: Condvar::new() });
+
+impl Pool {
+    /// Queue a job behind the earlier jobs of its key. `Err(job)` when the pool is full.
+    pub fn submit(&'static self, key: Key, job: Job) -> Result<(), Job> {
+        let mut st = self.state.lock();
+        if st.queued >= MAX_QUEUED {
+            return Err(job);
+        }
+        st.queued += 1;
+        let q = st.queues.entry(key).or_default();
+        q.push_back(job);
+        if q.len() == 1 && !st.running.contains(&key) {
+            st.ready.push_back(key);
+        }
+        if st.idle == 0 && st.workers < WORKERS {
+            st.workers += 1;
+            let spawned = std::thread::Builder::new().name("wxfs-worker".into()).spawn(move || self.work_loop());
+            if spawned.is_err() {
+                st.workers -= 1;
+            }
+        }
+        drop(st);
+        self.work.notify_one();
+        Ok(())
+    }
+
+    /// Whether jobs of `key` are queued or running (a sync call must then wait its turn).
+    pub fn pending(&self, key: &Key) -> bool {
+        let st = self.state.lock();
+        st.running.contains(key) || st.queues.get(key).is_some_and(|q| !q.is_empty())
+    }
+
+    fn work_loop(&self) {
+        let mut st = self.state.lock();
+        loop {
+            let Some(key) = st.ready.pop_front() else {
+                st.idle += 1;
+                self.work.wait(&mut st);
+                st.idle -= 1;
+                continue;
+            };
+            let job = st.queues.get_mut(&key).and_then(VecDeque::pop_front);
+            let Some(job) = job else { continue };
+            st.running.insert(key);
+            drop(st);
+            // Jobs catch their own panics (they must call their callback exactly once).
+            job();
+            st = self.state.lock();
+            st.queued -= 1;
+            st.running.remove(&key);
+            match st.queues.get(&key) {
+                Some(q) if !q.is_empty() => st.ready.push_back(key),
+                _ => {
+                    st.queues.remove(&key);
+                }
+            }
+        }
+    }
+}
