@@ -181,7 +181,9 @@ fn no_path_writes_outside_the_sandbox() {
     }
     assert_eq!(before_outside, snapshot(&f.outside));
     // Nothing in the sandbox changed either: every hostile call failed before touching disk.
-    assert_eq!(after_setup, snapshot(&f.root));
+    let now = snapshot(&f.root);
+    let changed: Vec<_> = now.iter().filter(|e| !after_setup.contains(e)).map(|e| e.0.display().to_string()).collect();
+    assert_eq!(after_setup, now, "changed: {changed:?}");
     assert!(before_root.len() < after_setup.len());
     let _ = std::fs::remove_dir_all(&f.base);
 }

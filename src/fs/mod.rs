@@ -786,6 +786,7 @@ impl FileSystem {
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
         })?;
+        self.check_parent(&nvp, noent, denied)?;
         let entries = vec![
             self.entry(&ovp, measure_entry(&self.sb, &self.entry(&ovp, 0))),
             self.entry(&nvp, measure_entry(&self.sb, &self.entry(&nvp, 0))),

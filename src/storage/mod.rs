@@ -1,30 +1,1384 @@
-//! TEMPORARY in-memory stand-in with the engine's API; replaced by the log engine.
-use std::collections::HashMap;
-use std::path::Path;
+//! The key-value engine behind `wx.setStorage*`: an append-only log with a CRC per record and an
+//! in-memory index (DESIGN.md §5).
+//!
+//! Locks, always taken in this order: `writer` (serialises every change and the file behind it),
+//! then `index` (readers only wait for the in-memory update, never for disk), then `flushed`
+//! (group commit). A flusher never holds `flushed` while it takes `writer`.
+
+mod log;
+mod record;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use parking_lot::Mutex;
-#[derive(Clone, Copy, Debug, PartialEq, Eq)] pub enum Durability { Process, Power }
-#[derive(Clone, Copy, Debug)] pub struct Limits { pub item: u64, pub total: u64 }
-#[derive(Clone, Debug, PartialEq, Eq)] pub struct Value { pub data: String, pub data_type: Option<String> }
-#[derive(Debug)] pub enum StoreError { ItemTooLarge, TotalExceeded, EmptyKey, Io(std::io::Error) }
-#[derive(Debug, Default, Clone)] pub struct OpenReport { pub records: u64, pub truncated_bytes: u64, pub compacted: bool }
-pub struct Store { m: Mutex<(Vec<String>, HashMap<String, Arc<Value>>)> }
-impl Store {
-    pub fn open(_dir: &Path, _d: Durability) -> std::io::Result<(Store, OpenReport)> { Ok((Store { m: Mutex::new((vec![], HashMap::new())) }, OpenReport::default())) }
-    pub fn set(&self, key: &str, value: Value, limits: Limits) -> Result<(), StoreError> { self.set_batch(vec![(key.to_string(), value)], limits) }
-    pub fn set_batch(&self, items: Vec<(String, Value)>, limits: Limits) -> Result<(), StoreError> {
-        let mut g = self.m.lock();
-        let mut size = g.1.iter().map(|(k, v)| (k.len() + v.data.len()) as u64).sum::<u64>();
-        for (k, v) in &items { if k.is_empty() { return Err(StoreError::EmptyKey) } let s = (k.len() + v.data.len()) as u64; if s > limits.item { return Err(StoreError::ItemTooLarge) } size = size + s - g.1.get(k).map(|o| (k.len() + o.data.len()) as u64).unwrap_or(0); }
-        if size > limits.total { return Err(StoreError::TotalExceeded) }
-        for (k, v) in items { if !g.1.contains_key(&k) { g.0.push(k.clone()) } g.1.insert(k, Arc::new(v)); }
-        Ok(())
+
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+
+use self::log::Log;
+pub use self::log::{LogFile, LogIo, StdIo};
+use self::record::Record;
+
+/// Compaction runs once the log is larger than twice what a fresh log would take, plus this.
+const COMPACT_SLACK: u64 = 256 << 10;
+
+/// When a write call returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Once the data is in the OS: it survives the app being killed, not a power cut.
+    #[default]
+    Process,
+    /// Once the data is on stable storage. Concurrent writers share one flush.
+    Power,
+}
+
+/// Storage quotas in bytes of key + data.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub item: u64,
+    pub total: u64,
+}
+
+impl Default for Limits {
+    /// WeChat's: 1 MiB per item, 10 MiB in all.
+    fn default() -> Limits {
+        Limits {
+            item: 1 << 20,
+            total: 10 << 20,
+        }
     }
-    pub fn get(&self, key: &str) -> Option<Arc<Value>> { self.m.lock().1.get(key).cloned() }
-    pub fn remove(&self, key: &str) -> Result<bool, StoreError> { let mut g = self.m.lock(); let r = g.1.remove(key).is_some(); g.0.retain(|k| k != key); Ok(r) }
-    pub fn clear(&self) -> Result<(), StoreError> { let mut g = self.m.lock(); g.0.clear(); g.1.clear(); Ok(()) }
-    pub fn keys(&self) -> Vec<String> { self.m.lock().0.clone() }
-    pub fn size(&self) -> u64 { self.m.lock().1.iter().map(|(k, v)| (k.len() + v.data.len()) as u64).sum() }
-    pub fn len(&self) -> usize { self.m.lock().0.len() }
-    pub fn sync(&self) -> std::io::Result<()> { Ok(()) }
+}
+
+/// A stored value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Value {
+    /// JSON text, opaque to the engine.
+    pub data: String,
+    /// Type tag a JavaScript shim uses to revive what JSON cannot carry ("Date", "Undefined", ...).
+    pub data_type: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// key + data exceed `Limits::item` (or one log record's cap, 64 MiB).
+    ItemTooLarge,
+    /// The store would exceed `Limits::total`.
+    TotalExceeded,
+    EmptyKey,
+    Io(io::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::ItemTooLarge => f.write_str("item exceeds the storage item limit"),
+            StoreError::TotalExceeded => f.write_str("storage total limit exceeded"),
+            StoreError::EmptyKey => f.write_str("key is empty"),
+            StoreError::Io(e) => write!(f, "storage io error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> StoreError {
+        StoreError::Io(e)
+    }
+}
+
+/// What `Store::open` found and did.
+#[derive(Debug, Default, Clone)]
+pub struct OpenReport {
+    /// Good records replayed (a batch counts once).
+    pub records: u64,
+    /// Bytes cut off the end of the log: a torn or damaged tail.
+    pub truncated_bytes: u64,
+    /// The log was compacted at open.
+    pub compacted: bool,
+    /// The log had a header we do not recognise; it was kept at this path and the store started empty.
+    pub corrupt_moved_to: Option<PathBuf>,
+}
+
+/// Figures for the inspector and for tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Length of `data.log`.
+    pub file_len: u64,
+    /// Length a freshly compacted log would have.
+    pub live_len: u64,
+    /// Compactions since open.
+    pub compactions: u64,
+}
+
+pub struct Store {
+    durability: Durability,
+    writer: Mutex<Writer>,
+    index: RwLock<Index>,
+    flushed: Mutex<Flushed>,
+    flushed_cv: Condvar,
+}
+
+struct Writer {
+    log: Log,
+    /// After a failed compaction, don't try again before the file reaches this length.
+    compact_after: u64,
+}
+
+/// Group commit state. Positions are `Log::pos` values, which survive a switch of files.
+struct Flushed {
+    /// Everything written up to here is on stable storage.
+    upto: u64,
+    /// A flusher is at work; others wait for it instead of syncing themselves.
+    busy: bool,
+}
+
+impl Store {
+    /// Opens the store in `dir` (created if missing) on the real file system.
+    pub fn open(dir: &Path, durability: Durability) -> io::Result<(Store, OpenReport)> {
+        Store::open_with_io(dir, durability, Arc::new(StdIo))
+    }
+
+    pub fn open_with_io(
+        dir: &Path,
+        durability: Durability,
+        io: Arc<dyn LogIo>,
+    ) -> io::Result<(Store, OpenReport)> {
+        let mut index = Index::default();
+        let opened = Log::open(io, dir, |rec| index.apply(rec))?;
+        let mut report = OpenReport {
+            records: opened.records,
+            truncated_bytes: opened.truncated_bytes,
+            compacted: false,
+            corrupt_moved_to: opened.corrupt_moved_to,
+        };
+        let store = Store {
+            durability,
+            writer: Mutex::new(Writer {
+                log: opened.log,
+                compact_after: 0,
+            }),
+            index: RwLock::new(index),
+            // Nothing is known to be flushed: what we read may sit only in the OS cache, so the
+            // first flush covers it too.
+            flushed: Mutex::new(Flushed {
+                upto: 0,
+                busy: false,
+            }),
+            flushed_cv: Condvar::new(),
+        };
+        report.compacted = store.maybe_compact(&mut store.writer.lock());
+        Ok((store, report))
+    }
+
+    pub fn set(&self, key: &str, value: Value, limits: Limits) -> Result<(), StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::EmptyKey);
+        }
+        let size = item_size(key, &value);
+        if size > limits.item {
+            return Err(StoreError::ItemTooLarge);
+        }
+        let mut rec = Vec::new();
+        record::encode_set(&mut rec, key, &value);
+        check_record_len(&rec)?;
+
+        let mut w = self.writer.lock();
+        {
+            let index = self.index.read();
+            if (index.size - index.item_size(key)).saturating_add(size) > limits.total {
+                return Err(StoreError::TotalExceeded);
+            }
+        }
+        let end = w.log.append(&rec)?;
+        self.index.write().put(key, Arc::new(value));
+        self.maybe_compact(&mut w);
+        drop(w);
+        self.commit(end)
+    }
+
+    /// Sets every item or none, as one log record. A key given twice takes its last value and
+    /// its first position. Limits apply to the batch as a whole.
+    pub fn set_batch(&self, items: Vec<(String, Value)>, limits: Limits) -> Result<(), StoreError> {
+        let items = dedup(items);
+        if items.is_empty() {
+            return Ok(());
+        }
+        for (key, value) in &items {
+            if key.is_empty() {
+                return Err(StoreError::EmptyKey);
+            }
+            if item_size(key, value) > limits.item {
+                return Err(StoreError::ItemTooLarge);
+            }
+        }
+        let mut rec = Vec::new();
+        record::encode_batch(&mut rec, &items);
+        check_record_len(&rec)?;
+
+        let mut w = self.writer.lock();
+        {
+            let index = self.index.read();
+            let old: u64 = items.iter().map(|(k, _)| index.item_size(k)).sum();
+            let new: u64 = items.iter().map(|(k, v)| item_size(k, v)).sum();
+            if (index.size - old).saturating_add(new) > limits.total {
+                return Err(StoreError::TotalExceeded);
+            }
+        }
+        let end = w.log.append(&rec)?;
+        {
+            let mut index = self.index.write();
+            for (key, value) in items {
+                index.put(&key, Arc::new(value));
+            }
+        }
+        self.maybe_compact(&mut w);
+        drop(w);
+        self.commit(end)
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.index.read().map.get(key).map(|e| e.value.clone())
+    }
+
+    /// `Ok(false)`, writing nothing, when the key is missing.
+    pub fn remove(&self, key: &str) -> Result<bool, StoreError> {
+        let mut w = self.writer.lock();
+        if !self.index.read().map.contains_key(key) {
+            return Ok(false);
+        }
+        let mut rec = Vec::new();
+        record::encode_remove(&mut rec, key);
+        let end = w.log.append(&rec)?;
+        self.index.write().delete(key);
+        self.maybe_compact(&mut w);
+        drop(w);
+        self.commit(end).map(|()| true)
+    }
+
+    pub fn clear(&self) -> Result<(), StoreError> {
+        let mut w = self.writer.lock();
+        if self.index.read().map.is_empty() {
+            return Ok(());
+        }
+        let mut rec = Vec::new();
+        record::encode_clear(&mut rec);
+        let end = w.log.append(&rec)?;
+        self.index.write().clear();
+        self.maybe_compact(&mut w);
+        drop(w);
+        self.commit(end)
+    }
+
+    /// Keys in insertion order: overwriting keeps a key's place, removing and setting again
+    /// moves it to the end.
+    pub fn keys(&self) -> Vec<String> {
+        self.index
+            .read()
+            .order
+            .values()
+            .map(|k| k.to_string())
+            .collect()
+    }
+
+    /// Sum of key + data bytes over live items.
+    pub fn size(&self) -> u64 {
+        self.index.read().size
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.read().map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Flushes everything written so far to stable storage.
+    pub fn sync(&self) -> io::Result<()> {
+        let upto = self.writer.lock().log.pos();
+        self.flush_to(upto)
+    }
+
+    pub fn stats(&self) -> LogStats {
+        let w = self.writer.lock();
+        LogStats {
+            file_len: w.log.len(),
+            live_len: record::HEADER_LEN as u64 + self.index.read().live_len,
+            compactions: w.log.generation(),
+        }
+    }
+
+    /// Makes a write that ended at `end` as durable as the store promises.
+    ///
+    /// In `Power` mode a failed flush is reported, but the change stays applied in memory (and
+    /// in the OS): later writers may already have written behind it, so it cannot be taken back.
+    fn commit(&self, end: u64) -> Result<(), StoreError> {
+        match self.durability {
+            Durability::Process => Ok(()),
+            Durability::Power => self.flush_to(end).map_err(StoreError::Io),
+        }
+    }
+
+    /// Group commit: returns once everything up to `upto` is flushed. One caller at a time
+    /// flushes, for itself and everyone who wrote before it started; the others wait for it.
+    fn flush_to(&self, upto: u64) -> io::Result<()> {
+        let mut f = self.flushed.lock();
+        loop {
+            if f.upto >= upto {
+                return Ok(());
+            }
+            if f.busy {
+                self.flushed_cv.wait(&mut f);
+                continue;
+            }
+            f.busy = true;
+            // A panicking LogIo must not leave `busy` set: every later flush would hang.
+            let res = MutexGuard::unlocked(&mut f, || {
+                panic::catch_unwind(AssertUnwindSafe(|| self.flush_once()))
+            });
+            f.busy = false;
+            self.flushed_cv.notify_all();
+            match res {
+                Ok(Ok(done)) => f.upto = f.upto.max(done),
+                Ok(Err(e)) => return Err(e),
+                Err(payload) => {
+                    drop(f);
+                    panic::resume_unwind(payload)
+                }
+            }
+        }
+    }
+
+    /// Flushes the live file outside the writer lock; returns the position now durable.
+    fn flush_once(&self) -> io::Result<u64> {
+        let plan = self.writer.lock().log.flush_plan();
+        plan.file.sync()?;
+        if let Some((dir, generation)) = plan.dir {
+            plan.io.sync_dir(&dir)?;
+            self.writer.lock().log.dir_synced(generation);
+        }
+        Ok(plan.upto)
+    }
+
+    /// Compacts when the log has grown past twice its live size plus `COMPACT_SLACK`. A failure
+    /// leaves a consistent log; the write that triggered it has succeeded regardless.
+    fn maybe_compact(&self, w: &mut Writer) -> bool {
+        let index = self.index.read();
+        let live = record::HEADER_LEN as u64 + index.live_len;
+        let len = w.log.len();
+        if len <= 2 * live + COMPACT_SLACK || len < w.compact_after {
+            return false;
+        }
+        match w.log.rewrite(index.ordered()) {
+            Ok(()) => {
+                w.compact_after = 0;
+                let mut f = self.flushed.lock();
+                f.upto = f.upto.max(w.log.pos());
+                true
+            }
+            Err(_) => {
+                // Don't pay for a doomed rewrite (full disk) on every append.
+                let len = w.log.len();
+                w.compact_after = len + len / 2 + COMPACT_SLACK;
+                false
+            }
+        }
+    }
+}
+
+fn item_size(key: &str, value: &Value) -> u64 {
+    (key.len() + value.data.len()) as u64
+}
+
+fn check_record_len(rec: &[u8]) -> Result<(), StoreError> {
+    if rec.len() - record::FRAME_LEN > record::MAX_PAYLOAD {
+        return Err(StoreError::ItemTooLarge);
+    }
+    Ok(())
+}
+
+/// Keeps each key once, at its first position, with its last value: the result of applying the
+/// items one after another.
+fn dedup(items: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut out: Vec<(String, Value)> = Vec::with_capacity(items.len());
+    for (key, value) in items {
+        match at.get(&key) {
+            Some(&i) => out[i].1 = value,
+            None => {
+                at.insert(key.clone(), out.len());
+                out.push((key, value));
+            }
+        }
+    }
+    out
+}
+
+struct Entry {
+    /// Position in insertion order.
+    seq: u64,
+    value: Arc<Value>,
+    /// key + data bytes.
+    size: u64,
+    /// Bytes of this item's set record in a compacted log.
+    log_len: u64,
+}
+
+#[derive(Default)]
+struct Index {
+    map: HashMap<Arc<str>, Entry>,
+    order: BTreeMap<u64, Arc<str>>,
+    next_seq: u64,
+    size: u64,
+    live_len: u64,
+}
+
+impl Index {
+    fn apply(&mut self, rec: Record) {
+        match rec {
+            Record::Set { key, value } => self.put(&key, Arc::new(value)),
+            Record::Remove { key } => {
+                self.delete(&key);
+            }
+            Record::Clear => self.clear(),
+            Record::Batch(items) => {
+                for (key, value) in items {
+                    self.put(&key, Arc::new(value));
+                }
+            }
+        }
+    }
+
+    fn item_size(&self, key: &str) -> u64 {
+        self.map.get(key).map_or(0, |e| e.size)
+    }
+
+    fn put(&mut self, key: &str, value: Arc<Value>) {
+        let size = item_size(key, &value);
+        let log_len = record::set_len(key, &value);
+        self.size += size;
+        self.live_len += log_len;
+        if let Some(e) = self.map.get_mut(key) {
+            self.size -= e.size;
+            self.live_len -= e.log_len;
+            *e = Entry {
+                seq: e.seq,
+                value,
+                size,
+                log_len,
+            };
+            return;
+        }
+        let key: Arc<str> = Arc::from(key);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, key.clone());
+        self.map.insert(
+            key,
+            Entry {
+                seq,
+                value,
+                size,
+                log_len,
+            },
+        );
+    }
+
+    fn delete(&mut self, key: &str) -> bool {
+        match self.map.remove(key) {
+            Some(e) => {
+                self.order.remove(&e.seq);
+                self.size -= e.size;
+                self.live_len -= e.log_len;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Index::default();
+    }
+
+    fn ordered(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.order
+            .values()
+            .map(move |k| (&**k, &*self.map[&**k].value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log::tests::{MemIo, TempDir};
+    use super::log::{COMPACT_NAME, LOG_NAME};
+    use super::*;
+    use std::fs;
+    use std::time::Duration;
+
+    const BIG: Limits = Limits {
+        item: u64::MAX,
+        total: u64::MAX,
+    };
+
+    fn v(data: &str) -> Value {
+        Value {
+            data: data.to_owned(),
+            data_type: None,
+        }
+    }
+
+    fn vt(data: &str, t: &str) -> Value {
+        Value {
+            data: data.to_owned(),
+            data_type: Some(t.to_owned()),
+        }
+    }
+
+    fn kv(k: &str, val: Value) -> (String, Value) {
+        (k.to_owned(), val)
+    }
+
+    fn snapshot(s: &Store) -> Vec<(String, Value)> {
+        s.keys()
+            .into_iter()
+            .map(|k| (k.clone(), (*s.get(&k).unwrap()).clone()))
+            .collect()
+    }
+
+    fn open(dir: &Path) -> (Store, OpenReport) {
+        Store::open(dir, Durability::Process).unwrap()
+    }
+
+    fn file_len(dir: &Path) -> u64 {
+        fs::metadata(dir.join(LOG_NAME)).unwrap().len()
+    }
+
+    fn set_bytes(key: &str, val: &Value) -> Vec<u8> {
+        let mut b = Vec::new();
+        record::encode_set(&mut b, key, val);
+        b
+    }
+
+    /// The exact bytes of a compacted log holding `items`.
+    fn compacted(items: &[(String, Value)]) -> Vec<u8> {
+        let mut b = record::header().to_vec();
+        for (k, val) in items {
+            b.extend_from_slice(&set_bytes(k, val));
+        }
+        b
+    }
+
+    /// Reference semantics, written independently of `Index`.
+    #[derive(Clone, Default, Debug, PartialEq)]
+    struct Model(Vec<(String, Value)>);
+
+    impl Model {
+        fn set(&mut self, k: &str, val: Value) {
+            match self.0.iter_mut().find(|(key, _)| key == k) {
+                Some(e) => e.1 = val,
+                None => self.0.push(kv(k, val)),
+            }
+        }
+        fn remove(&mut self, k: &str) {
+            self.0.retain(|(key, _)| key != k);
+        }
+    }
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Store>();
+    }
+
+    #[test]
+    fn every_field_round_trips_and_persists() {
+        let t = TempDir::new("roundtrip");
+        let items = vec![
+            kv("a", v("{\"n\":1,\"s\":[true,null]}")),
+            kv("b", vt("\"x\"", "")),
+            kv("c", vt("1700000000000", "Date")),
+            kv("键🔑", v("\"ü\"")),
+            kv("e", v("")),
+        ];
+        let (s, r) = open(t.path());
+        assert_eq!(
+            (
+                r.records,
+                r.truncated_bytes,
+                r.compacted,
+                r.corrupt_moved_to
+            ),
+            (0, 0, false, None)
+        );
+        for (k, val) in &items {
+            s.set(k, val.clone(), BIG).unwrap();
+        }
+        assert_eq!(snapshot(&s), items);
+        assert_eq!(s.get("b").unwrap().data_type, Some(String::new()));
+        assert_eq!(s.get("a").unwrap().data_type, None);
+        assert_eq!(s.get("missing"), None);
+        assert_eq!(s.len(), 5);
+        assert_eq!(s.size(), (1 + 23) + (1 + 3) + (1 + 13) + (7 + 4) + 1);
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!((r.records, r.truncated_bytes, r.compacted), (5, 0, false));
+        assert_eq!(snapshot(&s), items);
+        assert_eq!(s.size(), 54);
+        // The file is exactly the header and one set record per call.
+        assert_eq!(
+            fs::read(t.path().join(LOG_NAME)).unwrap(),
+            compacted(&items)
+        );
+    }
+
+    #[test]
+    fn insertion_order_overwrite_remove_readd_and_reopen() {
+        let t = TempDir::new("order");
+        let (s, _) = open(t.path());
+        for k in ["a", "b", "c"] {
+            s.set(k, v(k), BIG).unwrap();
+        }
+        s.set("b", v("B"), BIG).unwrap();
+        assert_eq!(s.keys(), ["a", "b", "c"]);
+        assert!(s.remove("a").unwrap());
+        s.set("a", v("A"), BIG).unwrap();
+        assert_eq!(s.keys(), ["b", "c", "a"]);
+        let len = file_len(t.path());
+        assert!(!s.remove("zz").unwrap());
+        assert!(!s.remove("").unwrap());
+        assert_eq!(
+            file_len(t.path()),
+            len,
+            "removing a missing key writes nothing"
+        );
+        let before = snapshot(&s);
+        assert_eq!(
+            before,
+            vec![kv("b", v("B")), kv("c", v("c")), kv("a", v("A"))]
+        );
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!(r.records, 6);
+        assert_eq!(snapshot(&s), before);
+    }
+
+    #[test]
+    fn clear_empties_and_persists() {
+        let t = TempDir::new("clear");
+        let (s, _) = open(t.path());
+        s.set("a", v("1"), BIG).unwrap();
+        s.set("b", v("2"), BIG).unwrap();
+        s.clear().unwrap();
+        assert_eq!((s.len(), s.size(), s.keys()), (0, 0, Vec::<String>::new()));
+        let len = file_len(t.path());
+        s.clear().unwrap();
+        assert_eq!(
+            file_len(t.path()),
+            len,
+            "clearing an empty store writes nothing"
+        );
+        s.set("b", v("3"), BIG).unwrap();
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!(r.records, 4);
+        assert_eq!(snapshot(&s), vec![kv("b", v("3"))]);
+    }
+
+    #[test]
+    fn limits_reject_without_writing() {
+        let t = TempDir::new("limits");
+        let (s, _) = open(t.path());
+        let lim = Limits {
+            item: 11,
+            total: 30,
+        };
+        let loose_item = Limits {
+            item: 100,
+            total: 30,
+        };
+
+        s.set("k", v("0123456789"), lim).unwrap(); // 11: exactly the item limit
+        let len = file_len(t.path());
+        assert!(matches!(
+            s.set("k", v("0123456789A"), lim),
+            Err(StoreError::ItemTooLarge)
+        ));
+        assert!(matches!(s.set("", v("1"), lim), Err(StoreError::EmptyKey)));
+        assert_eq!(*s.get("k").unwrap(), v("0123456789"));
+        assert_eq!(file_len(t.path()), len);
+
+        s.set("a", v("0123456789"), lim).unwrap(); // 22
+        let len = file_len(t.path());
+        assert!(matches!(
+            s.set("b", v("0123456789"), lim),
+            Err(StoreError::TotalExceeded)
+        )); // 33
+        assert_eq!(s.get("b"), None);
+        assert_eq!(file_len(t.path()), len);
+
+        s.set("b", v("1234567"), lim).unwrap(); // 30: exactly the total limit
+        assert_eq!(s.size(), 30);
+        let len = file_len(t.path());
+        assert!(matches!(
+            s.set("c", v(""), lim),
+            Err(StoreError::TotalExceeded)
+        )); // 31
+            // An overwrite counts the new size against the total without the old one.
+        assert!(matches!(
+            s.set("a", v("0123456789A"), loose_item),
+            Err(StoreError::TotalExceeded)
+        )); // 31
+        assert_eq!(*s.get("a").unwrap(), v("0123456789"));
+        assert_eq!(file_len(t.path()), len);
+        s.set("a", v("abcdefghij"), lim).unwrap(); // 30 again
+        s.set("a", v("x"), lim).unwrap(); // 21
+        assert_eq!(s.size(), 21);
+        s.set("c", v("12345678"), lim).unwrap(); // 30
+        assert_eq!((s.size(), s.len()), (30, 4));
+
+        let before = snapshot(&s);
+        drop(s);
+        let (s, _) = open(t.path());
+        assert_eq!(snapshot(&s), before);
+        assert_eq!(s.size(), 30);
+    }
+
+    #[test]
+    fn concurrent_checks_admit_only_what_fits() {
+        let t = TempDir::new("admit");
+        let (s, _) = open(t.path());
+        let lim = Limits {
+            item: 100,
+            total: 35,
+        };
+        for round in 0..20 {
+            s.clear().unwrap();
+            let ok = std::thread::scope(|sc| {
+                let hs: Vec<_> = (0..8)
+                    .map(|i| {
+                        let s = &s;
+                        sc.spawn(move || {
+                            s.set(&format!("k{i}"), v(&format!("{round:08}")), lim)
+                                .is_ok()
+                        })
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .filter(|&ok| ok)
+                    .count()
+            });
+            // Each item is 2 + 8 = 10 bytes: exactly three fit in 35.
+            assert_eq!((ok, s.len(), s.size()), (3, 3, 30), "round {round}");
+        }
+    }
+
+    #[test]
+    fn batch_is_one_record_and_all_or_nothing() {
+        let t = TempDir::new("batch");
+        let (s, _) = open(t.path());
+        s.set("a", v("0"), BIG).unwrap();
+        let len = file_len(t.path());
+        s.set_batch(
+            vec![
+                kv("a", v("1")),
+                kv("b", vt("2", "Number")),
+                kv("a", v("333")),
+            ],
+            BIG,
+        )
+        .unwrap();
+        assert_eq!(
+            snapshot(&s),
+            vec![kv("a", v("333")), kv("b", vt("2", "Number"))]
+        );
+        // Exactly one record, holding each key once.
+        let mut want = Vec::new();
+        record::encode_batch(&mut want, &[kv("a", v("333")), kv("b", vt("2", "Number"))]);
+        assert_eq!(
+            fs::read(t.path().join(LOG_NAME)).unwrap()[len as usize..],
+            want[..]
+        );
+        assert_eq!(s.size(), 4 + 2);
+
+        let before = snapshot(&s);
+        let len = file_len(t.path());
+        let fails = [
+            (vec![kv("c", v("1")), kv("", v("2"))], BIG, "empty"),
+            (
+                vec![kv("c", v("1")), kv("d", v(&"x".repeat(60)))],
+                Limits {
+                    item: 50,
+                    total: u64::MAX,
+                },
+                "item",
+            ),
+            // 6 - 4 (old a) + 4 (new a) + 3 (c) = 9 > 8
+            (
+                vec![kv("c", v("12")), kv("a", v("123"))],
+                Limits {
+                    item: 100,
+                    total: 8,
+                },
+                "total",
+            ),
+        ];
+        for (items, lim, what) in fails {
+            let r = s.set_batch(items, lim);
+            match what {
+                "empty" => assert!(matches!(r, Err(StoreError::EmptyKey))),
+                "item" => assert!(matches!(r, Err(StoreError::ItemTooLarge))),
+                _ => assert!(matches!(r, Err(StoreError::TotalExceeded))),
+            }
+            assert_eq!(snapshot(&s), before, "{what}");
+            assert_eq!(file_len(t.path()), len, "{what}");
+        }
+        s.set_batch(vec![], BIG).unwrap();
+        assert_eq!(file_len(t.path()), len);
+        // At exactly the total it fits; a too-large value overwritten later in the batch is never stored.
+        s.set_batch(
+            vec![
+                kv("c", v("12")),
+                kv("a", v(&"y".repeat(99))),
+                kv("a", v("123")),
+            ],
+            Limits { item: 10, total: 9 },
+        )
+        .unwrap();
+        let after = vec![
+            kv("a", v("123")),
+            kv("b", vt("2", "Number")),
+            kv("c", v("12")),
+        ];
+        assert_eq!(snapshot(&s), after);
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!(r.records, 3);
+        assert_eq!(snapshot(&s), after);
+    }
+
+    enum Op {
+        Set(&'static str, Value),
+        Batch(Vec<(String, Value)>),
+        Remove(&'static str),
+        Clear,
+    }
+
+    /// Writes `ops` through a store and returns the log's bytes, the end offset of each record
+    /// (`ends[0]` is the header) and the model state after each record.
+    fn write_ops(dir: &Path, ops: Vec<Op>) -> (Vec<u8>, Vec<u64>, Vec<Model>) {
+        let (s, _) = open(dir);
+        let mut ends = vec![file_len(dir)];
+        let mut models = vec![Model::default()];
+        for op in ops {
+            let mut m = models.last().unwrap().clone();
+            match op {
+                Op::Set(k, val) => {
+                    m.set(k, val.clone());
+                    s.set(k, val, BIG).unwrap();
+                }
+                Op::Batch(items) => {
+                    for (k, val) in &items {
+                        m.set(k, val.clone());
+                    }
+                    s.set_batch(items, BIG).unwrap();
+                }
+                Op::Remove(k) => {
+                    m.remove(k);
+                    assert!(s.remove(k).unwrap());
+                }
+                Op::Clear => {
+                    m.0.clear();
+                    s.clear().unwrap();
+                }
+            }
+            assert_eq!(snapshot(&s), m.0);
+            ends.push(file_len(dir));
+            models.push(m);
+        }
+        drop(s);
+        (fs::read(dir.join(LOG_NAME)).unwrap(), ends, models)
+    }
+
+    fn sample_ops() -> Vec<Op> {
+        vec![
+            Op::Set("a", v("1")),
+            Op::Set("b", vt("\"two\"", "Date")),
+            Op::Batch(vec![kv("c", v("[3]")), kv("a", vt("", ""))]),
+            Op::Remove("b"),
+            Op::Set("d", v("\"ü日本\"")),
+            Op::Clear,
+            Op::Set("e", vt("{}", "Object")),
+        ]
+    }
+
+    #[test]
+    fn torn_tail_at_every_offset_keeps_exactly_the_whole_records() {
+        let t = TempDir::new("torn");
+        let (bytes, ends, models) = write_ops(t.path(), sample_ops());
+        assert_eq!(ends.len(), 8);
+        assert_eq!(*ends.last().unwrap(), bytes.len() as u64);
+        let path = t.path().join(LOG_NAME);
+        for cut in 0..=bytes.len() {
+            fs::write(&path, &bytes[..cut]).unwrap();
+            let (s, r) = open(t.path());
+            let cut = cut as u64;
+            if cut < 8 {
+                // A torn header: the log was being created; nothing to keep, nothing to set aside.
+                assert_eq!(
+                    (r.records, r.truncated_bytes, s.len()),
+                    (0, cut, 0),
+                    "cut {cut}"
+                );
+                assert_eq!(fs::read(&path).unwrap(), record::header());
+            } else {
+                let k = ends.iter().filter(|&&e| e <= cut).count() - 1;
+                assert_eq!(snapshot(&s), models[k].0, "cut {cut}");
+                assert_eq!(r.records, k as u64, "cut {cut}");
+                assert_eq!(r.truncated_bytes, cut - ends[k], "cut {cut}");
+                assert_eq!(file_len(t.path()), ends[k], "cut {cut}");
+            }
+            assert_eq!(r.corrupt_moved_to, None);
+            // The store stays writable after the cut, and the write lands on a clean tail.
+            s.set("z", v("9"), BIG).unwrap();
+            drop(s);
+            let (s, r) = open(t.path());
+            assert_eq!(r.truncated_bytes, 0);
+            assert_eq!(s.keys().last().map(String::as_str), Some("z"));
+        }
+        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1, "no stray files");
+    }
+
+    #[test]
+    fn flipped_byte_cuts_that_record_and_everything_after() {
+        let t = TempDir::new("flip");
+        let ops = (0..5)
+            .map(|i| Op::Set(["k0", "k1", "k2", "k3", "k4"][i], v(&format!("value-{i}"))))
+            .collect();
+        let (bytes, ends, models) = write_ops(t.path(), ops);
+        let (start, end) = (ends[2] as usize, ends[3] as usize); // the middle record
+        let path = t.path().join(LOG_NAME);
+        for i in [
+            start,
+            start + 3,
+            start + 4,
+            start + 7,
+            start + 8,
+            (start + end) / 2,
+            end - 1,
+        ] {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            fs::write(&path, &b).unwrap();
+            let (s, r) = open(t.path());
+            assert_eq!(snapshot(&s), models[2].0, "byte {i}");
+            assert_eq!(
+                (r.records, r.truncated_bytes),
+                (2, (bytes.len() - start) as u64),
+                "byte {i}"
+            );
+            assert_eq!(fs::read(&path).unwrap(), bytes[..start], "byte {i}");
+        }
+    }
+
+    #[test]
+    fn bad_header_is_set_aside_never_deleted() {
+        let t = TempDir::new("corrupt");
+        let path = t.path().join(LOG_NAME);
+        fs::create_dir_all(t.path()).unwrap();
+        let garbage = b"{\"this\":\"is not a WXKV log\"}".to_vec();
+        for n in 1..=2 {
+            fs::write(&path, &garbage).unwrap();
+            let (s, r) = open(t.path());
+            let aside = t.path().join(format!("data.log.corrupt-{n}"));
+            assert_eq!(r.corrupt_moved_to.as_deref(), Some(aside.as_path()));
+            assert_eq!((r.records, s.len()), (0, 0));
+            assert_eq!(fs::read(&aside).unwrap(), garbage);
+            assert_eq!(fs::read(&path).unwrap(), record::header());
+            s.set("a", v("1"), BIG).unwrap();
+        }
+        let (s, r) = open(t.path());
+        assert_eq!((r.records, r.corrupt_moved_to), (1, None));
+        assert_eq!(snapshot(&s), vec![kv("a", v("1"))]);
+    }
+
+    #[test]
+    fn other_format_version_is_refused_and_untouched() {
+        let t = TempDir::new("version");
+        fs::create_dir_all(t.path()).unwrap();
+        let path = t.path().join(LOG_NAME);
+        let mut newer = b"WXKV\x02\x00\x00\x00".to_vec();
+        newer.extend_from_slice(&set_bytes("a", &v("1")));
+        fs::write(&path, &newer).unwrap();
+        let err = Store::open(t.path(), Durability::Process).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(fs::read(&path).unwrap(), newer);
+        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn leftover_compact_file_is_ignored_and_removed() {
+        let t = TempDir::new("leftover");
+        let (s, _) = open(t.path());
+        s.set("a", v("1"), BIG).unwrap();
+        s.set("b", v("2"), BIG).unwrap();
+        drop(s);
+        let leftover = t.path().join(COMPACT_NAME);
+        fs::write(&leftover, compacted(&[kv("x", v("never live"))])).unwrap();
+        let (s, r) = open(t.path());
+        assert_eq!((r.records, r.truncated_bytes, r.compacted), (2, 0, false));
+        assert_eq!(snapshot(&s), vec![kv("a", v("1")), kv("b", v("2"))]);
+        assert!(!leftover.exists());
+    }
+
+    #[test]
+    fn compaction_triggers_and_keeps_content_and_order() {
+        let t = TempDir::new("compact");
+        let (s, _) = open(t.path());
+        let mut m = Model::default();
+        for i in 0..10 {
+            let k = format!("k{i}");
+            s.set(&k, vt(&i.to_string(), "Number"), BIG).unwrap();
+            m.set(&k, vt(&i.to_string(), "Number"));
+        }
+        assert!(s.remove("k1").unwrap());
+        m.remove("k1");
+        s.set("k1", v("again"), BIG).unwrap();
+        m.set("k1", v("again"));
+
+        let mut sets = 0;
+        while s.stats().compactions == 0 {
+            let val = v(&format!("{sets:01024}"));
+            let before = s.stats();
+            s.set("k5", val.clone(), BIG).unwrap();
+            m.set("k5", val);
+            sets += 1;
+            if s.stats().compactions == 0 {
+                // No compaction while the log is within bounds.
+                assert!(before.file_len <= 2 * before.live_len + COMPACT_SLACK);
+            }
+            assert!(sets < 1000, "compaction never ran");
+        }
+        // 1 KiB records: it takes about 256 KiB of garbage.
+        assert!((240..=270).contains(&sets), "{sets}");
+        assert_eq!(snapshot(&s), m.0);
+        let st = s.stats();
+        assert_eq!((st.compactions, st.file_len), (1, st.live_len));
+        assert_eq!(fs::read(t.path().join(LOG_NAME)).unwrap(), compacted(&m.0));
+        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1, "no leftover");
+
+        // Appends after the switch go to the new file.
+        s.set("new", v("1"), BIG).unwrap();
+        m.set("new", v("1"));
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!((r.records, r.truncated_bytes, r.compacted), (11, 0, false));
+        assert_eq!(snapshot(&s), m.0);
+        assert_eq!(s.keys()[..3], ["k0", "k2", "k3"]);
+        assert_eq!(s.keys()[9..], ["k1", "new"]);
+    }
+
+    #[test]
+    fn oversized_log_is_compacted_at_open() {
+        let t = TempDir::new("compact-open");
+        fs::create_dir_all(t.path()).unwrap();
+        let mut b = record::header().to_vec();
+        for i in 0..400 {
+            b.extend_from_slice(&set_bytes("k", &v(&format!("{i:01000}"))));
+        }
+        b.extend_from_slice(&set_bytes("z", &v("1")));
+        fs::write(t.path().join(LOG_NAME), &b).unwrap();
+        let (s, r) = open(t.path());
+        assert_eq!((r.records, r.truncated_bytes, r.compacted), (401, 0, true));
+        let want = vec![kv("k", v(&format!("{:01000}", 399))), kv("z", v("1"))];
+        assert_eq!(snapshot(&s), want);
+        assert_eq!(fs::read(t.path().join(LOG_NAME)).unwrap(), compacted(&want));
+    }
+
+    const KV: &str = "/mem/kv";
+
+    fn mem_open(io: &MemIo, d: Durability) -> (Store, OpenReport) {
+        Store::open_with_io(Path::new(KV), d, io.arc()).unwrap()
+    }
+
+    fn mem_log(io: &MemIo) -> Vec<u8> {
+        io.bytes(&Path::new(KV).join(LOG_NAME)).unwrap()
+    }
+
+    #[test]
+    fn failed_write_changes_nothing_and_the_next_write_works() {
+        let io = MemIo::new();
+        let (s, _) = mem_open(&io, Durability::Process);
+        s.set("a", v("1"), BIG).unwrap();
+        s.set("b", v("2"), BIG).unwrap();
+        let before = snapshot(&s);
+        let log = mem_log(&io);
+        let attempts: [&dyn Fn() -> Result<(), StoreError>; 4] = [
+            &|| s.set("a", v("999"), BIG),
+            &|| s.set_batch(vec![kv("c", v("3")), kv("a", v("4"))], BIG),
+            &|| s.remove("a").map(drop),
+            &|| s.clear(),
+        ];
+        for (i, attempt) in attempts.iter().enumerate() {
+            io.faults().fail_append = Some(io.appends() + 1);
+            assert!(matches!(attempt(), Err(StoreError::Io(_))), "attempt {i}");
+            assert_eq!(snapshot(&s), before, "attempt {i}");
+            assert_eq!(s.size(), 4);
+            assert_eq!(mem_log(&io), log, "attempt {i}: file cut back");
+        }
+        // The cut-back itself fails once: the next write cuts first, then appends.
+        io.faults().fail_append = Some(io.appends() + 1);
+        io.faults().fail_set_len = 1;
+        assert!(s.set("a", v("999"), BIG).is_err());
+        assert!(
+            mem_log(&io).len() > log.len(),
+            "garbage left behind for now"
+        );
+        s.set("c", v("3"), BIG).unwrap();
+        let mut want = log.clone();
+        want.extend_from_slice(&set_bytes("c", &v("3")));
+        assert_eq!(mem_log(&io), want);
+        drop(s);
+        let (s, r) = mem_open(&io, Durability::Process);
+        assert_eq!((r.records, r.truncated_bytes), (3, 0));
+        assert_eq!(
+            snapshot(&s),
+            vec![kv("a", v("1")), kv("b", v("2")), kv("c", v("3"))]
+        );
+    }
+
+    #[test]
+    fn process_mode_survives_a_kill_but_only_sync_survives_a_power_cut() {
+        let io = MemIo::new();
+        let (s, _) = mem_open(&io, Durability::Process);
+        for i in 0..10 {
+            s.set(&format!("k{i}"), v("1"), BIG).unwrap();
+        }
+        drop(s);
+        // Killed: the OS still has everything.
+        let (s, r) = mem_open(&io, Durability::Process);
+        assert_eq!((r.records, s.len()), (10, 10));
+        drop(s);
+        io.power_cut();
+        let (s, r) = mem_open(&io, Durability::Process);
+        assert_eq!((r.records, s.len()), (0, 0), "nothing was ever synced");
+        for i in 0..3 {
+            s.set(&format!("k{i}"), v("1"), BIG).unwrap();
+        }
+        s.sync().unwrap();
+        s.set("lost", v("1"), BIG).unwrap();
+        drop(s);
+        io.power_cut();
+        let (s, _) = mem_open(&io, Durability::Process);
+        assert_eq!(s.keys(), ["k0", "k1", "k2"]);
+    }
+
+    #[test]
+    fn power_mode_group_commit_shares_flushes() {
+        let io = MemIo::new();
+        io.set_sync_delay(Duration::from_millis(1));
+        let (s, _) = mem_open(&io, Durability::Power);
+        let syncs_at_open = io.syncs();
+        std::thread::scope(|sc| {
+            for t in 0..8 {
+                let s = &s;
+                sc.spawn(move || {
+                    for i in 0..200 {
+                        s.set(
+                            &format!("t{t}-{i}"),
+                            vt(&format!("{}", t * 1000 + i), "Number"),
+                            BIG,
+                        )
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let syncs = io.syncs() - syncs_at_open;
+        assert!(syncs >= 1);
+        assert!(syncs < 1600, "every set flushed alone: {syncs} syncs");
+        drop(s);
+        io.power_cut();
+        let (s, r) = mem_open(&io, Durability::Power);
+        assert_eq!((r.records, r.truncated_bytes, s.len()), (1600, 0, 1600));
+        for t in 0..8 {
+            for i in 0..200 {
+                assert_eq!(
+                    *s.get(&format!("t{t}-{i}")).unwrap(),
+                    vt(&format!("{}", t * 1000 + i), "Number")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn power_mode_failed_flush_is_reported() {
+        let io = MemIo::new();
+        let (s, _) = mem_open(&io, Durability::Power);
+        s.set("a", v("1"), BIG).unwrap();
+        // The next mutating call is the append, the one after it the flush.
+        io.faults().crash_at = Some(io.ops() + 2);
+        assert!(matches!(s.set("b", v("2"), BIG), Err(StoreError::Io(_))));
+        io.faults().crash_at = None;
+        // Not durable yet, so it was reported; the next flush covers it.
+        s.set("c", v("3"), BIG).unwrap();
+        drop(s);
+        io.power_cut();
+        let (s, _) = mem_open(&io, Durability::Power);
+        assert_eq!(s.keys(), ["a", "b", "c"]);
+    }
+
+    /// Kills the process at every single IO call of a compaction (and of the write that triggers
+    /// it), then cuts the power: the log must come back whole, old or new.
+    #[test]
+    fn crash_at_any_step_of_compaction_leaves_a_complete_log() {
+        let hot = |i: usize| v(&format!("{i:02000}"));
+        let fill = |io: &MemIo, upto: usize| {
+            let (s, _) = mem_open(io, Durability::Power);
+            s.set("a", vt("1", "Number"), BIG).unwrap();
+            s.set("hot", hot(0), BIG).unwrap();
+            s.set("z", v("2"), BIG).unwrap();
+            for i in 1..upto {
+                s.set("hot", hot(i), BIG).unwrap();
+            }
+            s
+        };
+        // Find the set that triggers the compaction.
+        let io = MemIo::new();
+        let s = fill(&io, 1);
+        let mut trigger = 1;
+        loop {
+            s.set("hot", hot(trigger), BIG).unwrap();
+            if s.stats().compactions == 1 {
+                break;
+            }
+            trigger += 1;
+        }
+        drop(s);
+        let state = |i| {
+            vec![
+                kv("a", vt("1", "Number")),
+                kv("hot", hot(i)),
+                kv("z", v("2")),
+            ]
+        };
+        let (old, new) = (state(trigger - 1), state(trigger));
+
+        let mut crash_points = 0;
+        for step in 1.. {
+            let io = MemIo::new();
+            let s = fill(&io, trigger);
+            let crash_at = io.ops() + step;
+            io.faults().crash_at = Some(crash_at);
+            let r = s.set("hot", hot(trigger), BIG);
+            let crashed = io.ops() >= crash_at;
+            drop(s);
+            io.power_cut();
+            let (s, rep) = mem_open(&io, Durability::Power);
+            let got = snapshot(&s);
+            assert!(got == old || got == new, "step {step}");
+            if r.is_ok() {
+                assert_eq!(got, new, "step {step}: acknowledged but lost");
+            }
+            assert_eq!(rep.truncated_bytes, 0, "step {step}: not a complete log");
+            assert_eq!(
+                io.names(),
+                vec![Path::new(KV).join(LOG_NAME)],
+                "step {step}"
+            );
+            if !crashed {
+                assert!(r.is_ok());
+                assert_eq!(got, new);
+                break;
+            }
+            crash_points += 1;
+        }
+        // append, compact (remove, create, write, sync, rename, sync dir), flush
+        assert!(crash_points >= 7, "{crash_points}");
+    }
+
+    /// The rename of a compaction is in place but the directory sync fails: the next flush must
+    /// sync the directory before it acknowledges anything.
+    #[test]
+    fn failed_directory_sync_after_compaction_is_retried_by_the_flush() {
+        let io = MemIo::new();
+        let (s, _) = mem_open(&io, Durability::Power);
+        s.set("a", v("1"), BIG).unwrap();
+        // Only a compaction syncs the directory from here on.
+        io.faults().fail_sync_dir = 1;
+        let mut val = v("");
+        for i in 0..1000 {
+            val = v(&format!("{i:02000}"));
+            s.set("hot", val.clone(), BIG).unwrap();
+            if s.stats().compactions == 1 {
+                break;
+            }
+        }
+        assert_eq!(s.stats().compactions, 1);
+        assert_eq!(
+            io.faults().fail_sync_dir,
+            0,
+            "the compaction's dir sync failed"
+        );
+        drop(s);
+        io.power_cut();
+        let (s, r) = mem_open(&io, Durability::Power);
+        assert_eq!(r.records, 2, "the compacted log is the live one");
+        assert_eq!(snapshot(&s), vec![kv("a", v("1")), kv("hot", val)]);
+    }
+
+    #[test]
+    fn concurrent_sets_and_removes_match_after_reopen() {
+        let t = TempDir::new("mixed");
+        let (s, _) = open(t.path());
+        std::thread::scope(|sc| {
+            for th in 0..8u64 {
+                let s = &s;
+                sc.spawn(move || {
+                    let mut x = th.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                    for i in 0..500 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let key = format!("key-{}", x % 24);
+                        if x % 3 == 0 {
+                            s.remove(&key).unwrap();
+                        } else {
+                            let val = Value {
+                                data: format!("{th}-{i}-{:0100}", x % 1000),
+                                data_type: (x % 2 == 0).then(|| "T".into()),
+                            };
+                            s.set(&key, val, BIG).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let st = s.stats();
+        assert!(
+            st.compactions >= 1,
+            "the run should cross a compaction: {st:?}"
+        );
+        let before = snapshot(&s);
+        let size: u64 = before
+            .iter()
+            .map(|(k, val)| (k.len() + val.data.len()) as u64)
+            .sum();
+        assert_eq!((s.size(), s.len()), (size, before.len()));
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!(r.truncated_bytes, 0);
+        assert_eq!(snapshot(&s), before);
+        assert_eq!(s.size(), size);
+    }
 }
