@@ -97,7 +97,8 @@
 
 /**
  * Bytes owned by the library: release them with `wxfs_bytes_free`, never with `free`.
- * For convenience `data[len]` is a NUL byte when `data` is not NULL (JSON results are text).
+ * Text results (JSON, paths) have a NUL byte at `data[len]`; file contents from
+ * `wxfs_read_file` do not (they may be a mapping of the file).
  */
 typedef struct wxfs_bytes {
   uint8_t *data;
@@ -198,6 +199,122 @@ uint32_t wxfs_version_number(void);
  * The ABI version of the running library, equal to `WXFS_ABI_VERSION` of a matching header.
  */
 uint32_t wxfs_abi_version(void);
+
+/**
+ * Read a whole file (any readable virtual path). Saved, temp and package files of 64 KiB and
+ * more are returned mapped, not copied; user files are copied (they can change in place).
+ * Release `*out_data` with `wxfs_bytes_free`. File contents are not NUL-terminated. Fails
+ * with the readFile errCodes (1300002, 1300202 beyond the readFile limit, ...).
+ */
+int32_t wxfs_read_file(uint64_t sandbox,
+                       const char *path,
+                       size_t path_len,
+                       struct wxfs_bytes *out_data);
+
+/**
+ * writeFile of raw bytes into a user file (`wxfile://usr/...`), atomically replaced.
+ */
+int32_t wxfs_write_file(uint64_t sandbox,
+                        const char *path,
+                        size_t path_len,
+                        const uint8_t *data,
+                        size_t data_len);
+
+/**
+ * saveFile: move a temp file into the saved area (`file_path` NULL) or to a user path.
+ * `*out_saved_path` receives the new virtual path (NUL-terminated); free it.
+ */
+int32_t wxfs_save_file(uint64_t sandbox,
+                       const char *temp_path,
+                       size_t temp_len,
+                       const char *file_path,
+                       size_t file_len,
+                       struct wxfs_bytes *out_saved_path);
+
+/**
+ * Create a temp file from bytes, as a download would; `extension` may be NULL.
+ * `*out_temp_path` receives its virtual path; free it.
+ */
+int32_t wxfs_temp_create(uint64_t sandbox,
+                         const uint8_t *data,
+                         size_t data_len,
+                         const char *extension,
+                         size_t extension_len,
+                         struct wxfs_bytes *out_temp_path);
+
+/**
+ * The OS path behind a readable virtual path, for an image view or a player. Free it.
+ */
+int32_t wxfs_real_path(uint64_t sandbox,
+                       const char *path,
+                       size_t path_len,
+                       struct wxfs_bytes *out_real_path);
+
+/**
+ * setStorage: `json` is the value as JSON text; `data_type` (may be NULL) is kept beside it.
+ * Returns 1400002 / 1400003 over the item / total limit (the old value stays), 1400004 for an
+ * empty key, `WXFS_E_JSON` when `json` is not JSON.
+ */
+int32_t wxfs_storage_set(uint64_t sandbox,
+                         const char *key,
+                         size_t key_len,
+                         const char *json,
+                         size_t json_len,
+                         const char *data_type,
+                         size_t data_type_len);
+
+/**
+ * getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
+ * receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
+ * 1400001 ("data not found").
+ */
+int32_t wxfs_storage_get(uint64_t sandbox,
+                         const char *key,
+                         size_t key_len,
+                         struct wxfs_bytes *out_json,
+                         struct wxfs_bytes *out_data_type);
+
+/**
+ * removeStorage; removing a missing key succeeds.
+ */
+int32_t wxfs_storage_remove(uint64_t sandbox,
+                            const char *key,
+                            size_t key_len);
+
+/**
+ * clearStorage.
+ */
+int32_t wxfs_storage_clear(uint64_t sandbox);
+
+/**
+ * getStorageInfo in bytes: bytes used (UTF-8 of keys + JSON of values), the limit, and the
+ * number of keys. Any out-pointer may be NULL.
+ */
+int32_t wxfs_storage_info(uint64_t sandbox,
+                          uint64_t *out_current_bytes,
+                          uint64_t *out_limit_bytes,
+                          uint64_t *out_key_count);
+
+/**
+ * Trim the temp areas of every sandbox under `root` to `temp_limit` bytes together (0 means
+ * the default 6 GiB), least recently used sandbox first; open sandboxes are skipped.
+ * `*out_freed` (may be NULL) receives the bytes freed.
+ */
+int32_t wxfs_gc(const char *root,
+                size_t root_len,
+                uint64_t temp_limit,
+                uint64_t *out_freed);
+
+/**
+ * Delete all files and storage of one (user, app), as when the user deletes the mini-program.
+ * Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing.
+ */
+int32_t wxfs_remove_sandbox(const char *root,
+                            size_t root_len,
+                            const char *user_id,
+                            size_t user_id_len,
+                            const char *app_id,
+                            size_t app_id_len);
 
 #ifdef __cplusplus
 }  // extern "C"

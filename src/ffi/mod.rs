@@ -11,6 +11,9 @@
 mod guard;
 mod pool;
 mod registry;
+mod typed;
+
+pub use typed::*;
 
 use std::ffi::{c_char, c_void};
 
@@ -52,7 +55,8 @@ pub const WXFS_E_QUEUE_FULL: i32 = -11;
 pub const WXFS_ABI_VERSION: u32 = 1;
 
 /// Bytes owned by the library: release them with `wxfs_bytes_free`, never with `free`.
-/// For convenience `data[len]` is a NUL byte when `data` is not NULL (JSON results are text).
+/// Text results (JSON, paths) have a NUL byte at `data[len]`; file contents from
+/// `wxfs_read_file` do not (they may be a mapping of the file).
 #[repr(C)]
 pub struct wxfs_bytes {
     pub data: *mut u8,
@@ -304,7 +308,7 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
     guard_void(|| {
-        if bytes.data.is_null() {
+        if bytes.data.is_null() || typed::unmap(bytes.data) {
             return;
         }
         // SAFETY: `data` came from `bytes_out`, which allocated `len + 1` bytes as a boxed slice.

@@ -470,6 +470,18 @@ impl FileSystem {
         Ok((file, meta.len()))
     }
 
+    /// Open a readable file for a native caller that may map it: `true` when the file is never
+    /// modified in place (saved, temp and package files are replaced whole or not at all), so a
+    /// mapping cannot be truncated under the caller.
+    pub fn open_for_map(&self, path: &str) -> Result<(std::fs::File, u64, bool)> {
+        let (file, len) = self.open_read(path)?;
+        if len > self.limits.read_file {
+            return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
+        }
+        let immutable = sandbox::path::parse(path).map(|vp| vp.area != Area::Usr).unwrap_or(false);
+        Ok((file, len, immutable))
+    }
+
     /// The byte range readFile returns, validated as WeChat documents it:
     /// position in [0, len-1], length in [1, len]; the range is clipped at the end of the file.
     pub fn read_range(&self, len: u64, position: Option<f64>, length: Option<f64>) -> Result<(u64, u64)> {

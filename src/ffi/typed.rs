@@ -1,0 +1,349 @@
+//! The typed C API beside the bridge (DESIGN.md §7): no JSON, byte buffers in and out.
+//!
+//! Each function returns 0, the errCode of an API failure (the reason is the thread's last
+//! error message), or a negative `WXFS_E_*`. Outputs are written only on success.
+
+use std::collections::HashMap;
+use std::ffi::c_char;
+use std::path::Path;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::guard::{clear_last_error, guard, set_last_error};
+use super::{borrow, bytes_out, wxfs_bytes, SANDBOXES, WXFS_E_HANDLE, WXFS_E_IO, WXFS_E_JSON, WXFS_E_NULL, WXFS_E_UTF8, WXFS_OK};
+use crate::error::{code, Error};
+use crate::fs::TempSource;
+use crate::sandbox::OpenError;
+use crate::session::Session;
+use crate::storage::{StoreError, Value};
+
+/// Files at least this large are handed out mapped rather than copied.
+const MAP_THRESHOLD: u64 = 64 * 1024;
+
+/// Mappings handed out by `wxfs_read_file`, by data address, until `wxfs_bytes_free`.
+static MAPPED: Lazy<Mutex<HashMap<usize, Mmap>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// Release a mapping if `data` is one; false when it is not (then it is a heap buffer).
+pub(super) fn unmap(data: *mut u8) -> bool {
+    MAPPED.lock().remove(&(data as usize)).is_some()
+}
+
+type Res<T> = std::result::Result<T, i32>;
+
+fn session(h: u64) -> Res<Arc<Session>> {
+    SANDBOXES.get(h).ok_or_else(|| {
+        set_last_error("invalid sandbox handle");
+        WXFS_E_HANDLE
+    })
+}
+
+/// A required UTF-8 string parameter.
+unsafe fn text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<&'a str> {
+    // SAFETY: forwarded from the caller of the export.
+    let raw = unsafe { borrow(ptr, len) }.ok_or_else(|| {
+        set_last_error(format!("{name} is NULL"));
+        WXFS_E_NULL
+    })?;
+    std::str::from_utf8(raw).map_err(|_| {
+        set_last_error(format!("{name} is not valid UTF-8"));
+        WXFS_E_UTF8
+    })
+}
+
+/// An optional string: NULL (with any length) means absent.
+unsafe fn opt_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded.
+    unsafe { text(ptr, len, name) }.map(Some)
+}
+
+fn api(e: Error) -> i32 {
+    set_last_error(e.reason);
+    e.code as i32
+}
+
+fn store_err(e: StoreError) -> i32 {
+    let (c, why) = match e {
+        StoreError::ItemTooLarge => (code::STORAGE_ITEM_TOO_LARGE, "exceed storage item max length".to_string()),
+        StoreError::TotalExceeded => (code::STORAGE_FULL, "exceed storage max size 10Mb".to_string()),
+        StoreError::EmptyKey => (code::STORAGE_INVALID, "key should not be empty".to_string()),
+        StoreError::Io(e) => (code::STORAGE_IO, format!("storage I/O error: {}", e.kind())),
+    };
+    set_last_error(why);
+    c as i32
+}
+
+fn out<T>(ptr: *mut T, name: &str) -> Res<*mut T> {
+    if ptr.is_null() {
+        set_last_error(format!("{name} is NULL"));
+        return Err(WXFS_E_NULL);
+    }
+    Ok(ptr)
+}
+
+fn run(f: impl FnOnce() -> Res<()>) -> i32 {
+    guard(|| {
+        clear_last_error();
+        match f() {
+            Ok(()) => WXFS_OK,
+            Err(c) => c,
+        }
+    })
+}
+
+/// Write `value` to a checked out-pointer.
+fn put<T>(ptr: *mut T, value: T) {
+    // SAFETY: callers pass pointers checked by `out`; the host provides writable storage.
+    unsafe { ptr.write(value) }
+}
+
+/// Read a whole file (any readable virtual path). Saved, temp and package files of 64 KiB and
+/// more are returned mapped, not copied; user files are copied (they can change in place).
+/// Release `*out_data` with `wxfs_bytes_free`. File contents are not NUL-terminated. Fails
+/// with the readFile errCodes (1300002, 1300202 beyond the readFile limit, ...).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_len: usize, out_data: *mut wxfs_bytes) -> i32 {
+    run(|| {
+        let out_data = out(out_data, "out_data")?;
+        // SAFETY: forwarded.
+        let path = unsafe { text(path, path_len, "path") }?;
+        let s = session(sandbox)?;
+        let (file, len, immutable) = s.fs.open_for_map(path).map_err(api)?;
+        if immutable && len >= MAP_THRESHOLD {
+            // SAFETY: the file is never modified in place while the sandbox exists (saved,
+            // temp and package files are only replaced by rename), so the mapping stays valid.
+            let map = unsafe { Mmap::map(&file) }.map_err(|e| api(Error::system(&e)))?;
+            let bytes = wxfs_bytes { data: map.as_ptr() as *mut u8, len: map.len() };
+            MAPPED.lock().insert(map.as_ptr() as usize, map);
+            put(out_data, bytes);
+        } else {
+            let data = crate::fs::read_exact_at(&file, 0, len).map_err(|e| api(Error::system(&e)))?;
+            put(out_data, bytes_out(data));
+        }
+        Ok(())
+    })
+}
+
+/// writeFile of raw bytes into a user file (`wxfile://usr/...`), atomically replaced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_write_file(sandbox: u64, path: *const c_char, path_len: usize, data: *const u8, data_len: usize) -> i32 {
+    run(|| {
+        // SAFETY: forwarded.
+        let path = unsafe { text(path, path_len, "path") }?;
+        // SAFETY: forwarded.
+        let data = unsafe { borrow(data as *const c_char, data_len) }.ok_or_else(|| {
+            set_last_error("data is NULL");
+            WXFS_E_NULL
+        })?;
+        session(sandbox)?.fs.write_file(path, data).map_err(api)
+    })
+}
+
+/// saveFile: move a temp file into the saved area (`file_path` NULL) or to a user path.
+/// `*out_saved_path` receives the new virtual path (NUL-terminated); free it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_save_file(
+    sandbox: u64,
+    temp_path: *const c_char,
+    temp_len: usize,
+    file_path: *const c_char,
+    file_len: usize,
+    out_saved_path: *mut wxfs_bytes,
+) -> i32 {
+    run(|| {
+        let out_saved_path = out(out_saved_path, "out_saved_path")?;
+        // SAFETY: forwarded.
+        let (temp, file) = unsafe { (text(temp_path, temp_len, "temp_path")?, opt_text(file_path, file_len, "file_path")?) };
+        let saved = session(sandbox)?.fs.save_file(temp, file).map_err(api)?;
+        put(out_saved_path, bytes_out(saved.into_bytes()));
+        Ok(())
+    })
+}
+
+/// Create a temp file from bytes, as a download would; `extension` may be NULL.
+/// `*out_temp_path` receives its virtual path; free it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_temp_create(
+    sandbox: u64,
+    data: *const u8,
+    data_len: usize,
+    extension: *const c_char,
+    extension_len: usize,
+    out_temp_path: *mut wxfs_bytes,
+) -> i32 {
+    run(|| {
+        let out_temp_path = out(out_temp_path, "out_temp_path")?;
+        // SAFETY: forwarded.
+        let data = unsafe { borrow(data as *const c_char, data_len) }.ok_or_else(|| {
+            set_last_error("data is NULL");
+            WXFS_E_NULL
+        })?;
+        // SAFETY: forwarded.
+        let ext = unsafe { opt_text(extension, extension_len, "extension") }?;
+        let p = session(sandbox)?.fs.create_temp(TempSource::Bytes(data), ext).map_err(api)?;
+        put(out_temp_path, bytes_out(p.into_bytes()));
+        Ok(())
+    })
+}
+
+/// The OS path behind a readable virtual path, for an image view or a player. Free it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_real_path(sandbox: u64, path: *const c_char, path_len: usize, out_real_path: *mut wxfs_bytes) -> i32 {
+    run(|| {
+        let out_real_path = out(out_real_path, "out_real_path")?;
+        // SAFETY: forwarded.
+        let path = unsafe { text(path, path_len, "path") }?;
+        let p = session(sandbox)?.fs.real_path(path).map_err(api)?;
+        put(out_real_path, bytes_out(p.to_string_lossy().into_owned().into_bytes()));
+        Ok(())
+    })
+}
+
+/// setStorage: `json` is the value as JSON text; `data_type` (may be NULL) is kept beside it.
+/// Returns 1400002 / 1400003 over the item / total limit (the old value stays), 1400004 for an
+/// empty key, `WXFS_E_JSON` when `json` is not JSON.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_storage_set(
+    sandbox: u64,
+    key: *const c_char,
+    key_len: usize,
+    json: *const c_char,
+    json_len: usize,
+    data_type: *const c_char,
+    data_type_len: usize,
+) -> i32 {
+    run(|| {
+        // SAFETY: forwarded.
+        let (key, json, dt) = unsafe {
+            (text(key, key_len, "key")?, text(json, json_len, "json")?, opt_text(data_type, data_type_len, "data_type")?)
+        };
+        let parsed: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+            set_last_error(format!("json is not valid JSON: {e}"));
+            WXFS_E_JSON
+        })?;
+        let s = session(sandbox)?;
+        let value = Value { data: parsed.to_string(), data_type: dt.map(str::to_string) };
+        s.store.set(key, value, s.storage_limits(false)).map_err(store_err)
+    })
+}
+
+/// getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
+/// receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
+/// 1400001 ("data not found").
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_storage_get(
+    sandbox: u64,
+    key: *const c_char,
+    key_len: usize,
+    out_json: *mut wxfs_bytes,
+    out_data_type: *mut wxfs_bytes,
+) -> i32 {
+    run(|| {
+        let out_json = out(out_json, "out_json")?;
+        // SAFETY: forwarded.
+        let key = unsafe { text(key, key_len, "key") }?;
+        let v = session(sandbox)?.store.get(key).ok_or_else(|| {
+            set_last_error("data not found");
+            code::STORAGE_NOT_FOUND as i32
+        })?;
+        put(out_json, bytes_out(v.data.clone().into_bytes()));
+        if !out_data_type.is_null() {
+            let dt = match &v.data_type {
+                Some(t) => bytes_out(t.clone().into_bytes()),
+                None => wxfs_bytes { data: std::ptr::null_mut(), len: 0 },
+            };
+            put(out_data_type, dt);
+        }
+        Ok(())
+    })
+}
+
+/// removeStorage; removing a missing key succeeds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_storage_remove(sandbox: u64, key: *const c_char, key_len: usize) -> i32 {
+    run(|| {
+        // SAFETY: forwarded.
+        let key = unsafe { text(key, key_len, "key") }?;
+        session(sandbox)?.store.remove(key).map(|_| ()).map_err(store_err)
+    })
+}
+
+/// clearStorage.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_storage_clear(sandbox: u64) -> i32 {
+    run(|| session(sandbox)?.store.clear().map_err(store_err))
+}
+
+/// getStorageInfo in bytes: bytes used (UTF-8 of keys + JSON of values), the limit, and the
+/// number of keys. Any out-pointer may be NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_storage_info(sandbox: u64, out_current_bytes: *mut u64, out_limit_bytes: *mut u64, out_key_count: *mut u64) -> i32 {
+    run(|| {
+        let s = session(sandbox)?;
+        for (ptr, v) in [
+            (out_current_bytes, s.store.size()),
+            (out_limit_bytes, s.config.limits.storage_total),
+            (out_key_count, s.store.len() as u64),
+        ] {
+            if !ptr.is_null() {
+                put(ptr, v);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Trim the temp areas of every sandbox under `root` to `temp_limit` bytes together (0 means
+/// the default 6 GiB), least recently used sandbox first; open sandboxes are skipped.
+/// `*out_freed` (may be NULL) receives the bytes freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_gc(root: *const c_char, root_len: usize, temp_limit: u64, out_freed: *mut u64) -> i32 {
+    run(|| {
+        // SAFETY: forwarded.
+        let root = unsafe { text(root, root_len, "root") }?;
+        let limit = if temp_limit == 0 { crate::quota::Limits::default().temp_all_sandboxes } else { temp_limit };
+        let r = crate::session::gc(Path::new(root), limit, |_, _| {}).map_err(|e| {
+            set_last_error(format!("gc failed: {e}"));
+            WXFS_E_IO
+        })?;
+        if !out_freed.is_null() {
+            put(out_freed, r.before - r.after);
+        }
+        Ok(())
+    })
+}
+
+/// Delete all files and storage of one (user, app), as when the user deletes the mini-program.
+/// Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_remove_sandbox(
+    root: *const c_char,
+    root_len: usize,
+    user_id: *const c_char,
+    user_id_len: usize,
+    app_id: *const c_char,
+    app_id_len: usize,
+) -> i32 {
+    run(|| {
+        // SAFETY: forwarded.
+        let (root, user, app) = unsafe {
+            (text(root, root_len, "root")?, text(user_id, user_id_len, "user_id")?, text(app_id, app_id_len, "app_id")?)
+        };
+        match crate::session::remove_sandbox(Path::new(root), user, app) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                set_last_error(e.to_string());
+                Err(match e {
+                    OpenError::Busy(_) => super::WXFS_E_BUSY,
+                    OpenError::Invalid(_) => super::WXFS_E_CONFIG,
+                    OpenError::Io(_) => WXFS_E_IO,
+                })
+            }
+        }
+    })
+}
