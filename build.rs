@@ -36,4 +36,21 @@ fn main() {
     if env::var("WXFS_WRITE_HEADER").map(|v| v == "1").unwrap_or(false) {
         bindings.write_to_file(crate_dir.join("include/wxfs.h"));
     }
+
+    // The shared library's soname carries the ABI version (packaging/install.sh installs
+    // libwxfs.so.MAJOR.MINOR.PATCH -> libwxfs.so.<ABI>), so hosts bind to the ABI, not the release.
+    let abi = abi_version(&crate_dir.join("src/ffi/mod.rs"));
+    match env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("linux") => println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwxfs.so.{abi}"),
+        Ok("macos") => println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libwxfs.{abi}.dylib"),
+        _ => {}
+    }
+}
+
+/// `pub const WXFS_ABI_VERSION: u32 = N;` of src/ffi/mod.rs: the one place the ABI version is set.
+fn abi_version(ffi: &std::path::Path) -> u32 {
+    let src = std::fs::read_to_string(ffi).expect("src/ffi/mod.rs");
+    src.lines()
+        .find_map(|l| l.trim().strip_prefix("pub const WXFS_ABI_VERSION: u32 =")?.trim().strip_suffix(';')?.trim().parse().ok())
+        .expect("src/ffi/mod.rs has no `pub const WXFS_ABI_VERSION: u32 = N;`")
 }
