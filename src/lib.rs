@@ -9,6 +9,7 @@ pub mod bridge;
 pub mod error;
 pub mod ffi;
 pub mod fs;
+pub mod fsck;
 pub mod io;
 pub mod quota;
 pub mod sandbox;

@@ -175,8 +175,20 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
             let _ = child.wait();
         });
         let mut inflight: Option<Value> = None;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
+        let mut reader = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            // A line the kill cut short is not a report: a partial "begin" means the op never
+            // started, a partial "ack" leaves the op in flight (either outcome is allowed).
+            if buf.last() != Some(&b'\n') {
+                break;
+            }
+            let line = String::from_utf8_lossy(&buf[..buf.len() - 1]).into_owned();
             // libtest may have printed "test kill_child ... " in front of the first line.
             let line = match line.find("@@") {
                 Some(i) => &line[i..],

@@ -10,8 +10,11 @@ use wxfs::{bridge, Config, Session};
 
 const USAGE: &str = "usage:
   wxfs demo [ROOT]                           play the image-cache scenario (default ROOT: <tmp>/wxfs-demo)
+  wxfs ls ROOT                               users, mini-programs, usage against quotas
+  wxfs storage ROOT USER APP [list | get KEY] a sandbox's storage, as the devtools Storage panel shows it
   wxfs invoke ROOT USER APP API [JSON]       call one api, print its result
-  wxfs storage ROOT USER APP [list | get KEY] show a sandbox's storage";
+  wxfs gc ROOT [LIMIT_BYTES]                 trim temp files of all sandboxes to LIMIT (default 6 GiB)
+  wxfs fsck ROOT [--repair]                  check journals and logs against the files; fix with --repair";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +22,9 @@ fn main() -> ExitCode {
         Some("demo") => demo(args.get(1).map(PathBuf::from)),
         Some("invoke") if args.len() >= 5 => invoke(&args[1], &args[2], &args[3], &args[4], args.get(5).map(String::as_str)),
         Some("storage") if args.len() >= 4 => storage(&args[1], &args[2], &args[3], &args[4..]),
+        Some("ls") if args.len() == 2 => ls(&args[1]),
+        Some("gc") if args.len() >= 2 => gc(&args[1], args.get(2).map(String::as_str)),
+        Some("fsck") if args.len() >= 2 => fsck(&args[1], args.get(2).map(String::as_str) == Some("--repair")),
         _ => Err(USAGE.to_string()),
     };
     match res {
@@ -27,6 +33,106 @@ fn main() -> ExitCode {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and the run is long enough to need one.
+fn progress(what: &'static str) -> impl FnMut(usize, usize) {
+    use std::io::{IsTerminal, Write};
+    let tty = std::io::stderr().is_terminal();
+    move |done, total| {
+        if !tty || total < 20 {
+            return;
+        }
+        let width = 30;
+        let filled = done * width / total.max(1);
+        eprint!("\r{what} [{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+        if done == total {
+            eprintln!();
+        }
+        let _ = std::io::stderr().flush();
+    }
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+fn ls(root: &str) -> Result<(), String> {
+    use wxfs::quota::journal;
+    let dirs = wxfs::sandbox::list(std::path::Path::new(root)).map_err(|e| format!("{root}: {e}"))?;
+    let limits = wxfs::quota::Limits::default();
+    let mut p = progress("ls");
+    println!("{:<24} {:<20} {:>22} {:>12} {:>12}  state", "user", "app", "user+saved files", "temp", "storage");
+    for (i, dir) in dirs.iter().enumerate() {
+        p(i + 1, dirs.len());
+        let (user, app) = wxfs::sandbox::ids_of(dir)
+            .map(|(u, a)| (String::from_utf8_lossy(&u).into_owned(), String::from_utf8_lossy(&a).into_owned()))
+            .unwrap_or_else(|| ("?".into(), dir.display().to_string()));
+        let figures = std::fs::read(dir.join(journal::Journal::FILE)).ok().and_then(|b| journal::replay_bytes(&b).ok());
+        let busy = wxfs::sandbox::Sandbox::open_dir(dir).is_err();
+        let storage = std::fs::metadata(dir.join("kv/data.log")).map(|m| m.len()).unwrap_or(0);
+        match figures {
+            Some(r) => println!(
+                "{user:<24} {app:<20} {:>10} / {:<9} {:>12} {:>12}  {}{}",
+                mib(r.usage.user),
+                mib(limits.user_files).trim_end_matches(".0 MiB").to_string() + " MiB",
+                mib(r.usage.temp),
+                format!("log {}", mib(storage)),
+                if busy { "open" } else { "closed" },
+                if r.pending.is_empty() { String::new() } else { format!(", {} writes to settle", r.pending.len()) }
+            ),
+            None => println!("{user:<24} {app:<20} {:>22} {:>12} {:>12}  no journal (run fsck)", "?", "?", mib(storage)),
+        }
+    }
+    println!("{} sandboxes", dirs.len());
+    Ok(())
+}
+
+fn gc(root: &str, limit: Option<&str>) -> Result<(), String> {
+    let limit = match limit {
+        Some(l) => l.parse().map_err(|_| format!("LIMIT_BYTES must be a number, not {l}"))?,
+        None => wxfs::quota::Limits::default().temp_all_sandboxes,
+    };
+    let r = wxfs::session::gc(std::path::Path::new(root), limit, progress("gc")).map_err(|e| e.to_string())?;
+    println!("temp files: {} before, {} after (limit {})", r.before, r.after, limit);
+    for d in &r.trimmed {
+        println!("  trimmed {}", d.display());
+    }
+    for d in &r.busy {
+        println!("  skipped (open) {}", d.display());
+    }
+    Ok(())
+}
+
+fn fsck(root: &str, repair: bool) -> Result<(), String> {
+    let reports = wxfs::fsck::fsck(std::path::Path::new(root), repair, progress("fsck")).map_err(|e| e.to_string())?;
+    let mut bad = 0;
+    for r in &reports {
+        let problems = r.problems();
+        let state = if r.busy {
+            "open elsewhere, not checked".to_string()
+        } else if problems.is_empty() {
+            format!("ok ({} user bytes, {} temp bytes, {} storage records)", r.real.user, r.real.temp, r.storage.records)
+        } else {
+            format!("{} problem(s)", problems.len())
+        };
+        println!("{}: {state}", r.dir.display());
+        for p in &problems {
+            println!("  - {p}");
+        }
+        for f in &r.repaired {
+            println!("  + {f}");
+        }
+        if !problems.is_empty() && r.repaired.is_empty() {
+            bad += 1;
+        }
+    }
+    println!("{} sandboxes checked, {} with unrepaired problems", reports.len(), bad);
+    if bad > 0 {
+        Err("fsck found problems; run with --repair to fix them".into())
+    } else {
+        Ok(())
     }
 }
 

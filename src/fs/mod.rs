@@ -1041,6 +1041,11 @@ fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
     }
 }
 
+/// Bytes a journal entry's path holds now (for fsck, which settles without opening a FileSystem).
+pub fn measure_entry_of(sb: &Sandbox, e: &Entry) -> u64 {
+    measure_entry(sb, e)
+}
+
 /// Usage from the files themselves: the rebuild when the journal is missing or corrupt.
 pub fn scan(sb: &Sandbox) -> io::Result<Usage> {
     let m = |a| quota::measure(sb.area_dir(a).expect("area"));

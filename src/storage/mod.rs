@@ -517,6 +517,49 @@ impl Index {
     }
 }
 
+/// What a read-only check of a storage log found (fsck).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verify {
+    /// Whole records before the first bad one.
+    pub records: u64,
+    /// Bytes after the last whole record that open would cut off.
+    pub bad_tail: u64,
+    /// The header is not ours (open would set the file aside).
+    pub bad_header: bool,
+    /// A leftover compaction file (open removes it).
+    pub leftover_compact: bool,
+}
+
+/// Check the log in `dir` without changing anything.
+pub fn verify(dir: &Path) -> io::Result<Verify> {
+    let mut v = Verify { leftover_compact: dir.join(log::COMPACT_NAME).exists(), ..Verify::default() };
+    let bytes = match std::fs::read(dir.join(log::LOG_NAME)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(v),
+        Err(e) => return Err(e),
+    };
+    match record::check_header(&bytes) {
+        record::Header::Valid => {}
+        record::Header::Torn => return Ok(v),
+        _ => {
+            v.bad_header = true;
+            return Ok(v);
+        }
+    }
+    let mut pos = record::HEADER_LEN;
+    while pos < bytes.len() {
+        match record::decode(&bytes[pos..]) {
+            Ok((_, n)) => {
+                v.records += 1;
+                pos += n;
+            }
+            Err(_) => break,
+        }
+    }
+    v.bad_tail = (bytes.len() - pos) as u64;
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::log::tests::{MemIo, TempDir};
