@@ -19,6 +19,17 @@ enum Link {
     Static,
 }
 
+/// What a program is built with and run under.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tool {
+    /// Built and run as is.
+    Plain,
+    /// Built with `-fsanitize=address,undefined` against the shared library; any report fails.
+    Asan,
+    /// Built plainly against the shared library and run under valgrind's memcheck.
+    Valgrind,
+}
+
 /// `target/<profile>`: this test is `target/<profile>/deps/c_harness-<hash>`.
 fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
@@ -69,54 +80,116 @@ fn library(link: Link) -> PathBuf {
     lib
 }
 
+/// The SONAME the shared library declares (`libwxfs.so.<ABI>`), if any. A program linked against
+/// it records that name as NEEDED, so the loader looks for a file of that name at run time.
+fn soname(lib: &Path) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let out = Command::new("readelf").arg("-d").arg(lib).stdin(Stdio::null()).output().unwrap_or_else(|e| {
+        panic!("cannot run `readelf` ({e}): the C harness needs binutils (it comes with gcc)")
+    });
+    assert!(out.status.success(), "readelf -d {} failed: {}", lib.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("(SONAME)"))?;
+    let name = line.split('[').nth(1)?.split(']').next()?;
+    Some(name.to_string())
+}
+
+/// A directory holding the shared library under the names a link and a load need: cargo builds
+/// only `libwxfs.so`, while the programs linked against it ask the loader for its SONAME.
+fn shared_lib_dir(dir: &Path) -> PathBuf {
+    let lib = library(Link::Shared);
+    let lib_dir = dir.join("lib");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    let file_name = lib.file_name().unwrap().to_string_lossy().into_owned();
+    let mut names = vec![file_name];
+    names.extend(soname(&lib));
+    for name in names {
+        let link = lib_dir.join(&name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(&lib, &link)
+                .unwrap_or_else(|e| panic!("cannot link {} -> {}: {e}", link.display(), lib.display()));
+        }
+    }
+    lib_dir
+}
+
 /// Compile `tests/c/<program>.c` into `dir` against the library, returning the binary.
-fn build_program(program: &str, link: Link, dir: &Path) -> PathBuf {
-    let lib_dir = build_dir();
-    let lib = library(link);
+fn build_program(program: &str, link: Link, tool_: Tool, dir: &Path) -> PathBuf {
     let src = repo_dir().join("tests/c").join(format!("{program}.c"));
     let bin = dir.join(program);
     let mut args: Vec<String> = vec!["-std=c11".into()];
     args.extend(WARNINGS.iter().map(|s| s.to_string()));
     args.extend(["-g".into(), "-pthread".into(), format!("-I{}", repo_dir().join("include").display())]);
+    if tool_ == Tool::Asan {
+        // -fno-sanitize-recover: a UBSan finding aborts the program instead of printing and going on.
+        args.extend(
+            ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+    }
     args.extend([src.display().to_string(), "-o".into(), bin.display().to_string()]);
     match link {
-        Link::Shared => args.extend([
-            format!("-L{}", lib_dir.display()),
-            "-lwxfs".into(),
-            format!("-Wl,-rpath,{}", lib_dir.display()),
-        ]),
+        Link::Shared => {
+            let lib_dir = shared_lib_dir(dir);
+            args.extend([
+                format!("-L{}", lib_dir.display()),
+                "-lwxfs".into(),
+                format!("-Wl,-rpath,{}", lib_dir.display()),
+            ])
+        }
         Link::Static => {
-            args.extend([lib.display().to_string(), "-lpthread".into(), "-ldl".into(), "-lm".into()])
+            assert!(tool_ == Tool::Plain, "ASan and valgrind runs use the shared library");
+            args.extend([library(link).display().to_string(), "-lpthread".into(), "-ldl".into(), "-lm".into()])
         }
     }
     compile(&tool("CC", "cc"), &args);
     bin
 }
 
-/// Run a binary, killing it after RUN_TIMEOUT.
-fn run(bin: &Path, args: &[String]) -> Output {
-    let mut child = Command::new(bin)
-        .args(args)
+/// Run a command, killing it after RUN_TIMEOUT.
+fn run(mut cmd: Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    // Drain the pipes while waiting: valgrind and the sanitizers can write more than a pipe holds.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut so, &mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut se, &mut v);
+        v
+    });
     let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
         if start.elapsed() > RUN_TIMEOUT {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
+            let _ = child.wait();
+            let stdout = t_out.join().unwrap();
+            let stderr = t_err.join().unwrap();
             panic!(
-                "{} did not finish within {RUN_TIMEOUT:?}\n--- stdout\n{}\n--- stderr\n{}",
-                bin.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                "{shown} did not finish within {RUN_TIMEOUT:?}\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&stderr)
             );
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("wait_with_output")
+    };
+    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
 }
 
 /// How a program is run.
@@ -128,11 +201,23 @@ enum Runs<'a> {
     WithRoot(&'a [&'a [&'a str]]),
 }
 
-/// Build `tests/c/<program>.c` with `link` and run it as `runs` says; every run must exit 0.
-fn run_c_program(program: &str, link: Link, runs: Runs) {
-    let name = format!("{program}-{link:?}").to_lowercase();
+/// What marks a sanitizer report in a program's stderr (the exit status is checked as well).
+const SANITIZER_REPORTS: &[&str] =
+    &["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"];
+
+/// Under valgrind the programs do fewer repetitions (they read it; 1 means the full count).
+const VALGRIND_SCALE: &str = "10";
+
+/// Build `tests/c/<program>.c` with `link` (and `tool_`) and run it as `runs` says; every run
+/// must exit 0 (and, under a tool, report nothing).
+fn run_c_program(program: &str, link: Link, tool_: Tool, runs: Runs) {
+    let name = match tool_ {
+        Tool::Plain => format!("{program}-{link:?}"),
+        _ => format!("{program}-{tool_:?}"),
+    }
+    .to_lowercase();
     let dir = work_dir(&name);
-    let bin = build_program(program, link, &dir);
+    let bin = build_program(program, link, tool_, &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     let arg_lists: Vec<Vec<String>> = match runs {
@@ -147,14 +232,52 @@ fn run_c_program(program: &str, link: Link, runs: Runs) {
             .collect(),
     };
     for args in &arg_lists {
-        let out = run(&bin, args);
+        let cmd = match tool_ {
+            Tool::Plain => {
+                let mut c = Command::new(&bin);
+                c.args(args);
+                c
+            }
+            Tool::Asan => {
+                let mut c = Command::new(&bin);
+                // Leak detection works here (LeakSanitizer needs ptrace-like thread suspension,
+                // which some containers forbid; then this test fails loudly rather than passing).
+                c.args(args)
+                    .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=98")
+                    .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+                    .env("LSAN_OPTIONS", "exitcode=97");
+                c
+            }
+            Tool::Valgrind => {
+                let mut c = Command::new("valgrind");
+                c.args([
+                    "--error-exitcode=99",
+                    "--leak-check=full",
+                    "--errors-for-leak-kinds=definite,indirect",
+                    "--show-leak-kinds=definite,indirect",
+                ])
+                .arg(&bin)
+                .args(args)
+                .env("WXFS_TEST_SCALE", VALGRIND_SCALE);
+                c
+            }
+        };
+        let out = run(cmd);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
+        let why = if out.status.code() == Some(99) && tool_ == Tool::Valgrind {
+            Some("valgrind reported memory errors or definite/indirect leaks (exit 99)".to_string())
+        } else if !out.status.success() {
+            Some(format!("{}", out.status))
+        } else if tool_ == Tool::Asan && SANITIZER_REPORTS.iter().any(|m| stderr.contains(m)) {
+            Some("a sanitizer report on stderr".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
             panic!(
-                "{program} {} ({link:?} library) failed: {}\n(binary and root kept in {})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                "{program} {} ({link:?} library, {tool_:?}) failed: {why}\n(binary and root kept in {})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
                 args.join(" "),
-                out.status,
                 dir.display()
             );
         }
@@ -168,46 +291,34 @@ const ONCE: Runs = Runs::WithRoot(&[&[]]);
 /// Write, then check from a second process with the same root.
 const TWO_PROCESSES: Runs = Runs::WithRoot(&[&["write"], &["check"]]);
 
-#[test]
-fn abi_test_shared() {
-    run_c_program("abi_test", Link::Shared, ONCE);
+/// Every program with how it is run: one test per (program, linkage or tool) below.
+fn runs_of(program: &str) -> Runs<'static> {
+    match program {
+        "persist_test" => TWO_PROCESSES,
+        "header_only" => Runs::Plain,
+        _ => ONCE,
+    }
 }
 
-#[test]
-fn abi_test_static() {
-    run_c_program("abi_test", Link::Static, ONCE);
+macro_rules! c_tests {
+    ($($program:ident),* $(,)?) => {
+        mod shared {
+            $(#[test] fn $program() { super::run_c_program(stringify!($program), super::Link::Shared, super::Tool::Plain, super::runs_of(stringify!($program))); })*
+        }
+        mod r#static {
+            $(#[test] fn $program() { super::run_c_program(stringify!($program), super::Link::Static, super::Tool::Plain, super::runs_of(stringify!($program))); })*
+        }
+        mod asan {
+            $(#[test] fn $program() { super::run_c_program(stringify!($program), super::Link::Shared, super::Tool::Asan, super::runs_of(stringify!($program))); })*
+        }
+        mod valgrind {
+            $(#[test] fn $program() {
+                if super::valgrind_missing() { return; }
+                super::run_c_program(stringify!($program), super::Link::Shared, super::Tool::Valgrind, super::runs_of(stringify!($program)));
+            })*
+        }
+    };
 }
-
-#[test]
-fn threads_test_shared() {
-    run_c_program("threads_test", Link::Shared, ONCE);
-}
-
-#[test]
-fn threads_test_static() {
-    run_c_program("threads_test", Link::Static, ONCE);
-}
-
-#[test]
-fn persist_test_shared() {
-    run_c_program("persist_test", Link::Shared, TWO_PROCESSES);
-}
-
-#[test]
-fn persist_test_static() {
-    run_c_program("persist_test", Link::Static, TWO_PROCESSES);
-}
-
-#[test]
-fn header_only_c11_shared() {
-    run_c_program("header_only", Link::Shared, Runs::Plain);
-}
-
-#[test]
-fn header_only_c11_static() {
-    run_c_program("header_only", Link::Static, Runs::Plain);
-}
-
 /// wxfs.h alone is valid, warning-free C++11 (`extern "C"`, no C-only constructs).
 #[test]
 fn header_only_cxx11() {

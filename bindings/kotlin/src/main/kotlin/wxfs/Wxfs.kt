@@ -1,0 +1,588 @@
+// Kotlin/JVM (and Android) binding of libwxfs over JNA direct mapping (STYLE.md 17).
+//
+// Layers:
+//  - WxfsNative: one `external` function per C function of include/wxfs.h, registered with
+//    Native.register (direct mapping). Handles are Long, size_t is SizeT, strings go in as UTF-8
+//    byte arrays with explicit lengths, library-owned bytes come back as a WxfsBytes whose `data`
+//    is a Pointer and are released with wxfs_bytes_free (never mapped to String: that would leak).
+//  - Sandbox: an AutoCloseable owner of one handle with typed methods and the JSON bridge.
+//
+// Written for Kotlin 1.3 (Debian's kotlinc) and up: no newer stdlib APIs.
+package wxfs
+
+import com.sun.jna.Callback
+import com.sun.jna.IntegerType
+import com.sun.jna.Memory
+import com.sun.jna.Native
+import com.sun.jna.Pointer
+import com.sun.jna.Structure
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicLong
+
+/** C `size_t`: 8 bytes on LP64 (arm64-v8a, x86_64), 4 on 32-bit ABIs (armeabi-v7a). */
+class SizeT @JvmOverloads constructor(value: Long = 0) : IntegerType(Native.SIZE_T_SIZE, value, true) {
+    override fun toByte(): Byte = toLong().toByte()
+    override fun toChar(): Char = toLong().toChar()
+    override fun toShort(): Short = toLong().toShort()
+
+    companion object {
+        private const val serialVersionUID = 1L
+    }
+}
+
+/** `struct wxfs_bytes { uint8_t *data; size_t len; }`: bytes owned by the library. */
+@Structure.FieldOrder("data", "len")
+open class WxfsBytes : Structure() {
+    @JvmField var data: Pointer? = null
+    @JvmField var len: SizeT = SizeT(0)
+
+    /** Passed by value: the argument of wxfs_bytes_free. */
+    class ByValue : WxfsBytes(), Structure.ByValue
+
+    /** Passed as `struct wxfs_bytes *`: the out-parameters. */
+    class ByReference : WxfsBytes(), Structure.ByReference
+
+    /** Copy the bytes out (call after the function returned and before freeing). */
+    fun bytes(): ByteArray {
+        val n = len.toLong()
+        val p = data
+        if (p == null || n == 0L) return ByteArray(0)
+        if (n > Int.MAX_VALUE) throw WxfsException(WxfsNative.WXFS_E_BUFFER_TOO_SMALL, "result of $n bytes does not fit a ByteArray")
+        return p.getByteArray(0, n.toInt())
+    }
+
+    /** Release what the library put here with wxfs_bytes_free, once; safe to call again. */
+    fun free() {
+        val p = data ?: return
+        val v = ByValue()
+        v.data = p
+        v.len = len
+        data = null
+        len = SizeT(0)
+        WxfsNative.wxfs_bytes_free(v)
+    }
+
+    /** Copy the bytes out and free them. */
+    fun take(): ByteArray = try {
+        bytes()
+    } finally {
+        free()
+    }
+
+    /** Text results (JSON, paths): UTF-8. */
+    fun takeString(): String = String(take(), Charsets.UTF_8)
+}
+
+/** `typedef void (*wxfs_callback)(void *, int32_t, const uint8_t *, size_t)`. */
+interface WxfsCallback : Callback {
+    fun invoke(userdata: Pointer?, code: Int, result: Pointer?, resultLen: SizeT)
+}
+
+/** Direct mapping of every function of include/wxfs.h (same names, same order). */
+object WxfsNative {
+    const val WXFS_OK = 0
+    const val WXFS_E_NULL = -1
+    const val WXFS_E_HANDLE = -2
+    const val WXFS_E_UTF8 = -3
+    const val WXFS_E_JSON = -4
+    const val WXFS_E_UNKNOWN_API = -5
+    const val WXFS_E_CONFIG = -6
+    const val WXFS_E_BUSY = -7
+    const val WXFS_E_IO = -8
+    const val WXFS_E_PANIC = -9
+    const val WXFS_E_BUFFER_TOO_SMALL = -10
+    const val WXFS_E_QUEUE_FULL = -11
+
+    /** The WXFS_ABI_VERSION this binding was written against. */
+    const val WXFS_ABI_VERSION = 1
+
+    init {
+        // Finds libwxfs.so via -Djna.library.path / jna.library.path, the app's native lib dir
+        // (Android: jniLibs/<abi>/libwxfs.so), or the system library path.
+        Native.register(WxfsNative::class.java, "wxfs")
+    }
+
+    @JvmStatic external fun wxfs_open(configJson: ByteArray?, configLen: SizeT, outSandbox: LongArray?): Int
+
+    @JvmStatic external fun wxfs_invoke(
+        sandbox: Long, api: ByteArray?, apiLen: SizeT, argsJson: ByteArray?, argsLen: SizeT, outResult: WxfsBytes.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_invoke_async(
+        sandbox: Long, api: ByteArray?, apiLen: SizeT, argsJson: ByteArray?, argsLen: SizeT, cb: WxfsCallback?, userdata: Pointer?
+    ): Int
+
+    @JvmStatic external fun wxfs_close(sandbox: Long): Int
+
+    @JvmStatic external fun wxfs_bytes_free(bytes: WxfsBytes.ByValue)
+
+    @JvmStatic external fun wxfs_last_error_message(buf: ByteArray?, len: SizeT, outLen: Pointer?): Int
+
+    /** Static NUL-terminated string, never freed. */
+    @JvmStatic external fun wxfs_version(): Pointer?
+
+    @JvmStatic external fun wxfs_version_number(): Int
+
+    @JvmStatic external fun wxfs_abi_version(): Int
+
+    @JvmStatic external fun wxfs_read_file(sandbox: Long, path: ByteArray?, pathLen: SizeT, outData: WxfsBytes.ByReference?): Int
+
+    @JvmStatic external fun wxfs_write_file(sandbox: Long, path: ByteArray?, pathLen: SizeT, data: ByteArray?, dataLen: SizeT): Int
+
+    @JvmStatic external fun wxfs_save_file(
+        sandbox: Long, tempPath: ByteArray?, tempLen: SizeT, filePath: ByteArray?, fileLen: SizeT, outSavedPath: WxfsBytes.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_temp_create(
+        sandbox: Long, data: ByteArray?, dataLen: SizeT, extension: ByteArray?, extensionLen: SizeT, outTempPath: WxfsBytes.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_real_path(sandbox: Long, path: ByteArray?, pathLen: SizeT, outRealPath: WxfsBytes.ByReference?): Int
+
+    @JvmStatic external fun wxfs_storage_set(
+        sandbox: Long, key: ByteArray?, keyLen: SizeT, json: ByteArray?, jsonLen: SizeT, dataType: ByteArray?, dataTypeLen: SizeT
+    ): Int
+
+    @JvmStatic external fun wxfs_storage_get(
+        sandbox: Long, key: ByteArray?, keyLen: SizeT, outJson: WxfsBytes.ByReference?, outDataType: WxfsBytes.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_storage_remove(sandbox: Long, key: ByteArray?, keyLen: SizeT): Int
+
+    @JvmStatic external fun wxfs_storage_clear(sandbox: Long): Int
+
+    @JvmStatic external fun wxfs_storage_info(
+        sandbox: Long, outCurrentBytes: LongArray?, outLimitBytes: LongArray?, outKeyCount: LongArray?
+    ): Int
+
+    @JvmStatic external fun wxfs_gc(root: ByteArray?, rootLen: SizeT, tempLimit: Long, outFreed: LongArray?): Int
+
+    @JvmStatic external fun wxfs_remove_sandbox(
+        root: ByteArray?, rootLen: SizeT, userId: ByteArray?, userIdLen: SizeT, appId: ByteArray?, appIdLen: SizeT
+    ): Int
+
+    /** This thread's last error message (the reason of the last failed typed call). */
+    @JvmStatic fun lastErrorMessage(): String {
+        val lenOut = Memory(Native.SIZE_T_SIZE.toLong())
+        // Loop: another call on this thread cannot intervene, but stay correct regardless.
+        for (attempt in 0 until 3) {
+            lenOut.clear()
+            wxfs_last_error_message(null, SizeT(0), lenOut)
+            val n = if (Native.SIZE_T_SIZE == 8) lenOut.getLong(0) else lenOut.getInt(0).toLong() and 0xffffffffL
+            if (n == 0L) return ""
+            val buf = ByteArray((n + 1).toInt())
+            if (wxfs_last_error_message(buf, SizeT(buf.size.toLong()), lenOut) == WXFS_OK) {
+                return String(buf, 0, n.toInt(), Charsets.UTF_8)
+            }
+        }
+        return ""
+    }
+}
+
+/** A failed call: `code` is the errCode (API failure) or a negative WXFS_E_* (the call could not run). */
+class WxfsException(val code: Int, val errMsg: String) : RuntimeException("[$code] $errMsg") {
+    companion object {
+        private const val serialVersionUID = 1L
+    }
+}
+
+/** `protocol` of the config: the scheme of virtual paths. */
+enum class Protocol(val json: String) { WXFILE("wxfile"), HTTP("http") }
+
+/** `durability` of the config: what an acknowledged write survives. */
+enum class Durability(val json: String) { PROCESS("process"), POWER("power") }
+
+/** Quota overrides of the config, in bytes (openFiles a count); null keeps the default. */
+class Limits(
+    val userFiles: Long? = null,
+    val tempRuntime: Long? = null,
+    val tempKeep: Long? = null,
+    val tempAllSandboxes: Long? = null,
+    val storageItem: Long? = null,
+    val storageTotal: Long? = null,
+    val readFile: Long? = null,
+    val openFiles: Long? = null
+) {
+    internal fun toJson(): String {
+        val fields = listOf(
+            "userFiles" to userFiles, "tempRuntime" to tempRuntime, "tempKeep" to tempKeep,
+            "tempAllSandboxes" to tempAllSandboxes, "storageItem" to storageItem, "storageTotal" to storageTotal,
+            "readFile" to readFile, "openFiles" to openFiles
+        )
+        return fields.filter { it.second != null }.joinToString(",", "{", "}") { Json.quote(it.first) + ":" + it.second }
+    }
+}
+
+/** getStorageInfo in bytes. */
+data class StorageInfo(val currentBytes: Long, val limitBytes: Long, val keyCount: Long)
+
+/** Just enough JSON for the config and for reading fields of bridge results. */
+object Json {
+    /** A JSON string literal for `s`. */
+    @JvmStatic fun quote(s: String): String {
+        val sb = StringBuilder(s.length + 2)
+        sb.append('"')
+        for (c in s) {
+            when (c) {
+                '"' -> sb.append("\\\"")
+                '\\' -> sb.append("\\\\")
+                '\n' -> sb.append("\\n")
+                '\r' -> sb.append("\\r")
+                '\t' -> sb.append("\\t")
+                '\b' -> sb.append("\\b")
+                '\u000C' -> sb.append("\\f")
+                else -> if (c < ' ' || c == '\u2028' || c == '\u2029') {
+                    sb.append("\\u").append(String.format("%04x", c.toInt()))
+                } else {
+                    sb.append(c)
+                }
+            }
+        }
+        return sb.append('"').toString()
+    }
+
+    /** The value of top-level string field `key` of a JSON object, or null when absent or not a string. */
+    @JvmStatic fun stringField(json: String, key: String): String? {
+        val r = Reader(json)
+        r.ws()
+        if (!r.eat('{')) return null
+        r.ws()
+        if (r.eat('}')) return null
+        while (true) {
+            r.ws()
+            val k = r.string() ?: return null
+            r.ws()
+            if (!r.eat(':')) return null
+            r.ws()
+            if (k == key) return if (r.peek() == '"') r.string() else null
+            if (!r.skipValue()) return null
+            r.ws()
+            if (r.eat(',')) continue
+            return null
+        }
+    }
+
+    private class Reader(val s: String) {
+        var i = 0
+        fun peek(): Char = if (i < s.length) s[i] else '\u0000'
+        fun ws() { while (i < s.length && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) i++ }
+        fun eat(c: Char): Boolean = if (peek() == c) { i++; true } else false
+
+        fun string(): String? {
+            if (!eat('"')) return null
+            val sb = StringBuilder()
+            while (i < s.length) {
+                val c = s[i++]
+                when (c) {
+                    '"' -> return sb.toString()
+                    '\\' -> {
+                        if (i >= s.length) return null
+                        when (val e = s[i++]) {
+                            '"', '\\', '/' -> sb.append(e)
+                            'b' -> sb.append('\b')
+                            'f' -> sb.append('\u000C')
+                            'n' -> sb.append('\n')
+                            'r' -> sb.append('\r')
+                            't' -> sb.append('\t')
+                            'u' -> {
+                                if (i + 4 > s.length) return null
+                                val v = s.substring(i, i + 4).toIntOrNull(16) ?: return null
+                                sb.append(v.toChar())
+                                i += 4
+                            }
+                            else -> return null
+                        }
+                    }
+                    else -> sb.append(c)
+                }
+            }
+            return null
+        }
+
+        fun skipValue(): Boolean {
+            ws()
+            return when (peek()) {
+                '"' -> string() != null
+                '{', '[' -> {
+                    var depth = 0
+                    while (i < s.length) {
+                        when (s[i]) {
+                            '"' -> { if (string() == null) return false; continue }
+                            '{', '[' -> depth++
+                            '}', ']' -> { depth--; if (depth == 0) { i++; return true } }
+                        }
+                        i++
+                    }
+                    false
+                }
+                else -> {
+                    val start = i
+                    while (i < s.length && s[i] != ',' && s[i] != '}' && s[i] != ']' && !s[i].isWhitespace()) i++
+                    i > start
+                }
+            }
+        }
+    }
+}
+
+/**
+ * One open sandbox (a user's view of one mini-program's files and storage).
+ *
+ * Thread-safe: the library serializes per sandbox. Close it when done (use `use {}`); closing is
+ * idempotent and any later call throws WxfsException(WXFS_E_HANDLE).
+ */
+class Sandbox private constructor(handle: Long) : java.io.Closeable {
+    private val handle = AtomicLong(handle)
+
+    /** The raw handle (0 once closed), for calling WxfsNative directly. */
+    val rawHandle: Long get() = handle.get()
+
+    val isClosed: Boolean get() = handle.get() == 0L
+
+    companion object {
+        /** Pending invokeAsync callbacks by ticket; the one native callback below dispatches them. */
+        private val pending = ConcurrentHashMap<Long, (Int, String) -> Unit>()
+        private val tickets = AtomicLong(0)
+
+        /** A single JNA callback, strongly referenced for the life of the class: the native
+         *  trampoline must outlive every queued call, and one trampoline serves them all. */
+        private val dispatcher: WxfsCallback = object : WxfsCallback {
+            override fun invoke(userdata: Pointer?, code: Int, result: Pointer?, resultLen: SizeT) {
+                val ticket = Pointer.nativeValue(userdata)
+                val body = pending.remove(ticket) ?: return
+                // `result` is valid only during this call: copy it now.
+                val n = resultLen.toLong()
+                val text = if (result == null || n == 0L) "" else String(result.getByteArray(0, n.toInt()), Charsets.UTF_8)
+                try {
+                    body(code, text)
+                } catch (t: Throwable) {
+                    // Never unwind into the library's worker thread.
+                    val th = Thread.currentThread()
+                    th.uncaughtExceptionHandler?.uncaughtException(th, t)
+                }
+            }
+        }
+
+        init {
+            val abi = WxfsNative.wxfs_abi_version()
+            if (abi != WxfsNative.WXFS_ABI_VERSION) {
+                throw UnsatisfiedLinkError("libwxfs ABI $abi, this binding needs ${WxfsNative.WXFS_ABI_VERSION}")
+            }
+        }
+
+        /** Open (or share, if open in this process) the sandbox of (userId, appId) under `root`. */
+        @JvmStatic @JvmOverloads
+        fun open(
+            root: String,
+            appId: String,
+            userId: String,
+            packageDir: String? = null,
+            protocol: Protocol? = null,
+            durability: Durability? = null,
+            limits: Limits? = null
+        ): Sandbox {
+            val sb = StringBuilder("{")
+            sb.append("\"root\":").append(Json.quote(root))
+            sb.append(",\"appId\":").append(Json.quote(appId))
+            sb.append(",\"userId\":").append(Json.quote(userId))
+            if (packageDir != null) sb.append(",\"packageDir\":").append(Json.quote(packageDir))
+            if (protocol != null) sb.append(",\"protocol\":").append(Json.quote(protocol.json))
+            if (durability != null) sb.append(",\"durability\":").append(Json.quote(durability.json))
+            if (limits != null) sb.append(",\"limits\":").append(limits.toJson())
+            sb.append('}')
+            return openJson(sb.toString())
+        }
+
+        /** Open with a ready config JSON (DESIGN.md §7). */
+        @JvmStatic
+        fun openJson(configJson: String): Sandbox {
+            val cfg = utf8(configJson)
+            val out = LongArray(1)
+            check(WxfsNative.wxfs_open(cfg, len(cfg), out))
+            return Sandbox(out[0])
+        }
+
+        /** Trim the temp areas of all sandboxes under `root` to `tempLimit` bytes (0: default); returns bytes freed. */
+        @JvmStatic
+        fun gc(root: String, tempLimit: Long = 0): Long {
+            val r = utf8(root)
+            val freed = LongArray(1)
+            check(WxfsNative.wxfs_gc(r, len(r), tempLimit, freed))
+            return freed[0]
+        }
+
+        /** Delete all files and storage of (userId, appId); throws WXFS_E_BUSY while it is open. */
+        @JvmStatic
+        fun removeSandbox(root: String, userId: String, appId: String) {
+            val r = utf8(root)
+            val u = utf8(userId)
+            val a = utf8(appId)
+            check(WxfsNative.wxfs_remove_sandbox(r, len(r), u, len(u), a, len(a)))
+        }
+
+        /** "MAJOR.MINOR.PATCH" of the loaded library. */
+        @JvmStatic
+        fun version(): String = WxfsNative.wxfs_version()?.getString(0, "UTF-8") ?: ""
+
+        internal fun utf8(s: String): ByteArray = s.toByteArray(Charsets.UTF_8)
+        internal fun len(b: ByteArray?): SizeT = SizeT(b?.size?.toLong() ?: 0L)
+
+        /** Typed calls: a non-zero code throws with this thread's last error message. */
+        internal fun check(code: Int) {
+            if (code != WxfsNative.WXFS_OK) throw WxfsException(code, WxfsNative.lastErrorMessage())
+        }
+    }
+
+    private fun h(): Long {
+        val v = handle.get()
+        if (v == 0L) throw WxfsException(WxfsNative.WXFS_E_HANDLE, "sandbox is closed")
+        return v
+    }
+
+    /** Release the handle (wxfs_close once); later calls are no-ops. */
+    override fun close() {
+        val v = handle.getAndSet(0L)
+        if (v != 0L) WxfsNative.wxfs_close(v)
+    }
+
+    /**
+     * The bridge: call mini-program api `api` (e.g. "readFile", "setStorageSync", "host.createTempFile")
+     * with its JSON argument object; returns the result JSON (`{"errMsg":"<api>:ok",...}`).
+     * Throws WxfsException(code, errMsg of the result) when the code is not 0.
+     */
+    fun invoke(api: String, argsJson: String = "{}"): String {
+        val a = utf8(api)
+        val j = utf8(argsJson)
+        val out = WxfsBytes.ByReference()
+        val code: Int
+        val text: String
+        try {
+            code = WxfsNative.wxfs_invoke(h(), a, len(a), j, len(j), out)
+            out.read()
+        } finally {
+            text = out.takeString()
+        }
+        if (code != WxfsNative.WXFS_OK) throw WxfsException(code, Json.stringField(text, "errMsg") ?: text)
+        return text
+    }
+
+    /**
+     * The bridge off the caller's thread: `callback(code, resultJson)` is called exactly once, from
+     * a library worker thread, once the call is done. Throws (and never calls back) when the call
+     * could not be queued.
+     */
+    fun invokeAsync(api: String, argsJson: String, callback: (code: Int, resultJson: String) -> Unit) {
+        val a = utf8(api)
+        val j = utf8(argsJson)
+        val ticket = tickets.incrementAndGet()
+        pending[ticket] = callback
+        val code = try {
+            WxfsNative.wxfs_invoke_async(h(), a, len(a), j, len(j), dispatcher, Pointer(ticket))
+        } catch (t: Throwable) {
+            pending.remove(ticket)
+            throw t
+        }
+        if (code != WxfsNative.WXFS_OK) {
+            pending.remove(ticket)
+            check(code)
+        }
+    }
+
+    /** Read a whole file at a readable virtual path. */
+    fun readFile(path: String): ByteArray {
+        val p = utf8(path)
+        val out = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_read_file(h(), p, len(p), out)
+        out.read()
+        val bytes = out.take()
+        check(code)
+        return bytes
+    }
+
+    /** Write raw bytes to a user file (`wxfile://usr/...`), atomically replacing it. */
+    fun writeFile(path: String, data: ByteArray) {
+        val p = utf8(path)
+        check(WxfsNative.wxfs_write_file(h(), p, len(p), data, len(data)))
+    }
+
+    /** saveFile: move a temp file to the saved area (filePath null) or to a user path; returns the new path. */
+    fun saveFile(tempPath: String, filePath: String? = null): String {
+        val t = utf8(tempPath)
+        val f = filePath?.let { utf8(it) }
+        val out = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_save_file(h(), t, len(t), f, len(f), out)
+        out.read()
+        val saved = out.takeString()
+        check(code)
+        return saved
+    }
+
+    /** Create a temp file from bytes, as a download would; `ext` without the dot ("png"). Returns its path. */
+    fun createTemp(data: ByteArray, ext: String? = null): String {
+        val e = ext?.let { utf8(it) }
+        val out = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_temp_create(h(), data, len(data), e, len(e), out)
+        out.read()
+        val path = out.takeString()
+        check(code)
+        return path
+    }
+
+    /** The OS path behind a readable virtual path (for an image view or a player). */
+    fun realPath(path: String): String {
+        val p = utf8(path)
+        val out = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_real_path(h(), p, len(p), out)
+        out.read()
+        val real = out.takeString()
+        check(code)
+        return real
+    }
+
+    /** setStorage of a value given as JSON text, with an optional dataType kept beside it. */
+    fun storageSet(key: String, json: String, dataType: String? = null) {
+        val k = utf8(key)
+        val j = utf8(json)
+        val d = dataType?.let { utf8(it) }
+        check(WxfsNative.wxfs_storage_set(h(), k, len(k), j, len(j), d, len(d)))
+    }
+
+    /** getStorage: (value JSON, dataType or null), or null when the key is missing (1400001). */
+    fun storageGet(key: String): Pair<String, String?>? {
+        val k = utf8(key)
+        val json = WxfsBytes.ByReference()
+        val type = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_storage_get(h(), k, len(k), json, type)
+        json.read()
+        type.read()
+        val hasType = type.data != null
+        val j = json.takeString()
+        val t = type.takeString()
+        if (code == STORAGE_NOT_FOUND) return null
+        check(code)
+        return Pair(j, if (hasType) t else null)
+    }
+
+    /** removeStorage; a missing key is not an error. */
+    fun storageRemove(key: String) {
+        val k = utf8(key)
+        check(WxfsNative.wxfs_storage_remove(h(), k, len(k)))
+    }
+
+    /** clearStorage. */
+    fun storageClear() {
+        check(WxfsNative.wxfs_storage_clear(h()))
+    }
+
+    /** getStorageInfo in bytes. */
+    fun storageInfo(): StorageInfo {
+        val cur = LongArray(1)
+        val lim = LongArray(1)
+        val keys = LongArray(1)
+        check(WxfsNative.wxfs_storage_info(h(), cur, lim, keys))
+        return StorageInfo(cur[0], lim[0], keys[0])
+    }
+}
+
+/** getStorage's "data not found". */
+private const val STORAGE_NOT_FOUND = 1400001
