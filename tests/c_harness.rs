@@ -291,34 +291,158 @@ const ONCE: Runs = Runs::WithRoot(&[&[]]);
 /// Write, then check from a second process with the same root.
 const TWO_PROCESSES: Runs = Runs::WithRoot(&[&["write"], &["check"]]);
 
-/// Every program with how it is run: one test per (program, linkage or tool) below.
-fn runs_of(program: &str) -> Runs<'static> {
-    match program {
-        "persist_test" => TWO_PROCESSES,
-        "header_only" => Runs::Plain,
-        _ => ONCE,
+fn valgrind_missing() -> bool {
+    match Command::new("valgrind").arg("--version").stdin(Stdio::null()).output() {
+        Ok(o) if o.status.success() => false,
+        _ if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => panic!(
+            "valgrind is not installed, and CI is set: the valgrind_* tests must run in CI \
+             (apt-get install valgrind)"
+        ),
+        _ => {
+            println!("skipped: valgrind not installed");
+            true
+        }
     }
 }
 
-macro_rules! c_tests {
-    ($($program:ident),* $(,)?) => {
-        mod shared {
-            $(#[test] fn $program() { super::run_c_program(stringify!($program), super::Link::Shared, super::Tool::Plain, super::runs_of(stringify!($program))); })*
-        }
-        mod r#static {
-            $(#[test] fn $program() { super::run_c_program(stringify!($program), super::Link::Static, super::Tool::Plain, super::runs_of(stringify!($program))); })*
-        }
-        mod asan {
-            $(#[test] fn $program() { super::run_c_program(stringify!($program), super::Link::Shared, super::Tool::Asan, super::runs_of(stringify!($program))); })*
-        }
-        mod valgrind {
-            $(#[test] fn $program() {
-                if super::valgrind_missing() { return; }
-                super::run_c_program(stringify!($program), super::Link::Shared, super::Tool::Valgrind, super::runs_of(stringify!($program)));
-            })*
-        }
-    };
+#[test]
+fn abi_test_shared() {
+    run_c_program("abi_test", Link::Shared, Tool::Plain, ONCE);
 }
+
+#[test]
+fn abi_test_static() {
+    run_c_program("abi_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn threads_test_shared() {
+    run_c_program("threads_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn threads_test_static() {
+    run_c_program("threads_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn persist_test_shared() {
+    run_c_program("persist_test", Link::Shared, Tool::Plain, TWO_PROCESSES);
+}
+
+#[test]
+fn persist_test_static() {
+    run_c_program("persist_test", Link::Static, Tool::Plain, TWO_PROCESSES);
+}
+
+#[test]
+fn header_only_c11_shared() {
+    run_c_program("header_only", Link::Shared, Tool::Plain, Runs::Plain);
+}
+
+#[test]
+fn header_only_c11_static() {
+    run_c_program("header_only", Link::Static, Tool::Plain, Runs::Plain);
+}
+
+#[test]
+fn async_test_shared() {
+    run_c_program("async_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn async_test_static() {
+    run_c_program("async_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn typed_test_shared() {
+    run_c_program("typed_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn typed_test_static() {
+    run_c_program("typed_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn asan_abi_test() {
+    run_c_program("abi_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
+fn asan_threads_test() {
+    run_c_program("threads_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
+fn asan_persist_test() {
+    run_c_program("persist_test", Link::Shared, Tool::Asan, TWO_PROCESSES);
+}
+
+#[test]
+fn asan_header_only() {
+    run_c_program("header_only", Link::Shared, Tool::Asan, Runs::Plain);
+}
+
+#[test]
+fn asan_async_test() {
+    run_c_program("async_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
+fn asan_typed_test() {
+    run_c_program("typed_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
+fn valgrind_abi_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("abi_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
+#[test]
+fn valgrind_threads_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("threads_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
+#[test]
+fn valgrind_persist_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("persist_test", Link::Shared, Tool::Valgrind, TWO_PROCESSES);
+}
+
+#[test]
+fn valgrind_header_only() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("header_only", Link::Shared, Tool::Valgrind, Runs::Plain);
+}
+
+#[test]
+fn valgrind_async_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("async_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
+#[test]
+fn valgrind_typed_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("typed_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
 /// wxfs.h alone is valid, warning-free C++11 (`extern "C"`, no C-only constructs).
 #[test]
 fn header_only_cxx11() {
@@ -330,4 +454,117 @@ fn header_only_cxx11() {
         repo_dir().join("tests/c/header_only.c").display().to_string(),
     ]);
     compile(&tool("CXX", "g++"), &args);
+}
+
+/// `text` without its C comments (`/* */` and `//`), so prose naming a function is not a declaration.
+fn strip_c_comments(text: &str) -> String {
+    let (b, mut out, mut i) = (text.as_bytes(), Vec::new(), 0);
+    while i < b.len() {
+        if b[i..].starts_with(b"/*") {
+            i = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+            out.push(b' ');
+        } else if b[i..].starts_with(b"//") {
+            i = text[i..].find('\n').map_or(b.len(), |e| i + e);
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("comments are stripped at ASCII delimiters")
+}
+
+/// The functions a header declares: every `wxfs_[a-z0-9_]+` followed by optional space and `(`.
+fn declared_functions(header: &str) -> std::collections::BTreeSet<String> {
+    let code = strip_c_comments(header);
+    let b = code.as_bytes();
+    let mut found = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while let Some(off) = code[i..].find("wxfs_") {
+        let start = i + off;
+        let mut end = start + "wxfs_".len();
+        while end < b.len() && (b[end].is_ascii_lowercase() || b[end].is_ascii_digit() || b[end] == b'_') {
+            end += 1;
+        }
+        let word_start = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        let mut j = end;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if word_start && end > start + "wxfs_".len() && j < b.len() && b[j] == b'(' {
+            found.insert(code[start..end].to_string());
+        }
+        i = end;
+    }
+    found
+}
+
+/// STYLE.md 11: every function the shared library exports is declared in include/wxfs.h and every
+/// declared function is exported; and the library exports nothing else of its own.
+#[test]
+fn exported_symbols_match_the_header() {
+    let lib = library(Link::Shared);
+    let out = Command::new(tool("NM", "nm"))
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `nm` ({e}): the C harness needs binutils (it comes with gcc)"));
+    assert!(out.status.success(), "nm -D --defined-only {} failed: {}", lib.display(), String::from_utf8_lossy(&out.stderr));
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+
+    // Symbols the static linker itself may define in any shared object (section boundaries and
+    // the init/fini entry points); they are not part of our interface. Version-node symbols
+    // (type A) name a symbol version, not code or data.
+    const LINKER_DEFINED: &[&str] = &["_init", "_fini", "_edata", "_end", "__bss_start", "__data_start"];
+    let mut exported = std::collections::BTreeSet::new();
+    let mut unexpected = Vec::new();
+    for line in listing.lines().filter(|l| !l.trim().is_empty()) {
+        // "<address> <type> <name>[@@version]"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (kind, name) = match fields.as_slice() {
+            [_, kind, name] => (*kind, *name),
+            [kind, name] => (*kind, *name),
+            _ => panic!("unexpected nm line: {line:?}"),
+        };
+        let name = name.split('@').next().unwrap();
+        if kind == "T" && name.starts_with("wxfs_") {
+            exported.insert(name.to_string());
+        } else if kind == "A" || LINKER_DEFINED.contains(&name) {
+            continue;
+        } else {
+            // Rust symbols (_ZN..., _R..., rust_*), allocator shims, data or weak wxfs_ symbols:
+            // none of them belongs in the dynamic symbol table of a cdylib.
+            unexpected.push(line.to_string());
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "{} exports symbols that are neither wxfs_* functions nor linker-defined:\n  {}",
+        lib.display(),
+        unexpected.join("\n  ")
+    );
+
+    let header_path = repo_dir().join("include/wxfs.h");
+    let header = std::fs::read_to_string(&header_path).expect("include/wxfs.h");
+    let declared = declared_functions(&header);
+    assert!(declared.len() >= 21, "only {} functions found in wxfs.h: {declared:?}", declared.len());
+
+    let undeclared: Vec<_> = exported.difference(&declared).collect();
+    let missing: Vec<_> = declared.difference(&exported).collect();
+    assert!(
+        undeclared.is_empty() && missing.is_empty(),
+        "exports and header disagree\n  exported by {} but not declared in wxfs.h: {undeclared:?}\n  \
+         declared in wxfs.h but not exported: {missing:?}",
+        lib.display()
+    );
+}
+
+#[test]
+fn header_parser_sees_declarations_not_prose() {
+    let h = "/* see `wxfs_close`; call wxfs_open(cfg) first */\n// wxfs_gc(root)\n\
+             typedef void (*wxfs_callback)(void *);\nstruct wxfs_bytes { int x; };\n\
+             int32_t wxfs_open(const char *c,\n size_t n);\nvoid wxfs_bytes_free (struct wxfs_bytes b);\n\
+             uint32_t my_wxfs_abi(void);\n";
+    let got: Vec<String> = declared_functions(h).into_iter().collect();
+    assert_eq!(got, vec!["wxfs_bytes_free".to_string(), "wxfs_open".to_string()]);
 }

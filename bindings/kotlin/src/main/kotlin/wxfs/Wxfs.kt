@@ -305,9 +305,9 @@ object Json {
                 '"' -> string() != null
                 '{', '[' -> {
                     var depth = 0
-                    while (i < s.length) {
+                    scan@ while (i < s.length) {
                         when (s[i]) {
-                            '"' -> { if (string() == null) return false; continue }
+                            '"' -> { if (string() == null) return false; continue@scan }
                             '{', '[' -> depth++
                             '}', ']' -> { depth--; if (depth == 0) { i++; return true } }
                         }

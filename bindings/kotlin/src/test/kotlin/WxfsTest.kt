@@ -1,0 +1,234 @@
+// End-to-end check of the Kotlin binding against the built libwxfs (run by run-tests.sh).
+// A plain `main` (no test framework is available to Debian's kotlinc): prints one line per
+// check, "N passed, M failed" at the end, and exits non-zero on any failure.
+
+import wxfs.Durability
+import wxfs.Json
+import wxfs.Limits
+import wxfs.Sandbox
+import wxfs.WxfsBytes
+import wxfs.WxfsException
+import wxfs.WxfsNative
+import java.io.File
+import java.nio.file.Files
+import java.util.Arrays
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import java.util.concurrent.atomic.AtomicReference
+
+private var passed = 0
+private var failed = 0
+
+private fun check(name: String, body: () -> Unit) {
+    try {
+        body()
+        passed++
+        println("ok   $name")
+    } catch (t: Throwable) {
+        failed++
+        println("FAIL $name: $t")
+        t.printStackTrace(System.out)
+    }
+}
+
+private fun expect(cond: Boolean, what: () -> String) {
+    if (!cond) throw AssertionError(what())
+}
+
+private inline fun expectThrows(body: () -> Unit): WxfsException {
+    try {
+        body()
+    } catch (e: WxfsException) {
+        return e
+    }
+    throw AssertionError("expected a WxfsException")
+}
+
+private fun deleteTree(f: File) {
+    f.listFiles()?.forEach { deleteTree(it) }
+    f.delete()
+}
+
+fun main() {
+    val root = Files.createTempDirectory("wxfs-kotlin-").toFile()
+    val rootPath = root.absolutePath
+    val appId = "wx0123456789abcdef"
+    val userId = "user-1"
+    try {
+        run(rootPath, appId, userId)
+    } finally {
+        deleteTree(root)
+    }
+    println("$passed passed, $failed failed")
+    System.exit(if (failed == 0) 0 else 1)
+}
+
+private fun run(root: String, appId: String, userId: String) {
+    check("library version and ABI") {
+        expect(Sandbox.version().matches(Regex("\\d+\\.\\d+\\.\\d+"))) { "version ${Sandbox.version()}" }
+        expect(WxfsNative.wxfs_abi_version() == WxfsNative.WXFS_ABI_VERSION) { "abi" }
+        val parts = Sandbox.version().split('.').map { it.toInt() }
+        expect(WxfsNative.wxfs_version_number() == parts[0] * 1000000 + parts[1] * 1000 + parts[2]) { "version number" }
+    }
+
+    check("config JSON escaping") {
+        val q = Json.quote("a\"b\\c\n\u0001é")
+        expect(q == "\"a\\\"b\\\\c\\n\\u0001é\"") { q }
+        expect(Json.stringField("{\"x\":[1,{\"errMsg\":\"no\"}],\"errMsg\":\"a\\\"b\\u00e9\"}", "errMsg") == "a\"bé") { "stringField" }
+        expect(Limits(storageTotal = 5L, openFiles = 3L).let { true }) { "limits" }
+    }
+
+    // The image-cache scenario: a download lands in temp, is saved, and its path cached in storage.
+    val image = ByteArray(1536 * 1024) { i -> (i * 31 + (i shr 11)).toByte() }
+    val savedPath = AtomicReference<String>()
+    check("image cache: createTemp -> saveFile -> storageSet -> close") {
+        val sb = Sandbox.open(root, appId, userId, durability = Durability.POWER, limits = Limits(storageTotal = 10L * 1024 * 1024))
+        try {
+            val temp = sb.createTemp(image, "png")
+            expect(temp.endsWith(".png")) { "temp path $temp" }
+            val saved = sb.saveFile(temp)
+            expect(saved != temp && saved.endsWith(".png")) { "saved path $saved" }
+            sb.storageSet("image_cache", Json.quote(saved))
+            savedPath.set(saved)
+            // the temp file is gone (moved)
+            val e = expectThrows { sb.readFile(temp) }
+            expect(e.code == 1300002) { "temp after save: $e" }
+        } finally {
+            sb.close()
+        }
+        sb.close() // idempotent
+        expect(sb.isClosed) { "closed" }
+    }
+
+    check("image cache: reopen -> storageGet -> readFile equal") {
+        Sandbox.open(root, appId, userId).use { sb ->
+            val got = sb.storageGet("image_cache") ?: throw AssertionError("image_cache missing after reopen")
+            expect(got.first == Json.quote(savedPath.get())) { "stored ${got.first}" }
+            expect(got.second == null) { "dataType ${got.second}" }
+            val path = Json.stringField("{\"p\":${got.first}}", "p")!!
+            val bytes = sb.readFile(path)
+            expect(Arrays.equals(bytes, image)) { "read ${bytes.size} bytes, differ" }
+            val real = File(sb.realPath(path))
+            expect(real.isFile && real.length() == image.size.toLong()) { "realPath $real" }
+        }
+    }
+
+    check("storage: dataType, info, remove, clear, missing -> null") {
+        Sandbox.open(root, appId, userId).use { sb ->
+            sb.storageSet("when", "\"2024-01-01T00:00:00.000Z\"", "Date")
+            val got = sb.storageGet("when")
+            expect(got == Pair("\"2024-01-01T00:00:00.000Z\"", "Date")) { "got $got" }
+            val info = sb.storageInfo()
+            expect(info.keyCount == 2L && info.currentBytes > 0 && info.limitBytes >= info.currentBytes) { "$info" }
+            sb.storageRemove("when")
+            sb.storageRemove("when")
+            expect(sb.storageGet("when") == null) { "removed" }
+            expect(sb.storageGet("never-set") == null) { "missing" }
+            val e = expectThrows { sb.storageSet("", "1") }
+            expect(e.code == 1400004) { "$e" }
+            val j = expectThrows { sb.storageSet("k", "{not json") }
+            expect(j.code == WxfsNative.WXFS_E_JSON && j.errMsg.isNotEmpty()) { "$j" }
+            sb.storageClear()
+            expect(sb.storageInfo().keyCount == 0L) { "cleared" }
+        }
+    }
+
+    check("writeFile / readFile of a user file, unicode path") {
+        Sandbox.open(root, appId, userId).use { sb ->
+            val data = "héllo \u4e16\u754c".toByteArray(Charsets.UTF_8)
+            sb.writeFile("wxfile://usr/文件.txt", data)
+            expect(Arrays.equals(sb.readFile("wxfile://usr/文件.txt"), data)) { "roundtrip" }
+            sb.writeFile("wxfile://usr/empty.bin", ByteArray(0))
+            expect(sb.readFile("wxfile://usr/empty.bin").isEmpty()) { "empty" }
+        }
+    }
+
+    check("bridge: readFile missing -> 1300002 with the WeChat errMsg") {
+        Sandbox.open(root, appId, userId).use { sb ->
+            val e = expectThrows { sb.invoke("readFile", "{\"filePath\":\"wxfile://usr/missing.txt\"}") }
+            expect(e.code == 1300002) { "code ${e.code}" }
+            expect(e.errMsg.startsWith("readFile:fail no such file or directory")) { "errMsg ${e.errMsg}" }
+            val ok = sb.invoke("writeFileSync", "{\"filePath\":\"wxfile://usr/a.txt\",\"data\":\"abc\",\"encoding\":\"utf8\"}")
+            expect(Json.stringField(ok, "errMsg") == "writeFileSync:ok") { ok }
+            val r = sb.invoke("readFileSync", "{\"filePath\":\"wxfile://usr/a.txt\",\"encoding\":\"utf8\"}")
+            expect(Json.stringField(r, "data") == "abc") { r }
+            val u = expectThrows { sb.invoke("noSuchApi", "{}") }
+            expect(u.code == WxfsNative.WXFS_E_UNKNOWN_API && u.errMsg.isNotEmpty()) { "$u" }
+        }
+    }
+
+    check("typed readFile of a missing file -> 1300002 with the last error message") {
+        Sandbox.open(root, appId, userId).use { sb ->
+            val e = expectThrows { sb.readFile("wxfile://usr/missing.txt") }
+            expect(e.code == 1300002) { "code ${e.code}" }
+            expect(e.errMsg.isNotEmpty()) { "empty message" }
+        }
+    }
+
+    check("closed handle -> negative code; use after close throws") {
+        val sb = Sandbox.open(root, appId, userId)
+        val raw = sb.rawHandle
+        sb.close()
+        expect(WxfsNative.wxfs_close(raw) == WxfsNative.WXFS_E_HANDLE) { "second raw close" }
+        val out = WxfsBytes.ByReference()
+        val api = "readFile".toByteArray()
+        val code = WxfsNative.wxfs_invoke(raw, api, wxfs.SizeT(api.size.toLong()), null, wxfs.SizeT(0), out)
+        out.read()
+        val text = out.takeString()
+        expect(code < 0 && code == WxfsNative.WXFS_E_HANDLE) { "invoke on closed handle: $code" }
+        expect(Json.stringField(text, "errMsg") != null) { "result $text" }
+        val e1 = expectThrows { sb.readFile("wxfile://usr/a.txt") }
+        expect(e1.code == WxfsNative.WXFS_E_HANDLE) { "$e1" }
+        val e2 = expectThrows { sb.invoke("getStorageInfoSync", "{}") }
+        expect(e2.code < 0) { "$e2" }
+        val e3 = expectThrows { sb.invokeAsync("getStorageInfo", "{}") { _, _ -> } }
+        expect(e3.code < 0) { "$e3" }
+    }
+
+    check("invokeAsync: callbacks arrive once each, in order") {
+        Sandbox.open(root, appId, userId).use { sb ->
+            val n = 20
+            val latch = CountDownLatch(n + 1)
+            val order = java.util.Collections.synchronizedList(ArrayList<Int>())
+            val failures = AtomicInteger()
+            for (i in 0 until n) {
+                sb.invokeAsync("setStorage", "{\"key\":\"k$i\",\"data\":$i}") { code, json ->
+                    if (code != 0 || Json.stringField(json, "errMsg") != "setStorage:ok") failures.incrementAndGet()
+                    order.add(i)
+                    latch.countDown()
+                }
+            }
+            val last = AtomicReference<String>()
+            val lastCode = AtomicInteger(-100)
+            sb.invokeAsync("readFile", "{\"filePath\":\"wxfile://usr/missing.txt\"}") { code, json ->
+                lastCode.set(code)
+                last.set(json)
+                latch.countDown()
+            }
+            expect(latch.await(30, TimeUnit.SECONDS)) { "callbacks did not all arrive: ${latch.count} missing" }
+            expect(failures.get() == 0) { "${failures.get()} setStorage failures" }
+            expect(order == (0 until n).toList()) { "order $order" }
+            expect(lastCode.get() == 1300002) { "async readFile code ${lastCode.get()}" }
+            expect(Json.stringField(last.get(), "errMsg")!!.startsWith("readFile:fail no such file or directory")) { last.get() }
+            expect(sb.storageInfo().keyCount == n.toLong()) { "keys" }
+        }
+    }
+
+    check("lifecycle: removeSandbox busy while open, then gone; gc") {
+        val sb = Sandbox.open(root, appId, userId)
+        val busy = expectThrows { Sandbox.removeSandbox(root, userId, appId) }
+        expect(busy.code == WxfsNative.WXFS_E_BUSY) { "$busy" }
+        sb.close()
+        Sandbox.gc(root)
+        Sandbox.removeSandbox(root, userId, appId)
+        Sandbox.open(root, appId, userId).use { again ->
+            expect(again.storageGet("image_cache") == null) { "storage survived removeSandbox" }
+        }
+    }
+
+    check("bad config -> WXFS_E_CONFIG with a message") {
+        val e = expectThrows { Sandbox.openJson("{\"root\":1}") }
+        expect(e.code == WxfsNative.WXFS_E_CONFIG && e.errMsg.isNotEmpty()) { "$e" }
+    }
+}

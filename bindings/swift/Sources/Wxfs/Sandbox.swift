@@ -1,0 +1,475 @@
+// Swift binding of libwxfs (STYLE.md 16): a class owning one sandbox handle, closed in `deinit`,
+// whose non-zero return codes become thrown `WxfsError`s carrying the errMsg.
+//
+// Every `wxfs_bytes` the library returns is released with `wxfs_bytes_free` (in a `defer` set up
+// before the call: outputs are written only on success, and freeing `{NULL, 0}` is a no-op).
+// Strings cross as UTF-8 with explicit lengths, so they may contain any character.
+
+import CWxfs
+import Foundation
+
+/// A failed call: `code` is the errCode of an API failure (e.g. 1300002) or a negative `WXFS_E_*`
+/// when the call could not run; `message` is the errMsg (bridge) or the library's last error message.
+public struct WxfsError: Error, CustomStringConvertible, Equatable {
+    public let code: Int32
+    public let message: String
+
+    public init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { return "[\(code)] \(message)" }
+
+    public static let null: Int32 = -1
+    public static let handle: Int32 = -2
+    public static let utf8: Int32 = -3
+    public static let json: Int32 = -4
+    public static let unknownApi: Int32 = -5
+    public static let config: Int32 = -6
+    public static let busy: Int32 = -7
+    public static let io: Int32 = -8
+    public static let panic: Int32 = -9
+    public static let bufferTooSmall: Int32 = -10
+    public static let queueFull: Int32 = -11
+
+    /// getStorage's "data not found".
+    public static let storageNotFound: Int32 = 1_400_001
+}
+
+/// `protocol` of the config: the scheme of virtual paths.
+public enum WxfsProtocol: String {
+    case wxfile
+    case http
+}
+
+/// `durability` of the config: what an acknowledged write survives.
+public enum WxfsDurability: String {
+    case process
+    case power
+}
+
+/// Quota overrides of the config in bytes (`openFiles` a count); nil keeps the default.
+public struct WxfsLimits {
+    public var userFiles: UInt64?
+    public var tempRuntime: UInt64?
+    public var tempKeep: UInt64?
+    public var tempAllSandboxes: UInt64?
+    public var storageItem: UInt64?
+    public var storageTotal: UInt64?
+    public var readFile: UInt64?
+    public var openFiles: UInt64?
+
+    public init(userFiles: UInt64? = nil, tempRuntime: UInt64? = nil, tempKeep: UInt64? = nil,
+                tempAllSandboxes: UInt64? = nil, storageItem: UInt64? = nil, storageTotal: UInt64? = nil,
+                readFile: UInt64? = nil, openFiles: UInt64? = nil) {
+        self.userFiles = userFiles
+        self.tempRuntime = tempRuntime
+        self.tempKeep = tempKeep
+        self.tempAllSandboxes = tempAllSandboxes
+        self.storageItem = storageItem
+        self.storageTotal = storageTotal
+        self.readFile = readFile
+        self.openFiles = openFiles
+    }
+
+    var json: [String: Any] {
+        var out: [String: Any] = [:]
+        let fields: [(String, UInt64?)] = [
+            ("userFiles", userFiles), ("tempRuntime", tempRuntime), ("tempKeep", tempKeep),
+            ("tempAllSandboxes", tempAllSandboxes), ("storageItem", storageItem),
+            ("storageTotal", storageTotal), ("readFile", readFile), ("openFiles", openFiles),
+        ]
+        for (name, value) in fields {
+            if let value = value {
+                out[name] = NSNumber(value: value)
+            }
+        }
+        return out
+    }
+}
+
+/// getStorageInfo in bytes.
+public struct WxfsStorageInfo: Equatable {
+    public let currentBytes: UInt64
+    public let limitBytes: UInt64
+    public let keyCount: UInt64
+}
+
+/// Pass `s` to C as UTF-8 bytes and their length (no NUL counted).
+@inline(__always)
+func withUTF8<R>(_ s: String, _ body: (UnsafePointer<CChar>?, Int) throws -> R) rethrows -> R {
+    let bytes = s.utf8CString
+    return try bytes.withUnsafeBufferPointer { buf in
+        try body(buf.baseAddress, buf.count - 1)
+    }
+}
+
+/// The same for an optional string: nil crosses as NULL.
+@inline(__always)
+func withOptionalUTF8<R>(_ s: String?, _ body: (UnsafePointer<CChar>?, Int) throws -> R) rethrows -> R {
+    guard let s = s else {
+        return try body(nil, 0)
+    }
+    return try withUTF8(s, body)
+}
+
+/// The bytes of a library result (copied); does not free them.
+func copyBytes(_ b: wxfs_bytes) -> Data {
+    guard let data = b.data, b.len > 0 else {
+        return Data()
+    }
+    return Data(bytes: data, count: Int(b.len))
+}
+
+/// A text result (JSON, path) as a String; does not free it.
+func copyString(_ b: wxfs_bytes) -> String {
+    return String(decoding: UnsafeBufferPointer(start: b.data, count: Int(b.len)), as: UTF8.self)
+}
+
+/// This thread's last error message: the reason of the last failed typed call.
+func lastErrorMessage() -> String {
+    for _ in 0..<3 {
+        var needed: Int = 0
+        _ = wxfs_last_error_message(nil, 0, &needed)
+        if needed == 0 {
+            return ""
+        }
+        var buf = [CChar](repeating: 0, count: needed + 1)
+        let rc = buf.withUnsafeMutableBufferPointer { p in
+            wxfs_last_error_message(p.baseAddress, p.count, &needed)
+        }
+        if rc == 0 {
+            return String(cString: buf)
+        }
+    }
+    return ""
+}
+
+/// Throw for a typed call's non-zero code, with the last error message.
+@inline(__always)
+func check(_ code: Int32) throws {
+    if code != 0 {
+        throw WxfsError(code: code, message: lastErrorMessage())
+    }
+}
+
+/// The errMsg field of a bridge result, or the whole text when it has none.
+func errMsg(of json: String) -> String {
+    if let data = json.data(using: .utf8),
+       let object = try? JSONSerialization.jsonObject(with: data, options: []) as? [String: Any],
+       let msg = object["errMsg"] as? String {
+        return msg
+    }
+    return json
+}
+
+/// Holds an invokeAsync completion until the library calls back (exactly once).
+private final class CallbackBox {
+    let body: (Int32, String) -> Void
+
+    init(_ body: @escaping (Int32, String) -> Void) {
+        self.body = body
+    }
+}
+
+/// One open sandbox: one user's view of one mini-program's files and storage.
+///
+/// Thread-safe (the library serializes per sandbox). The handle is closed by `close()` or, at the
+/// latest, in `deinit`; after `close()` every call throws `WxfsError.handle`.
+public final class Sandbox {
+    private var handle: UInt64
+    private let lock = NSLock()
+
+    /// The ABI version this binding was written against.
+    public static let abiVersion: UInt32 = 1
+
+    /// Open (or share, if open in this process) the sandbox of (userId, appId) under `root`.
+    public convenience init(root: String, appId: String, userId: String, packageDir: String? = nil,
+                            protocol proto: WxfsProtocol? = nil, durability: WxfsDurability? = nil,
+                            limits: WxfsLimits? = nil) throws {
+        var config: [String: Any] = ["root": root, "appId": appId, "userId": userId]
+        if let packageDir = packageDir {
+            config["packageDir"] = packageDir
+        }
+        if let proto = proto {
+            config["protocol"] = proto.rawValue
+        }
+        if let durability = durability {
+            config["durability"] = durability.rawValue
+        }
+        if let limits = limits {
+            config["limits"] = limits.json
+        }
+        let data = try JSONSerialization.data(withJSONObject: config, options: [])
+        try self.init(configJSON: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Open with a ready config JSON (DESIGN.md §7).
+    public init(configJSON: String) throws {
+        let abi = wxfs_abi_version()
+        if abi != Sandbox.abiVersion {
+            throw WxfsError(code: WxfsError.config, message: "libwxfs ABI \(abi), this binding needs \(Sandbox.abiVersion)")
+        }
+        var h: UInt64 = 0
+        let rc = withUTF8(configJSON) { cfg, cfgLen in
+            wxfs_open(cfg, cfgLen, &h)
+        }
+        try check(rc)
+        handle = h
+    }
+
+    deinit {
+        if handle != 0 {
+            _ = wxfs_close(handle)
+        }
+    }
+
+    /// Release the handle now; later calls throw, a second close is a no-op.
+    public func close() {
+        lock.lock()
+        let h = handle
+        handle = 0
+        lock.unlock()
+        if h != 0 {
+            _ = wxfs_close(h)
+        }
+    }
+
+    public var isClosed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return handle == 0
+    }
+
+    private func current() throws -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        if handle == 0 {
+            throw WxfsError(code: WxfsError.handle, message: "sandbox is closed")
+        }
+        return handle
+    }
+
+    /// "MAJOR.MINOR.PATCH" of the loaded library.
+    public static var version: String {
+        guard let v = wxfs_version() else {
+            return ""
+        }
+        return String(cString: v)
+    }
+
+    // MARK: the bridge
+
+    /// Call mini-program api `api` ("readFile", "setStorageSync", "host.createTempFile", ...) with
+    /// its JSON argument object; returns the result JSON. Throws the result's errMsg on a non-zero code.
+    @discardableResult
+    public func invoke(_ api: String, _ argsJSON: String = "{}") throws -> String {
+        let h = try current()
+        var out = wxfs_bytes()
+        defer { wxfs_bytes_free(out) }
+        let rc = withUTF8(api) { a, aLen in
+            withUTF8(argsJSON) { j, jLen in
+                wxfs_invoke(h, a, aLen, j, jLen, &out)
+            }
+        }
+        let text = copyString(out)
+        if rc != 0 {
+            throw WxfsError(code: rc, message: errMsg(of: text))
+        }
+        return text
+    }
+
+    /// The bridge off the caller's thread: `completion(code, resultJSON)` is called exactly once,
+    /// from a library worker thread. Throws (and never calls back) when the call was not queued.
+    public func invokeAsync(_ api: String, _ argsJSON: String = "{}",
+                            completion: @escaping (Int32, String) -> Void) throws {
+        let h = try current()
+        let context = Unmanaged.passRetained(CallbackBox(completion)).toOpaque()
+        let rc = withUTF8(api) { a, aLen in
+            withUTF8(argsJSON) { j, jLen in
+                wxfs_invoke_async(h, a, aLen, j, jLen, { userdata, code, result, resultLen in
+                    guard let userdata = userdata else {
+                        return
+                    }
+                    let box = Unmanaged<CallbackBox>.fromOpaque(userdata).takeRetainedValue()
+                    // `result` is valid only during this call: copy it now.
+                    let text = String(decoding: UnsafeBufferPointer(start: result, count: Int(resultLen)), as: UTF8.self)
+                    box.body(code, text)
+                }, context)
+            }
+        }
+        if rc != 0 {
+            Unmanaged<CallbackBox>.fromOpaque(context).release()
+            throw WxfsError(code: rc, message: lastErrorMessage())
+        }
+    }
+
+    /// `invokeAsync` for Swift concurrency: returns the result JSON or throws its errMsg.
+    @available(macOS 10.15, iOS 13.0, *)
+    public func invoke(_ api: String, _ argsJSON: String = "{}") async throws -> String {
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, Error>) in
+            do {
+                try self.invokeAsync(api, argsJSON) { code, json in
+                    if code == 0 {
+                        continuation.resume(returning: json)
+                    } else {
+                        continuation.resume(throwing: WxfsError(code: code, message: errMsg(of: json)))
+                    }
+                }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    // MARK: typed calls
+
+    /// Read a whole file at a readable virtual path.
+    public func readFile(_ path: String) throws -> Data {
+        let h = try current()
+        var out = wxfs_bytes()
+        defer { wxfs_bytes_free(out) }
+        let rc = withUTF8(path) { p, pLen in
+            wxfs_read_file(h, p, pLen, &out)
+        }
+        try check(rc)
+        return copyBytes(out)
+    }
+
+    /// Write raw bytes to a user file (`wxfile://usr/...`), atomically replacing it.
+    public func writeFile(_ path: String, _ data: Data) throws {
+        let h = try current()
+        let rc = withUTF8(path) { p, pLen in
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
+                wxfs_write_file(h, p, pLen, raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
+            }
+        }
+        try check(rc)
+    }
+
+    /// saveFile: move a temp file to the saved area (`filePath` nil) or to a user path; returns the new path.
+    @discardableResult
+    public func saveFile(_ tempPath: String, filePath: String? = nil) throws -> String {
+        let h = try current()
+        var out = wxfs_bytes()
+        defer { wxfs_bytes_free(out) }
+        let rc = withUTF8(tempPath) { t, tLen in
+            withOptionalUTF8(filePath) { f, fLen in
+                wxfs_save_file(h, t, tLen, f, fLen, &out)
+            }
+        }
+        try check(rc)
+        return copyString(out)
+    }
+
+    /// Create a temp file from bytes, as a download would; `ext` without the dot ("png").
+    public func createTemp(_ data: Data, ext: String? = nil) throws -> String {
+        let h = try current()
+        var out = wxfs_bytes()
+        defer { wxfs_bytes_free(out) }
+        let rc = withOptionalUTF8(ext) { e, eLen in
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
+                wxfs_temp_create(h, raw.bindMemory(to: UInt8.self).baseAddress, raw.count, e, eLen, &out)
+            }
+        }
+        try check(rc)
+        return copyString(out)
+    }
+
+    /// The OS path behind a readable virtual path, for an image view or a player.
+    public func realPath(_ path: String) throws -> String {
+        let h = try current()
+        var out = wxfs_bytes()
+        defer { wxfs_bytes_free(out) }
+        let rc = withUTF8(path) { p, pLen in
+            wxfs_real_path(h, p, pLen, &out)
+        }
+        try check(rc)
+        return copyString(out)
+    }
+
+    /// setStorage of a value given as JSON text, with an optional dataType kept beside it.
+    public func storageSet(_ key: String, json: String, dataType: String? = nil) throws {
+        let h = try current()
+        let rc = withUTF8(key) { k, kLen in
+            withUTF8(json) { j, jLen in
+                withOptionalUTF8(dataType) { d, dLen in
+                    wxfs_storage_set(h, k, kLen, j, jLen, d, dLen)
+                }
+            }
+        }
+        try check(rc)
+    }
+
+    /// getStorage: the value's JSON and its dataType, or nil when the key is missing (1400001).
+    public func storageGet(_ key: String) throws -> (json: String, dataType: String?)? {
+        let h = try current()
+        var json = wxfs_bytes()
+        var type = wxfs_bytes()
+        defer {
+            wxfs_bytes_free(json)
+            wxfs_bytes_free(type)
+        }
+        let rc = withUTF8(key) { k, kLen in
+            wxfs_storage_get(h, k, kLen, &json, &type)
+        }
+        if rc == WxfsError.storageNotFound {
+            return nil
+        }
+        try check(rc)
+        let dataType: String? = type.data == nil ? nil : copyString(type)
+        return (json: copyString(json), dataType: dataType)
+    }
+
+    /// removeStorage; a missing key is not an error.
+    public func storageRemove(_ key: String) throws {
+        let h = try current()
+        let rc = withUTF8(key) { k, kLen in
+            wxfs_storage_remove(h, k, kLen)
+        }
+        try check(rc)
+    }
+
+    /// clearStorage.
+    public func storageClear() throws {
+        let h = try current()
+        try check(wxfs_storage_clear(h))
+    }
+
+    /// getStorageInfo in bytes.
+    public func storageInfo() throws -> WxfsStorageInfo {
+        let h = try current()
+        var current: UInt64 = 0
+        var limit: UInt64 = 0
+        var keys: UInt64 = 0
+        try check(wxfs_storage_info(h, &current, &limit, &keys))
+        return WxfsStorageInfo(currentBytes: current, limitBytes: limit, keyCount: keys)
+    }
+
+    // MARK: lifecycle
+
+    /// Trim the temp areas of all sandboxes under `root` to `tempLimit` bytes (0: the default);
+    /// returns the bytes freed.
+    @discardableResult
+    public static func gc(root: String, tempLimit: UInt64 = 0) throws -> UInt64 {
+        var freed: UInt64 = 0
+        let rc = withUTF8(root) { r, rLen in
+            wxfs_gc(r, rLen, tempLimit, &freed)
+        }
+        try check(rc)
+        return freed
+    }
+
+    /// Delete all files and storage of (userId, appId); throws `WxfsError.busy` while it is open.
+    public static func removeSandbox(root: String, userId: String, appId: String) throws {
+        let rc = withUTF8(root) { r, rLen in
+            withUTF8(userId) { u, uLen in
+                withUTF8(appId) { a, aLen in
+                    wxfs_remove_sandbox(r, rLen, u, uLen, a, aLen)
+                }
+            }
+        }
+        try check(rc)
+    }
+}
