@@ -51,6 +51,8 @@ fn main() {
 fn abi_version(ffi: &std::path::Path) -> u32 {
     let src = std::fs::read_to_string(ffi).expect("src/ffi/mod.rs");
     src.lines()
-        .find_map(|l| l.trim().strip_prefix("pub const WXFS_ABI_VERSION: u32 =")?.trim().strip_suffix(';')?.trim().parse().ok())
+        .find_map(|l| {
+            l.trim().strip_prefix("pub const WXFS_ABI_VERSION: u32 =")?.trim().strip_suffix(';')?.trim().parse().ok()
+        })
         .expect("src/ffi/mod.rs has no `pub const WXFS_ABI_VERSION: u32 = N;`")
 }

@@ -124,7 +124,10 @@ func copyBytes(_ b: wxfs_bytes) -> Data {
 
 /// A text result (JSON, path) as a String; does not free it.
 func copyString(_ b: wxfs_bytes) -> String {
-    return String(decoding: UnsafeBufferPointer(start: b.data, count: Int(b.len)), as: UTF8.self)
+    guard let data = b.data, b.len > 0 else {
+        return ""
+    }
+    return String(decoding: UnsafeMutableBufferPointer(start: data, count: Int(b.len)), as: UTF8.self)
 }
 
 /// This thread's last error message: the reason of the last failed typed call.
@@ -140,7 +143,7 @@ func lastErrorMessage() -> String {
             wxfs_last_error_message(p.baseAddress, p.count, &needed)
         }
         if rc == 0 {
-            return String(cString: buf)
+            return String(decoding: buf[0..<needed].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
     return ""
@@ -307,7 +310,7 @@ public final class Sandbox {
 
     /// `invokeAsync` for Swift concurrency: returns the result JSON or throws its errMsg.
     @available(macOS 10.15, iOS 13.0, *)
-    public func invoke(_ api: String, _ argsJSON: String = "{}") async throws -> String {
+    public func invokeAsync(_ api: String, _ argsJSON: String = "{}") async throws -> String {
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, Error>) in
             do {
                 try self.invokeAsync(api, argsJSON) { code, json in
@@ -342,7 +345,7 @@ public final class Sandbox {
         let h = try current()
         let rc = withUTF8(path) { p, pLen in
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
-                wxfs_write_file(h, p, pLen, raw.bindMemory(to: UInt8.self).baseAddress, raw.count)
+                wxfs_write_file(h, p, pLen, raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count)
             }
         }
         try check(rc)
@@ -370,7 +373,7 @@ public final class Sandbox {
         defer { wxfs_bytes_free(out) }
         let rc = withOptionalUTF8(ext) { e, eLen in
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
-                wxfs_temp_create(h, raw.bindMemory(to: UInt8.self).baseAddress, raw.count, e, eLen, &out)
+                wxfs_temp_create(h, raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, e, eLen, &out)
             }
         }
         try check(rc)
@@ -440,11 +443,11 @@ public final class Sandbox {
     /// getStorageInfo in bytes.
     public func storageInfo() throws -> WxfsStorageInfo {
         let h = try current()
-        var current: UInt64 = 0
+        var used: UInt64 = 0
         var limit: UInt64 = 0
         var keys: UInt64 = 0
-        try check(wxfs_storage_info(h, &current, &limit, &keys))
-        return WxfsStorageInfo(currentBytes: current, limitBytes: limit, keyCount: keys)
+        try check(wxfs_storage_info(h, &used, &limit, &keys))
+        return WxfsStorageInfo(currentBytes: used, limitBytes: limit, keyCount: keys)
     }
 
     // MARK: lifecycle

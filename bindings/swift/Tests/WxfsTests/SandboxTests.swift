@@ -1,0 +1,118 @@
+// The Kotlin binding's scenario, for `swift test` on a machine with a Swift toolchain:
+//   cargo build && cd bindings/swift && \
+//   LD_LIBRARY_PATH=../../target/debug swift test -Xlinker -L../../target/debug
+
+import Foundation
+import XCTest
+@testable import Wxfs
+
+final class SandboxTests: XCTestCase {
+    private var root: URL!
+    private let appId = "wx0123456789abcdef"
+    private let userId = "user-1"
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("wxfs-swift-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    private func openSandbox() throws -> Sandbox {
+        return try Sandbox(root: root.path, appId: appId, userId: userId)
+    }
+
+    func testImageCacheSurvivesReopen() throws {
+        let image = Data((0..<(1536 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ ($0 >> 11)) })
+        let saved: String
+        do {
+            let sandbox = try Sandbox(root: root.path, appId: appId, userId: userId, durability: .power)
+            let temp = try sandbox.createTemp(image, ext: "png")
+            XCTAssertTrue(temp.hasSuffix(".png"))
+            saved = try sandbox.saveFile(temp)
+            let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [saved], options: []), as: UTF8.self)
+            try sandbox.storageSet("image_cache", json: String(quoted.dropFirst().dropLast()))
+            sandbox.close()
+            sandbox.close()
+            XCTAssertTrue(sandbox.isClosed)
+        }
+        let sandbox = try openSandbox()
+        let got = try XCTUnwrap(try sandbox.storageGet("image_cache"))
+        XCTAssertNil(got.dataType)
+        let array = try JSONSerialization.jsonObject(with: Data("[\(got.json)]".utf8), options: []) as? [String]
+        XCTAssertEqual(array?.first, saved)
+        XCTAssertEqual(try sandbox.readFile(saved), image)
+        let real = try sandbox.realPath(saved)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: real))
+    }
+
+    func testStorage() throws {
+        let sandbox = try openSandbox()
+        try sandbox.storageSet("when", json: "\"2024-01-01T00:00:00.000Z\"", dataType: "Date")
+        let got = try sandbox.storageGet("when")
+        XCTAssertEqual(got?.json, "\"2024-01-01T00:00:00.000Z\"")
+        XCTAssertEqual(got?.dataType, "Date")
+        XCTAssertEqual(try sandbox.storageInfo().keyCount, 1)
+        try sandbox.storageRemove("when")
+        XCTAssertNil(try sandbox.storageGet("when"))
+        XCTAssertThrowsError(try sandbox.storageSet("", json: "1")) { error in
+            XCTAssertEqual((error as? WxfsError)?.code, 1_400_004)
+        }
+        try sandbox.storageClear()
+        XCTAssertEqual(try sandbox.storageInfo().keyCount, 0)
+    }
+
+    func testErrors() throws {
+        let sandbox = try openSandbox()
+        XCTAssertThrowsError(try sandbox.invoke("readFile", "{\"filePath\":\"wxfile://usr/missing.txt\"}")) { error in
+            let e = error as? WxfsError
+            XCTAssertEqual(e?.code, 1_300_002)
+            XCTAssertTrue(e?.message.hasPrefix("readFile:fail no such file or directory") ?? false)
+        }
+        XCTAssertThrowsError(try sandbox.readFile("wxfile://usr/missing.txt")) { error in
+            XCTAssertEqual((error as? WxfsError)?.code, 1_300_002)
+        }
+        sandbox.close()
+        XCTAssertThrowsError(try sandbox.readFile("wxfile://usr/a.txt")) { error in
+            XCTAssertEqual((error as? WxfsError)?.code, WxfsError.handle)
+        }
+    }
+
+    func testUserFileRoundTrip() throws {
+        let sandbox = try openSandbox()
+        let data = Data("héllo 世界".utf8)
+        try sandbox.writeFile("wxfile://usr/文件.txt", data)
+        XCTAssertEqual(try sandbox.readFile("wxfile://usr/文件.txt"), data)
+    }
+
+    func testInvokeAsyncCallsBack() throws {
+        let sandbox = try openSandbox()
+        let done = expectation(description: "callback")
+        try sandbox.invokeAsync("setStorage", "{\"key\":\"k\",\"data\":1}") { code, json in
+            XCTAssertEqual(code, 0)
+            XCTAssertTrue(json.contains("setStorage:ok"))
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 30)
+    }
+
+    @available(macOS 10.15, iOS 13.0, *)
+    func testInvokeAwait() async throws {
+        let sandbox = try openSandbox()
+        let json = try await sandbox.invokeAsync("getStorageInfo", "{}")
+        XCTAssertTrue(json.contains("getStorageInfo:ok"))
+    }
+
+    func testLifecycle() throws {
+        let sandbox = try openSandbox()
+        XCTAssertThrowsError(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId)) { error in
+            XCTAssertEqual((error as? WxfsError)?.code, WxfsError.busy)
+        }
+        sandbox.close()
+        try Sandbox.gc(root: root.path)
+        try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId)
+        XCTAssertFalse(Sandbox.version.isEmpty)
+    }
+}
