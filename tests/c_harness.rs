@@ -1,8 +1,13 @@
 //! The C harness (STYLE.md 13): the C11 programs of `tests/c/` compiled with `cc` against the
 //! shared and against the static library cargo built for this test run, and run with a fresh
-//! root directory. One test per (program, linkage), so a failure names both.
+//! root directory. One test per (program, linkage), so a failure names both. Each program also
+//! runs once built with AddressSanitizer + UBSan (`asan_*`) and once under valgrind
+//! (`valgrind_*`), both against the shared library; any report fails. A last test checks that
+//! the shared library exports exactly the functions `include/wxfs.h` declares.
 //!
-//! Needs a C compiler (`cc`, or `$CC`) and, for the C++ header check, `g++` (or `$CXX`).
+//! Needs a C compiler (`cc`, or `$CC`) with its sanitizer runtimes (gcc ships libasan/libubsan),
+//! binutils (`nm`, `readelf`), `g++` (or `$CXX`) for the C++ header check, and valgrind (without
+//! it the valgrind tests print "skipped" and pass, unless `CI` is set: then they fail).
 //! Binaries and roots go under `target/<profile>/c-harness/`; a passing test removes its own.
 
 use std::path::{Path, PathBuf};
@@ -240,8 +245,9 @@ fn run_c_program(program: &str, link: Link, tool_: Tool, runs: Runs) {
             }
             Tool::Asan => {
                 let mut c = Command::new(&bin);
-                // Leak detection works here (LeakSanitizer needs ptrace-like thread suspension,
-                // which some containers forbid; then this test fails loudly rather than passing).
+                // Leaks are detected (detect_leaks=1). LeakSanitizer stops the world with ptrace;
+                // where a sandbox forbids that it aborts with "LeakSanitizer has encountered a
+                // fatal error" and the test fails: fix the environment, do not turn leaks off.
                 c.args(args)
                     .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=98")
                     .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
@@ -249,6 +255,8 @@ fn run_c_program(program: &str, link: Link, tool_: Tool, runs: Runs) {
                 c
             }
             Tool::Valgrind => {
+                // valgrind 3.19 does not know openat2 (it prints "unhandled syscall: 437"); the
+                // library's path resolution (cap-std) then falls back to its portable beneath-the-dir walk.
                 let mut c = Command::new("valgrind");
                 c.args([
                     "--error-exitcode=99",
@@ -363,6 +371,17 @@ fn typed_test_shared() {
 #[test]
 fn typed_test_static() {
     run_c_program("typed_test", Link::Static, Tool::Plain, ONCE);
+}
+
+/// DESIGN.md §6 and wxfs.h: calls one thread issues on a sandbox take effect in issue order, sync
+/// calls included, and the typed functions are sync calls. Ignored until the library does this:
+/// today a typed call runs at once, ahead of the thread's queued async calls (so
+/// `wxfs_storage_get` right after async `setStorageSync` calls misses them). Run it with
+/// `cargo test --test c_harness -- --ignored`.
+#[test]
+#[ignore = "library bug: typed calls do not wait for the calling thread's queued async calls (DESIGN.md §6)"]
+fn async_then_typed_order_shared() {
+    run_c_program("async_test", Link::Shared, Tool::Plain, Runs::WithRoot(&[&["typed-order"]]));
 }
 
 #[test]
@@ -547,7 +566,10 @@ fn exported_symbols_match_the_header() {
     let header_path = repo_dir().join("include/wxfs.h");
     let header = std::fs::read_to_string(&header_path).expect("include/wxfs.h");
     let declared = declared_functions(&header);
-    assert!(declared.len() >= 21, "only {} functions found in wxfs.h: {declared:?}", declared.len());
+    assert!(
+        declared.contains("wxfs_open") && declared.contains("wxfs_bytes_free"),
+        "the header parser missed wxfs_open or wxfs_bytes_free; it found {declared:?}"
+    );
 
     let undeclared: Vec<_> = exported.difference(&declared).collect();
     let missing: Vec<_> = declared.difference(&exported).collect();

@@ -30,4 +30,4 @@ if ! "$kotlinc" -cp "$jna" -include-runtime -d "$jar" \
 fi
 grep -v -e 'Xverify:none' -e '^$' "$work/kotlinc.log" >&2 || true
 
-"$java" -Djna.library.path="$lib_dir" -cp "$jar:$jna" WxfsTestKt
+"$java" -Djna.library.path="$lib_dir" -Dwxfs.header="$here/../../include/wxfs.h" -cp "$jar:$jna" WxfsTestKt

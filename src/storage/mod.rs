@@ -517,6 +517,13 @@ impl Index {
     }
 }
 
+/// Decode one storage-log record at the start of `buf` (for the fuzzers): the frame's length
+/// when a record is accepted.
+#[doc(hidden)]
+pub fn fuzz_decode_record(buf: &[u8]) -> Option<usize> {
+    record::decode(buf).ok().map(|(_, n)| n)
+}
+
 /// What a read-only check of a storage log found (fsck).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verify {

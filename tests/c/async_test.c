@@ -2,6 +2,7 @@
  * async_test.c: wxfs_invoke_async from several threads (DESIGN.md §6, wxfs.h), through wxfs.h only.
  *
  * Usage: async_test <fresh-empty-root-dir>
+ *        async_test <fresh-empty-root-dir> typed-order   (only the typed-after-async ordering check)
  * Environment: WXFS_TEST_SCALE=<n> divides every repetition count by n (valgrind runs use it);
  * unset or 1 is the full run: 10,000 async calls.
  * Exits 0 when every check passes; otherwise prints the first failed check to stderr and exits 1.
@@ -430,9 +431,60 @@ static void test_close_in_flight(void) {
     CHECK_CODE(wxfs_close(h), 0);
 }
 
+/* Typed calls are sync calls too: from a thread with async calls queued on a sandbox, a typed
+ * call must take effect after them (DESIGN.md §6; wxfs_invoke_async: "sync calls included"). */
+static void *typed_order_worker(void *arg) {
+    struct worker *w = arg;
+    char key[16], args[128], want[32];
+    snprintf(key, sizeof key, "o%d", w->id);
+    for (int round = 0; round < w->n; round++) {
+        int last = round * 100 + 19;
+        for (int k = round * 100; k <= last; k++) {
+            snprintf(args, sizeof args, "{\"key\":\"%s\",\"data\":%d}", key, k);
+            int32_t rc = issue(w->h, "setStorageSync", args, 0, 0, "{\"errMsg\":\"setStorageSync:ok\"}");
+            if (rc != 0) WFAIL(w, "thread %d: wxfs_invoke_async(setStorageSync %s) returned %ld", w->id, args, (long)rc);
+        }
+        wxfs_bytes j = {NULL, 0};
+        int32_t rc = wxfs_storage_get(w->h, key, strlen(key), &j, NULL);
+        snprintf(want, sizeof want, "%d", last);
+        int ok = rc == 0 && j.data != NULL && strcmp((const char *)j.data, want) == 0;
+        if (!ok) {
+            if (rc == 0) snprintf(args, sizeof args, "%s", (const char *)j.data);
+            wxfs_bytes_free(j);
+            WFAIL(w,
+                  "thread %d, round %d: wxfs_storage_get(%s) right after this thread's async setStorageSync calls "
+                  "returned %ld (value %s), expected 0 with value %s",
+                  w->id, round, key, (long)rc, rc == 0 ? args : "-", want);
+        }
+        wxfs_bytes_free(j);
+    }
+    return NULL;
+}
+
+static void test_typed_order(void) {
+    g_test = "typed calls after async calls of the same thread";
+    uint64_t h = open_app("wx-async-typed");
+    struct worker w[THREADS];
+    int rounds = scaled(50);
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i].id = i;
+        w[i].h = h;
+        w[i].n = rounds;
+        w[i].error[0] = 0;
+        CHECK(pthread_create(&t[i], NULL, typed_order_worker, &w[i]) == 0, "pthread_create %d", i);
+    }
+    for (int i = 0; i < THREADS; i++) CHECK(pthread_join(t[i], NULL) == 0, "pthread_join %d", i);
+    /* Let every queued call finish before reporting, so nothing runs during exit. */
+    wait_for_callbacks(atomic_load(&g_issued));
+    for (int i = 0; i < THREADS; i++) CHECK(w[i].error[0] == 0, "%s", w[i].error);
+    check_slots(0, atomic_load(&g_next_slot));
+    CHECK_CODE(wxfs_close(h), 0);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == 0) {
-        fprintf(stderr, "usage: %s <empty root dir>\n", argv[0]);
+    if (argc < 2 || argc > 3 || argv[1][0] == 0 || (argc == 3 && strcmp(argv[2], "typed-order") != 0)) {
+        fprintf(stderr, "usage: %s <empty root dir> [typed-order]\n", argv[0]);
         return 2;
     }
     g_root = argv[1];
@@ -449,6 +501,12 @@ int main(int argc, char **argv) {
     g_slots = calloc(g_slot_cap, sizeof *g_slots);
     CHECK(g_slots != NULL, "calloc");
 
+    if (argc == 3) {
+        test_typed_order();
+        free(g_slots);
+        printf("async_test typed-order: %lu checks passed\n", g_checks);
+        return 0;
+    }
     uint64_t h = open_app("wx-async");
     test_order_per_thread(h);
     test_mixed(h);

@@ -72,6 +72,17 @@ private fun run(root: String, appId: String, userId: String) {
         expect(WxfsNative.wxfs_version_number() == parts[0] * 1000000 + parts[1] * 1000 + parts[2]) { "version number" }
     }
 
+    check("every function of wxfs.h is mapped, and nothing else") {
+        val header = System.getProperty("wxfs.header") ?: throw AssertionError("-Dwxfs.header not set")
+        val text = File(header).readText()
+            .replace(Regex("/\\*.*?\\*/", RegexOption.DOT_MATCHES_ALL), "")
+            .replace(Regex("//[^\n]*"), "")
+        val declared = Regex("\\b(wxfs_[a-z_]+)\\s*\\(").findAll(text).map { it.groupValues[1] }.toSortedSet()
+        val mapped = WxfsNative::class.java.declaredMethods
+            .filter { java.lang.reflect.Modifier.isNative(it.modifiers) }.map { it.name }.toSortedSet()
+        expect(declared.isNotEmpty() && declared == mapped) { "header $declared, mapped $mapped" }
+    }
+
     check("config JSON escaping") {
         val q = Json.quote("a\"b\\c\n\u0001é")
         expect(q == "\"a\\\"b\\\\c\\n\\u0001é\"") { q }

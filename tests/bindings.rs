@@ -1,0 +1,144 @@
+//! The language bindings of `bindings/` (STYLE.md 16-17), driven from `cargo test`:
+//!
+//! - `kotlin_binding`: `bindings/kotlin/run-tests.sh` compiles the JNA binding and its test with
+//!   `kotlinc` and runs it against the `libwxfs` cargo built for this test run.
+//! - `swift_syntax`: `bindings/swift/check_syntax.py` parses the Swift package with tree-sitter
+//!   (no Swift toolchain is assumed) and checks its C calls against `include/wxfs.h`.
+//!
+//! A missing tool (`kotlinc`, `java`, JNA; `python3` or the tree-sitter Swift grammar) skips the
+//! test with a message, except under CI (`CI` set), where it fails: CI must install them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// `target/<profile>`: this test is `target/<profile>/deps/bindings-<hash>`.
+fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary is not under target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Skip (print and return true) when a tool is missing outside CI; fail under CI.
+fn missing(what: &str, install: &str) -> bool {
+    if in_ci() {
+        panic!("{what} is not installed, and CI must run this test: {install}");
+    }
+    println!("skipped: {what} not installed ({install})");
+    true
+}
+
+/// True when `program --version`-style probing runs at all.
+fn runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn report(what: &str, out: &Output) -> String {
+    format!(
+        "{what} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn last_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn kotlin_binding() {
+    let jna = std::env::var("JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".to_string());
+    let install = "apt-get install -y kotlin libjna-java";
+    if !runs("kotlinc", &["-version"]) && missing("kotlinc", install) {
+        return;
+    }
+    if !runs("java", &["-version"]) && missing("java", install) {
+        return;
+    }
+    if !Path::new(&jna).is_file() && missing(&format!("JNA ({jna})"), install) {
+        return;
+    }
+    let lib_dir = build_dir();
+    let lib = lib_dir.join(format!(
+        "{}wxfs{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        lib.exists(),
+        "{} was not built by cargo (crate-type cdylib)",
+        lib.display()
+    );
+
+    let script = repo_dir().join("bindings/kotlin/run-tests.sh");
+    let out = Command::new("sh")
+        .arg(&script)
+        .arg(&lib_dir)
+        .env("JNA_JAR", &jna)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        report("bindings/kotlin/run-tests.sh", &out)
+    );
+    let summary = last_line(&out);
+    assert!(
+        summary.ends_with(" passed, 0 failed"),
+        "{}",
+        report(&format!("unexpected summary {summary:?}"), &out)
+    );
+    println!("kotlin: {summary}");
+}
+
+#[test]
+fn swift_syntax() {
+    let install = "pip install tree-sitter tree-sitter-swift";
+    if !runs("python3", &["--version"]) && missing("python3", install) {
+        return;
+    }
+    if !runs("python3", &["-c", "import tree_sitter, tree_sitter_swift"])
+        && missing("the Python tree-sitter Swift grammar", install)
+    {
+        return;
+    }
+    let script = repo_dir().join("bindings/swift/check_syntax.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        report("bindings/swift/check_syntax.py", &out)
+    );
+    let summary = last_line(&out);
+    assert!(
+        summary.ends_with(" passed, 0 failed"),
+        "{}",
+        report(&format!("unexpected summary {summary:?}"), &out)
+    );
+    println!("swift: {summary}");
+}
