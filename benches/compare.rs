@@ -212,7 +212,7 @@ type PathOutFn = unsafe extern "C" fn(u64, *const c_char, usize, *mut Bytes) -> 
 type TempFn = unsafe extern "C" fn(u64, *const u8, usize, *const c_char, usize, *mut Bytes) -> i32;
 type SaveFn = unsafe extern "C" fn(u64, *const c_char, usize, *const c_char, usize, *mut Bytes) -> i32;
 
-/// The built libwxfs, loaded at run time from target/<profile>/ as tests/common does.
+/// The built libwxfs, loaded at run time as tests/common does (and as a host does).
 struct Wx {
     _lib: Library,
     open: OpenFn,
@@ -227,15 +227,20 @@ struct Wx {
     save_file: SaveFn,
 }
 
-fn build_dir() -> PathBuf {
+/// The shared library cargo built with this bench: beside the bench executable in
+/// target/<profile>/deps/ (a bench build does not copy it up to target/<profile>/, which may
+/// hold an older one).
+fn shared_library() -> PathBuf {
+    let name = format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    let deps = exe.parent().unwrap();
+    [deps.join(&name), deps.parent().unwrap().join(&name)].into_iter().find(|p| p.exists()).expect("libwxfs shared library built")
 }
 
 impl Wx {
     fn load() -> Wx {
-        let path = build_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
-        assert!(path.exists(), "shared library not built at {}", path.display());
+        let path = shared_library();
+        eprintln!("libwxfs: {}", path.display());
         // SAFETY: our own library; the symbol types are those of include/wxfs.h.
         unsafe {
             let lib = Library::new(&path).expect("load libwxfs");

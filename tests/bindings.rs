@@ -78,7 +78,8 @@ fn kotlin_binding() {
     if !Path::new(&jna).is_file() && missing(&format!("JNA ({jna})"), install) {
         return;
     }
-    let lib_dir = build_dir();
+    // cargo test refreshes the cdylib in deps/ only.
+    let lib_dir = build_dir().join("deps");
     let lib = lib_dir.join(format!(
         "{}wxfs{}",
         std::env::consts::DLL_PREFIX,

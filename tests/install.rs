@@ -29,6 +29,11 @@ fn build_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("test binary is not under target/<profile>/deps").to_path_buf()
 }
 
+/// The library this test run built: cargo test refreshes it in `target/<profile>/deps` only.
+fn lib_dir() -> PathBuf {
+    build_dir().join("deps")
+}
+
 fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -94,12 +99,13 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `packaging/install.sh PREFIX --no-build --profile-dir target/<profile>`.
+/// `packaging/install.sh PREFIX --no-build --profile-dir target/<profile>/deps`.
 fn install(prefix: &Path) -> Output {
+    let libs = lib_dir();
     run(Command::new("sh").arg(repo_dir().join("packaging/install.sh")).arg(prefix).args([
         "--no-build".as_ref(),
         "--profile-dir".as_ref(),
-        build_dir().as_os_str(),
+        libs.as_os_str(),
     ]))
 }
 
@@ -167,13 +173,13 @@ fn check_tree(prefix: &Path) {
     let meta = std::fs::symlink_metadata(lib.join(&real)).unwrap_or_else(|e| panic!("lib/{real}: {e}"));
     assert!(meta.is_file(), "lib/{real} must be the real file, not a link");
     assert!(
-        read(&lib.join(&real)) == read(&build_dir().join("libwxfs.so")),
+        read(&lib.join(&real)) == read(&lib_dir().join("libwxfs.so")),
         "lib/{real} differs from the built library"
     );
     assert_symlink(&lib.join(format!("libwxfs.so.{ABI}")), &real);
     assert_symlink(&lib.join("libwxfs.so"), &format!("libwxfs.so.{ABI}"));
     assert!(
-        read(&lib.join("libwxfs.a")) == read(&build_dir().join("libwxfs.a")),
+        read(&lib.join("libwxfs.a")) == read(&lib_dir().join("libwxfs.a")),
         "lib/libwxfs.a differs from the built archive"
     );
 

@@ -51,8 +51,12 @@ impl World {
     pub fn call(&self, api: &str, args: &str) -> (i32, serde_json::Value) {
         let (code, v) = wxfs::bridge::invoke(&self.session, api, args);
         let msg = v["errMsg"].as_str().expect("errMsg is a string");
-        assert!(msg.starts_with(&format!("{api}:")), "{msg}");
-        assert_eq!(code == 0, msg.ends_with(":ok"), "{msg} with code {code}");
+        if code == 0 {
+            assert_eq!(msg, format!("{api}:ok"));
+        } else {
+            assert!(msg.starts_with(&format!("{api}:fail ")), "{msg} with code {code}");
+            assert!(v["errCode"].as_i64() == Some(code as i64), "errCode differs from the return code: {v}");
+        }
         (code, v)
     }
 }

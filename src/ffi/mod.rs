@@ -190,21 +190,8 @@ fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, se
     let Some(session) = SANDBOXES.get(sandbox) else {
         return (WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64)));
     };
-    let key = pool::key(&session);
-    if pool::POOL.pending(&key) {
-        // This thread still has async calls queued on this sandbox: take effect after them.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (api_owned, args_owned) = (api.to_string(), args.to_string());
-        let job: pool::Job = Box::new(move || {
-            let _ = tx.send(invoke_caught(&session, &api_owned, &args_owned));
-        });
-        if pool::POOL.submit(key, job).is_ok() {
-            if let Ok(r) = rx.recv() {
-                return r;
-            }
-        }
-        return (WXFS_E_QUEUE_FULL, bridge::fail(api, "too many calls queued", Some(WXFS_E_QUEUE_FULL as i64)));
-    }
+    // This thread's async calls on this sandbox take effect first.
+    pool::POOL.wait_idle(&pool::key(&session));
     bridge::invoke(&session, api, args)
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::thread::ThreadId;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use once_cell::sync::Lazy;
 use parking_lot::{Condvar, Mutex};
@@ -19,10 +19,18 @@ pub const WORKERS: usize = 4;
 /// Most jobs waiting at once; beyond it a submission is refused (the host is outrunning disk).
 pub const MAX_QUEUED: usize = 100_000;
 
-pub type Key = (usize, ThreadId);
+/// (session, calling thread).
+pub type Key = (usize, u64);
+
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// A number for the calling thread, host-created threads included.
+    static THREAD: u64 = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
 
 pub fn key(session: &Arc<Session>) -> Key {
-    (Arc::as_ptr(session) as usize, std::thread::current().id())
+    (Arc::as_ptr(session) as usize, THREAD.with(|t| *t))
 }
 
 pub type Job = Box<dyn FnOnce() + Send>;
@@ -40,9 +48,12 @@ struct State {
 pub struct Pool {
     state: Mutex<State>,
     work: Condvar,
+    /// Signalled whenever some key's queue drains.
+    drained: Condvar,
 }
 
-pub static POOL: Lazy<Pool> = Lazy::new(|| Pool { state: Mutex::new(State::default()), work: Condvar::new() });
+pub static POOL: Lazy<Pool> =
+    Lazy::new(|| Pool { state: Mutex::new(State::default()), work: Condvar::new(), drained: Condvar::new() });
 
 impl Pool {
     /// Queue a job behind the earlier jobs of its key. `Err(job)` when the pool is full.
@@ -69,10 +80,14 @@ impl Pool {
         Ok(())
     }
 
-    /// Whether jobs of `key` are queued or running (a sync call must then wait its turn).
-    pub fn pending(&self, key: &Key) -> bool {
-        let st = self.state.lock();
-        st.running.contains(key) || st.queues.get(key).is_some_and(|q| !q.is_empty())
+    /// Block until no job of `key` is queued or running. A sync call runs after this, so the
+    /// calls one thread issues on one sandbox take effect in issue order: while the thread
+    /// waits here it cannot queue anything new under its key.
+    pub fn wait_idle(&self, key: &Key) {
+        let mut st = self.state.lock();
+        while st.running.contains(key) || st.queues.contains_key(key) {
+            self.drained.wait(&mut st);
+        }
     }
 
     fn work_loop(&self) {
@@ -97,6 +112,7 @@ impl Pool {
                 Some(q) if !q.is_empty() => st.ready.push_back(key),
                 _ => {
                     st.queues.remove(&key);
+                    self.drained.notify_all();
                 }
             }
         }

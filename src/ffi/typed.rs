@@ -33,11 +33,14 @@ pub(super) fn unmap(data: *mut u8) -> bool {
 
 type Res<T> = std::result::Result<T, i32>;
 
+/// The session behind a handle, once this thread's async calls on it have taken effect.
 fn session(h: u64) -> Res<Arc<Session>> {
-    SANDBOXES.get(h).ok_or_else(|| {
+    let s = SANDBOXES.get(h).ok_or_else(|| {
         set_last_error("invalid sandbox handle");
         WXFS_E_HANDLE
-    })
+    })?;
+    super::pool::POOL.wait_idle(&super::pool::key(&s));
+    Ok(s)
 }
 
 /// A required UTF-8 string parameter.

@@ -18,7 +18,14 @@ type InvokeFn = unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *m
 type CloseFn = unsafe extern "C" fn(u64) -> i32;
 type FreeFn = unsafe extern "C" fn(Bytes);
 
-/// `target/<profile>`, where cargo put libwxfs.so next to the test's `deps/`.
+/// Where the library cargo built for this test run lives: `target/<profile>/deps`. (`cargo test`
+/// refreshes the cdylib and staticlib there but does not copy them up to `target/<profile>`,
+/// so a copy there may be stale or missing.)
+pub fn lib_dir() -> PathBuf {
+    build_dir().join("deps")
+}
+
+/// `target/<profile>`, the parent of the test executable's `deps/`.
 pub fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().to_path_buf()
@@ -49,7 +56,7 @@ pub struct Lib {
 
 impl Lib {
     pub fn load() -> Lib {
-        let path = build_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        let path = lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
         assert!(path.exists(), "shared library not built at {}", path.display());
         unsafe {
             let lib = Library::new(&path).expect("load libwxfs");
