@@ -896,20 +896,36 @@ fn main() {
     }
     let mut env = Env { root: root.clone(), wx: &wx, mmkv: mmkv.as_ref(), table: Table::default() };
 
-    storage(&mut env, "100 B", 100, 1000, 7, 10_000, true);
-    storage(&mut env, "100 KiB", 100 << 10, 16, 7, 300, false);
+    // WXFS_BENCH_ONLY=kv-small,kv-large,read,write,save,power,open (any subset) runs only those parts,
+    // e.g. under a profiler.
+    let only = std::env::var("WXFS_BENCH_ONLY").ok();
+    let run = |part: &str| only.as_deref().map_or(true, |o| o.split(',').any(|p| p.trim() == part));
 
-    read_file(&mut env, "1 MiB", 1 << 20, 7, 100, Target::None);
-    read_file(&mut env, "50 MiB", 50 << 20, 7, 3, Target::AtMost(0.5));
-
+    if run("kv-small") {
+        storage(&mut env, "100 B", 100, 1000, 7, 10_000, true);
+    }
+    if run("kv-large") {
+        storage(&mut env, "100 KiB", 100 << 10, 16, 7, 300, false);
+    }
+    if run("read") {
+        read_file(&mut env, "1 MiB", 1 << 20, 7, 100, Target::None);
+        read_file(&mut env, "50 MiB", 50 << 20, 7, 3, Target::AtMost(0.5));
+    }
     let files = Session::open(Config::new(root.join("files-rust"), "bench", "files")).unwrap();
-    write_file(&mut env, &files, "4 KiB", 4 << 10, 7, 300, Target::AtMost(2.0));
-    write_file(&mut env, &files, "1 MiB", 1 << 20, 7, 30, Target::None);
-    save_file(&mut env, &files, 10 << 20, 7, 5);
+    if run("write") {
+        write_file(&mut env, &files, "4 KiB", 4 << 10, 7, 300, Target::AtMost(2.0));
+        write_file(&mut env, &files, "1 MiB", 1 << 20, 7, 30, Target::None);
+    }
+    if run("save") {
+        save_file(&mut env, &files, 10 << 20, 7, 5);
+    }
     drop(files);
-
-    power(&mut env);
-    open(&mut env);
+    if run("power") {
+        power(&mut env);
+    }
+    if run("open") {
+        open(&mut env);
+    }
 
     eprintln!("done in {:.1?}", started.elapsed());
     env.table.print();

@@ -11,24 +11,12 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use common::Rng;
 use wxfs::{bridge, Config, Session};
 
 const THREADS: usize = 16;
 const SANDBOXES: usize = 4;
 const OPS: usize = 400;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Default, Debug, PartialEq)]
 struct Model {

@@ -96,6 +96,15 @@ pub(crate) fn classify(e: &io::Error) -> Fail {
     }
 }
 
+/// An OS refusal (or a link leading out of the area) in the method's permission words, any
+/// other failure as `other`: the two ways a lookup fails in WeChat's vocabulary.
+fn denied_or(e: &io::Error, denied: impl Fn() -> String, other: impl FnOnce() -> Error) -> Error {
+    match classify(e) {
+        Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+        _ => other(),
+    }
+}
+
 fn too_long() -> Error {
     Error::new(code::NAME_TOO_LONG, "File name too long")
 }
@@ -402,10 +411,7 @@ impl FileSystem {
     pub fn stat(&self, path: &str, recursive: bool) -> Result<StatResult> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.readable(path, denied)?;
-        let meta = self.meta(&vp).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}")),
-        })?;
+        let meta = self.meta(&vp).map_err(|e| denied_or(&e, &denied, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))))?;
         let top = Stats::from_meta(&meta);
         if !recursive || !meta.is_dir() {
             return Ok(StatResult::One(top));
@@ -587,10 +593,7 @@ impl FileSystem {
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {path}"));
         let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
         let mut st = self.state.lock();
-        let meta = self.meta(&vp).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => noent(),
-        })?;
+        let meta = self.meta(&vp).map_err(|e| denied_or(&e, &denied, || noent()))?;
         if meta.is_dir() {
             return Err(is_dir());
         }
@@ -624,10 +627,7 @@ impl FileSystem {
         let vp = self.writable(path, denied)?;
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {path}"));
         let mut st = self.state.lock();
-        let meta = self.meta(&vp).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => noent(),
-        })?;
+        let meta = self.meta(&vp).map_err(|e| denied_or(&e, &denied, || noent()))?;
         if meta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
         }
@@ -652,10 +652,7 @@ impl FileSystem {
         if dvp.is_area_root() || svp.is_area_root() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, copyFile {src} -> {dst}")));
         }
-        let sfile = self.dir(svp.area).ok_or_else(noent)?.open(svp.rel()).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => noent(),
-        })?;
+        let sfile = self.dir(svp.area).ok_or_else(noent)?.open(svp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
         let mut sfile = sfile.into_std();
         let smeta = sfile.metadata().map_err(|e| Error::system(&e))?;
         if smeta.is_dir() {
@@ -730,10 +727,7 @@ impl FileSystem {
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"));
         let dir = self.dir(Area::Usr).expect("usr");
         let mut st = self.state.lock();
-        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => noent(),
-        })?;
+        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
         if !meta.is_dir() {
             return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")));
         }
@@ -761,10 +755,7 @@ impl FileSystem {
         }
         let dir = self.dir(Area::Usr).expect("usr");
         let mut st = self.state.lock();
-        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => noent(),
-        })?;
+        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
         if meta.is_dir() {
             return Err(not_permitted());
         }
@@ -794,10 +785,7 @@ impl FileSystem {
         }
         let dir = self.dir(Area::Usr).expect("usr");
         let mut st = self.state.lock();
-        dir.symlink_metadata(ovp.rel()).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => noent(),
-        })?;
+        dir.symlink_metadata(ovp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
         self.check_parent(&nvp, noent, denied)?;
         let entries = vec![
             self.entry(&ovp, measure_entry(&self.sb, &self.entry(&ovp, 0))),
@@ -979,10 +967,7 @@ impl FileSystem {
     pub fn real_path(&self, path: &str) -> Result<PathBuf> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.readable(path, denied)?;
-        self.meta(&vp).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            _ => Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}")),
-        })?;
+        self.meta(&vp).map_err(|e| denied_or(&e, &denied, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))))?;
         self.sb.os_path(&vp).ok_or_else(|| Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}")))
     }
 }

@@ -108,3 +108,19 @@ pub fn write_tree(dir: &Path, files: &serde_json::Map<String, Value>) {
         std::fs::write(&p, content.as_str().unwrap_or_default()).unwrap();
     }
 }
+
+/// A tiny deterministic generator (xorshift64), so a failing seed can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
