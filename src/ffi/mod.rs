@@ -392,6 +392,28 @@ mod tests {
     }
 
     #[test]
+    fn version_macros_equal_cargo_toml_and_the_runtime() {
+        let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/wxfs.h")).unwrap();
+        let define = |name: &str| -> String {
+            let line = header.lines().find(|l| l.starts_with(&format!("#define {name} "))).unwrap_or_else(|| panic!("no {name}"));
+            line[format!("#define {name} ").len()..].trim().trim_matches('"').to_string()
+        };
+        let cargo_toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+        let version = cargo_toml.lines().find_map(|l| l.strip_prefix("version = ")).unwrap().trim_matches('"');
+        let parts: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(define("WXFS_VERSION_MAJOR"), parts[0].to_string());
+        assert_eq!(define("WXFS_VERSION_MINOR"), parts[1].to_string());
+        assert_eq!(define("WXFS_VERSION_PATCH"), parts[2].to_string());
+        assert_eq!(define("WXFS_VERSION_STRING"), version);
+        let packed = parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2];
+        assert_eq!(define("WXFS_VERSION_NUMBER"), packed.to_string());
+        assert_eq!(wxfs_version_number(), packed);
+        let runtime = unsafe { std::ffi::CStr::from_ptr(wxfs_version()) }.to_str().unwrap();
+        assert_eq!(runtime, version);
+        assert_eq!(define("WXFS_ABI_VERSION"), wxfs_abi_version().to_string());
+    }
+
+    #[test]
     fn committed_header_matches_generated() {
         let generated = include_str!(concat!(env!("OUT_DIR"), "/wxfs.h"));
         let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/wxfs.h"))
