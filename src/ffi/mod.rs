@@ -70,8 +70,16 @@ pub type wxfs_callback =
 
 static SANDBOXES: Lazy<Registry<Session>> = Lazy::new(|| Registry::new(1));
 
+/// `bytes_out` of a copy of `s`, with one allocation.
+fn bytes_copy(s: &[u8]) -> wxfs_bytes {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s);
+    bytes_out(v)
+}
+
 fn bytes_out(mut v: Vec<u8>) -> wxfs_bytes {
     let len = v.len();
+    v.reserve_exact(1);
     v.push(0);
     let boxed = v.into_boxed_slice();
     wxfs_bytes { data: Box::into_raw(boxed) as *mut u8, len }

@@ -26,9 +26,20 @@ const MAP_THRESHOLD: u64 = 64 * 1024;
 /// Mappings handed out by `wxfs_read_file`, by data address, until `wxfs_bytes_free`.
 static MAPPED: Lazy<Mutex<HashMap<usize, Mmap>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
+/// Number of entries in `MAPPED`: frees of ordinary buffers skip the lock while it is 0.
+static MAPPED_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Release a mapping if `data` is one; false when it is not (then it is a heap buffer).
 pub(super) fn unmap(data: *mut u8) -> bool {
-    MAPPED.lock().remove(&(data as usize)).is_some()
+    use std::sync::atomic::Ordering::SeqCst;
+    if MAPPED_LIVE.load(SeqCst) == 0 {
+        return false;
+    }
+    let gone = MAPPED.lock().remove(&(data as usize)).is_some();
+    if gone {
+        MAPPED_LIVE.fetch_sub(1, SeqCst);
+    }
+    gone
 }
 
 type Res<T> = std::result::Result<T, i32>;
@@ -122,6 +133,7 @@ pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_
             // temp and package files are only replaced by rename), so the mapping stays valid.
             let map = unsafe { Mmap::map(&file) }.map_err(|e| api(Error::system(&e)))?;
             let bytes = wxfs_bytes { data: map.as_ptr() as *mut u8, len: map.len() };
+            MAPPED_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             MAPPED.lock().insert(map.as_ptr() as usize, map);
             put(out_data, bytes);
         } else {
@@ -225,12 +237,19 @@ pub unsafe extern "C" fn wxfs_storage_set(
         let (key, json, dt) = unsafe {
             (text(key, key_len, "key")?, text(json, json_len, "json")?, opt_text(data_type, data_type_len, "data_type")?)
         };
-        let parsed: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        let bad = |e: serde_json::Error| {
             set_last_error(format!("json is not valid JSON: {e}"));
             WXFS_E_JSON
-        })?;
+        };
+        // Text with no whitespace outside strings is stored as given (validated without a tree).
+        let data = if compact_json(json) {
+            serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(bad)?;
+            json.to_string()
+        } else {
+            serde_json::from_str::<serde_json::Value>(json).map_err(bad)?.to_string()
+        };
         let s = session(sandbox)?;
-        let value = Value { data: parsed.to_string(), data_type: dt.map(str::to_string) };
+        let value = Value { data, data_type: dt.map(str::to_string) };
         s.store.set(key, value, s.storage_limits(false)).map_err(store_err)
     })
 }
@@ -254,7 +273,7 @@ pub unsafe extern "C" fn wxfs_storage_get(
             set_last_error("data not found");
             code::STORAGE_NOT_FOUND as i32
         })?;
-        put(out_json, bytes_out(v.data.clone().into_bytes()));
+        put(out_json, super::bytes_copy(v.data.as_bytes()));
         if !out_data_type.is_null() {
             let dt = match &v.data_type {
                 Some(t) => bytes_out(t.clone().into_bytes()),
@@ -349,4 +368,25 @@ pub unsafe extern "C" fn wxfs_remove_sandbox(
             }
         }
     })
+}
+
+/// No whitespace outside strings.
+fn compact_json(text: &str) -> bool {
+    let (mut in_str, mut esc) = (false, false);
+    for &b in text.as_bytes() {
+        if in_str {
+            if esc {
+                esc = false
+            } else if b == b'\\' {
+                esc = true
+            } else if b == b'"' {
+                in_str = false
+            }
+        } else if b == b'"' {
+            in_str = true
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            return false;
+        }
+    }
+    true
 }

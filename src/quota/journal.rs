@@ -9,7 +9,9 @@
 //!
 //! Durability: in `power` mode a reservation is flushed before the mutation starts, so after a
 //! power cut either the reservation or nothing of the mutation survives; commits need no flush
-//! (a lost commit leaves a reservation, which settles to the same figure).
+//! (a lost commit leaves a reservation, which settles to the same figure). For the same reason a
+//! commit is not written on its own: it rides in the same write as the next reservation (or is
+//! written at close), so a mutation costs one journal write, not two.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -235,6 +237,16 @@ pub struct Journal {
     next_id: u64,
     records: u64,
     power: bool,
+    /// The last mutation's commit or release, written with the next record.
+    held: Option<Rec>,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Some(rec) = self.held.take() {
+            let _ = self.file.append(&encode(&rec));
+        }
+    }
 }
 
 impl Journal {
@@ -255,7 +267,7 @@ impl Journal {
             file.set_len(len)?;
             file.sync()?;
         }
-        let j = Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: replay.records, power };
+        let j = Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: replay.records, power, held: None };
         Ok(Ok((j, replay)))
     }
 
@@ -263,17 +275,21 @@ impl Journal {
     pub fn create(io: Arc<dyn LogIo>, path: &Path, usage: Usage, power: bool) -> io::Result<Journal> {
         let file = write_checkpoint(&*io, path, usage)?;
         let len = (HEADER_LEN + encode(&Rec::Checkpoint(usage)).len()) as u64;
-        Ok(Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: 1, power })
+        Ok(Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: 1, power, held: None })
     }
 
+    /// Write the held record (if any) and `rec` in one append.
     fn append(&mut self, rec: &Rec, flush: bool) -> io::Result<()> {
-        let bytes = encode(rec);
+        let held = self.held.take();
+        let mut bytes = held.as_ref().map(encode).unwrap_or_default();
+        bytes.extend_from_slice(&encode(rec));
         if let Err(e) = self.file.append(&bytes).and_then(|_| if flush { self.file.sync() } else { Ok(()) }) {
             let _ = self.file.set_len(self.len);
+            self.held = held;
             return Err(e);
         }
         self.len += bytes.len() as u64;
-        self.records += 1;
+        self.records += 1 + held.is_some() as u64;
         Ok(())
     }
 
@@ -285,14 +301,29 @@ impl Journal {
         Ok(id)
     }
 
-    /// The mutation `id` finished and changed usage by these deltas.
+    /// The mutation `id` finished and changed usage by these deltas (written with the next
+    /// record; until then a crash leaves `id` to be settled from the files).
     pub fn commit(&mut self, id: u64, user: i64, temp: i64) -> io::Result<()> {
-        self.append(&Rec::Commit(id, user, temp), false)
+        self.hold(Rec::Commit(id, user, temp))
     }
 
     /// The mutation `id` changed nothing.
     pub fn release(&mut self, id: u64) -> io::Result<()> {
-        self.append(&Rec::Release(id), false)
+        self.hold(Rec::Release(id))
+    }
+
+    fn hold(&mut self, rec: Rec) -> io::Result<()> {
+        if let Some(prev) = self.held.replace(rec) {
+            // Two outcomes in a row without a reservation between: write the older one now.
+            let bytes = encode(&prev);
+            if let Err(e) = self.file.append(&bytes) {
+                let _ = self.file.set_len(self.len);
+                return Err(e);
+            }
+            self.len += bytes.len() as u64;
+            self.records += 1;
+        }
+        Ok(())
     }
 
     pub fn wants_checkpoint(&self) -> bool {
@@ -301,6 +332,7 @@ impl Journal {
 
     /// Replace the journal by one checkpoint of `usage`. Call with no reservation open.
     pub fn checkpoint(&mut self, usage: Usage) -> io::Result<()> {
+        self.held = None; // the checkpoint's figure includes it
         self.file = write_checkpoint(&*self.io, &self.path, usage)?;
         self.len = (HEADER_LEN + encode(&Rec::Checkpoint(usage)).len()) as u64;
         self.records = 1;
