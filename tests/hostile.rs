@@ -162,7 +162,8 @@ fn hostile_calls_get_defined_errors_and_change_nothing() {
     let long_key = "k".repeat(100_000);
     let many_parts = format!("wxfile://usr/{}", "a/".repeat(10_000));
     let forged = closed ^ (1 << 32);
-    let out_p = &mut NO as *mut Bytes;
+    let mut out_slot = NO;
+    let out_p = &mut out_slot as *mut Bytes;
 
     let rows: Vec<(&str, Box<dyn Fn() -> (i32, String)>, i32, &str)> = vec![
         ("open: config NULL with a length", Box::new(|| (unsafe { (abi.open)(null(), 10, &mut 0) }, String::new())), -1, ""),
