@@ -123,3 +123,33 @@ fn another_process_holds_the_sandbox_until_it_dies() {
     let s = Session::open(cfg(&root)).expect("a dead process's lock is released");
     assert_eq!(bridge::invoke(&s, "getStorageInfoSync", "{}").0, 0);
 }
+
+/// A crash in the middle of an append leaves a reservation without its commit and a file between
+/// its old and new length: open rolls it back. A complete append whose commit was lost is kept.
+#[test]
+fn a_torn_append_is_rolled_back_and_a_complete_one_kept() {
+    use wxfs::quota::journal::{Area, Entry, Journal};
+    let root = common::fresh_dir("torn-append");
+    let s = Session::open(cfg(&root)).unwrap();
+    for f in ["torn", "whole"] {
+        let args = json!({"filePath": format!("wxfile://usr/{f}"), "data": "a".repeat(100)});
+        assert_eq!(bridge::invoke(&s, "writeFileSync", &args.to_string()).0, 0);
+    }
+    let dir = s.sandbox.dir().to_path_buf();
+    drop(s);
+    // What the process did before it was killed: reservations written, bytes partly written.
+    let io: std::sync::Arc<dyn wxfs::io::LogIo> = std::sync::Arc::new(wxfs::io::StdIo);
+    let (mut j, _) = Journal::open(io, &dir.join(Journal::FILE), false).unwrap().unwrap();
+    for f in ["torn", "whole"] {
+        j.reserve(vec![Entry { area: Area::Usr, rel: f.into(), before: 100, after: Some(200) }]).unwrap();
+    }
+    drop(j);
+    std::fs::OpenOptions::new().append(true).open(dir.join("usr/torn")).unwrap().write_all(&[b'b'; 37]).unwrap();
+    std::fs::OpenOptions::new().append(true).open(dir.join("usr/whole")).unwrap().write_all(&[b'b'; 100]).unwrap();
+    let s = Session::open(cfg(&root)).unwrap();
+    assert_eq!(s.fs.open_report().settled, 2);
+    assert_eq!(std::fs::read(dir.join("usr/torn")).unwrap(), vec![b'a'; 100]);
+    assert_eq!(std::fs::read(dir.join("usr/whole")).unwrap().len(), 200);
+    assert_eq!(s.fs.usage().user, 300);
+    assert_eq!(wxfs::fs::scan(&s.sandbox).unwrap().user, 300);
+}

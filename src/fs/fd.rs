@@ -236,7 +236,10 @@ impl FileSystem {
         if e.counted && !st.usage.user_fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
         }
-        let entry = self.entry(&e.vp, len);
+        let mut entry = self.entry(&e.vp, len);
+        if e.flag.append {
+            entry.after = Some(end); // an append-mode write is rolled back if a crash tears it
+        }
         self.journaled(&mut st, vec![entry], || {
             if let Err(err) = e.file.write_all_at(data, at) {
                 let _ = e.file.set_len(len);

@@ -186,6 +186,10 @@ impl FileSystem {
         let mut report = OpenReport::default();
         let (usage, journal) = match Journal::open(io.clone(), &path, power)? {
             Ok((mut journal, replay)) => {
+                // An append cut short by a crash is rolled back: appends are all or nothing.
+                for e in replay.pending.iter().flatten() {
+                    roll_back_torn_append(&sb, e);
+                }
                 let (du, dt) = journal::settle(&replay.pending, |e| measure_entry(&sb, e));
                 let mut usage = replay.usage;
                 usage.add_user(du);
@@ -263,7 +267,7 @@ impl FileSystem {
 
     /// A journal entry for a path and the bytes it holds now.
     fn entry(&self, vp: &VPath, before: u64) -> Entry {
-        Entry { area: journal_area(vp.area), rel: vp.rel(), before }
+        Entry { area: journal_area(vp.area), rel: vp.rel(), before, after: None }
     }
 
     /// Run a usage-changing mutation under the journal: reserve `entries`, run `f`, commit the
@@ -605,7 +609,8 @@ impl FileSystem {
         opts.append(true);
         let mut f = self.dir(vp.area).expect("usr").open_with(vp.rel(), &opts).map_err(|e| self.write_error(&e, noent))?;
         let before = meta.len();
-        self.journaled(&mut st, vec![self.entry(&vp, before)], || {
+        let entry = Entry { after: Some(before + data.len() as u64), ..self.entry(&vp, before) };
+        self.journaled(&mut st, vec![entry], || {
             if let Err(e) = f.write_all(data).and_then(|_| self.flush_if_power(&f)) {
                 // Keep the file and the quota consistent: cut back what a failed append left.
                 let _ = f.set_len(before);
@@ -1020,6 +1025,27 @@ fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
 /// Bytes a journal entry's path holds now (for fsck, which settles without opening a FileSystem).
 pub fn measure_entry_of(sb: &Sandbox, e: &Entry) -> u64 {
     measure_entry(sb, e)
+}
+
+/// If `e` records an append and its file now stands strictly between the length before and the
+/// length the append would have reached, the append was torn by a crash: cut it off. (An
+/// acknowledged append always reached `after`, so nothing acknowledged is ever removed.)
+fn roll_back_torn_append(sb: &Sandbox, e: &Entry) {
+    let Some(after) = e.after else { return };
+    let area = match e.area {
+        journal::Area::Usr => Area::Usr,
+        journal::Area::Store => Area::Store,
+        journal::Area::Tmp => Area::Tmp,
+    };
+    let Some(dir) = sb.area_dir(area) else { return };
+    let Ok(meta) = dir.symlink_metadata(&e.rel) else { return };
+    if meta.is_file() && meta.len() > e.before && meta.len() < after {
+        let mut opts = OpenOptions::new();
+        opts.write(true);
+        if let Ok(f) = dir.open_with(&e.rel, &opts) {
+            let _ = f.set_len(e.before).and_then(|_| f.sync_data());
+        }
+    }
 }
 
 /// Usage from the files themselves: the rebuild when the journal is missing or corrupt.

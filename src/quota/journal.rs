@@ -48,12 +48,15 @@ impl Area {
 }
 
 /// One path a mutation touches: its area, its path relative to the area, and the bytes it held
-/// before (a file's length, or the total under a directory).
+/// before (a file's length, or the total under a directory). For an append, `after` is the
+/// length the file reaches when the append completes: a file found strictly between the two
+/// after a crash holds a torn append, which open rolls back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub area: Area,
     pub rel: String,
     pub before: u64,
+    pub after: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +82,7 @@ fn encode(rec: &Rec) -> Vec<u8> {
             for e in entries {
                 p.push(e.area as u8);
                 p.extend_from_slice(&e.before.to_le_bytes());
+                p.extend_from_slice(&e.after.unwrap_or(u64::MAX).to_le_bytes());
                 p.extend_from_slice(&(e.rel.len() as u32).to_le_bytes());
                 p.extend_from_slice(e.rel.as_bytes());
             }
@@ -135,9 +139,10 @@ fn decode(payload: &[u8]) -> Option<Rec> {
             for _ in 0..n {
                 let area = Area::from_u8(r.u8()?)?;
                 let before = r.u64()?;
+                let after = Some(r.u64()?).filter(|&a| a != u64::MAX);
                 let len = r.u32()? as usize;
                 let rel = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-                entries.push(Entry { area, rel, before });
+                entries.push(Entry { area, rel, before, after });
             }
             Rec::Reserve(id, entries)
         }
@@ -370,7 +375,7 @@ mod tests {
     }
 
     fn entry(rel: &str, before: u64) -> Entry {
-        Entry { area: Area::Usr, rel: rel.into(), before }
+        Entry { area: Area::Usr, rel: rel.into(), before, after: None }
     }
 
     #[test]
@@ -383,7 +388,7 @@ mod tests {
         j.commit(a, 100, 0).unwrap();
         let b = j.reserve(vec![entry("b", 7)]).unwrap();
         j.release(b).unwrap();
-        j.reserve(vec![entry("c", 3), Entry { area: Area::Tmp, rel: "t".into(), before: 9 }]).unwrap();
+        j.reserve(vec![entry("c", 3), Entry { area: Area::Tmp, rel: "t".into(), before: 9, after: Some(12) }]).unwrap();
         drop(j);
         let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
         assert_eq!(r.usage, Usage { user: 110, temp: 5 });
@@ -442,7 +447,7 @@ mod tests {
         let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
         assert_eq!(r.usage, Usage { user: 201, temp: 100 });
         assert_eq!(r.records, 3);
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), 101, "header, checkpoint, one reserve, one commit");
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 109, "header, checkpoint, one reserve, one commit");
         let _ = std::fs::remove_dir_all(d);
     }
 }
