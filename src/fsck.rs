@@ -95,7 +95,7 @@ fn check_one(dir: &Path, repair: bool) -> std::io::Result<SandboxReport> {
         Ok(bytes) => match journal::replay_bytes(&bytes) {
             Ok(replay) => {
                 let mut u = replay.usage;
-                let (du, dt) = journal::settle(&replay.pending, |e| crate::fs::measure_entry_of(&sb, e));
+                let (du, dt) = journal::settle(&replay.pending, |e| crate::fs::measure_entry(&sb, e));
                 u.add_user(du);
                 u.add_temp(dt);
                 r.journal = Some(u);

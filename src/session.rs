@@ -142,7 +142,9 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
         items.push(Candidate { key: dir.clone(), size: temp, last_use: (t.as_secs() as i64, t.subsec_nanos() as i64) });
     }
     let mut left = report.before;
-    for victim in lru_victims(items, report.before, limit) {
+    // Every sandbox in least-recently-used order (not just the few that would suffice if all
+    // were closed): an open one is skipped and the next one trimmed in its place.
+    for victim in lru_victims(items, report.before, 0) {
         if left <= limit {
             break;
         }

@@ -132,3 +132,26 @@ fn removing_a_sandbox_deletes_its_data_and_refuses_while_open() {
     assert_eq!(call(&s, "getStorageInfoSync", json!({})).1["keys"], json!([]));
     assert_eq!(s.fs.usage().user, 0);
 }
+
+#[test]
+fn gc_skips_an_open_sandbox_and_trims_the_next_instead() {
+    let root = common::fresh_dir("gc-busy");
+    let keep = |c: &mut Config| c.limits.temp_keep = u64::MAX;
+    // The least recently used sandbox is still open (in use): gc must reach its limit without it.
+    let oldest = open(&root, "oldest", keep);
+    temp(&oldest, 100);
+    pause();
+    let mut paths = Vec::new();
+    for user in ["mid", "new"] {
+        let s = open(&root, user, keep);
+        paths.push(temp(&s, 100));
+        drop(s);
+        pause();
+    }
+    let report = wxfs::session::gc(&root, 150, |_, _| {}).unwrap();
+    assert_eq!((report.before, report.after), (300, 100));
+    assert_eq!(report.busy.len(), 1);
+    let trimmed: Vec<_> = report.trimmed.iter().map(|p| wxfs::sandbox::ids_of(p).unwrap().0).collect();
+    assert_eq!(trimmed, [b"mid".to_vec(), b"new".to_vec()]);
+    assert_eq!(oldest.fs.usage().temp, 100);
+}

@@ -44,6 +44,11 @@ impl Args {
         Ok(Args { obj, buffers, param_code })
     }
 
+    /// An argument object nested in another (readZipEntry's entries); it carries no buffers.
+    pub fn from_object(obj: Map<String, Value>, param_code: u32) -> Args {
+        Args { obj, buffers: HashMap::new(), param_code }
+    }
+
     fn wrong(&self, name: &str, expected: &str) -> Error {
         Error::param(self.param_code, name, expected, js_type(self.obj.get(name)))
     }

@@ -136,8 +136,7 @@ pub fn read_zip_entry(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
                 let Value::Object(o) = item else {
                     return Err(Error::param(a.param_code, "entries", "Array of Object", "Array"));
                 };
-                let entry_args = Args::parse(&Value::Object(o.clone()).to_string(), a.param_code)
-                    .map_err(|m| Error::new(a.param_code, m.0))?;
+                let entry_args = Args::from_object(o.clone(), a.param_code);
                 reqs.push(EntryRequest {
                     path: entry_args.str("path")?.to_string(),
                     position: entry_args.opt_num("position")?,

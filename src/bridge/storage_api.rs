@@ -10,12 +10,7 @@ use crate::session::Session;
 use crate::storage::{StoreError, Value as Stored};
 
 fn store_error(e: StoreError) -> Error {
-    match e {
-        StoreError::ItemTooLarge => Error::new(code::STORAGE_ITEM_TOO_LARGE, "exceed storage item max length"),
-        StoreError::TotalExceeded => Error::new(code::STORAGE_FULL, "exceed storage max size 10Mb"),
-        StoreError::EmptyKey => Error::new(code::STORAGE_INVALID, "parameter error: key should not be empty"),
-        StoreError::Io(e) => Error::new(code::STORAGE_IO, format!("storage I/O error: {}", e.kind())),
-    }
+    Error::from(e)
 }
 
 fn key_of(a: &Args) -> Result<&str> {

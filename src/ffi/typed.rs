@@ -82,14 +82,7 @@ fn api(e: Error) -> i32 {
 }
 
 fn store_err(e: StoreError) -> i32 {
-    let (c, why) = match e {
-        StoreError::ItemTooLarge => (code::STORAGE_ITEM_TOO_LARGE, "exceed storage item max length".to_string()),
-        StoreError::TotalExceeded => (code::STORAGE_FULL, "exceed storage max size 10Mb".to_string()),
-        StoreError::EmptyKey => (code::STORAGE_INVALID, "key should not be empty".to_string()),
-        StoreError::Io(e) => (code::STORAGE_IO, format!("storage I/O error: {}", e.kind())),
-    };
-    set_last_error(why);
-    c as i32
+    api(Error::from(e))
 }
 
 fn out<T>(ptr: *mut T, name: &str) -> Res<*mut T> {

@@ -158,8 +158,9 @@ impl FileSystem {
                         budget -= data.len() as u64;
                         Ok(data)
                     })();
+                    // Over the readFile budget fails the whole call, not just this entry.
                     if let Err(e) = &res {
-                        if e.reason == "native buffer exceed size limit" {
+                        if e.code == code::STORAGE_LIMIT {
                             return Err(e.clone());
                         }
                     }

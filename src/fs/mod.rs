@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 
 use crate::error::{code, Error, Result};
 use crate::io::{LogIo, StdIo};
-use crate::quota::journal::{self, Entry, Journal, Unusable};
+use crate::quota::journal::{self, Entry, Journal};
 use crate::quota::{self, Limits, Usage};
 use crate::sandbox::{self, Area, PathError, Protocol, Sandbox, VPath};
 
@@ -205,7 +205,6 @@ impl FileSystem {
             Err(why) => {
                 let usage = scan(&sb)?;
                 report.rebuilt = Some(why.to_string());
-                let _ = matches!(why, Unusable::Missing);
                 (usage, Journal::create(io, &path, usage, power)?)
             }
         };
@@ -1008,7 +1007,7 @@ fn journal_area(a: Area) -> journal::Area {
 }
 
 /// Bytes a journal entry's path holds now: a file's length, the total under a directory, or 0.
-fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
+pub fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
     let area = match e.area {
         journal::Area::Usr => Area::Usr,
         journal::Area::Store => Area::Store,
@@ -1020,11 +1019,6 @@ fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
         Ok(m) if m.is_dir() => dir.open_dir(&e.rel).and_then(|d| quota::measure(&d)).unwrap_or(0),
         _ => 0,
     }
-}
-
-/// Bytes a journal entry's path holds now (for fsck, which settles without opening a FileSystem).
-pub fn measure_entry_of(sb: &Sandbox, e: &Entry) -> u64 {
-    measure_entry(sb, e)
 }
 
 /// If `e` records an append and its file now stands strictly between the length before and the

@@ -79,40 +79,25 @@ impl Sandbox {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }
         let dir = sandbox_dir(root, user_id, app_id);
+        // The layout first (idempotent, harmless to a holder of the lock), then the lock.
         std::fs::create_dir_all(&dir)?;
-        let lock_path = dir.join(LOCK);
-        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
-        }
-        let base = Dir::open_ambient_dir(&dir, ambient_authority())?;
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
         for name in [USR, TMP, STORE, KV, STAGING] {
-            match base.create_dir(name) {
+            match std::fs::create_dir(dir.join(name)) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e.into()),
                 _ => {}
             }
         }
-        let staging = base.open_dir(STAGING)?;
-        // Anything left in staging is a write that never completed.
-        for entry in staging.entries()? {
+        let mut sb = Sandbox::open_dir(&dir)?;
+        // Anything left in staging is a write that never completed (safe: we hold the lock).
+        for entry in sb.staging.entries()? {
             let entry = entry?;
-            let _ = staging.remove_file(entry.file_name());
+            let _ = sb.staging.remove_file(entry.file_name());
         }
-        let package = match package_dir {
-            Some(p) => Some((p.to_path_buf(), Dir::open_ambient_dir(p, ambient_authority())?)),
-            None => None,
-        };
-        Ok(Sandbox {
-            usr: base.open_dir(USR)?,
-            tmp: base.open_dir(TMP)?,
-            store: base.open_dir(STORE)?,
-            staging,
-            package,
-            dir,
-            _lock: lock,
-        })
+        if let Some(p) = package_dir {
+            sb.package = Some((p.to_path_buf(), Dir::open_ambient_dir(p, ambient_authority())?));
+        }
+        Ok(sb)
     }
 
     /// Release the cross-process lock early (the sandbox is closing; nothing will touch it again).
@@ -207,7 +192,8 @@ pub fn ids_of(dir: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 impl Sandbox {
-    /// Open a sandbox directory found by [`list`] (gc, fsck): same checks, same lock.
+    /// Take the lock of an existing sandbox directory and its area handles (used by `open`, and
+    /// by gc and fsck on directories found by [`list`]).
     pub fn open_dir(dir: &Path) -> Result<Sandbox, OpenError> {
         let lock_path = dir.join(LOCK);
         let lock = std::fs::OpenOptions::new().write(true).open(&lock_path)?;
