@@ -8,21 +8,11 @@
 //! A missing tool (`kotlinc`, `java`, JNA; `python3` or the tree-sitter Swift grammar) skips the
 //! test with a message, except under CI (`CI` set), where it fails: CI must install them.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{lib_dir, repo_dir};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-/// `target/<profile>`: this test is `target/<profile>/deps/bindings-<hash>`.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary is not under target/<profile>/deps")
-        .to_path_buf()
-}
-
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty())
@@ -78,8 +68,7 @@ fn kotlin_binding() {
     if !Path::new(&jna).is_file() && missing(&format!("JNA ({jna})"), install) {
         return;
     }
-    // cargo test refreshes the cdylib in deps/ only.
-    let lib_dir = build_dir().join("deps");
+    let lib_dir = lib_dir();
     let lib = lib_dir.join(format!(
         "{}wxfs{}",
         std::env::consts::DLL_PREFIX,

@@ -10,6 +10,9 @@
 //! it the valgrind tests print "skipped" and pass, unless `CI` is set: then they fail).
 //! Binaries and roots go under `target/<profile>/c-harness/`; a passing test removes its own.
 
+mod common;
+
+use common::{build_dir, repo_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -33,16 +36,6 @@ enum Tool {
     Asan,
     /// Built plainly against the shared library and run under valgrind's memcheck.
     Valgrind,
-}
-
-/// `target/<profile>`: this test is `target/<profile>/deps/c_harness-<hash>`.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).expect("test binary is not under target/<profile>/deps").to_path_buf()
-}
-
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A fresh, empty directory for one test under `target/<profile>/c-harness/`.
@@ -76,8 +69,7 @@ fn compile(compiler: &str, args: &[String]) {
 }
 
 fn library(link: Link) -> PathBuf {
-    // The library of this test run: cargo refreshes it in deps/ only.
-    let dir = build_dir().join("deps");
+    let dir = common::lib_dir();
     let lib = match link {
         Link::Shared => dir.join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)),
         Link::Static => dir.join("libwxfs.a"),

@@ -13,6 +13,9 @@
 //! test removes its own directory. Linux only (soname, rpath and readelf are ELF things).
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::{build_dir, lib_dir, repo_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -22,21 +25,6 @@ const ABI: u32 = wxfs::ffi::WXFS_ABI_VERSION;
 /// What `host.c` prints after writing and reading back its file.
 const HOST_RESULT: &str = r#"{"errMsg":"readFileSync:ok","data":"hello from a C host"}"#;
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// `target/<profile>`: this test is `target/<profile>/deps/install-<hash>`.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().and_then(Path::parent).expect("test binary is not under target/<profile>/deps").to_path_buf()
-}
-
-/// The library this test run built: cargo test refreshes it in `target/<profile>/deps` only.
-fn lib_dir() -> PathBuf {
-    build_dir().join("deps")
-}
-
-fn repo_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A fresh, empty directory for one test under `target/<profile>/install-test/`.
 fn work_dir(name: &str) -> PathBuf {
