@@ -1,0 +1,92 @@
+//! Hosts upgrade the library under their users' data: sandboxes written by an earlier release
+//! open, keep every byte and record, and keep opening after this release has written them.
+//!
+//! `tests/fixtures/v0.1.0/root` was written by release 0.1.0 (commit 9c0d161) with its own
+//! `wxfs invoke` CLI: `user-1` closed cleanly; `user-2` is a copy whose storage log ends in a
+//! torn record, as a kill in the middle of a set leaves it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+fn fixture(release: &str) -> PathBuf {
+    let root = common::fresh_dir(&format!("upgrade-{release}"));
+    copy_tree(&common::repo_dir().join("tests/fixtures").join(release).join("root"), &root);
+    root
+}
+
+fn ok(lib: &common::Lib, h: u64, api: &str, args: Value) -> Value {
+    let (rc, v) = lib.invoke(h, api, &args);
+    assert_eq!(rc, 0, "{api} {args}: {v}");
+    v
+}
+
+/// Everything the 0.1.0 sandbox held, as a mini-program reads it.
+fn check_v010(lib: &common::Lib, h: u64) {
+    let text = |path: &str| ok(lib, h, "readFileSync", json!({"filePath": path, "encoding": "utf8"}))["data"].clone();
+    assert_eq!(text("wxfile://usr/a/b/hello.txt"), "hello, v0.1.0 appended");
+    assert_eq!(text("wxfile://usr/big.bin"), "x".repeat(3000));
+    assert_eq!(text("wxfile://store_df57bb170eba311c3d74fa834fb86eb8.png"), "temp bytes");
+    assert_eq!(text("wxfile://tmp_30a1a363f3778e23420d8227f5ecfd73.jpg"), "kept temp");
+    let list = ok(lib, h, "getSavedFileList", json!({}));
+    assert_eq!(list["fileList"].as_array().unwrap().len(), 1);
+    assert_eq!(list["fileList"][0]["filePath"], "wxfile://store_df57bb170eba311c3d74fa834fb86eb8.png");
+    assert_eq!(list["fileList"][0]["size"], 10);
+
+    let info = ok(lib, h, "getStorageInfoSync", json!({}));
+    assert_eq!(info["keys"], json!(["image_cache", "when", "obj", "b1", "b2"]));
+    let get = |k: &str| ok(lib, h, "getStorageSync", json!({"key": k}));
+    assert_eq!(get("image_cache")["data"], "wxfile://store_x.png");
+    assert_eq!(get("when")["data"], "2026-01-02T03:04:05.000Z");
+    assert_eq!(get("when")["dataType"], "Date");
+    assert_eq!(get("obj")["data"], json!({"a": 2}));
+    assert_eq!(get("b1")["data"], true);
+    assert_eq!(get("b2")["data"], "x");
+    assert_eq!(get("gone")["data"], "");
+
+    // The quota carried over exactly: 3,032 bytes of user + saved files are in use, so a file
+    // of (limit - 3,032) bytes fits and one byte more does not.
+    let limit = 4096u64;
+    let room = limit - 3032;
+    let (rc, v) = lib.invoke(h, "writeFileSync", &json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize + 1)}));
+    assert_eq!(rc, 1300202, "{v}");
+    ok(lib, h, "writeFileSync", json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize)}));
+    ok(lib, h, "unlinkSync", json!({"filePath": "wxfile://usr/fill"}));
+}
+
+#[test]
+fn a_sandbox_written_by_0_1_0_opens_and_keeps_everything() {
+    let root = fixture("v0.1.0");
+    let lib = common::Lib::load();
+    for user in ["user-1", "user-2"] {
+        let cfg = json!({"root": root, "userId": user, "appId": "wx0000000000000001", "limits": {"userFiles": 4096}});
+        // First open: the earlier format, upgraded if this release upgrades it.
+        let h = lib.open(&cfg).unwrap_or_else(|rc| panic!("{user}: open failed {rc}"));
+        check_v010(&lib, h);
+        assert_eq!(lib.close(h), 0);
+        // Second open: whatever this release wrote at the first.
+        let h = lib.open(&cfg).unwrap();
+        check_v010(&lib, h);
+        ok(&lib, h, "setStorageSync", json!({"key": "after", "data": 1}));
+        assert_eq!(lib.close(h), 0);
+        let h = lib.open(&cfg).unwrap();
+        assert_eq!(ok(&lib, h, "getStorageSync", json!({"key": "after"}))["data"], 1);
+        assert_eq!(lib.close(h), 0);
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
