@@ -19,9 +19,8 @@ fn main() {
         env::var("CARGO_PKG_VERSION_MINOR").unwrap(),
         env::var("CARGO_PKG_VERSION_PATCH").unwrap(),
     );
-    let packed: u64 = major.parse::<u64>().unwrap() * 1_000_000
-        + minor.parse::<u64>().unwrap() * 1_000
-        + patch.parse::<u64>().unwrap();
+    let packed: u64 =
+        major.parse::<u64>().unwrap() * 1_000_000 + minor.parse::<u64>().unwrap() * 1_000 + patch.parse::<u64>().unwrap();
     config.after_includes = Some(format!(
         "\n#define WXFS_VERSION_MAJOR {major}\n#define WXFS_VERSION_MINOR {minor}\n#define WXFS_VERSION_PATCH {patch}\n\
          #define WXFS_VERSION_STRING \"{major}.{minor}.{patch}\"\n\
@@ -51,8 +50,6 @@ fn main() {
 fn abi_version(ffi: &std::path::Path) -> u32 {
     let src = std::fs::read_to_string(ffi).expect("src/ffi/mod.rs");
     src.lines()
-        .find_map(|l| {
-            l.trim().strip_prefix("pub const WXFS_ABI_VERSION: u32 =")?.trim().strip_suffix(';')?.trim().parse().ok()
-        })
+        .find_map(|l| l.trim().strip_prefix("pub const WXFS_ABI_VERSION: u32 =")?.trim().strip_suffix(';')?.trim().parse().ok())
         .expect("src/ffi/mod.rs has no `pub const WXFS_ABI_VERSION: u32 = N;`")
 }

@@ -153,7 +153,14 @@ impl Table {
             Target::Under(t) => (format!("< {}", fmt_ns(t)), Some(wx < t)),
             Target::UnderAndAtMost(t, r) => (format!("< {} and ≤ {r}", fmt_ns(t)), Some(wx < t && ratio <= r)),
         };
-        self.0.push(Row { what: what.into(), wx: fmt_ns(wx), base: format!("{base_name}: {}", fmt_ns(base)), ratio, target, met });
+        self.0.push(Row {
+            what: what.into(),
+            wx: fmt_ns(wx),
+            base: format!("{base_name}: {}", fmt_ns(base)),
+            ratio,
+            target,
+            met,
+        });
     }
 
     /// A row of throughputs (ops/s); the ratio is wxfs / baseline.
@@ -163,7 +170,14 @@ impl Table {
             Target::AtLeast(t) => (format!("≥ {t}"), Some(ratio >= t)),
             _ => ("—".to_string(), None),
         };
-        self.0.push(Row { what: what.into(), wx: format!("{wx:.0} ops/s"), base: format!("{base_name}: {base:.0} ops/s"), ratio, target, met });
+        self.0.push(Row {
+            what: what.into(),
+            wx: format!("{wx:.0} ops/s"),
+            base: format!("{base_name}: {base:.0} ops/s"),
+            ratio,
+            target,
+            met,
+        });
     }
 
     fn print(&self) {
@@ -175,7 +189,13 @@ impl Table {
                 Some(true) => "yes",
                 Some(false) => "**no**",
             };
-            let ratio = if r.ratio >= 100.0 { format!("{:.0}", r.ratio) } else if r.ratio >= 0.1 { format!("{:.2}", r.ratio) } else { format!("{:.4}", r.ratio) };
+            let ratio = if r.ratio >= 100.0 {
+                format!("{:.0}", r.ratio)
+            } else if r.ratio >= 0.1 {
+                format!("{:.2}", r.ratio)
+            } else {
+                format!("{:.4}", r.ratio)
+            };
             println!("| {} | {} | {} | {ratio} | {} | {met} |", r.what, r.wx, r.base, r.target);
         }
     }
@@ -633,7 +653,13 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
     };
     let (rg, tg, bg, hm, sql_g, mm_g) = (get[0], get[1], get[2], get[3], get[4], get[5]);
     let t = &mut env.table;
-    t.time(format!("get {label}: Rust API (Arc, no copy) vs HashMap lookup + copy"), rg, "HashMap + copy", hm, big(Target::AtMost(3.0)));
+    t.time(
+        format!("get {label}: Rust API (Arc, no copy) vs HashMap lookup + copy"),
+        rg,
+        "HashMap + copy",
+        hm,
+        big(Target::AtMost(3.0)),
+    );
     t.time(format!("get {label}: typed C API vs HashMap lookup + copy"), tg, "HashMap + copy", hm, big(Target::AtMost(3.0)));
     t.time(
         format!("get {label}: bridge getStorageSync (vs HashMap + copy)"),
@@ -651,7 +677,10 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
         t.time(format!("get {label}: typed C API vs mmap-kv"), tg, "mmap-kv", mm_g, Target::None);
     }
     let st = rust.store.stats();
-    eprintln!("  wxfs log after the run: {} B, live {} B, {} compactions (Rust API sandbox)", st.file_len, st.live_len, st.compactions);
+    eprintln!(
+        "  wxfs log after the run: {} B, live {} B, {} compactions (Rust API sandbox)",
+        st.file_len, st.live_len, st.compactions
+    );
 
     if let Some((m, inst)) = mmkv {
         m.close(inst);
@@ -685,7 +714,13 @@ fn read_file(env: &mut Env<'_>, label: &str, size: usize, rounds: usize, n: usiz
     };
     let t = &mut env.table;
     t.time(format!("readFile {label}: typed (mapped), untouched, vs std::fs::read"), r[0], "std::fs::read", r[1], Target::None);
-    t.time(format!("readFile {label}: typed (mapped), every page touched, vs std::fs::read + same touch"), r[2], "std::fs::read + touch", r[3], target);
+    t.time(
+        format!("readFile {label}: typed (mapped), every page touched, vs std::fs::read + same touch"),
+        r[2],
+        "std::fs::read + touch",
+        r[3],
+        target,
+    );
     wx.close(h);
 }
 
@@ -742,7 +777,13 @@ fn save_file(env: &mut Env<'_>, s: &Session, size: usize, rounds: usize, n: usiz
         ];
         race_timed(&format!("saveFile {} MiB", size >> 20), rounds, n, &mut sides)
     };
-    env.table.time(format!("saveFile {} MiB (temp -> saved) vs bare rename", size >> 20), r[0], "rename(2)", r[1], Target::AtMost(1.5));
+    env.table.time(
+        format!("saveFile {} MiB (temp -> saved) vs bare rename", size >> 20),
+        r[0],
+        "rename(2)",
+        r[1],
+        Target::AtMost(1.5),
+    );
 }
 
 // ---- open ---------------------------------------------------------------------------------
@@ -902,7 +943,13 @@ fn power(env: &mut Env<'_>) {
     let t = &mut env.table;
     t.rate("power mode set 100 B: 8 threads vs 1 thread (group commit)", eight, "1 thread", one, Target::AtLeast(4.0));
     t.rate("power mode set 100 B: 1 thread vs write + fdatasync", one, "write + fdatasync", raw1, Target::None);
-    t.rate("power mode set 100 B: 8 threads vs 8 threads each write + fdatasync", eight, "8 x (write + fdatasync)", raw8, Target::None);
+    t.rate(
+        "power mode set 100 B: 8 threads vs 8 threads each write + fdatasync",
+        eight,
+        "8 x (write + fdatasync)",
+        raw8,
+        Target::None,
+    );
     t.rate("(baseline) write + fdatasync: 8 threads vs 1 thread", raw8, "1 thread", raw1, Target::None);
 }
 
@@ -922,7 +969,7 @@ fn main() {
     // WXFS_BENCH_ONLY=kv-small,kv-large,read,write,save,power,open (any subset) runs only those parts,
     // e.g. under a profiler.
     let only = std::env::var("WXFS_BENCH_ONLY").ok();
-    let run = |part: &str| only.as_deref().map_or(true, |o| o.split(',').any(|p| p.trim() == part));
+    let run = |part: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p.trim() == part));
 
     if run("kv-small") {
         storage(&mut env, "100 B", 100, 1000, 7, 10_000, true);

@@ -66,30 +66,50 @@ fn main() {
 
     let sandbox = wxfs::sandbox::sandbox_dir(&root, b"bench", b"wxbench");
     let runs = 7;
-    let walk_t = median((0..runs).map(|_| { let t = Instant::now(); let r = walk(&sandbox.join("usr")); assert_eq!(r.0 as usize, FILES); t.elapsed() }).collect());
-    let open_t = median((0..runs).map(|_| {
-        let t = Instant::now();
-        let s = Session::open(cfg()).unwrap();
-        let e = t.elapsed();
-        assert_eq!(s.fs.usage().user, (FILES * 100) as u64);
-        assert_eq!(s.store.size(), store);
-        assert!(s.fs.open_report().rebuilt.is_none());
-        drop(s);
-        e
-    }).collect());
-    let rebuild_t = median((0..3).map(|_| {
-        std::fs::remove_file(sandbox.join("quota.journal")).unwrap();
-        let t = Instant::now();
-        let s = Session::open(cfg()).unwrap();
-        let e = t.elapsed();
-        assert!(s.fs.open_report().rebuilt.is_some());
-        drop(s);
-        e
-    }).collect());
+    let walk_t = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let r = walk(&sandbox.join("usr"));
+                assert_eq!(r.0 as usize, FILES);
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let open_t = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                let s = Session::open(cfg()).unwrap();
+                let e = t.elapsed();
+                assert_eq!(s.fs.usage().user, (FILES * 100) as u64);
+                assert_eq!(s.store.size(), store);
+                assert!(s.fs.open_report().rebuilt.is_none());
+                drop(s);
+                e
+            })
+            .collect(),
+    );
+    let rebuild_t = median(
+        (0..3)
+            .map(|_| {
+                std::fs::remove_file(sandbox.join("quota.journal")).unwrap();
+                let t = Instant::now();
+                let s = Session::open(cfg()).unwrap();
+                let e = t.elapsed();
+                assert!(s.fs.open_report().rebuilt.is_some());
+                drop(s);
+                e
+            })
+            .collect(),
+    );
     println!("| measurement | median | ratio to walk |");
     println!("|---|---|---|");
     println!("| directory walk of usr/ ({FILES} files), baseline | {walk_t:.2?} | 1.00 |");
     println!("| open: {FILES} files + full 10 MiB store | {open_t:.2?} | {:.3} |", open_t.as_secs_f64() / walk_t.as_secs_f64());
-    println!("| open after the journal was deleted (rebuild) | {rebuild_t:.2?} | {:.3} |", rebuild_t.as_secs_f64() / walk_t.as_secs_f64());
+    println!(
+        "| open after the journal was deleted (rebuild) | {rebuild_t:.2?} | {:.3} |",
+        rebuild_t.as_secs_f64() / walk_t.as_secs_f64()
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -126,6 +126,10 @@ extern "C" {
  * release it with `wxfs_close`. Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG`,
  * `WXFS_E_BUSY` (another process holds it; the message names the lock file) or `WXFS_E_IO`;
  * `wxfs_last_error_message` says why. Thread-safe.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_open(const char *config_json,
                   size_t config_len,
@@ -139,6 +143,10 @@ int32_t wxfs_open(const char *config_json,
  * failure; release it with `wxfs_bytes_free`. Returns 0 on success, the errCode of an API
  * failure, or a negative `WXFS_E_*` when the call could not run. Thread-safe; calls on one
  * sandbox from one thread take effect in order.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_invoke(uint64_t sandbox,
                     const char *api,
@@ -154,6 +162,10 @@ int32_t wxfs_invoke(uint64_t sandbox,
  * `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL` without queuing anything and without
  * calling `cb`. Calls issued from one thread on one sandbox take effect in issue order, sync
  * calls included. Closing the sandbox while calls are in flight is safe: they complete.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_invoke_async(uint64_t sandbox,
                           const char *api,
@@ -172,6 +184,10 @@ int32_t wxfs_close(uint64_t sandbox);
 
 /**
  * Release bytes the library returned. `{NULL, 0}` is a no-op. Each result must be freed once.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 void wxfs_bytes_free(struct wxfs_bytes bytes);
 
@@ -180,6 +196,10 @@ void wxfs_bytes_free(struct wxfs_bytes bytes);
  * `*out_len` (if non-NULL) receives the message length without the NUL. Returns 0, or
  * `WXFS_E_BUFFER_TOO_SMALL` when `len` cannot hold message + NUL (nothing is copied then).
  * An empty message means the last call on this thread succeeded.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_last_error_message(char *buf,
                                 size_t len,
@@ -205,6 +225,10 @@ uint32_t wxfs_abi_version(void);
  * more are returned mapped, not copied; user files are copied (they can change in place).
  * Release `*out_data` with `wxfs_bytes_free`. File contents are not NUL-terminated. Fails
  * with the readFile errCodes (1300002, 1300202 beyond the readFile limit, ...).
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_read_file(uint64_t sandbox,
                        const char *path,
@@ -213,6 +237,10 @@ int32_t wxfs_read_file(uint64_t sandbox,
 
 /**
  * writeFile of raw bytes into a user file (`wxfile://usr/...`), atomically replaced.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_write_file(uint64_t sandbox,
                         const char *path,
@@ -223,6 +251,10 @@ int32_t wxfs_write_file(uint64_t sandbox,
 /**
  * saveFile: move a temp file into the saved area (`file_path` NULL) or to a user path.
  * `*out_saved_path` receives the new virtual path (NUL-terminated); free it.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_save_file(uint64_t sandbox,
                        const char *temp_path,
@@ -234,6 +266,10 @@ int32_t wxfs_save_file(uint64_t sandbox,
 /**
  * Create a temp file from bytes, as a download would; `extension` may be NULL.
  * `*out_temp_path` receives its virtual path; free it.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_temp_create(uint64_t sandbox,
                          const uint8_t *data,
@@ -244,6 +280,10 @@ int32_t wxfs_temp_create(uint64_t sandbox,
 
 /**
  * The OS path behind a readable virtual path, for an image view or a player. Free it.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_real_path(uint64_t sandbox,
                        const char *path,
@@ -254,6 +294,10 @@ int32_t wxfs_real_path(uint64_t sandbox,
  * setStorage: `json` is the value as JSON text; `data_type` (may be NULL) is kept beside it.
  * Returns 1400002 / 1400003 over the item / total limit (the old value stays), 1400004 for an
  * empty key, `WXFS_E_JSON` when `json` is not JSON.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_storage_set(uint64_t sandbox,
                          const char *key,
@@ -267,6 +311,10 @@ int32_t wxfs_storage_set(uint64_t sandbox,
  * getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
  * receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
  * 1400001 ("data not found").
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_storage_get(uint64_t sandbox,
                          const char *key,
@@ -276,6 +324,10 @@ int32_t wxfs_storage_get(uint64_t sandbox,
 
 /**
  * removeStorage; removing a missing key succeeds.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_storage_remove(uint64_t sandbox,
                             const char *key,
@@ -299,6 +351,10 @@ int32_t wxfs_storage_info(uint64_t sandbox,
  * Trim the temp areas of every sandbox under `root` to `temp_limit` bytes together (0 means
  * the default 6 GiB), least recently used sandbox first; open sandboxes are skipped.
  * `*out_freed` (may be NULL) receives the bytes freed.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_gc(const char *root,
                 size_t root_len,
@@ -308,6 +364,10 @@ int32_t wxfs_gc(const char *root,
 /**
  * Delete all files and storage of one (user, app), as when the user deletes the mini-program.
  * Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
  */
 int32_t wxfs_remove_sandbox(const char *root,
                             size_t root_len,

@@ -64,10 +64,7 @@ impl Error {
 
     /// WeChat's wording for a missing or mistyped argument.
     pub fn param(code: u32, name: &str, expected: &str, got: &str) -> Self {
-        Error::new(
-            code,
-            format!("parameter error: parameter.{name} should be {expected} instead of {got};"),
-        )
+        Error::new(code, format!("parameter error: parameter.{name} should be {expected} instead of {got};"))
     }
 
     pub fn storage_limit() -> Self {

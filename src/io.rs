@@ -51,10 +51,7 @@ impl LogFile for StdFile {
         if written != buf.len() {
             // Only a full disk or a file size limit makes a regular file write short; report it
             // rather than write the rest in a second call.
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("short write: {written} of {} bytes", buf.len()),
-            ));
+            return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write: {written} of {} bytes", buf.len())));
         }
         Ok(())
     }

@@ -53,18 +53,15 @@ impl Session {
     pub fn open(config: Config) -> Result<Arc<Session>, OpenError> {
         let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
         let mut open = OPEN.lock();
-        loop {
-            match open.get(&dir) {
-                Some(w) => match w.upgrade() {
-                    Some(existing) => return Ok(existing),
-                    // Its last handle is being closed on another thread: wait until it is gone.
-                    None => {
-                        drop(open);
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                        open = OPEN.lock();
-                    }
-                },
-                None => break,
+        while let Some(w) = open.get(&dir) {
+            match w.upgrade() {
+                Some(existing) => return Ok(existing),
+                // Its last handle is being closed on another thread: wait until it is gone.
+                None => {
+                    drop(open);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    open = OPEN.lock();
+                }
             }
         }
         let sandbox = Arc::new(Sandbox::open(

@@ -48,11 +48,7 @@ fn report(what: &str, out: &Output) -> String {
 }
 
 fn last_line(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string()
+    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -69,16 +65,8 @@ fn kotlin_binding() {
         return;
     }
     let lib_dir = lib_dir();
-    let lib = lib_dir.join(format!(
-        "{}wxfs{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    assert!(
-        lib.exists(),
-        "{} was not built by cargo (crate-type cdylib)",
-        lib.display()
-    );
+    let lib = lib_dir.join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    assert!(lib.exists(), "{} was not built by cargo (crate-type cdylib)", lib.display());
 
     let script = repo_dir().join("bindings/kotlin/run-tests.sh");
     let out = Command::new("sh")
@@ -88,17 +76,9 @@ fn kotlin_binding() {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{}",
-        report("bindings/kotlin/run-tests.sh", &out)
-    );
+    assert!(out.status.success(), "{}", report("bindings/kotlin/run-tests.sh", &out));
     let summary = last_line(&out);
-    assert!(
-        summary.ends_with(" passed, 0 failed"),
-        "{}",
-        report(&format!("unexpected summary {summary:?}"), &out)
-    );
+    assert!(summary.ends_with(" passed, 0 failed"), "{}", report(&format!("unexpected summary {summary:?}"), &out));
     println!("kotlin: {summary}");
 }
 
@@ -119,16 +99,8 @@ fn swift_syntax() {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{}",
-        report("bindings/swift/check_syntax.py", &out)
-    );
+    assert!(out.status.success(), "{}", report("bindings/swift/check_syntax.py", &out));
     let summary = last_line(&out);
-    assert!(
-        summary.ends_with(" passed, 0 failed"),
-        "{}",
-        report(&format!("unexpected summary {summary:?}"), &out)
-    );
+    assert!(summary.ends_with(" passed, 0 failed"), "{}", report(&format!("unexpected summary {summary:?}"), &out));
     println!("swift: {summary}");
 }

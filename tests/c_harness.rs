@@ -84,9 +84,12 @@ fn soname(lib: &Path) -> Option<String> {
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let out = Command::new("readelf").arg("-d").arg(lib).stdin(Stdio::null()).output().unwrap_or_else(|e| {
-        panic!("cannot run `readelf` ({e}): the C harness needs binutils (it comes with gcc)")
-    });
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(lib)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `readelf` ({e}): the C harness needs binutils (it comes with gcc)"));
     assert!(out.status.success(), "readelf -d {} failed: {}", lib.display(), String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.contains("(SONAME)"))?;
@@ -132,11 +135,7 @@ fn build_program(program: &str, link: Link, tool_: Tool, dir: &Path) -> PathBuf 
     match link {
         Link::Shared => {
             let lib_dir = shared_lib_dir(dir);
-            args.extend([
-                format!("-L{}", lib_dir.display()),
-                "-lwxfs".into(),
-                format!("-Wl,-rpath,{}", lib_dir.display()),
-            ])
+            args.extend([format!("-L{}", lib_dir.display()), "-lwxfs".into(), format!("-Wl,-rpath,{}", lib_dir.display())])
         }
         Link::Static => {
             assert!(tool_ == Tool::Plain, "ASan and valgrind runs use the shared library");
@@ -200,8 +199,13 @@ enum Runs<'a> {
 }
 
 /// What marks a sanitizer report in a program's stderr (the exit status is checked as well).
-const SANITIZER_REPORTS: &[&str] =
-    &["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"];
+const SANITIZER_REPORTS: &[&str] = &[
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "SUMMARY: AddressSanitizer",
+    "SUMMARY: UndefinedBehaviorSanitizer",
+];
 
 /// Under valgrind the programs do fewer repetitions (they read it; 1 means the full count).
 const VALGRIND_SCALE: &str = "10";

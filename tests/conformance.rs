@@ -120,8 +120,9 @@ fn matches(expected: &Value, actual: Option<&Value>, at: &str) -> Result<(), Str
                 if let Value::Object(eo) = e {
                     if let Some(b64) = eo.get("$bytes") {
                         let want = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap();
-                        let got = native_buffer(act, k)
-                            .ok_or_else(|| format!("{here}: no __nativeBuffers__ entry (result {})", Value::Object(act.clone())))?;
+                        let got = native_buffer(act, k).ok_or_else(|| {
+                            format!("{here}: no __nativeBuffers__ entry (result {})", Value::Object(act.clone()))
+                        })?;
                         if got != want {
                             return Err(format!("{here}: bytes {:?} != expected {:?}", got, want));
                         }
@@ -387,7 +388,12 @@ fn the_matcher_itself_can_fail() {
     assert!(matches(&json!({"a": {"$absent": true}}), Some(&json!({"a": 1})), "x").is_err());
     assert!(matches(&json!([1, 2]), Some(&json!([1])), "x").is_err());
     assert!(matches(&json!({"a": {"$set": [1, 2]}}), Some(&json!({"a": [2, 2]})), "x").is_err());
-    assert!(matches(&json!({"a": {"$bytes": "AQ=="}}), Some(&json!({"__nativeBuffers__": [{"key": "a", "base64": "Ag=="}]})), "x").is_err());
+    assert!(matches(
+        &json!({"a": {"$bytes": "AQ=="}}),
+        Some(&json!({"__nativeBuffers__": [{"key": "a", "base64": "Ag=="}]})),
+        "x"
+    )
+    .is_err());
     assert!(regex_lite("^wxfile://tmp_[^/]+\\.txt$", "wxfile://tmp_abc.txt"));
     assert!(!regex_lite("^wxfile://tmp_[^/]+\\.txt$", "wxfile://tmp_a/b.txt"));
     assert!(!regex_lite("^wxfile://tmp_[^/]+\\.txt$", "wxfile://tmp_abc.txtx"));

@@ -64,10 +64,34 @@ fn documented_errmsgs_byte_for_byte() {
     ok(s.as_ref(), "mkdirSync", json!({"dirPath": "wxfile://usr/d"}));
     let m = "wxfile://usr/missing";
     fails(&s, "access", json!({"path": m}), "access:fail no such file or directory wxfile://usr/missing", 1300002);
-    fails(&s, "appendFile", json!({"filePath": m, "data": "x"}), "appendFile:fail no such file or directory, open wxfile://usr/missing", 1300002);
-    fails(&s, "appendFileSync", json!({"filePath": "wxfile://usr/d", "data": "x"}), "appendFileSync:fail illegal operation on a directory, open \"wxfile://usr/d\"", 1301003);
-    fails(&s, "copyFile", json!({"srcPath": m, "destPath": "wxfile://usr/b"}), "copyFile:fail no such file or directory, copyFile wxfile://usr/missing -> wxfile://usr/b", 1300002);
-    fails(&s, "copyFile", json!({"srcPath": "wxfile://usr/f.txt", "destPath": "/data/x"}), "copyFile:fail permission denied, copyFile wxfile://usr/f.txt -> /data/x", 1301004);
+    fails(
+        &s,
+        "appendFile",
+        json!({"filePath": m, "data": "x"}),
+        "appendFile:fail no such file or directory, open wxfile://usr/missing",
+        1300002,
+    );
+    fails(
+        &s,
+        "appendFileSync",
+        json!({"filePath": "wxfile://usr/d", "data": "x"}),
+        "appendFileSync:fail illegal operation on a directory, open \"wxfile://usr/d\"",
+        1301003,
+    );
+    fails(
+        &s,
+        "copyFile",
+        json!({"srcPath": m, "destPath": "wxfile://usr/b"}),
+        "copyFile:fail no such file or directory, copyFile wxfile://usr/missing -> wxfile://usr/b",
+        1300002,
+    );
+    fails(
+        &s,
+        "copyFile",
+        json!({"srcPath": "wxfile://usr/f.txt", "destPath": "/data/x"}),
+        "copyFile:fail permission denied, copyFile wxfile://usr/f.txt -> /data/x",
+        1301004,
+    );
     fails(&s, "getFileInfo", json!({"filePath": m}), "getFileInfo:fail file not exist", 1300002);
     fails(&s, "removeSavedFile", json!({"filePath": "wxfile://store_nope"}), "removeSavedFile:fail file not exist", 1300002);
     fails(&s, "mkdir", json!({"dirPath": "wxfile://usr/a/b"}), "mkdir:fail no such file or directory wxfile://usr/a/b", 1300002);
@@ -77,26 +101,92 @@ fn documented_errmsgs_byte_for_byte() {
     fails(&s, "readFile", json!({"filePath": m}), "readFile:fail no such file or directory, open wxfile://usr/missing", 1300002);
     fails(&s, "readdir", json!({"dirPath": m}), "readdir:fail no such file or directory wxfile://usr/missing", 1300002);
     fails(&s, "readdir", json!({"dirPath": "wxfile://usr/f.txt"}), "readdir:fail not a directory wxfile://usr/f.txt", 1300020);
-    fails(&s, "rename", json!({"oldPath": m, "newPath": "wxfile://usr/n"}), "rename:fail no such file or directory, rename wxfile://usr/missing -> wxfile://usr/n", 1300002);
-    fails(&s, "rename", json!({"oldPath": "wxfile://usr/f.txt", "newPath": "/x"}), "rename:fail permission denied, rename wxfile://usr/f.txt -> /x", 1301004);
+    fails(
+        &s,
+        "rename",
+        json!({"oldPath": m, "newPath": "wxfile://usr/n"}),
+        "rename:fail no such file or directory, rename wxfile://usr/missing -> wxfile://usr/n",
+        1300002,
+    );
+    fails(
+        &s,
+        "rename",
+        json!({"oldPath": "wxfile://usr/f.txt", "newPath": "/x"}),
+        "rename:fail permission denied, rename wxfile://usr/f.txt -> /x",
+        1301004,
+    );
     fails(&s, "rmdir", json!({"dirPath": m}), "rmdir:fail no such file or directory wxfile://usr/missing", 1300002);
     write(&s, "wxfile://usr/d/in", "1");
     fails(&s, "rmdir", json!({"dirPath": "wxfile://usr/d"}), "rmdir:fail directory not empty", 1300066);
     fails(&s, "saveFile", json!({"tempFilePath": "wxfile://tmp_nope"}), "saveFile:fail tempFilePath file not exist", 1301112);
     let t = ok(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
-    fails(&s, "saveFile", json!({"tempFilePath": t, "filePath": "wxfile://usr/no/x"}), "saveFile:fail no such file or directory \"wxfile://usr/no\"", 1300002);
+    fails(
+        &s,
+        "saveFile",
+        json!({"tempFilePath": t, "filePath": "wxfile://usr/no/x"}),
+        "saveFile:fail no such file or directory \"wxfile://usr/no\"",
+        1300002,
+    );
     fails(&s, "saveFile", json!({"tempFilePath": t, "filePath": "/x"}), "saveFile:fail permission denied, open \"/x\"", 1301004);
     fails(&s, "stat", json!({"path": m}), "stat:fail no such file or directory wxfile://usr/missing", 1300002);
     fails(&s, "unlink", json!({"filePath": m}), "unlink:fail no such file or directory wxfile://usr/missing", 1300002);
-    fails(&s, "unlink", json!({"filePath": "wxfile://usr/d"}), "unlink:fail operation not permitted, unlink wxfile://usr/d", 1300001);
-    fails(&s, "unzip", json!({"zipFilePath": m, "targetPath": "wxfile://usr/o"}), "unzip:fail no such file or directory, unzip wxfile://usr/missing -> \"wxfile://usr/o", 1300002);
-    fails(&s, "unzip", json!({"zipFilePath": m, "targetPath": "/o"}), "unzip:fail permission denied, unzip wxfile://usr/missing -> /o", 1301004);
-    fails(&s, "writeFile", json!({"filePath": "wxfile://usr/no/x", "data": "x"}), "writeFile:fail no such file or directory, open wxfile://usr/no/x", 1300002);
-    fails(&s, "writeFile", json!({"filePath": t, "data": "x"}), format!("writeFile:fail permission denied, open {t}").as_str(), 1300013);
+    fails(
+        &s,
+        "unlink",
+        json!({"filePath": "wxfile://usr/d"}),
+        "unlink:fail operation not permitted, unlink wxfile://usr/d",
+        1300001,
+    );
+    fails(
+        &s,
+        "unzip",
+        json!({"zipFilePath": m, "targetPath": "wxfile://usr/o"}),
+        "unzip:fail no such file or directory, unzip wxfile://usr/missing -> \"wxfile://usr/o",
+        1300002,
+    );
+    fails(
+        &s,
+        "unzip",
+        json!({"zipFilePath": m, "targetPath": "/o"}),
+        "unzip:fail permission denied, unzip wxfile://usr/missing -> /o",
+        1301004,
+    );
+    fails(
+        &s,
+        "writeFile",
+        json!({"filePath": "wxfile://usr/no/x", "data": "x"}),
+        "writeFile:fail no such file or directory, open wxfile://usr/no/x",
+        1300002,
+    );
+    fails(
+        &s,
+        "writeFile",
+        json!({"filePath": t, "data": "x"}),
+        format!("writeFile:fail permission denied, open {t}").as_str(),
+        1300013,
+    );
     fails(&s, "truncate", json!({"filePath": m}), "truncate:fail no such file or directory, open wxfile://usr/missing", 1300002);
-    fails(&s, "readCompressedFile", json!({"filePath": "wxfile://usr/f.txt", "compressionAlgorithm": "br"}), "readCompressedFile:fail decompress fail", 1301111);
-    fails(&s, "readFileSync", json!({}), "readFileSync:fail parameter error: parameter.filePath should be String instead of Undefined;", 1300022);
-    fails(&s, "writeFile", json!({"filePath": "wxfile://usr/x", "data": "@@", "encoding": "base64"}), "writeFile:fail base64 encode error", 1300203);
+    fails(
+        &s,
+        "readCompressedFile",
+        json!({"filePath": "wxfile://usr/f.txt", "compressionAlgorithm": "br"}),
+        "readCompressedFile:fail decompress fail",
+        1301111,
+    );
+    fails(
+        &s,
+        "readFileSync",
+        json!({}),
+        "readFileSync:fail parameter error: parameter.filePath should be String instead of Undefined;",
+        1300022,
+    );
+    fails(
+        &s,
+        "writeFile",
+        json!({"filePath": "wxfile://usr/x", "data": "@@", "encoding": "base64"}),
+        "writeFile:fail base64 encode error",
+        1300203,
+    );
     fails(&s, "close", json!({"fd": "99"}), "close:fail bad file descriptor", 1300009);
     fails(&s, "readdir", json!({"dirPath": "wxfile://"}), "readdir:fail permission denied, open wxfile://", 1300014);
 }
@@ -110,7 +200,8 @@ fn quota_check_and_write_are_atomic_across_threads() {
                 .map(|i| {
                     let s = s.clone();
                     sc.spawn(move || {
-                        let (c, _) = call(&s, "writeFileSync", json!({"filePath": format!("wxfile://usr/f{i}"), "data": "x".repeat(600)}));
+                        let (c, _) =
+                            call(&s, "writeFileSync", json!({"filePath": format!("wxfile://usr/f{i}"), "data": "x".repeat(600)}));
                         (c == 0) as usize
                     })
                 })
@@ -128,7 +219,11 @@ fn refused_writes_change_nothing_on_disk() {
     write(&s, "wxfile://usr/a", &"a".repeat(60));
     let usr = s.sandbox.dir().join("usr");
     let listing = || {
-        let mut v: Vec<_> = std::fs::read_dir(&usr).unwrap().flatten().map(|e| (e.file_name(), std::fs::read(e.path()).unwrap_or_default())).collect();
+        let mut v: Vec<_> = std::fs::read_dir(&usr)
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap_or_default()))
+            .collect();
         v.sort();
         v
     };
@@ -170,7 +265,8 @@ fn open_flags_follow_node() {
     assert_eq!(call(&s, "writeSync", json!({"fd": fd, "data": "c", "position": 0})).0, 0, "append ignores position");
     assert_eq!(read_all(), "abc");
     // a is write-only
-    let (c, r) = call(&s, "readSync", json!({"fd": fd, "length": 1, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AA=="}]}));
+    let (c, r) =
+        call(&s, "readSync", json!({"fd": fd, "length": 1, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AA=="}]}));
     assert_eq!((c, r["errMsg"].as_str().unwrap()), (1302001, "readSync:fail permission denied"));
     // ax / wx / ax+ / wx+ fail on an existing file
     for f in ["ax", "wx", "ax+", "wx+"] {
@@ -186,7 +282,11 @@ fn open_flags_follow_node() {
     assert_eq!(read_all(), "");
     let fd = open("w+").1["fd"].as_str().unwrap().to_string();
     assert_eq!(wr(&fd, "hello").0, 0);
-    let r = ok(&s, "readSync", json!({"fd": fd, "length": 5, "position": 0, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": b64(&[0; 5])}]}));
+    let r = ok(
+        &s,
+        "readSync",
+        json!({"fd": fd, "length": 5, "position": 0, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": b64(&[0; 5])}]}),
+    );
     assert_eq!(buffer(&r, "arrayBuffer"), b"hello");
     // a+ reads from the start, appends at the end; as / as+ behave like a / a+ plus sync
     for f in ["a+", "as", "as+"] {
@@ -228,7 +328,11 @@ fn read_and_write_positions_and_buffers() {
     let (c, _) = call(&s, "readSync", json!({"fd": fd, "length": 1}));
     assert_eq!(c, 1302005);
     // write: ArrayBuffer with offset/length, at a position; strings in an encoding.
-    let r = ok(&s, "writeSync", json!({"fd": fd, "offset": 1, "length": 2, "position": 0, "__nativeBuffers__": [{"key": "data", "base64": b64(b"abcd")}]}));
+    let r = ok(
+        &s,
+        "writeSync",
+        json!({"fd": fd, "offset": 1, "length": 2, "position": 0, "__nativeBuffers__": [{"key": "data", "base64": b64(b"abcd")}]}),
+    );
     assert_eq!(r["bytesWritten"], 2);
     let r = ok(&s, "writeSync", json!({"fd": fd, "data": "4142", "encoding": "hex", "position": 10}));
     assert_eq!(r["bytesWritten"], 2);
@@ -349,8 +453,12 @@ fn read_zip_entry_all_and_ranges() {
     put_zip(&s, "wxfile://usr/p.zip", &zip_of(&[("a.txt", b"alpha"), ("b.bin", &[1, 2, 3])]));
     let r = ok(&s, "readZipEntry", json!({"filePath": "wxfile://usr/p.zip", "entries": "all", "encoding": "utf8"}));
     assert_eq!(r["entries"]["a.txt"], json!({"data": "alpha", "errMsg": "readZipEntry:ok"}));
-    let r = ok(&s, "readZipEntry", json!({"filePath": "wxfile://usr/p.zip", "entries": [
-        {"path": "b.bin"}, {"path": "a.txt", "encoding": "utf8", "position": 1, "length": 3}, {"path": "nope"}]}));
+    let r = ok(
+        &s,
+        "readZipEntry",
+        json!({"filePath": "wxfile://usr/p.zip", "entries": [
+        {"path": "b.bin"}, {"path": "a.txt", "encoding": "utf8", "position": 1, "length": 3}, {"path": "nope"}]}),
+    );
     assert_eq!(buffer(&r["entries"]["b.bin"], "data"), vec![1, 2, 3]);
     assert_eq!(r["entries"]["a.txt"]["data"], "lph");
     assert_eq!(r["entries"]["nope"]["errMsg"], "readZipEntry:fail no such file or directory, open nope");
@@ -374,7 +482,8 @@ fn stat_recursive_lists_parents_before_children() {
 #[test]
 fn saved_files_legacy_apis_and_http_protocol() {
     let (s, _) = session_with("saved", |c| c.protocol = wxfs::sandbox::Protocol::Http);
-    let t = ok(&s, "host.createTempFile", json!({"data": "pdf!", "extension": "pdf"}))["tempFilePath"].as_str().unwrap().to_string();
+    let t =
+        ok(&s, "host.createTempFile", json!({"data": "pdf!", "extension": "pdf"}))["tempFilePath"].as_str().unwrap().to_string();
     assert!(t.starts_with("http://tmp/") && t.ends_with(".pdf"), "{t}");
     let saved = ok(&s, "saveFile", json!({"tempFilePath": t}))["savedFilePath"].as_str().unwrap().to_string();
     assert!(saved.starts_with("http://store/") && saved.ends_with(".pdf"), "{saved}");
@@ -396,12 +505,19 @@ fn saved_files_legacy_apis_and_http_protocol() {
 fn storage_types_sizes_and_batch() {
     let s = session("kv");
     ok(&s, "setStorageSync", json!({"key": "u", "dataType": "Undefined"}));
-    assert_eq!(ok(&s, "getStorageSync", json!({"key": "u"})), json!({"errMsg": "getStorageSync:ok", "data": null, "dataType": "Undefined"}));
+    assert_eq!(
+        ok(&s, "getStorageSync", json!({"key": "u"})),
+        json!({"errMsg": "getStorageSync:ok", "data": null, "dataType": "Undefined"})
+    );
     let (c, r) = call(&s, "setStorageSync", json!({"key": "", "data": 1}));
     assert_eq!((c, r["errMsg"].as_str().unwrap()), (1400004, "setStorageSync:fail parameter error: key should not be empty"));
     let (c, r) = call(&s, "getStorage", json!({"key": "nope"}));
     assert_eq!((c, r), (1400001, json!({"errMsg": "getStorage:fail data not found", "errCode": 1400001})));
-    ok(&s, "batchSetStorageSync", json!({"kvList": [{"key": "d", "value": "2020-01-01T00:00:00.000Z", "dataType": "Date"}, {"key": "n", "value": 1}]}));
+    ok(
+        &s,
+        "batchSetStorageSync",
+        json!({"kvList": [{"key": "d", "value": "2020-01-01T00:00:00.000Z", "dataType": "Date"}, {"key": "n", "value": 1}]}),
+    );
     let r = ok(&s, "batchGetStorage", json!({"keyList": ["d", "missing", "n"]}));
     assert_eq!(r["dataList"], json!(["2020-01-01T00:00:00.000Z", "", 1]));
     assert_eq!(r["dataTypeList"], json!(["Date", null, null]));

@@ -87,6 +87,9 @@ impl Abi {
     }
 }
 
+/// A hostile call: its name, the call, the code it must return, and text its message must hold.
+type Row<'a> = (&'a str, Box<dyn Fn() -> (i32, String) + 'a>, i32, &'a str);
+
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -146,7 +149,10 @@ fn hostile_calls_get_defined_errors_and_change_nothing() {
     let mut out = NO;
     let fdargs = br#"{"filePath":"wxfile://usr/ok.txt","flag":"r+"}"#;
     assert_eq!(unsafe { (abi.invoke)(h, b"openSync".as_ptr(), 8, fdargs.as_ptr(), fdargs.len(), &mut out) }, 0);
-    let fd = serde_json::from_slice::<Value>(unsafe { std::slice::from_raw_parts(out.data, out.len) }).unwrap()["fd"].as_str().unwrap().to_string();
+    let fd = serde_json::from_slice::<Value>(unsafe { std::slice::from_raw_parts(out.data, out.len) }).unwrap()["fd"]
+        .as_str()
+        .unwrap()
+        .to_string();
     unsafe { (abi.free)(out) };
     let mut closed = 0u64;
     assert_eq!(unsafe { (abi.open)(cfg.as_ptr(), cfg.len(), &mut closed) }, 0);
@@ -165,79 +171,408 @@ fn hostile_calls_get_defined_errors_and_change_nothing() {
     let mut out_slot = NO;
     let out_p = &mut out_slot as *mut Bytes;
 
-    let rows: Vec<(&str, Box<dyn Fn() -> (i32, String)>, i32, &str)> = vec![
+    let rows: Vec<Row> = vec![
         ("open: config NULL with a length", Box::new(|| (unsafe { (abi.open)(null(), 10, &mut 0) }, String::new())), -1, ""),
-        ("open: out NULL", Box::new(|| (unsafe { (abi.open)(cfg.as_ptr(), cfg.len(), std::ptr::null_mut()) }, String::new())), -1, ""),
+        (
+            "open: out NULL",
+            Box::new(|| (unsafe { (abi.open)(cfg.as_ptr(), cfg.len(), std::ptr::null_mut()) }, String::new())),
+            -1,
+            "",
+        ),
         ("open: config invalid UTF-8", Box::new(|| (unsafe { (abi.open)(bad_utf8.as_ptr(), 3, &mut 0) }, String::new())), -3, ""),
         ("open: config not JSON", Box::new(|| (unsafe { (abi.open)(b"{root".as_ptr(), 5, &mut 0) }, String::new())), -6, ""),
-        ("open: config nested 100,000 deep", Box::new(|| (unsafe { (abi.open)(deep.as_ptr(), deep.len(), &mut 0) }, String::new())), -6, ""),
-        ("open: config without appId", Box::new(|| { let c = json!({"root": root, "userId": "u"}).to_string(); (unsafe { (abi.open)(c.as_ptr(), c.len(), &mut 0) }, String::new()) }), -6, ""),
-        ("open: empty root", Box::new(|| { let c = r#"{"root":"","appId":"a","userId":"u"}"#; (unsafe { (abi.open)(c.as_ptr(), c.len(), &mut 0) }, String::new()) }), -6, ""),
-        ("open: unknown protocol", Box::new(|| { let c = json!({"root": root, "appId": "a", "userId": "u", "protocol": "ftp"}).to_string(); (unsafe { (abi.open)(c.as_ptr(), c.len(), &mut 0) }, String::new()) }), -6, ""),
-        ("invoke: handle 0", Box::new(|| abi.json(0, "readFileSync", json!({"filePath": "wxfile://usr/ok.txt"}))), -2, "readFileSync:fail invalid sandbox handle"),
-        ("invoke: closed handle", Box::new(|| abi.json(closed, "readFileSync", json!({"filePath": "wxfile://usr/ok.txt"}))), -2, "readFileSync:fail invalid sandbox handle"),
+        (
+            "open: config nested 100,000 deep",
+            Box::new(|| (unsafe { (abi.open)(deep.as_ptr(), deep.len(), &mut 0) }, String::new())),
+            -6,
+            "",
+        ),
+        (
+            "open: config without appId",
+            Box::new(|| {
+                let c = json!({"root": root, "userId": "u"}).to_string();
+                (unsafe { (abi.open)(c.as_ptr(), c.len(), &mut 0) }, String::new())
+            }),
+            -6,
+            "",
+        ),
+        (
+            "open: empty root",
+            Box::new(|| {
+                let c = r#"{"root":"","appId":"a","userId":"u"}"#;
+                (unsafe { (abi.open)(c.as_ptr(), c.len(), &mut 0) }, String::new())
+            }),
+            -6,
+            "",
+        ),
+        (
+            "open: unknown protocol",
+            Box::new(|| {
+                let c = json!({"root": root, "appId": "a", "userId": "u", "protocol": "ftp"}).to_string();
+                (unsafe { (abi.open)(c.as_ptr(), c.len(), &mut 0) }, String::new())
+            }),
+            -6,
+            "",
+        ),
+        (
+            "invoke: handle 0",
+            Box::new(|| abi.json(0, "readFileSync", json!({"filePath": "wxfile://usr/ok.txt"}))),
+            -2,
+            "readFileSync:fail invalid sandbox handle",
+        ),
+        (
+            "invoke: closed handle",
+            Box::new(|| abi.json(closed, "readFileSync", json!({"filePath": "wxfile://usr/ok.txt"}))),
+            -2,
+            "readFileSync:fail invalid sandbox handle",
+        ),
         ("invoke: forged generation", Box::new(|| abi.json(forged, "getStorageInfoSync", json!({}))), -2, ""),
         ("invoke: forged tag", Box::new(|| abi.json(h ^ (0x7f << 56), "getStorageInfoSync", json!({}))), -2, ""),
         ("invoke: top bit set", Box::new(|| abi.json(h | (1 << 63), "getStorageInfoSync", json!({}))), -2, ""),
-        ("invoke: api NULL", Box::new(|| (unsafe { (abi.invoke)(h, null(), 5, b"{}".as_ptr(), 2, out_p) }, String::new())), -1, ""),
+        (
+            "invoke: api NULL",
+            Box::new(|| (unsafe { (abi.invoke)(h, null(), 5, b"{}".as_ptr(), 2, out_p) }, String::new())),
+            -1,
+            "",
+        ),
         ("invoke: api empty", Box::new(|| abi.call(h, b"", b"{}")), -1, ""),
-        ("invoke: args NULL with a length", Box::new(|| (unsafe { (abi.invoke)(h, b"statSync".as_ptr(), 8, null(), 5, out_p) }, String::new())), -1, ""),
+        (
+            "invoke: args NULL with a length",
+            Box::new(|| (unsafe { (abi.invoke)(h, b"statSync".as_ptr(), 8, null(), 5, out_p) }, String::new())),
+            -1,
+            "",
+        ),
         ("invoke: api invalid UTF-8", Box::new(|| abi.call(h, bad_utf8, b"{}")), -3, ""),
         ("invoke: args invalid UTF-8", Box::new(|| abi.call(h, b"readFileSync", b"{\"filePath\":\"\xff\"}")), -3, ""),
-        ("invoke: args nested 100,000 deep", Box::new(|| abi.call(h, b"readFileSync", deep_obj.as_bytes())), -4, "readFileSync:fail invalid JSON arguments"),
-        ("invoke: args not an object", Box::new(|| abi.call(h, b"readFileSync", b"[1]")), -4, "readFileSync:fail arguments must be a JSON object"),
+        (
+            "invoke: args nested 100,000 deep",
+            Box::new(|| abi.call(h, b"readFileSync", deep_obj.as_bytes())),
+            -4,
+            "readFileSync:fail invalid JSON arguments",
+        ),
+        (
+            "invoke: args not an object",
+            Box::new(|| abi.call(h, b"readFileSync", b"[1]")),
+            -4,
+            "readFileSync:fail arguments must be a JSON object",
+        ),
         ("invoke: unknown api", Box::new(|| abi.call(h, b"eval", b"{}")), -5, "eval:fail unknown api"),
         ("invoke: host api spelled as Sync", Box::new(|| abi.call(h, b"host.realPathSync", b"{}")), -5, ""),
-        ("invoke: __nativeBuffers__ not base64", Box::new(|| abi.call(h, b"writeFileSync", br#"{"filePath":"wxfile://usr/x","__nativeBuffers__":[{"key":"data","base64":"!!"}]}"#)), -4, ""),
-        ("invoke: __nativeBuffers__ not a list", Box::new(|| abi.call(h, b"writeFileSync", br#"{"__nativeBuffers__":{}}"#)), -4, ""),
-        ("writeFile: a 200 MiB argument", Box::new(|| abi.call(h, b"writeFileSync", huge.as_bytes())), 1300202, "writeFileSync:fail the maximum size of the file storage limit is exceeded"),
-        ("readFile: a 100,000-byte path", Box::new(|| abi.json(h, "readFileSync", json!({"filePath": long_path}))), 1300036, "readFileSync:fail File name too long"),
-        ("mkdir: 10,000 components", Box::new(|| abi.json(h, "mkdirSync", json!({"dirPath": many_parts, "recursive": true}))), 1300036, ""),
-        ("setStorage: a 100,000-byte key", Box::new(|| abi.json(h, "setStorageSync", json!({"key": long_key, "data": 1}))), 1400002, "setStorageSync:fail exceed storage item max length"),
+        (
+            "invoke: __nativeBuffers__ not base64",
+            Box::new(|| {
+                abi.call(
+                    h,
+                    b"writeFileSync",
+                    br#"{"filePath":"wxfile://usr/x","__nativeBuffers__":[{"key":"data","base64":"!!"}]}"#,
+                )
+            }),
+            -4,
+            "",
+        ),
+        (
+            "invoke: __nativeBuffers__ not a list",
+            Box::new(|| abi.call(h, b"writeFileSync", br#"{"__nativeBuffers__":{}}"#)),
+            -4,
+            "",
+        ),
+        (
+            "writeFile: a 200 MiB argument",
+            Box::new(|| abi.call(h, b"writeFileSync", huge.as_bytes())),
+            1300202,
+            "writeFileSync:fail the maximum size of the file storage limit is exceeded",
+        ),
+        (
+            "readFile: a 100,000-byte path",
+            Box::new(|| abi.json(h, "readFileSync", json!({"filePath": long_path}))),
+            1300036,
+            "readFileSync:fail File name too long",
+        ),
+        (
+            "mkdir: 10,000 components",
+            Box::new(|| abi.json(h, "mkdirSync", json!({"dirPath": many_parts, "recursive": true}))),
+            1300036,
+            "",
+        ),
+        (
+            "setStorage: a 100,000-byte key",
+            Box::new(|| abi.json(h, "setStorageSync", json!({"key": long_key, "data": 1}))),
+            1400002,
+            "setStorageSync:fail exceed storage item max length",
+        ),
         ("setStorage: empty key", Box::new(|| abi.json(h, "setStorageSync", json!({"key": "", "data": 1}))), 1400004, ""),
-        ("setStorage: key not a string", Box::new(|| abi.json(h, "setStorageSync", json!({"key": 5, "data": 1}))), 1400004, "setStorageSync:fail parameter error: parameter.key should be String instead of Number;"),
-        ("writeFile: ../ out of usr", Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://usr/../x", "data": "x"}))), 1300014, "writeFileSync:fail permission denied, open wxfile://usr/../x"),
-        ("readFile: ../ out of the package", Box::new(|| abi.json(h, "readFileSync", json!({"filePath": "/../../etc/passwd"}))), 1300014, ""),
-        ("writeFile: NUL in the path", Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://usr/a\u{0}b", "data": "x"}))), 1300014, ""),
-        ("writeFile: backslashes", Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://usr\\..\\x", "data": "x"}))), 1300014, ""),
-        ("writeFile: absolute host path", Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "/etc/passwd", "data": "x"}))), 1301004, "writeFileSync:fail permission denied, open /etc/passwd"),
-        ("writeFile: the temp area", Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://tmp_x.png", "data": "x"}))), 1300013, ""),
+        (
+            "setStorage: key not a string",
+            Box::new(|| abi.json(h, "setStorageSync", json!({"key": 5, "data": 1}))),
+            1400004,
+            "setStorageSync:fail parameter error: parameter.key should be String instead of Number;",
+        ),
+        (
+            "writeFile: ../ out of usr",
+            Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://usr/../x", "data": "x"}))),
+            1300014,
+            "writeFileSync:fail permission denied, open wxfile://usr/../x",
+        ),
+        (
+            "readFile: ../ out of the package",
+            Box::new(|| abi.json(h, "readFileSync", json!({"filePath": "/../../etc/passwd"}))),
+            1300014,
+            "",
+        ),
+        (
+            "writeFile: NUL in the path",
+            Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://usr/a\u{0}b", "data": "x"}))),
+            1300014,
+            "",
+        ),
+        (
+            "writeFile: backslashes",
+            Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://usr\\..\\x", "data": "x"}))),
+            1300014,
+            "",
+        ),
+        (
+            "writeFile: absolute host path",
+            Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "/etc/passwd", "data": "x"}))),
+            1301004,
+            "writeFileSync:fail permission denied, open /etc/passwd",
+        ),
+        (
+            "writeFile: the temp area",
+            Box::new(|| abi.json(h, "writeFileSync", json!({"filePath": "wxfile://tmp_x.png", "data": "x"}))),
+            1300013,
+            "",
+        ),
         ("readdir: the protocol root", Box::new(|| abi.json(h, "readdirSync", json!({"dirPath": "wxfile://"}))), 1300014, ""),
-        ("unzip: zip-slip", Box::new(|| abi.json(h, "unzip", json!({"zipFilePath": "wxfile://usr/slip.zip", "targetPath": "wxfile://usr/out"}))), 1301103, "unzip:fail unzip entry fail"),
-        ("unzip: zip bomb past the quota", Box::new(|| abi.json(h, "unzip", json!({"zipFilePath": "wxfile://usr/bomb.zip", "targetPath": "wxfile://usr/out"}))), 1300202, ""),
-        ("readZipEntry: zip bomb past the readFile limit", Box::new(|| abi.json(h, "readZipEntry", json!({"filePath": "wxfile://usr/bomb.zip", "entries": "all"}))), 1300202, "readZipEntry:fail native buffer exceed size limit"),
-        ("unzip: not a zip", Box::new(|| abi.json(h, "unzip", json!({"zipFilePath": "wxfile://usr/ok.txt", "targetPath": "wxfile://usr/out"}))), 1301102, ""),
-        ("readCompressedFile: truncated brotli", Box::new(|| abi.json(h, "readCompressedFileSync", json!({"filePath": "wxfile://usr/t.br", "compressionAlgorithm": "br"}))), 1301111, "readCompressedFileSync:fail decompress fail"),
-        ("readCompressedFile: unknown algorithm", Box::new(|| abi.json(h, "readCompressedFileSync", json!({"filePath": "wxfile://usr/t.br", "compressionAlgorithm": "gzip"}))), 1301111, ""),
-        ("read: fd never issued", Box::new(|| abi.json(h, "readSync", json!({"fd": "12345", "length": 1, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AA=="}]}))), 1300009, "readSync:fail bad file descriptor"),
+        (
+            "unzip: zip-slip",
+            Box::new(|| abi.json(h, "unzip", json!({"zipFilePath": "wxfile://usr/slip.zip", "targetPath": "wxfile://usr/out"}))),
+            1301103,
+            "unzip:fail unzip entry fail",
+        ),
+        (
+            "unzip: zip bomb past the quota",
+            Box::new(|| abi.json(h, "unzip", json!({"zipFilePath": "wxfile://usr/bomb.zip", "targetPath": "wxfile://usr/out"}))),
+            1300202,
+            "",
+        ),
+        (
+            "readZipEntry: zip bomb past the readFile limit",
+            Box::new(|| abi.json(h, "readZipEntry", json!({"filePath": "wxfile://usr/bomb.zip", "entries": "all"}))),
+            1300202,
+            "readZipEntry:fail native buffer exceed size limit",
+        ),
+        (
+            "unzip: not a zip",
+            Box::new(|| abi.json(h, "unzip", json!({"zipFilePath": "wxfile://usr/ok.txt", "targetPath": "wxfile://usr/out"}))),
+            1301102,
+            "",
+        ),
+        (
+            "readCompressedFile: truncated brotli",
+            Box::new(|| {
+                abi.json(h, "readCompressedFileSync", json!({"filePath": "wxfile://usr/t.br", "compressionAlgorithm": "br"}))
+            }),
+            1301111,
+            "readCompressedFileSync:fail decompress fail",
+        ),
+        (
+            "readCompressedFile: unknown algorithm",
+            Box::new(|| {
+                abi.json(h, "readCompressedFileSync", json!({"filePath": "wxfile://usr/t.br", "compressionAlgorithm": "gzip"}))
+            }),
+            1301111,
+            "",
+        ),
+        (
+            "read: fd never issued",
+            Box::new(|| {
+                abi.json(
+                    h,
+                    "readSync",
+                    json!({"fd": "12345", "length": 1, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AA=="}]}),
+                )
+            }),
+            1300009,
+            "readSync:fail bad file descriptor",
+        ),
         ("close: fd -1", Box::new(|| abi.json(h, "closeSync", json!({"fd": "-1"}))), 1300009, ""),
         ("write: fd not a number", Box::new(|| abi.json(h, "writeSync", json!({"fd": "abc", "data": "x"}))), 1300009, ""),
-        ("read: length beyond the buffer", Box::new(|| abi.json(h, "readSync", json!({"fd": fd, "length": 100, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AAAA"}]}))), 1301006, ""),
-        ("write: offset beyond the data", Box::new(|| abi.json(h, "writeSync", json!({"fd": fd, "offset": 10, "__nativeBuffers__": [{"key": "data", "base64": "AAAA"}]}))), 1301007, ""),
-        ("write: length beyond the data", Box::new(|| abi.json(h, "writeSync", json!({"fd": fd, "offset": 1, "length": 5, "__nativeBuffers__": [{"key": "data", "base64": "AAAA"}]}))), 1301006, ""),
-        ("readFile: position 1e30", Box::new(|| abi.json(h, "readFileSync", json!({"filePath": "wxfile://usr/ok.txt", "position": 1e30}))), 1301009, ""),
-        ("truncate: length -1", Box::new(|| abi.json(h, "truncateSync", json!({"filePath": "wxfile://usr/ok.txt", "length": -1}))), 1301006, ""),
+        (
+            "read: length beyond the buffer",
+            Box::new(|| {
+                abi.json(
+                    h,
+                    "readSync",
+                    json!({"fd": fd, "length": 100, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": "AAAA"}]}),
+                )
+            }),
+            1301006,
+            "",
+        ),
+        (
+            "write: offset beyond the data",
+            Box::new(|| {
+                abi.json(
+                    h,
+                    "writeSync",
+                    json!({"fd": fd, "offset": 10, "__nativeBuffers__": [{"key": "data", "base64": "AAAA"}]}),
+                )
+            }),
+            1301007,
+            "",
+        ),
+        (
+            "write: length beyond the data",
+            Box::new(|| {
+                abi.json(
+                    h,
+                    "writeSync",
+                    json!({"fd": fd, "offset": 1, "length": 5, "__nativeBuffers__": [{"key": "data", "base64": "AAAA"}]}),
+                )
+            }),
+            1301006,
+            "",
+        ),
+        (
+            "readFile: position 1e30",
+            Box::new(|| abi.json(h, "readFileSync", json!({"filePath": "wxfile://usr/ok.txt", "position": 1e30}))),
+            1301009,
+            "",
+        ),
+        (
+            "truncate: length -1",
+            Box::new(|| abi.json(h, "truncateSync", json!({"filePath": "wxfile://usr/ok.txt", "length": -1}))),
+            1301006,
+            "",
+        ),
         ("ftruncate: length 1e18", Box::new(|| abi.json(h, "ftruncateSync", json!({"fd": fd, "length": 1e18}))), 1300202, ""),
-        ("write at position 2^60", Box::new(|| abi.json(h, "writeSync", json!({"fd": fd, "data": "x", "position": 1152921504606846976u64}))), 1300202, ""),
-        ("rename: a directory into itself", Box::new(|| abi.json(h, "renameSync", json!({"oldPath": "wxfile://usr/dir", "newPath": "wxfile://usr/dir/sub"}))), 1300022, ""),
-        ("copyFile: a directory", Box::new(|| abi.json(h, "copyFileSync", json!({"srcPath": "wxfile://usr/dir", "destPath": "wxfile://usr/d2"}))), 1301003, ""),
-        ("host.createTempFile: extension ../x", Box::new(|| abi.json(h, "host.createTempFile", json!({"data": "x", "extension": "../x"}))), 1300022, ""),
-        ("invoke_async: callback NULL", Box::new(|| (unsafe { (abi.invoke_async)(h, b"statSync".as_ptr(), 8, b"{}".as_ptr(), 2, None, std::ptr::null_mut()) }, String::new())), -1, ""),
-        ("invoke_async: closed handle", Box::new(|| {
-            unsafe extern "C" fn never(_: *mut c_void, _: i32, _: *const u8, _: usize) { panic!("called") }
-            (unsafe { (abi.invoke_async)(closed, b"statSync".as_ptr(), 8, b"{}".as_ptr(), 2, Some(never), std::ptr::null_mut()) }, String::new())
-        }), -2, ""),
-        ("read_file: out NULL", Box::new(|| (unsafe { (abi.read_file)(h, b"wxfile://usr/ok.txt".as_ptr(), 19, std::ptr::null_mut()) }, String::new())), -1, ""),
-        ("read_file: path invalid UTF-8", Box::new(|| (unsafe { (abi.read_file)(h, bad_utf8.as_ptr(), 3, out_p) }, String::new())), -3, ""),
-        ("write_file: data NULL with a length", Box::new(|| (unsafe { (abi.write_file)(h, b"wxfile://usr/n".as_ptr(), 14, null(), 10) }, String::new())), -1, ""),
-        ("save_file: temp path escape", Box::new(|| (unsafe { (abi.save_file)(h, b"wxfile://tmp_../../x".as_ptr(), 20, null(), 0, out_p) }, String::new())), 1301112, ""),
-        ("storage_set: key invalid UTF-8", Box::new(|| (unsafe { (abi.storage_set)(h, bad_utf8.as_ptr(), 3, b"1".as_ptr(), 1, null(), 0) }, String::new())), -3, ""),
-        ("storage_set: json not JSON", Box::new(|| (unsafe { (abi.storage_set)(h, b"k".as_ptr(), 1, b"{".as_ptr(), 1, null(), 0) }, String::new())), -4, ""),
-        ("storage_set: dataType invalid UTF-8", Box::new(|| (unsafe { (abi.storage_set)(h, b"k".as_ptr(), 1, b"1".as_ptr(), 1, bad_utf8.as_ptr(), 3) }, String::new())), -3, ""),
-        ("storage_get: missing key", Box::new(|| (unsafe { (abi.storage_get)(h, b"nope".as_ptr(), 4, out_p, std::ptr::null_mut()) }, String::new())), 1400001, ""),
-        ("remove_sandbox: root invalid UTF-8", Box::new(|| (unsafe { (abi.remove_sandbox)(bad_utf8.as_ptr(), 3, b"u1".as_ptr(), 2, b"wx1".as_ptr(), 3) }, String::new())), -3, ""),
-        ("remove_sandbox: while open", Box::new(|| { let r = root.to_str().unwrap(); (unsafe { (abi.remove_sandbox)(r.as_ptr(), r.len(), b"u1".as_ptr(), 2, b"wx1".as_ptr(), 3) }, String::new()) }), -7, ""),
-        ("last_error: buffer NULL with a length", Box::new(|| (unsafe { (abi.last_error)(std::ptr::null_mut(), 10, std::ptr::null_mut()) }, String::new())), -10, ""),
+        (
+            "write at position 2^60",
+            Box::new(|| abi.json(h, "writeSync", json!({"fd": fd, "data": "x", "position": 1152921504606846976u64}))),
+            1300202,
+            "",
+        ),
+        (
+            "rename: a directory into itself",
+            Box::new(|| abi.json(h, "renameSync", json!({"oldPath": "wxfile://usr/dir", "newPath": "wxfile://usr/dir/sub"}))),
+            1300022,
+            "",
+        ),
+        (
+            "copyFile: a directory",
+            Box::new(|| abi.json(h, "copyFileSync", json!({"srcPath": "wxfile://usr/dir", "destPath": "wxfile://usr/d2"}))),
+            1301003,
+            "",
+        ),
+        (
+            "host.createTempFile: extension ../x",
+            Box::new(|| abi.json(h, "host.createTempFile", json!({"data": "x", "extension": "../x"}))),
+            1300022,
+            "",
+        ),
+        (
+            "invoke_async: callback NULL",
+            Box::new(|| {
+                (
+                    unsafe { (abi.invoke_async)(h, b"statSync".as_ptr(), 8, b"{}".as_ptr(), 2, None, std::ptr::null_mut()) },
+                    String::new(),
+                )
+            }),
+            -1,
+            "",
+        ),
+        (
+            "invoke_async: closed handle",
+            Box::new(|| {
+                unsafe extern "C" fn never(_: *mut c_void, _: i32, _: *const u8, _: usize) {
+                    panic!("called")
+                }
+                (
+                    unsafe {
+                        (abi.invoke_async)(closed, b"statSync".as_ptr(), 8, b"{}".as_ptr(), 2, Some(never), std::ptr::null_mut())
+                    },
+                    String::new(),
+                )
+            }),
+            -2,
+            "",
+        ),
+        (
+            "read_file: out NULL",
+            Box::new(|| {
+                (unsafe { (abi.read_file)(h, b"wxfile://usr/ok.txt".as_ptr(), 19, std::ptr::null_mut()) }, String::new())
+            }),
+            -1,
+            "",
+        ),
+        (
+            "read_file: path invalid UTF-8",
+            Box::new(|| (unsafe { (abi.read_file)(h, bad_utf8.as_ptr(), 3, out_p) }, String::new())),
+            -3,
+            "",
+        ),
+        (
+            "write_file: data NULL with a length",
+            Box::new(|| (unsafe { (abi.write_file)(h, b"wxfile://usr/n".as_ptr(), 14, null(), 10) }, String::new())),
+            -1,
+            "",
+        ),
+        (
+            "save_file: temp path escape",
+            Box::new(|| (unsafe { (abi.save_file)(h, b"wxfile://tmp_../../x".as_ptr(), 20, null(), 0, out_p) }, String::new())),
+            1301112,
+            "",
+        ),
+        (
+            "storage_set: key invalid UTF-8",
+            Box::new(|| (unsafe { (abi.storage_set)(h, bad_utf8.as_ptr(), 3, b"1".as_ptr(), 1, null(), 0) }, String::new())),
+            -3,
+            "",
+        ),
+        (
+            "storage_set: json not JSON",
+            Box::new(|| (unsafe { (abi.storage_set)(h, b"k".as_ptr(), 1, b"{".as_ptr(), 1, null(), 0) }, String::new())),
+            -4,
+            "",
+        ),
+        (
+            "storage_set: dataType invalid UTF-8",
+            Box::new(|| {
+                (unsafe { (abi.storage_set)(h, b"k".as_ptr(), 1, b"1".as_ptr(), 1, bad_utf8.as_ptr(), 3) }, String::new())
+            }),
+            -3,
+            "",
+        ),
+        (
+            "storage_get: missing key",
+            Box::new(|| (unsafe { (abi.storage_get)(h, b"nope".as_ptr(), 4, out_p, std::ptr::null_mut()) }, String::new())),
+            1400001,
+            "",
+        ),
+        (
+            "remove_sandbox: root invalid UTF-8",
+            Box::new(|| {
+                (unsafe { (abi.remove_sandbox)(bad_utf8.as_ptr(), 3, b"u1".as_ptr(), 2, b"wx1".as_ptr(), 3) }, String::new())
+            }),
+            -3,
+            "",
+        ),
+        (
+            "remove_sandbox: while open",
+            Box::new(|| {
+                let r = root.to_str().unwrap();
+                (unsafe { (abi.remove_sandbox)(r.as_ptr(), r.len(), b"u1".as_ptr(), 2, b"wx1".as_ptr(), 3) }, String::new())
+            }),
+            -7,
+            "",
+        ),
+        (
+            "last_error: buffer NULL with a length",
+            Box::new(|| (unsafe { (abi.last_error)(std::ptr::null_mut(), 10, std::ptr::null_mut()) }, String::new())),
+            -10,
+            "",
+        ),
     ];
     assert!(rows.len() >= 40, "{} rows", rows.len());
     let mut failures = Vec::new();

@@ -109,11 +109,7 @@ fn dynamic_section(file: &Path) -> Option<String> {
 /// The `[name]`s of the dynamic entries of one kind (`SONAME`, `NEEDED`).
 fn dynamic_entries(dynamic: &str, kind: &str) -> Vec<String> {
     let tag = format!("({kind})");
-    dynamic
-        .lines()
-        .filter(|l| l.contains(&tag))
-        .filter_map(|l| Some(l[l.find('[')? + 1..l.rfind(']')?].to_string()))
-        .collect()
+    dynamic.lines().filter(|l| l.contains(&tag)).filter_map(|l| Some(l[l.find('[')? + 1..l.rfind(']')?].to_string())).collect()
 }
 
 /// Run the example host on a fresh sandbox root, with no `LD_LIBRARY_PATH` to help it.
@@ -160,16 +156,10 @@ fn check_tree(prefix: &Path) {
     let real = format!("libwxfs.so.{VERSION}");
     let meta = std::fs::symlink_metadata(lib.join(&real)).unwrap_or_else(|e| panic!("lib/{real}: {e}"));
     assert!(meta.is_file(), "lib/{real} must be the real file, not a link");
-    assert!(
-        read(&lib.join(&real)) == read(&lib_dir().join("libwxfs.so")),
-        "lib/{real} differs from the built library"
-    );
+    assert!(read(&lib.join(&real)) == read(&lib_dir().join("libwxfs.so")), "lib/{real} differs from the built library");
     assert_symlink(&lib.join(format!("libwxfs.so.{ABI}")), &real);
     assert_symlink(&lib.join("libwxfs.so"), &format!("libwxfs.so.{ABI}"));
-    assert!(
-        read(&lib.join("libwxfs.a")) == read(&lib_dir().join("libwxfs.a")),
-        "lib/libwxfs.a differs from the built archive"
-    );
+    assert!(read(&lib.join("libwxfs.a")) == read(&lib_dir().join("libwxfs.a")), "lib/libwxfs.a differs from the built archive");
 
     let pc = read_text(&lib.join("pkgconfig/wxfs.pc"));
     for line in [
@@ -190,10 +180,7 @@ fn check_tree(prefix: &Path) {
     let config_version = read_text(&lib.join("cmake/wxfs/wxfsConfigVersion.cmake"));
     for (name, text) in [("wxfsConfig.cmake", &config), ("wxfsConfigVersion.cmake", &config_version)] {
         assert!(!text.contains('@'), "{name} has an unreplaced @VAR@:\n{text}");
-        assert!(
-            !text.contains(&prefix.display().to_string()),
-            "{name} names the prefix, so it cannot be moved:\n{text}"
-        );
+        assert!(!text.contains(&prefix.display().to_string()), "{name} names the prefix, so it cannot be moved:\n{text}");
     }
     for needle in [
         "add_library(wxfs::wxfs SHARED IMPORTED)",
@@ -240,8 +227,7 @@ fn install_tree_and_pkg_config_hosts() {
         return;
     }
     let pkg_config = |args: &[&str]| -> String {
-        let out =
-            run(Command::new("pkg-config").args(args).arg("wxfs").env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+        let out = run(Command::new("pkg-config").args(args).arg("wxfs").env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
         stdout(&out).trim().to_string()
     };
     assert_eq!(pkg_config(&["--modversion"]), VERSION);
@@ -291,18 +277,11 @@ fn ask_version_file(version_file: &Path, dir: &Path, cases: &[(String, bool)]) {
     }
     let script_path = dir.join("ask-version.cmake");
     std::fs::write(&script_path, script).unwrap();
-    let out = run(Command::new("cmake")
-        .arg(format!("-DVERSION_FILE={}", version_file.display()))
-        .arg("-P")
-        .arg(&script_path));
+    let out = run(Command::new("cmake").arg(format!("-DVERSION_FILE={}", version_file.display())).arg("-P").arg(&script_path));
     let answers = String::from_utf8_lossy(&out.stderr);
     for (req, compatible) in cases {
         let want = format!("{req}={}", if *compatible { "TRUE" } else { "FALSE" });
-        assert!(
-            answers.lines().any(|l| l == want),
-            "{}: asked for {req}, want {want}, got\n{answers}",
-            version_file.display()
-        );
+        assert!(answers.lines().any(|l| l == want), "{}: asked for {req}, want {want}, got\n{answers}", version_file.display());
     }
 }
 
@@ -322,8 +301,7 @@ fn check_version_files(installed: &Path, dir: &Path) {
     ask_version_file(installed, dir, &ours);
 
     let template = read_text(&repo_dir().join("packaging/wxfsConfigVersion.cmake.in"));
-    let rendered =
-        template.replace("@VERSION_MAJOR@", "2").replace("@VERSION@", "2.3.4").replace("@SIZEOF_VOID_P@", "8");
+    let rendered = template.replace("@VERSION_MAJOR@", "2").replace("@VERSION@", "2.3.4").replace("@SIZEOF_VOID_P@", "8");
     let later = dir.join("later").join("wxfsConfigVersion.cmake");
     std::fs::create_dir_all(later.parent().unwrap()).unwrap();
     std::fs::write(&later, rendered).unwrap();

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use common::Rng;
+use serde_json::{json, Value};
 use wxfs::{bridge, Config, Session};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -169,8 +169,7 @@ fn no_path_writes_outside_the_sandbox() {
         ] {
             // unlink/rename/rmdir of a link name act on the link itself (inside usr), like rm and
             // mv; they are checked for not touching the outside below, not for failing.
-            let on_link = link_names.contains(&p.as_str())
-                && (api == "unlinkSync" || api == "rmdirSync" || api == "renameSync");
+            let on_link = link_names.contains(&p.as_str()) && (api == "unlinkSync" || api == "rmdirSync" || api == "renameSync");
             if on_link {
                 continue;
             }

@@ -63,12 +63,15 @@ fn fsck_finds_damage_and_repair_fixes_it() {
     std::fs::write(dir.join("staging/0123"), b"half").unwrap();
     let found = wxfs::fsck::fsck(&root, false, |_, _| {}).unwrap();
     let problems = found[0].problems();
-    assert_eq!(problems, vec![
-        "quota journal has a torn tail of 3 bytes".to_string(),
-        "quota journal says 1234 user / 0 temp bytes, files hold 1236 / 0".to_string(),
-        "storage log has 5 bytes after its last whole record".to_string(),
-        "1 interrupted writes left in staging".to_string(),
-    ]);
+    assert_eq!(
+        problems,
+        vec![
+            "quota journal has a torn tail of 3 bytes".to_string(),
+            "quota journal says 1234 user / 0 temp bytes, files hold 1236 / 0".to_string(),
+            "storage log has 5 bytes after its last whole record".to_string(),
+            "1 interrupted writes left in staging".to_string(),
+        ]
+    );
     // The CLI says the same and exits non-zero without --repair.
     let cli = env!("CARGO_BIN_EXE_wxfs");
     let out = Command::new(cli).args(["fsck", root.to_str().unwrap()]).output().unwrap();

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use serde_json::{json, Value};
 use common::Rng;
+use serde_json::{json, Value};
 use wxfs::{bridge, Config, Session};
 
 const THREADS: usize = 16;
@@ -40,13 +40,20 @@ fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
     let dir = format!("wxfile://usr/t{t}");
     assert_eq!(call(&s, "mkdirSync", json!({"dirPath": dir})).0, 0);
     let name = |r: &mut Rng| format!("f{}", r.below(5));
-    let data = |r: &mut Rng| -> Vec<u8> { let n = r.below(3000) as usize; (0..n).map(|i| (i as u8).wrapping_mul(t as u8 + 1)).collect() };
+    let data = |r: &mut Rng| -> Vec<u8> {
+        let n = r.below(3000) as usize;
+        (0..n).map(|i| (i as u8).wrapping_mul(t as u8 + 1)).collect()
+    };
     let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
     for _ in 0..OPS {
         match r.below(16) {
             0 | 1 => {
                 let (n, d) = (name(&mut r), data(&mut r));
-                let (c, _) = call(&s, "writeFileSync", json!({"filePath": format!("{dir}/{n}"), "__nativeBuffers__": [{"key": "data", "base64": b64(&d)}]}));
+                let (c, _) = call(
+                    &s,
+                    "writeFileSync",
+                    json!({"filePath": format!("{dir}/{n}"), "__nativeBuffers__": [{"key": "data", "base64": b64(&d)}]}),
+                );
                 assert!(c == 0 || c == 1300202, "writeFile {c}");
                 if c == 0 {
                     m.files.insert(n, d);
@@ -54,7 +61,11 @@ fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
             }
             2 => {
                 let (n, d) = (name(&mut r), data(&mut r));
-                let (c, _) = call(&s, "appendFileSync", json!({"filePath": format!("{dir}/{n}"), "__nativeBuffers__": [{"key": "data", "base64": b64(&d)}]}));
+                let (c, _) = call(
+                    &s,
+                    "appendFileSync",
+                    json!({"filePath": format!("{dir}/{n}"), "__nativeBuffers__": [{"key": "data", "base64": b64(&d)}]}),
+                );
                 match (c, m.files.get_mut(&n)) {
                     (0, Some(f)) => f.extend_from_slice(&d),
                     (1300002, None) | (1300202, Some(_)) => {}
@@ -147,7 +158,8 @@ fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
                 m.kv.remove(&k);
             }
             12 => {
-                let items: Vec<(String, Value)> = (0..3).map(|_| (format!("t{t}_k{}", r.below(6)), json!(r.below(100)))).collect();
+                let items: Vec<(String, Value)> =
+                    (0..3).map(|_| (format!("t{t}_k{}", r.below(6)), json!(r.below(100)))).collect();
                 let list: Vec<Value> = items.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
                 let (c, _) = call(&s, "batchSetStorageSync", json!({"kvList": list}));
                 assert!(c == 0 || c == 1400003);
@@ -162,7 +174,11 @@ fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
             }
             13 => {
                 let d = data(&mut r);
-                let (c, res) = call(&s, "host.createTempFile", json!({"extension": "bin", "__nativeBuffers__": [{"key": "data", "base64": b64(&d)}]}));
+                let (c, res) = call(
+                    &s,
+                    "host.createTempFile",
+                    json!({"extension": "bin", "__nativeBuffers__": [{"key": "data", "base64": b64(&d)}]}),
+                );
                 assert_eq!(c, 0);
                 let (c, res) = call(&s, "saveFileSync", json!({"tempFilePath": res["tempFilePath"]}));
                 if c == 0 {
@@ -203,7 +219,8 @@ fn check(s: &Session, models: &[(usize, &Model)]) {
             on_disk.insert(e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap());
         }
         assert_eq!(on_disk, m.files, "thread {t} files");
-        user_bytes += m.files.values().map(|f| f.len() as u64).sum::<u64>() + m.saved.values().map(|f| f.len() as u64).sum::<u64>();
+        user_bytes +=
+            m.files.values().map(|f| f.len() as u64).sum::<u64>() + m.saved.values().map(|f| f.len() as u64).sum::<u64>();
         for (k, v) in &m.kv {
             assert_eq!(&call(s, "getStorageSync", json!({"key": k})).1["data"], v, "thread {t} key {k}");
         }
@@ -240,7 +257,7 @@ fn sixteen_threads_four_sandboxes_match_their_models() {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let s = sessions[t % SANDBOXES].clone();
-                sc.spawn(move || worker(s, t, 0x2545_f491_4f6c_dd1d ^ (t as u64 + 1) * 0x9e37_79b9))
+                sc.spawn(move || worker(s, t, 0x2545_f491_4f6c_dd1d ^ ((t as u64 + 1) * 0x9e37_79b9)))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

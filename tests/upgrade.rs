@@ -63,7 +63,8 @@ fn check_v010(lib: &common::Lib, h: u64) {
     // of (limit - 3,032) bytes fits and one byte more does not.
     let limit = 4096u64;
     let room = limit - 3032;
-    let (rc, v) = lib.invoke(h, "writeFileSync", &json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize + 1)}));
+    let (rc, v) =
+        lib.invoke(h, "writeFileSync", &json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize + 1)}));
     assert_eq!(rc, 1300202, "{v}");
     ok(lib, h, "writeFileSync", json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize)}));
     ok(lib, h, "unlinkSync", json!({"filePath": "wxfile://usr/fill"}));

@@ -16,14 +16,61 @@ static WORLD: Lazy<common::World> = Lazy::new(common::world);
 static APIS: Lazy<Vec<String>> = Lazy::new(wxfs::bridge::api_names);
 
 const KEYS: &[&str] = &[
-    "filePath", "data", "encoding", "position", "length", "offset", "fd", "flag", "key", "dirPath", "recursive", "path",
-    "srcPath", "destPath", "oldPath", "newPath", "tempFilePath", "zipFilePath", "targetPath", "entries", "kvList",
-    "keyList", "dataType", "compressionAlgorithm", "digestAlgorithm", "extension", "encrypt",
+    "filePath",
+    "data",
+    "encoding",
+    "position",
+    "length",
+    "offset",
+    "fd",
+    "flag",
+    "key",
+    "dirPath",
+    "recursive",
+    "path",
+    "srcPath",
+    "destPath",
+    "oldPath",
+    "newPath",
+    "tempFilePath",
+    "zipFilePath",
+    "targetPath",
+    "entries",
+    "kvList",
+    "keyList",
+    "dataType",
+    "compressionAlgorithm",
+    "digestAlgorithm",
+    "extension",
+    "encrypt",
 ];
 const STRINGS: &[&str] = &[
-    "wxfile://usr/a", "wxfile://usr/d/b", "wxfile://usr", "wxfile://usr/out/secret", "wxfile://usr/up/x", "/data/app.json",
-    "wxfile://tmp_x", "wxfile://store_y", "http://usr/a", "utf8", "base64", "hex", "ucs2", "latin1", "all", "br", "md5",
-    "sha256", "r", "w+", "a", "wx", "1", "", "..", "Date",
+    "wxfile://usr/a",
+    "wxfile://usr/d/b",
+    "wxfile://usr",
+    "wxfile://usr/out/secret",
+    "wxfile://usr/up/x",
+    "/data/app.json",
+    "wxfile://tmp_x",
+    "wxfile://store_y",
+    "http://usr/a",
+    "utf8",
+    "base64",
+    "hex",
+    "ucs2",
+    "latin1",
+    "all",
+    "br",
+    "md5",
+    "sha256",
+    "r",
+    "w+",
+    "a",
+    "wx",
+    "1",
+    "",
+    "..",
+    "Date",
 ];
 
 struct Input<'a>(&'a [u8]);
@@ -58,7 +105,10 @@ impl Input<'_> {
         if self.byte() % 4 == 0 {
             let bytes: Vec<u8> = (0..self.byte() % 32).map(|_| self.byte()).collect();
             let key = ["data", "arrayBuffer"][self.byte() as usize % 2];
-            m.insert("__nativeBuffers__".into(), json!([{"key": key, "base64": base64::engine::general_purpose::STANDARD.encode(bytes)}]));
+            m.insert(
+                "__nativeBuffers__".into(),
+                json!([{"key": key, "base64": base64::engine::general_purpose::STANDARD.encode(bytes)}]),
+            );
         }
         Value::Object(m)
     }

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(p) = std::str::from_utf8(data) else { return };
     if let Ok(vp) = path::parse(p) {
         for c in &vp.parts {
-            assert!(!c.is_empty() && c != "." && c != ".." && !c.contains('/') && !c.contains('\0') && !c.contains('\\'), "{p:?} -> {c:?}");
+            assert!(
+                !c.is_empty() && c != "." && c != ".." && !c.contains('/') && !c.contains('\0') && !c.contains('\\'),
+                "{p:?} -> {c:?}"
+            );
         }
         for proto in [Protocol::Wxfile, Protocol::Http] {
             let shown = vp.display(proto);
@@ -24,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let w = &*WORLD;
-    for candidate in [p.to_string(), format!("wxfile://usr/{p}"), format!("wxfile://usr/out/{p}"), format!("wxfile://usr/up/{p}")] {
+    for candidate in [p.to_string(), format!("wxfile://usr/{p}"), format!("wxfile://usr/out/{p}"), format!("wxfile://usr/up/{p}")]
+    {
         w.call("writeFileSync", &json!({"filePath": candidate, "data": "x"}).to_string());
         w.call("mkdirSync", &json!({"dirPath": candidate, "recursive": true}).to_string());
         let (c, r) = w.call("readFileSync", &json!({"filePath": candidate, "encoding": "utf8"}).to_string());

@@ -230,8 +230,13 @@ fn demo(root: Option<PathBuf>) -> Result<(), String> {
 
     let image = demo_image();
     let s = open(root.to_str().ok_or("root is not UTF-8")?, user, app)?;
-    let t = step(1, &format!("the host downloads a {} byte image into a temp file", image.len()), &s, "host.createTempFile",
-        json!({"extension": "bmp", "__nativeBuffers__": [{"key": "data", "base64": b64.encode(&image)}]}))?;
+    let t = step(
+        1,
+        &format!("the host downloads a {} byte image into a temp file", image.len()),
+        &s,
+        "host.createTempFile",
+        json!({"extension": "bmp", "__nativeBuffers__": [{"key": "data", "base64": b64.encode(&image)}]}),
+    )?;
     let temp = t["tempFilePath"].as_str().unwrap_or_default().to_string();
     let saved = step(2, "the mini-program keeps it: saveFile", &s, "saveFile", json!({"tempFilePath": temp}))?;
     let saved = saved["savedFilePath"].as_str().unwrap_or_default().to_string();
@@ -252,7 +257,12 @@ fn demo(root: Option<PathBuf>) -> Result<(), String> {
     if bytes != image {
         return Err(format!("read back {} bytes that differ from the {} written", bytes.len(), image.len()));
     }
-    println!("verified: {} bytes identical, sha256 {}; usage {} of {} bytes",
-        bytes.len(), info["digest"].as_str().unwrap_or_default(), s.fs.usage().user, s.fs.limits().user_files);
+    println!(
+        "verified: {} bytes identical, sha256 {}; usage {} of {} bytes",
+        bytes.len(),
+        info["digest"].as_str().unwrap_or_default(),
+        s.fs.usage().user,
+        s.fs.limits().user_files
+    );
     Ok(())
 }

@@ -126,9 +126,9 @@ impl Args {
     pub fn encoding(&self, name: &str) -> Result<Option<Encoding>> {
         match self.opt_str(name)? {
             None => Ok(None),
-            Some(e) => Encoding::parse(e).map(Some).ok_or_else(|| {
-                Error::new(crate::error::code::INVALID_ARGUMENT, format!("invalid encoding \"{e}\""))
-            }),
+            Some(e) => Encoding::parse(e)
+                .map(Some)
+                .ok_or_else(|| Error::new(crate::error::code::INVALID_ARGUMENT, format!("invalid encoding \"{e}\""))),
         }
     }
 

@@ -88,17 +88,13 @@ pub fn stat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let res = s.fs.stat(a.str("path")?, a.bool_or("recursive", false)?)?;
     let stats = match res {
         StatResult::One(st) => stats_json(&st),
-        StatResult::Tree(list) => {
-            Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stats": stats_json(st)})).collect())
-        }
+        StatResult::Tree(list) => Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stats": stats_json(st)})).collect()),
     };
     Ok(Reply::new().set("stats", stats))
 }
 
 fn length_arg(a: &Args, default: u64) -> Result<u64> {
-    Ok(a
-        .opt_index("length", || Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"))?
-        .unwrap_or(default))
+    Ok(a.opt_index("length", || Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"))?.unwrap_or(default))
 }
 
 pub fn truncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -171,12 +167,11 @@ pub fn save_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 }
 
 pub fn get_saved_file_list(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
-    let list: Vec<Value> = s
-        .fs
-        .get_saved_file_list()?
-        .into_iter()
-        .map(|f| json!({"filePath": f.file_path, "size": f.size, "createTime": f.create_time}))
-        .collect();
+    let list: Vec<Value> =
+        s.fs.get_saved_file_list()?
+            .into_iter()
+            .map(|f| json!({"filePath": f.file_path, "size": f.size, "createTime": f.create_time}))
+            .collect();
     Ok(Reply::new().set("fileList", list))
 }
 

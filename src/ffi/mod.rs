@@ -65,8 +65,7 @@ pub struct wxfs_bytes {
 
 /// Receives an async result: called exactly once, from a worker thread. `result` is valid only
 /// during the call.
-pub type wxfs_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
+pub type wxfs_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
 
 static SANDBOXES: Lazy<Registry<Session>> = Lazy::new(|| Registry::new(1));
 
@@ -104,6 +103,10 @@ unsafe fn borrow<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
 /// release it with `wxfs_close`. Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG`,
 /// `WXFS_E_BUSY` (another process holds it; the message names the lock file) or `WXFS_E_IO`;
 /// `wxfs_last_error_message` says why. Thread-safe.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize, out_sandbox: *mut u64) -> i32 {
     guard(|| {
@@ -154,6 +157,10 @@ pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize
 /// failure; release it with `wxfs_bytes_free`. Returns 0 on success, the errCode of an API
 /// failure, or a negative `WXFS_E_*` when the call could not run. Thread-safe; calls on one
 /// sandbox from one thread take effect in order.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_invoke(
     sandbox: u64,
@@ -226,6 +233,10 @@ unsafe impl Send for UserData {}
 /// `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL` without queuing anything and without
 /// calling `cb`. Calls issued from one thread on one sandbox take effect in issue order, sync
 /// calls included. Closing the sandbox while calls are in flight is safe: they complete.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_invoke_async(
     sandbox: u64,
@@ -300,6 +311,10 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
 }
 
 /// Release bytes the library returned. `{NULL, 0}` is a no-op. Each result must be freed once.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
     guard_void(|| {
@@ -318,6 +333,10 @@ pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
 /// `*out_len` (if non-NULL) receives the message length without the NUL. Returns 0, or
 /// `WXFS_E_BUFFER_TOO_SMALL` when `len` cannot hold message + NUL (nothing is copied then).
 /// An empty message means the last call on this thread succeeded.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_last_error_message(buf: *mut c_char, len: usize, out_len: *mut usize) -> i32 {
     guard(|| {
@@ -424,8 +443,8 @@ mod tests {
     #[test]
     fn committed_header_matches_generated() {
         let generated = include_str!(concat!(env!("OUT_DIR"), "/wxfs.h"));
-        let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/wxfs.h"))
-            .expect("include/wxfs.h is committed");
+        let committed =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/wxfs.h")).expect("include/wxfs.h is committed");
         assert!(
             committed == generated,
             "include/wxfs.h differs from what the build generates: run `WXFS_WRITE_HEADER=1 cargo build` and commit it"

@@ -6,8 +6,8 @@
 //! from a thread with async calls still queued on that sandbox waits its turn in the same queue.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use once_cell::sync::Lazy;
 use parking_lot::{Condvar, Mutex};

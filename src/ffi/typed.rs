@@ -113,6 +113,10 @@ fn put<T>(ptr: *mut T, value: T) {
 /// more are returned mapped, not copied; user files are copied (they can change in place).
 /// Release `*out_data` with `wxfs_bytes_free`. File contents are not NUL-terminated. Fails
 /// with the readFile errCodes (1300002, 1300202 beyond the readFile limit, ...).
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_len: usize, out_data: *mut wxfs_bytes) -> i32 {
     run(|| {
@@ -138,8 +142,18 @@ pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_
 }
 
 /// writeFile of raw bytes into a user file (`wxfile://usr/...`), atomically replaced.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wxfs_write_file(sandbox: u64, path: *const c_char, path_len: usize, data: *const u8, data_len: usize) -> i32 {
+pub unsafe extern "C" fn wxfs_write_file(
+    sandbox: u64,
+    path: *const c_char,
+    path_len: usize,
+    data: *const u8,
+    data_len: usize,
+) -> i32 {
     run(|| {
         // SAFETY: forwarded.
         let path = unsafe { text(path, path_len, "path") }?;
@@ -154,6 +168,10 @@ pub unsafe extern "C" fn wxfs_write_file(sandbox: u64, path: *const c_char, path
 
 /// saveFile: move a temp file into the saved area (`file_path` NULL) or to a user path.
 /// `*out_saved_path` receives the new virtual path (NUL-terminated); free it.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_save_file(
     sandbox: u64,
@@ -175,6 +193,10 @@ pub unsafe extern "C" fn wxfs_save_file(
 
 /// Create a temp file from bytes, as a download would; `extension` may be NULL.
 /// `*out_temp_path` receives its virtual path; free it.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_temp_create(
     sandbox: u64,
@@ -200,8 +222,17 @@ pub unsafe extern "C" fn wxfs_temp_create(
 }
 
 /// The OS path behind a readable virtual path, for an image view or a player. Free it.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wxfs_real_path(sandbox: u64, path: *const c_char, path_len: usize, out_real_path: *mut wxfs_bytes) -> i32 {
+pub unsafe extern "C" fn wxfs_real_path(
+    sandbox: u64,
+    path: *const c_char,
+    path_len: usize,
+    out_real_path: *mut wxfs_bytes,
+) -> i32 {
     run(|| {
         let out_real_path = out(out_real_path, "out_real_path")?;
         // SAFETY: forwarded.
@@ -215,6 +246,10 @@ pub unsafe extern "C" fn wxfs_real_path(sandbox: u64, path: *const c_char, path_
 /// setStorage: `json` is the value as JSON text; `data_type` (may be NULL) is kept beside it.
 /// Returns 1400002 / 1400003 over the item / total limit (the old value stays), 1400004 for an
 /// empty key, `WXFS_E_JSON` when `json` is not JSON.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_storage_set(
     sandbox: u64,
@@ -250,6 +285,10 @@ pub unsafe extern "C" fn wxfs_storage_set(
 /// getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
 /// receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
 /// 1400001 ("data not found").
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_storage_get(
     sandbox: u64,
@@ -279,6 +318,10 @@ pub unsafe extern "C" fn wxfs_storage_get(
 }
 
 /// removeStorage; removing a missing key succeeds.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_storage_remove(sandbox: u64, key: *const c_char, key_len: usize) -> i32 {
     run(|| {
@@ -297,7 +340,12 @@ pub extern "C" fn wxfs_storage_clear(sandbox: u64) -> i32 {
 /// getStorageInfo in bytes: bytes used (UTF-8 of keys + JSON of values), the limit, and the
 /// number of keys. Any out-pointer may be NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn wxfs_storage_info(sandbox: u64, out_current_bytes: *mut u64, out_limit_bytes: *mut u64, out_key_count: *mut u64) -> i32 {
+pub extern "C" fn wxfs_storage_info(
+    sandbox: u64,
+    out_current_bytes: *mut u64,
+    out_limit_bytes: *mut u64,
+    out_key_count: *mut u64,
+) -> i32 {
     run(|| {
         let s = session(sandbox)?;
         for (ptr, v) in [
@@ -316,6 +364,10 @@ pub extern "C" fn wxfs_storage_info(sandbox: u64, out_current_bytes: *mut u64, o
 /// Trim the temp areas of every sandbox under `root` to `temp_limit` bytes together (0 means
 /// the default 6 GiB), least recently used sandbox first; open sandboxes are skipped.
 /// `*out_freed` (may be NULL) receives the bytes freed.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_gc(root: *const c_char, root_len: usize, temp_limit: u64, out_freed: *mut u64) -> i32 {
     run(|| {
@@ -335,6 +387,10 @@ pub unsafe extern "C" fn wxfs_gc(root: *const c_char, root_len: usize, temp_limi
 
 /// Delete all files and storage of one (user, app), as when the user deletes the mini-program.
 /// Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_remove_sandbox(
     root: *const c_char,

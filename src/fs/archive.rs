@@ -153,7 +153,9 @@ impl FileSystem {
                         io::copy(&mut (&mut f).take(pos), &mut io::sink())
                             .map_err(|_| Error::new(code::UNZIP_ENTRY, "unzip entry fail"))?;
                         let mut data = Vec::with_capacity(count as usize);
-                        (&mut f).take(count).read_to_end(&mut data)
+                        (&mut f)
+                            .take(count)
+                            .read_to_end(&mut data)
                             .map_err(|_| Error::new(code::UNZIP_ENTRY, "unzip entry fail"))?;
                         budget -= data.len() as u64;
                         Ok(data)
@@ -247,27 +249,27 @@ impl FileSystem {
         let before = super::measure_entry(&self.sb, &self.entry(&tvp, 0));
         let entry = self.entry(&tvp, before);
         self.journaled(&mut st, vec![entry], || {
-        let mut applied: i64 = 0;
-        let mut result = Ok(());
-        let mkdir = |vp: &VPath| if vp.is_area_root() { Ok(()) } else { usr.create_dir_all(vp.rel()) };
-        for d in std::iter::once(&tvp).chain(dirs.iter()) {
-            if let Err(e) = mkdir(d) {
-                result = Err(Error::system(&e));
+            let mut applied: i64 = 0;
+            let mut result = Ok(());
+            let mkdir = |vp: &VPath| if vp.is_area_root() { Ok(()) } else { usr.create_dir_all(vp.rel()) };
+            for d in std::iter::once(&tvp).chain(dirs.iter()) {
+                if let Err(e) = mkdir(d) {
+                    result = Err(Error::system(&e));
+                }
             }
-        }
-        let mut remaining = staged.as_slice();
-        while let (Ok(()), Some(((name, vp), rest))) = (&result, remaining.split_first()) {
-            remaining = rest;
-            let old = self.charged(vp);
-            let size = self.sb.staging().metadata(name).map(|m| m.len()).unwrap_or(0);
-            let r = mkdir(&vp.parent().expect("entry")).and_then(|_| self.commit(name, vp));
-            match r {
-                Ok(()) => applied += quota::delta(size, old),
-                Err(_) => result = Err(Error::new(code::UNZIP_FAIL, "unzip fail")),
+            let mut remaining = staged.as_slice();
+            while let (Ok(()), Some(((name, vp), rest))) = (&result, remaining.split_first()) {
+                remaining = rest;
+                let old = self.charged(vp);
+                let size = self.sb.staging().metadata(name).map(|m| m.len()).unwrap_or(0);
+                let r = mkdir(&vp.parent().expect("entry")).and_then(|_| self.commit(name, vp));
+                match r {
+                    Ok(()) => applied += quota::delta(size, old),
+                    Err(_) => result = Err(Error::new(code::UNZIP_FAIL, "unzip fail")),
+                }
             }
-        }
-        cleanup(remaining);
-        result.map(|()| ((), applied, 0))
+            cleanup(remaining);
+            result.map(|()| ((), applied, 0))
         })
     }
 }

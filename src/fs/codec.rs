@@ -38,8 +38,7 @@ impl Encoding {
             Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
             Encoding::Hex => hex::encode(bytes),
             Encoding::Ucs2 => {
-                let units: Vec<u16> =
-                    bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
                 String::from_utf16_lossy(&units)
             }
         }

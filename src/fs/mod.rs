@@ -245,7 +245,11 @@ impl FileSystem {
             let meta = entry.metadata()?;
             if meta.is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                items.push(quota::cleanup::Candidate { key: name, size: meta.len(), last_use: (meta.atime(), meta.atime_nsec()) });
+                items.push(quota::cleanup::Candidate {
+                    key: name,
+                    size: meta.len(),
+                    last_use: (meta.atime(), meta.atime_nsec()),
+                });
             }
         }
         let total = st.usage.temp;
@@ -414,7 +418,9 @@ impl FileSystem {
     pub fn stat(&self, path: &str, recursive: bool) -> Result<StatResult> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.readable(path, denied)?;
-        let meta = self.meta(&vp).map_err(|e| denied_or(&e, &denied, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))))?;
+        let meta = self
+            .meta(&vp)
+            .map_err(|e| denied_or(&e, denied, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))))?;
         let top = Stats::from_meta(&meta);
         if !recursive || !meta.is_dir() {
             return Ok(StatResult::One(top));
@@ -434,9 +440,7 @@ impl FileSystem {
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::PATH_PERMISSION_DENIED, denied())),
         };
-        let dir = self.dir(vp.area).ok_or_else(|| {
-            Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))
-        })?;
+        let dir = self.dir(vp.area).ok_or_else(|| Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}")))?;
         let opened = if vp.is_area_root() { dir.try_clone() } else { dir.open_dir(vp.rel()) };
         let sub = opened.map_err(|e| match classify(&e) {
             Fail::NotDir => Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")),
@@ -517,9 +521,8 @@ impl FileSystem {
     }
 
     pub fn get_file_info(&self, path: &str, algorithm: &str) -> Result<(u64, String)> {
-        let algo = archive::Digest::parse(algorithm).ok_or_else(|| {
-            Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\""))
-        })?;
+        let algo = archive::Digest::parse(algorithm)
+            .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
         let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
         let vp = sandbox::path::parse(path).map_err(|_| not_exist())?;
         let file = self.dir(vp.area).and_then(|d| d.open(vp.rel()).ok()).ok_or_else(not_exist)?;
@@ -596,7 +599,7 @@ impl FileSystem {
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {path}"));
         let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
         let mut st = self.state.lock();
-        let meta = self.meta(&vp).map_err(|e| denied_or(&e, &denied, || noent()))?;
+        let meta = self.meta(&vp).map_err(|e| denied_or(&e, denied, noent))?;
         if meta.is_dir() {
             return Err(is_dir());
         }
@@ -631,7 +634,7 @@ impl FileSystem {
         let vp = self.writable(path, denied)?;
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {path}"));
         let mut st = self.state.lock();
-        let meta = self.meta(&vp).map_err(|e| denied_or(&e, &denied, || noent()))?;
+        let meta = self.meta(&vp).map_err(|e| denied_or(&e, denied, noent))?;
         if meta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
         }
@@ -656,7 +659,7 @@ impl FileSystem {
         if dvp.is_area_root() || svp.is_area_root() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, copyFile {src} -> {dst}")));
         }
-        let sfile = self.dir(svp.area).ok_or_else(noent)?.open(svp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
+        let sfile = self.dir(svp.area).ok_or_else(noent)?.open(svp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         let mut sfile = sfile.into_std();
         let smeta = sfile.metadata().map_err(|e| Error::system(&e))?;
         if smeta.is_dir() {
@@ -731,7 +734,7 @@ impl FileSystem {
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"));
         let dir = self.dir(Area::Usr).expect("usr");
         let mut st = self.state.lock();
-        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
+        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         if !meta.is_dir() {
             return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")));
         }
@@ -759,7 +762,7 @@ impl FileSystem {
         }
         let dir = self.dir(Area::Usr).expect("usr");
         let mut st = self.state.lock();
-        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
+        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         if meta.is_dir() {
             return Err(not_permitted());
         }
@@ -789,7 +792,7 @@ impl FileSystem {
         }
         let dir = self.dir(Area::Usr).expect("usr");
         let mut st = self.state.lock();
-        dir.symlink_metadata(ovp.rel()).map_err(|e| denied_or(&e, &denied, || noent()))?;
+        dir.symlink_metadata(ovp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         self.check_parent(&nvp, noent, denied)?;
         let entries = vec![
             self.entry(&ovp, measure_entry(&self.sb, &self.entry(&ovp, 0))),
@@ -797,16 +800,18 @@ impl FileSystem {
         ];
         let replaced = entries[1].before;
         self.journaled(&mut st, entries, || {
-        dir.rename(ovp.rel(), dir, nvp.rel()).map_err(|e| match classify(&e) {
-            Fail::NotFound => noent(),
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            Fail::IsDir => Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, rename {old} -> {new}")),
-            Fail::NotDir => Error::new(code::NOT_A_DIRECTORY, format!("not a directory, rename {old} -> {new}")),
-            Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
-            _ => Error::system(&e),
-        })?;
-        self.sync_dir(Area::Usr);
-        Ok(((), -(replaced as i64), 0))
+            dir.rename(ovp.rel(), dir, nvp.rel()).map_err(|e| match classify(&e) {
+                Fail::NotFound => noent(),
+                Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+                Fail::IsDir => {
+                    Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, rename {old} -> {new}"))
+                }
+                Fail::NotDir => Error::new(code::NOT_A_DIRECTORY, format!("not a directory, rename {old} -> {new}")),
+                Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
+                _ => Error::system(&e),
+            })?;
+            self.sync_dir(Area::Usr);
+            Ok(((), -(replaced as i64), 0))
         })
     }
 
@@ -838,7 +843,11 @@ impl FileSystem {
                 }
                 let parent = vp.parent().expect("not root");
                 let pshow = self.show(&parent);
-                self.check_parent(&vp, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory \"{pshow}\"")), denied)?;
+                self.check_parent(
+                    &vp,
+                    || Error::new(code::NO_SUCH_FILE, format!("no such file or directory \"{pshow}\"")),
+                    denied,
+                )?;
                 vp
             }
         };
@@ -932,28 +941,28 @@ impl FileSystem {
         let tmp = self.dir(Area::Tmp).expect("tmp");
         let entry = self.entry(&vp, 0);
         self.journaled(&mut st, vec![entry], || {
-        let written = match source {
-            TempSource::Bytes(b) => self.stage(|f| f.write_all(b)).and_then(|s| self.commit(&s, &vp)),
-            TempSource::File { path, take } => {
-                let os_target = self.sb.os_path(&vp).expect("tmp path");
-                let moved = take && std::fs::rename(&path, &os_target).is_ok();
-                if moved {
-                    Ok(())
-                } else {
-                    let r = std::fs::File::open(&path).and_then(|mut src| {
-                        let s = self.stage(|f| io::copy(&mut (&mut src).take(size), f).map(|_| ()))?;
-                        self.commit(&s, &vp)
-                    });
-                    if r.is_ok() && take {
-                        let _ = std::fs::remove_file(&path);
+            let written = match source {
+                TempSource::Bytes(b) => self.stage(|f| f.write_all(b)).and_then(|s| self.commit(&s, &vp)),
+                TempSource::File { path, take } => {
+                    let os_target = self.sb.os_path(&vp).expect("tmp path");
+                    let moved = take && std::fs::rename(&path, &os_target).is_ok();
+                    if moved {
+                        Ok(())
+                    } else {
+                        let r = std::fs::File::open(&path).and_then(|mut src| {
+                            let s = self.stage(|f| io::copy(&mut (&mut src).take(size), f).map(|_| ()))?;
+                            self.commit(&s, &vp)
+                        });
+                        if r.is_ok() && take {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        r
                     }
-                    r
                 }
-            }
-        };
-        written.map_err(|e| Error::system(&e))?;
-        let real = tmp.symlink_metadata(vp.rel()).map(|m| m.len()).unwrap_or(size);
-        Ok(((), 0, real as i64))
+            };
+            written.map_err(|e| Error::system(&e))?;
+            let real = tmp.symlink_metadata(vp.rel()).map(|m| m.len()).unwrap_or(size);
+            Ok(((), 0, real as i64))
         })?;
         Ok(self.show(&vp))
     }
@@ -962,7 +971,8 @@ impl FileSystem {
     pub fn real_path(&self, path: &str) -> Result<PathBuf> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.readable(path, denied)?;
-        self.meta(&vp).map_err(|e| denied_or(&e, &denied, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))))?;
+        self.meta(&vp)
+            .map_err(|e| denied_or(&e, denied, || Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}"))))?;
         self.sb.os_path(&vp).ok_or_else(|| Error::new(code::NO_SUCH_FILE, format!("no such file or directory {path}")))
     }
 }

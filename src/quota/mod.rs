@@ -98,9 +98,5 @@ pub fn delta(new: u64, old: u64) -> i64 {
 /// Bytes of the regular files directly in `dir` (the flat temp area), without a capability handle.
 pub fn measure_flat(dir: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
-    rd.flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
+    rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
 }

@@ -69,12 +69,7 @@ pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
 }
 
 impl Sandbox {
-    pub fn open(
-        root: &Path,
-        user_id: &[u8],
-        app_id: &[u8],
-        package_dir: Option<&Path>,
-    ) -> Result<Sandbox, OpenError> {
+    pub fn open(root: &Path, user_id: &[u8], app_id: &[u8], package_dir: Option<&Path>) -> Result<Sandbox, OpenError> {
         if user_id.is_empty() || app_id.is_empty() {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }

@@ -54,11 +54,7 @@ pub struct Opened {
 impl Log {
     /// Opens (or creates) `dir/data.log`, calling `apply` for each good record in order, and cuts
     /// the file after the last good one.
-    pub fn open(
-        io: Arc<dyn LogIo>,
-        dir: &Path,
-        mut apply: impl FnMut(Record),
-    ) -> io::Result<Opened> {
+    pub fn open(io: Arc<dyn LogIo>, dir: &Path, mut apply: impl FnMut(Record)) -> io::Result<Opened> {
         io.create_dir_all(dir)?;
         let path = dir.join(LOG_NAME);
         // A leftover compaction output never became live: the rename is what makes it live.
@@ -88,11 +84,7 @@ impl Log {
             Some(Header::Version(v)) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!(
-                        "{} has format version {v}; this build reads version {}",
-                        path.display(),
-                        record::VERSION
-                    ),
+                    format!("{} has format version {v}; this build reads version {}", path.display(), record::VERSION),
                 ));
             }
             found => {
@@ -110,22 +102,8 @@ impl Log {
                 (file, len)
             }
         };
-        let log = Log {
-            io,
-            dir: dir.to_owned(),
-            file,
-            len,
-            pos: len,
-            dirty_tail: false,
-            generation: 0,
-            dir_unsynced: None,
-        };
-        Ok(Opened {
-            log,
-            records,
-            truncated_bytes,
-            corrupt_moved_to,
-        })
+        let log = Log { io, dir: dir.to_owned(), file, len, pos: len, dirty_tail: false, generation: 0, dir_unsynced: None };
+        Ok(Opened { log, records, truncated_bytes, corrupt_moved_to })
     }
 
     /// Appends one encoded record with one write. On failure the file is cut back to its previous
@@ -148,10 +126,7 @@ impl Log {
     /// to `pos()` is durable. On `Err` the store is still consistent: either the old log is still
     /// live, or the new one is live but its rename may not be durable yet (the next flush syncs
     /// the directory).
-    pub fn rewrite<'a>(
-        &mut self,
-        items: impl Iterator<Item = (&'a str, &'a Value)>,
-    ) -> io::Result<()> {
+    pub fn rewrite<'a>(&mut self, items: impl Iterator<Item = (&'a str, &'a Value)>) -> io::Result<()> {
         let (file, len) = install(&*self.io, &self.dir, items)?;
         self.file = file;
         self.len = len;
@@ -246,10 +221,7 @@ fn corrupt_name(io: &dyn LogIo, dir: &Path) -> io::Result<PathBuf> {
             return Ok(p);
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free name for a corrupt log",
-    ))
+    Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free name for a corrupt log"))
 }
 
 fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
@@ -265,10 +237,10 @@ pub(crate) mod tests {
     //! can lose power. A power cut keeps of each file only what was synced, and of each directory
     //! only the entries present at its last `sync_dir`.
 
-    use std::fs;
     use super::*;
     use parking_lot::Mutex;
     use std::collections::HashMap;
+    use std::fs;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
@@ -358,18 +330,11 @@ pub(crate) mod tests {
         }
 
         pub fn set_sync_delay(&self, d: Duration) {
-            self.0
-                .sync_delay_us
-                .store(d.as_micros() as u64, Ordering::SeqCst);
+            self.0.sync_delay_us.store(d.as_micros() as u64, Ordering::SeqCst);
         }
 
         pub fn bytes(&self, path: &Path) -> Option<Vec<u8>> {
-            self.0
-                .names
-                .lock()
-                .live
-                .get(path)
-                .map(|i| i.lock().data.clone())
+            self.0.names.lock().live.get(path).map(|i| i.lock().data.clone())
         }
 
         pub fn names(&self) -> Vec<PathBuf> {
@@ -380,10 +345,7 @@ pub(crate) mod tests {
 
         /// Places a file as if it had been there, durably, all along.
         pub fn put(&self, path: &Path, bytes: &[u8]) {
-            let ino = Arc::new(Mutex::new(Inode {
-                data: bytes.to_vec(),
-                durable: bytes.to_vec(),
-            }));
+            let ino = Arc::new(Mutex::new(Inode { data: bytes.to_vec(), durable: bytes.to_vec() }));
             let mut n = self.0.names.lock();
             n.live.insert(path.to_owned(), ino.clone());
             n.durable.insert(path.to_owned(), ino);
@@ -398,13 +360,7 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(p, ino)| {
                     let d = ino.lock().durable.clone();
-                    (
-                        p.clone(),
-                        Arc::new(Mutex::new(Inode {
-                            data: d.clone(),
-                            durable: d,
-                        })),
-                    )
+                    (p.clone(), Arc::new(Mutex::new(Inode { data: d.clone(), durable: d })))
                 })
                 .collect();
             n.live = fresh.clone();
@@ -462,10 +418,7 @@ pub(crate) mod tests {
             self.0.op()?;
             let mut n = self.0.names.lock();
             let ino = n.live.entry(path.to_owned()).or_default().clone();
-            Ok(Arc::new(MemFile {
-                ino,
-                fs: self.0.clone(),
-            }))
+            Ok(Arc::new(MemFile { ino, fs: self.0.clone() }))
         }
 
         fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -479,10 +432,7 @@ pub(crate) mod tests {
         fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
             self.0.op()?;
             let mut n = self.0.names.lock();
-            let ino = n
-                .live
-                .remove(from)
-                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            let ino = n.live.remove(from).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
             n.live.insert(to.to_owned(), ino);
             Ok(())
         }
@@ -490,10 +440,7 @@ pub(crate) mod tests {
         fn remove(&self, path: &Path) -> io::Result<()> {
             self.0.op()?;
             let mut n = self.0.names.lock();
-            n.live
-                .remove(path)
-                .map(drop)
-                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+            n.live.remove(path).map(drop).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
         }
 
         fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -524,8 +471,7 @@ pub(crate) mod tests {
         pub fn new(tag: &str) -> TempDir {
             static N: AtomicU64 = AtomicU64::new(0);
             let n = N.fetch_add(1, Ordering::SeqCst);
-            let p =
-                std::env::temp_dir().join(format!("wxfs-storage-{tag}-{}-{n}", std::process::id()));
+            let p = std::env::temp_dir().join(format!("wxfs-storage-{tag}-{}-{n}", std::process::id()));
             let _ = fs::remove_dir_all(&p);
             TempDir(p)
         }
@@ -544,10 +490,7 @@ pub(crate) mod tests {
     // --- tests of the log itself ---
 
     fn v(s: &str) -> Value {
-        Value {
-            data: s.to_owned(),
-            data_type: None,
-        }
+        Value { data: s.to_owned(), data_type: None }
     }
 
     fn open(io: &MemIo, dir: &Path) -> (Opened, Vec<Record>) {
@@ -606,17 +549,8 @@ pub(crate) mod tests {
         file.extend_from_slice(&[7, 0, 0, 0, 1, 2]);
         io.put(&dir.join(LOG_NAME), &file);
         let (o, recs) = open(&io, dir);
-        assert_eq!(
-            recs,
-            vec![Record::Set {
-                key: "a".into(),
-                value: v("1")
-            }]
-        );
-        assert_eq!(
-            (o.records, o.truncated_bytes, o.log.len()),
-            (1, 6, good.len() as u64)
-        );
+        assert_eq!(recs, vec![Record::Set { key: "a".into(), value: v("1") }]);
+        assert_eq!((o.records, o.truncated_bytes, o.log.len()), (1, 6, good.len() as u64));
         io.power_cut();
         assert_eq!(io.bytes(&dir.join(LOG_NAME)).unwrap(), good);
     }

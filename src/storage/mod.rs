@@ -53,10 +53,7 @@ pub struct Limits {
 impl Default for Limits {
     /// WeChat's: 1 MiB per item, 10 MiB in all.
     fn default() -> Limits {
-        Limits {
-            item: 1 << 20,
-            total: 10 << 20,
-        }
+        Limits { item: 1 << 20, total: 10 << 20 }
     }
 }
 
@@ -190,11 +187,7 @@ impl Store {
         Store::open_with_io(dir, durability, Arc::new(StdIo))
     }
 
-    pub fn open_with_io(
-        dir: &Path,
-        durability: Durability,
-        io: Arc<dyn LogIo>,
-    ) -> io::Result<(Store, OpenReport)> {
+    pub fn open_with_io(dir: &Path, durability: Durability, io: Arc<dyn LogIo>) -> io::Result<(Store, OpenReport)> {
         let mut index = Index::default();
         let opened = Log::open(io, dir, |rec| index.apply(rec))?;
         let mut report = OpenReport {
@@ -205,17 +198,11 @@ impl Store {
         };
         let store = Store {
             durability,
-            writer: Mutex::new(Writer {
-                log: opened.log,
-                compact_after: 0,
-            }),
+            writer: Mutex::new(Writer { log: opened.log, compact_after: 0 }),
             index: RwLock::new(index),
             // Nothing is known to be flushed: what we read may sit only in the OS cache, so the
             // first flush covers it too.
-            flushed: Mutex::new(Flushed {
-                upto: 0,
-                busy: false,
-            }),
+            flushed: Mutex::new(Flushed { upto: 0, busy: false }),
             flushed_cv: Condvar::new(),
             writing: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
@@ -326,12 +313,7 @@ impl Store {
     /// Keys in insertion order: overwriting keeps a key's place, removing and setting again
     /// moves it to the end.
     pub fn keys(&self) -> Vec<String> {
-        self.index
-            .read()
-            .order
-            .values()
-            .map(|k| k.to_string())
-            .collect()
+        self.index.read().order.values().map(|k| k.to_string()).collect()
     }
 
     /// Sum of key + data bytes over live items.
@@ -394,9 +376,7 @@ impl Store {
             }
             f.busy = true;
             // A panicking LogIo must not leave `busy` set: every later flush would hang.
-            let res = MutexGuard::unlocked(&mut f, || {
-                panic::catch_unwind(AssertUnwindSafe(|| self.flush_once()))
-            });
+            let res = MutexGuard::unlocked(&mut f, || panic::catch_unwind(AssertUnwindSafe(|| self.flush_once())));
             f.busy = false;
             self.flushed_cv.notify_all();
             match res {
@@ -539,27 +519,14 @@ impl Index {
         if let Some(e) = self.map.get_mut(key) {
             self.size -= e.size;
             self.live_len -= e.log_len;
-            *e = Entry {
-                seq: e.seq,
-                value,
-                size,
-                log_len,
-            };
+            *e = Entry { seq: e.seq, value, size, log_len };
             return;
         }
         let key: Arc<str> = Arc::from(key);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.insert(seq, key.clone());
-        self.map.insert(
-            key,
-            Entry {
-                seq,
-                value,
-                size,
-                log_len,
-            },
-        );
+        self.map.insert(key, Entry { seq, value, size, log_len });
     }
 
     fn delete(&mut self, key: &str) -> bool {
@@ -579,9 +546,7 @@ impl Index {
     }
 
     fn ordered(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.order
-            .values()
-            .map(move |k| (&**k, &*self.map[&**k].value))
+        self.order.values().map(move |k| (&**k, &*self.map[&**k].value))
     }
 }
 
@@ -643,23 +608,14 @@ mod tests {
     use std::fs;
     use std::time::Duration;
 
-    const BIG: Limits = Limits {
-        item: u64::MAX,
-        total: u64::MAX,
-    };
+    const BIG: Limits = Limits { item: u64::MAX, total: u64::MAX };
 
     fn v(data: &str) -> Value {
-        Value {
-            data: data.to_owned(),
-            data_type: None,
-        }
+        Value { data: data.to_owned(), data_type: None }
     }
 
     fn vt(data: &str, t: &str) -> Value {
-        Value {
-            data: data.to_owned(),
-            data_type: Some(t.to_owned()),
-        }
+        Value { data: data.to_owned(), data_type: Some(t.to_owned()) }
     }
 
     fn kv(k: &str, val: Value) -> (String, Value) {
@@ -667,10 +623,7 @@ mod tests {
     }
 
     fn snapshot(s: &Store) -> Vec<(String, Value)> {
-        s.keys()
-            .into_iter()
-            .map(|k| (k.clone(), (*s.get(&k).unwrap()).clone()))
-            .collect()
+        s.keys().into_iter().map(|k| (k.clone(), (*s.get(&k).unwrap()).clone())).collect()
     }
 
     fn open(dir: &Path) -> (Store, OpenReport) {
@@ -729,15 +682,7 @@ mod tests {
             kv("e", v("")),
         ];
         let (s, r) = open(t.path());
-        assert_eq!(
-            (
-                r.records,
-                r.truncated_bytes,
-                r.compacted,
-                r.corrupt_moved_to
-            ),
-            (0, 0, false, None)
-        );
+        assert_eq!((r.records, r.truncated_bytes, r.compacted, r.corrupt_moved_to), (0, 0, false, None));
         for (k, val) in &items {
             s.set(k, val.clone(), BIG).unwrap();
         }
@@ -753,10 +698,7 @@ mod tests {
         assert_eq!(snapshot(&s), items);
         assert_eq!(s.size(), 54);
         // The file is exactly the header and one set record per call.
-        assert_eq!(
-            fs::read(t.path().join(LOG_NAME)).unwrap(),
-            compacted(&items)
-        );
+        assert_eq!(fs::read(t.path().join(LOG_NAME)).unwrap(), compacted(&items));
     }
 
     #[test]
@@ -774,16 +716,9 @@ mod tests {
         let len = file_len(t.path());
         assert!(!s.remove("zz").unwrap());
         assert!(!s.remove("").unwrap());
-        assert_eq!(
-            file_len(t.path()),
-            len,
-            "removing a missing key writes nothing"
-        );
+        assert_eq!(file_len(t.path()), len, "removing a missing key writes nothing");
         let before = snapshot(&s);
-        assert_eq!(
-            before,
-            vec![kv("b", v("B")), kv("c", v("c")), kv("a", v("A"))]
-        );
+        assert_eq!(before, vec![kv("b", v("B")), kv("c", v("c")), kv("a", v("A"))]);
         drop(s);
         let (s, r) = open(t.path());
         assert_eq!(r.records, 6);
@@ -800,11 +735,7 @@ mod tests {
         assert_eq!((s.len(), s.size(), s.keys()), (0, 0, Vec::<String>::new()));
         let len = file_len(t.path());
         s.clear().unwrap();
-        assert_eq!(
-            file_len(t.path()),
-            len,
-            "clearing an empty store writes nothing"
-        );
+        assert_eq!(file_len(t.path()), len, "clearing an empty store writes nothing");
         s.set("b", v("3"), BIG).unwrap();
         drop(s);
         let (s, r) = open(t.path());
@@ -816,46 +747,28 @@ mod tests {
     fn limits_reject_without_writing() {
         let t = TempDir::new("limits");
         let (s, _) = open(t.path());
-        let lim = Limits {
-            item: 11,
-            total: 30,
-        };
-        let loose_item = Limits {
-            item: 100,
-            total: 30,
-        };
+        let lim = Limits { item: 11, total: 30 };
+        let loose_item = Limits { item: 100, total: 30 };
 
         s.set("k", v("0123456789"), lim).unwrap(); // 11: exactly the item limit
         let len = file_len(t.path());
-        assert!(matches!(
-            s.set("k", v("0123456789A"), lim),
-            Err(StoreError::ItemTooLarge)
-        ));
+        assert!(matches!(s.set("k", v("0123456789A"), lim), Err(StoreError::ItemTooLarge)));
         assert!(matches!(s.set("", v("1"), lim), Err(StoreError::EmptyKey)));
         assert_eq!(*s.get("k").unwrap(), v("0123456789"));
         assert_eq!(file_len(t.path()), len);
 
         s.set("a", v("0123456789"), lim).unwrap(); // 22
         let len = file_len(t.path());
-        assert!(matches!(
-            s.set("b", v("0123456789"), lim),
-            Err(StoreError::TotalExceeded)
-        )); // 33
+        assert!(matches!(s.set("b", v("0123456789"), lim), Err(StoreError::TotalExceeded))); // 33
         assert_eq!(s.get("b"), None);
         assert_eq!(file_len(t.path()), len);
 
         s.set("b", v("1234567"), lim).unwrap(); // 30: exactly the total limit
         assert_eq!(s.size(), 30);
         let len = file_len(t.path());
-        assert!(matches!(
-            s.set("c", v(""), lim),
-            Err(StoreError::TotalExceeded)
-        )); // 31
-            // An overwrite counts the new size against the total without the old one.
-        assert!(matches!(
-            s.set("a", v("0123456789A"), loose_item),
-            Err(StoreError::TotalExceeded)
-        )); // 31
+        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 31
+                                                                                   // An overwrite counts the new size against the total without the old one.
+        assert!(matches!(s.set("a", v("0123456789A"), loose_item), Err(StoreError::TotalExceeded))); // 31
         assert_eq!(*s.get("a").unwrap(), v("0123456789"));
         assert_eq!(file_len(t.path()), len);
         s.set("a", v("abcdefghij"), lim).unwrap(); // 30 again
@@ -875,26 +788,17 @@ mod tests {
     fn concurrent_checks_admit_only_what_fits() {
         let t = TempDir::new("admit");
         let (s, _) = open(t.path());
-        let lim = Limits {
-            item: 100,
-            total: 35,
-        };
+        let lim = Limits { item: 100, total: 35 };
         for round in 0..20 {
             s.clear().unwrap();
             let ok = std::thread::scope(|sc| {
                 let hs: Vec<_> = (0..8)
                     .map(|i| {
                         let s = &s;
-                        sc.spawn(move || {
-                            s.set(&format!("k{i}"), v(&format!("{round:08}")), lim)
-                                .is_ok()
-                        })
+                        sc.spawn(move || s.set(&format!("k{i}"), v(&format!("{round:08}")), lim).is_ok())
                     })
                     .collect();
-                hs.into_iter()
-                    .map(|h| h.join().unwrap())
-                    .filter(|&ok| ok)
-                    .count()
+                hs.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count()
             });
             // Each item is 2 + 8 = 10 bytes: exactly three fit in 35.
             assert_eq!((ok, s.len(), s.size()), (3, 3, 30), "round {round}");
@@ -907,49 +811,21 @@ mod tests {
         let (s, _) = open(t.path());
         s.set("a", v("0"), BIG).unwrap();
         let len = file_len(t.path());
-        s.set_batch(
-            vec![
-                kv("a", v("1")),
-                kv("b", vt("2", "Number")),
-                kv("a", v("333")),
-            ],
-            BIG,
-        )
-        .unwrap();
-        assert_eq!(
-            snapshot(&s),
-            vec![kv("a", v("333")), kv("b", vt("2", "Number"))]
-        );
+        s.set_batch(vec![kv("a", v("1")), kv("b", vt("2", "Number")), kv("a", v("333"))], BIG).unwrap();
+        assert_eq!(snapshot(&s), vec![kv("a", v("333")), kv("b", vt("2", "Number"))]);
         // Exactly one record, holding each key once.
         let mut want = Vec::new();
         record::encode_batch(&mut want, &[kv("a", v("333")), kv("b", vt("2", "Number"))]);
-        assert_eq!(
-            fs::read(t.path().join(LOG_NAME)).unwrap()[len as usize..],
-            want[..]
-        );
+        assert_eq!(fs::read(t.path().join(LOG_NAME)).unwrap()[len as usize..], want[..]);
         assert_eq!(s.size(), 4 + 2);
 
         let before = snapshot(&s);
         let len = file_len(t.path());
         let fails = [
             (vec![kv("c", v("1")), kv("", v("2"))], BIG, "empty"),
-            (
-                vec![kv("c", v("1")), kv("d", v(&"x".repeat(60)))],
-                Limits {
-                    item: 50,
-                    total: u64::MAX,
-                },
-                "item",
-            ),
+            (vec![kv("c", v("1")), kv("d", v(&"x".repeat(60)))], Limits { item: 50, total: u64::MAX }, "item"),
             // 6 - 4 (old a) + 4 (new a) + 3 (c) = 9 > 8
-            (
-                vec![kv("c", v("12")), kv("a", v("123"))],
-                Limits {
-                    item: 100,
-                    total: 8,
-                },
-                "total",
-            ),
+            (vec![kv("c", v("12")), kv("a", v("123"))], Limits { item: 100, total: 8 }, "total"),
         ];
         for (items, lim, what) in fails {
             let r = s.set_batch(items, lim);
@@ -964,20 +840,9 @@ mod tests {
         s.set_batch(vec![], BIG).unwrap();
         assert_eq!(file_len(t.path()), len);
         // At exactly the total it fits; a too-large value overwritten later in the batch is never stored.
-        s.set_batch(
-            vec![
-                kv("c", v("12")),
-                kv("a", v(&"y".repeat(99))),
-                kv("a", v("123")),
-            ],
-            Limits { item: 10, total: 9 },
-        )
-        .unwrap();
-        let after = vec![
-            kv("a", v("123")),
-            kv("b", vt("2", "Number")),
-            kv("c", v("12")),
-        ];
+        s.set_batch(vec![kv("c", v("12")), kv("a", v(&"y".repeat(99))), kv("a", v("123"))], Limits { item: 10, total: 9 })
+            .unwrap();
+        let after = vec![kv("a", v("123")), kv("b", vt("2", "Number")), kv("c", v("12"))];
         assert_eq!(snapshot(&s), after);
         drop(s);
         let (s, r) = open(t.path());
@@ -1053,11 +918,7 @@ mod tests {
             let cut = cut as u64;
             if cut < 8 {
                 // A torn header: the log was being created; nothing to keep, nothing to set aside.
-                assert_eq!(
-                    (r.records, r.truncated_bytes, s.len()),
-                    (0, cut, 0),
-                    "cut {cut}"
-                );
+                assert_eq!((r.records, r.truncated_bytes, s.len()), (0, cut, 0), "cut {cut}");
                 assert_eq!(fs::read(&path).unwrap(), record::header());
             } else {
                 let k = ends.iter().filter(|&&e| e <= cut).count() - 1;
@@ -1080,31 +941,17 @@ mod tests {
     #[test]
     fn flipped_byte_cuts_that_record_and_everything_after() {
         let t = TempDir::new("flip");
-        let ops = (0..5)
-            .map(|i| Op::Set(["k0", "k1", "k2", "k3", "k4"][i], v(&format!("value-{i}"))))
-            .collect();
+        let ops = (0..5).map(|i| Op::Set(["k0", "k1", "k2", "k3", "k4"][i], v(&format!("value-{i}")))).collect();
         let (bytes, ends, models) = write_ops(t.path(), ops);
         let (start, end) = (ends[2] as usize, ends[3] as usize); // the middle record
         let path = t.path().join(LOG_NAME);
-        for i in [
-            start,
-            start + 3,
-            start + 4,
-            start + 7,
-            start + 8,
-            (start + end) / 2,
-            end - 1,
-        ] {
+        for i in [start, start + 3, start + 4, start + 7, start + 8, (start + end) / 2, end - 1] {
             let mut b = bytes.clone();
             b[i] ^= 0x5a;
             fs::write(&path, &b).unwrap();
             let (s, r) = open(t.path());
             assert_eq!(snapshot(&s), models[2].0, "byte {i}");
-            assert_eq!(
-                (r.records, r.truncated_bytes),
-                (2, (bytes.len() - start) as u64),
-                "byte {i}"
-            );
+            assert_eq!((r.records, r.truncated_bytes), (2, (bytes.len() - start) as u64), "byte {i}");
             assert_eq!(fs::read(&path).unwrap(), bytes[..start], "byte {i}");
         }
     }
@@ -1258,10 +1105,7 @@ mod tests {
         io.faults().fail_append = Some(io.appends() + 1);
         io.faults().fail_set_len = 1;
         assert!(s.set("a", v("999"), BIG).is_err());
-        assert!(
-            mem_log(&io).len() > log.len(),
-            "garbage left behind for now"
-        );
+        assert!(mem_log(&io).len() > log.len(), "garbage left behind for now");
         s.set("c", v("3"), BIG).unwrap();
         let mut want = log.clone();
         want.extend_from_slice(&set_bytes("c", &v("3")));
@@ -1269,10 +1113,7 @@ mod tests {
         drop(s);
         let (s, r) = mem_open(&io, Durability::Process);
         assert_eq!((r.records, r.truncated_bytes), (3, 0));
-        assert_eq!(
-            snapshot(&s),
-            vec![kv("a", v("1")), kv("b", v("2")), kv("c", v("3"))]
-        );
+        assert_eq!(snapshot(&s), vec![kv("a", v("1")), kv("b", v("2")), kv("c", v("3"))]);
     }
 
     #[test]
@@ -1312,12 +1153,7 @@ mod tests {
                 let s = &s;
                 sc.spawn(move || {
                     for i in 0..200 {
-                        s.set(
-                            &format!("t{t}-{i}"),
-                            vt(&format!("{}", t * 1000 + i), "Number"),
-                            BIG,
-                        )
-                        .unwrap();
+                        s.set(&format!("t{t}-{i}"), vt(&format!("{}", t * 1000 + i), "Number"), BIG).unwrap();
                     }
                 });
             }
@@ -1331,10 +1167,7 @@ mod tests {
         assert_eq!((r.records, r.truncated_bytes, s.len()), (1600, 0, 1600));
         for t in 0..8 {
             for i in 0..200 {
-                assert_eq!(
-                    *s.get(&format!("t{t}-{i}")).unwrap(),
-                    vt(&format!("{}", t * 1000 + i), "Number")
-                );
+                assert_eq!(*s.get(&format!("t{t}-{i}")).unwrap(), vt(&format!("{}", t * 1000 + i), "Number"));
             }
         }
     }
@@ -1383,13 +1216,7 @@ mod tests {
             trigger += 1;
         }
         drop(s);
-        let state = |i| {
-            vec![
-                kv("a", vt("1", "Number")),
-                kv("hot", hot(i)),
-                kv("z", v("2")),
-            ]
-        };
+        let state = |i| vec![kv("a", vt("1", "Number")), kv("hot", hot(i)), kv("z", v("2"))];
         let (old, new) = (state(trigger - 1), state(trigger));
 
         let mut crash_points = 0;
@@ -1409,11 +1236,7 @@ mod tests {
                 assert_eq!(got, new, "step {step}: acknowledged but lost");
             }
             assert_eq!(rep.truncated_bytes, 0, "step {step}: not a complete log");
-            assert_eq!(
-                io.names(),
-                vec![Path::new(KV).join(LOG_NAME)],
-                "step {step}"
-            );
+            assert_eq!(io.names(), vec![Path::new(KV).join(LOG_NAME)], "step {step}");
             if !crashed {
                 assert!(r.is_ok());
                 assert_eq!(got, new);
@@ -1443,11 +1266,7 @@ mod tests {
             }
         }
         assert_eq!(s.stats().compactions, 1);
-        assert_eq!(
-            io.faults().fail_sync_dir,
-            0,
-            "the compaction's dir sync failed"
-        );
+        assert_eq!(io.faults().fail_sync_dir, 0, "the compaction's dir sync failed");
         drop(s);
         io.power_cut();
         let (s, r) = mem_open(&io, Durability::Power);
@@ -1483,15 +1302,9 @@ mod tests {
             }
         });
         let st = s.stats();
-        assert!(
-            st.compactions >= 1,
-            "the run should cross a compaction: {st:?}"
-        );
+        assert!(st.compactions >= 1, "the run should cross a compaction: {st:?}");
         let before = snapshot(&s);
-        let size: u64 = before
-            .iter()
-            .map(|(k, val)| (k.len() + val.data.len()) as u64)
-            .sum();
+        let size: u64 = before.iter().map(|(k, val)| (k.len() + val.data.len()) as u64).sum();
         assert_eq!((s.size(), s.len()), (size, before.len()));
         drop(s);
         let (s, r) = open(t.path());
@@ -1547,7 +1360,13 @@ mod tests {
         }
 
         fn observed(s: &Store) -> Model {
-            s.keys().into_iter().map(|k| { let d = s.get(&k).unwrap().data.clone(); (k, d) }).collect()
+            s.keys()
+                .into_iter()
+                .map(|k| {
+                    let d = s.get(&k).unwrap().data.clone();
+                    (k, d)
+                })
+                .collect()
         }
 
         /// Run the script until the simulated process dies at mutating call `crash`; returns the
@@ -1563,7 +1382,10 @@ mod tests {
                     Step::Set(k, d) => s.set(k, Value { data: d.clone(), data_type: None }, BIG).is_ok(),
                     Step::Remove(k) => s.remove(k).is_ok(),
                     Step::Batch(items) => s
-                        .set_batch(items.iter().map(|(k, d)| (k.to_string(), Value { data: d.clone(), data_type: None })).collect(), BIG)
+                        .set_batch(
+                            items.iter().map(|(k, d)| (k.to_string(), Value { data: d.clone(), data_type: None })).collect(),
+                            BIG,
+                        )
                         .is_ok(),
                     Step::Clear => s.clear().is_ok(),
                     Step::Sync => s.sync().is_ok(),
@@ -1595,10 +1417,15 @@ mod tests {
                 let seen = observed(&s);
                 let acked = models.last().unwrap();
                 // Everything acknowledged survived; at most the step in flight also made it.
-                let next = script().get(models.len() - 1).map(|st| { let mut m = acked.clone(); apply(&mut m, st); m });
+                let next = script().get(models.len() - 1).map(|st| {
+                    let mut m = acked.clone();
+                    apply(&mut m, st);
+                    m
+                });
                 assert!(
                     &seen == acked || Some(&seen) == next.as_ref(),
-                    "cut at call {crash}: {} acknowledged steps, store shows {seen:?}", models.len() - 1
+                    "cut at call {crash}: {} acknowledged steps, store shows {seen:?}",
+                    models.len() - 1
                 );
             }
         }
@@ -1623,9 +1450,11 @@ mod tests {
                     all.push(m);
                 }
                 let at = all.iter().rposition(|m| m == &seen);
-                assert!(at.is_some_and(|i| i >= synced), "cut at call {crash}: store shows no prefix at or after the last sync ({synced}): {seen:?}");
+                assert!(
+                    at.is_some_and(|i| i >= synced),
+                    "cut at call {crash}: store shows no prefix at or after the last sync ({synced}): {seen:?}"
+                );
             }
         }
-
     }
 }

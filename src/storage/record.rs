@@ -81,11 +81,7 @@ pub fn header() -> [u8; HEADER_LEN] {
 pub fn check_header(file: &[u8]) -> Header {
     let want = header();
     if file.len() < HEADER_LEN {
-        return if want.starts_with(file) {
-            Header::Torn
-        } else {
-            Header::Corrupt
-        };
+        return if want.starts_with(file) { Header::Torn } else { Header::Corrupt };
     }
     if file[..4] != MAGIC {
         return Header::Corrupt;
@@ -231,8 +227,7 @@ impl Reader<'_> {
     }
 
     fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn string(&mut self) -> Option<String> {
@@ -258,10 +253,7 @@ mod tests {
     use super::*;
 
     fn v(data: &str, t: Option<&str>) -> Value {
-        Value {
-            data: data.to_owned(),
-            data_type: t.map(str::to_owned),
-        }
+        Value { data: data.to_owned(), data_type: t.map(str::to_owned) }
     }
 
     fn one(rec: &Record) -> Vec<u8> {
@@ -292,25 +284,13 @@ mod tests {
     #[test]
     fn every_record_kind_round_trips() {
         let records = [
-            Record::Set {
-                key: "a".into(),
-                value: v("{\"x\":1}", None),
-            },
-            Record::Set {
-                key: "a".into(),
-                value: v("", Some("")),
-            },
-            Record::Set {
-                key: "日本".into(),
-                value: v("\"ü\"", Some("Date")),
-            },
+            Record::Set { key: "a".into(), value: v("{\"x\":1}", None) },
+            Record::Set { key: "a".into(), value: v("", Some("")) },
+            Record::Set { key: "日本".into(), value: v("\"ü\"", Some("Date")) },
             Record::Remove { key: "a".into() },
             Record::Clear,
             Record::Batch(vec![]),
-            Record::Batch(vec![
-                ("x".into(), v("1", None)),
-                ("y".into(), v("null", Some("Undefined"))),
-            ]),
+            Record::Batch(vec![("x".into(), v("1", None)), ("y".into(), v("null", Some("Undefined")))]),
         ];
         let mut all = Vec::new();
         for rec in &records {
@@ -327,10 +307,7 @@ mod tests {
         assert_eq!(off, all.len());
         // None and Some("") are different values on disk.
         assert_ne!(one(&records[0]).len(), 0);
-        let none = one(&Record::Set {
-            key: "a".into(),
-            value: v("", None),
-        });
+        let none = one(&Record::Set { key: "a".into(), value: v("", None) });
         assert_ne!(none, one(&records[1]));
     }
 
@@ -372,7 +349,7 @@ mod tests {
             &[1, 1, 0, 0, 0, b'k', 0, 0, 0, 0, 2],                   // bad data_type tag
             &[1, 1, 0, 0, 0, b'k', 0, 0, 0, 0],                      // data_type tag missing
             &[4, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0], // impossible batch count
-            &[4, 1, 0, 0, 0], // batch count larger than its items
+            &[4, 1, 0, 0, 0],                                        // batch count larger than its items
         ];
         for payload in cases {
             assert_eq!(decode(&frame(payload)), Err(Bad::Payload), "{payload:?}");
@@ -381,10 +358,7 @@ mod tests {
 
     #[test]
     fn any_flipped_bit_is_caught() {
-        let bytes = one(&Record::Set {
-            key: "key".into(),
-            value: v("[1,2,3]", Some("Array")),
-        });
+        let bytes = one(&Record::Set { key: "key".into(), value: v("[1,2,3]", Some("Array")) });
         for i in 0..bytes.len() {
             for bit in 0..8 {
                 let mut b = bytes.clone();

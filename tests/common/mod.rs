@@ -38,9 +38,7 @@ pub fn repo_dir() -> PathBuf {
 /// A fresh empty directory under target/, removed by the caller when it likes.
 pub fn fresh_dir(tag: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let d = build_dir()
-        .join("test-tmp")
-        .join(format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let d = build_dir().join("test-tmp").join(format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
