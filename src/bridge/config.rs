@@ -8,6 +8,7 @@ use crate::sandbox::Protocol;
 use crate::session::Config;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawConfig {
     root: String,
     #[serde(rename = "appId")]
@@ -23,7 +24,7 @@ struct RawConfig {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawLimits {
     user_files: Option<u64>,
     temp_runtime: Option<u64>,
@@ -33,11 +34,16 @@ struct RawLimits {
     storage_total: Option<u64>,
     read_file: Option<u64>,
     open_files: Option<u64>,
+    entries: Option<u64>,
 }
 
 /// Parse and validate a config object; the error says what is wrong.
 pub fn parse(text: &str) -> Result<Config, String> {
-    let raw: RawConfig = serde_json::from_str(text).map_err(|e| format!("invalid config: {e}"))?;
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| match e.path().to_string().as_str() {
+        "." => format!("invalid config: {}", e.inner()),
+        path => format!("invalid config: {path}: {}", e.inner()),
+    })?;
     if raw.root.is_empty() {
         return Err("invalid config: \"root\" must not be empty".into());
     }
@@ -65,6 +71,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         storage_total: l.storage_total.unwrap_or(d.storage_total),
         read_file: l.read_file.unwrap_or(d.read_file),
         open_files: l.open_files.unwrap_or(d.open_files),
+        entries: l.entries.unwrap_or(d.entries),
     };
     Ok(Config {
         root: raw.root.into(),
@@ -75,4 +82,33 @@ pub fn parse(text: &str) -> Result<Config, String> {
         durability,
         limits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn every_config_error_names_its_field() {
+        let err = |text: &str| parse(text).err().unwrap_or_else(|| panic!("accepted {text}"));
+        let base = r#""root":"/r","appId":"a","userId":"u""#;
+        assert!(err(&format!(r#"{{{base},"durabilty":"power"}}"#)).contains("unknown field `durabilty`"));
+        assert!(err(&format!(r#"{{{base},"limits":{{"userFile":1}}}}"#)).contains("unknown field `userFile`"));
+        assert!(err(r#"{"root":"/r","userId":"u"}"#).contains("missing field `appId`"));
+        assert!(err(&format!(r#"{{{base},"limits":{{"entries":"many"}}}}"#)).contains("entries"));
+        assert!(err(&format!(r#"{{{base},"protocol":"ftp"}}"#)).contains("protocol \"ftp\""));
+        let c = parse(&format!(r#"{{{base},"limits":{{"entries":7,"openFiles":3}}}}"#)).unwrap();
+        assert_eq!((c.limits.entries, c.limits.open_files), (7, 3));
+    }
+
+    #[test]
+    fn a_missing_package_dir_is_named() {
+        let root = std::env::temp_dir().join(format!("wxfs-config-{}", std::process::id()));
+        let mut c = parse(r#"{"root":"/r","appId":"a","userId":"u"}"#).unwrap();
+        c.root = root.clone();
+        c.package_dir = Some(root.join("no-such-package"));
+        let e = crate::session::Session::open(c).err().expect("opened without its package");
+        assert!(e.to_string().starts_with("invalid config: packageDir \""), "{e}");
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

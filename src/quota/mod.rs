@@ -20,7 +20,10 @@ pub struct Limits {
     pub storage_item: u64,
     pub storage_total: u64,
     pub read_file: u64,
+    /// Open fds of one sandbox (a count).
     pub open_files: u64,
+    /// Files and directories in usr and store together (a count).
+    pub entries: u64,
 }
 
 pub const MIB: u64 = 1024 * 1024;
@@ -36,9 +39,24 @@ impl Default for Limits {
             storage_item: MIB,
             storage_total: 10 * MIB,
             read_file: 100 * MIB,
-            open_files: 1024,
+            open_files: default_open_files(),
+            entries: 200_000,
         }
     }
+}
+
+/// The process's soft fd limit (`RLIMIT_NOFILE`); 1,024 where it cannot be read or is unlimited.
+pub fn process_fd_limit() -> u64 {
+    match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        Some(n) if n > 0 => n,
+        _ => 1024,
+    }
+}
+
+/// One sandbox may hold a quarter of the process's fds, between 16 and 1,024: the host keeps
+/// the rest (1,024 on Linux gives 256; iOS's 256 gives 64).
+pub fn default_open_files() -> u64 {
+    (process_fd_limit() / 4).clamp(16, 1024)
 }
 
 /// Bytes in use: usr + store together (one quota) and tmp (its own).

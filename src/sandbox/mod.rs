@@ -90,7 +90,9 @@ impl Sandbox {
             let _ = sb.staging.remove_file(entry.file_name());
         }
         if let Some(p) = package_dir {
-            sb.package = Some((p.to_path_buf(), Dir::open_ambient_dir(p, ambient_authority())?));
+            let dir = Dir::open_ambient_dir(p, ambient_authority())
+                .map_err(|e| OpenError::Invalid(format!("invalid config: packageDir \"{}\": {e}", p.display())))?;
+            sb.package = Some((p.to_path_buf(), dir));
         }
         Ok(sb)
     }
