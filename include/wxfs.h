@@ -86,16 +86,6 @@
 #define WXFS_ABI_VERSION 1
 
 /**
- * Most worker threads.
- */
-#define WORKERS 4
-
-/**
- * Most jobs waiting at once; beyond it a submission is refused (the host is outrunning disk).
- */
-#define MAX_QUEUED 100000
-
-/**
  * Bytes owned by the library: release them with `wxfs_bytes_free`, never with `free`.
  * Text results (JSON, paths) have a NUL byte at `data[len]`; file contents from
  * `wxfs_read_file` do not (they may be a mapping of the file).

@@ -441,6 +441,32 @@ mod tests {
     }
 
     #[test]
+    fn every_name_the_header_defines_is_prefixed() {
+        // A host includes wxfs.h beside its own code: an unprefixed macro or type would collide.
+        let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/wxfs.h")).unwrap();
+        let mut names = Vec::new();
+        for line in header.lines() {
+            let words: Vec<&str> = line.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+            match words.as_slice() {
+                ["define", name, ..] => names.push(name.to_string()),
+                ["typedef", "struct", name, ..] | ["struct", name, ..] | ["enum", name, ..] => names.push(name.to_string()),
+                ["typedef", .., name] if line.ends_with(';') => names.push(name.to_string()),
+                _ => {}
+            }
+            // A declaration: `<type> name(`.
+            if let Some(open) = line.find('(') {
+                if !line.starts_with(' ') && !line.starts_with('#') && !line.starts_with("typedef") && !line.starts_with("//") {
+                    names.push(line[..open].rsplit([' ', '*']).next().unwrap().to_string());
+                }
+            }
+        }
+        assert!(names.len() > 40, "parsed too few names: {names:?}");
+        for n in names {
+            assert!(n.starts_with("WXFS_") || n.starts_with("wxfs_"), "unprefixed name in wxfs.h: {n}");
+        }
+    }
+
+    #[test]
     fn committed_header_matches_generated() {
         let generated = include_str!(concat!(env!("OUT_DIR"), "/wxfs.h"));
         let committed =

@@ -15,9 +15,9 @@ use parking_lot::{Condvar, Mutex};
 use crate::session::Session;
 
 /// Most worker threads.
-pub const WORKERS: usize = 4;
+pub(crate) const WORKERS: usize = 4;
 /// Most jobs waiting at once; beyond it a submission is refused (the host is outrunning disk).
-pub const MAX_QUEUED: usize = 100_000;
+pub(crate) const MAX_QUEUED: usize = 100_000;
 
 /// (session, calling thread).
 pub type Key = (usize, u64);
