@@ -37,6 +37,12 @@ fn apply(m: &Model, op: &Value) -> Model {
         "remove" => {
             m.kv.remove(&s("key"));
         }
+        "batch" => {
+            for item in op["items"].as_array().unwrap() {
+                m.kv.insert(item["key"].as_str().unwrap().to_string(), item["value"].as_str().unwrap().to_string());
+            }
+        }
+        "clear" => m.kv.clear(),
         "write" => {
             m.files.insert(s("path"), s("data").into_bytes());
         }
@@ -70,13 +76,23 @@ fn random_op(r: &mut Rng) -> Value {
         }
         s
     };
-    match r.below(6) {
+    match r.below(9) {
         0 => json!({"op": "set", "key": key, "data": data(r, 3000)}),
         1 => json!({"op": "remove", "key": key}),
         2 => json!({"op": "write", "path": path(r), "data": data(r, 20000)}),
         3 => json!({"op": "append", "path": path(r), "data": data(r, 4000)}),
         4 => json!({"op": "rename", "from": path(r), "to": path(r)}),
-        _ => json!({"op": "unlink", "path": path(r)}),
+        5 => json!({"op": "unlink", "path": path(r)}),
+        // Storage: batches (all or nothing), a rare clear, and overwrites that keep the store
+        // near its total limit (STORAGE_TOTAL) so that compactions of a full store happen often.
+        6 => {
+            let n = 1 + r.below(3);
+            let items: Vec<Value> =
+                (0..n).map(|_| json!({"key": format!("k{}", r.below(12)), "value": data(r, 3000)})).collect();
+            json!({"op": "batch", "items": items})
+        }
+        7 if r.below(8) == 0 => json!({"op": "clear"}),
+        _ => json!({"op": "set", "key": key, "data": data(r, 6000)}),
     }
 }
 
@@ -85,6 +101,8 @@ fn run_op(s: &Session, op: &Value) -> i32 {
     let (api, args) = match op["op"].as_str().unwrap() {
         "set" => ("setStorageSync", json!({"key": op["key"], "data": op["data"]})),
         "remove" => ("removeStorageSync", json!({"key": op["key"]})),
+        "batch" => ("batchSetStorageSync", json!({"kvList": op["items"]})),
+        "clear" => ("clearStorageSync", json!({})),
         "write" => ("writeFileSync", json!({"filePath": usr(&op["path"]), "data": op["data"]})),
         "append" => ("appendFileSync", json!({"filePath": usr(&op["path"]), "data": op["data"]})),
         "rename" => ("renameSync", json!({"oldPath": usr(&op["from"]), "newPath": usr(&op["to"])})),
@@ -93,8 +111,14 @@ fn run_op(s: &Session, op: &Value) -> i32 {
     bridge::invoke(s, api, &args.to_string()).0
 }
 
+/// Storage limit of the killed sandbox: 12 keys of up to 6,000 bytes overflow it, so the store
+/// is often full, and sets past it fail (and are not in the model).
+const STORAGE_TOTAL: u64 = 40_000;
+
 fn config(root: &Path) -> Config {
-    Config::new(root, "killer", "wxkill")
+    let mut c = Config::new(root, "killer", "wxkill");
+    c.limits.storage_total = STORAGE_TOTAL;
+    c
 }
 
 /// The child: not a test of its own (ignored); the parent runs it with WXFS_KILL_ROOT set.
@@ -115,7 +139,7 @@ fn kill_child() {
 }
 
 /// What the sandbox holds now, read through a fresh open (as after a restart).
-fn observe(root: &Path) -> (Model, wxfs::quota::Usage, wxfs::quota::Usage) {
+fn observe(root: &Path) -> (Model, wxfs::quota::Usage, wxfs::quota::Usage, u64) {
     let s = Session::open(config(root)).unwrap();
     let mut m = Model::default();
     let (_, info) = bridge::invoke(&s, "getStorageInfoSync", "{}");
@@ -129,7 +153,7 @@ fn observe(root: &Path) -> (Model, wxfs::quota::Usage, wxfs::quota::Usage) {
     }
     let journal = s.fs.usage();
     let real = wxfs::fs::scan(&s.sandbox).unwrap();
-    (m, journal, real)
+    (m, journal, real, s.store.stats().file_len)
 }
 
 fn describe(m: &Model) -> String {
@@ -144,6 +168,9 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
     let mut model = Model::default();
     let mut rng = Rng(base_seed);
     let (mut acked_total, mut inflight_applied) = (0u64, 0u64);
+    // Rounds after which the storage log was shorter than before: a compaction ran (and, when
+    // the kill came during one, the store still opened whole).
+    let (mut log_len, mut compacted_rounds) = (0u64, 0u64);
     for round in 0..rounds {
         let seed = rng.next();
         let mut child = Command::new(&exe)
@@ -192,7 +219,11 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
             }
         }
         killer.join().unwrap();
-        let (seen, journal, real) = observe(&root);
+        let (seen, journal, real, len) = observe(&root);
+        if len < log_len {
+            compacted_rounds += 1;
+        }
+        log_len = len;
         let after = inflight.as_ref().map(|op| apply(&model, op));
         if seen == model {
             // the op in flight did not happen (or was a no-op)
@@ -214,7 +245,7 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
         assert_eq!(real.user, files, "round {round}: bytes on disk != model");
     }
     println!(
-        "kill test: {rounds} kills, {acked_total} acknowledged operations, {inflight_applied} in-flight operations found applied, 0 lost, 0 torn, journal exact after every kill"
+        "kill test: {rounds} kills, {acked_total} acknowledged operations, {inflight_applied} in-flight operations found applied, {compacted_rounds} rounds with a storage compaction, 0 lost, 0 torn, journal exact after every kill"
     );
     root
 }
