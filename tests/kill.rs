@@ -79,6 +79,12 @@ fn apply(m: &Model, op: &Value, result: &str) -> Model {
     match op["op"].as_str().unwrap() {
         "set" => drop(m.kv.insert(s("key"), s("data"))),
         "remove" => drop(m.kv.remove(&s("key"))),
+        "batch" => {
+            for item in op["items"].as_array().unwrap() {
+                m.kv.insert(item["key"].as_str().unwrap().to_string(), item["value"].as_str().unwrap().to_string());
+            }
+        }
+        "clear" => m.kv.clear(),
         "write" | "save" => m.new_file(&s("path"), bytes_of(op, "data")),
         "append" => {
             if let Some(id) = m.files.get(&s("path")) {
@@ -192,9 +198,19 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
     let key = format!("k{}", r.below(12));
     let name = |r: &mut Rng| NAMES[r.below(NAMES.len() as u64) as usize].to_string();
     let dir = |r: &mut Rng| DIRS[r.below(DIRS.len() as u64) as usize].to_string();
-    match r.below(18) {
-        0 | 1 => json!({"op": "set", "key": key, "data": String::from_utf8(text(r, 3000)).unwrap()}),
+    let string = |r: &mut Rng, max: u64| String::from_utf8(text(r, max)).unwrap();
+    match r.below(21) {
+        0 | 1 => json!({"op": "set", "key": key, "data": string(r, 3000)}),
         2 => json!({"op": "remove", "key": key}),
+        // Storage: batches (all or nothing), a rare clear, and overwrites that keep the store
+        // near its total limit (STORAGE_TOTAL) so that compactions of a full store happen often.
+        18 => {
+            let n = 1 + r.below(3);
+            let items: Vec<Value> = (0..n).map(|_| json!({"key": format!("k{}", r.below(12)), "value": string(r, 3000)})).collect();
+            json!({"op": "batch", "items": items})
+        }
+        19 if r.below(8) == 0 => json!({"op": "clear"}),
+        19 | 20 => json!({"op": "set", "key": key, "data": string(r, 6000)}),
         3 | 4 => json!({"op": "write", "path": name(r), "data": b64(&text(r, 20000))}),
         5 => json!({"op": "append", "path": name(r), "data": b64(&text(r, 4000))}),
         6 => json!({"op": "copy", "from": name(r), "to": name(r)}),
@@ -255,6 +271,8 @@ fn run_op(s: &Session, op: &Value) -> (i32, String) {
     let (code, result) = match op["op"].as_str().unwrap() {
         "set" => call("setStorageSync", json!({"key": op["key"], "data": op["data"]})),
         "remove" => call("removeStorageSync", json!({"key": op["key"]})),
+        "batch" => call("batchSetStorageSync", json!({"kvList": op["items"]})),
+        "clear" => call("clearStorageSync", json!({})),
         "write" => call("writeFileSync", json!({"filePath": usr(&op["path"]), "__nativeBuffers__": bufs("data")})),
         "append" => call("appendFileSync", json!({"filePath": usr(&op["path"]), "__nativeBuffers__": bufs("data")})),
         "copy" => call("copyFileSync", json!({"srcPath": usr(&op["from"]), "destPath": usr(&op["to"])})),
@@ -282,9 +300,14 @@ fn run_op(s: &Session, op: &Value) -> (i32, String) {
     (code, result["fd"].as_str().unwrap_or("-").to_string())
 }
 
+/// Storage limit of the killed sandbox: 12 keys of up to 6,000 bytes overflow it, so the store
+/// is often full, and sets past it fail (and are not in the model).
+const STORAGE_TOTAL: u64 = 40_000;
+
 fn config(root: &Path) -> Config {
     let mut c = Config::new(root, "killer", "wxkill");
     c.limits.user_files = 400_000;
+    c.limits.storage_total = STORAGE_TOTAL;
     c
 }
 
@@ -315,7 +338,7 @@ fn kill_child() {
 
 /// What the sandbox holds now, read through a fresh open (as after a restart), and the
 /// journal's usage against the files'.
-fn observe(root: &Path) -> (Seen, wxfs::quota::Usage, wxfs::quota::Usage) {
+fn observe(root: &Path) -> (Seen, wxfs::quota::Usage, wxfs::quota::Usage, u64) {
     let s = Session::open(config(root)).unwrap();
     let mut seen = Seen { kv: BTreeMap::new(), files: BTreeMap::new(), dirs: BTreeSet::new() };
     let (_, info) = bridge::invoke(&s, "getStorageInfoSync", "{}");
@@ -338,7 +361,7 @@ fn observe(root: &Path) -> (Seen, wxfs::quota::Usage, wxfs::quota::Usage) {
     }
     let journal = s.fs.usage();
     let real = wxfs::fs::scan(&s.sandbox).unwrap();
-    (seen, journal, real)
+    (seen, journal, real, s.store.stats().file_len)
 }
 
 /// An op without its bytes, for failure messages.
@@ -367,6 +390,9 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
     let mut rng = Rng(base_seed);
     let (mut acked_total, mut inflight_applied) = (0u64, 0u64);
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    // Rounds after which the storage log was shorter than before: a compaction ran (and, when
+    // the kill came during one, the store still opened whole).
+    let (mut log_len, mut compacted_rounds) = (0u64, 0u64);
     for round in 0..rounds {
         let seed = rng.next();
         let mut child = Command::new(&exe)
@@ -422,7 +448,11 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
             }
         }
         killer.join().unwrap();
-        let (seen, journal, real) = observe(&root);
+        let (seen, journal, real, len) = observe(&root);
+        if len < log_len {
+            compacted_rounds += 1;
+        }
+        log_len = len;
         // The op in flight may have happened (an `open` in flight leaves at most a new empty
         // file); it may write through an fd, so it applies before the restart closes the fds.
         let mut after = inflight.as_ref().map(|op| apply(&model, op, "inflight"));
@@ -455,7 +485,7 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
         assert_eq!(real.user, files, "round {round}: bytes on disk != model");
     }
     println!(
-        "kill test: {rounds} kills, {acked_total} acknowledged operations ({kinds:?} succeeded), {inflight_applied} in-flight operations found applied, 0 lost, 0 torn, journal exact after every kill"
+        "kill test: {rounds} kills, {acked_total} acknowledged operations ({kinds:?} succeeded), {inflight_applied} in-flight operations found applied, {compacted_rounds} rounds with a storage compaction, 0 lost, 0 torn, journal exact after every kill"
     );
     root
 }
