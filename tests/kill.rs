@@ -206,7 +206,8 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
         // near its total limit (STORAGE_TOTAL) so that compactions of a full store happen often.
         18 => {
             let n = 1 + r.below(3);
-            let items: Vec<Value> = (0..n).map(|_| json!({"key": format!("k{}", r.below(12)), "value": string(r, 3000)})).collect();
+            let items: Vec<Value> =
+                (0..n).map(|_| json!({"key": format!("k{}", r.below(12)), "value": string(r, 3000)})).collect();
             json!({"op": "batch", "items": items})
         }
         19 if r.below(8) == 0 => json!({"op": "clear"}),
