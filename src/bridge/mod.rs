@@ -10,12 +10,14 @@ mod fs_api;
 pub mod reply;
 mod storage_api;
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 use crate::error::{code, Error};
 use crate::session::Session;
 use args::Args;
-pub use reply::Reply;
+pub use reply::{Carriage, Reply};
 
 /// Why the bridge could not run a call. Values are the negative codes of the C ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +35,7 @@ pub enum Status {
     BufferTooSmall = -10,
 }
 
-type Handler = fn(&Session, &mut Args, &Ctx) -> Result<Reply, Error>;
+type Handler = fn(&Session, &mut Args<'_>, &Ctx) -> Result<Reply, Error>;
 
 /// The call as made: the api name exactly as JavaScript used it.
 pub struct Ctx<'a> {
@@ -131,13 +133,26 @@ pub fn fail(api: &str, reason: &str, errcode: Option<i64>) -> Value {
     }
 }
 
-/// Run one call. Returns the status (0, an errCode, or a negative [`Status`]) and the result.
+/// Run one call. Returns the status (0, an errCode, or a negative [`Status`]) and the result,
+/// ArrayBuffers carried as base64 inside it.
 pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
+    invoke_carried(session, api, args_json, Vec::new(), &mut Carriage::Base64)
+}
+
+/// Run one call whose ArrayBuffer arguments may be passed beside the JSON (`side`, named by
+/// `{"key", "index"}` entries), with ArrayBuffer results carried as `carriage` says.
+pub fn invoke_carried(
+    session: &Session,
+    api: &str,
+    args_json: &str,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut Carriage,
+) -> (i32, Value) {
     let Some(entry) = lookup(api) else {
         let s = Status::UnknownApi as i32;
         return (s, fail(api, &format!("unknown api \"{api}\""), Some(s as i64)));
     };
-    let mut args = match Args::parse(args_json, entry.param_code) {
+    let mut args = match Args::parse(args_json, entry.param_code, side) {
         Ok(a) => a,
         Err(args::Malformed(why)) => {
             let s = Status::InvalidJson as i32;
@@ -146,7 +161,7 @@ pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
     };
     let ctx = Ctx { api };
     match (entry.handler)(session, &mut args, &ctx) {
-        Ok(reply) => (0, reply.into_envelope(api)),
+        Ok(reply) => (0, reply.into_envelope(api, carriage)),
         Err(e) => (e.code as i32, fail(api, &e.reason, Some(e.code as i64))),
     }
 }

@@ -1,14 +1,35 @@
 //! Building result objects, with ArrayBuffer fields carried in `__nativeBuffers__`.
+//!
+//! Two carriages, chosen by the entry point, never by the api:
+//! - [`Carriage::Base64`] (`wxfs_invoke`): each object lists its own ArrayBuffer fields as
+//!   `{"key", "base64"}`, at whatever depth it sits, as WeChat-family bridges do.
+//! - [`Carriage::Side`] (`wxfs_invoke_v2`): the bytes go to a side list and the result's top-level
+//!   `__nativeBuffers__` alone names them, `{"key", "index"}`, plus `"at": [..]` (the keys leading
+//!   from the result to the object that holds the field) when that object is nested. A reader then
+//!   never walks into a value, so storage data that happens to contain a `__nativeBuffers__` key
+//!   is never mistaken for a buffer list.
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-/// A result object under construction. ArrayBuffer fields are kept apart and emitted in the
-/// object's own `__nativeBuffers__` list, at whatever depth the object sits.
+/// How ArrayBuffer fields leave the bridge.
+pub enum Carriage {
+    Base64,
+    /// The buffers, in the order their `index` entries name them.
+    Side(Vec<Vec<u8>>),
+}
+
+enum Field {
+    Json(Value),
+    Bytes(Vec<u8>),
+    /// An object of replies (readZipEntry's `entries`), each of which may hold ArrayBuffers.
+    Replies(Vec<(String, Reply)>),
+}
+
+/// A result object under construction; fields keep their insertion order.
 #[derive(Default)]
 pub struct Reply {
-    fields: Map<String, Value>,
-    buffers: Vec<(String, Vec<u8>)>,
+    fields: Vec<(String, Field)>,
 }
 
 impl Reply {
@@ -16,40 +37,129 @@ impl Reply {
         Reply::default()
     }
 
+    fn put(&mut self, key: &str, field: Field) {
+        match self.fields.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = field,
+            None => self.fields.push((key.to_string(), field)),
+        }
+    }
+
     pub fn set(mut self, key: &str, value: impl Into<Value>) -> Reply {
-        self.fields.insert(key.to_string(), value.into());
+        self.put(key, Field::Json(value.into()));
         self
     }
 
     pub fn insert(&mut self, key: &str, value: impl Into<Value>) {
-        self.fields.insert(key.to_string(), value.into());
+        self.put(key, Field::Json(value.into()));
     }
 
     pub fn bytes(mut self, key: &str, bytes: Vec<u8>) -> Reply {
-        self.buffers.push((key.to_string(), bytes));
+        self.put(key, Field::Bytes(bytes));
         self
     }
 
-    pub fn into_value(self) -> Value {
-        let mut fields = self.fields;
-        if !self.buffers.is_empty() {
-            let list: Vec<Value> = self
-                .buffers
-                .into_iter()
-                .map(|(k, b)| json!({"key": k, "base64": base64::engine::general_purpose::STANDARD.encode(b)}))
-                .collect();
-            fields.insert("__nativeBuffers__".into(), Value::Array(list));
+    /// An object whose values are replies of their own.
+    pub fn replies(mut self, key: &str, entries: Vec<(String, Reply)>) -> Reply {
+        self.put(key, Field::Replies(entries));
+        self
+    }
+
+    /// The object, its ArrayBuffers carried as `carriage` says.
+    pub fn into_value(self, carriage: &mut Carriage) -> Value {
+        let mut side_list = Vec::new();
+        let mut out = self.build(carriage, &mut Vec::new(), &mut side_list);
+        if !side_list.is_empty() {
+            out.insert("__nativeBuffers__".into(), Value::Array(side_list));
         }
-        Value::Object(fields)
+        Value::Object(out)
+    }
+
+    /// `at`: keys from the top-level result to this object; `side_list`: the top-level list.
+    fn build(self, carriage: &mut Carriage, at: &mut Vec<String>, side_list: &mut Vec<Value>) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut own_list = Vec::new();
+        for (key, field) in self.fields {
+            match field {
+                Field::Json(v) => {
+                    out.insert(key, v);
+                }
+                Field::Bytes(b) => match carriage {
+                    Carriage::Base64 => {
+                        own_list.push(json!({"key": key, "base64": base64::engine::general_purpose::STANDARD.encode(b)}))
+                    }
+                    Carriage::Side(buffers) => {
+                        let mut entry = json!({"key": key, "index": buffers.len()});
+                        if !at.is_empty() {
+                            entry["at"] = json!(at);
+                        }
+                        buffers.push(b);
+                        side_list.push(entry);
+                    }
+                },
+                Field::Replies(entries) => {
+                    at.push(key.clone());
+                    let mut obj = Map::new();
+                    for (name, reply) in entries {
+                        at.push(name.clone());
+                        obj.insert(name, Value::Object(reply.build(carriage, at, side_list)));
+                        at.pop();
+                    }
+                    at.pop();
+                    out.insert(key, Value::Object(obj));
+                }
+            }
+        }
+        if !own_list.is_empty() {
+            out.insert("__nativeBuffers__".into(), Value::Array(own_list));
+        }
+        out
     }
 
     /// The envelope: errMsg first, then the payload.
-    pub fn into_envelope(self, api: &str) -> Value {
+    pub fn into_envelope(self, api: &str, carriage: &mut Carriage) -> Value {
         let mut out = Map::new();
         out.insert("errMsg".into(), Value::String(format!("{api}:ok")));
-        if let Value::Object(m) = self.into_value() {
+        if let Value::Object(m) = self.into_value(carriage) {
             out.extend(m);
         }
         Value::Object(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_like() -> Reply {
+        let a = Reply::new().bytes("data", b"AB".to_vec()).set("errMsg", "readZipEntry:ok");
+        let b = Reply::new().set("data", "text").set("errMsg", "readZipEntry:ok");
+        Reply::new().replies("entries", vec![("a.bin".into(), a), ("b.txt".into(), b)]).bytes("top", vec![7])
+    }
+
+    #[test]
+    fn base64_lists_sit_in_the_object_that_holds_the_field() {
+        let v = zip_like().into_envelope("readZipEntry", &mut Carriage::Base64);
+        assert_eq!(
+            v.to_string(),
+            r#"{"errMsg":"readZipEntry:ok","entries":{"a.bin":{"errMsg":"readZipEntry:ok","__nativeBuffers__":[{"key":"data","base64":"QUI="}]},"b.txt":{"data":"text","errMsg":"readZipEntry:ok"}},"__nativeBuffers__":[{"key":"top","base64":"Bw=="}]}"#
+        );
+    }
+
+    #[test]
+    fn side_buffers_are_named_once_at_the_top_with_their_path() {
+        let mut c = Carriage::Side(Vec::new());
+        let v = zip_like().into_envelope("readZipEntry", &mut c);
+        assert_eq!(
+            v.to_string(),
+            r#"{"errMsg":"readZipEntry:ok","entries":{"a.bin":{"errMsg":"readZipEntry:ok"},"b.txt":{"data":"text","errMsg":"readZipEntry:ok"}},"__nativeBuffers__":[{"key":"data","index":0,"at":["entries","a.bin"]},{"key":"top","index":1}]}"#
+        );
+        let Carriage::Side(list) = c else { unreachable!() };
+        assert_eq!(list, vec![b"AB".to_vec(), vec![7]]);
+    }
+
+    #[test]
+    fn setting_a_key_again_keeps_its_place() {
+        let v = Reply::new().set("a", 1).set("b", 2).set("a", 3).into_value(&mut Carriage::Base64);
+        assert_eq!(v.to_string(), r#"{"a":3,"b":2}"#);
     }
 }

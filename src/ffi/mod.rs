@@ -9,12 +9,15 @@
 #![allow(non_camel_case_types)]
 
 mod guard;
+mod invoke_v2;
 mod pool;
 mod registry;
 mod typed;
 
+pub use invoke_v2::*;
 pub use typed::*;
 
+use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 
 use once_cell::sync::Lazy;
@@ -174,7 +177,7 @@ pub unsafe extern "C" fn wxfs_invoke(
         clear_last_error();
         // SAFETY: see `borrow`.
         let (api_raw, args_raw) = unsafe { (borrow(api, api_len), borrow(args_json, args_len)) };
-        let (code, result) = run_invoke(sandbox, api_raw, args_raw);
+        let (code, result) = run_invoke(sandbox, api_raw, args_raw, Vec::new(), &mut bridge::Carriage::Base64);
         if code < 0 {
             if let Some(msg) = result.get("errMsg").and_then(|m| m.as_str()) {
                 set_last_error(msg);
@@ -188,7 +191,14 @@ pub unsafe extern "C" fn wxfs_invoke(
     })
 }
 
-fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, serde_json::Value) {
+/// The checks every sync invoke makes before the bridge runs the call.
+fn run_invoke(
+    sandbox: u64,
+    api: Option<&[u8]>,
+    args: Option<&[u8]>,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut bridge::Carriage,
+) -> (i32, serde_json::Value) {
     let Some(api) = api.filter(|a| !a.is_empty()) else {
         return (WXFS_E_NULL, bridge::fail("invoke", "api is NULL or empty", Some(WXFS_E_NULL as i64)));
     };
@@ -207,12 +217,18 @@ fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, se
     };
     // This thread's async calls on this sandbox take effect first.
     pool::POOL.wait_idle(&pool::key(&session));
-    bridge::invoke(&session, api, args)
+    bridge::invoke_carried(&session, api, args, side, carriage)
 }
 
-/// `bridge::invoke` with a panic turned into a result (a worker must always answer).
-fn invoke_caught(session: &Session, api: &str, args: &str) -> (i32, serde_json::Value) {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke(session, api, args))) {
+/// `bridge::invoke_carried` with a panic turned into a result (a worker must always answer).
+fn invoke_caught(
+    session: &Session,
+    api: &str,
+    args: &str,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut bridge::Carriage,
+) -> (i32, serde_json::Value) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke_carried(session, api, args, side, carriage))) {
         Ok(r) => r,
         Err(p) => {
             let why = format!("internal error (panic): {}", guard::panic_text(&*p));
@@ -271,7 +287,7 @@ pub unsafe extern "C" fn wxfs_invoke_async(
         let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
         let job: pool::Job = Box::new(move || {
             let ud = ud;
-            let (code, result) = invoke_caught(&session, &api, &args);
+            let (code, result) = invoke_caught(&session, &api, &args, Vec::new(), &mut bridge::Carriage::Base64);
             let bytes = bridge::to_bytes(&result);
             drop(session);
             // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
@@ -318,7 +334,7 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
     guard_void(|| {
-        if bytes.data.is_null() || typed::unmap(bytes.data) {
+        if bytes.data.is_null() || typed::unmap(bytes.data) || invoke_v2::release(bytes.data) {
             return;
         }
         // SAFETY: `data` came from `bytes_out`, which allocated `len + 1` bytes as a boxed slice.
