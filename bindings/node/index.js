@@ -120,4 +120,12 @@ function apiList() {
   return JSON.parse(load().addon.apiList());
 }
 
-module.exports = { open, apiList, locate, version: () => load().addon.load(load().where.lib) };
+module.exports = {
+  open,
+  apiList,
+  locate,
+  /** The library version string. */
+  version: () => load().addon.load(load().where.lib),
+  /** The addon itself (invoke/invokeAsync over wxfs_invoke_v2), for hosts that wire bindings/js their own way. */
+  native: () => load().addon,
+};

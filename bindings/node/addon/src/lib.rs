@@ -422,15 +422,23 @@ unsafe fn js_invoke(env: napi_env, info: napi_callback_info) -> Js<napi_value> {
     unsafe { result_value(env, l, json, buffers) }
 }
 
+/// The thread-safe function as the workers see it: `None` once Node has finalized it (the
+/// environment is going away). A worker posts while holding the lock, and the finalizer takes
+/// the lock before the function's memory is freed, so no post can touch a freed function.
+struct Shared {
+    tsfn: std::sync::Mutex<Option<usize>>,
+}
+
 /// Per Node environment (main thread or worker_threads): the dispatcher and the pending count.
 struct Instance {
     tsfn: sys::napi_threadsafe_function,
+    shared: std::sync::Arc<Shared>,
     pending: usize,
 }
 
 /// One async call in flight: what the worker needs to post its result.
 struct Call {
-    tsfn: sys::napi_threadsafe_function,
+    shared: std::sync::Arc<Shared>,
     id: f64,
 }
 
@@ -439,6 +447,20 @@ struct Done {
     id: f64,
     json: Bytes,
     buffers: Vec<Bytes>,
+}
+
+fn free_done(done: Done) {
+    if let Some(l) = lib() {
+        unsafe { (l.bytes_free)(done.json) };
+        for b in done.buffers {
+            unsafe { (l.bytes_free)(b) };
+        }
+    }
+}
+
+unsafe extern "C" fn tsfn_finalized(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+    let shared = unsafe { std::sync::Arc::from_raw(data as *const Shared) };
+    *shared.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 unsafe fn instance(env: napi_env) -> *mut Instance {
@@ -457,10 +479,7 @@ unsafe extern "C" fn deliver(env: napi_env, js_cb: napi_value, _ctx: *mut c_void
     let Some(l) = lib() else { return };
     if env.is_null() {
         // The environment is being torn down: nobody is left to receive it.
-        unsafe { (l.bytes_free)(done.json) };
-        for b in done.buffers {
-            unsafe { (l.bytes_free)(b) };
-        }
+        free_done(*done);
         return;
     }
     let inst = unsafe { instance(env) };
@@ -494,19 +513,21 @@ unsafe extern "C" fn on_done(userdata: *mut c_void, _code: i32, result: *mut WxR
     let call = unsafe { Box::from_raw(userdata as *mut Call) };
     let (json, buffers) = unsafe { take(&mut *result) };
     let done = Box::into_raw(Box::new(Done { id: call.id, json, buffers }));
-    let status = unsafe {
-        sys::napi_call_threadsafe_function(call.tsfn, done as *mut c_void, sys::ThreadsafeFunctionCallMode::nonblocking)
+    let guard = call.shared.tsfn.lock().unwrap_or_else(|p| p.into_inner());
+    let posted = match *guard {
+        Some(tsfn) => unsafe {
+            sys::napi_call_threadsafe_function(
+                tsfn as sys::napi_threadsafe_function,
+                done as *mut c_void,
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            )
+        },
+        None => sys::Status::napi_closing,
     };
-    if status != sys::Status::napi_ok {
-        let done = unsafe { Box::from_raw(done) };
-        if let Some(l) = lib() {
-            unsafe { (l.bytes_free)(done.json) };
-            for b in done.buffers {
-                unsafe { (l.bytes_free)(b) };
-            }
-        }
+    drop(guard);
+    if posted != sys::Status::napi_ok {
+        free_done(*unsafe { Box::from_raw(done) });
     }
-    unsafe { sys::napi_release_threadsafe_function(call.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
 }
 
 unsafe fn js_set_dispatcher(env: napi_env, info: napi_callback_info) -> Js<napi_value> {
@@ -518,28 +539,33 @@ unsafe fn js_set_dispatcher(env: napi_env, info: napi_callback_info) -> Js<napi_
         return Err(unsafe { throw(env, "wxfs addon: the dispatcher is set already") });
     }
     let name = unsafe { make_string(env, b"wxfs") }?;
+    let shared = std::sync::Arc::new(Shared { tsfn: std::sync::Mutex::new(None) });
+    let finalize_data = std::sync::Arc::into_raw(shared.clone()) as *mut c_void;
     let mut tsfn = null_mut();
-    unsafe {
-        ok(
+    // Thread count 1, held by this environment for its lifetime: workers post without acquiring
+    // (`Shared` guards them instead), so the last post can never race a release at exit.
+    let status = unsafe {
+        sys::napi_create_threadsafe_function(
             env,
-            sys::napi_create_threadsafe_function(
-                env,
-                f,
-                null_mut(),
-                name,
-                0,
-                1,
-                null_mut(),
-                None,
-                null_mut(),
-                Some(deliver),
-                &mut tsfn,
-            ),
-            "create_threadsafe_function",
-        )?
+            f,
+            null_mut(),
+            name,
+            0,
+            1,
+            finalize_data,
+            Some(tsfn_finalized),
+            null_mut(),
+            Some(deliver),
+            &mut tsfn,
+        )
     };
+    if status != sys::Status::napi_ok {
+        drop(unsafe { std::sync::Arc::from_raw(finalize_data as *const Shared) });
+        return Err(unsafe { throw(env, &format!("wxfs addon: create_threadsafe_function failed (Node-API status {status})")) });
+    }
+    *shared.tsfn.lock().unwrap_or_else(|p| p.into_inner()) = Some(tsfn as usize);
     unsafe { ok(env, sys::napi_unref_threadsafe_function(env, tsfn), "unref_threadsafe_function")? };
-    let inst = Box::into_raw(Box::new(Instance { tsfn, pending: 0 }));
+    let inst = Box::into_raw(Box::new(Instance { tsfn, shared, pending: 0 }));
     unsafe {
         ok(env, sys::napi_set_instance_data(env, inst as *mut c_void, Some(free_instance), null_mut()), "set_instance_data")?
     };
@@ -560,9 +586,7 @@ unsafe fn js_invoke_async(env: napi_env, info: napi_callback_info) -> Js<napi_va
     let bufs = unsafe { views(env, b) }?;
     let mut id_n = 0f64;
     unsafe { ok(env, sys::napi_get_value_double(env, id, &mut id_n), "id")? };
-    // One thread count per call in flight: the function outlives every worker that may post to it.
-    unsafe { ok(env, sys::napi_acquire_threadsafe_function(inst.tsfn), "acquire_threadsafe_function")? };
-    let call = Box::into_raw(Box::new(Call { tsfn: inst.tsfn, id: id_n }));
+    let call = Box::into_raw(Box::new(Call { shared: inst.shared.clone(), id: id_n }));
     let rc = unsafe {
         (l.invoke_async)(
             h,
@@ -579,7 +603,6 @@ unsafe fn js_invoke_async(env: napi_env, info: napi_callback_info) -> Js<napi_va
     if rc != 0 {
         // Not queued: the callback will never run.
         drop(unsafe { Box::from_raw(call) });
-        unsafe { sys::napi_release_threadsafe_function(inst.tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
     } else {
         inst.pending += 1;
         if inst.pending == 1 {
