@@ -55,6 +55,8 @@ impl From<io::Error> for OpenError {
 /// An open sandbox directory. Holds the cross-process lock for its lifetime.
 pub struct Sandbox {
     dir: PathBuf,
+    /// The sandbox directory itself, for the files beside the areas (journal, ballast).
+    base: Dir,
     usr: Dir,
     tmp: Dir,
     store: Dir,
@@ -83,12 +85,8 @@ impl Sandbox {
                 _ => {}
             }
         }
+        // What a crash left in staging is the file system's to finish or clear (it knows unzip plans).
         let mut sb = Sandbox::open_dir(&dir)?;
-        // Anything left in staging is a write that never completed (safe: we hold the lock).
-        for entry in sb.staging.entries()? {
-            let entry = entry?;
-            let _ = sb.staging.remove_file(entry.file_name());
-        }
         if let Some(p) = package_dir {
             let dir = Dir::open_ambient_dir(p, ambient_authority())
                 .map_err(|e| OpenError::Invalid(format!("invalid config: packageDir \"{}\": {e}", p.display())))?;
@@ -113,6 +111,11 @@ impl Sandbox {
     /// The sandbox directory (`<root>/<user>/<app>`).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// A capability handle on the sandbox directory.
+    pub fn dir_handle(&self) -> &Dir {
+        &self.base
     }
 
     pub fn kv_dir(&self) -> PathBuf {
@@ -207,6 +210,7 @@ impl Sandbox {
             staging: base.open_dir(STAGING)?,
             package: None,
             dir: dir.to_path_buf(),
+            base,
             _lock: lock,
         })
     }
