@@ -165,10 +165,17 @@ unsafe fn string(env: napi_env, v: napi_value) -> Js<Vec<u8>> {
     if unsafe { type_of(env, v) } != sys::ValueType::napi_string {
         return Err(unsafe { throw(env, "wxfs addon: expected a string") });
     }
+    // Most api names and argument objects are short: one copy into a small buffer, no length query.
+    let mut buf = vec![0u8; 256];
+    let mut got = 0usize;
+    unsafe { ok(env, sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr() as *mut c_char, buf.len(), &mut got), "string")? };
+    if got + 1 < buf.len() {
+        buf.truncate(got);
+        return Ok(buf);
+    }
     let mut len = 0usize;
     unsafe { ok(env, sys::napi_get_value_string_utf8(env, v, null_mut(), 0, &mut len), "string length")? };
-    let mut buf = vec![0u8; len + 1];
-    let mut got = 0usize;
+    buf = vec![0u8; len + 1];
     unsafe { ok(env, sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr() as *mut c_char, len + 1, &mut got), "string")? };
     buf.truncate(got);
     Ok(buf)
