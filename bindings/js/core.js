@@ -176,16 +176,6 @@ function createApi(host, dialect) {
       // not become Node's fatal unhandled rejection. Awaiting it still throws.
       result.catch(function () {});
     }
-    var args;
-    try {
-      args = prepare(o);
-    } catch (e) {
-      var bad = { errMsg: api + ':fail ' + (e && e.message ? e.message : String(e)) };
-      defer(function () {
-        settle(bad, o, promise);
-      });
-      return result;
-    }
     var deliver = function (res) {
       var shaped = isOk(res) ? finish(res, o) : res;
       // Never inside the native callback, never before the call returned.
@@ -193,10 +183,16 @@ function createApi(host, dialect) {
         settle(shaped, o, promise);
       });
     };
-    if (t.hasAsync) {
-      t.callAsync(api, args, lift, deliver);
-    } else {
-      deliver(t.call(api, args, lift));
+    try {
+      var args = prepare(o);
+      if (t.hasAsync) {
+        t.callAsync(api, args, lift, deliver);
+      } else {
+        deliver(t.call(api, args, lift));
+      }
+    } catch (e) {
+      // Arguments JSON cannot carry (a BigInt, a cycle): a failure like any other, not a throw.
+      deliver({ errMsg: api + ':fail ' + (e && e.message ? e.message : String(e)) });
     }
     return result;
   }

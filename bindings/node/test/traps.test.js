@@ -269,6 +269,19 @@ test('Promises: wx.* async apis without callbacks return one, FileSystemManager 
   assert.equal(fs.getSavedFileList(), undefined);
 });
 
+test('arguments JSON cannot carry fail the call, they do not throw from an async form', async () => {
+  const { wx, fs } = sandbox('badargs');
+  const cyclic = {};
+  cyclic.self = cyclic;
+  const r = await outcome(wx.setStorage, { key: 'k', data: cyclic });
+  assert.equal(r.kind, 'fail');
+  assert.match(r.res.errMsg, /^setStorage:fail .*circular/i);
+  await assert.rejects(wx.setStorage({ key: 'k', data: 10n }), (e) => /^setStorage:fail .*BigInt/i.test(e.errMsg));
+  const w = await outcome(fs.writeFile, { filePath: `${U}/x`, data: 'x', encoding: 1n });
+  assert.equal(w.kind, 'fail');
+  assert.throws(() => wx.setStorageSync('k', 10n), /BigInt/);
+});
+
 test('a rejected Promise nobody awaits does not kill a Node host', () => {
   const base = freshRoot('reject');
   const r = child(
