@@ -3,13 +3,21 @@
 // - getStorageSync / setStorageSync of a 100-byte value vs a Map + JSON.parse / JSON.stringify.
 // Each figure is the median of ROUNDS rounds; the two sides of a measurement alternate round by
 // round, so a neighbour that slows the machine slows both. Run against a release build:
-//   cargo build --release && node bindings/node/bench/bench.js
+//   cargo build --release && node bindings/node/bench/bench.js   (re-runs itself with --expose-gc)
 'use strict';
 
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const wxfs = require('..');
+
+// Each timed batch starts from a collected heap, so neither side reads into memory the other
+// side's garbage left warm (20 MiB buffers are freed only by a GC): without this the ratio of
+// the two sides' reads swung from 1.1 to 3.3 between runs on the same build.
+if (typeof global.gc !== 'function') {
+  const r = require('child_process').spawnSync(process.execPath, ['--expose-gc', __filename], { stdio: 'inherit' });
+  process.exit(r.status === null ? 1 : r.status);
+}
 
 const ROUNDS = Number(process.env.WXFS_BENCH_ROUNDS || 15);
 const MiB = 1 << 20;
@@ -20,6 +28,7 @@ function median(xs) {
 }
 
 function time(f, reps) {
+  global.gc();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < reps; i++) f(i);
   return Number(process.hrtime.bigint() - t0) / reps;
