@@ -1,5 +1,8 @@
 //! Building result objects, with ArrayBuffer fields carried in `__nativeBuffers__`.
 //!
+//! A field may also be JSON text already (stored storage data, `raw`): `into_bytes` splices it
+//! into the result as it is, never parsed and serialised again.
+//!
 //! Two carriages, chosen by the entry point, never by the api:
 //! - [`Carriage::Base64`] (`wxfs_invoke`): each object lists its own ArrayBuffer fields as
 //!   `{"key", "base64"}`, at whatever depth it sits, as WeChat-family bridges do.
@@ -21,6 +24,8 @@ pub enum Carriage {
 
 enum Field {
     Json(Value),
+    /// Valid JSON text, written into the result unparsed.
+    Raw(String),
     Bytes(Vec<u8>),
     /// An object of replies (readZipEntry's `entries`), each of which may hold ArrayBuffers.
     Replies(Vec<(String, Reply)>),
@@ -53,6 +58,12 @@ impl Reply {
         self.put(key, Field::Json(value.into()));
     }
 
+    /// A field whose value is `json`, valid JSON text, written into the result unparsed.
+    pub fn raw(mut self, key: &str, json: String) -> Reply {
+        self.put(key, Field::Raw(json));
+        self
+    }
+
     pub fn bytes(mut self, key: &str, bytes: Vec<u8>) -> Reply {
         self.put(key, Field::Bytes(bytes));
         self
@@ -79,34 +90,8 @@ impl Reply {
         let mut out = Map::new();
         let mut own_list = Vec::new();
         for (key, field) in self.fields {
-            match field {
-                Field::Json(v) => {
-                    out.insert(key, v);
-                }
-                Field::Bytes(b) => match carriage {
-                    Carriage::Base64 => {
-                        own_list.push(json!({"key": key, "base64": base64::engine::general_purpose::STANDARD.encode(b)}))
-                    }
-                    Carriage::Side(buffers) => {
-                        let mut entry = json!({"key": key, "index": buffers.len()});
-                        if !at.is_empty() {
-                            entry["at"] = json!(at);
-                        }
-                        buffers.push(b);
-                        side_list.push(entry);
-                    }
-                },
-                Field::Replies(entries) => {
-                    at.push(key.clone());
-                    let mut obj = Map::new();
-                    for (name, reply) in entries {
-                        at.push(name.clone());
-                        obj.insert(name, Value::Object(reply.build(carriage, at, side_list)));
-                        at.pop();
-                    }
-                    at.pop();
-                    out.insert(key, Value::Object(obj));
-                }
+            if let Some(v) = field_value(&key, field, carriage, at, side_list, &mut own_list) {
+                out.insert(key, v);
             }
         }
         if !own_list.is_empty() {
@@ -123,6 +108,84 @@ impl Reply {
             out.extend(m);
         }
         Value::Object(out)
+    }
+
+    /// The envelope as bytes, with raw fields spliced in as they are: what the C ABI returns.
+    /// Equal, once parsed, to `into_envelope`.
+    pub fn into_bytes(self, api: &str, carriage: &mut Carriage) -> Vec<u8> {
+        if !self.fields.iter().any(|(_, f)| matches!(f, Field::Raw(_))) {
+            return serde_json::to_vec(&self.into_envelope(api, carriage)).unwrap_or_default();
+        }
+        let raw_len: usize = self.fields.iter().map(|(k, f)| if let Field::Raw(j) = f { k.len() + j.len() + 4 } else { 0 }).sum();
+        let mut out = Vec::with_capacity(64 + raw_len);
+        out.extend_from_slice(b"{\"errMsg\":");
+        let _ = serde_json::to_writer(&mut out, &format!("{api}:ok"));
+        let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
+        fn write(out: &mut Vec<u8>, key: &str, body: &[u8]) {
+            out.push(b',');
+            let _ = serde_json::to_writer(&mut *out, key);
+            out.push(b':');
+            out.extend_from_slice(body);
+        }
+        for (key, field) in self.fields {
+            match field {
+                Field::Raw(json) => write(&mut out, &key, json.as_bytes()),
+                other => {
+                    if let Some(v) = field_value(&key, other, carriage, &mut Vec::new(), &mut side_list, &mut own_list) {
+                        write(&mut out, &key, &serde_json::to_vec(&v).unwrap_or_default());
+                    }
+                }
+            }
+        }
+        own_list.extend(side_list);
+        if !own_list.is_empty() {
+            write(&mut out, "__nativeBuffers__", &serde_json::to_vec(&own_list).unwrap_or_default());
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// One field as a JSON value: `None` when it travels in a buffer list instead (`own_list`: this
+/// object's base64 list; `side_list`: the top-level list of the side carriage).
+fn field_value(
+    key: &str,
+    field: Field,
+    carriage: &mut Carriage,
+    at: &mut Vec<String>,
+    side_list: &mut Vec<Value>,
+    own_list: &mut Vec<Value>,
+) -> Option<Value> {
+    match field {
+        Field::Json(v) => Some(v),
+        Field::Raw(json) => Some(serde_json::from_str(&json).unwrap_or(Value::Null)),
+        Field::Bytes(b) => {
+            match carriage {
+                Carriage::Base64 => {
+                    own_list.push(json!({"key": key, "base64": base64::engine::general_purpose::STANDARD.encode(b)}))
+                }
+                Carriage::Side(buffers) => {
+                    let mut entry = json!({"key": key, "index": buffers.len()});
+                    if !at.is_empty() {
+                        entry["at"] = json!(at);
+                    }
+                    buffers.push(b);
+                    side_list.push(entry);
+                }
+            }
+            None
+        }
+        Field::Replies(entries) => {
+            at.push(key.to_string());
+            let mut obj = Map::new();
+            for (name, reply) in entries {
+                at.push(name.clone());
+                obj.insert(name, Value::Object(reply.build(carriage, at, side_list)));
+                at.pop();
+            }
+            at.pop();
+            Some(Value::Object(obj))
+        }
     }
 }
 
@@ -155,6 +218,24 @@ mod tests {
         );
         let Carriage::Side(list) = c else { unreachable!() };
         assert_eq!(list, vec![b"AB".to_vec(), vec![7]]);
+    }
+
+    #[test]
+    fn raw_fields_are_spliced_as_they_are_and_equal_the_value_form() {
+        let make =
+            || Reply::new().raw("data", r#"{"b":1,  "a":[2]}"#.to_string()).set("dataType", "Object").bytes("buf", vec![1]);
+        let bytes = make().into_bytes("getStorage", &mut Carriage::Base64);
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"errMsg":"getStorage:ok","data":{"b":1,  "a":[2]},"dataType":"Object","__nativeBuffers__":[{"key":"buf","base64":"AQ=="}]}"#
+        );
+        let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed, make().into_envelope("getStorage", &mut Carriage::Base64));
+        let mut side = Carriage::Side(Vec::new());
+        let bytes = make().into_bytes("getStorage", &mut side);
+        assert!(String::from_utf8(bytes)
+            .unwrap()
+            .ends_with(r#""dataType":"Object","__nativeBuffers__":[{"key":"buf","index":0}]}"#));
     }
 
     #[test]

@@ -80,8 +80,8 @@ pub(super) fn release(data: *mut u8) -> bool {
     gone.is_some()
 }
 
-fn result_out(value: &serde_json::Value, side: Vec<Vec<u8>>) -> wxfs_result {
-    let json = bytes_out(bridge::to_bytes(value));
+fn result_out(json: Vec<u8>, side: Vec<Vec<u8>>) -> wxfs_result {
+    let json = bytes_out(json);
     if side.is_empty() {
         return wxfs_result { json, buffers: std::ptr::null_mut(), buffers_len: 0 };
     }
@@ -138,22 +138,25 @@ pub unsafe extern "C" fn wxfs_invoke_v2(
         let (api_raw, args_raw, side) =
             unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
         let mut carriage = Carriage::Side(Vec::new());
-        let (code, value) = match side {
+        let (code, json) = match side {
             Some(side) => run_invoke(sandbox, api_raw, args_raw, side.into_iter().map(Cow::Borrowed).collect(), &mut carriage),
             None => {
                 let name = api_raw.map(String::from_utf8_lossy).unwrap_or_default();
-                (WXFS_E_NULL, bridge::fail(&name, "buffers is NULL with a non-zero length", Some(WXFS_E_NULL as i64)))
+                let fail = bridge::fail(&name, "buffers is NULL with a non-zero length", Some(WXFS_E_NULL as i64));
+                (WXFS_E_NULL, bridge::to_bytes(&fail))
             }
         };
         if code < 0 {
-            if let Some(msg) = value.get("errMsg").and_then(|m| m.as_str()) {
-                set_last_error(msg);
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) {
+                if let Some(msg) = v.get("errMsg").and_then(|m| m.as_str()) {
+                    set_last_error(msg);
+                }
             }
         }
         if !out_result.is_null() {
             let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
             // SAFETY: non-NULL; the caller provides a writable wxfs_result.
-            unsafe { out_result.write(result_out(&value, side)) };
+            unsafe { out_result.write(result_out(json, side)) };
         }
         code
     })
@@ -209,10 +212,10 @@ pub unsafe extern "C" fn wxfs_invoke_async_v2(
             let ud = ud;
             let mut carriage = Carriage::Side(Vec::new());
             let side = owned.into_iter().map(Cow::Owned).collect();
-            let (code, value) = invoke_caught(&session, &api, &args, side, &mut carriage);
+            let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
             drop(session);
             let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
-            let mut result = result_out(&value, side);
+            let mut result = result_out(json, side);
             // SAFETY: the host's callback, with the pointer it gave us and a result valid for the call.
             unsafe { cb(ud.0, code, &mut result) };
             // SAFETY: `result` is ours again, less what the callback took out.
