@@ -104,6 +104,36 @@ typedef void (*wxfs_callback)(void *userdata,
                               const uint8_t *result,
                               size_t result_len);
 
+/**
+ * Bytes the caller lends to the library for the duration of a call. `data` may be NULL when
+ * `len` is 0.
+ */
+typedef struct wxfs_slice {
+  const uint8_t *data;
+  size_t len;
+} wxfs_slice;
+
+/**
+ * A bridge result and the ArrayBuffers it names. `json` is the result object (NUL-terminated,
+ * as from `wxfs_invoke`); `buffers` has `buffers_len` entries (NULL when 0), each owned by the
+ * result until taken out. Release with `wxfs_result_free`.
+ */
+typedef struct wxfs_result {
+  struct wxfs_bytes json;
+  struct wxfs_bytes *buffers;
+  size_t buffers_len;
+} wxfs_result;
+
+/**
+ * Receives an async `_v2` result: called exactly once, from a worker thread. `*result` is valid
+ * only during the call; the callback may take its `json` or any of its buffers (copy the entry,
+ * set it to `{NULL, 0}`) and release them later with `wxfs_bytes_free`. The library releases
+ * whatever is left when the callback returns.
+ */
+typedef void (*wxfs_callback_v2)(void *userdata,
+                                 int32_t code,
+                                 struct wxfs_result *result);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -209,6 +239,82 @@ uint32_t wxfs_version_number(void);
  * The ABI version of the running library, equal to `WXFS_ABI_VERSION` of a matching header.
  */
 uint32_t wxfs_abi_version(void);
+
+/**
+ * Call a mini-program api as `wxfs_invoke` does, with ArrayBuffers passed beside the JSON:
+ * `buffers`/`buffers_len` are the argument buffers that `{"key", "index"}` entries of the
+ * arguments' `__nativeBuffers__` refer to (borrowed for the call; NULL when `buffers_len` is 0),
+ * and the result's ArrayBuffers come back in `out_result->buffers`. A `{"key", "base64"}` entry
+ * is accepted too.
+ *
+ * When `out_result` is non-NULL it always receives a result (`json` is `{"errMsg": ...}`, even on
+ * failure); release it with `wxfs_result_free`. Returns 0 on success, the errCode of an API
+ * failure, or a negative `WXFS_E_*` when the call could not run (`WXFS_E_NULL` also for a NULL
+ * buffer list or entry with a non-zero length; `WXFS_E_JSON` for an index that names no buffer).
+ * Thread-safe; calls on one sandbox from one thread take effect in order, with `wxfs_invoke` and
+ * the async calls.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`
+ * or `wxfs_result_free`.
+ */
+int32_t wxfs_invoke_v2(uint64_t sandbox,
+                       const char *api,
+                       size_t api_len,
+                       const char *args_json,
+                       size_t args_len,
+                       const struct wxfs_slice *buffers,
+                       size_t buffers_len,
+                       struct wxfs_result *out_result);
+
+/**
+ * `wxfs_invoke_v2` off the caller's thread, as `wxfs_invoke_async` is `wxfs_invoke`. The argument
+ * buffers are copied before this returns. Returns 0 when the call was queued: then `cb` is called
+ * exactly once, from a worker thread, with the status and the result (see `wxfs_callback_v2` for
+ * who owns what). Returns `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL`
+ * without queuing anything and without calling `cb`. Calls issued from one thread on one
+ * sandbox take effect in issue order, sync calls included. Thread-safe.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`
+ * or `wxfs_result_free`.
+ */
+int32_t wxfs_invoke_async_v2(uint64_t sandbox,
+                             const char *api,
+                             size_t api_len,
+                             const char *args_json,
+                             size_t args_len,
+                             const struct wxfs_slice *buffers,
+                             size_t buffers_len,
+                             wxfs_callback_v2 cb,
+                             void *userdata);
+
+/**
+ * Release a `_v2` result: its `json` and every buffer still in `buffers` (entries set to
+ * `{NULL, 0}` are skipped), then the list. A zeroed result is a no-op. Each result must be
+ * freed once.
+ *
+ * # Safety
+ * `result` came from `wxfs_invoke_v2`, with `buffers` and `buffers_len` as the library wrote
+ * them. The `*result` a `wxfs_callback_v2` receives is the library's to free, not the host's.
+ */
+void wxfs_result_free(struct wxfs_result result);
+
+/**
+ * The names of every api the bridge answers to, Sync twins and `host.*` included, as a JSON
+ * array of strings in a stable order (`["access", "accessSync", ...]`), so that a binding builds
+ * its surface (and `canIUse`) from the library it loaded. `sandbox` 0 asks for the library's
+ * whole list; an open sandbox for the list that sandbox answers to. On success writes
+ * `*out_json` (release with `wxfs_bytes_free`). Returns 0, `WXFS_E_NULL` or `WXFS_E_HANDLE`.
+ * Thread-safe.
+ *
+ * # Safety
+ * `out_json` is NULL or writable.
+ */
+int32_t wxfs_api_list(uint64_t sandbox,
+                      struct wxfs_bytes *out_json);
 
 /**
  * Read a whole file (any readable virtual path). Saved, temp and package files of 64 KiB and

@@ -379,6 +379,29 @@ fn async_then_typed_order_shared() {
 }
 
 #[test]
+fn binary_test_shared() {
+    run_c_program("binary_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn binary_test_static() {
+    run_c_program("binary_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn asan_binary_test() {
+    run_c_program("binary_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
+fn valgrind_binary_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("binary_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
+#[test]
 fn asan_abi_test() {
     run_c_program("abi_test", Link::Shared, Tool::Asan, ONCE);
 }

@@ -61,8 +61,8 @@ def header_names():
     # Drop comments, then collect declared functions and struct types.
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
-    functions = set(re.findall(r"\b(wxfs_[a-z_]+)\s*\(", text))
-    structs = set(re.findall(r"\bstruct\s+(wxfs_[a-z_]+)\s*\{", text))
+    functions = set(re.findall(r"\b(wxfs_[a-z0-9_]+)\s*\(", text))
+    structs = set(re.findall(r"\bstruct\s+(wxfs_[a-z0-9_]+)\s*\{", text))
     return functions, structs
 
 
@@ -91,7 +91,7 @@ def main():
     for path in files:
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
-                for name in re.findall(r"\b(wxfs_[a-z_]+)\(", line):
+                for name in re.findall(r"\b(wxfs_[a-z0-9_]+)\(", line):
                     called.setdefault(name, []).append(f"{os.path.relpath(path, REPO)}:{n}")
     unknown = {k: v for k, v in called.items() if k not in functions and k not in structs}
     if not functions:

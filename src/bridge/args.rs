@@ -1,5 +1,11 @@
 //! Typed access to a JavaScript argument object, with WeChat's parameter-error wording.
+//!
+//! ArrayBuffer arguments arrive lifted out of the object into its top-level `__nativeBuffers__`
+//! list, each entry naming its field by `key` and carrying its bytes either inline as `base64`
+//! (`wxfs_invoke`) or by `index` into the side list of buffers the caller passed beside the JSON
+//! (`wxfs_invoke_v2`), which are borrowed, not copied.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -9,9 +15,9 @@ use crate::error::{Error, Result};
 use crate::fs::codec::Encoding;
 
 /// The argument object with its ArrayBuffers lifted out of `__nativeBuffers__`.
-pub struct Args {
+pub struct Args<'a> {
     obj: Map<String, Value>,
-    buffers: HashMap<String, Vec<u8>>,
+    buffers: HashMap<String, Cow<'a, [u8]>>,
     /// errCode for a missing or mistyped parameter of this api.
     pub param_code: u32,
 }
@@ -33,19 +39,20 @@ fn js_type(v: Option<&Value>) -> &'static str {
 #[derive(Debug)]
 pub struct Malformed(pub String);
 
-impl Args {
-    pub fn parse(text: &str, param_code: u32) -> std::result::Result<Args, Malformed> {
+impl<'a> Args<'a> {
+    /// Parse an argument object; `side` holds the buffers `{"key", "index"}` entries refer to.
+    pub fn parse(text: &str, param_code: u32, side: Vec<Cow<'a, [u8]>>) -> std::result::Result<Args<'a>, Malformed> {
         let text = if text.trim().is_empty() { "{}" } else { text };
         let value: Value = serde_json::from_str(text).map_err(|e| Malformed(format!("invalid JSON arguments: {e}")))?;
         let Value::Object(mut obj) = value else {
             return Err(Malformed("arguments must be a JSON object".into()));
         };
-        let buffers = take_buffers(&mut obj)?;
+        let buffers = take_buffers(&mut obj, side)?;
         Ok(Args { obj, buffers, param_code })
     }
 
     /// An argument object nested in another (readZipEntry's entries); it carries no buffers.
-    pub fn from_object(obj: Map<String, Value>, param_code: u32) -> Args {
+    pub fn from_object(obj: Map<String, Value>, param_code: u32) -> Args<'a> {
         Args { obj, buffers: HashMap::new(), param_code }
     }
 
@@ -115,11 +122,11 @@ impl Args {
     }
 
     pub fn buffer(&self, name: &str) -> Option<&[u8]> {
-        self.buffers.get(name).map(|b| b.as_slice())
+        self.buffers.get(name).map(|b| &**b)
     }
 
     pub fn take_buffer(&mut self, name: &str) -> Option<Vec<u8>> {
-        self.buffers.remove(name)
+        self.buffers.remove(name).map(Cow::into_owned)
     }
 
     /// The `encoding` argument, if any, as one of the eleven names.
@@ -132,20 +139,23 @@ impl Args {
         }
     }
 
-    /// `data` as bytes: an ArrayBuffer as is, a string through `encoding` (default utf8).
-    pub fn data(&self, name: &str) -> Result<Vec<u8>> {
+    /// `data` as bytes: an ArrayBuffer as is (not copied), a string through `encoding` (default utf8).
+    pub fn data(&self, name: &str) -> Result<Cow<'_, [u8]>> {
         if let Some(b) = self.buffers.get(name) {
-            return Ok(b.clone());
+            return Ok(Cow::Borrowed(b));
         }
         match self.obj.get(name) {
-            Some(Value::String(s)) => self.encoding("encoding")?.unwrap_or(Encoding::Utf8).encode(s),
+            Some(Value::String(s)) => Ok(Cow::Owned(self.encoding("encoding")?.unwrap_or(Encoding::Utf8).encode(s)?)),
             _ => Err(self.wrong(name, "String/ArrayBuffer")),
         }
     }
 }
 
 /// Lift the top-level `__nativeBuffers__` list out of an argument object into a key -> bytes map.
-fn take_buffers(obj: &mut Map<String, Value>) -> std::result::Result<HashMap<String, Vec<u8>>, Malformed> {
+fn take_buffers<'a>(
+    obj: &mut Map<String, Value>,
+    side: Vec<Cow<'a, [u8]>>,
+) -> std::result::Result<HashMap<String, Cow<'a, [u8]>>, Malformed> {
     let mut out = HashMap::new();
     let Some(list) = obj.remove("__nativeBuffers__") else {
         return Ok(out);
@@ -153,15 +163,29 @@ fn take_buffers(obj: &mut Map<String, Value>) -> std::result::Result<HashMap<Str
     let Value::Array(items) = list else {
         return Err(Malformed("__nativeBuffers__ must be an array".into()));
     };
+    let mut side: Vec<Option<Cow<'a, [u8]>>> = side.into_iter().map(Some).collect();
     for item in items {
-        let key = item.get("key").and_then(Value::as_str);
-        let b64 = item.get("base64").and_then(Value::as_str);
-        let (Some(key), Some(b64)) = (key, b64) else {
-            return Err(Malformed("__nativeBuffers__ entries need string \"key\" and \"base64\"".into()));
+        let Some(key) = item.get("key").and_then(Value::as_str) else {
+            return Err(Malformed("__nativeBuffers__ entries need a string \"key\"".into()));
         };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| Malformed(format!("__nativeBuffers__ entry \"{key}\" is not valid base64")))?;
+        let bytes = match (item.get("base64"), item.get("index")) {
+            (Some(Value::String(b64)), None) => Cow::Owned(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| Malformed(format!("__nativeBuffers__ entry \"{key}\" is not valid base64")))?,
+            ),
+            (None, Some(index)) => {
+                let count = side.len();
+                let taken = index.as_u64().and_then(|i| side.get_mut(usize::try_from(i).ok()?)).and_then(Option::take);
+                let Some(bytes) = taken else {
+                    return Err(Malformed(format!(
+                        "__nativeBuffers__ entry \"{key}\": index {index} does not name an unused one of the {count} buffers passed"
+                    )));
+                };
+                bytes
+            }
+            _ => return Err(Malformed(format!("__nativeBuffers__ entry \"{key}\" needs either \"base64\" or \"index\""))),
+        };
         out.insert(key.to_string(), bytes);
     }
     Ok(out)

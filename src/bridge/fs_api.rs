@@ -1,6 +1,8 @@
 //! FileSystemManager methods and the host file APIs, argument object -> Reply.
 
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+
+use serde_json::{json, Value};
 
 use super::args::Args;
 use super::reply::Reply;
@@ -153,16 +155,16 @@ pub fn read_zip_entry(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
         }
         _ => return Err(Error::param(a.param_code, "entries", "Array or 'all'", "Undefined")),
     };
-    let mut entries = Map::new();
+    let mut entries = Vec::with_capacity(results.len());
     let mut budget = s.fs.text_limit();
     for ((name, res), enc) in results.into_iter().zip(encodings) {
         let one = match res {
             Ok(bytes) => content(Reply::new(), "data", bytes, enc, &mut budget)?.set("errMsg", format!("{}:ok", ctx.api)),
             Err(e) => Reply::new().set("errMsg", format!("{}:fail {}", ctx.api, e.reason)).set("errCode", e.code),
         };
-        entries.insert(name, one.into_value());
+        entries.push((name, one));
     }
-    Ok(Reply::new().set("entries", Value::Object(entries)))
+    Ok(Reply::new().replies("entries", entries))
 }
 
 pub fn unzip(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -227,14 +229,34 @@ fn offset_arg(a: &Args) -> Result<u64> {
     Ok(a.opt_index("offset", || Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"))?.unwrap_or(0))
 }
 
+/// read: into the caller's `arrayBuffer` (sent in, returned whole with the bytes at `offset`), or,
+/// given only `arrayBufferLength`, the caller keeps its buffer and gets back `data`, just the
+/// `bytesRead` bytes to place at `offset`. Both check `offset` and `length` against the buffer the
+/// same way and in the same order (after the fd).
 pub fn read(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let fd = a.fd()?;
     let offset = offset_arg(a)?;
     let length = length_arg(a, 0)?;
     let position = position_arg(a)?;
-    let buf = a.take_buffer("arrayBuffer").ok_or_else(|| Error::new(code::NO_ARRAY_BUFFER, "array buffer does not exist"))?;
-    let (n, buf) = s.fs.read_fd(&fd, buf, offset, length, position)?;
-    Ok(Reply::new().set("bytesRead", n).bytes("arrayBuffer", buf))
+    if let Some(buf) = a.take_buffer("arrayBuffer") {
+        let (n, buf) = s.fs.read_fd(&fd, buf, offset, length, position)?;
+        return Ok(Reply::new().set("bytesRead", n).bytes("arrayBuffer", buf));
+    }
+    let no_buffer = || Error::new(code::NO_ARRAY_BUFFER, "array buffer does not exist");
+    let capacity = a.opt_index("arrayBufferLength", no_buffer)?.ok_or_else(no_buffer)?;
+    // An empty stand-in buffer makes read_fd report the range error (after its fd checks) that
+    // the caller's buffer of `capacity` bytes would have.
+    if offset > capacity {
+        s.fs.read_fd(&fd, Vec::new(), 1, 0, position)?;
+    } else if length > capacity - offset {
+        s.fs.read_fd(&fd, Vec::new(), 0, 1, position)?;
+    }
+    // Allocate what the file can give, not what the caller declares.
+    let size = s.fs.fstat(&fd)?.size;
+    let want = length.min(size);
+    let (n, mut data) = s.fs.read_fd(&fd, vec![0; want as usize], 0, want, position)?;
+    data.truncate(n as usize);
+    Ok(Reply::new().set("bytesRead", n).bytes("data", data))
 }
 
 pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -251,7 +273,7 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
             if length > buf.len() as u64 - offset {
                 return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"));
             }
-            buf[offset as usize..(offset + length) as usize].to_vec()
+            Cow::Borrowed(&buf[offset as usize..(offset + length) as usize])
         }
         None => a.data("data")?,
     };
@@ -267,7 +289,7 @@ pub fn host_create_temp_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply
         let take = a.bool_or("move", false)?;
         s.fs.create_temp(TempSource::File { path: src.into(), take }, ext.as_deref())?
     } else {
-        let data = if a.has("data") { a.data("data")? } else { Vec::new() };
+        let data = if a.has("data") { a.data("data")? } else { Cow::Borrowed(&[][..]) };
         s.fs.create_temp(TempSource::Bytes(&data), ext.as_deref())?
     };
     Ok(Reply::new().set("tempFilePath", path))

@@ -10,12 +10,14 @@ mod fs_api;
 pub mod reply;
 pub(crate) mod storage_api;
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 use crate::error::{code, Error};
 use crate::session::Session;
 use args::Args;
-pub use reply::Reply;
+pub use reply::{Carriage, Reply};
 
 /// Why the bridge could not run a call. Values are the negative codes of the C ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +35,7 @@ pub enum Status {
     BufferTooSmall = -10,
 }
 
-type Handler = fn(&Session, &mut Args, &Ctx) -> Result<Reply, Error>;
+type Handler = fn(&Session, &mut Args<'_>, &Ctx) -> Result<Reply, Error>;
 
 /// The call as made: the api name exactly as JavaScript used it.
 pub struct Ctx<'a> {
@@ -131,25 +133,38 @@ pub fn fail(api: &str, reason: &str, errcode: Option<i64>) -> Value {
     }
 }
 
-/// Run one call. Returns the status (0, an errCode, or a negative [`Status`]) and the result.
+/// Run one call. Returns the status (0, an errCode, or a negative [`Status`]) and the result,
+/// ArrayBuffers carried as base64 inside it.
 pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
-    let (code, out) = run(session, api, args_json);
-    (code, out.map_or_else(|fail| fail, |reply| reply.into_envelope(api)))
+    let (code, out) = run(session, api, args_json, Vec::new());
+    (code, out.map_or_else(|fail| fail, |reply| reply.into_envelope(api, &mut Carriage::Base64)))
 }
 
 /// `invoke` with the result as the bytes the C ABI returns: stored storage data is spliced in
 /// as it is, never parsed and serialised again.
 pub fn invoke_bytes(session: &Session, api: &str, args_json: &str) -> (i32, Vec<u8>) {
-    let (code, out) = run(session, api, args_json);
-    (code, out.map_or_else(|fail| to_bytes(&fail), |reply| reply.into_bytes(api)))
+    invoke_carried(session, api, args_json, Vec::new(), &mut Carriage::Base64)
 }
 
-fn run(session: &Session, api: &str, args_json: &str) -> (i32, std::result::Result<Reply, Value>) {
+/// `invoke_bytes` with ArrayBuffer arguments passed beside the JSON (`side`, named by
+/// `{"key", "index"}` entries) and ArrayBuffer results carried as `carriage` says.
+pub fn invoke_carried(
+    session: &Session,
+    api: &str,
+    args_json: &str,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut Carriage,
+) -> (i32, Vec<u8>) {
+    let (code, out) = run(session, api, args_json, side);
+    (code, out.map_or_else(|fail| to_bytes(&fail), |reply| reply.into_bytes(api, carriage)))
+}
+
+fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) -> (i32, std::result::Result<Reply, Value>) {
     let Some(entry) = lookup(api) else {
         let s = Status::UnknownApi as i32;
         return (s, Err(fail(api, &format!("unknown api \"{api}\""), Some(s as i64))));
     };
-    let mut args = match Args::parse(args_json, entry.param_code) {
+    let mut args = match Args::parse(args_json, entry.param_code, side) {
         Ok(a) => a,
         Err(args::Malformed(why)) => {
             let s = Status::InvalidJson as i32;

@@ -1,17 +1,40 @@
 //! Building result objects, with ArrayBuffer fields carried in `__nativeBuffers__`.
+//!
+//! A field may also be JSON text already (stored storage data, `raw`): `into_bytes` splices it
+//! into the result as it is, never parsed and serialised again.
+//!
+//! Two carriages, chosen by the entry point, never by the api:
+//! - [`Carriage::Base64`] (`wxfs_invoke`): each object lists its own ArrayBuffer fields as
+//!   `{"key", "base64"}`, at whatever depth it sits, as WeChat-family bridges do.
+//! - [`Carriage::Side`] (`wxfs_invoke_v2`): the bytes go to a side list and the result's top-level
+//!   `__nativeBuffers__` alone names them, `{"key", "index"}`, plus `"at": [..]` (the keys leading
+//!   from the result to the object that holds the field) when that object is nested. A reader then
+//!   never walks into a value, so storage data that happens to contain a `__nativeBuffers__` key
+//!   is never mistaken for a buffer list.
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-/// A result object under construction. ArrayBuffer fields are kept apart and emitted in the
-/// object's own `__nativeBuffers__` list, at whatever depth the object sits.
+/// How ArrayBuffer fields leave the bridge.
+pub enum Carriage {
+    Base64,
+    /// The buffers, in the order their `index` entries name them.
+    Side(Vec<Vec<u8>>),
+}
+
+enum Field {
+    Json(Value),
+    /// Valid JSON text, written into the result unparsed.
+    Raw(String),
+    Bytes(Vec<u8>),
+    /// An object of replies (readZipEntry's `entries`), each of which may hold ArrayBuffers.
+    Replies(Vec<(String, Reply)>),
+}
+
+/// A result object under construction; fields keep their insertion order.
 #[derive(Default)]
 pub struct Reply {
-    fields: Map<String, Value>,
-    buffers: Vec<(String, Vec<u8>)>,
-    /// Fields whose value is JSON text already (stored storage data), spliced into the bytes
-    /// of the result as they are (`into_bytes`), placed before `fields`.
-    raw: Vec<(&'static str, String)>,
+    fields: Vec<(String, Field)>,
 }
 
 impl Reply {
@@ -19,78 +42,205 @@ impl Reply {
         Reply::default()
     }
 
+    fn put(&mut self, key: &str, field: Field) {
+        match self.fields.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = field,
+            None => self.fields.push((key.to_string(), field)),
+        }
+    }
+
     pub fn set(mut self, key: &str, value: impl Into<Value>) -> Reply {
-        self.fields.insert(key.to_string(), value.into());
+        self.put(key, Field::Json(value.into()));
         self
     }
 
     pub fn insert(&mut self, key: &str, value: impl Into<Value>) {
-        self.fields.insert(key.to_string(), value.into());
+        self.put(key, Field::Json(value.into()));
     }
 
     /// A field whose value is `json`, valid JSON text, written into the result unparsed.
-    pub fn raw(mut self, key: &'static str, json: String) -> Reply {
-        self.raw.push((key, json));
+    pub fn raw(mut self, key: &str, json: String) -> Reply {
+        self.put(key, Field::Raw(json));
         self
     }
 
     pub fn bytes(mut self, key: &str, bytes: Vec<u8>) -> Reply {
-        self.buffers.push((key.to_string(), bytes));
+        self.put(key, Field::Bytes(bytes));
         self
     }
 
-    pub fn into_value(self) -> Value {
-        let mut fields = Map::new();
-        for (k, json) in self.raw {
-            fields.insert(k.to_string(), serde_json::from_str(&json).unwrap_or(Value::Null));
+    /// An object whose values are replies of their own.
+    pub fn replies(mut self, key: &str, entries: Vec<(String, Reply)>) -> Reply {
+        self.put(key, Field::Replies(entries));
+        self
+    }
+
+    /// The object, its ArrayBuffers carried as `carriage` says.
+    pub fn into_value(self, carriage: &mut Carriage) -> Value {
+        let mut side_list = Vec::new();
+        let mut out = self.build(carriage, &mut Vec::new(), &mut side_list);
+        if !side_list.is_empty() {
+            out.insert("__nativeBuffers__".into(), Value::Array(side_list));
         }
-        fields.extend(self.fields);
-        if !self.buffers.is_empty() {
-            let list: Vec<Value> = self
-                .buffers
-                .into_iter()
-                .map(|(k, b)| json!({"key": k, "base64": base64::engine::general_purpose::STANDARD.encode(b)}))
-                .collect();
-            fields.insert("__nativeBuffers__".into(), Value::Array(list));
+        Value::Object(out)
+    }
+
+    /// `at`: keys from the top-level result to this object; `side_list`: the top-level list.
+    fn build(self, carriage: &mut Carriage, at: &mut Vec<String>, side_list: &mut Vec<Value>) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut own_list = Vec::new();
+        for (key, field) in self.fields {
+            if let Some(v) = field_value(&key, field, carriage, at, side_list, &mut own_list) {
+                out.insert(key, v);
+            }
         }
-        Value::Object(fields)
+        if !own_list.is_empty() {
+            out.insert("__nativeBuffers__".into(), Value::Array(own_list));
+        }
+        out
     }
 
     /// The envelope: errMsg first, then the payload.
-    pub fn into_envelope(self, api: &str) -> Value {
+    pub fn into_envelope(self, api: &str, carriage: &mut Carriage) -> Value {
         let mut out = Map::new();
         out.insert("errMsg".into(), Value::String(format!("{api}:ok")));
-        if let Value::Object(m) = self.into_value() {
+        if let Value::Object(m) = self.into_value(carriage) {
             out.extend(m);
         }
         Value::Object(out)
     }
 
-    /// The envelope as bytes, with the raw fields spliced in as they are: what the C ABI
-    /// returns. Equal, once parsed, to `into_envelope`.
-    pub fn into_bytes(self, api: &str) -> Vec<u8> {
-        if self.raw.is_empty() {
-            return serde_json::to_vec(&self.into_envelope(api)).unwrap_or_default();
+    /// The envelope as bytes, with raw fields spliced in as they are: what the C ABI returns.
+    /// Equal, once parsed, to `into_envelope`.
+    pub fn into_bytes(self, api: &str, carriage: &mut Carriage) -> Vec<u8> {
+        if !self.fields.iter().any(|(_, f)| matches!(f, Field::Raw(_))) {
+            return serde_json::to_vec(&self.into_envelope(api, carriage)).unwrap_or_default();
         }
-        let mut out = Vec::with_capacity(64 + self.raw.iter().map(|(k, j)| k.len() + j.len() + 4).sum::<usize>());
+        let raw_len: usize = self.fields.iter().map(|(k, f)| if let Field::Raw(j) = f { k.len() + j.len() + 4 } else { 0 }).sum();
+        let mut out = Vec::with_capacity(64 + raw_len);
         out.extend_from_slice(b"{\"errMsg\":");
         let _ = serde_json::to_writer(&mut out, &format!("{api}:ok"));
-        for (k, json) in &self.raw {
+        let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
+        fn write(out: &mut Vec<u8>, key: &str, body: &[u8]) {
             out.push(b',');
-            let _ = serde_json::to_writer(&mut out, k);
+            let _ = serde_json::to_writer(&mut *out, key);
             out.push(b':');
-            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(body);
         }
-        let rest = Reply { fields: self.fields, buffers: self.buffers, raw: Vec::new() };
-        if let Value::Object(m) = rest.into_value() {
-            for (k, v) in m {
-                out.push(b',');
-                let _ = serde_json::to_writer(&mut out, &k);
-                out.push(b':');
-                let _ = serde_json::to_writer(&mut out, &v);
+        for (key, field) in self.fields {
+            match field {
+                Field::Raw(json) => write(&mut out, &key, json.as_bytes()),
+                other => {
+                    if let Some(v) = field_value(&key, other, carriage, &mut Vec::new(), &mut side_list, &mut own_list) {
+                        write(&mut out, &key, &serde_json::to_vec(&v).unwrap_or_default());
+                    }
+                }
             }
+        }
+        own_list.extend(side_list);
+        if !own_list.is_empty() {
+            write(&mut out, "__nativeBuffers__", &serde_json::to_vec(&own_list).unwrap_or_default());
         }
         out.push(b'}');
         out
+    }
+}
+
+/// One field as a JSON value: `None` when it travels in a buffer list instead (`own_list`: this
+/// object's base64 list; `side_list`: the top-level list of the side carriage).
+fn field_value(
+    key: &str,
+    field: Field,
+    carriage: &mut Carriage,
+    at: &mut Vec<String>,
+    side_list: &mut Vec<Value>,
+    own_list: &mut Vec<Value>,
+) -> Option<Value> {
+    match field {
+        Field::Json(v) => Some(v),
+        Field::Raw(json) => Some(serde_json::from_str(&json).unwrap_or(Value::Null)),
+        Field::Bytes(b) => {
+            match carriage {
+                Carriage::Base64 => {
+                    own_list.push(json!({"key": key, "base64": base64::engine::general_purpose::STANDARD.encode(b)}))
+                }
+                Carriage::Side(buffers) => {
+                    let mut entry = json!({"key": key, "index": buffers.len()});
+                    if !at.is_empty() {
+                        entry["at"] = json!(at);
+                    }
+                    buffers.push(b);
+                    side_list.push(entry);
+                }
+            }
+            None
+        }
+        Field::Replies(entries) => {
+            at.push(key.to_string());
+            let mut obj = Map::new();
+            for (name, reply) in entries {
+                at.push(name.clone());
+                obj.insert(name, Value::Object(reply.build(carriage, at, side_list)));
+                at.pop();
+            }
+            at.pop();
+            Some(Value::Object(obj))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_like() -> Reply {
+        let a = Reply::new().bytes("data", b"AB".to_vec()).set("errMsg", "readZipEntry:ok");
+        let b = Reply::new().set("data", "text").set("errMsg", "readZipEntry:ok");
+        Reply::new().replies("entries", vec![("a.bin".into(), a), ("b.txt".into(), b)]).bytes("top", vec![7])
+    }
+
+    #[test]
+    fn base64_lists_sit_in_the_object_that_holds_the_field() {
+        let v = zip_like().into_envelope("readZipEntry", &mut Carriage::Base64);
+        assert_eq!(
+            v.to_string(),
+            r#"{"errMsg":"readZipEntry:ok","entries":{"a.bin":{"errMsg":"readZipEntry:ok","__nativeBuffers__":[{"key":"data","base64":"QUI="}]},"b.txt":{"data":"text","errMsg":"readZipEntry:ok"}},"__nativeBuffers__":[{"key":"top","base64":"Bw=="}]}"#
+        );
+    }
+
+    #[test]
+    fn side_buffers_are_named_once_at_the_top_with_their_path() {
+        let mut c = Carriage::Side(Vec::new());
+        let v = zip_like().into_envelope("readZipEntry", &mut c);
+        assert_eq!(
+            v.to_string(),
+            r#"{"errMsg":"readZipEntry:ok","entries":{"a.bin":{"errMsg":"readZipEntry:ok"},"b.txt":{"data":"text","errMsg":"readZipEntry:ok"}},"__nativeBuffers__":[{"key":"data","index":0,"at":["entries","a.bin"]},{"key":"top","index":1}]}"#
+        );
+        let Carriage::Side(list) = c else { unreachable!() };
+        assert_eq!(list, vec![b"AB".to_vec(), vec![7]]);
+    }
+
+    #[test]
+    fn raw_fields_are_spliced_as_they_are_and_equal_the_value_form() {
+        let make =
+            || Reply::new().raw("data", r#"{"b":1,  "a":[2]}"#.to_string()).set("dataType", "Object").bytes("buf", vec![1]);
+        let bytes = make().into_bytes("getStorage", &mut Carriage::Base64);
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"errMsg":"getStorage:ok","data":{"b":1,  "a":[2]},"dataType":"Object","__nativeBuffers__":[{"key":"buf","base64":"AQ=="}]}"#
+        );
+        let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed, make().into_envelope("getStorage", &mut Carriage::Base64));
+        let mut side = Carriage::Side(Vec::new());
+        let bytes = make().into_bytes("getStorage", &mut side);
+        assert!(String::from_utf8(bytes)
+            .unwrap()
+            .ends_with(r#""dataType":"Object","__nativeBuffers__":[{"key":"buf","index":0}]}"#));
+    }
+
+    #[test]
+    fn setting_a_key_again_keeps_its_place() {
+        let v = Reply::new().set("a", 1).set("b", 2).set("a", 3).into_value(&mut Carriage::Base64);
+        assert_eq!(v.to_string(), r#"{"a":3,"b":2}"#);
     }
 }

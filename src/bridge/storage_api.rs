@@ -132,7 +132,7 @@ fn store_error(e: StoreError) -> Error {
     Error::from(e)
 }
 
-fn key_of(a: &Args) -> Result<&str> {
+fn key_of<'a>(a: &'a Args<'_>) -> Result<&'a str> {
     let key = a.str("key")?;
     if key.is_empty() {
         return Err(store_error(StoreError::EmptyKey));

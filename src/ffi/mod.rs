@@ -9,13 +9,16 @@
 #![allow(non_camel_case_types)]
 
 mod guard;
+mod invoke_v2;
 pub(crate) mod mapping;
 mod pool;
 mod registry;
 mod typed;
 
+pub use invoke_v2::*;
 pub use typed::*;
 
+use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 
 use once_cell::sync::Lazy;
@@ -175,7 +178,7 @@ pub unsafe extern "C" fn wxfs_invoke(
         clear_last_error();
         // SAFETY: see `borrow`.
         let (api_raw, args_raw) = unsafe { (borrow(api, api_len), borrow(args_json, args_len)) };
-        let (code, result) = run_invoke(sandbox, api_raw, args_raw);
+        let (code, result) = run_invoke(sandbox, api_raw, args_raw, Vec::new(), &mut bridge::Carriage::Base64);
         if code < 0 {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&result) {
                 if let Some(msg) = v.get("errMsg").and_then(|m| m.as_str()) {
@@ -191,8 +194,15 @@ pub unsafe extern "C" fn wxfs_invoke(
     })
 }
 
-fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, Vec<u8>) {
-    let (code, result) = match run_invoke_checked(sandbox, api, args) {
+/// Every sync invoke: the checks, then the bridge, the result as the bytes the C ABI returns.
+fn run_invoke(
+    sandbox: u64,
+    api: Option<&[u8]>,
+    args: Option<&[u8]>,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut bridge::Carriage,
+) -> (i32, Vec<u8>) {
+    let (code, result) = match run_invoke_checked(sandbox, api, args, side, carriage) {
         Ok(r) => return r,
         Err(r) => r,
     };
@@ -201,7 +211,13 @@ fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, Ve
 
 /// The checks of `run_invoke`: `Err` with the failure when the call cannot run.
 #[allow(clippy::result_large_err)]
-fn run_invoke_checked(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> Result<(i32, Vec<u8>), (i32, serde_json::Value)> {
+fn run_invoke_checked(
+    sandbox: u64,
+    api: Option<&[u8]>,
+    args: Option<&[u8]>,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut bridge::Carriage,
+) -> Result<(i32, Vec<u8>), (i32, serde_json::Value)> {
     let Some(api) = api.filter(|a| !a.is_empty()) else {
         return Err((WXFS_E_NULL, bridge::fail("invoke", "api is NULL or empty", Some(WXFS_E_NULL as i64))));
     };
@@ -220,12 +236,18 @@ fn run_invoke_checked(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> 
     };
     // This thread's async calls on this sandbox take effect first.
     pool::POOL.wait_idle(&pool::key(&session));
-    Ok(bridge::invoke_bytes(&session, api, args))
+    Ok(bridge::invoke_carried(&session, api, args, side, carriage))
 }
 
-/// `bridge::invoke` with a panic turned into a result (a worker must always answer).
-fn invoke_caught(session: &Session, api: &str, args: &str) -> (i32, Vec<u8>) {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke_bytes(session, api, args))) {
+/// `bridge::invoke_carried` with a panic turned into a result (a worker must always answer).
+fn invoke_caught(
+    session: &Session,
+    api: &str,
+    args: &str,
+    side: Vec<Cow<'_, [u8]>>,
+    carriage: &mut bridge::Carriage,
+) -> (i32, Vec<u8>) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke_carried(session, api, args, side, carriage))) {
         Ok(r) => r,
         Err(p) => {
             let why = format!("internal error (panic): {}", guard::panic_text(&*p));
@@ -284,7 +306,7 @@ pub unsafe extern "C" fn wxfs_invoke_async(
         let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
         let job: pool::Job = Box::new(move || {
             let ud = ud;
-            let (code, bytes) = invoke_caught(&session, &api, &args);
+            let (code, bytes) = invoke_caught(&session, &api, &args, Vec::new(), &mut bridge::Carriage::Base64);
             drop(session);
             // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
             unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };
@@ -330,7 +352,7 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
     guard_void(|| {
-        if bytes.data.is_null() || typed::unmap(bytes.data) {
+        if bytes.data.is_null() || typed::unmap(bytes.data) || invoke_v2::release(bytes.data) {
             return;
         }
         // SAFETY: `data` came from `bytes_out`, which allocated `len + 1` bytes as a boxed slice.

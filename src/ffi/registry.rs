@@ -1,17 +1,20 @@
 //! The global handle registry (DESIGN.md §6, after mozilla/ffi-support's handle map).
 //!
-//! A handle packs a type tag (bits 56..62), a generation (bits 32..55) and a slot index (bits
-//! 0..31). The tag is never 0, so 0 is never a valid handle, and bit 63 is always clear, so
-//! Kotlin sees a positive Long. A slot's generation changes every time it is reused, so a stale
-//! handle never reaches a newer object.
+//! A handle packs a type tag (bits 46..52), a generation (bits 22..45) and a slot index (bits
+//! 0..21), 53 bits in all, so a handle is exact in a JavaScript number (below 2^53) and positive
+//! in a Kotlin Long. The tag is never 0, so 0 is never a valid handle. A slot's generation changes
+//! every time it is reused, and a slot whose generation would wrap is retired, never reused, so a
+//! stale handle never reaches a newer object in any number of open/close cycles.
 
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-const INDEX_BITS: u32 = 32;
+const INDEX_BITS: u32 = 22;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
 const GEN_BITS: u32 = 24;
 const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+const TAG_SHIFT: u32 = INDEX_BITS + GEN_BITS;
 
 struct Slot<T> {
     generation: u32,
@@ -35,14 +38,14 @@ impl<T> Registry<T> {
     }
 
     fn pack(&self, index: u32, generation: u32) -> u64 {
-        ((self.tag as u64) << 56) | ((generation as u64 & GEN_MASK) << INDEX_BITS) | index as u64
+        ((self.tag as u64) << TAG_SHIFT) | ((generation as u64 & GEN_MASK) << INDEX_BITS) | index as u64
     }
 
     fn unpack(&self, handle: u64) -> Option<(usize, u32)> {
-        if (handle >> 56) as u8 != self.tag {
+        if handle >> TAG_SHIFT != self.tag as u64 {
             return None;
         }
-        Some(((handle & 0xffff_ffff) as usize, ((handle >> INDEX_BITS) & GEN_MASK) as u32))
+        Some(((handle & INDEX_MASK) as usize, ((handle >> INDEX_BITS) & GEN_MASK) as u32))
     }
 
     pub fn insert(&self, value: Arc<T>) -> u64 {
@@ -50,15 +53,14 @@ impl<T> Registry<T> {
         let index = match inner.free.pop() {
             Some(i) => i,
             None => {
+                // 2^22 slots: far more sandboxes than a process has file descriptors to open.
+                assert!((inner.slots.len() as u64) < INDEX_MASK, "handle registry full");
                 inner.slots.push(Slot { generation: 0, value: None });
                 (inner.slots.len() - 1) as u32
             }
         };
         let slot = &mut inner.slots[index as usize];
-        slot.generation = (slot.generation + 1) & GEN_MASK as u32;
-        if slot.generation == 0 {
-            slot.generation = 1;
-        }
+        slot.generation += 1;
         slot.value = Some(value);
         let generation = slot.generation;
         self.pack(index, generation)
@@ -84,7 +86,10 @@ impl<T> Registry<T> {
             return None;
         }
         let value = slot.value.take();
-        inner.free.push(index as u32);
+        // A slot at its last generation is retired: reusing it would wrap to a handle given before.
+        if (slot.generation as u64) < GEN_MASK {
+            inner.free.push(index as u32);
+        }
         value
     }
 }
@@ -97,7 +102,7 @@ mod tests {
     fn stale_and_foreign_handles_miss() {
         let r: Registry<u32> = Registry::new(3);
         let h = r.insert(Arc::new(7));
-        assert!(h != 0 && h >> 63 == 0);
+        assert!(h != 0 && h < 1 << 53, "{h} is not exact in a JavaScript number");
         assert_eq!(*r.get(h).unwrap(), 7);
         assert_eq!(r.get(h ^ 1), None);
         assert_eq!(r.get(0), None);
@@ -109,5 +114,23 @@ mod tests {
         assert_ne!(h, h2, "a reused slot gets a new generation");
         assert_eq!(r.get(h), None);
         assert_eq!(*r.get(h2).unwrap(), 8);
+    }
+
+    #[test]
+    fn every_handle_is_exact_in_a_double_and_a_wrapping_slot_retires() {
+        let r: Registry<u32> = Registry::new(0x7f);
+        {
+            let mut inner = r.inner.write();
+            inner.slots.push(Slot { generation: GEN_MASK as u32 - 1, value: None });
+            inner.free.push(0);
+        }
+        let last = r.insert(Arc::new(1));
+        assert!(last < 1 << 53 && (last as f64) as u64 == last, "{last} is not exact in a double");
+        assert_eq!(last & INDEX_MASK, 0);
+        assert!(r.remove(last).is_some());
+        let next = r.insert(Arc::new(2));
+        assert_eq!(next & INDEX_MASK, 1, "the slot at its last generation is not reused");
+        assert_eq!(r.get(last), None);
+        assert!(next < 1 << 53);
     }
 }

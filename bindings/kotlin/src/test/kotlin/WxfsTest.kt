@@ -9,6 +9,8 @@ import wxfs.Sandbox
 import wxfs.WxfsBytes
 import wxfs.WxfsException
 import wxfs.WxfsNative
+import wxfs.WxfsResult
+import wxfs.SizeT
 import java.io.File
 import java.nio.file.Files
 import java.util.Arrays
@@ -77,10 +79,28 @@ private fun run(root: String, appId: String, userId: String) {
         val text = File(header).readText()
             .replace(Regex("/\\*.*?\\*/", RegexOption.DOT_MATCHES_ALL), "")
             .replace(Regex("//[^\n]*"), "")
-        val declared = Regex("\\b(wxfs_[a-z_]+)\\s*\\(").findAll(text).map { it.groupValues[1] }.toSortedSet()
+        val declared = Regex("\\b(wxfs_[a-z0-9_]+)\\s*\\(").findAll(text).map { it.groupValues[1] }.toSortedSet()
         val mapped = WxfsNative::class.java.declaredMethods
             .filter { java.lang.reflect.Modifier.isNative(it.modifiers) }.map { it.name }.toSortedSet()
         expect(declared.isNotEmpty() && declared == mapped) { "header $declared, mapped $mapped" }
+    }
+
+    check("wxfs_api_list and wxfs_invoke_v2 through the mapping") {
+        val list = WxfsBytes.ByReference()
+        expect(WxfsNative.wxfs_api_list(0L, list) == 0) { "wxfs_api_list" }
+        val names = list.takeString()
+        expect(names.startsWith("[") && names.contains("\"readFileSync\"")) { names }
+        val r = WxfsResult.ByReference()
+        val api = "getStorageInfoSync".toByteArray()
+        expect(WxfsNative.wxfs_invoke_v2(1L shl 40, api, SizeT(api.size.toLong()), null, SizeT(0), null, SizeT(0), r) == WxfsNative.WXFS_E_HANDLE) { "bad handle" }
+        val text = r.json.bytes()
+        val v = WxfsResult.ByValue()
+        v.json.data = r.json.data
+        v.json.len = r.json.len
+        v.buffers = r.buffers
+        v.buffersLen = r.buffersLen
+        WxfsNative.wxfs_result_free(v)
+        expect(String(text, Charsets.UTF_8) == "{\"errMsg\":\"getStorageInfoSync:fail invalid sandbox handle\",\"errCode\":-2}") { String(text) }
     }
 
     check("config JSON escaping") {

@@ -73,6 +73,26 @@ open class WxfsBytes : Structure() {
     fun takeString(): String = String(take(), Charsets.UTF_8)
 }
 
+/**
+ * `struct wxfs_result { wxfs_bytes json; wxfs_bytes *buffers; size_t buffers_len; }`: a `_v2`
+ * bridge result; release with wxfs_result_free.
+ */
+@Structure.FieldOrder("json", "buffers", "buffersLen")
+open class WxfsResult : Structure() {
+    @JvmField var json: WxfsBytes = WxfsBytes()
+    @JvmField var buffers: Pointer? = null
+    @JvmField var buffersLen: SizeT = SizeT(0)
+
+    class ByValue : WxfsResult(), Structure.ByValue
+
+    class ByReference : WxfsResult(), Structure.ByReference
+}
+
+/** `typedef void (*wxfs_callback_v2)(void *, int32_t, struct wxfs_result *)`. */
+interface WxfsCallbackV2 : Callback {
+    fun invoke(userdata: Pointer?, code: Int, result: Pointer?)
+}
+
 /** `typedef void (*wxfs_callback)(void *, int32_t, const uint8_t *, size_t)`. */
 interface WxfsCallback : Callback {
     fun invoke(userdata: Pointer?, code: Int, result: Pointer?, resultLen: SizeT)
@@ -111,6 +131,21 @@ object WxfsNative {
     @JvmStatic external fun wxfs_invoke_async(
         sandbox: Long, api: ByteArray?, apiLen: SizeT, argsJson: ByteArray?, argsLen: SizeT, cb: WxfsCallback?, userdata: Pointer?
     ): Int
+
+    /** `buffers`: an array of `struct wxfs_slice { const uint8_t *data; size_t len; }`. */
+    @JvmStatic external fun wxfs_invoke_v2(
+        sandbox: Long, api: ByteArray?, apiLen: SizeT, argsJson: ByteArray?, argsLen: SizeT,
+        buffers: Pointer?, buffersLen: SizeT, outResult: WxfsResult.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_invoke_async_v2(
+        sandbox: Long, api: ByteArray?, apiLen: SizeT, argsJson: ByteArray?, argsLen: SizeT,
+        buffers: Pointer?, buffersLen: SizeT, cb: WxfsCallbackV2?, userdata: Pointer?
+    ): Int
+
+    @JvmStatic external fun wxfs_result_free(result: WxfsResult.ByValue)
+
+    @JvmStatic external fun wxfs_api_list(sandbox: Long, outJson: WxfsBytes.ByReference?): Int
 
     @JvmStatic external fun wxfs_close(sandbox: Long): Int
 

@@ -1,0 +1,422 @@
+// The engine-neutral core: a host hands it its native invoke (and, if it has one, the async twin)
+// and gets back the object mini-program code calls (`wx`, built from a dialect table). No Node,
+// browser or FFI API is used; the only globals touched are the optional schedulers a host may
+// leave to the defaults (setImmediate, setTimeout, Promise).
+//
+// The contract it gives (spec.md §1, §5.3): success/fail/complete callbacks, each called once,
+// never during the call that started it and never inside the native callback (a Sync call in a
+// `success` must not wait on the library's worker that is delivering it); a Promise exactly where
+// the dialect says (never for FileSystemManager), marked handled so that a rejection nobody awaits
+// does not kill a Node host; Sync failures thrown as an Error with `errMsg` and `errCode`. `host.*`
+// apis are never reachable from the object built here.
+'use strict';
+
+var codec = require('./codec');
+
+var S_IFMT = 0xf000;
+var S_IFREG = 0x8000;
+var S_IFDIR = 0x4000;
+
+/** WeChat's Stats: the bridge's fields, with isFile()/isDirectory() derived from `mode`. */
+function Stats(raw) {
+  this.mode = raw.mode;
+  this.size = raw.size;
+  this.lastAccessedTime = raw.lastAccessedTime;
+  this.lastModifiedTime = raw.lastModifiedTime;
+}
+Stats.prototype.isFile = function () {
+  return (this.mode & S_IFMT) === S_IFREG;
+};
+Stats.prototype.isDirectory = function () {
+  return (this.mode & S_IFMT) === S_IFDIR;
+};
+
+function reviveStats(stats) {
+  if (Array.isArray(stats)) {
+    return stats.map(function (e) {
+      return { path: e.path, stats: new Stats(e.stats) };
+    });
+  }
+  return stats && typeof stats === 'object' ? new Stats(stats) : stats;
+}
+
+function isOk(res) {
+  var m = res && res.errMsg;
+  return typeof m === 'string' && m.slice(-3) === ':ok';
+}
+
+/** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode. */
+function syncError(res) {
+  var e = new Error(res.errMsg);
+  e.errMsg = res.errMsg;
+  if (res.errCode !== undefined) e.errCode = res.errCode;
+  return e;
+}
+
+function defaultDefer() {
+  if (typeof setImmediate === 'function') return setImmediate;
+  if (typeof setTimeout === 'function') {
+    return function (f) {
+      setTimeout(f, 0);
+    };
+  }
+  return function (f) {
+    Promise.resolve().then(f);
+  };
+}
+
+function defaultReport(e) {
+  // Like an exception thrown from any other event: the host's uncaught-error handling sees it.
+  defaultDefer()(function () {
+    throw e;
+  });
+}
+
+/**
+ * The transport: api + argument object in, result object out, over whichever native form the
+ * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done)}.
+ */
+function transport(host, binaryFields) {
+  var binary = typeof host.invokeBinary === 'function';
+  if (!binary && typeof host.invokeJson !== 'function') {
+    throw new TypeError('wxfs: the host must provide invokeBinary(api, json, buffers) or invokeJson(api, json)');
+  }
+  function encode(args, lift) {
+    return codec.encodeArgs(args, lift ? binaryFields : [], binary);
+  }
+  function decodeBinary(out) {
+    return typeof out === 'string' ? codec.decodeBinary(out) : codec.decodeBinary(out[0], out.slice(1));
+  }
+  var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
+  function callJson(api, json) {
+    return binary ? decodeBinary(host.invokeBinary(api, json)) : codec.decodeBase64(host.invokeJson(api, json));
+  }
+  return {
+    call: function (api, args, lift) {
+      if (!lift) return callJson(api, JSON.stringify(args));
+      var e = encode(args, lift);
+      return binary ? decodeBinary(host.invokeBinary(api, e.json, e.buffers)) : codec.decodeBase64(host.invokeJson(api, e.json));
+    },
+    /** A call whose arguments are JSON text already (no ArrayBuffer among them). */
+    callJson: callJson,
+    hasAsync: typeof asyncNative === 'function',
+    callAsync: function (api, args, lift, done) {
+      var e = encode(args, lift);
+      if (binary) {
+        host.invokeBinaryAsync(api, e.json, e.buffers, function (json, buffers) {
+          done(codec.decodeBinary(json, buffers));
+        });
+      } else {
+        host.invokeJsonAsync(api, e.json, function (json) {
+          done(codec.decodeBase64(json));
+        });
+      }
+    },
+  };
+}
+
+/**
+ * Build the api object a dialect describes.
+ *
+ * host: {
+ *   invokeBinary(api, argsJson, buffers) -> json | [json, ...ArrayBuffer]   (wxfs_invoke_v2), or
+ *   invokeJson(api, argsJson) -> json                                       (wxfs_invoke);
+ *   invokeBinaryAsync(api, argsJson, buffers, done(json, buffers)) / invokeJsonAsync(api, argsJson, done(json)): optional;
+ *   apis: the names the library answers to (wxfs_api_list), as an array or its JSON text;
+ *   protocol: 'wxfile' (default) or 'http', as in the sandbox's config;
+ *   defer(fn): optional, runs fn later on the JS thread (default setImmediate / setTimeout);
+ *   reportError(e): optional, receives an exception thrown by a user callback (default: rethrown later).
+ * }
+ */
+function createApi(host, dialect) {
+  var t = transport(host, dialect.binaryFields);
+  var defer = host.defer || defaultDefer();
+  var report = host.reportError || defaultReport;
+  var known = host.apis === undefined ? null : typeof host.apis === 'string' ? JSON.parse(host.apis) : host.apis;
+  var has = function (name) {
+    return known === null || known.indexOf(name) >= 0;
+  };
+  var types = dialect.storageTypes;
+
+  function callSafely(f, res) {
+    if (typeof f !== 'function') return;
+    try {
+      f(res);
+    } catch (e) {
+      report(e);
+    }
+  }
+
+  /** Hand a result to the caller's callbacks (or Promise), later, on the JS thread. */
+  function settle(res, opts, promise) {
+    if (isOk(res)) {
+      callSafely(opts.success, res);
+      callSafely(opts.complete, res);
+      if (promise) promise.resolve(res);
+    } else {
+      callSafely(opts.fail, res);
+      callSafely(opts.complete, res);
+      if (promise) promise.reject(res);
+    }
+  }
+
+  /**
+   * Run an async form: `prepare(opts)` gives the bridge arguments, `finish(res, opts)` shapes
+   * the result. Returns a Promise when `promiseCapable` and no callback was given.
+   */
+  function runAsync(api, opts, promiseCapable, lift, prepare, finish) {
+    var o = opts && typeof opts === 'object' ? opts : {};
+    var promise = null;
+    var result;
+    if (promiseCapable && typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
+      result = new Promise(function (resolve, reject) {
+        promise = { resolve: resolve, reject: reject };
+      });
+      // Handled from birth: an unawaited rejection is the caller's choice, as in WeChat, and must
+      // not become Node's fatal unhandled rejection. Awaiting it still throws.
+      result.catch(function () {});
+    }
+    var deliver = function (res) {
+      var shaped = isOk(res) ? finish(res, o) : res;
+      // Never inside the native callback, never before the call returned.
+      defer(function () {
+        settle(shaped, o, promise);
+      });
+    };
+    try {
+      var args = prepare(o);
+      if (t.hasAsync) {
+        t.callAsync(api, args, lift, deliver);
+      } else {
+        deliver(t.call(api, args, lift));
+      }
+    } catch (e) {
+      // Arguments JSON cannot carry (a BigInt, a cycle): a failure like any other, not a throw.
+      deliver({ errMsg: api + ':fail ' + (e && e.message ? e.message : String(e)) });
+    }
+    return result;
+  }
+
+  function runSync(api, args, lift, finish) {
+    var res = t.call(api, args, lift);
+    if (!isOk(res)) throw syncError(res);
+    return finish(res);
+  }
+
+  /** The Sync form's return value from a success result. */
+  function pick(res, returns) {
+    if (returns === null || returns === undefined) return undefined;
+    if (typeof returns === 'string') return res[returns];
+    var out = {};
+    for (var i = 0; i < returns.length; i++) out[returns[i]] = res[returns[i]];
+    return out;
+  }
+
+  function positional(names, argv) {
+    var o = {};
+    for (var i = 0; i < names.length && i < argv.length; i++) if (argv[i] !== undefined) o[names[i]] = argv[i];
+    return o;
+  }
+
+  function copyFields(o) {
+    var a = {};
+    for (var k in o) {
+      if (k === 'success' || k === 'fail' || k === 'complete') continue;
+      if (Object.prototype.hasOwnProperty.call(o, k)) a[k] = o[k];
+    }
+    return a;
+  }
+
+  // ---- FileSystemManager -----------------------------------------------------------------------
+
+  /** read: the library fills a buffer of the caller's size and this copies it into the caller's own. */
+  function readArgs(o) {
+    var a = copyFields(o);
+    var target = a.arrayBuffer;
+    if (codec.isBinary(target)) {
+      delete a.arrayBuffer;
+      a.arrayBufferLength = target.byteLength;
+    }
+    return { args: a, target: target };
+  }
+
+  function fillRead(res, target, offset) {
+    var data = res.data;
+    delete res.data;
+    if (data && res.bytesRead > 0) codec.bytesOf(target).set(new Uint8Array(data, 0, res.bytesRead), offset || 0);
+    res.arrayBuffer = target;
+    return res;
+  }
+
+  function shapeFs(method, res) {
+    if (method === 'stat' || method === 'fstat') res.stats = reviveStats(res.stats);
+    return res;
+  }
+
+  var fsm = {};
+  Object.keys(dialect.fileSystemManager).forEach(function (method) {
+    var row = dialect.fileSystemManager[method];
+    var isRead = method === 'read';
+    if (has(method)) {
+      fsm[method] = function (option) {
+        var target;
+        runAsync(
+          method,
+          option,
+          dialect.promise.fileSystemManager,
+          true,
+          function (o) {
+            if (!isRead) return copyFields(o);
+            var r = readArgs(o);
+            target = r.target;
+            return r.args;
+          },
+          function (res, o) {
+            return isRead ? fillRead(res, target, o.offset) : shapeFs(method, res);
+          },
+        );
+      };
+    }
+    var syncName = method + 'Sync';
+    if (row.sync !== null && has(syncName)) {
+      fsm[syncName] = function () {
+        var o = row.sync === 'option' ? arguments[0] || {} : positional(row.sync, arguments);
+        if (isRead) {
+          var r = readArgs(o);
+          return runSync(syncName, r.args, true, function (res) {
+            return pick(fillRead(res, r.target, o.offset), row.returns);
+          });
+        }
+        return runSync(syncName, row.sync === 'option' ? copyFields(o) : o, true, function (res) {
+          return pick(shapeFs(method, res), row.returns);
+        });
+      };
+    }
+  });
+
+  // ---- global apis: storage with dataType revival, legacy files ---------------------------------
+
+  function storageArgs(api, o) {
+    var a = copyFields(o);
+    if (api === 'setStorage') {
+      var v = types.encode(o.data);
+      a.data = v.data;
+      if (v.dataType !== undefined) a.dataType = v.dataType;
+    } else if (api === 'batchSetStorage' && Array.isArray(o.kvList)) {
+      a.kvList = o.kvList.map(function (item) {
+        if (!item || typeof item !== 'object') return item;
+        var e = types.encode(item.value);
+        var out = { key: item.key, value: e.data };
+        if (e.dataType !== undefined) out.dataType = e.dataType;
+        return out;
+      });
+    }
+    return a;
+  }
+
+  function shapeStorage(api, res) {
+    if (api === 'getStorage') {
+      res.data = types.decode(res.data, res.dataType);
+      delete res.dataType;
+    } else if (api === 'batchGetStorage' && Array.isArray(res.dataList)) {
+      var dt = res.dataTypeList;
+      if (Array.isArray(dt)) {
+        res.dataList = res.dataList.map(function (d, i) {
+          return types.decode(d, dt[i]);
+        });
+      }
+      delete res.dataTypeList;
+    }
+    return res;
+  }
+
+  var out = {};
+  Object.keys(dialect.globals).forEach(function (name) {
+    var row = dialect.globals[name];
+    var shape = row.storage
+      ? function (res) {
+          return shapeStorage(name, res);
+        }
+      : function (res) {
+          return res;
+        };
+    if (has(name)) {
+      out[name] = function (option) {
+        return runAsync(
+          name,
+          option,
+          dialect.promise.globals,
+          !row.storage,
+          function (o) {
+            return row.storage ? storageArgs(name, o) : copyFields(o);
+          },
+          shape,
+        );
+      };
+    }
+    var syncName = name + 'Sync';
+    if (name === 'getStorage' && has(syncName)) {
+      // The hottest call a mini-program makes: no intermediate objects on the way in.
+      out[syncName] = function (key) {
+        var res = t.callJson(syncName, key === undefined ? '{}' : '{"key":' + JSON.stringify(key) + '}');
+        if (!isOk(res)) throw syncError(res);
+        return types.decode(res.data, res.dataType);
+      };
+      return;
+    }
+    if (name === 'setStorage' && has(syncName)) {
+      out[syncName] = function (key, data) {
+        var v = types.encode(data);
+        var json =
+          (key === undefined ? '{' : '{"key":' + JSON.stringify(key) + ',') +
+          '"data":' +
+          JSON.stringify(v.data) +
+          (v.dataType === undefined ? '}' : ',"dataType":"' + v.dataType + '"}');
+        var res = t.callJson(syncName, json);
+        if (!isOk(res)) throw syncError(res);
+      };
+      return;
+    }
+    if (row.sync !== null && has(syncName)) {
+      out[syncName] = function () {
+        var o = row.sync === 'option' ? arguments[0] || {} : positional(row.sync, arguments);
+        return runSync(syncName, row.storage ? storageArgs(name, o) : o, !row.storage, function (res) {
+          return pick(shape(res), row.returns);
+        });
+      };
+    }
+  });
+
+  out.getFileSystemManager = function () {
+    return fsm;
+  };
+  out.env = { USER_DATA_PATH: dialect.userDataPath(host.protocol) };
+
+  /** canIUse for this subset: `api`, `apiSync`, `FileSystemManager.method`, `api.object.param`. */
+  out.canIUse = function (schema) {
+    if (typeof schema !== 'string' || schema === '') return false;
+    var parts = schema.split('.');
+    var rows = dialect.globals;
+    var target = out;
+    if (parts[0] === dialect.fileSystemManagerClass) {
+      parts.shift();
+      rows = dialect.fileSystemManager;
+      target = fsm;
+    } else if (parts[0] === 'getFileSystemManager' || parts[0] === 'canIUse') {
+      return parts.length === 1;
+    } else if (parts[0] === 'env') {
+      return parts.length === 1 || (parts.length === 2 && parts[1] === 'USER_DATA_PATH');
+    }
+    var name = parts[0];
+    if (!name || typeof target[name] !== 'function') return false;
+    if (parts.length === 1) return true;
+    var row = rows[name] || rows[name.replace(/Sync$/, '')];
+    if (!row) return false;
+    if (parts[1] === 'object') return parts.length === 2 || (parts.length === 3 && row.params.indexOf(parts[2]) >= 0);
+    return parts[1] === 'success' || parts[1] === 'fail' || parts[1] === 'complete' || parts[1] === 'return';
+  };
+
+  return out;
+}
+
+module.exports = { createApi: createApi, Stats: Stats };

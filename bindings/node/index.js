@@ -1,0 +1,131 @@
+// wxfs for Node hosts (desktop, devtools, Electron, tests):
+//
+//   const wxfs = require('<checkout>/bindings/node');
+//   const sb = wxfs.open({ root, appId, userId, packageDir });   // the config of wxfs_open
+//   sb.wx                  // getFileSystemManager(), setStorageSync, ... (bindings/js)
+//   sb.invoke(api, args)   // the raw bridge, host.* included; ArrayBuffers in and out as ArrayBuffers
+//   sb.close()
+//
+// The library is WXFS_LIB, or the newer of the checkout's target/release and target/debug builds;
+// the addon (bindings/node/addon, built by the same `cargo build`) is WXFS_NODE_ADDON or lies
+// beside that library. See README.md for why an addon and not an FFI package.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const core = require('../js');
+
+const CHECKOUT = path.resolve(__dirname, '..', '..');
+
+function libName(stem) {
+  if (process.platform === 'win32') return `${stem}.dll`;
+  if (process.platform === 'darwin') return `lib${stem}.dylib`;
+  return `lib${stem}.so`;
+}
+
+function mtime(p) {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/** {lib, addon}: where the library and the addon are, or an Error saying where they were looked for. */
+function locate(env = process.env) {
+  const builds = ['release', 'debug'].map((p) => path.join(CHECKOUT, 'target', p));
+  const newest = (name) =>
+    builds
+      .map((d) => path.join(d, name))
+      .filter((p) => mtime(p) >= 0)
+      .sort((a, b) => mtime(b) - mtime(a))[0];
+  const lib = env.WXFS_LIB || newest(libName('wxfs'));
+  if (!lib || mtime(lib) < 0) {
+    throw new Error(
+      `wxfs: library not found (WXFS_LIB is ${env.WXFS_LIB ? `${env.WXFS_LIB}, which does not exist` : 'unset'}; ` +
+        `no ${libName('wxfs')} in ${builds.join(' or ')}): run \`cargo build --release\` in ${CHECKOUT}`,
+    );
+  }
+  const beside = path.join(path.dirname(lib), libName('wxfs_node'));
+  const addon = env.WXFS_NODE_ADDON || (mtime(beside) >= 0 ? beside : newest(libName('wxfs_node')));
+  if (!addon || mtime(addon) < 0) {
+    throw new Error(`wxfs: Node addon ${libName('wxfs_node')} not found beside ${lib} or in ${builds.join(' or ')}: run \`cargo build --release\` in ${CHECKOUT}`);
+  }
+  return { lib, addon };
+}
+
+let native = null;
+const pending = new Map();
+let nextId = 1;
+
+function load() {
+  if (native) return native;
+  const where = locate();
+  const m = { exports: {} };
+  process.dlopen(m, where.addon);
+  const a = m.exports;
+  a.load(where.lib);
+  // One dispatcher for every sandbox: results come back with the id their call was given.
+  a.setDispatcher((id, json, all) => {
+    const done = pending.get(id);
+    pending.delete(id);
+    if (done) done(json, all ? all.slice(1) : undefined);
+  });
+  native = { addon: a, where };
+  return native;
+}
+
+/** Open (or share) a sandbox; `config` is wxfs_open's JSON config as an object. */
+function open(config) {
+  const { addon } = load();
+  const handle = addon.open(JSON.stringify(config));
+  let closed = false;
+  const host = {
+    invokeBinary: (api, json, buffers) => addon.invoke(handle, api, json, buffers),
+    invokeBinaryAsync: (api, json, buffers, done) => {
+      const id = nextId++;
+      pending.set(id, done);
+      const rc = addon.invokeAsync(handle, api, json, buffers, id);
+      if (rc !== 0) {
+        // Refused before queuing (bad handle, queue full): answer as the library would have.
+        pending.delete(id);
+        done(JSON.stringify({ errMsg: `${api}:fail ${addon.lastError()}`, errCode: rc }));
+      }
+    },
+    apis: addon.apiList(handle),
+    protocol: config && config.protocol,
+    defer: setImmediate,
+  };
+  const wx = core.createWx(host);
+  return {
+    wx,
+    handle,
+    /** The raw bridge, host.* included: a result object, its ArrayBuffers as ArrayBuffers. */
+    invoke(api, args) {
+      const e = core.codec.encodeArgs(args, null, true);
+      const out = addon.invoke(handle, api, e.json, e.buffers);
+      return typeof out === 'string' ? core.codec.decodeBinary(out) : core.codec.decodeBinary(out[0], out.slice(1));
+    },
+    /** Release the handle; calls in flight complete. Closing twice is a no-op. */
+    close() {
+      if (closed) return 0;
+      closed = true;
+      return addon.close(handle);
+    },
+  };
+}
+
+/** The names the library answers to (wxfs_api_list), Sync twins and host.* included. */
+function apiList() {
+  return JSON.parse(load().addon.apiList());
+}
+
+module.exports = {
+  open,
+  apiList,
+  locate,
+  /** The library version string. */
+  version: () => load().addon.load(load().where.lib),
+  /** The addon itself (invoke/invokeAsync over wxfs_invoke_v2), for hosts that wire bindings/js their own way. */
+  native: () => load().addon,
+};

@@ -1,0 +1,182 @@
+// Every storage api through bindings/node, async and Sync, each with the exact errMsg of a
+// failure; values JSON cannot carry (Date, undefined) revived through dataType.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { sandbox, outcome, thrown } = require('./helpers');
+
+async function fails(fn, option, errMsg, errCode) {
+  const o = await outcome(fn, option);
+  assert.equal(o.kind, 'fail', JSON.stringify(o.res));
+  assert.deepEqual(o.res, { errMsg, errCode });
+}
+
+async function succeeds(fn, option) {
+  const o = await outcome(fn, option);
+  assert.equal(o.kind, 'success', JSON.stringify(o.res));
+  return o.res;
+}
+
+function syncFails(f, errMsg, errCode) {
+  const e = thrown(f);
+  assert.equal(e.message, errMsg);
+  assert.equal(e.errMsg, errMsg);
+  assert.equal(e.errCode, errCode);
+}
+
+test('setStorage / setStorageSync / getStorage / getStorageSync', async () => {
+  const { wx } = sandbox('kv');
+  assert.deepEqual(await succeeds(wx.setStorage, { key: 'a', data: { n: 1, s: 'é' } }), { errMsg: 'setStorage:ok' });
+  assert.deepEqual(await succeeds(wx.getStorage, { key: 'a' }), { errMsg: 'getStorage:ok', data: { n: 1, s: 'é' } });
+  assert.equal(wx.setStorageSync('b', [1, 'two', null]), undefined);
+  assert.deepEqual(wx.getStorageSync('b'), [1, 'two', null]);
+  assert.equal(wx.getStorageSync('missing'), '', 'a missing key reads as ""');
+  await fails(wx.getStorage, { key: 'missing' }, 'getStorage:fail data not found', 1400001);
+  await fails(wx.setStorage, { key: '', data: 1 }, 'setStorage:fail parameter error: key should not be empty', 1400004);
+  syncFails(() => wx.setStorageSync('', 1), 'setStorageSync:fail parameter error: key should not be empty', 1400004);
+  syncFails(() => wx.getStorageSync(''), 'getStorageSync:fail parameter error: key should not be empty', 1400004);
+});
+
+test('the item limit: the old value is kept', async () => {
+  const { wx } = sandbox('kvlimit', { limits: { storageItem: 64 } });
+  wx.setStorageSync('k', 'small');
+  const e = thrown(() => wx.setStorageSync('k', 'x'.repeat(100)));
+  assert.equal(e.errCode, 1400002);
+  assert.match(e.errMsg, /^setStorageSync:fail /);
+  const o = await outcome(wx.setStorage, { key: 'k', data: 'y'.repeat(100) });
+  assert.equal(o.kind, 'fail');
+  assert.equal(o.res.errMsg, e.errMsg.replace('setStorageSync', 'setStorage'));
+  assert.equal(wx.getStorageSync('k'), 'small');
+});
+
+test('removeStorage / removeStorageSync / clearStorage / clearStorageSync / getStorageInfo / getStorageInfoSync', async () => {
+  const { sb, wx } = sandbox('kvinfo');
+  wx.setStorageSync('a', 'x'.repeat(2000));
+  wx.setStorageSync('b', 1);
+  const info = await succeeds(wx.getStorageInfo, {});
+  assert.deepEqual(info.keys.sort(), ['a', 'b']);
+  assert.equal(info.limitSize, 10240);
+  assert.equal(info.currentSize, 2);
+  const sync = wx.getStorageInfoSync();
+  assert.deepEqual(Object.keys(sync).sort(), ['currentSize', 'keys', 'limitSize'], 'the Sync form returns the info, no errMsg');
+  await succeeds(wx.removeStorage, { key: 'a' });
+  assert.equal(wx.removeStorageSync('b'), undefined);
+  assert.deepEqual(wx.getStorageInfoSync().keys, []);
+  await fails(wx.removeStorage, { key: '' }, 'removeStorage:fail parameter error: key should not be empty', 1400004);
+  syncFails(() => wx.removeStorageSync(''), 'removeStorageSync:fail parameter error: key should not be empty', 1400004);
+  wx.setStorageSync('c', 3);
+  await succeeds(wx.clearStorage, {});
+  assert.equal(wx.getStorageSync('c'), '');
+  wx.setStorageSync('d', 4);
+  assert.equal(wx.clearStorageSync(), undefined);
+  assert.equal(wx.getStorageSync('d'), '');
+  sb.close();
+  await fails(wx.clearStorage, {}, 'clearStorage:fail invalid sandbox handle', -2);
+  await fails(wx.getStorageInfo, {}, 'getStorageInfo:fail invalid sandbox handle', -2);
+  syncFails(() => wx.clearStorageSync(), 'clearStorageSync:fail invalid sandbox handle', -2);
+  syncFails(() => wx.getStorageInfoSync(), 'getStorageInfoSync:fail invalid sandbox handle', -2);
+});
+
+test('batchSetStorage / batchSetStorageSync / batchGetStorage / batchGetStorageSync', async () => {
+  const { wx } = sandbox('batch');
+  const when = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6));
+  await succeeds(wx.batchSetStorage, { kvList: [{ key: 'a', value: 1 }, { key: 'd', value: when }] });
+  assert.equal(wx.batchSetStorageSync([{ key: 'b', value: { x: [2] } }, { key: 'u', value: undefined }]), undefined);
+  const got = await succeeds(wx.batchGetStorage, { keyList: ['a', 'b', 'missing', 'd', 'u'] });
+  assert.equal(got.dataList.length, 5);
+  assert.deepEqual(got.dataList.slice(0, 3), [1, { x: [2] }, '']);
+  assert.ok(got.dataList[3] instanceof Date);
+  assert.equal(got.dataList[3].getTime(), when.getTime());
+  assert.equal(got.dataList[4], undefined);
+  assert.ok(!('dataTypeList' in got), 'the revival data stays inside the binding');
+  const sync = wx.batchGetStorageSync(['d', 'a']);
+  assert.equal(sync[0].toISOString(), when.toISOString());
+  assert.equal(sync[1], 1);
+  await fails(wx.batchSetStorage, { kvList: [{ key: '', value: 1 }] }, 'batchSetStorage:fail parameter error: key should not be empty', 1400004);
+  syncFails(
+    () => wx.batchGetStorageSync([1]),
+    'batchGetStorageSync:fail parameter error: parameter.keyList[] should be String instead of Number;',
+    1400004,
+  );
+  await fails(
+    wx.batchGetStorage,
+    { keyList: [1] },
+    'batchGetStorage:fail parameter error: parameter.keyList[] should be String instead of Number;',
+    1400004,
+  );
+  syncFails(() => wx.batchSetStorageSync([{ key: '', value: 1 }]), 'batchSetStorageSync:fail parameter error: key should not be empty', 1400004);
+});
+
+test('Date and undefined come back as Date and undefined, async and Sync, across a reopen', async () => {
+  const { sb, wx, reopen } = sandbox('types');
+  const when = new Date(1700000000123);
+  wx.setStorageSync('date', when);
+  wx.setStorageSync('undef', undefined);
+  await succeeds(wx.setStorage, { key: 'date2', data: new Date(5) });
+  wx.setStorageSync('null', null);
+  wx.setStorageSync('nested', { at: when });
+  sb.close();
+  const w2 = reopen().wx;
+  const d = w2.getStorageSync('date');
+  assert.ok(d instanceof Date);
+  assert.equal(d.getTime(), 1700000000123);
+  assert.equal(w2.getStorageSync('undef'), undefined);
+  assert.ok(w2.getStorageInfoSync().keys.includes('undef'), 'undefined is stored, not dropped');
+  const r = await succeeds(w2.getStorage, { key: 'date2' });
+  assert.ok(r.data instanceof Date);
+  assert.equal(r.data.getTime(), 5);
+  assert.deepEqual(Object.keys(r), ['errMsg', 'data']);
+  assert.equal(w2.getStorageSync('null'), null);
+  assert.deepEqual(w2.getStorageSync('nested'), { at: when.toISOString() }, 'nested Dates go through JSON, as in WeChat');
+  const invalid = new Date(NaN);
+  w2.setStorageSync('bad', invalid);
+  assert.ok(Number.isNaN(w2.getStorageSync('bad').getTime()));
+});
+
+test('legacy wx.saveFile / getSavedFileList / getSavedFileInfo / removeSavedFile / getFileInfo', async () => {
+  const { sb, wx } = sandbox('legacy');
+  assert.equal(wx.saveFileSync, undefined);
+  const tmp = sb.invoke('host.createTempFile', { data: 'legacy', extension: 'txt' }).tempFilePath;
+  const info = await succeeds(wx.getFileInfo, { filePath: tmp });
+  assert.deepEqual(info, { errMsg: 'getFileInfo:ok', size: 6, digest: require('crypto').createHash('md5').update('legacy').digest('hex') });
+  const saved = (await succeeds(wx.saveFile, { tempFilePath: tmp })).savedFilePath;
+  assert.match(saved, /^wxfile:\/\/store_/);
+  await fails(wx.saveFile, { tempFilePath: tmp }, 'saveFile:fail tempFilePath file not exist', 1301112);
+  const list = await succeeds(wx.getSavedFileList, {});
+  assert.deepEqual(list.fileList.map((f) => f.filePath), [saved]);
+  const one = await succeeds(wx.getSavedFileInfo, { filePath: saved });
+  assert.equal(one.size, 6);
+  assert.equal(one.createTime, list.fileList[0].createTime);
+  await succeeds(wx.removeSavedFile, { filePath: saved });
+  await fails(wx.getSavedFileInfo, { filePath: saved }, 'getSavedFileInfo:fail file not exist', 1300002);
+  await fails(wx.removeSavedFile, { filePath: saved }, 'removeSavedFile:fail file not exist', 1300002);
+  await fails(wx.getFileInfo, { filePath: 'wxfile://tmp_nope' }, 'getFileInfo:fail file not exist', 1300002);
+  sb.close();
+  await fails(wx.getSavedFileList, {}, 'getSavedFileList:fail invalid sandbox handle', -2);
+});
+
+test('the wx subset never exposes host.* and derives its surface from the library', () => {
+  const { wx, sb } = sandbox('surface');
+  const names = Object.keys(wx).concat(Object.keys(wx.getFileSystemManager()));
+  assert.ok(!names.some((n) => n.startsWith('host')), names.join());
+  assert.equal(wx.env.USER_DATA_PATH, 'wxfile://usr');
+  assert.equal(wx.canIUse('getFileSystemManager'), true);
+  assert.equal(wx.canIUse('setStorageSync'), true);
+  assert.equal(wx.canIUse('batchGetStorageSync'), true);
+  assert.equal(wx.canIUse('FileSystemManager.readZipEntry'), true);
+  assert.equal(wx.canIUse('FileSystemManager.readZipEntrySync'), false);
+  assert.equal(wx.canIUse('FileSystemManager.readFileSync'), true);
+  assert.equal(wx.canIUse('setStorage.object.encrypt'), true);
+  assert.equal(wx.canIUse('setStorage.object.nope'), false);
+  assert.equal(wx.canIUse('host.createTempFile'), false);
+  assert.equal(wx.canIUse('request'), false);
+  assert.equal(wx.canIUse('env.USER_DATA_PATH'), true);
+  const http = sandbox('surfacehttp', { protocol: 'http' });
+  assert.equal(http.wx.env.USER_DATA_PATH, 'http://usr');
+  http.fs.writeFileSync('http://usr/a', 'x');
+  assert.equal(http.fs.readFileSync('http://usr/a', 'utf8'), 'x');
+  const raw = sb.invoke('host.realPath', { path: 'wxfile://usr' });
+  assert.equal(raw.errMsg, 'host.realPath:ok');
+  assert.equal(typeof raw.realPath, 'string');
+});

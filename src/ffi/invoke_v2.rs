@@ -1,0 +1,285 @@
+//! The bridge with ArrayBuffers beside the JSON, not inside it (`wxfs_invoke_v2`), and the api
+//! list a binding derives its surface from (`wxfs_api_list`).
+//!
+//! Arguments: a `{"key": "<field>", "index": i}` entry of the argument object's
+//! `__nativeBuffers__` names `buffers[i]`, which the library borrows for the duration of a sync
+//! call and copies for an async one. Results: the top-level `__nativeBuffers__` alone names every
+//! ArrayBuffer of the result, `{"key", "index"}` plus `"at": [..]` for a field of a nested object
+//! (`src/bridge/reply.rs`); the bytes are `result.buffers[index]`. So a 20 MiB file crosses as
+//! 20 MiB, once, in each direction, and never as base64.
+//!
+//! Each result buffer is its own allocation: a host may take one out of a `wxfs_result` (copy the
+//! entry, set it to `{NULL, 0}`) and release it later with `wxfs_bytes_free`, for instance when a
+//! JavaScript ArrayBuffer that wraps it is collected; `wxfs_result_free` releases what is left.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::guard::{clear_last_error, guard, guard_void, set_last_error};
+use super::{
+    borrow, bytes_out, invoke_caught, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, SANDBOXES, WXFS_E_HANDLE,
+    WXFS_E_NULL, WXFS_E_QUEUE_FULL, WXFS_E_UTF8, WXFS_OK,
+};
+use crate::bridge::{self, Carriage};
+
+/// Bytes the caller lends to the library for the duration of a call. `data` may be NULL when
+/// `len` is 0.
+#[repr(C)]
+pub struct wxfs_slice {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// A bridge result and the ArrayBuffers it names. `json` is the result object (NUL-terminated,
+/// as from `wxfs_invoke`); `buffers` has `buffers_len` entries (NULL when 0), each owned by the
+/// result until taken out. Release with `wxfs_result_free`.
+#[repr(C)]
+pub struct wxfs_result {
+    pub json: wxfs_bytes,
+    pub buffers: *mut wxfs_bytes,
+    pub buffers_len: usize,
+}
+
+/// Receives an async `_v2` result: called exactly once, from a worker thread. `*result` is valid
+/// only during the call; the callback may take its `json` or any of its buffers (copy the entry,
+/// set it to `{NULL, 0}`) and release them later with `wxfs_bytes_free`. The library releases
+/// whatever is left when the callback returns.
+pub type wxfs_callback_v2 = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *mut wxfs_result)>;
+
+/// Result buffers handed out, by data address, until freed: they are exact-length allocations
+/// (a file read is not copied to make room for a terminator), so `wxfs_bytes_free` must know them.
+static HELD: Lazy<Mutex<HashMap<usize, Vec<u8>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// Entries in `HELD`: frees of other buffers skip the lock while it is 0.
+static HELD_LIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn hold(v: Vec<u8>) -> wxfs_bytes {
+    if v.is_empty() {
+        return wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
+    }
+    let out = wxfs_bytes { data: v.as_ptr() as *mut u8, len: v.len() };
+    HELD_LIVE.fetch_add(1, SeqCst);
+    HELD.lock().insert(out.data as usize, v);
+    out
+}
+
+/// Release a result buffer if `data` is one; false when it is not.
+pub(super) fn release(data: *mut u8) -> bool {
+    if HELD_LIVE.load(SeqCst) == 0 {
+        return false;
+    }
+    let gone = HELD.lock().remove(&(data as usize));
+    if gone.is_some() {
+        HELD_LIVE.fetch_sub(1, SeqCst);
+    }
+    gone.is_some()
+}
+
+fn result_out(json: Vec<u8>, side: Vec<Vec<u8>>) -> wxfs_result {
+    let json = bytes_out(json);
+    if side.is_empty() {
+        return wxfs_result { json, buffers: std::ptr::null_mut(), buffers_len: 0 };
+    }
+    let list: Box<[wxfs_bytes]> = side.into_iter().map(hold).collect();
+    let buffers_len = list.len();
+    wxfs_result { json, buffers: Box::into_raw(list) as *mut wxfs_bytes, buffers_len }
+}
+
+/// Borrow the caller's buffer list; `None` when it (or one of its entries) is NULL with a length.
+unsafe fn slices<'a>(buffers: *const wxfs_slice, buffers_len: usize) -> Option<Vec<&'a [u8]>> {
+    if buffers_len == 0 {
+        return Some(Vec::new());
+    }
+    if buffers.is_null() || buffers_len > isize::MAX as usize / std::mem::size_of::<wxfs_slice>() {
+        return None;
+    }
+    // SAFETY: the caller promises `buffers_len` readable entries for the duration of the call.
+    let list = unsafe { std::slice::from_raw_parts(buffers, buffers_len) };
+    // SAFETY: each entry promises `len` readable bytes at `data` for the duration of the call.
+    list.iter().map(|s| unsafe { borrow(s.data as *const c_char, s.len) }).collect()
+}
+
+/// Call a mini-program api as `wxfs_invoke` does, with ArrayBuffers passed beside the JSON:
+/// `buffers`/`buffers_len` are the argument buffers that `{"key", "index"}` entries of the
+/// arguments' `__nativeBuffers__` refer to (borrowed for the call; NULL when `buffers_len` is 0),
+/// and the result's ArrayBuffers come back in `out_result->buffers`. A `{"key", "base64"}` entry
+/// is accepted too.
+///
+/// When `out_result` is non-NULL it always receives a result (`json` is `{"errMsg": ...}`, even on
+/// failure); release it with `wxfs_result_free`. Returns 0 on success, the errCode of an API
+/// failure, or a negative `WXFS_E_*` when the call could not run (`WXFS_E_NULL` also for a NULL
+/// buffer list or entry with a non-zero length; `WXFS_E_JSON` for an index that names no buffer).
+/// Thread-safe; calls on one sandbox from one thread take effect in order, with `wxfs_invoke` and
+/// the async calls.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`
+/// or `wxfs_result_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_invoke_v2(
+    sandbox: u64,
+    api: *const c_char,
+    api_len: usize,
+    args_json: *const c_char,
+    args_len: usize,
+    buffers: *const wxfs_slice,
+    buffers_len: usize,
+    out_result: *mut wxfs_result,
+) -> i32 {
+    guard(|| {
+        clear_last_error();
+        // SAFETY: see `borrow` and `slices`.
+        let (api_raw, args_raw, side) =
+            unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
+        let mut carriage = Carriage::Side(Vec::new());
+        let (code, json) = match side {
+            Some(side) => run_invoke(sandbox, api_raw, args_raw, side.into_iter().map(Cow::Borrowed).collect(), &mut carriage),
+            None => {
+                let name = api_raw.map(String::from_utf8_lossy).unwrap_or_default();
+                let fail = bridge::fail(&name, "buffers is NULL with a non-zero length", Some(WXFS_E_NULL as i64));
+                (WXFS_E_NULL, bridge::to_bytes(&fail))
+            }
+        };
+        if code < 0 {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&json) {
+                if let Some(msg) = v.get("errMsg").and_then(|m| m.as_str()) {
+                    set_last_error(msg);
+                }
+            }
+        }
+        if !out_result.is_null() {
+            let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
+            // SAFETY: non-NULL; the caller provides a writable wxfs_result.
+            unsafe { out_result.write(result_out(json, side)) };
+        }
+        code
+    })
+}
+
+/// `wxfs_invoke_v2` off the caller's thread, as `wxfs_invoke_async` is `wxfs_invoke`. The argument
+/// buffers are copied before this returns. Returns 0 when the call was queued: then `cb` is called
+/// exactly once, from a worker thread, with the status and the result (see `wxfs_callback_v2` for
+/// who owns what). Returns `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL`
+/// without queuing anything and without calling `cb`. Calls issued from one thread on one
+/// sandbox take effect in issue order, sync calls included. Thread-safe.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`
+/// or `wxfs_result_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_invoke_async_v2(
+    sandbox: u64,
+    api: *const c_char,
+    api_len: usize,
+    args_json: *const c_char,
+    args_len: usize,
+    buffers: *const wxfs_slice,
+    buffers_len: usize,
+    cb: wxfs_callback_v2,
+    userdata: *mut c_void,
+) -> i32 {
+    guard(|| {
+        clear_last_error();
+        let Some(cb) = cb else {
+            set_last_error("cb is NULL");
+            return WXFS_E_NULL;
+        };
+        // SAFETY: see `borrow` and `slices`.
+        let (api, args, side) = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
+        let (Some(api), Some(args), Some(side)) = (api.filter(|a| !a.is_empty()), args, side) else {
+            set_last_error("api, args_json or buffers is NULL");
+            return WXFS_E_NULL;
+        };
+        let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
+            set_last_error("api or args_json is not valid UTF-8");
+            return WXFS_E_UTF8;
+        };
+        let Some(session) = SANDBOXES.get(sandbox) else {
+            set_last_error("invalid sandbox handle");
+            return WXFS_E_HANDLE;
+        };
+        let key = pool::key(&session);
+        let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
+        let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
+        let job: pool::Job = Box::new(move || {
+            let ud = ud;
+            let mut carriage = Carriage::Side(Vec::new());
+            let side = owned.into_iter().map(Cow::Owned).collect();
+            let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
+            drop(session);
+            let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
+            let mut result = result_out(json, side);
+            // SAFETY: the host's callback, with the pointer it gave us and a result valid for the call.
+            unsafe { cb(ud.0, code, &mut result) };
+            // SAFETY: `result` is ours again, less what the callback took out.
+            unsafe { wxfs_result_free(result) };
+        });
+        match pool::POOL.submit(key, job) {
+            Ok(()) => WXFS_OK,
+            Err(_) => {
+                set_last_error("too many async calls queued");
+                WXFS_E_QUEUE_FULL
+            }
+        }
+    })
+}
+
+/// Release a `_v2` result: its `json` and every buffer still in `buffers` (entries set to
+/// `{NULL, 0}` are skipped), then the list. A zeroed result is a no-op. Each result must be
+/// freed once.
+///
+/// # Safety
+/// `result` came from `wxfs_invoke_v2`, with `buffers` and `buffers_len` as the library wrote
+/// them. The `*result` a `wxfs_callback_v2` receives is the library's to free, not the host's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_result_free(result: wxfs_result) {
+    guard_void(|| {
+        // SAFETY: the json came from `bytes_out` (or was set to {NULL, 0} by the host).
+        unsafe { wxfs_bytes_free(result.json) };
+        if result.buffers.is_null() {
+            return;
+        }
+        let raw = std::ptr::slice_from_raw_parts_mut(result.buffers, result.buffers_len);
+        // SAFETY: `buffers` came from `Box::into_raw` of a boxed slice of `buffers_len` entries.
+        let list = unsafe { Box::from_raw(raw) };
+        for b in list.iter() {
+            // SAFETY: each entry is a buffer from `hold`, or {NULL, 0}.
+            unsafe { wxfs_bytes_free(wxfs_bytes { data: b.data, len: b.len }) };
+        }
+    })
+}
+
+/// The names of every api the bridge answers to, Sync twins and `host.*` included, as a JSON
+/// array of strings in a stable order (`["access", "accessSync", ...]`), so that a binding builds
+/// its surface (and `canIUse`) from the library it loaded. `sandbox` 0 asks for the library's
+/// whole list; an open sandbox for the list that sandbox answers to. On success writes
+/// `*out_json` (release with `wxfs_bytes_free`). Returns 0, `WXFS_E_NULL` or `WXFS_E_HANDLE`.
+/// Thread-safe.
+///
+/// # Safety
+/// `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_api_list(sandbox: u64, out_json: *mut wxfs_bytes) -> i32 {
+    guard(|| {
+        clear_last_error();
+        if out_json.is_null() {
+            set_last_error("out_json is NULL");
+            return WXFS_E_NULL;
+        }
+        if sandbox != 0 && SANDBOXES.get(sandbox).is_none() {
+            set_last_error("invalid sandbox handle");
+            return WXFS_E_HANDLE;
+        }
+        let json = serde_json::Value::from(bridge::api_names());
+        // SAFETY: checked non-NULL; the caller provides a writable wxfs_bytes.
+        unsafe { out_json.write(bytes_out(bridge::to_bytes(&json))) };
+        WXFS_OK
+    })
+}
