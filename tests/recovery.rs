@@ -45,7 +45,10 @@ fn missing_or_corrupt_journal_is_rebuilt_and_reported() {
     drop(s);
     // A clean reopen replays the checkpoint only: no rebuild, no walk.
     let s = Session::open(cfg(&root)).unwrap();
-    assert_eq!(s.fs.open_report(), &wxfs::fs::OpenReport { rebuilt: None, settled: 0, truncated: 0, replayed: 1 });
+    assert_eq!(
+        s.fs.open_report(),
+        &wxfs::fs::OpenReport { rebuilt: None, settled: 0, truncated: 0, replayed: 1, rolled_back: vec![] }
+    );
 }
 
 #[test]

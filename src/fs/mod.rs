@@ -149,6 +149,19 @@ pub struct OpenReport {
     pub truncated: u64,
     /// Journal records replayed.
     pub replayed: u64,
+    /// Appends a crash tore, cut back to their length before (the host hears of each).
+    pub rolled_back: Vec<RolledBack>,
+}
+
+/// One torn append undone at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolledBack {
+    /// The file, relative to the sandbox directory (`usr/a/b.txt`).
+    pub path: String,
+    /// Bytes cut off.
+    pub cut: u64,
+    /// Its length now: the length before the append.
+    pub length: u64,
 }
 
 /// The file system of one open sandbox.
@@ -187,9 +200,7 @@ impl FileSystem {
         let (usage, journal) = match Journal::open(io.clone(), &path, power)? {
             Ok((mut journal, replay)) => {
                 // An append cut short by a crash is rolled back: appends are all or nothing.
-                for e in replay.pending.iter().flatten() {
-                    roll_back_torn_append(&sb, e);
-                }
+                report.rolled_back = replay.pending.iter().flatten().filter_map(|e| roll_back_torn_append(&sb, e)).collect();
                 let (du, dt) = journal::settle(&replay.pending, |e| measure_entry(&sb, e));
                 let mut usage = replay.usage;
                 usage.add_user(du);
@@ -1034,22 +1045,25 @@ pub fn measure_entry(sb: &Sandbox, e: &Entry) -> u64 {
 /// If `e` records an append and its file now stands strictly between the length before and the
 /// length the append would have reached, the append was torn by a crash: cut it off. (An
 /// acknowledged append always reached `after`, so nothing acknowledged is ever removed.)
-fn roll_back_torn_append(sb: &Sandbox, e: &Entry) {
-    let Some(after) = e.after else { return };
+fn roll_back_torn_append(sb: &Sandbox, e: &Entry) -> Option<RolledBack> {
+    let after = e.after?;
     let area = match e.area {
         journal::Area::Usr => Area::Usr,
         journal::Area::Store => Area::Store,
         journal::Area::Tmp => Area::Tmp,
     };
-    let Some(dir) = sb.area_dir(area) else { return };
-    let Ok(meta) = dir.symlink_metadata(&e.rel) else { return };
+    let dir = sb.area_dir(area)?;
+    let meta = dir.symlink_metadata(&e.rel).ok()?;
     if meta.is_file() && meta.len() > e.before && meta.len() < after {
         let mut opts = OpenOptions::new();
         opts.write(true);
-        if let Ok(f) = dir.open_with(&e.rel, &opts) {
-            let _ = f.set_len(e.before).and_then(|_| f.sync_data());
-        }
+        let f = dir.open_with(&e.rel, &opts).ok()?;
+        f.set_len(e.before).ok()?;
+        let _ = f.sync_data();
+        let path = format!("{}/{}", area.dir_name(), e.rel);
+        return Some(RolledBack { path, cut: meta.len() - e.before, length: e.before });
     }
+    None
 }
 
 /// Usage from the files themselves: the rebuild when the journal is missing or corrupt.

@@ -25,6 +25,12 @@ pub const LOCK: &str = "LOCK";
 /// Its modification time is when the sandbox was last opened or closed by a mini-program
 /// (not by gc or fsck): the order of the cross-sandbox temp trim.
 pub const LAST_USE: &str = "LAST_USE";
+/// The sandbox's on-disk format version (docs/compatibility.md): `wxfs sandbox format N\n`.
+/// A release refuses a sandbox whose format is newer than [`FORMAT_VERSION`] rather than touch
+/// files it cannot read; a sandbox without one was written by 0.1.0, which is format 1.
+pub const FORMAT: &str = "FORMAT";
+/// Bumped whenever a file in a sandbox changes in a way an older release would misread.
+pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug)]
 pub enum OpenError {
@@ -61,6 +67,10 @@ pub struct Sandbox {
     staging: Dir,
     package: Option<(PathBuf, Dir)>,
     _lock: File,
+    /// This open made the sandbox directory.
+    created: bool,
+    /// Files of interrupted writes found in staging at open and removed: (name, bytes).
+    staging_removed: Vec<(String, u64)>,
 }
 
 /// Where the sandbox of (user, app) lives under `root`.
@@ -74,6 +84,9 @@ impl Sandbox {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }
         let dir = sandbox_dir(root, user_id, app_id);
+        let created = !dir.join(LOCK).exists();
+        // Before the layout, so a refused sandbox is left exactly as it is (checked again under the lock).
+        check_format(&dir)?;
         // The layout first (idempotent, harmless to a holder of the lock), then the lock.
         std::fs::create_dir_all(&dir)?;
         std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
@@ -84,10 +97,17 @@ impl Sandbox {
             }
         }
         let mut sb = Sandbox::open_dir(&dir)?;
+        sb.created = created;
+        if !dir.join(FORMAT).exists() {
+            write_format(&dir)?;
+        }
         // Anything left in staging is a write that never completed (safe: we hold the lock).
         for entry in sb.staging.entries()? {
             let entry = entry?;
-            let _ = sb.staging.remove_file(entry.file_name());
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if sb.staging.remove_file(entry.file_name()).is_ok() {
+                sb.staging_removed.push((entry.file_name().to_string_lossy().into_owned(), len));
+            }
         }
         if let Some(p) = package_dir {
             let dir = Dir::open_ambient_dir(p, ambient_authority())
@@ -131,6 +151,16 @@ impl Sandbox {
 
     pub fn staging(&self) -> &Dir {
         &self.staging
+    }
+
+    /// Whether this open created the sandbox.
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Files of interrupted writes that open removed from staging: (name, bytes).
+    pub fn staging_removed(&self) -> &[(String, u64)] {
+        &self.staging_removed
     }
 
     /// The OS path behind a virtual path (host use only: `host.realPath`).
@@ -199,6 +229,7 @@ impl Sandbox {
             Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
             Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
         }
+        check_format(dir)?;
         let base = Dir::open_ambient_dir(dir, ambient_authority())?;
         Ok(Sandbox {
             usr: base.open_dir(USR)?,
@@ -208,6 +239,8 @@ impl Sandbox {
             package: None,
             dir: dir.to_path_buf(),
             _lock: lock,
+            created: false,
+            staging_removed: Vec::new(),
         })
     }
 
@@ -218,4 +251,35 @@ impl Sandbox {
             .and_then(|m| m.modified())
             .unwrap_or(std::time::UNIX_EPOCH)
     }
+}
+
+/// The format version a sandbox directory declares: 1 when it has no marker (release 0.1.0).
+pub fn format_version(dir: &Path) -> io::Result<u32> {
+    match std::fs::read_to_string(dir.join(FORMAT)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(1),
+        Err(e) => Err(e),
+        // A marker that does not parse was damaged, not written by a newer release (which
+        // writes the same line with a larger number): read as the format it sits beside.
+        Ok(text) => Ok(text.trim_end().strip_prefix("wxfs sandbox format ").and_then(|n| n.parse().ok()).unwrap_or(1)),
+    }
+}
+
+/// Refuse a sandbox written in a newer format, before anything in it is read or changed.
+fn check_format(dir: &Path) -> Result<(), OpenError> {
+    let found = format_version(dir)?;
+    if found > FORMAT_VERSION {
+        return Err(OpenError::Invalid(format!(
+            "sandbox format {found} ({}) is newer than this release reads ({FORMAT_VERSION}); \
+             open it with the release that wrote it or a later one",
+            dir.join(FORMAT).display()
+        )));
+    }
+    Ok(())
+}
+
+/// Write the format marker: into a temporary name, then renamed, so it is whole or absent.
+fn write_format(dir: &Path) -> io::Result<()> {
+    let tmp = dir.join(format!("{FORMAT}.tmp"));
+    std::fs::write(&tmp, format!("wxfs sandbox format {FORMAT_VERSION}\n"))?;
+    std::fs::rename(&tmp, dir.join(FORMAT))
 }
