@@ -71,6 +71,11 @@ impl Error {
         Error::new(code::STORAGE_LIMIT, "the maximum size of the file storage limit is exceeded")
     }
 
+    /// The device is full: WeChat's storage-limit code, in words that say which limit it was.
+    pub fn device_full() -> Self {
+        Error::new(code::STORAGE_LIMIT, "the maximum size of the file storage limit is exceeded (no space left on device)")
+    }
+
     /// An OS error with no documented WeChat wording.
     pub fn system(err: &std::io::Error) -> Self {
         Error::new(code::SYSTEM_ERROR, format!("system error: {}", io_kind_text(err)))

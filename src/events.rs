@@ -118,18 +118,21 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
     if sandbox.created() {
         emit(Level::Debug, &name, "sandbox created");
     }
-    let mut staging = sandbox.staging_removed().to_vec();
-    staging.sort();
-    if !staging.is_empty() {
-        let bytes: u64 = staging.iter().map(|(_, n)| n).sum();
-        let names: Vec<String> = staging.iter().map(|(file, _)| at(&format!("{}/{file}", crate::sandbox::STAGING))).collect();
+    let (count, bytes) = fs.staging_removed;
+    if count > 0 {
+        emit(
+            Level::Warn,
+            &name,
+            &format!("{}: {count} file(s) of interrupted writes removed ({bytes} bytes)", at(crate::sandbox::STAGING)),
+        );
+    }
+    for (target, placed) in &fs.unzips_completed {
         emit(
             Level::Warn,
             &name,
             &format!(
-                "{} file(s) of interrupted writes removed from staging ({bytes} bytes): {}",
-                staging.len(),
-                names.join(", ")
+                "{}: unzip interrupted by a crash completed ({placed} files placed)",
+                at(&format!("{}/{target}", crate::sandbox::USR))
             ),
         );
     }
@@ -137,6 +140,8 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
     match &fs.rebuilt {
         // A new sandbox has no journal to lose: that is its creation, not a recovery.
         Some(_) if sandbox.created() => {}
+        // An earlier release's journal format upgraded is routine, not a repair.
+        Some(why) if why.starts_with("quota journal format ") => emit(Level::Info, &name, &format!("{journal}: {why}")),
         Some(why) => emit(Level::Warn, &name, &format!("{journal}: {why}; usage rebuilt from the files")),
         None => {}
     }
@@ -150,11 +155,12 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
             &format!("{journal}: {} write(s) interrupted by a crash settled from the files' sizes", fs.settled),
         );
     }
-    for r in &fs.rolled_back {
+    // Appends happen only in usr, the one area a mini-program writes (DESIGN.md §3).
+    for (rel, cut) in &fs.rolled_back {
         emit(
             Level::Warn,
             &name,
-            &format!("{}: torn append rolled back, {} bytes cut (length {} again)", at(&r.path), r.cut, r.length),
+            &format!("{}: torn append rolled back, {cut} bytes cut", at(&format!("{}/{rel}", crate::sandbox::USR))),
         );
     }
     // The storage directory, not a file in it: the engine's file names are its own.

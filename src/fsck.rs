@@ -43,8 +43,8 @@ impl SandboxReport {
         if let Some(j) = self.journal {
             if j != self.real {
                 p.push(format!(
-                    "quota journal says {} user / {} temp bytes, files hold {} / {}",
-                    j.user, j.temp, self.real.user, self.real.temp
+                    "quota journal says {} user / {} temp bytes / {} entries, files hold {} / {} / {}",
+                    j.user, j.temp, j.entries, self.real.user, self.real.temp, self.real.entries
                 ));
             }
         }
@@ -95,9 +95,7 @@ fn check_one(dir: &Path, repair: bool) -> std::io::Result<SandboxReport> {
         Ok(bytes) => match journal::replay_bytes(&bytes) {
             Ok(replay) => {
                 let mut u = replay.usage;
-                let (du, dt) = journal::settle(&replay.pending, |e| crate::fs::measure_entry(&sb, e));
-                u.add_user(du);
-                u.add_temp(dt);
+                u.apply(journal::settle(&replay.pending, |e| crate::fs::measure_entry(&sb, e)));
                 r.journal = Some(u);
                 r.journal_torn = replay.truncated;
             }

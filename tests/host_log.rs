@@ -43,7 +43,7 @@ fn two_interrupted_appends(root: &Path, user: &str) {
     let io: std::sync::Arc<dyn wxfs::io::LogIo> = std::sync::Arc::new(wxfs::io::StdIo);
     let (mut j, _) = Journal::open(io, &dir.join(Journal::FILE), false).unwrap().unwrap();
     for f in ["torn", "whole"] {
-        j.reserve(vec![Entry { area: Area::Usr, rel: f.into(), before: 100, after: Some(200) }]).unwrap();
+        j.reserve(vec![Entry { after: Some(200), ..Entry::new(Area::Usr, f.into(), 100, 1) }]).unwrap();
     }
     drop(j);
     std::fs::OpenOptions::new().append(true).open(dir.join("usr/torn")).unwrap().write_all(&[b'b'; 37]).unwrap();
@@ -67,7 +67,7 @@ fn the_c_log_callback_hears_of_settled_writes_and_rolled_back_appends() {
         seen,
         vec![
             warn("c-host/wx1/quota.journal: 2 write(s) interrupted by a crash settled from the files' sizes"),
-            warn("c-host/wx1/usr/torn: torn append rolled back, 37 bytes cut (length 100 again)"),
+            warn("c-host/wx1/usr/torn: torn append rolled back, 37 bytes cut"),
         ]
     );
     // What the events say is what the files hold.
@@ -98,7 +98,7 @@ impl log::Log for Capture {
 
 #[test]
 fn a_rust_host_hears_the_same_events_through_the_log_facade() {
-    log::set_logger(&Capture).unwrap();
+    let _ = log::set_logger(&Capture);
     log::set_max_level(log::LevelFilter::Debug);
     let root = common::fresh_dir("host-log-rust");
     two_interrupted_appends(&root, "rust-host");
@@ -113,9 +113,39 @@ fn a_rust_host_hears_the_same_events_through_the_log_facade() {
         vec![
             (log::Level::Debug, "rust-host/wx1: sandbox created".to_string()),
             warn("rust-host/wx1/quota.journal: 2 write(s) interrupted by a crash settled from the files' sizes"),
-            warn("rust-host/wx1/usr/torn: torn append rolled back, 37 bytes cut (length 100 again)"),
+            warn("rust-host/wx1/usr/torn: torn append rolled back, 37 bytes cut"),
             warn("rust-host/wx1/kv: storage log: 3 bytes after the last whole record cut (0 records kept)"),
         ]
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Opening a 0.1.0 sandbox upgrades its quota journal: reported once, as routine (INFO), with
+/// nothing repaired.
+#[test]
+fn an_upgraded_journal_is_reported_at_info() {
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                copy_tree(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let _ = log::set_logger(&Capture);
+    log::set_max_level(log::LevelFilter::Debug);
+    let root = common::fresh_dir("host-log-upgrade");
+    copy_tree(&common::repo_dir().join("tests/fixtures/v0.1.0/root"), &root);
+    for _ in 0..2 {
+        drop(Session::open(Config::new(&root, "user-1", "wx0000000000000001")).unwrap());
+    }
+    let logged: Vec<_> = LOGGED.lock().unwrap().iter().filter(|(_, m)| m.starts_with("user-1/")).cloned().collect();
+    let journal = "user-1/wx0000000000000001/quota.journal";
+    assert_eq!(
+        logged,
+        vec![(log::Level::Info, format!("user-1/wx0000000000000001: {journal}: quota journal format 1 upgraded to 2"))]
     );
     let _ = std::fs::remove_dir_all(root);
 }

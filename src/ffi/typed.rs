@@ -23,8 +23,15 @@ use crate::storage::{StoreError, Value};
 /// Files at least this large are handed out mapped rather than copied.
 const MAP_THRESHOLD: u64 = 64 * 1024;
 
+/// A mapping handed out by `wxfs_read_file`, and the file system that keeps its file out of
+/// reach of in-place changes until it is freed.
+struct Mapped {
+    _map: Mmap,
+    pin: Option<(std::sync::Weak<Session>, crate::fs::FileId)>,
+}
+
 /// Mappings handed out by `wxfs_read_file`, by data address, until `wxfs_bytes_free`.
-static MAPPED: Lazy<Mutex<HashMap<usize, Mmap>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static MAPPED: Lazy<Mutex<HashMap<usize, Mapped>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// Number of entries in `MAPPED`: frees of ordinary buffers skip the lock while it is 0.
 static MAPPED_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -35,11 +42,15 @@ pub(super) fn unmap(data: *mut u8) -> bool {
     if MAPPED_LIVE.load(SeqCst) == 0 {
         return false;
     }
-    let gone = MAPPED.lock().remove(&(data as usize)).is_some();
-    if gone {
-        MAPPED_LIVE.fetch_sub(1, SeqCst);
+    let gone = MAPPED.lock().remove(&(data as usize));
+    let Some(mapped) = gone else { return false };
+    MAPPED_LIVE.fetch_sub(1, SeqCst);
+    if let Some((session, id)) = mapped.pin {
+        if let Some(s) = session.upgrade() {
+            s.fs.unpin(id);
+        }
     }
-    gone
+    true
 }
 
 type Res<T> = std::result::Result<T, i32>;
@@ -124,17 +135,19 @@ pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_
         // SAFETY: forwarded.
         let path = unsafe { text(path, path_len, "path") }?;
         let s = session(sandbox)?;
-        let (file, len, immutable) = s.fs.open_for_map(path).map_err(api)?;
-        if immutable && len >= MAP_THRESHOLD {
-            // SAFETY: the file is never modified in place while the sandbox exists (saved,
-            // temp and package files are only replaced by rename), so the mapping stays valid.
-            let map = unsafe { Mmap::map(&file) }.map_err(|e| api(Error::system(&e)))?;
+        let f = s.fs.open_for_map(path).map_err(api)?;
+        if f.mappable && f.len >= MAP_THRESHOLD {
+            // SAFETY: no call changes this file in place while it is pinned (saved, temp and
+            // package files are only replaced by rename, and a pinned temp file is copied, not
+            // moved, into usr), so the mapping stays valid until the host frees it.
+            let map = unsafe { Mmap::map(&f.file) }.map_err(|e| api(Error::system(&e)))?;
             let bytes = wxfs_bytes { data: map.as_ptr() as *mut u8, len: map.len() };
+            s.fs.pin_mapped(&f);
             MAPPED_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            MAPPED.lock().insert(map.as_ptr() as usize, map);
+            MAPPED.lock().insert(map.as_ptr() as usize, Mapped { _map: map, pin: Some((Arc::downgrade(&s), f.id)) });
             put(out_data, bytes);
         } else {
-            let data = crate::fs::read_exact_at(&file, 0, len).map_err(|e| api(Error::system(&e)))?;
+            let data = crate::fs::read_exact_at(&f.file, 0, f.len).map_err(|e| api(Error::system(&e)))?;
             put(out_data, bytes_out(data));
         }
         Ok(())

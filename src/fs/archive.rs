@@ -6,10 +6,15 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
 
-use super::{classify, Fail, FileSystem};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::fail::{too_long, write_error};
+use super::fd_table::{Tracking, Watched};
+use super::recovery::{Plan, PLAN, UNZIP_PREFIX};
+use super::{classify, walk, Fail, FileSystem};
 use crate::error::{code, Error, Result};
-use crate::quota;
-use crate::sandbox::{Area, VPath};
+use crate::quota::{self, Delta};
+use crate::sandbox::{self, Area, VPath};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Digest {
@@ -90,7 +95,8 @@ pub struct EntryRequest {
 /// Most entries a zip may have before we refuse it outright.
 const MAX_ENTRIES: usize = 65_536;
 
-/// The components of a zip entry name that is safe to extract beneath a directory.
+/// The components of a zip entry name that is safe to extract beneath a directory. `.` and empty
+/// components are dropped, so every spelling of one path (`a`, `./a`, `.//a`) gives the same parts.
 fn entry_parts(name: &str) -> Option<Vec<String>> {
     if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
         return None;
@@ -107,6 +113,23 @@ fn entry_parts(name: &str) -> Option<Vec<String>> {
     (!parts.is_empty()).then_some(parts)
 }
 
+/// Read at most `count` bytes of `r`, growing the buffer with what really arrives: a size an
+/// entry merely declares never sizes an allocation.
+fn read_up_to(r: &mut impl Read, count: u64) -> io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    r.take(count).read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// What an unzip will do, worked out before anything under the target changes.
+struct UnzipPlan {
+    /// Final destination of each file -> (zip index, size). A path several entries name is
+    /// written once, by the last of them, and counted once.
+    files: BTreeMap<VPath, (usize, u64)>,
+    /// Directories to create (missing ones only), parents first.
+    new_dirs: Vec<VPath>,
+}
+
 impl FileSystem {
     fn open_zip(&self, path: &str) -> Result<zip::ZipArchive<std::fs::File>> {
         let (file, _) = self.open_read(path)?;
@@ -118,26 +141,24 @@ impl FileSystem {
         let mut zip = self.open_zip(path)?;
         let mut budget = self.limits.read_file;
         let too_big = || Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit");
+        let entry_fail = || Error::new(code::UNZIP_ENTRY, "unzip entry fail");
         let mut out = Vec::new();
         match wanted {
             None => {
                 for i in 0..zip.len().min(MAX_ENTRIES) {
-                    let mut f = zip.by_index(i).map_err(|_| Error::new(code::UNZIP_ENTRY, "unzip entry fail"))?;
+                    let mut f = zip.by_index(i).map_err(|_| entry_fail())?;
                     if f.is_dir() {
                         continue;
                     }
                     let name = f.name().to_string();
-                    let mut data = Vec::new();
-                    let n = (&mut f).take(budget + 1).read_to_end(&mut data);
-                    if n.is_err() {
-                        out.push((name, Err(Error::new(code::UNZIP_ENTRY, "unzip entry fail"))));
-                        continue;
+                    match read_up_to(&mut f, budget + 1) {
+                        Err(_) => out.push((name, Err(entry_fail()))),
+                        Ok(data) if data.len() as u64 > budget => return Err(too_big()),
+                        Ok(data) => {
+                            budget -= data.len() as u64;
+                            out.push((name, Ok(data)));
+                        }
                     }
-                    if data.len() as u64 > budget {
-                        return Err(too_big());
-                    }
-                    budget -= data.len() as u64;
-                    out.push((name, Ok(data)));
                 }
             }
             Some(reqs) => {
@@ -150,13 +171,8 @@ impl FileSystem {
                         if count > budget {
                             return Err(too_big());
                         }
-                        io::copy(&mut (&mut f).take(pos), &mut io::sink())
-                            .map_err(|_| Error::new(code::UNZIP_ENTRY, "unzip entry fail"))?;
-                        let mut data = Vec::with_capacity(count as usize);
-                        (&mut f)
-                            .take(count)
-                            .read_to_end(&mut data)
-                            .map_err(|_| Error::new(code::UNZIP_ENTRY, "unzip entry fail"))?;
+                        io::copy(&mut (&mut f).take(pos), &mut io::sink()).map_err(|_| entry_fail())?;
+                        let data = read_up_to(&mut f, count).map_err(|_| entry_fail())?;
                         budget -= data.len() as u64;
                         Ok(data)
                     })();
@@ -173,8 +189,64 @@ impl FileSystem {
         Ok(out)
     }
 
-    /// unzip: all or nothing. Every entry is checked (names, sizes, quota) and staged before
-    /// anything appears under the target; a hostile entry fails the whole call.
+    /// Work out an unzip into `tvp`: every entry's final path, conflicts between entries and
+    /// with what is on disk, the directories it creates. Nothing is changed.
+    fn plan_unzip(&self, zip: &mut zip::ZipArchive<std::fs::File>, tvp: &VPath) -> Result<UnzipPlan> {
+        let entry_fail = || Error::new(code::UNZIP_ENTRY, "unzip entry fail");
+        let unzip_fail = || Error::new(code::UNZIP_FAIL, "unzip fail");
+        let mut files: BTreeMap<VPath, (usize, u64)> = BTreeMap::new();
+        let mut dirs: BTreeSet<VPath> = BTreeSet::new();
+        for i in 0..zip.len() {
+            let f = zip.by_index_raw(i).map_err(|_| entry_fail())?;
+            let parts = entry_parts(f.name()).ok_or_else(entry_fail)?;
+            let mut vp = tvp.clone();
+            vp.parts.extend(parts);
+            if !vp.within_limits(0, 0) {
+                return Err(too_long());
+            }
+            if f.is_dir() {
+                dirs.insert(vp);
+            } else {
+                files.insert(vp, (i, f.size()));
+            }
+        }
+        // Every directory the files and directories need, from the target down.
+        let mut needed: BTreeSet<VPath> = BTreeSet::new();
+        for vp in files.keys().chain(dirs.iter()) {
+            for n in tvp.parts.len()..vp.parts.len() {
+                needed.insert(VPath { area: Area::Usr, parts: vp.parts[..n].to_vec() });
+            }
+        }
+        needed.extend(dirs);
+        needed.insert(tvp.clone());
+        // A path cannot be both a file and a directory, in the zip or on disk.
+        if needed.iter().any(|d| files.contains_key(d)) {
+            return Err(unzip_fail());
+        }
+        for d in &needed {
+            if self.meta(d).is_ok_and(|m| !m.is_dir()) {
+                return Err(unzip_fail());
+            }
+        }
+        for f in files.keys() {
+            if self.usr().symlink_metadata(f.rel()).is_ok_and(|m| m.is_dir()) {
+                return Err(unzip_fail());
+            }
+        }
+        // The target's own missing ancestors are created too.
+        for n in 1..tvp.parts.len() {
+            needed.insert(VPath { area: Area::Usr, parts: tvp.parts[..n].to_vec() });
+        }
+        let mut new_dirs: Vec<VPath> = needed.into_iter().filter(|d| !d.is_area_root() && self.meta(d).is_err()).collect();
+        new_dirs.sort_by_key(|d| d.parts.len());
+        Ok(UnzipPlan { files, new_dirs })
+    }
+
+    /// unzip: all or nothing, across failures and crashes alike. Every entry is checked (names,
+    /// depth, conflicts, quota, entries) and staged before anything under the target changes;
+    /// a plan is written; then directories are made and files moved into place. A failure
+    /// part-way puts everything back; a crash part-way is completed from the plan at the next
+    /// open. Each final path is written once and counted once, however many entries name it.
     pub fn unzip(&self, zip_path: &str, target: &str) -> Result<()> {
         let denied = || format!("permission denied, unzip {zip_path} -> {target}");
         let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, unzip {zip_path} -> \"{target}"));
@@ -187,45 +259,44 @@ impl FileSystem {
         if zip.len() > MAX_ENTRIES {
             return Err(Error::new(code::UNZIP_FAIL, "unzip fail"));
         }
-        // Plan: (target path, declared size) per file; directories separately.
-        let mut files: Vec<(usize, VPath, u64)> = Vec::new();
-        let mut dirs: Vec<VPath> = Vec::new();
-        for i in 0..zip.len() {
-            let f = zip.by_index_raw(i).map_err(|_| entry_fail())?;
-            let parts = entry_parts(f.name()).ok_or_else(entry_fail)?;
-            let mut vp = tvp.clone();
-            vp.parts.extend(parts);
-            if f.is_dir() {
-                dirs.push(vp);
-            } else {
-                files.push((i, vp, f.size()));
-            }
-        }
-        let total: u64 = files.iter().map(|(_, _, s)| *s).fold(0u64, |a, b| a.saturating_add(b));
         let mut st = self.state.lock();
         if self.meta(&tvp).map(|m| !m.is_dir()).unwrap_or(false) {
             return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, unzip {zip_path} -> {target}")));
         }
-        let replaced: u64 = files.iter().map(|(_, vp, _)| self.charged(vp)).sum();
-        for (_, vp, _) in &files {
-            if self.meta(vp).map(|m| m.is_dir()).unwrap_or(false) {
-                return Err(entry_fail());
-            }
+        if self.blocked_by_file(&tvp) {
+            return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, unzip {zip_path} -> {target}")));
         }
-        let delta = quota::delta(total, replaced);
-        if !st.usage.user_fits(delta, self.limits.user_files) {
+        let plan = self.plan_unzip(&mut zip, &tvp)?;
+        let usr = self.usr();
+        let (mut delta, mut new_files) = (0i64, 0u64);
+        let mut watched: Vec<Watched> = Vec::new();
+        for (vp, (_, size)) in &plan.files {
+            let (old, exists) = self.charged(vp);
+            delta = delta.saturating_add(quota::delta(*size, old));
+            new_files += !exists as u64;
+            watched.extend(st.files.watch(vp, usr));
+        }
+        let kept = Tracking::watched_bytes(&watched) as i64;
+        if !st.fits(delta.saturating_add(kept), self.limits.user_files) {
             return Err(Error::storage_limit());
         }
-        // Stage every file; a stream longer or shorter than its header says is refused.
-        let mut staged: Vec<(String, VPath)> = Vec::new();
-        let cleanup = |staged: &[(String, VPath)]| {
-            for (s, _) in staged {
-                let _ = self.sb.staging().remove_file(s);
-            }
+        let created = plan.new_dirs.len() as u64 + new_files;
+        if !st.entries_fit(created, self.limits.entries) {
+            return Err(Error::storage_limit());
+        }
+        // Stage every file in a folder of its own; a stream longer or shorter than its header
+        // says is refused.
+        let staging = self.sb.staging();
+        let folder = format!("{UNZIP_PREFIX}{}", sandbox::random_name(None));
+        staging.create_dir(&folder).map_err(|e| write_error(&e, noent))?;
+        let fdir = staging.open_dir(&folder).map_err(|e| Error::system(&e))?;
+        let discard = || {
+            let _ = walk::remove_tree(staging, &folder);
         };
-        for (i, vp, size) in &files {
+        let mut moves: Vec<(String, VPath)> = Vec::with_capacity(plan.files.len());
+        for (k, (vp, (i, size))) in plan.files.iter().enumerate() {
             let res = zip.by_index(*i).map_err(|_| entry_fail()).and_then(|mut f| {
-                self.stage(|out| {
+                self.stage_in(&fdir, Some(k.to_string()), |out| {
                     let n = io::copy(&mut (&mut f).take(size + 1), out)?;
                     if n != *size {
                         return Err(io::Error::new(io::ErrorKind::InvalidData, "size mismatch"));
@@ -233,43 +304,90 @@ impl FileSystem {
                     Ok(())
                 })
                 .map_err(|e| match classify(&e) {
-                    Fail::Full => Error::storage_limit(),
+                    Fail::Full => Error::device_full(),
                     _ => entry_fail(),
                 })
             });
             match res {
-                Ok(name) => staged.push((name, vp.clone())),
+                Ok(name) => moves.push((name, vp.clone())),
                 Err(e) => {
-                    cleanup(&staged);
+                    discard();
                     return Err(e);
                 }
             }
         }
-        let usr = self.dir(Area::Usr).expect("usr");
-        let before = super::measure_entry(&self.sb, &self.entry(&tvp, 0));
-        let entry = self.entry(&tvp, before);
-        self.journaled(&mut st, vec![entry], || {
-            let mut applied: i64 = 0;
-            let mut result = Ok(());
-            let mkdir = |vp: &VPath| if vp.is_area_root() { Ok(()) } else { usr.create_dir_all(vp.rel()) };
-            for d in std::iter::once(&tvp).chain(dirs.iter()) {
-                if let Err(e) = mkdir(d) {
-                    result = Err(Error::system(&e));
+        let disk_plan = Plan {
+            target: tvp.rel(),
+            dirs: plan.new_dirs.iter().map(|d| d.rel()).collect(),
+            files: moves.iter().map(|(n, vp)| (n.clone(), vp.rel())).collect(),
+        };
+        let plan_bytes = serde_json::to_vec(&disk_plan).expect("plan serialises");
+        if let Err(e) = self
+            .stage_in(&fdir, Some(format!("{PLAN}.new")), |f| f.write_all(&plan_bytes))
+            .and_then(|_| fdir.rename(format!("{PLAN}.new"), &fdir, PLAN))
+        {
+            discard();
+            return Err(write_error(&e, noent));
+        }
+        // The journal names the highest directory the unzip may change.
+        let top = plan.new_dirs.first().cloned().unwrap_or_else(|| tvp.clone());
+        let top = if top.parts.len() < tvp.parts.len() { top } else { tvp.clone() };
+        let res = self.journaled(&mut st, vec![self.entry(&top)], false, || {
+            self.move_into_place(&folder, &disk_plan)
+                .map_err(|e| write_error(&e, || Error::new(code::UNZIP_FAIL, "unzip fail")))?;
+            Ok(((), Delta::user(delta, created as i64)))
+        });
+        st.files.settle(watched, usr);
+        discard();
+        res
+    }
+
+    /// Make the plan's directories and move its staged files into place, keeping what they
+    /// replace in the unzip's folder; on failure put everything back as it was. The plan file is
+    /// removed only once the target is in one state or the other.
+    fn move_into_place(&self, folder: &str, plan: &Plan) -> io::Result<()> {
+        let usr = self.usr();
+        let staging = self.sb.staging();
+        let mut made: Vec<&str> = Vec::new();
+        let mut placed: Vec<(&str, &str, bool)> = Vec::new(); // (staged name, target, had a backup)
+        let result = (|| -> io::Result<()> {
+            for d in &plan.dirs {
+                usr.create_dir(d)?;
+                made.push(d);
+            }
+            for (name, to) in &plan.files {
+                let backup = format!("{folder}/old-{name}");
+                let had = match usr.symlink_metadata(to) {
+                    Ok(_) => {
+                        usr.rename(to, staging, &backup)?;
+                        true
+                    }
+                    Err(_) => false,
+                };
+                if let Err(e) = staging.rename(format!("{folder}/{name}"), usr, to) {
+                    if had {
+                        let _ = staging.rename(&backup, usr, to);
+                    }
+                    return Err(e);
+                }
+                placed.push((name, to, had));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for (name, to, had) in placed.into_iter().rev() {
+                let _ = usr.rename(to, staging, format!("{folder}/{name}"));
+                if had {
+                    let _ = staging.rename(format!("{folder}/old-{name}"), usr, to);
                 }
             }
-            let mut remaining = staged.as_slice();
-            while let (Ok(()), Some(((name, vp), rest))) = (&result, remaining.split_first()) {
-                remaining = rest;
-                let old = self.charged(vp);
-                let size = self.sb.staging().metadata(name).map(|m| m.len()).unwrap_or(0);
-                let r = mkdir(&vp.parent().expect("entry")).and_then(|_| self.commit(name, vp));
-                match r {
-                    Ok(()) => applied += quota::delta(size, old),
-                    Err(_) => result = Err(Error::new(code::UNZIP_FAIL, "unzip fail")),
-                }
+            for d in made.into_iter().rev() {
+                let _ = usr.remove_dir(d);
             }
-            cleanup(remaining);
-            result.map(|()| ((), applied, 0))
-        })
+            let _ = staging.remove_file(format!("{folder}/{PLAN}"));
+            return Err(e);
+        }
+        self.sync_dir(Area::Usr);
+        staging.remove_file(format!("{folder}/{PLAN}"))
     }
 }

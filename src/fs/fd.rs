@@ -1,19 +1,18 @@
 //! File descriptors: `open` with its twelve flags, and read / write / fstat / ftruncate / close.
-//!
-//! fds are decimal strings, as in WeChat, issued from a per-sandbox counter and never reused
-//! while the sandbox is open, so a closed fd can never alias a newer file.
+//! What an fd refers to, and what recovery does about it, is `fd_table`'s business: writes name
+//! the file's current path and inode, never the path it was opened by.
 
-use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cap_std::fs::OpenOptions;
 use parking_lot::Mutex;
 
-use super::{classify, Fail, FileSystem, Stats};
+use super::fail::{fd_limit, too_long, write_error};
+use super::fd_table::{FdEntry, FileId};
+use super::{classify, Fail, FileSystem, State, Stats};
 use crate::error::{code, Error, Result};
-use crate::quota;
+use crate::quota::{self, Delta};
 use crate::sandbox::{self, Area, VPath};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,32 +56,6 @@ impl Flag {
     }
 }
 
-struct FdEntry {
-    file: std::fs::File,
-    /// The path it was opened by: what the quota journal names for writes through it.
-    vp: VPath,
-    flag: Flag,
-    /// The current file pointer for reads/writes without an explicit position.
-    pos: u64,
-    /// Whether bytes written through this fd count against the user+saved quota.
-    counted: bool,
-}
-
-#[derive(Default)]
-pub struct FdTable {
-    next: AtomicU64,
-    open: Mutex<HashMap<u64, Arc<Mutex<FdEntry>>>>,
-}
-
-impl FdTable {
-    pub fn len(&self) -> usize {
-        self.open.lock().len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 fn bad_fd() -> Error {
     Error::new(code::BAD_FD, "bad file descriptor")
 }
@@ -91,26 +64,55 @@ fn fd_denied() -> Error {
     Error::new(code::FD_PERMISSION, "permission denied")
 }
 
+/// Where an fd's file is, as a write through it must treat it.
+enum Place {
+    /// Reachable at this path (checked against the inode just now).
+    At(VPath),
+    /// Reachable no more: its bytes are held, in memory only.
+    Held,
+    /// A temp or package file, or one that never counted.
+    Uncounted,
+}
+
 impl FileSystem {
     fn fd(&self, fd: &str) -> Result<Arc<Mutex<FdEntry>>> {
         let n: u64 = fd.parse().map_err(|_| bad_fd())?;
-        self.fds.open.lock().get(&n).cloned().ok_or_else(bad_fd)
+        self.fds.get(n).ok_or_else(bad_fd)
+    }
+
+    /// Where the file of `e` is now. A tracked path that no longer names this inode (which only
+    /// a change behind the library's back can do) makes the file held from now on.
+    fn place(&self, st: &mut State, e: &FdEntry, len: u64) -> Place {
+        let (path, counted) = st.files.path_of(e.id);
+        let path = path.cloned();
+        match path {
+            Some(vp) if counted => {
+                let here = self.dir(vp.area).and_then(|d| d.symlink_metadata(vp.rel()).ok()).map(|m| FileId::of_cap(&m));
+                if here == Some(e.id) {
+                    Place::At(vp)
+                } else {
+                    st.files.lost(e.id, len);
+                    Place::Held
+                }
+            }
+            None if counted => Place::Held,
+            _ => Place::Uncounted,
+        }
     }
 
     pub fn open_fd(&self, path: &str, flag: &str) -> Result<String> {
         let flag = Flag::parse(flag).ok_or_else(|| Error::new(code::INVALID_FLAG, "invalid flag"))?;
-        let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory \"{path}\""));
         let denied = || format!("permission denied, open {path}");
-        let vp: VPath = sandbox::path::parse(path).map_err(|e| super::path_error(e, denied))?;
+        let vp: VPath = sandbox::path::parse(path).map_err(|e| super::fail::path_error(e, denied))?;
+        let noent = || self.missing(&vp, format!("no such file or directory \"{path}\""));
+        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
         if flag.write && !vp.area.writable() {
             return Err(Error::new(code::FLAG_PERMISSION, "permission denied when open using flag"));
         }
         if vp.is_area_root() {
-            return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
+            return Err(is_dir());
         }
-        if self.fds.len() as u64 >= self.limits.open_files {
-            return Err(Error::new(code::FD_LIMIT, "excced max concurrent fd limit"));
-        }
+        let slot = self.fds.reserve(self.limits.open_files).ok_or_else(fd_limit)?;
         let dir = self.dir(vp.area).ok_or_else(noent)?;
         let mut opts = OpenOptions::new();
         opts.read(flag.read).write(flag.write && !flag.append).append(flag.append);
@@ -121,51 +123,108 @@ impl FileSystem {
                 opts.create(true);
             }
         }
-        let counted = matches!(vp.area, Area::Usr | Area::Store);
-        // Truncation changes usage: take the quota lock around it.
+        // Creation and truncation change usage: take the quota lock around them.
         let mut st = self.state.lock();
-        let old = if flag.truncate { self.charged(&vp) } else { 0 };
-        let file = dir.open_with(vp.rel(), &opts).map_err(|e| match classify(&e) {
-            Fail::Exists => Error::new(code::ALREADY_EXISTS, format!("file already exists {path}")),
-            Fail::IsDir => Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")),
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-            Fail::TooLong => super::too_long(),
-            Fail::NotFound | Fail::NotDir => noent(),
-            _ => Error::system(&e),
-        })?;
+        let (old, existed) = self.charged(&vp);
+        if flag.create && !existed && !st.entries_fit(1, self.limits.entries) {
+            return Err(Error::storage_limit());
+        }
+        let open = || {
+            dir.open_with(vp.rel(), &opts).map_err(|e| match classify(&e) {
+                Fail::Exists => Error::new(code::ALREADY_EXISTS, format!("file already exists {path}")),
+                Fail::IsDir => is_dir(),
+                Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+                Fail::TooLong => too_long(),
+                Fail::FdLimit => fd_limit(),
+                Fail::NotFound | Fail::NotDir => noent(),
+                _ => write_error(&e, noent),
+            })
+        };
+        if flag.create && !existed {
+            // Refuse a parent that is missing or leads out of the area before recording anything.
+            self.check_parent(&vp, noent, denied)?;
+        }
+        let file = if flag.create && !existed {
+            // A new (empty) file is one more entry, recorded so that a crash settles it too.
+            self.journaled(&mut st, vec![self.entry(&vp)], false, || Ok((open()?, Delta::user(0, 1))))?
+        } else {
+            open()?
+        };
         let file = file.into_std();
+        let meta = file.metadata().map_err(|e| Error::system(&e))?;
+        if meta.is_dir() {
+            return Err(is_dir());
+        }
         if vp.area == Area::Tmp {
             super::touch_used(&file);
         }
-        let meta = file.metadata().map_err(|e| Error::system(&e))?;
-        if meta.is_dir() {
-            return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
-        }
+        let id = FileId::of(&meta);
         if flag.truncate && meta.len() > 0 {
-            let entry = self.entry(&vp, old);
-            self.journaled(&mut st, vec![entry], || {
+            let counted = matches!(vp.area, Area::Usr | Area::Store);
+            let mut entry = self.entry(&vp);
+            entry.ino = Some(id.ino);
+            self.journaled(&mut st, vec![entry], true, || {
                 file.set_len(0).map_err(|e| Error::system(&e))?;
-                Ok(((), if counted { -(old as i64) } else { 0 }, 0))
+                Ok(((), Delta::user(if counted { -(old as i64) } else { 0 }, 0)))
             })?;
         }
+        st.files.opened(id, &vp);
         drop(st);
-        let n = self.fds.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let entry = FdEntry { file, vp, flag, pos: 0, counted };
-        self.fds.open.lock().insert(n, Arc::new(Mutex::new(entry)));
+        let n = self.fds.insert(slot, FdEntry { file, id, flag, pos: 0 });
         Ok(n.to_string())
     }
 
     pub fn close_fd(&self, fd: &str) -> Result<()> {
         let n: u64 = fd.parse().map_err(|_| bad_fd())?;
-        self.fds.open.lock().remove(&n).map(|_| ()).ok_or_else(bad_fd)
+        let entry = self.fds.remove(n).ok_or_else(bad_fd)?;
+        let e = entry.lock();
+        let size = e.file.metadata().map(|m| m.len()).unwrap_or(0);
+        self.state.lock().files.closed(e.id, size);
+        Ok(())
     }
 
     pub fn fstat(&self, fd: &str) -> Result<Stats> {
         let entry = self.fd(fd)?;
         let e = entry.lock();
         let meta = e.file.metadata().map_err(|e| Error::system(&e))?;
-        use std::os::unix::fs::MetadataExt;
-        Ok(Stats { mode: meta.mode(), size: meta.len(), last_accessed_time: meta.atime(), last_modified_time: meta.mtime() })
+        Ok(Stats::from_std(&meta))
+    }
+
+    /// Change the length of the fd's file to `len`, as a write through it does: under the quota
+    /// (held bytes included) and, for a reachable file, under the journal.
+    fn resize_through(
+        &self,
+        st: &mut State,
+        e: &FdEntry,
+        len: u64,
+        new_len: u64,
+        append_to: Option<u64>,
+        change: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let delta = quota::delta(new_len, len);
+        match self.place(st, e, len) {
+            Place::Uncounted => change(),
+            Place::Held => {
+                if !st.fits(delta, self.limits.user_files) {
+                    return Err(Error::storage_limit());
+                }
+                change()?;
+                st.files.grow_held(delta);
+                Ok(())
+            }
+            Place::At(vp) => {
+                if !st.fits(delta, self.limits.user_files) {
+                    return Err(Error::storage_limit());
+                }
+                let mut entry = self.entry(&vp);
+                entry.ino = Some(e.id.ino);
+                entry.after = append_to; // an append-mode write is rolled back if a crash tears it
+                self.journaled(st, vec![entry], delta < 0, || {
+                    change()?;
+                    Ok(((), Delta::user(delta, 0)))
+                })
+            }
+        }
     }
 
     pub fn ftruncate(&self, fd: &str, length: u64) -> Result<()> {
@@ -176,17 +235,12 @@ impl FileSystem {
         }
         let mut st = self.state.lock();
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
-        let delta = quota::delta(length, len);
-        if e.counted && !st.usage.user_fits(delta, self.limits.user_files) {
-            return Err(Error::storage_limit());
-        }
-        let entry = self.entry(&e.vp, len);
-        self.journaled(&mut st, vec![entry], || {
-            e.file.set_len(length).map_err(|err| Error::system(&err))?;
+        self.resize_through(&mut st, &e, len, length, None, || {
+            e.file.set_len(length).map_err(|err| write_error(&err, || Error::system(&err)))?;
             if e.flag.sync {
                 let _ = e.file.sync_data();
             }
-            Ok(((), if e.counted { delta } else { 0 }, 0))
+            Ok(())
         })
     }
 
@@ -232,26 +286,17 @@ impl FileSystem {
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
         let at = if e.flag.append { len } else { position.unwrap_or(e.pos) };
         let end = at.saturating_add(data.len() as u64);
-        let delta = quota::delta(end.max(len), len);
-        if e.counted && !st.usage.user_fits(delta, self.limits.user_files) {
-            return Err(Error::storage_limit());
-        }
-        let mut entry = self.entry(&e.vp, len);
-        if e.flag.append {
-            entry.after = Some(end); // an append-mode write is rolled back if a crash tears it
-        }
-        self.journaled(&mut st, vec![entry], || {
+        let append_to = e.flag.append.then_some(end);
+        let sync = e.flag.sync || self.durability == super::Durability::Power;
+        self.resize_through(&mut st, &e, len, end.max(len), append_to, || {
             if let Err(err) = e.file.write_all_at(data, at) {
                 let _ = e.file.set_len(len);
-                return Err(match classify(&err) {
-                    Fail::Full => Error::storage_limit(),
-                    _ => Error::system(&err),
-                });
+                return Err(write_error(&err, || Error::system(&err)));
             }
-            if e.flag.sync || self.durability == super::Durability::Power {
+            if sync {
                 let _ = e.file.sync_data();
             }
-            Ok(((), if e.counted { delta } else { 0 }, 0))
+            Ok(())
         })?;
         if position.is_none() || e.flag.append {
             e.pos = end;

@@ -7,6 +7,11 @@
 //! commit nor release was cut short by a crash and is settled from the files' real sizes. A new
 //! checkpoint is written to a new file and renamed over the journal, which bounds replay.
 //!
+//! Format 2 (this release) keeps entries (files + directories) beside bytes, and names in each
+//! reservation the inode of the file an fd write or append touches, so recovery acts on that file
+//! and never on another that took its name. Format 1 (release 0.1.0) is still read: its usage is
+//! rebuilt once from the files and written as format 2.
+//!
 //! Durability: in `power` mode a reservation is flushed before the mutation starts, so after a
 //! power cut either the reservation or nothing of the mutation survives; commits need no flush
 //! (a lost commit leaves a reservation, which settles to the same figure). For the same reason a
@@ -18,11 +23,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::Usage;
+use super::{Delta, Usage};
 use crate::io::{frame, unframe, LogFile, LogIo};
 
 const MAGIC: &[u8; 4] = b"WXQJ";
-const VERSION: u32 = 1;
+/// The format this release writes.
+pub const FORMAT: u32 = 2;
+const VERSION: u32 = FORMAT;
 const HEADER_LEN: usize = 8;
 const MAX_RECORD: usize = 16 << 20;
 /// Records after which the journal is rewritten as one checkpoint.
@@ -47,33 +54,44 @@ impl Area {
     }
 }
 
-/// One path a mutation touches: its area, its path relative to the area, and the bytes it held
-/// before (a file's length, or the total under a directory). For an append, `after` is the
-/// length the file reaches when the append completes: a file found strictly between the two
-/// after a crash holds a torn append, which open rolls back.
+/// One path a mutation touches: its area, its path relative to the area, and what it held before
+/// (a file's length and 1 entry, or the totals under a directory, or nothing). For an append,
+/// `after` is the length the file reaches when the append completes: a file found strictly
+/// between the two after a crash holds a torn append, which open rolls back. `ino` names the
+/// file a write through an fd or an append touched: recovery acts on the path only while it
+/// still names that file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub area: Area,
     pub rel: String,
     pub before: u64,
+    pub before_entries: u64,
     pub after: Option<u64>,
+    pub ino: Option<u64>,
+}
+
+impl Entry {
+    pub fn new(area: Area, rel: String, before: u64, before_entries: u64) -> Entry {
+        Entry { area, rel, before, before_entries, after: None, ino: None }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Rec {
     Checkpoint(Usage),
     Reserve(u64, Vec<Entry>),
-    Commit(u64, i64, i64),
+    Commit(u64, Delta),
     Release(u64),
 }
 
 fn encode(rec: &Rec) -> Vec<u8> {
-    let mut p = Vec::with_capacity(32);
+    let mut p = Vec::with_capacity(48);
     match rec {
         Rec::Checkpoint(u) => {
             p.push(1);
             p.extend_from_slice(&u.user.to_le_bytes());
             p.extend_from_slice(&u.temp.to_le_bytes());
+            p.extend_from_slice(&u.entries.to_le_bytes());
         }
         Rec::Reserve(id, entries) => {
             p.push(2);
@@ -82,16 +100,19 @@ fn encode(rec: &Rec) -> Vec<u8> {
             for e in entries {
                 p.push(e.area as u8);
                 p.extend_from_slice(&e.before.to_le_bytes());
+                p.extend_from_slice(&e.before_entries.to_le_bytes());
                 p.extend_from_slice(&e.after.unwrap_or(u64::MAX).to_le_bytes());
+                p.extend_from_slice(&e.ino.unwrap_or(0).to_le_bytes());
                 p.extend_from_slice(&(e.rel.len() as u32).to_le_bytes());
                 p.extend_from_slice(e.rel.as_bytes());
             }
         }
-        Rec::Commit(id, user, temp) => {
+        Rec::Commit(id, d) => {
             p.push(3);
             p.extend_from_slice(&id.to_le_bytes());
-            p.extend_from_slice(&user.to_le_bytes());
-            p.extend_from_slice(&temp.to_le_bytes());
+            p.extend_from_slice(&d.user.to_le_bytes());
+            p.extend_from_slice(&d.temp.to_le_bytes());
+            p.extend_from_slice(&d.entries.to_le_bytes());
         }
         Rec::Release(id) => {
             p.push(4);
@@ -128,10 +149,12 @@ impl Reader<'_> {
     }
 }
 
-fn decode(payload: &[u8]) -> Option<Rec> {
+/// One record of format `version`. Format 1 had no entry counts, no inodes and no entry deltas.
+fn decode(payload: &[u8], version: u32) -> Option<Rec> {
+    let v2 = version >= 2;
     let mut r = Reader(payload);
     let rec = match r.u8()? {
-        1 => Rec::Checkpoint(Usage { user: r.u64()?, temp: r.u64()? }),
+        1 => Rec::Checkpoint(Usage { user: r.u64()?, temp: r.u64()?, entries: if v2 { r.u64()? } else { 0 } }),
         2 => {
             let id = r.u64()?;
             let n = r.u32()? as usize;
@@ -139,14 +162,16 @@ fn decode(payload: &[u8]) -> Option<Rec> {
             for _ in 0..n {
                 let area = Area::from_u8(r.u8()?)?;
                 let before = r.u64()?;
+                let before_entries = if v2 { r.u64()? } else { 0 };
                 let after = Some(r.u64()?).filter(|&a| a != u64::MAX);
+                let ino = if v2 { Some(r.u64()?).filter(|&i| i != 0) } else { None };
                 let len = r.u32()? as usize;
                 let rel = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-                entries.push(Entry { area, rel, before, after });
+                entries.push(Entry { area, rel, before, before_entries, after, ino });
             }
             Rec::Reserve(id, entries)
         }
-        3 => Rec::Commit(r.u64()?, r.i64()?, r.i64()?),
+        3 => Rec::Commit(r.u64()?, Delta { user: r.i64()?, temp: r.i64()?, entries: if v2 { r.i64()? } else { 0 } }),
         4 => Rec::Release(r.u64()?),
         _ => return None,
     };
@@ -164,6 +189,8 @@ pub struct Replay {
     pub records: u64,
     /// Bytes of a torn or damaged tail that were cut off.
     pub truncated: u64,
+    /// The format the journal was written in; before 2 it counts no entries (rebuild from files).
+    pub format: u32,
 }
 
 /// Why the journal could not be used; the caller rebuilds usage from a scan and says so.
@@ -188,7 +215,7 @@ pub fn replay_bytes(bytes: &[u8]) -> Result<Replay, Unusable> {
         return Err(Unusable::Corrupt("bad header".into()));
     }
     let version = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(Unusable::Corrupt(format!("unknown version {version}")));
     }
     let mut pos = HEADER_LEN;
@@ -196,7 +223,7 @@ pub fn replay_bytes(bytes: &[u8]) -> Result<Replay, Unusable> {
     let mut pending: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
     let mut records = 0u64;
     while let Some((payload, n)) = unframe(&bytes[pos..], MAX_RECORD) {
-        let Some(rec) = decode(payload) else { break };
+        let Some(rec) = decode(payload, version) else { break };
         match (rec, usage.as_mut()) {
             (Rec::Checkpoint(u), None) => usage = Some(u),
             (_, None) => return Err(Unusable::Corrupt("no checkpoint".into())),
@@ -204,10 +231,9 @@ pub fn replay_bytes(bytes: &[u8]) -> Result<Replay, Unusable> {
             (Rec::Reserve(id, entries), Some(_)) => {
                 pending.insert(id, entries);
             }
-            (Rec::Commit(id, du, dt), Some(u)) => {
+            (Rec::Commit(id, d), Some(u)) => {
                 pending.remove(&id);
-                u.add_user(du);
-                u.add_temp(dt);
+                u.apply(d);
             }
             (Rec::Release(id), Some(_)) => {
                 pending.remove(&id);
@@ -217,21 +243,30 @@ pub fn replay_bytes(bytes: &[u8]) -> Result<Replay, Unusable> {
         pos += n;
     }
     let usage = usage.ok_or_else(|| Unusable::Corrupt("no checkpoint".into()))?;
-    Ok(Replay { usage, pending: pending.into_values().collect(), records, truncated: (bytes.len() - pos) as u64 })
+    Ok(Replay {
+        usage,
+        pending: pending.into_values().collect(),
+        records,
+        truncated: (bytes.len() - pos) as u64,
+        format: version,
+    })
 }
 
-/// Sum `measure(entry) - entry.before` over settled reservations: (user delta, temp delta).
-pub fn settle(pending: &[Vec<Entry>], measure: impl Fn(&Entry) -> u64) -> (i64, i64) {
-    let (mut du, mut dt) = (0i64, 0i64);
+/// Sum `measure(entry) - entry.before` over settled reservations; `measure` gives the bytes and
+/// entries an entry's path holds now.
+pub fn settle(pending: &[Vec<Entry>], measure: impl Fn(&Entry) -> (u64, u64)) -> Delta {
+    let mut d = Delta::ZERO;
     for e in pending.iter().flatten() {
-        let d = super::delta(measure(e), e.before);
+        let (bytes, entries) = measure(e);
+        let db = super::delta(bytes, e.before);
         if e.area == Area::Tmp {
-            dt += d;
+            d.temp += db;
         } else {
-            du += d;
+            d.user += db;
+            d.entries += super::delta(entries, e.before_entries);
         }
     }
-    (du, dt)
+    d
 }
 
 pub struct Journal {
@@ -306,10 +341,10 @@ impl Journal {
         Ok(id)
     }
 
-    /// The mutation `id` finished and changed usage by these deltas (written with the next
-    /// record; until then a crash leaves `id` to be settled from the files).
-    pub fn commit(&mut self, id: u64, user: i64, temp: i64) -> io::Result<()> {
-        self.hold(Rec::Commit(id, user, temp))
+    /// The mutation `id` finished and changed usage by `d` (written with the next record; until
+    /// then a crash leaves `id` to be settled from the files).
+    pub fn commit(&mut self, id: u64, d: Delta) -> io::Result<()> {
+        self.hold(Rec::Commit(id, d))
     }
 
     /// The mutation `id` changed nothing.
@@ -375,7 +410,11 @@ mod tests {
     }
 
     fn entry(rel: &str, before: u64) -> Entry {
-        Entry { area: Area::Usr, rel: rel.into(), before, after: None }
+        Entry::new(Area::Usr, rel.into(), before, 1)
+    }
+
+    fn u(user: u64, temp: u64) -> Usage {
+        Usage { user, temp, entries: 0 }
     }
 
     #[test]
@@ -383,17 +422,19 @@ mod tests {
         let d = dir("replay");
         let p = d.join(Journal::FILE);
         let io: Arc<dyn LogIo> = Arc::new(StdIo);
-        let mut j = Journal::create(io.clone(), &p, Usage { user: 10, temp: 5 }, false).unwrap();
+        let mut j = Journal::create(io.clone(), &p, u(10, 5), false).unwrap();
         let a = j.reserve(vec![entry("a", 0)]).unwrap();
-        j.commit(a, 100, 0).unwrap();
+        j.commit(a, Delta::user(100, 0)).unwrap();
         let b = j.reserve(vec![entry("b", 7)]).unwrap();
         j.release(b).unwrap();
-        j.reserve(vec![entry("c", 3), Entry { area: Area::Tmp, rel: "t".into(), before: 9, after: Some(12) }]).unwrap();
+        j.reserve(vec![entry("c", 3), Entry { after: Some(12), ino: Some(77), ..Entry::new(Area::Tmp, "t".into(), 9, 1) }])
+            .unwrap();
         drop(j);
         let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
-        assert_eq!(r.usage, Usage { user: 110, temp: 5 });
+        assert_eq!(r.usage, u(110, 5));
         assert_eq!(r.pending.len(), 1);
-        assert_eq!(settle(&r.pending, |e| if e.rel == "c" { 8 } else { 0 }), (5, -9));
+        assert_eq!(r.pending[0][1].ino, Some(77));
+        assert_eq!(settle(&r.pending, |e| if e.rel == "c" { (8, 3) } else { (0, 0) }), Delta { user: 5, temp: -9, entries: 2 });
         let _ = std::fs::remove_dir_all(d);
     }
 
@@ -405,11 +446,11 @@ mod tests {
         let mut j = Journal::create(io.clone(), &p, Usage::default(), false).unwrap();
         for i in 0..5 {
             let id = j.reserve(vec![entry("f", i)]).unwrap();
-            j.commit(id, 1, 0).unwrap();
+            j.commit(id, Delta::user(1, 0)).unwrap();
         }
         drop(j);
         let full = std::fs::read(&p).unwrap();
-        let last_commit = encode(&Rec::Commit(5, 1, 0)).len();
+        let last_commit = encode(&Rec::Commit(5, Delta::user(1, 0))).len();
         for cut in (full.len() - last_commit)..full.len() {
             std::fs::write(&p, &full[..cut]).unwrap();
             let (_, r) = Journal::open(io.clone(), &p, false).unwrap().unwrap();
@@ -438,16 +479,16 @@ mod tests {
         let mut j = Journal::create(io.clone(), &p, Usage::default(), false).unwrap();
         for _ in 0..100 {
             let id = j.reserve(vec![entry("f", 0)]).unwrap();
-            j.commit(id, 2, 1).unwrap();
+            j.commit(id, Delta { user: 2, temp: 1, entries: 0 }).unwrap();
         }
-        j.checkpoint(Usage { user: 200, temp: 100 }).unwrap();
+        j.checkpoint(u(200, 100)).unwrap();
         let id = j.reserve(vec![entry("g", 0)]).unwrap();
-        j.commit(id, 1, 0).unwrap();
+        j.commit(id, Delta::user(1, 0)).unwrap();
         drop(j);
         let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
-        assert_eq!(r.usage, Usage { user: 201, temp: 100 });
+        assert_eq!(r.usage, u(201, 100));
         assert_eq!(r.records, 3);
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), 109, "header, checkpoint, one reserve, one commit");
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 141, "header, checkpoint, one reserve, one commit");
         let _ = std::fs::remove_dir_all(d);
     }
 }

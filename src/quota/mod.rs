@@ -3,10 +3,6 @@
 //! `Usage` is plain data: callers hold it under the lock that also covers the write it admits,
 //! so a check and its write are one atomic step.
 
-use std::io;
-
-use cap_std::fs::Dir;
-
 pub mod cleanup;
 pub mod journal;
 
@@ -59,25 +55,59 @@ pub fn default_open_files() -> u64 {
     (process_fd_limit() / 4).clamp(16, 1024)
 }
 
-/// Bytes in use: usr + store together (one quota) and tmp (its own).
+/// What a sandbox uses: bytes of usr + store together (one quota), bytes of tmp (its own), and
+/// entries (files and directories) of usr + store. This is what the journal keeps; bytes that
+/// open fds hold after their file was unlinked or replaced are counted apart, in memory (they
+/// are gone after any restart).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub user: u64,
     pub temp: u64,
+    pub entries: u64,
+}
+
+/// A signed change of each [`Usage`] figure.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub user: i64,
+    pub temp: i64,
+    pub entries: i64,
+}
+
+impl Delta {
+    pub const ZERO: Delta = Delta { user: 0, temp: 0, entries: 0 };
+
+    pub fn user(user: i64, entries: i64) -> Delta {
+        Delta { user, temp: 0, entries }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Delta::ZERO
+    }
+}
+
+impl std::ops::Add for Delta {
+    type Output = Delta;
+    fn add(self, o: Delta) -> Delta {
+        Delta {
+            user: self.user.saturating_add(o.user),
+            temp: self.temp.saturating_add(o.temp),
+            entries: self.entries.saturating_add(o.entries),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Delta {
+    fn add_assign(&mut self, o: Delta) {
+        *self = *self + o;
+    }
 }
 
 impl Usage {
-    /// Whether growing user+saved files by `delta` bytes stays within `limit`.
-    pub fn user_fits(&self, delta: i64, limit: u64) -> bool {
-        delta <= 0 || self.user.saturating_add(delta as u64) <= limit
-    }
-
-    pub fn add_user(&mut self, delta: i64) {
-        self.user = apply(self.user, delta);
-    }
-
-    pub fn add_temp(&mut self, delta: i64) {
-        self.temp = apply(self.temp, delta);
+    pub fn apply(&mut self, d: Delta) {
+        self.user = apply(self.user, d.user);
+        self.temp = apply(self.temp, d.temp);
+        self.entries = apply(self.entries, d.entries);
     }
 }
 
@@ -87,21 +117,6 @@ fn apply(v: u64, delta: i64) -> u64 {
     } else {
         v.saturating_sub(delta.unsigned_abs())
     }
-}
-
-/// Logical bytes of the regular files beneath `dir`, not following symlinks.
-pub fn measure(dir: &Dir) -> io::Result<u64> {
-    let mut total = 0u64;
-    for entry in dir.entries()? {
-        let entry = entry?;
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            total += measure(&entry.open_dir()?)?;
-        } else if ft.is_file() {
-            total += entry.metadata()?.len();
-        }
-    }
-    Ok(total)
 }
 
 /// Signed difference `new - old`, saturating.

@@ -61,6 +61,8 @@ impl From<io::Error> for OpenError {
 /// An open sandbox directory. Holds the cross-process lock for its lifetime.
 pub struct Sandbox {
     dir: PathBuf,
+    /// The sandbox directory itself, for the files beside the areas (journal, ballast).
+    base: Dir,
     usr: Dir,
     tmp: Dir,
     store: Dir,
@@ -69,8 +71,6 @@ pub struct Sandbox {
     _lock: File,
     /// This open made the sandbox directory.
     created: bool,
-    /// Files of interrupted writes found in staging at open and removed: (name, bytes).
-    staging_removed: Vec<(String, u64)>,
 }
 
 /// Where the sandbox of (user, app) lives under `root`.
@@ -96,18 +96,11 @@ impl Sandbox {
                 _ => {}
             }
         }
+        // What a crash left in staging is the file system's to finish or clear (it knows unzip plans).
         let mut sb = Sandbox::open_dir(&dir)?;
         sb.created = created;
         if !dir.join(FORMAT).exists() {
             write_format(&dir)?;
-        }
-        // Anything left in staging is a write that never completed (safe: we hold the lock).
-        for entry in sb.staging.entries()? {
-            let entry = entry?;
-            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if sb.staging.remove_file(entry.file_name()).is_ok() {
-                sb.staging_removed.push((entry.file_name().to_string_lossy().into_owned(), len));
-            }
         }
         if let Some(p) = package_dir {
             let dir = Dir::open_ambient_dir(p, ambient_authority())
@@ -135,6 +128,11 @@ impl Sandbox {
         &self.dir
     }
 
+    /// A capability handle on the sandbox directory.
+    pub fn dir_handle(&self) -> &Dir {
+        &self.base
+    }
+
     pub fn kv_dir(&self) -> PathBuf {
         self.dir.join(KV)
     }
@@ -156,11 +154,6 @@ impl Sandbox {
     /// Whether this open created the sandbox.
     pub fn created(&self) -> bool {
         self.created
-    }
-
-    /// Files of interrupted writes that open removed from staging: (name, bytes).
-    pub fn staging_removed(&self) -> &[(String, u64)] {
-        &self.staging_removed
     }
 
     /// The OS path behind a virtual path (host use only: `host.realPath`).
@@ -238,9 +231,9 @@ impl Sandbox {
             staging: base.open_dir(STAGING)?,
             package: None,
             dir: dir.to_path_buf(),
+            base,
             _lock: lock,
             created: false,
-            staging_removed: Vec::new(),
         })
     }
 

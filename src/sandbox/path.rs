@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Area {
     /// `wxfile://usr/...`: the only area a mini-program may write.
     Usr,
@@ -50,16 +50,23 @@ pub enum PathError {
     Escape,
     /// The bare protocol root, `wxfile://`: exists but can be neither listed nor written.
     Root,
-    /// A component or the whole path is too long.
+    /// A component or the whole path is too long, or the path is too deep.
     TooLong,
 }
 
-/// Longest component (NAME_MAX) and longest path we accept.
+/// Longest component (NAME_MAX) and longest path string we accept.
 pub const MAX_COMPONENT: usize = 255;
 pub const MAX_PATH: usize = 4096;
+/// Most components a path may have beneath its area, and most bytes its components may take
+/// joined by `/`. Every call that can deepen a tree checks them (a rename or unzip for the whole
+/// subtree it moves), so every tree in a sandbox can be walked and removed with a bounded stack,
+/// a bounded number of fds and paths the OS accepts in one string (PATH_MAX is 4,096 with the
+/// sandbox's own directory in front).
+pub const MAX_DEPTH: usize = 64;
+pub const MAX_REL_PATH: usize = 2048;
 
 /// A parsed virtual path: its area and the components beneath the area's root.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VPath {
     pub area: Area,
     pub parts: Vec<String>,
@@ -94,6 +101,13 @@ impl VPath {
         let mut parts = self.parts.clone();
         parts.push(child.to_string());
         VPath { area: self.area, parts }
+    }
+
+    /// Whether this path, with a subtree `extra_depth` components deep and `extra_len` bytes long
+    /// hung beneath it, stays within [`MAX_DEPTH`] and [`MAX_REL_PATH`].
+    pub fn within_limits(&self, extra_depth: usize, extra_len: usize) -> bool {
+        let len: usize = self.parts.iter().map(|p| p.len() + 1).sum::<usize>() + extra_len;
+        self.parts.len() + extra_depth <= MAX_DEPTH && len <= MAX_REL_PATH + 1
     }
 
     /// Whether `self` is `other` or lies beneath it.
@@ -197,7 +211,11 @@ fn normalise(area: Area, rest: &str) -> Result<VPath, PathError> {
             c => parts.push(c.to_string()),
         }
     }
-    Ok(VPath { area, parts })
+    let vp = VPath { area, parts };
+    if !vp.within_limits(0, 0) {
+        return Err(PathError::TooLong);
+    }
+    Ok(vp)
 }
 
 #[cfg(test)]
@@ -262,6 +280,12 @@ mod tests {
         }
         assert_eq!(parse("wxfile://"), Err(PathError::Root));
         assert_eq!(parse(&format!("wxfile://usr/{}", "a".repeat(256))), Err(PathError::TooLong));
+        let deep = |n: usize| format!("wxfile://usr{}", "/d".repeat(n));
+        assert_eq!(parse(&deep(MAX_DEPTH)).unwrap().parts.len(), MAX_DEPTH);
+        assert_eq!(parse(&deep(MAX_DEPTH + 1)), Err(PathError::TooLong));
+        let long = |n: usize| format!("wxfile://usr{}", format!("/{}", "x".repeat(199)).repeat(n));
+        assert!(parse(&long(10)).is_ok(), "2,000 bytes beneath usr");
+        assert_eq!(parse(&long(11)), Err(PathError::TooLong));
     }
 
     #[test]

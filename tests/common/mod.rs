@@ -122,3 +122,53 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Run the ignored test `name` of the current test binary in a child process with `env` set;
+/// returns its exit status and what it printed. The child is how a test plays a host process
+/// that dies (`std::process::exit` with sandboxes still open is what a kill leaves behind).
+pub fn run_child(name: &str, env: &[(&str, String)]) -> (std::process::ExitStatus, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status, text)
+}
+
+/// A small tmpfs of its own (a full disk, a root with few inodes), unmounted on drop. `None`
+/// (after saying so) where this process may not mount; under CI that is a failure.
+pub struct Tmpfs {
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn mount(tag: &str, size: &str, inodes: Option<u64>) -> Option<Tmpfs> {
+        let dir = fresh_dir(tag);
+        let mut opts = format!("size={size}");
+        if let Some(n) = inodes {
+            opts.push_str(&format!(",nr_inodes={n}"));
+        }
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(&dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            assert!(std::env::var_os("CI").is_none(), "CI: cannot mount a tmpfs (root needed)");
+            println!("skipped: cannot mount a tmpfs here (root needed)");
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

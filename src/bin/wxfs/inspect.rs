@@ -96,13 +96,18 @@ fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
 }
 
-/// Bytes of the regular files at `path` (a file, or everything beneath a directory), not
-/// following symlinks.
-fn measure(path: &Path) -> u64 {
+/// Bytes of the regular files at `path` (a file, or everything beneath a directory) and the
+/// entries there (itself included unless `self_too` is false), not following symlinks.
+fn measure(path: &Path, self_too: bool) -> (u64, u64) {
+    let own = u64::from(self_too);
     match path.symlink_metadata() {
-        Ok(m) if m.is_file() => m.len(),
-        Ok(m) if m.is_dir() => std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| measure(&e.path())).sum(),
-        _ => 0,
+        Ok(m) if m.is_file() => (m.len(), own),
+        Ok(m) if m.is_dir() => std::fs::read_dir(path).into_iter().flatten().flatten().fold((0, own), |(b, n), e| {
+            let (eb, en) = measure(&e.path(), true);
+            (b + eb, n + en)
+        }),
+        Ok(_) => (0, own),
+        Err(_) => (0, 0),
     }
 }
 
@@ -115,17 +120,16 @@ fn journal_figures(dir: &Path) -> Result<(wxfs::quota::Usage, usize), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("quota journal missing".into()),
         Err(e) => return Err(format!("quota journal unreadable: {e}")),
     };
-    let (du, dt) = journal::settle(&replay.pending, |e| {
+    let delta = journal::settle(&replay.pending, |e| {
         let area = match e.area {
             journal::Area::Usr => sandbox::USR,
             journal::Area::Store => sandbox::STORE,
             journal::Area::Tmp => sandbox::TMP,
         };
-        measure(&dir.join(area).join(&e.rel))
+        measure(&dir.join(area).join(&e.rel), e.rel != ".")
     });
     let mut usage = replay.usage;
-    usage.add_user(du);
-    usage.add_temp(dt);
+    usage.apply(delta);
     Ok((usage, replay.pending.len()))
 }
 

@@ -1,0 +1,174 @@
+//! Reads: access, stat, readdir, readFile and its relatives.
+
+use super::fail::{denied_or, too_long, Fail};
+use super::values::{StatResult, Stats};
+use super::{archive, classify, read_exact_at, touch_used, walk, FileId, FileSystem};
+use crate::error::{code, Error, Result};
+use crate::sandbox::{self, Area, PathError};
+
+/// A file opened for a native caller, with what it takes to map it safely.
+pub struct ForMap {
+    pub file: std::fs::File,
+    pub len: u64,
+    /// No call changes this file in place (saved, temp and package files are replaced whole or
+    /// not at all, and a pinned temp file is copied, not moved, into usr), so a mapping of it
+    /// stays readable: pin it with [`FileSystem::pin_mapped`] while the mapping lives.
+    pub mappable: bool,
+    pub(crate) id: FileId,
+}
+
+impl FileSystem {
+    pub fn access(&self, path: &str) -> Result<()> {
+        let noent = format!("no such file or directory {path}");
+        let vp = match sandbox::path::parse(path) {
+            Ok(vp) => vp,
+            Err(PathError::TooLong) => return Err(too_long()),
+            Err(_) => return Err(Error::new(code::NO_SUCH_FILE, noent)),
+        };
+        self.meta(&vp).map(|_| ()).map_err(|e| match classify(&e) {
+            Fail::Denied => Error::new(code::PERMISSION_DENIED, format!("permission denied, open {path}")),
+            _ => self.missing(&vp, noent),
+        })
+    }
+
+    pub fn stat(&self, path: &str, recursive: bool) -> Result<StatResult> {
+        let denied = || format!("permission denied, open {path}");
+        let vp = self.readable(path, denied)?;
+        let meta = self
+            .meta(&vp)
+            .map_err(|e| denied_or(&e, denied, || self.missing(&vp, format!("no such file or directory {path}"))))?;
+        let top = Stats::from_meta(&meta);
+        if !recursive || !meta.is_dir() {
+            return Ok(StatResult::One(top));
+        }
+        let dir = self.dir(vp.area).expect("area");
+        let mut out = vec![("/".to_string(), top)];
+        out.extend(walk::stats(dir, &vp.rel()).map_err(|e| Error::system(&e))?);
+        Ok(StatResult::Tree(out))
+    }
+
+    pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
+        let denied = || format!("permission denied, open {path}");
+        let vp = match sandbox::path::parse(path) {
+            Ok(vp) => vp,
+            Err(PathError::TooLong) => return Err(too_long()),
+            Err(_) => return Err(Error::new(code::PATH_PERMISSION_DENIED, denied())),
+        };
+        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let dir = self.dir(vp.area).ok_or_else(noent)?;
+        let sub = walk::open_sub(dir, &vp.rel()).map_err(|e| match classify(&e) {
+            Fail::NotDir if !self.blocked_by_file(&vp) => Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")),
+            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+            _ => noent(),
+        })?;
+        let mut names = Vec::new();
+        for entry in sub.entries().map_err(|e| Error::system(&e))? {
+            let entry = entry.map_err(|e| Error::system(&e))?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Open a readable regular file with the method's wording for failures (readFile family).
+    pub fn open_read(&self, path: &str) -> Result<(std::fs::File, u64)> {
+        let (file, len, _) = self.open_read_at(path)?;
+        Ok((file, len))
+    }
+
+    fn open_read_at(&self, path: &str) -> Result<(std::fs::File, u64, sandbox::VPath)> {
+        let denied = || format!("permission denied, open {path}");
+        let vp = self.readable(path, denied)?;
+        let noent = || self.missing(&vp, format!("no such file or directory, open {path}"));
+        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
+        let dir = self.dir(vp.area).ok_or_else(noent)?;
+        if vp.is_area_root() {
+            return Err(is_dir());
+        }
+        let file = dir.open(vp.rel()).map_err(|e| match classify(&e) {
+            Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+            Fail::TooLong => too_long(),
+            Fail::FdLimit => super::fail::fd_limit(),
+            _ => noent(),
+        })?;
+        let file = file.into_std();
+        let meta = file.metadata().map_err(|e| Error::system(&e))?;
+        if meta.is_dir() {
+            return Err(is_dir());
+        }
+        if vp.area == Area::Tmp {
+            touch_used(&file);
+        }
+        Ok((file, meta.len(), vp))
+    }
+
+    /// Open a readable file for a native caller that may map it (see [`ForMap`]).
+    pub fn open_for_map(&self, path: &str) -> Result<ForMap> {
+        let (file, len, vp) = self.open_read_at(path)?;
+        if len > self.limits.read_file {
+            return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
+        }
+        let id = FileId::of(&file.metadata().map_err(|e| Error::system(&e))?);
+        Ok(ForMap { file, len, mappable: vp.area != Area::Usr, id })
+    }
+
+    /// The host maps `f`: keep its file out of reach of in-place changes until `unpin`.
+    pub fn pin_mapped(&self, f: &ForMap) {
+        self.pin(f.id);
+    }
+
+    /// The byte range readFile returns, validated as WeChat documents it:
+    /// position in [0, len-1], length in [1, len]; the range is clipped at the end of the file.
+    pub fn read_range(&self, len: u64, position: Option<f64>, length: Option<f64>) -> Result<(u64, u64)> {
+        let pos = match position {
+            None => 0,
+            Some(p) if p.fract() == 0.0 && p >= 0.0 && (p < len as f64 || (p == 0.0 && len == 0)) => p as u64,
+            Some(_) => return Err(Error::new(code::POSITION_RANGE, "the value of \"position\" is out of range")),
+        };
+        let count = match length {
+            None => len - pos,
+            Some(l) if l.fract() == 0.0 && l >= 1.0 && l <= len as f64 => (l as u64).min(len - pos),
+            Some(_) => return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range")),
+        };
+        if count > self.limits.read_file {
+            return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
+        }
+        Ok((pos, count))
+    }
+
+    pub fn read_file(&self, path: &str, position: Option<f64>, length: Option<f64>) -> Result<Vec<u8>> {
+        let (file, len) = self.open_read(path)?;
+        let (pos, count) = self.read_range(len, position, length)?;
+        read_exact_at(&file, pos, count).map_err(|e| Error::system(&e))
+    }
+
+    pub fn get_file_info(&self, path: &str, algorithm: &str) -> Result<(u64, String)> {
+        let algo = archive::Digest::parse(algorithm)
+            .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
+        let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
+        let vp = sandbox::path::parse(path).map_err(|_| not_exist())?;
+        let file = self.dir(vp.area).and_then(|d| d.open(vp.rel()).ok()).ok_or_else(not_exist)?;
+        let mut file = file.into_std();
+        let meta = file.metadata().map_err(|e| Error::system(&e))?;
+        if !meta.is_file() {
+            return Err(not_exist());
+        }
+        let digest = algo.of_reader(&mut file).map_err(|e| Error::system(&e))?;
+        Ok((meta.len(), digest))
+    }
+
+    pub fn read_compressed_file(&self, path: &str, algorithm: &str) -> Result<Vec<u8>> {
+        if algorithm != "br" {
+            return Err(Error::new(code::BROTLI_FAIL, "decompress fail"));
+        }
+        let (file, _) = self.open_read(path)?;
+        archive::brotli_decompress(file, self.limits.read_file)
+    }
+
+    /// The limit on a text result (a string encoding of file bytes, as a JSON result carries
+    /// it): twice the readFile limit, so base64 and hex of a file at the limit fit, while bytes
+    /// that would expand six-fold into escapes are refused before they are built.
+    pub fn text_limit(&self) -> u64 {
+        self.limits.read_file.saturating_mul(2)
+    }
+}

@@ -1,0 +1,176 @@
+//! Names and directories: mkdir, rmdir, unlink, rename. Each keeps the entry count, and moves or
+//! releases what open fds hold along with the names (fds follow their files).
+
+use super::fail::{denied_or, too_long, write_error};
+use super::{classify, walk, Fail, FileSystem};
+use crate::error::{code, Error, Result};
+use crate::quota::Delta;
+use crate::sandbox::path::{MAX_DEPTH, MAX_REL_PATH};
+use crate::sandbox::{Area, VPath};
+
+impl FileSystem {
+    pub fn mkdir(&self, path: &str, recursive: bool) -> Result<()> {
+        let denied = || format!("permission denied, open {path}");
+        let vp = self.writable(path, denied)?;
+        let exists = || Error::new(code::ALREADY_EXISTS, format!("file already exists {path}"));
+        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let dir = self.usr();
+        let mut st = self.state.lock();
+        if vp.is_area_root() {
+            return if recursive { Ok(()) } else { Err(exists()) };
+        }
+        // The first component that does not exist yet: everything from it down is created.
+        let mut first_missing = vp.parts.len();
+        for n in 1..=vp.parts.len() {
+            match dir.metadata(vp.parts[..n].join("/")) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) if n == vp.parts.len() => return Err(exists()),
+                Ok(_) => return Err(self.missing(&vp, format!("no such file or directory {path}"))),
+                Err(e) => match classify(&e) {
+                    Fail::Denied => return Err(Error::new(code::PERMISSION_DENIED, denied())),
+                    _ => {
+                        first_missing = n - 1;
+                        break;
+                    }
+                },
+            }
+        }
+        if first_missing == vp.parts.len() {
+            return if recursive { Ok(()) } else { Err(exists()) };
+        }
+        if !recursive && first_missing < vp.parts.len() - 1 {
+            return Err(noent());
+        }
+        let created = (vp.parts.len() - first_missing) as u64;
+        if !st.entries_fit(created, self.limits.entries) {
+            return Err(Error::storage_limit());
+        }
+        let top = VPath { area: Area::Usr, parts: vp.parts[..=first_missing].to_vec() };
+        self.journaled(&mut st, vec![self.entry(&top)], false, || {
+            let res = if recursive { dir.create_dir_all(vp.rel()) } else { dir.create_dir(vp.rel()) };
+            res.map_err(|e| match classify(&e) {
+                Fail::Exists => exists(),
+                Fail::NotFound | Fail::NotDir => noent(),
+                Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+                _ => write_error(&e, noent),
+            })?;
+            Ok(((), Delta::user(0, created as i64)))
+        })
+    }
+
+    pub fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
+        let denied = || format!("permission denied, open {path}");
+        let vp = self.writable(path, denied)?;
+        if vp.is_area_root() {
+            return Err(Error::new(code::PERMISSION_DENIED, denied()));
+        }
+        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let dir = self.usr();
+        let mut st = self.state.lock();
+        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
+        if !meta.is_dir() {
+            return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")));
+        }
+        let entry = self.entry(&vp);
+        let (bytes, entries) = (entry.before, entry.before_entries);
+        let watched = st.files.watch(&vp, dir);
+        let res = self.journaled(&mut st, vec![entry], true, || {
+            if recursive {
+                walk::remove_tree(dir, &vp.rel()).map_err(|e| Error::system(&e))?;
+            } else {
+                dir.remove_dir(vp.rel()).map_err(|e| match classify(&e) {
+                    Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
+                    Fail::NotFound => noent(),
+                    _ => Error::system(&e),
+                })?;
+            }
+            Ok(((), Delta::user(-(bytes as i64), -(entries as i64))))
+        });
+        st.files.settle(watched, dir);
+        res
+    }
+
+    pub fn unlink(&self, path: &str) -> Result<()> {
+        let denied = || format!("permission denied, open {path}");
+        let vp = self.writable(path, denied)?;
+        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let not_permitted = || Error::new(code::NOT_PERMITTED, format!("operation not permitted, unlink {path}"));
+        if vp.is_area_root() {
+            return Err(not_permitted());
+        }
+        let dir = self.usr();
+        let mut st = self.state.lock();
+        let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
+        if meta.is_dir() {
+            return Err(not_permitted());
+        }
+        let size = if meta.is_file() { meta.len() } else { 0 };
+        let watched = st.files.watch(&vp, dir);
+        let res = self.journaled(&mut st, vec![self.entry(&vp)], true, || {
+            dir.remove_file(vp.rel()).map_err(|e| match classify(&e) {
+                Fail::NotFound => noent(),
+                _ => Error::system(&e),
+            })?;
+            Ok(((), Delta::user(-(size as i64), -1)))
+        });
+        st.files.settle(watched, dir);
+        res
+    }
+
+    pub fn rename(&self, old: &str, new: &str) -> Result<()> {
+        let denied = || format!("permission denied, rename {old} -> {new}");
+        let reason = || format!("no such file or directory, rename {old} -> {new}");
+        let ovp = self.writable(old, denied)?;
+        let nvp = self.writable(new, denied)?;
+        let noent = || self.missing(&ovp, reason());
+        if ovp.is_area_root() || nvp.is_area_root() {
+            return Err(Error::new(code::PERMISSION_DENIED, denied()));
+        }
+        if ovp == nvp {
+            return self.meta(&ovp).map(|_| ()).map_err(|_| noent());
+        }
+        if nvp.starts_with(&ovp) {
+            return Err(Error::new(code::INVALID_ARGUMENT, format!("Invalid argument, rename {old} -> {new}")));
+        }
+        let dir = self.usr();
+        let mut st = self.state.lock();
+        let ometa = dir.symlink_metadata(ovp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
+        self.check_parent(&nvp, || self.missing(&nvp, reason()), denied)?;
+        // The subtree moved must fit beneath its new place, however shallow its own name is.
+        if ometa.is_dir() {
+            let room_depth = MAX_DEPTH.saturating_sub(nvp.parts.len());
+            let here: usize = nvp.parts.iter().map(|p| p.len() + 1).sum();
+            let room_len = (MAX_REL_PATH + 1).saturating_sub(here);
+            let (depth, len) = walk::extent(dir, &ovp.rel(), room_depth, room_len).map_err(|e| match classify(&e) {
+                Fail::TooLong => too_long(),
+                _ => Error::system(&e),
+            })?;
+            if depth > room_depth || len > room_len {
+                return Err(too_long());
+            }
+        }
+        let entries = vec![self.entry(&ovp), self.entry(&nvp)];
+        let (replaced, replaced_entries) = (entries[1].before, entries[1].before_entries);
+        // A file the target's name leaves behind stays counted while an fd holds it.
+        let watched = st.files.watch(&nvp, dir);
+        let res = self.journaled(&mut st, entries, false, || {
+            dir.rename(ovp.rel(), dir, nvp.rel()).map_err(|e| match classify(&e) {
+                Fail::NotFound => noent(),
+                Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
+                Fail::IsDir => {
+                    Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, rename {old} -> {new}"))
+                }
+                Fail::NotDir => Error::new(code::NOT_A_DIRECTORY, format!("not a directory, rename {old} -> {new}")),
+                Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
+                _ => Error::system(&e),
+            })?;
+            self.sync_dir(Area::Usr);
+            Ok(((), Delta::user(-(replaced as i64), -(replaced_entries as i64))))
+        });
+        st.files.settle(watched, dir);
+        if res.is_ok() {
+            st.files.renamed(&ovp, &nvp);
+        }
+        res
+    }
+}

@@ -1,0 +1,75 @@
+//! Plain values the file system hands out: stats, saved-file records, temp sources, what open found.
+
+use std::path::PathBuf;
+
+use cap_std::fs::{Metadata, MetadataExt};
+
+/// What `stat` reports for one file or directory (spec.md §1 Stats).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub mode: u32,
+    pub size: u64,
+    pub last_accessed_time: i64,
+    pub last_modified_time: i64,
+}
+
+impl Stats {
+    pub(crate) fn from_meta(m: &Metadata) -> Stats {
+        Stats { mode: m.mode(), size: m.len(), last_accessed_time: m.atime(), last_modified_time: m.mtime() }
+    }
+
+    pub(crate) fn from_std(m: &std::fs::Metadata) -> Stats {
+        use std::os::unix::fs::MetadataExt as _;
+        Stats { mode: m.mode(), size: m.len(), last_accessed_time: m.atime(), last_modified_time: m.mtime() }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & 0o170000 == 0o040000
+    }
+}
+
+pub enum StatResult {
+    One(Stats),
+    /// Recursive stat of a directory: `"/"` first, then `"/<rel>"` parents before children.
+    Tree(Vec<(String, Stats)>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedFile {
+    pub file_path: String,
+    pub size: u64,
+    pub create_time: i64,
+}
+
+/// Bytes to write, or a host file to take them from.
+pub enum TempSource<'a> {
+    Bytes(&'a [u8]),
+    File { path: PathBuf, take: bool },
+}
+
+/// Durability of file replacement: `power` flushes data and directory before returning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    #[default]
+    Process,
+    Power,
+}
+
+/// What open found and repaired: the figures a host log reports (paths relative to the sandbox).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Why the journal was rebuilt from a scan (missing, corrupt, an earlier format), if it was.
+    pub rebuilt: Option<String>,
+    /// Reservations cut short by a crash and settled from real sizes.
+    pub settled: usize,
+    /// Bytes of a torn journal tail that were cut off.
+    pub truncated: u64,
+    /// Journal records replayed.
+    pub replayed: u64,
+    /// Appends torn by a crash and cut back: (path in its area, bytes removed).
+    pub rolled_back: Vec<(String, u64)>,
+    /// Unzips a crash interrupted, completed from their staged files: (target in usr, files placed).
+    pub unzips_completed: Vec<(String, u64)>,
+    /// Interrupted writes removed from staging: (count, bytes).
+    pub staging_removed: (u64, u64),
+}
