@@ -10,6 +10,21 @@
 //!
 //! Recovery events are emitted after the sandbox is open and no library lock is held, so a sink
 //! may call back into the library (except [`set_sink`] itself, which then fails).
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! let heard = Arc::new(Mutex::new(Vec::new()));
+//! let sink = heard.clone();
+//! wxfs::events::set_sink(Some(Box::new(move |e: &wxfs::events::Event| {
+//!     sink.lock().unwrap().push(format!("{:?} {}: {}", e.level, e.sandbox, e.message));
+//! })))
+//! .unwrap();
+//! let root = std::env::temp_dir().join(format!("wxfs-events-doc-{}", std::process::id()));
+//! drop(wxfs::Session::open(wxfs::Config::new(&root, "u1", "wx1")).unwrap());
+//! wxfs::events::set_sink(None).unwrap();
+//! assert_eq!(*heard.lock().unwrap(), ["Debug u1/wx1: sandbox created"]);
+//! # std::fs::remove_dir_all(&root).unwrap();
+//! ```
 
 use std::cell::Cell;
 use std::path::Path;
@@ -46,9 +61,11 @@ impl Level {
 /// One event, borrowed for the duration of the sink call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event<'a> {
+    /// How much it matters.
     pub level: Level,
     /// `<user-dir>/<app-dir>` relative to the root; empty for an event about no one sandbox.
     pub sandbox: &'a str,
+    /// What happened, with counts and root-relative paths.
     pub message: &'a str,
 }
 
