@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# The benchmark command on a fresh machine: builds the mmkv crate's library as a baseline (its
-# build needs protoc, which is why it is not a dev-dependency), then runs every bench and prints
-# the tables. See BENCHMARKS.md.
+# The benchmark command on a fresh machine. Builds the baseline, Tencent MMKV's C++ core, from the
+# npm package react-native-mmkv-storage 12.0.1 (its MMKV/Core, BSD-3, with its own CMakeLists),
+# and our shim over it (benches/mmkv/shim.cpp); nothing of MMKV is committed. Then runs
+# benches/mmkv.rs (wxfs against MMKV, each ratio with its target) and benches/compare.rs
+# (large values, files, power mode, open). See BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v protoc >/dev/null; then
-    if command -v apt-get >/dev/null; then
-        apt-get update && apt-get install -y --no-install-recommends protobuf-compiler
-    fi
+repo=$(pwd)
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v g++ >/dev/null || need+=(g++)
+command -v npm >/dev/null || need+=(npm)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update && apt-get install -y --no-install-recommends "${need[@]}"
 fi
 work="${TMPDIR:-/tmp}/wxfs-mmkv-baseline"
-lib="$work/mmkv-0.9.3/target/release/libmmkv.so"
-if [ ! -f "$lib" ] && command -v protoc >/dev/null; then
-    cargo info mmkv@0.9.3 >/dev/null   # fetches the crate into the registry cache
-    crate=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/mmkv-0.9.3.crate | head -n 1)
-    mkdir -p "$work" && tar xzf "$crate" -C "$work"
-    (cd "$work/mmkv-0.9.3" && cargo build --release --locked --lib)
+shim="$work/libmmkvshim.so"
+if [ ! -f "$work/build/libcore.a" ]; then
+    rm -rf "$work" && mkdir -p "$work"
+    (cd "$work" && npm pack --silent react-native-mmkv-storage@12.0.1 >/dev/null && tar xzf react-native-mmkv-storage-12.0.1.tgz)
+    mkdir -p "$work/build"
+    (cd "$work/build" && cmake -DCMAKE_BUILD_TYPE=Release -DCMAKE_POSITION_INDEPENDENT_CODE=ON ../package/MMKV/Core >/dev/null && make -j2 >/dev/null)
 fi
-if [ -f "$lib" ]; then
-    export WXFS_BENCH_MMKV="$lib"
-else
-    echo "mmkv baseline unavailable (no protoc): the mmkv rows use the in-bench mmap-kv stand-in" >&2
-fi
-cargo bench
+g++ -O2 -std=c++17 -shared -fPIC -o "$shim" "$repo/benches/mmkv/shim.cpp" -I "$work/package/MMKV/Core" \
+    -Wl,--whole-archive "$work/build/libcore.a" -Wl,--no-whole-archive -lpthread -lz
+export WXFS_BENCH_MMKV_SHIM="$shim"
+cargo bench --bench mmkv
+cargo bench --bench compare

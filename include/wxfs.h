@@ -352,8 +352,10 @@ int32_t wxfs_real_path(uint64_t sandbox,
 
 /**
  * setStorage: `json` is the value as JSON text; `data_type` (may be NULL) is kept beside it.
- * Returns 1400002 / 1400003 over the item / total limit (the old value stays), 1400004 for an
- * empty key, `WXFS_E_JSON` when `json` is not JSON.
+ * Key, JSON and dataType bytes count against the limits. Returns 1400002 / 1400003 over the
+ * item / total limit (the old value stays), 1400004 for an empty key, `WXFS_E_JSON` when
+ * `json` is not what `setStorageSync` accepts as data: not JSON, a lone surrogate escape, a
+ * number out of range, or nesting deeper than 126 levels.
  *
  * # Safety
  * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the

@@ -203,6 +203,9 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
             ),
         );
     }
+    if let Some(from) = store.upgraded_from {
+        emit(Level::Info, &name, &format!("{log}: storage log upgraded from format {from}"));
+    }
     if store.compacted {
         emit(Level::Debug, &name, &format!("{log}: storage log compacted at open"));
     }

@@ -1,13 +1,43 @@
 //! The I/O layer under the storage log and the quota journal, behind small traits so tests can
-//! replace it: inject ENOSPC/EIO at a chosen write, or a power cut that loses unsynced bytes.
-//! Also the record frame both logs use: `[len: u32 LE][crc32(payload): u32 LE][payload]`.
+//! replace it: inject ENOSPC/EIO at a chosen call, a kill at any call, or a power cut that loses
+//! unsynced bytes. Also what both logs share: the record frame
+//! `[len: u32 LE][crc32(payload): u32 LE][payload]` and [`Durability`].
+//!
+//! The traits are versioned the way sqlite's `sqlite3_io_methods` are: version 1 is append, cut
+//! and sync (the quota journal needs no more); version 2 adds a shared writable mapping of a
+//! preallocated file (the storage log), with default methods that report `Unsupported`, so a
+//! backend written for version 1 keeps compiling and the log falls back to nothing silently.
+//!
+//! Contracts of version 2, one sentence each (redb's `StorageBackend` style):
+//! - `LogFile::allocate(n)` extends the file to `n` bytes of zeros whose blocks are reserved, so
+//!   a later store through a mapping can never meet a full disk (which would be SIGBUS).
+//! - `LogFile::map(n)` maps bytes `[0, n)` (n ≤ the file's length) shared and writable: a store
+//!   into it is in the OS page cache at once and survives the process being killed, exactly as
+//!   the bytes of a `write(2)` do; it survives a power cut only once flushed.
+//! - `LogMap::write` is a memory copy: it fails only in the test double (a simulated kill).
+//! - `MapFlush::flush(off, len)` returns once those bytes (and the file length) are on stable
+//!   storage; it never touches the mapped memory, so it can run outside the writer's lock.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-/// An open append-only file. Shared (`Arc`) so a flusher can sync it without holding a lock.
+/// When a write call returns. One definition for the file system and the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Once the data is in the OS: it survives the app being killed, not a power cut.
+    #[default]
+    Process,
+    /// Once the data is on stable storage. Concurrent writers share one flush.
+    Power,
+}
+
+fn unsupported(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, format!("{what}: not supported by this LogFile"))
+}
+
+/// An open file. Shared (`Arc`) so a flusher can sync it without holding a lock.
 pub trait LogFile: Send + Sync {
     /// Writes all of `buf` at the end of the file with one write call, or fails. After a failure
     /// some prefix of `buf` may have reached the file; the caller cuts it off with `set_len`.
@@ -16,6 +46,37 @@ pub trait LogFile: Send + Sync {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Flushes the file's data (and the metadata needed to read it back) to stable storage.
     fn sync(&self) -> io::Result<()>;
+
+    // --- version 2: mapping ---
+
+    /// The file's length.
+    fn size(&self) -> io::Result<u64> {
+        Err(unsupported("size"))
+    }
+    /// Extends the file to `len` bytes of zeros with their blocks reserved (no-op if longer).
+    fn allocate(&self, _len: u64) -> io::Result<()> {
+        Err(unsupported("allocate"))
+    }
+    /// A shared writable mapping of bytes `[0, len)`; `len` must not exceed the file's length.
+    fn map(&self, _len: usize) -> io::Result<Box<dyn LogMap>> {
+        Err(unsupported("map"))
+    }
+}
+
+/// A shared writable mapping of a file (see the contracts at the top of this file).
+pub trait LogMap: Send + Sync {
+    /// The mapped bytes. Nothing else writes them while this borrow lives: the only writer is
+    /// `write`, which needs `&mut self`, and the sandbox lock keeps other processes out.
+    fn bytes(&self) -> &[u8];
+    /// Copies `src` to offset `off` (`off + src.len()` within the mapping).
+    fn write(&mut self, off: usize, src: &[u8]) -> io::Result<()>;
+    /// A handle that flushes this mapping without borrowing it.
+    fn flusher(&self) -> Arc<dyn MapFlush>;
+}
+
+/// Flushes a range of a mapping to stable storage.
+pub trait MapFlush: Send + Sync {
+    fn flush(&self, off: usize, len: usize) -> io::Result<()>;
 }
 
 /// Everything a log does to the file system.
@@ -23,6 +84,10 @@ pub trait LogIo: Send + Sync {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Opens `path` for appending, creating it empty if missing.
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn LogFile>>;
+    /// Opens an existing `path` for reading and writing in place (to map it).
+    fn open_rw(&self, _path: &Path) -> io::Result<Arc<dyn LogFile>> {
+        Err(unsupported("open_rw"))
+    }
     /// The whole file, or `None` if it does not exist.
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
     fn exists(&self, path: &Path) -> io::Result<bool>;
@@ -63,6 +128,46 @@ impl LogFile for StdFile {
     fn sync(&self) -> io::Result<()> {
         self.0.sync_data()
     }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        let cur = self.size()?;
+        if len <= cur {
+            return Ok(());
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use rustix::fs::{fallocate, FallocateFlags};
+            use rustix::io::Errno;
+            match fallocate(&self.0, FallocateFlags::empty(), cur, len - cur) {
+                Ok(()) => return Ok(()),
+                // A file system without fallocate: reserve the blocks by writing zeros.
+                Err(Errno::OPNOTSUPP | Errno::NOSYS) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        write_zeros(&self.0, cur, len)
+    }
+
+    fn map(&self, len: usize) -> io::Result<Box<dyn LogMap>> {
+        Ok(Box::new(crate::ffi::mapping::SharedMap::new(&self.0, len)?))
+    }
+}
+
+/// Extends `file` from `from` to `to` with written zeros: every block is then really allocated.
+fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; 64 << 10];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 impl LogIo for StdIo {
@@ -75,6 +180,10 @@ impl LogIo for StdIo {
         Ok(Arc::new(StdFile(file)))
     }
 
+    fn open_rw(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        Ok(Arc::new(StdFile(file)))
+    }
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         match fs::read(path) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -111,20 +220,32 @@ pub const FRAME_HEADER: usize = 8;
 
 /// Append one framed record to `out`.
 pub fn frame(out: &mut Vec<u8>, payload: &[u8]) {
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out.extend_from_slice(payload);
+    frame_with(out, |p| p.extend_from_slice(payload));
+}
+
+/// Append one framed record whose payload `body` writes in place: no copy of the payload.
+pub fn frame_with<R>(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    let r = body(out);
+    let payload = &out[start + FRAME_HEADER..];
+    let len = (payload.len() as u32).to_le_bytes();
+    let crc = crc32fast::hash(payload).to_le_bytes();
+    out[start..start + 4].copy_from_slice(&len);
+    out[start + 4..start + 8].copy_from_slice(&crc);
+    r
 }
 
 /// The payload of the frame at the start of `buf` and the frame's total length, or `None` when
-/// the frame is short, longer than `max`, or fails its CRC: the place where a log's tail is cut.
+/// the frame is short, empty, longer than `max`, or fails its CRC: the place where a log's tail
+/// is cut. No record is empty, so a zero length is the zero tail of a preallocated file.
 pub fn unframe(buf: &[u8], max: usize) -> Option<(&[u8], usize)> {
     if buf.len() < FRAME_HEADER {
         return None;
     }
     let len = u32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
     let crc = u32::from_le_bytes(buf[4..8].try_into().unwrap());
-    if len > max || buf.len() - FRAME_HEADER < len {
+    if len == 0 || len > max || buf.len() - FRAME_HEADER < len {
         return None;
     }
     let payload = &buf[FRAME_HEADER..FRAME_HEADER + len];
@@ -153,5 +274,8 @@ mod tests {
             }
         }
         assert_eq!(unframe(&buf, 4), None);
+        // The zero tail of a preallocated file is no record, though CRC32 of nothing is 0.
+        assert_eq!(crc32fast::hash(b""), 0);
+        assert_eq!(unframe(&[0; 64], 1 << 20), None);
     }
 }

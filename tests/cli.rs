@@ -163,7 +163,10 @@ fn inspection_names_a_missing_root_user_or_app_and_creates_nothing() {
     let last_use = std::fs::metadata(root.join("u1/wx1/LAST_USE")).unwrap().modified().unwrap();
     expect(&wxfs(&["ls", r, "u1", "wx1"]), 0);
     let (out, _) = expect(&wxfs(&["storage", r, "u1", "wx1"]), 0);
-    assert_eq!(out, "1 keys, 4 bytes of keys and data (default limit 10485760)\nk                                \"v\"\n");
+    assert_eq!(
+        out,
+        "1 keys, 4 bytes of keys, data and dataTypes (default limit 10485760)\nk                                \"v\"\n"
+    );
     let (_, err) = expect(&wxfs(&["storage", r, "u1", "wx1", "get", "nope"]), 1);
     assert_eq!(err, "wxfs: no key \"nope\" in the storage of u1/wx1\n");
     assert_eq!(tree(&root), before);
@@ -282,7 +285,7 @@ fn ls_and_storage_read_a_sandbox_another_process_holds_and_invoke_says_how() {
     let (out, _) = expect(&wxfs(&["storage", r, "u1", "wx1"]), 0);
     assert_eq!(
         out,
-        "2 keys, 14 bytes of keys and data (default limit 10485760)\n\
+        "2 keys, 20 bytes of keys, data and dataTypes (default limit 10485760)\n\
          k                                {\"n\":1}\n\
          k2                               \"v2\"\n"
     );
@@ -311,8 +314,18 @@ fn invoke_reports_the_recovery_its_open_did() {
     let s1 = Session::open(Config::new(&root, "u1", "wx1")).unwrap();
     assert_eq!(bridge::invoke(&s1, "setStorageSync", r#"{"key":"k","data":"v"}"#).0, 0);
     drop(s1);
-    std::fs::OpenOptions::new().append(true).open(root.join("u1/wx1/kv/data.log")).unwrap().write_all(&[7; 5]).unwrap();
+    tear_storage_log(&root.join("u1/wx1/kv/data.log"), &[7; 5]);
     let (_, err) = expect(&wxfs(&["invoke", s(&root), "u1", "wx1", "getStorageInfoSync"]), 0);
     assert_eq!(err, "wxfs: warn: u1/wx1: u1/wx1/kv: storage log: 5 bytes after the last whole record cut (1 records kept)\n");
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// What a power cut can leave in the storage log: `garbage` where the next record would start (the
+/// log is followed by a preallocated zero tail, so the end of the log is after its last non-zero
+/// byte, never inside the 8-byte header).
+fn tear_storage_log(log: &std::path::Path, garbage: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let bytes = std::fs::read(log).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(8);
+    std::fs::OpenOptions::new().write(true).open(log).unwrap().write_all_at(garbage, end as u64).unwrap();
 }

@@ -528,3 +528,54 @@ fn storage_types_sizes_and_batch() {
     ok(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1022)})); // 1025 bytes
     assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["currentSize"], 2);
 }
+
+/// Issue 13: a path component that should be a directory but is a file gives 1300020 with the
+/// method's own words, for every api; never "no such file" or "file already exists".
+#[test]
+fn a_file_in_the_middle_of_a_path_is_not_a_directory() {
+    let s = session("notdir");
+    write(&s, "wxfile://usr/f", "a file");
+    write(&s, "wxfile://usr/g", "another");
+    let p = "wxfile://usr/f/x";
+    let cases = [
+        ("writeFileSync", json!({"filePath": p, "data": "x"}), format!("writeFileSync:fail not a directory, open {p}")),
+        ("appendFileSync", json!({"filePath": p, "data": "x"}), format!("appendFileSync:fail not a directory, open {p}")),
+        ("readFileSync", json!({"filePath": p}), format!("readFileSync:fail not a directory, open {p}")),
+        ("mkdirSync", json!({"dirPath": format!("{p}/y"), "recursive": true}), format!("mkdirSync:fail not a directory {p}/y")),
+        ("mkdirSync", json!({"dirPath": p}), format!("mkdirSync:fail not a directory {p}")),
+        ("accessSync", json!({"path": p}), format!("accessSync:fail not a directory {p}")),
+        ("statSync", json!({"path": p}), format!("statSync:fail not a directory {p}")),
+        ("unlinkSync", json!({"filePath": p}), format!("unlinkSync:fail not a directory {p}")),
+        ("rmdirSync", json!({"dirPath": p}), format!("rmdirSync:fail not a directory {p}")),
+        ("readdirSync", json!({"dirPath": p}), format!("readdirSync:fail not a directory {p}")),
+        ("truncateSync", json!({"filePath": p}), format!("truncateSync:fail not a directory, open {p}")),
+        ("openSync", json!({"filePath": p, "flag": "w"}), format!("openSync:fail not a directory \"{p}\"")),
+        (
+            "copyFileSync",
+            json!({"srcPath": "wxfile://usr/f", "destPath": p}),
+            format!("copyFileSync:fail not a directory, copyFile wxfile://usr/f -> {p}"),
+        ),
+        (
+            "renameSync",
+            json!({"oldPath": "wxfile://usr/g", "newPath": format!("{p}/z")}),
+            format!("renameSync:fail not a directory, rename wxfile://usr/g -> {p}/z"),
+        ),
+    ];
+    for (api, args, msg) in cases {
+        fails(&s, api, args, &msg, 1300020);
+    }
+    assert_eq!(std::fs::read_dir(s.sandbox.dir().join("usr")).unwrap().count(), 2, "nothing was created");
+}
+
+/// Issue 13: `write` with a position that is not a number writes at the fd's current position.
+#[test]
+fn write_with_a_non_number_position_writes_at_the_file_pointer() {
+    let s = session("write-pos");
+    let fd = ok(&s, "openSync", json!({"filePath": "wxfile://usr/w", "flag": "w+"}))["fd"].clone();
+    ok(&s, "writeSync", json!({"fd": fd, "data": "abc"}));
+    for position in [json!("10"), json!(null), json!({}), json!(true)] {
+        assert_eq!(ok(&s, "writeSync", json!({"fd": fd, "data": "d", "position": position}))["bytesWritten"], 1);
+    }
+    ok(&s, "writeSync", json!({"fd": fd, "data": "Z", "position": 0}));
+    assert_eq!(std::fs::read(s.sandbox.dir().join("usr/w")).unwrap(), b"Zbcdddd");
+}

@@ -655,3 +655,40 @@ fn one_mini_program_cannot_take_every_inode_of_the_root() {
     ok(&b, "writeFileSync", json!({"filePath": usr("x"), "data": "fine"}));
     drop((a, b));
 }
+
+#[test]
+fn storage_on_a_full_disk_reads_removes_and_clears() {
+    let Some(fs) = common::Tmpfs::mount("full-disk-kv", "3m", None) else { return };
+    let root: PathBuf = fs.dir.join("root");
+    let config = |root: &Path| cfg(root, 1 << 30);
+    let s = Session::open(config(&root)).unwrap();
+    for i in 0..20 {
+        ok(&s, "setStorageSync", json!({"key": format!("k{i}"), "data": "v".repeat(1000)}));
+    }
+    fill_disk(&s);
+    // A set the device cannot take fails with a storage code, in words that say why.
+    let mut refused = None;
+    for i in 0..200 {
+        let (c, r) = call(&s, "setStorageSync", json!({"key": format!("big{i}"), "data": "s".repeat(60_000)}));
+        if c != 0 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let refused = refused.expect("the full device took every set");
+    assert_eq!(refused["errCode"], 1400003, "{refused}");
+    assert!(refused["errMsg"].as_str().unwrap().contains("no space left on device"), "{refused}");
+    drop(s);
+    let s = Session::open(config(&root)).expect("a sandbox opens on a full disk");
+    assert_eq!(ok(&s, "getStorageSync", json!({"key": "k3"}))["data"], "v".repeat(1000));
+    for i in 0..10 {
+        ok(&s, "removeStorageSync", json!({"key": format!("k{i}")}));
+    }
+    ok(&s, "clearStorageSync", json!({}));
+    assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["keys"], json!([]));
+    drop(s);
+    let s = Session::open(config(&root)).unwrap();
+    assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["keys"], json!([]), "the clear survived the restart");
+    ok(&s, "unlinkSync", json!({"filePath": usr("fill0")}));
+    ok(&s, "setStorageSync", json!({"key": "again", "data": 1}));
+}

@@ -102,7 +102,7 @@ fn a_rust_host_hears_the_same_events_through_the_log_facade() {
     log::set_max_level(log::LevelFilter::Debug);
     let root = common::fresh_dir("host-log-rust");
     two_interrupted_appends(&root, "rust-host");
-    std::fs::OpenOptions::new().append(true).open(root.join("rust-host/wx1/kv/data.log")).unwrap().write_all(&[1, 2, 3]).unwrap();
+    tear_storage_log(&root.join("rust-host/wx1/kv/data.log"), &[1, 2, 3]);
     let s = Session::open(Config::new(&root, "rust-host", "wx1")).unwrap();
     drop(s);
     // The other test of this binary logs too, about its own user.
@@ -120,8 +120,8 @@ fn a_rust_host_hears_the_same_events_through_the_log_facade() {
     let _ = std::fs::remove_dir_all(root);
 }
 
-/// Opening a 0.1.0 sandbox upgrades its quota journal: reported once, as routine (INFO), with
-/// nothing repaired.
+/// Opening a 0.1.0 sandbox upgrades its quota journal and its storage log: each reported once, as
+/// routine (INFO), with nothing repaired.
 #[test]
 fn an_upgraded_journal_is_reported_at_info() {
     fn copy_tree(from: &Path, to: &Path) {
@@ -145,7 +145,23 @@ fn an_upgraded_journal_is_reported_at_info() {
     let journal = "user-1/wx0000000000000001/quota.journal";
     assert_eq!(
         logged,
-        vec![(log::Level::Info, format!("user-1/wx0000000000000001: {journal}: quota journal format 1 upgraded to 2"))]
+        vec![
+            (log::Level::Info, format!("user-1/wx0000000000000001: {journal}: quota journal format 1 upgraded to 2")),
+            (
+                log::Level::Info,
+                "user-1/wx0000000000000001: user-1/wx0000000000000001/kv: storage log upgraded from format 1".to_string()
+            ),
+        ]
     );
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// What a power cut can leave in the storage log: `garbage` where the next record would start (the
+/// log is followed by a preallocated zero tail, so the end of the log is after its last non-zero
+/// byte, never inside the 8-byte header).
+fn tear_storage_log(log: &std::path::Path, garbage: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let bytes = std::fs::read(log).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(8);
+    std::fs::OpenOptions::new().write(true).open(log).unwrap().write_all_at(garbage, end as u64).unwrap();
 }

@@ -59,7 +59,16 @@ fn fsck_finds_damage_and_repair_fixes_it() {
     // Damage: a file grows behind the journal's back, torn tails, an interrupted write.
     std::fs::OpenOptions::new().append(true).open(dir.join("usr/a.txt")).unwrap().write_all(b"zz").unwrap();
     std::fs::OpenOptions::new().append(true).open(dir.join("quota.journal")).unwrap().write_all(&[9, 0, 0]).unwrap();
-    std::fs::OpenOptions::new().append(true).open(dir.join("kv/data.log")).unwrap().write_all(&[1, 2, 3, 4, 5]).unwrap();
+    // The storage log is preallocated: its records end inside a zero tail, and a torn record
+    // lies right after them.
+    let log = std::fs::read(dir.join("kv/data.log")).unwrap();
+    let end = log.iter().rposition(|&b| b != 0).unwrap() + 1;
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::OpenOptions::new().write(true).open(dir.join("kv/data.log")).unwrap(),
+        &[1, 2, 3, 4, 5],
+        end as u64,
+    )
+    .unwrap();
     std::fs::write(dir.join("staging/0123"), b"half").unwrap();
     let found = wxfs::fsck::fsck(&root, false, |_, _| {}).unwrap();
     let problems = found[0].problems();

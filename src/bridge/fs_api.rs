@@ -21,10 +21,19 @@ fn stats_json(s: &Stats) -> Value {
 }
 
 /// Content read from a file: a string in `encoding`, or an ArrayBuffer when there is none.
-fn content(reply: Reply, key: &str, bytes: Vec<u8>, encoding: Option<Encoding>) -> Reply {
+/// `budget`: the text this call may still return (see `FileSystem::text_limit`); a string
+/// result beyond it is refused before it is built.
+fn content(reply: Reply, key: &str, bytes: Vec<u8>, encoding: Option<Encoding>, budget: &mut u64) -> Result<Reply> {
     match encoding {
-        Some(e) => reply.set(key, e.decode(&bytes)),
-        None => reply.bytes(key, bytes),
+        Some(e) => {
+            let len = e.text_len(&bytes);
+            if len > *budget {
+                return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
+            }
+            *budget -= len;
+            Ok(reply.set(key, e.decode(&bytes)))
+        }
+        None => Ok(reply.bytes(key, bytes)),
     }
 }
 
@@ -51,7 +60,7 @@ pub fn read_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let encoding = a.encoding("encoding")?;
     let bytes = s.fs.read_file(path, a.opt_num("position")?, a.opt_num("length")?)?;
-    Ok(content(Reply::new(), "data", bytes, encoding))
+    content(Reply::new(), "data", bytes, encoding, &mut s.fs.text_limit())
 }
 
 pub fn copy_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -145,9 +154,10 @@ pub fn read_zip_entry(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
         _ => return Err(Error::param(a.param_code, "entries", "Array or 'all'", "Undefined")),
     };
     let mut entries = Map::new();
+    let mut budget = s.fs.text_limit();
     for ((name, res), enc) in results.into_iter().zip(encodings) {
         let one = match res {
-            Ok(bytes) => content(Reply::new(), "data", bytes, enc).set("errMsg", format!("{}:ok", ctx.api)),
+            Ok(bytes) => content(Reply::new(), "data", bytes, enc, &mut budget)?.set("errMsg", format!("{}:ok", ctx.api)),
             Err(e) => Reply::new().set("errMsg", format!("{}:fail {}", ctx.api, e.reason)).set("errCode", e.code),
         };
         entries.insert(name, one.into_value());
@@ -229,7 +239,8 @@ pub fn read(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 
 pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let fd = a.fd()?;
-    let position = position_arg(a)?;
+    // The typings: "position: a non-number writes at the current file pointer".
+    let position = if a.value("position").is_some_and(Value::is_number) { position_arg(a)? } else { None };
     let data = match a.buffer("data") {
         Some(buf) => {
             let offset = offset_arg(a)?;

@@ -8,7 +8,7 @@ pub mod args;
 pub mod config;
 mod fs_api;
 pub mod reply;
-mod storage_api;
+pub(crate) mod storage_api;
 
 use serde_json::{json, Value};
 
@@ -133,21 +133,33 @@ pub fn fail(api: &str, reason: &str, errcode: Option<i64>) -> Value {
 
 /// Run one call. Returns the status (0, an errCode, or a negative [`Status`]) and the result.
 pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
+    let (code, out) = run(session, api, args_json);
+    (code, out.map_or_else(|fail| fail, |reply| reply.into_envelope(api)))
+}
+
+/// `invoke` with the result as the bytes the C ABI returns: stored storage data is spliced in
+/// as it is, never parsed and serialised again.
+pub fn invoke_bytes(session: &Session, api: &str, args_json: &str) -> (i32, Vec<u8>) {
+    let (code, out) = run(session, api, args_json);
+    (code, out.map_or_else(|fail| to_bytes(&fail), |reply| reply.into_bytes(api)))
+}
+
+fn run(session: &Session, api: &str, args_json: &str) -> (i32, std::result::Result<Reply, Value>) {
     let Some(entry) = lookup(api) else {
         let s = Status::UnknownApi as i32;
-        return (s, fail(api, &format!("unknown api \"{api}\""), Some(s as i64)));
+        return (s, Err(fail(api, &format!("unknown api \"{api}\""), Some(s as i64))));
     };
     let mut args = match Args::parse(args_json, entry.param_code) {
         Ok(a) => a,
         Err(args::Malformed(why)) => {
             let s = Status::InvalidJson as i32;
-            return (s, fail(api, &why, Some(s as i64)));
+            return (s, Err(fail(api, &why, Some(s as i64))));
         }
     };
     let ctx = Ctx { api };
     match (entry.handler)(session, &mut args, &ctx) {
-        Ok(reply) => (0, reply.into_envelope(api)),
-        Err(e) => (e.code as i32, fail(api, &e.reason, Some(e.code as i64))),
+        Ok(reply) => (0, Ok(reply)),
+        Err(e) => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
     }
 }
 

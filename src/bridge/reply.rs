@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 pub struct Reply {
     fields: Map<String, Value>,
     buffers: Vec<(String, Vec<u8>)>,
+    /// Fields whose value is JSON text already (stored storage data), spliced into the bytes
+    /// of the result as they are (`into_bytes`), placed before `fields`.
+    raw: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -25,13 +28,23 @@ impl Reply {
         self.fields.insert(key.to_string(), value.into());
     }
 
+    /// A field whose value is `json`, valid JSON text, written into the result unparsed.
+    pub fn raw(mut self, key: &'static str, json: String) -> Reply {
+        self.raw.push((key, json));
+        self
+    }
+
     pub fn bytes(mut self, key: &str, bytes: Vec<u8>) -> Reply {
         self.buffers.push((key.to_string(), bytes));
         self
     }
 
     pub fn into_value(self) -> Value {
-        let mut fields = self.fields;
+        let mut fields = Map::new();
+        for (k, json) in self.raw {
+            fields.insert(k.to_string(), serde_json::from_str(&json).unwrap_or(Value::Null));
+        }
+        fields.extend(self.fields);
         if !self.buffers.is_empty() {
             let list: Vec<Value> = self
                 .buffers
@@ -51,5 +64,33 @@ impl Reply {
             out.extend(m);
         }
         Value::Object(out)
+    }
+
+    /// The envelope as bytes, with the raw fields spliced in as they are: what the C ABI
+    /// returns. Equal, once parsed, to `into_envelope`.
+    pub fn into_bytes(self, api: &str) -> Vec<u8> {
+        if self.raw.is_empty() {
+            return serde_json::to_vec(&self.into_envelope(api)).unwrap_or_default();
+        }
+        let mut out = Vec::with_capacity(64 + self.raw.iter().map(|(k, j)| k.len() + j.len() + 4).sum::<usize>());
+        out.extend_from_slice(b"{\"errMsg\":");
+        let _ = serde_json::to_writer(&mut out, &format!("{api}:ok"));
+        for (k, json) in &self.raw {
+            out.push(b',');
+            let _ = serde_json::to_writer(&mut out, k);
+            out.push(b':');
+            out.extend_from_slice(json.as_bytes());
+        }
+        let rest = Reply { fields: self.fields, buffers: self.buffers, raw: Vec::new() };
+        if let Value::Object(m) = rest.into_value() {
+            for (k, v) in m {
+                out.push(b',');
+                let _ = serde_json::to_writer(&mut out, &k);
+                out.push(b':');
+                let _ = serde_json::to_writer(&mut out, &v);
+            }
+        }
+        out.push(b'}');
+        out
     }
 }

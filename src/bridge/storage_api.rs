@@ -1,5 +1,12 @@
 //! The storage APIs (spec.md §5.2, §10). Values are JSON plus an optional dataType string.
+//!
+//! Stored data is JSON text that passed `check_json` (or was serialised from a parsed value),
+//! so a get splices it into the result as it is: no parse and no second serialisation.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::args::Args;
@@ -8,6 +15,118 @@ use super::Ctx;
 use crate::error::{code, Error, Result};
 use crate::session::Session;
 use crate::storage::{StoreError, Value as Stored};
+
+/// Deepest nesting of arrays and objects a stored value may have. The bridge parses its whole
+/// argument object with serde_json's recursion limit, which admits 127 levels, and `data` sits
+/// one level down, so 126 is what the bridge admits; the typed C API admits exactly the same.
+pub const MAX_DEPTH: usize = 126;
+
+/// Why `json` cannot be stored, or `None` when it can: the one validator of both entry points.
+/// Stored data must come back from a get exactly as the bridge would have parsed it, so what
+/// serde_json rejects when it builds a value is rejected here, without building one: a lone
+/// surrogate escape (`"\ud800"`), a number out of range (`1e999`), nesting deeper than
+/// `MAX_DEPTH`, trailing text.
+pub fn check_json(json: &str) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let checked = de.deserialize_any(Check { depth: 0 }).and_then(|()| de.end());
+    checked.err().map(|e| e.to_string())
+}
+
+/// The text to store for JSON given as text: as given when it has no whitespace outside
+/// strings (the common case, with no copy), else re-serialised compactly, as the bridge stores it.
+pub fn stored_text(json: &str) -> std::result::Result<Cow<'_, str>, String> {
+    if let Some(why) = check_json(json) {
+        return Err(why);
+    }
+    if compact_json(json) {
+        return Ok(Cow::Borrowed(json));
+    }
+    let v: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    Ok(Cow::Owned(v.to_string()))
+}
+
+/// A visitor that accepts what `serde_json::Value` accepts and keeps nothing.
+struct Check {
+    depth: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Check {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        let depth = self.deeper()?;
+        while seq.next_element_seed(Check { depth })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let depth = self.deeper()?;
+        while map.next_key::<de::IgnoredAny>()?.is_some() {
+            map.next_value_seed(Check { depth })?;
+        }
+        Ok(())
+    }
+}
+
+impl Check {
+    fn deeper<E: de::Error>(&self) -> std::result::Result<usize, E> {
+        if self.depth >= MAX_DEPTH {
+            return Err(E::custom(format_args!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(self.depth + 1)
+    }
+}
+
+/// Whether `text` has no whitespace outside its strings.
+fn compact_json(text: &str) -> bool {
+    let (mut in_str, mut esc) = (false, false);
+    for &b in text.as_bytes() {
+        if in_str {
+            if esc {
+                esc = false
+            } else if b == b'\\' {
+                esc = true
+            } else if b == b'"' {
+                in_str = false
+            }
+        } else if b == b'"' {
+            in_str = true
+        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            return false;
+        }
+    }
+    true
+}
 
 fn store_error(e: StoreError) -> Error {
     Error::from(e)
@@ -33,10 +152,6 @@ fn stored(data: Option<Value>, data_type: Option<&Value>, a: &Args, field: &str)
     Ok(Stored { data, data_type })
 }
 
-fn parse_data(v: &Stored) -> Value {
-    serde_json::from_str(&v.data).unwrap_or(Value::Null)
-}
-
 pub fn set(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let key = key_of(a)?.to_string();
     let encrypt = a.bool_or("encrypt", false)?;
@@ -48,14 +163,15 @@ pub fn set(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 
 pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
     let key = key_of(a)?;
-    match s.store.get(key) {
-        Some(v) => {
-            let mut r = Reply::new().set("data", parse_data(&v));
-            if let Some(t) = &v.data_type {
-                r.insert("dataType", t.clone());
-            }
-            Ok(r)
+    let found = s.store.with(key, |v| {
+        let mut r = Reply::new().raw("data", v.data.to_owned());
+        if let Some(t) = v.data_type {
+            r.insert("dataType", t);
         }
+        r
+    });
+    match found {
+        Some(r) => Ok(r),
         // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
         None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
         None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
@@ -115,8 +231,8 @@ pub fn batch_get(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         };
         match s.store.get(k) {
             Some(v) => {
-                data.push(parse_data(&v));
-                types.push(v.data_type.clone().map(Value::String).unwrap_or(Value::Null));
+                data.push(serde_json::from_str(&v.data).unwrap_or(Value::Null));
+                types.push(v.data_type.map(Value::String).unwrap_or(Value::Null));
             }
             None => {
                 data.push(Value::String(String::new()));
@@ -129,4 +245,40 @@ pub fn batch_get(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         r.insert("dataTypeList", types);
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_json_rejects_what_a_value_parse_rejects() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let deep_obj = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        for bad in [
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "1e999",
+            "-1e400",
+            "[1,]",
+            "{\"a\":1} x",
+            "",
+            "nul",
+            &deep(127),
+            &deep_obj(127),
+            &deep(1000),
+        ] {
+            assert!(check_json(bad).is_some(), "accepted {bad:.40}");
+            // The bridge parses its argument object: data at the same depth fails there too.
+            let args = format!("{{\"data\":{bad}}}");
+            assert!(serde_json::from_str::<Value>(&args).is_err(), "bridge accepts {bad:.40}");
+        }
+        for good in ["\"\\ud83d\\ude00\"", "1e308", "-0", "null", " [1, {\"a\": \"\\u00e9\"}] ", &deep(126), &deep_obj(126)] {
+            assert_eq!(check_json(good), None, "{good:.40}");
+            let args = format!("{{\"data\":{good}}}");
+            assert!(serde_json::from_str::<Value>(&args).is_ok(), "bridge rejects {good:.40}");
+        }
+        assert_eq!(stored_text("[1,\"a b\"]").unwrap(), Cow::Borrowed("[1,\"a b\"]"));
+        assert_eq!(stored_text(" [1, 2] ").unwrap(), "[1,2]");
+    }
 }

@@ -10,6 +10,7 @@
 
 mod guard;
 mod log;
+pub(crate) mod mapping;
 mod pool;
 mod registry;
 mod typed;
@@ -182,47 +183,59 @@ pub unsafe extern "C" fn wxfs_invoke(
         let (api_raw, args_raw) = unsafe { (borrow(api, api_len), borrow(args_json, args_len)) };
         let (code, result) = run_invoke(sandbox, api_raw, args_raw);
         if code < 0 {
-            if let Some(msg) = result.get("errMsg").and_then(|m| m.as_str()) {
-                set_last_error(msg);
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&result) {
+                if let Some(msg) = v.get("errMsg").and_then(|m| m.as_str()) {
+                    set_last_error(msg);
+                }
             }
         }
         if !out_result.is_null() {
             // SAFETY: non-NULL; the caller provides a writable wxfs_bytes.
-            unsafe { *out_result = bytes_out(bridge::to_bytes(&result)) };
+            unsafe { *out_result = bytes_out(result) };
         }
         code
     })
 }
 
-fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, serde_json::Value) {
+fn run_invoke(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> (i32, Vec<u8>) {
+    let (code, result) = match run_invoke_checked(sandbox, api, args) {
+        Ok(r) => return r,
+        Err(r) => r,
+    };
+    (code, bridge::to_bytes(&result))
+}
+
+/// The checks of `run_invoke`: `Err` with the failure when the call cannot run.
+#[allow(clippy::result_large_err)]
+fn run_invoke_checked(sandbox: u64, api: Option<&[u8]>, args: Option<&[u8]>) -> Result<(i32, Vec<u8>), (i32, serde_json::Value)> {
     let Some(api) = api.filter(|a| !a.is_empty()) else {
-        return (WXFS_E_NULL, bridge::fail("invoke", "api is NULL or empty", Some(WXFS_E_NULL as i64)));
+        return Err((WXFS_E_NULL, bridge::fail("invoke", "api is NULL or empty", Some(WXFS_E_NULL as i64))));
     };
     let Ok(api) = std::str::from_utf8(api) else {
         let lossy = String::from_utf8_lossy(api).into_owned();
-        return (WXFS_E_UTF8, bridge::fail(&lossy, "api name is not valid UTF-8", Some(WXFS_E_UTF8 as i64)));
+        return Err((WXFS_E_UTF8, bridge::fail(&lossy, "api name is not valid UTF-8", Some(WXFS_E_UTF8 as i64))));
     };
     let Some(args) = args else {
-        return (WXFS_E_NULL, bridge::fail(api, "args_json is NULL", Some(WXFS_E_NULL as i64)));
+        return Err((WXFS_E_NULL, bridge::fail(api, "args_json is NULL", Some(WXFS_E_NULL as i64))));
     };
     let Ok(args) = std::str::from_utf8(args) else {
-        return (WXFS_E_UTF8, bridge::fail(api, "arguments are not valid UTF-8", Some(WXFS_E_UTF8 as i64)));
+        return Err((WXFS_E_UTF8, bridge::fail(api, "arguments are not valid UTF-8", Some(WXFS_E_UTF8 as i64))));
     };
     let Some(session) = SANDBOXES.get(sandbox) else {
-        return (WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64)));
+        return Err((WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64))));
     };
     // This thread's async calls on this sandbox take effect first.
     pool::POOL.wait_idle(&pool::key(&session));
-    bridge::invoke(&session, api, args)
+    Ok(bridge::invoke_bytes(&session, api, args))
 }
 
 /// `bridge::invoke` with a panic turned into a result (a worker must always answer).
-fn invoke_caught(session: &Session, api: &str, args: &str) -> (i32, serde_json::Value) {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke(session, api, args))) {
+fn invoke_caught(session: &Session, api: &str, args: &str) -> (i32, Vec<u8>) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bridge::invoke_bytes(session, api, args))) {
         Ok(r) => r,
         Err(p) => {
             let why = format!("internal error (panic): {}", guard::panic_text(&*p));
-            (WXFS_E_PANIC, bridge::fail(api, &why, Some(WXFS_E_PANIC as i64)))
+            (WXFS_E_PANIC, bridge::to_bytes(&bridge::fail(api, &why, Some(WXFS_E_PANIC as i64))))
         }
     }
 }
@@ -277,8 +290,7 @@ pub unsafe extern "C" fn wxfs_invoke_async(
         let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
         let job: pool::Job = Box::new(move || {
             let ud = ud;
-            let (code, result) = invoke_caught(&session, &api, &args);
-            let bytes = bridge::to_bytes(&result);
+            let (code, bytes) = invoke_caught(&session, &api, &args);
             drop(session);
             // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
             unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };

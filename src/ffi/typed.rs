@@ -18,7 +18,7 @@ use crate::error::{code, Error};
 use crate::fs::TempSource;
 use crate::sandbox::OpenError;
 use crate::session::Session;
-use crate::storage::{StoreError, Value};
+use crate::storage::StoreError;
 
 /// Files at least this large are handed out mapped rather than copied.
 const MAP_THRESHOLD: u64 = 64 * 1024;
@@ -257,8 +257,10 @@ pub unsafe extern "C" fn wxfs_real_path(
 }
 
 /// setStorage: `json` is the value as JSON text; `data_type` (may be NULL) is kept beside it.
-/// Returns 1400002 / 1400003 over the item / total limit (the old value stays), 1400004 for an
-/// empty key, `WXFS_E_JSON` when `json` is not JSON.
+/// Key, JSON and dataType bytes count against the limits. Returns 1400002 / 1400003 over the
+/// item / total limit (the old value stays), 1400004 for an empty key, `WXFS_E_JSON` when
+/// `json` is not what `setStorageSync` accepts as data: not JSON, a lone surrogate escape, a
+/// number out of range, or nesting deeper than 126 levels.
 ///
 /// # Safety
 /// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
@@ -278,20 +280,13 @@ pub unsafe extern "C" fn wxfs_storage_set(
         let (key, json, dt) = unsafe {
             (text(key, key_len, "key")?, text(json, json_len, "json")?, opt_text(data_type, data_type_len, "data_type")?)
         };
-        let bad = |e: serde_json::Error| {
-            set_last_error(format!("json is not valid JSON: {e}"));
+        // The bridge's own validator: what is stored here reads back through either entry point.
+        let data = crate::bridge::storage_api::stored_text(json).map_err(|why| {
+            set_last_error(format!("json is not valid JSON: {why}"));
             WXFS_E_JSON
-        };
-        // Text with no whitespace outside strings is stored as given (validated without a tree).
-        let data = if compact_json(json) {
-            serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(bad)?;
-            json.to_string()
-        } else {
-            serde_json::from_str::<serde_json::Value>(json).map_err(bad)?.to_string()
-        };
+        })?;
         let s = session(sandbox)?;
-        let value = Value { data, data_type: dt.map(str::to_string) };
-        s.store.set(key, value, s.storage_limits(false)).map_err(store_err)
+        s.store.set_parts(key, dt, &data, s.storage_limits(false)).map_err(store_err)
     })
 }
 
@@ -314,19 +309,21 @@ pub unsafe extern "C" fn wxfs_storage_get(
         let out_json = out(out_json, "out_json")?;
         // SAFETY: forwarded.
         let key = unsafe { text(key, key_len, "key") }?;
-        let v = session(sandbox)?.store.get(key).ok_or_else(|| {
+        let s = session(sandbox)?;
+        let found = s.store.with(key, |v| {
+            put(out_json, super::bytes_copy(v.data.as_bytes()));
+            if !out_data_type.is_null() {
+                let dt = match v.data_type {
+                    Some(t) => super::bytes_copy(t.as_bytes()),
+                    None => wxfs_bytes { data: std::ptr::null_mut(), len: 0 },
+                };
+                put(out_data_type, dt);
+            }
+        });
+        found.ok_or_else(|| {
             set_last_error("data not found");
             code::STORAGE_NOT_FOUND as i32
-        })?;
-        put(out_json, super::bytes_copy(v.data.as_bytes()));
-        if !out_data_type.is_null() {
-            let dt = match &v.data_type {
-                Some(t) => bytes_out(t.clone().into_bytes()),
-                None => wxfs_bytes { data: std::ptr::null_mut(), len: 0 },
-            };
-            put(out_data_type, dt);
-        }
-        Ok(())
+        })
     })
 }
 
@@ -464,25 +461,4 @@ unsafe fn remove_sandbox(
             OpenError::Io(_) => WXFS_E_IO,
         }
     })
-}
-
-/// No whitespace outside strings.
-fn compact_json(text: &str) -> bool {
-    let (mut in_str, mut esc) = (false, false);
-    for &b in text.as_bytes() {
-        if in_str {
-            if esc {
-                esc = false
-            } else if b == b'\\' {
-                esc = true
-            } else if b == b'"' {
-                in_str = false
-            }
-        } else if b == b'"' {
-            in_str = true
-        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            return false;
-        }
-    }
-    true
 }

@@ -322,17 +322,13 @@ impl FileSystem {
             files: moves.iter().map(|(n, vp)| (n.clone(), vp.rel())).collect(),
         };
         let plan_bytes = serde_json::to_vec(&disk_plan).expect("plan serialises");
-        if let Err(e) = self
-            .stage_in(&fdir, Some(format!("{PLAN}.new")), |f| f.write_all(&plan_bytes))
-            .and_then(|_| fdir.rename(format!("{PLAN}.new"), &fdir, PLAN))
-        {
-            discard();
-            return Err(write_error(&e, noent));
-        }
-        // The journal names the highest directory the unzip may change.
-        let top = plan.new_dirs.first().cloned().unwrap_or_else(|| tvp.clone());
-        let top = if top.parts.len() < tvp.parts.len() { top } else { tvp.clone() };
+        // The journal names the highest directory the unzip may change, and is written before
+        // the plan: a plan recovery completes is always one the journal settles.
+        let top = plan.new_dirs.first().filter(|d| d.parts.len() < tvp.parts.len()).cloned().unwrap_or_else(|| tvp.clone());
         let res = self.journaled(&mut st, vec![self.entry(&top)], false, || {
+            self.stage_in(&fdir, Some(format!("{PLAN}.new")), |f| f.write_all(&plan_bytes))
+                .and_then(|_| fdir.rename(format!("{PLAN}.new"), &fdir, PLAN))
+                .map_err(|e| write_error(&e, noent))?;
             self.move_into_place(&folder, &disk_plan)
                 .map_err(|e| write_error(&e, || Error::new(code::UNZIP_FAIL, "unzip fail")))?;
             Ok(((), Delta::user(delta, created as i64)))

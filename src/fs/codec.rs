@@ -44,6 +44,36 @@ impl Encoding {
         }
     }
 
+    /// How many bytes [`decode`](Self::decode) of `bytes` takes as text in a JSON result
+    /// (UTF-8, with JSON's escapes), counted without building it: a result that would blow up
+    /// (a file of NUL bytes read as utf8 is six times its size in escapes) is refused first.
+    pub fn text_len(self, bytes: &[u8]) -> u64 {
+        // A character as JSON writes it: escaped, or as its UTF-8 bytes.
+        fn chr(c: char) -> u64 {
+            match c as u32 {
+                0x22 | 0x5c | 0x08 | 0x0c | 0x0a | 0x0d | 0x09 => 2,
+                c if c < 0x20 => 6,
+                _ => c.len_utf8() as u64,
+            }
+        }
+        match self {
+            Encoding::Utf8 => bytes
+                .utf8_chunks()
+                .map(|chunk| {
+                    let valid: u64 = chunk.valid().chars().map(chr).sum();
+                    valid + if chunk.invalid().is_empty() { 0 } else { 3 }
+                })
+                .sum(),
+            Encoding::Ascii => bytes.iter().map(|&b| chr((b & 0x7f) as char)).sum(),
+            Encoding::Latin1 => bytes.iter().map(|&b| chr(b as char)).sum(),
+            Encoding::Base64 => (bytes.len() as u64).div_ceil(3) * 4,
+            Encoding::Hex => bytes.len() as u64 * 2,
+            Encoding::Ucs2 => char::decode_utf16(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])))
+                .map(|r| r.map(chr).unwrap_or(3))
+                .sum(),
+        }
+    }
+
     /// A JavaScript string to the bytes to write.
     pub fn encode(self, text: &str) -> Result<Vec<u8>> {
         Ok(match self {
@@ -118,5 +148,24 @@ mod tests {
         assert_eq!(decode_base64("data:image/png;base64,AAAA").unwrap_err().code, code::BASE64_ERROR);
         assert!(decode_base64("A===").is_err());
         assert!(Encoding::Hex.encode("zz").is_err());
+    }
+
+    #[test]
+    fn text_len_is_the_length_of_the_json_string() {
+        let samples: [&[u8]; 6] = [
+            b"plain",
+            b"\0\0\x01\n\"\\",
+            "中文é".as_bytes(),
+            &[0xff, 0xfe, 0x41, 0xc3],
+            &[0x3d, 0xd8, 0x00, 0xde],
+            &[0x00, 0xd8, 0x41, 0x00],
+        ];
+        for bytes in samples {
+            for e in [Encoding::Utf8, Encoding::Ascii, Encoding::Latin1, Encoding::Base64, Encoding::Hex, Encoding::Ucs2] {
+                let json = serde_json::to_string(&e.decode(bytes)).unwrap();
+                assert_eq!(e.text_len(bytes), json.len() as u64 - 2, "{e:?} {bytes:?}");
+            }
+        }
+        assert_eq!(Encoding::Utf8.text_len(&[0u8; 1000]), 6000);
     }
 }

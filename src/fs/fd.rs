@@ -12,6 +12,7 @@ use super::fail::{fd_limit, too_long, write_error};
 use super::fd_table::{FdEntry, FileId};
 use super::{classify, Fail, FileSystem, State, Stats};
 use crate::error::{code, Error, Result};
+use crate::quota::journal::Undo;
 use crate::quota::{self, Delta};
 use crate::sandbox::{self, Area, VPath};
 
@@ -196,9 +197,9 @@ impl FileSystem {
         &self,
         st: &mut State,
         e: &FdEntry,
-        len: u64,
-        new_len: u64,
+        (len, new_len): (u64, u64),
         append_to: Option<u64>,
+        undo: impl FnOnce() -> Result<Option<Undo>>,
         change: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         let delta = quota::delta(new_len, len);
@@ -219,6 +220,7 @@ impl FileSystem {
                 let mut entry = self.entry(&vp);
                 entry.ino = Some(e.id.ino);
                 entry.after = append_to; // an append-mode write is rolled back if a crash tears it
+                entry.undo = undo()?; // so is a write over bytes the file held
                 self.journaled(st, vec![entry], delta < 0, || {
                     change()?;
                     Ok(((), Delta::user(delta, 0)))
@@ -235,13 +237,20 @@ impl FileSystem {
         }
         let mut st = self.state.lock();
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
-        self.resize_through(&mut st, &e, len, length, None, || {
-            e.file.set_len(length).map_err(|err| write_error(&err, || Error::system(&err)))?;
-            if e.flag.sync {
-                let _ = e.file.sync_data();
-            }
-            Ok(())
-        })
+        self.resize_through(
+            &mut st,
+            &e,
+            (len, length),
+            None,
+            || Ok(None),
+            || {
+                e.file.set_len(length).map_err(|err| write_error(&err, || Error::system(&err)))?;
+                if e.flag.sync {
+                    let _ = e.file.sync_data();
+                }
+                Ok(())
+            },
+        )
     }
 
     /// read: fill `buf[offset..offset+length]` from the file; returns bytes read and the buffer.
@@ -276,19 +285,44 @@ impl FileSystem {
     }
 
     /// write: put `data` at `position` (or the file pointer); append-mode fds always append.
+    /// A kill never leaves a write half done: an append is cut back, and a write over bytes the
+    /// file held is undone from the old bytes its journal entry keeps (in steps of at most
+    /// `UNDO_STEP` bytes, each all or nothing).
     pub fn write_fd(&self, fd: &str, data: &[u8], position: Option<u64>) -> Result<u64> {
         let entry = self.fd(fd)?;
         let mut e = entry.lock();
         if !e.flag.write {
             return Err(fd_denied());
         }
+        let mut at = if e.flag.append { None } else { Some(position.unwrap_or(e.pos)) };
+        let steps: Vec<&[u8]> = if data.is_empty() { vec![data] } else { data.chunks(UNDO_STEP).collect() };
+        for step in steps {
+            let end = self.write_step(&e, step, at)?;
+            at = at.map(|_| end);
+            if position.is_none() || e.flag.append {
+                e.pos = end;
+            }
+        }
+        Ok(data.len() as u64)
+    }
+
+    /// One step of `write_fd`: `data` at `at` (`None`: at the end); returns where it ended.
+    fn write_step(&self, e: &FdEntry, data: &[u8], at: Option<u64>) -> Result<u64> {
         let mut st = self.state.lock();
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
-        let at = if e.flag.append { len } else { position.unwrap_or(e.pos) };
+        let at = at.unwrap_or(len);
         let end = at.saturating_add(data.len() as u64);
-        let append_to = e.flag.append.then_some(end);
+        // A write that only adds bytes is undone by cutting the file back, like an append.
+        let append_to = (e.flag.append || at >= len).then_some(end);
         let sync = e.flag.sync || self.durability == super::Durability::Power;
-        self.resize_through(&mut st, &e, len, end.max(len), append_to, || {
+        let undo = || -> Result<Option<Undo>> {
+            if e.flag.append || at >= len {
+                return Ok(None); // nothing overwritten: cutting back to the old length undoes it
+            }
+            let old = super::read_exact_at(&e.file, at, end.min(len) - at).map_err(|err| Error::system(&err))?;
+            Ok(Some(Undo { at, end, crc: crc32fast::hash(data), old }))
+        };
+        self.resize_through(&mut st, e, (len, end.max(len)), append_to, undo, || {
             if let Err(err) = e.file.write_all_at(data, at) {
                 let _ = e.file.set_len(len);
                 return Err(write_error(&err, || Error::system(&err)));
@@ -298,9 +332,9 @@ impl FileSystem {
             }
             Ok(())
         })?;
-        if position.is_none() || e.flag.append {
-            e.pos = end;
-        }
-        Ok(data.len() as u64)
+        Ok(end)
     }
 }
+
+/// The most bytes one journaled step of a write through an fd overwrites (its undo record).
+const UNDO_STEP: usize = 8 << 20;

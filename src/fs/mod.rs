@@ -110,7 +110,7 @@ impl FileSystem {
             Ok((mut journal, replay)) => {
                 // An append cut short by a crash is rolled back: appends are all or nothing.
                 for e in replay.pending.iter().flatten() {
-                    if let Some(cut) = recovery::roll_back_torn_append(&sb, e) {
+                    if let Some(cut) = recovery::roll_back_torn_write(&sb, e) {
                         report.rolled_back.push((e.rel.clone(), cut));
                     }
                 }

@@ -95,24 +95,41 @@ pub fn measure_entry(sb: &Sandbox, e: &Entry) -> (u64, u64) {
     walk::measure(dir, &e.rel, e.rel != ".").unwrap_or((0, 0))
 }
 
-/// If `e` records an append and its file (the same inode, when the entry names one) now stands
-/// strictly between the length before and the length the append would have reached, the append
-/// was torn by a crash: cut it off and return the bytes cut. An acknowledged append always
-/// reached `after`, so nothing acknowledged is ever removed; a file that merely took the name
-/// since is never touched.
-pub(crate) fn roll_back_torn_append(sb: &Sandbox, e: &Entry) -> Option<u64> {
-    let after = e.after?;
-    let dir = sb.area_dir(area_of(e.area))?;
-    let meta = dir.symlink_metadata(&e.rel).ok()?;
-    if e.ino.is_some_and(|ino| ino != meta.ino()) {
+/// If `e` records a write (an append, or a write through an fd) that a crash tore, put the
+/// file back as it was before it, and return the bytes taken back. Only the file the entry
+/// names by inode is ever touched; a file that merely took the name since is left alone.
+/// - An append or a write past the end (`after`): a file found strictly between the length
+///   before and `after` is cut back. An acknowledged one always reached `after`.
+/// - A write over held bytes (`undo`): complete when the file reaches `end` and the range holds
+///   the bytes written (their CRC); otherwise the old bytes go back and the length is restored.
+pub(crate) fn roll_back_torn_write(sb: &Sandbox, e: &Entry) -> Option<u64> {
+    if e.after.is_none() && e.undo.is_none() {
         return None;
     }
-    if meta.is_file() && meta.len() > e.before && meta.len() < after {
-        let mut opts = OpenOptions::new();
-        opts.write(true);
+    let dir = sb.area_dir(area_of(e.area))?;
+    let meta = dir.symlink_metadata(&e.rel).ok()?;
+    if !meta.is_file() || e.ino.is_some_and(|ino| ino != meta.ino()) {
+        return None;
+    }
+    let len = meta.len();
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true);
+    if let Some(u) = &e.undo {
+        let f = dir.open_with(&e.rel, &opts).ok()?.into_std();
+        let complete = len >= u.end && super::read_exact_at(&f, u.at, u.end - u.at).is_ok_and(|b| crc32fast::hash(&b) == u.crc);
+        if complete {
+            return None;
+        }
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(&u.old, u.at).ok()?;
+        f.set_len(e.before).and_then(|_| f.sync_data()).ok()?;
+        return Some(u.end - u.at);
+    }
+    let after = e.after?;
+    if len > e.before && len < after {
         let f = dir.open_with(&e.rel, &opts).ok()?;
         f.set_len(e.before).and_then(|_| f.sync_data()).ok()?;
-        return Some(meta.len() - e.before);
+        return Some(len - e.before);
     }
     None
 }

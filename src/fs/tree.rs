@@ -6,7 +6,7 @@ use super::{classify, walk, Fail, FileSystem};
 use crate::error::{code, Error, Result};
 use crate::quota::Delta;
 use crate::sandbox::path::{MAX_DEPTH, MAX_REL_PATH};
-use crate::sandbox::{Area, VPath};
+use crate::sandbox::{self, Area, VPath};
 
 impl FileSystem {
     pub fn mkdir(&self, path: &str, recursive: bool) -> Result<()> {
@@ -47,7 +47,7 @@ impl FileSystem {
         }
         let top = VPath { area: Area::Usr, parts: vp.parts[..=first_missing].to_vec() };
         self.journaled(&mut st, vec![self.entry(&top)], false, || {
-            let res = if recursive { dir.create_dir_all(vp.rel()) } else { dir.create_dir(vp.rel()) };
+            let res = if created == 1 { dir.create_dir(vp.rel()) } else { self.make_chain(&top, &vp.parts[first_missing + 1..]) };
             res.map_err(|e| match classify(&e) {
                 Fail::Exists => exists(),
                 Fail::NotFound | Fail::NotDir => noent(),
@@ -56,6 +56,24 @@ impl FileSystem {
             })?;
             Ok(((), Delta::user(0, created as i64)))
         })
+    }
+
+    /// Create `top` with the directories `below` it in one step: built in staging, then renamed
+    /// into place, so that a kill leaves all of them or none.
+    fn make_chain(&self, top: &VPath, below: &[String]) -> std::io::Result<()> {
+        let staging = self.sb.staging();
+        let name = format!("mkdir-{}", sandbox::random_name(None));
+        staging.create_dir(&name)?;
+        let built = (|| {
+            if !below.is_empty() {
+                staging.create_dir_all(format!("{name}/{}", below.join("/")))?;
+            }
+            staging.rename(&name, self.usr(), top.rel())
+        })();
+        if built.is_err() {
+            let _ = walk::remove_tree(staging, &name);
+        }
+        built
     }
 
     pub fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
@@ -76,7 +94,11 @@ impl FileSystem {
         let watched = st.files.watch(&vp, dir);
         let res = self.journaled(&mut st, vec![entry], true, || {
             if recursive {
-                walk::remove_tree(dir, &vp.rel()).map_err(|e| Error::system(&e))?;
+                // All or nothing across a kill: the tree leaves usr in one rename; what is left
+                // in staging is removed now or, after a crash, at the next open.
+                let trash = format!("rmdir-{}", sandbox::random_name(None));
+                dir.rename(vp.rel(), self.sb.staging(), &trash).map_err(|e| Error::system(&e))?;
+                let _ = walk::remove_tree(self.sb.staging(), &trash);
             } else {
                 dir.remove_dir(vp.rel()).map_err(|e| match classify(&e) {
                     Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),

@@ -68,11 +68,24 @@ pub struct Entry {
     pub before_entries: u64,
     pub after: Option<u64>,
     pub ino: Option<u64>,
+    /// For a write through an fd over bytes the file already held: how to take it back.
+    pub undo: Option<Undo>,
+}
+
+/// What a write through an fd overwrote, so that recovery can tell a complete write from a torn
+/// one (the range `at..end` holds bytes whose CRC is `crc`, and the file is at least `end`
+/// long) and put a torn one back (`old` at `at`, and the file cut to the entry's `before`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undo {
+    pub at: u64,
+    pub end: u64,
+    pub crc: u32,
+    pub old: Vec<u8>,
 }
 
 impl Entry {
     pub fn new(area: Area, rel: String, before: u64, before_entries: u64) -> Entry {
-        Entry { area, rel, before, before_entries, after: None, ino: None }
+        Entry { area, rel, before, before_entries, after: None, ino: None, undo: None }
     }
 }
 
@@ -105,6 +118,17 @@ fn encode(rec: &Rec) -> Vec<u8> {
                 p.extend_from_slice(&e.ino.unwrap_or(0).to_le_bytes());
                 p.extend_from_slice(&(e.rel.len() as u32).to_le_bytes());
                 p.extend_from_slice(e.rel.as_bytes());
+                match &e.undo {
+                    None => p.push(0),
+                    Some(u) => {
+                        p.push(1);
+                        p.extend_from_slice(&u.at.to_le_bytes());
+                        p.extend_from_slice(&u.end.to_le_bytes());
+                        p.extend_from_slice(&u.crc.to_le_bytes());
+                        p.extend_from_slice(&(u.old.len() as u32).to_le_bytes());
+                        p.extend_from_slice(&u.old);
+                    }
+                }
             }
         }
         Rec::Commit(id, d) => {
@@ -167,7 +191,16 @@ fn decode(payload: &[u8], version: u32) -> Option<Rec> {
                 let ino = if v2 { Some(r.u64()?).filter(|&i| i != 0) } else { None };
                 let len = r.u32()? as usize;
                 let rel = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-                entries.push(Entry { area, rel, before, before_entries, after, ino });
+                let undo = match if v2 { r.u8()? } else { 0 } {
+                    0 => None,
+                    1 => {
+                        let (at, end, crc) = (r.u64()?, r.u64()?, r.u32()?);
+                        let n = r.u32()? as usize;
+                        Some(Undo { at, end, crc, old: r.take(n)?.to_vec() })
+                    }
+                    _ => return None,
+                };
+                entries.push(Entry { area, rel, before, before_entries, after, ino, undo });
             }
             Rec::Reserve(id, entries)
         }
@@ -427,13 +460,15 @@ mod tests {
         j.commit(a, Delta::user(100, 0)).unwrap();
         let b = j.reserve(vec![entry("b", 7)]).unwrap();
         j.release(b).unwrap();
-        j.reserve(vec![entry("c", 3), Entry { after: Some(12), ino: Some(77), ..Entry::new(Area::Tmp, "t".into(), 9, 1) }])
-            .unwrap();
+        let undo = Undo { at: 3, end: 9, crc: 0xdead_beef, old: b"old".to_vec() };
+        let t = Entry { after: Some(12), ino: Some(77), undo: Some(undo.clone()), ..Entry::new(Area::Tmp, "t".into(), 9, 1) };
+        j.reserve(vec![entry("c", 3), t]).unwrap();
         drop(j);
         let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
         assert_eq!(r.usage, u(110, 5));
         assert_eq!(r.pending.len(), 1);
         assert_eq!(r.pending[0][1].ino, Some(77));
+        assert_eq!(r.pending[0][1].undo, Some(undo));
         assert_eq!(settle(&r.pending, |e| if e.rel == "c" { (8, 3) } else { (0, 0) }), Delta { user: 5, temp: -9, entries: 2 });
         let _ = std::fs::remove_dir_all(d);
     }
@@ -488,7 +523,7 @@ mod tests {
         let (_, r) = Journal::open(io, &p, false).unwrap().unwrap();
         assert_eq!(r.usage, u(201, 100));
         assert_eq!(r.records, 3);
-        assert_eq!(std::fs::metadata(&p).unwrap().len(), 141, "header, checkpoint, one reserve, one commit");
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 142, "header, checkpoint, one reserve, one commit");
         let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -1,42 +1,56 @@
-//! The log file: what the engine does to disk, behind a small IO trait so tests can inject
-//! failures and power cuts.
+//! The log file: a preallocated file, mapped shared, that records are copied into.
 //!
 //! Invariants kept here:
-//! - `data.log` always starts with a valid header once it exists: a new log (fresh or compacted)
-//!   is written to `data.log.compact`, synced, and renamed over `data.log`, then the directory is
-//!   synced. A crash at any instant leaves the old complete log or the new complete log.
-//! - Appends go to the end of the file in one write; a failed append is cut off again before
-//!   anything else is appended, so a record never lands behind garbage.
+//! - `data.log` always starts with a valid header once it exists: a new log (fresh, compacted or
+//!   upgraded) is written to `data.log.compact`, synced, and renamed over `data.log`. A kill or
+//!   power cut at any instant leaves the old complete log or the new complete log, never a
+//!   rewritten one (MMKV's in-place write-back is what can wipe an MMKV store).
+//! - The file is longer than its log: after the last record comes a zero tail, reserved on disk
+//!   (`LogFile::allocate`), so a store through the mapping never meets a full disk. The end of
+//!   the log is the first frame that is empty or fails its CRC.
+//! - Every byte after the end is zero before anything is appended there: open zeroes a damaged
+//!   tail (cut and re-extend), and a failed copy is zeroed before the next one. So a record
+//!   never lands in front of stale bytes that could read as a record after the next kill.
+//! - A record is copied payload first, frame header last: a kill between the two leaves a zero
+//!   length, which reads as the end of the log.
+//! - A version-1 log (release 0.1.0, read by `v1.rs`) is upgraded at open by the same
+//!   write-then-rename as a compaction: a kill during the upgrade leaves the old log or the new.
 
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::record::{self, Header, Record};
-use super::Value;
+use super::record::{self, Header};
+use super::{v1, Value};
+use crate::io::{unframe, MapFlush, FRAME_HEADER};
 
 pub const LOG_NAME: &str = "data.log";
 pub const COMPACT_NAME: &str = "data.log.compact";
 pub const CORRUPT_PREFIX: &str = "data.log.corrupt-";
 
-/// Compaction writes the new log in pieces of about this size rather than one buffer of the
-/// whole store.
+/// A new log is written in pieces of about this size rather than one buffer of the whole store.
 const CHUNK: usize = 1 << 20;
+/// File lengths are multiples of this.
+const PAGE: usize = 4096;
+/// The smallest step by which a full log grows.
+const MIN_GROWTH: usize = 64 << 10;
 
-pub use crate::io::{LogFile, LogIo, StdIo};
+pub use crate::io::{LogFile, LogIo, LogMap, StdIo};
 
-/// The live log: its append handle and where its end is.
+/// The live log: its file, its mapping and where its end is.
 pub struct Log {
     io: Arc<dyn LogIo>,
     dir: PathBuf,
     file: Arc<dyn LogFile>,
-    /// Length of the valid prefix of `data.log`: the end of the last record that was written whole.
-    len: u64,
+    map: Box<dyn LogMap>,
+    /// Offset of the end of the last whole record: where the next one goes.
+    len: usize,
     /// Bytes appended since open, plus the length at open. Unlike `len` it never goes back at a
     /// compaction, so "synced up to position p" stays meaningful across a switch of files.
     pos: u64,
-    /// A failed append could not be cut off: cut it before the next append, or refuse to append.
-    dirty_tail: bool,
+    /// Bytes after `len` that a failed copy may have left: zeroed before the next append.
+    dirty: usize,
     /// Number of logs installed by compaction since open.
     generation: u64,
     /// Set when the rename that installed this generation is not known to be durable yet.
@@ -49,97 +63,206 @@ pub struct Opened {
     pub records: u64,
     pub truncated_bytes: u64,
     pub corrupt_moved_to: Option<PathBuf>,
+    /// The log was in this older format and has been rewritten in the current one.
+    pub upgraded_from: Option<u32>,
+}
+
+/// Where the log ends in `bytes` (a whole file): calls `apply` with each record's payload range
+/// until a frame is empty, fails its CRC, or `apply` refuses the payload. Returns the end and
+/// the number of records.
+pub fn scan(bytes: &[u8], mut apply: impl FnMut(Range<usize>) -> bool) -> (usize, u64) {
+    let mut off = record::HEADER_LEN;
+    let mut records = 0;
+    while let Some((payload, n)) = unframe(&bytes[off..], record::MAX_PAYLOAD) {
+        if !apply(off + FRAME_HEADER..off + FRAME_HEADER + payload.len()) {
+            break;
+        }
+        off += n;
+        records += 1;
+    }
+    (off, records)
+}
+
+/// Bytes from `end` to the last non-zero byte: what a kill or a damage left after the log.
+pub fn garbage_after(bytes: &[u8], end: usize) -> usize {
+    let tail = &bytes[end..];
+    // Word at a time from the back: a clean tail is all zeros and may be megabytes long.
+    let mut n = tail.len();
+    while n >= 8 && tail[n - 8..n] == [0; 8] {
+        n -= 8;
+    }
+    while n > 0 && tail[n - 1] == 0 {
+        n -= 1;
+    }
+    n
+}
+
+fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
 }
 
 impl Log {
-    /// Opens (or creates) `dir/data.log`, calling `apply` for each good record in order, and cuts
-    /// the file after the last good one.
-    pub fn open(io: Arc<dyn LogIo>, dir: &Path, mut apply: impl FnMut(Record)) -> io::Result<Opened> {
+    /// Opens (or creates) `dir/data.log`, calling `apply` with the whole file and each good
+    /// record's payload range in order (`apply` returns false for a payload that does not
+    /// decode: the log ends there), and zeroes whatever follows the last good record.
+    pub fn open(io: Arc<dyn LogIo>, dir: &Path, mut apply: impl FnMut(&[u8], Range<usize>) -> bool) -> io::Result<Opened> {
         io.create_dir_all(dir)?;
         let path = dir.join(LOG_NAME);
         // A leftover compaction output never became live: the rename is what makes it live.
         ignore_missing(io.remove(&dir.join(COMPACT_NAME)))?;
-
         let mut corrupt_moved_to = None;
-        let mut truncated_bytes = 0;
-        let mut records = 0;
-        let bytes = io.read(&path)?;
-        let (file, len) = match bytes.as_deref().map(record::check_header) {
-            Some(Header::Valid) => {
-                let bytes = bytes.as_deref().unwrap_or_default();
-                let mut off = record::HEADER_LEN;
-                while let Ok((rec, n)) = record::decode(&bytes[off..]) {
-                    apply(rec);
-                    off += n;
-                    records += 1;
-                }
-                let file = io.open_append(&path)?;
-                if off < bytes.len() {
-                    truncated_bytes = (bytes.len() - off) as u64;
-                    file.set_len(off as u64)?;
-                    file.sync()?;
-                }
-                (file, off as u64)
-            }
-            Some(Header::Version(v)) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} has format version {v}; this build reads version {}", path.display(), record::VERSION),
-                ));
-            }
-            found => {
-                if let Some(Header::Torn) = found {
-                    // Only a prefix of a header: a creation that never finished; nothing to keep.
-                    truncated_bytes = bytes.as_ref().map_or(0, |b| b.len() as u64);
-                } else if let Some(Header::Corrupt) = found {
-                    // Not ours to interpret, and not ours to delete.
-                    let aside = corrupt_name(&*io, dir)?;
-                    io.rename(&path, &aside)?;
-                    corrupt_moved_to = Some(aside);
-                }
-                let (file, len) = install(&*io, dir, std::iter::empty())?;
+        let mut upgraded = None;
+        loop {
+            let fresh = |io: &Arc<dyn LogIo>, truncated, corrupt_moved_to| -> io::Result<Opened> {
+                let (file, map, len) = install(&**io, dir, &[], record::HEADER_LEN)?;
                 io.sync_dir(dir)?;
-                (file, len)
+                let log = Log::new(io.clone(), dir, file, map, len);
+                Ok(Opened { log, records: 0, truncated_bytes: truncated, corrupt_moved_to, upgraded_from: None })
+            };
+            if !io.exists(&path)? {
+                return fresh(&io, 0, corrupt_moved_to);
             }
-        };
-        let log = Log { io, dir: dir.to_owned(), file, len, pos: len, dirty_tail: false, generation: 0, dir_unsynced: None };
-        Ok(Opened { log, records, truncated_bytes, corrupt_moved_to })
+            let file = io.open_rw(&path)?;
+            let flen = file.size()? as usize;
+            if flen < record::HEADER_LEN {
+                let bytes = io.read(&path)?.unwrap_or_default();
+                if record::check_header(&bytes) == Header::Torn {
+                    // Only a prefix of a header: a creation that never finished; nothing to keep.
+                    return fresh(&io, bytes.len() as u64, None);
+                }
+                corrupt_moved_to = Some(set_aside(&*io, dir)?);
+                continue;
+            }
+            let map = file.map(flen)?;
+            match record::check_header(map.bytes()) {
+                Header::Valid => {}
+                Header::Version(v1::VERSION) if upgraded.is_none() => {
+                    let (items, records, end) = read_v1(map.bytes());
+                    let truncated = (flen - end) as u64;
+                    drop(map);
+                    let (file, map, _) = install(&*io, dir, &items, 0)?;
+                    io.sync_dir(dir)?;
+                    drop((file, map));
+                    upgraded = Some((records, truncated));
+                    continue;
+                }
+                Header::Version(v) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} has format version {v}; this build reads versions 1 and {}", path.display(), record::VERSION),
+                    ));
+                }
+                Header::Torn | Header::Corrupt => {
+                    // Not ours to interpret, and not ours to delete.
+                    drop(map);
+                    corrupt_moved_to = Some(set_aside(&*io, dir)?);
+                    continue;
+                }
+            }
+            let (end, mut records) = scan(map.bytes(), |r| apply(map.bytes(), r));
+            let mut truncated_bytes = garbage_after(map.bytes(), end) as u64;
+            let mut log = Log::new(io.clone(), dir, file, map, end);
+            if truncated_bytes > 0 {
+                log.zero_tail(flen)?;
+            }
+            if let Some((v1_records, v1_truncated)) = upgraded {
+                records = v1_records;
+                truncated_bytes = v1_truncated;
+            }
+            let upgraded_from = upgraded.map(|_| v1::VERSION);
+            return Ok(Opened { log, records, truncated_bytes, corrupt_moved_to, upgraded_from });
+        }
     }
 
-    /// Appends one encoded record with one write. On failure the file is cut back to its previous
-    /// length and nothing changed. Returns the record's end position (see `pos`).
-    pub fn append(&mut self, rec: &[u8]) -> io::Result<u64> {
-        if self.dirty_tail {
-            self.file.set_len(self.len)?;
-            self.dirty_tail = false;
-        }
-        if let Err(e) = self.file.append(rec) {
-            self.dirty_tail = self.file.set_len(self.len).is_err();
-            return Err(e);
-        }
-        self.len += rec.len() as u64;
-        self.pos += rec.len() as u64;
-        Ok(self.pos)
+    fn new(io: Arc<dyn LogIo>, dir: &Path, file: Arc<dyn LogFile>, map: Box<dyn LogMap>, len: usize) -> Log {
+        Log { io, dir: dir.to_owned(), file, map, len, pos: len as u64, dirty: 0, generation: 0, dir_unsynced: None }
     }
 
-    /// Replaces the log with one set record per item, written to a new file. On `Ok` everything up
-    /// to `pos()` is durable. On `Err` the store is still consistent: either the old log is still
-    /// live, or the new one is live but its rename may not be durable yet (the next flush syncs
-    /// the directory).
-    pub fn rewrite<'a>(&mut self, items: impl Iterator<Item = (&'a str, &'a Value)>) -> io::Result<()> {
-        let (file, len) = install(&*self.io, &self.dir, items)?;
-        self.file = file;
-        self.len = len;
-        self.dirty_tail = false;
-        self.generation += 1;
-        self.dir_unsynced = Some(self.generation);
-        self.io.sync_dir(&self.dir)?;
-        self.dir_unsynced = None;
+    /// Cuts the file at the end of the log and extends it again to `cap`: the damaged tail
+    /// becomes zeros, durably.
+    fn zero_tail(&mut self, cap: usize) -> io::Result<()> {
+        // Unmap first: the mapped pages past the cut would no longer be backed by the file.
+        self.map = Box::new(Unmapped);
+        self.file.set_len(self.len as u64)?;
+        self.file.allocate(cap as u64)?;
+        self.file.sync()?;
+        self.map = self.file.map(cap)?;
         Ok(())
     }
 
-    pub fn len(&self) -> u64 {
+    /// The whole mapped file; the log is `bytes()[..len()]`.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.bytes()
+    }
+
+    /// Copies one encoded record to the end of the log, growing the file first if it must.
+    /// On failure nothing of it counts and the log is as before. Returns the record's offset
+    /// and its end position (see `pos`).
+    pub fn append(&mut self, rec: &[u8]) -> io::Result<(usize, u64)> {
+        let at = self.len;
+        if at + rec.len() > self.map.bytes().len() {
+            self.grow(at + rec.len())?;
+        }
+        if self.dirty > 0 {
+            self.map.write(at, &vec![0; self.dirty])?;
+            self.dirty = 0;
+        }
+        let copied = self.map.write(at + FRAME_HEADER, &rec[FRAME_HEADER..]);
+        if let Err(e) = copied.and_then(|()| self.map.write(at, &rec[..FRAME_HEADER])) {
+            self.dirty = rec.len();
+            return Err(e);
+        }
+        self.len += rec.len();
+        self.pos += rec.len() as u64;
+        Ok((at, self.pos))
+    }
+
+    /// Makes room for a log of `needed` bytes: the file grows by half (at least `MIN_GROWTH`),
+    /// its new blocks reserved, and is mapped again.
+    fn grow(&mut self, needed: usize) -> io::Result<()> {
+        let cap = self.map.bytes().len();
+        let new_cap = round_up(needed.max(cap + (cap / 2).max(MIN_GROWTH)), PAGE);
+        self.file.allocate(new_cap as u64)?;
+        self.map = self.file.map(new_cap)?;
+        Ok(())
+    }
+
+    /// Replaces the log with one set record per item (given as parts of the current file, in
+    /// order), written to a new file of at least `cap` bytes. Returns where each item's parts
+    /// lie in the new file, now live; the rename is durable once `sync_dir` (or a flush) has
+    /// run. On `Err` the old log is still live and unchanged.
+    pub fn rewrite(&mut self, items: &[record::Item], cap: usize) -> io::Result<Vec<record::Item>> {
+        let (file, map, len, at) = {
+            let old = self.map.bytes();
+            let parts = items.iter().map(|i| (&old[i.key.clone()], i.ty.clone().map(|t| &old[t]), &old[i.data.clone()]));
+            install_parts(&*self.io, &self.dir, parts, cap)?
+        };
+        self.file = file;
+        self.map = map;
+        self.pos += len as u64;
+        self.len = len;
+        self.dirty = 0;
+        self.generation += 1;
+        self.dir_unsynced = Some(self.generation);
+        Ok(at)
+    }
+
+    /// Makes the rename of the last compaction durable.
+    pub fn sync_dir(&mut self) -> io::Result<()> {
+        if self.dir_unsynced.is_some() {
+            self.io.sync_dir(&self.dir)?;
+            self.dir_unsynced = None;
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Length of the file: the log and its zero tail.
+    pub fn capacity(&self) -> usize {
+        self.map.bytes().len()
     }
 
     pub fn pos(&self) -> u64 {
@@ -150,12 +273,12 @@ impl Log {
         self.generation
     }
 
-    /// What a flusher needs, taken under the store lock and used outside it: the handle to sync,
-    /// the position that sync will cover, and a pending directory sync, if any.
+    /// What a flusher needs, taken under the store lock and used outside it.
     pub fn flush_plan(&self) -> FlushPlan {
         FlushPlan {
             io: self.io.clone(),
-            file: self.file.clone(),
+            flusher: self.map.flusher(),
+            len: self.len,
             upto: self.pos,
             dir: self.dir_unsynced.map(|g| (self.dir.clone(), g)),
         }
@@ -169,55 +292,131 @@ impl Log {
     }
 }
 
+/// Stands in for the mapping while the file is cut and extended again.
+struct Unmapped;
+
+impl LogMap for Unmapped {
+    fn bytes(&self) -> &[u8] {
+        &[]
+    }
+    fn write(&mut self, _off: usize, _src: &[u8]) -> io::Result<()> {
+        Err(io::Error::other("the log is not mapped"))
+    }
+    fn flusher(&self) -> Arc<dyn MapFlush> {
+        Arc::new(Unmapped)
+    }
+}
+
+impl MapFlush for Unmapped {
+    fn flush(&self, _off: usize, _len: usize) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 pub struct FlushPlan {
     pub io: Arc<dyn LogIo>,
-    pub file: Arc<dyn LogFile>,
+    pub flusher: Arc<dyn MapFlush>,
+    /// The log's length: the range to flush.
+    pub len: usize,
+    /// The position that flush covers.
     pub upto: u64,
     pub dir: Option<(PathBuf, u64)>,
 }
 
+/// The items of a version-1 log in order, the number of good records, and where they end.
+fn read_v1(bytes: &[u8]) -> (Vec<(String, Value)>, u64, usize) {
+    type Items = Vec<Option<(String, Value)>>;
+    let mut items: Items = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let put = |items: &mut Items, at: &mut std::collections::HashMap<String, usize>, k: String, v: Value| match at.get(&k) {
+        Some(&i) => items[i] = Some((k, v)),
+        None => {
+            at.insert(k.clone(), items.len());
+            items.push(Some((k, v)));
+        }
+    };
+    let (mut off, mut records) = (record::HEADER_LEN, 0);
+    while let Some((rec, n)) = v1::decode(&bytes[off..]) {
+        match rec {
+            v1::Record::Set { key, value } => put(&mut items, &mut at, key, value),
+            v1::Record::Batch(list) => list.into_iter().for_each(|(k, v)| put(&mut items, &mut at, k, v)),
+            v1::Record::Remove { key } => {
+                if let Some(i) = at.remove(&key) {
+                    items[i] = None;
+                }
+            }
+            v1::Record::Clear => {
+                items.clear();
+                at.clear();
+            }
+        }
+        off += n;
+        records += 1;
+    }
+    (items.into_iter().flatten().collect(), records, off)
+}
+
+type Installed = (Arc<dyn LogFile>, Box<dyn LogMap>, usize);
+/// `Installed` and where each item lies in the new file.
+type InstalledAt = (Arc<dyn LogFile>, Box<dyn LogMap>, usize, Vec<record::Item>);
+
 /// Writes a complete log holding `items` to `data.log.compact`, syncs it and renames it over
-/// `data.log`. The caller syncs the directory. Returns the new append handle and file length.
-fn install<'a>(
+/// `data.log`. The caller syncs the directory.
+fn install(io: &dyn LogIo, dir: &Path, items: &[(String, Value)], cap: usize) -> io::Result<Installed> {
+    let parts = items.iter().map(|(k, v)| (k.as_bytes(), v.data_type.as_ref().map(|t| t.as_bytes()), v.data.as_bytes()));
+    install_parts(io, dir, parts, cap).map(|(f, m, len, _)| (f, m, len))
+}
+
+fn install_parts<'a>(
     io: &dyn LogIo,
     dir: &Path,
-    items: impl Iterator<Item = (&'a str, &'a Value)>,
-) -> io::Result<(Arc<dyn LogFile>, u64)> {
+    items: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>, &'a [u8])>,
+    cap: usize,
+) -> io::Result<InstalledAt> {
     let tmp = dir.join(COMPACT_NAME);
     ignore_missing(io.remove(&tmp))?;
-    let file = io.open_append(&tmp)?;
     let written = (|| {
-        let mut len = 0u64;
+        let file = io.open_append(&tmp)?;
+        let mut len = 0usize;
         let mut buf = record::header().to_vec();
-        for (key, value) in items {
-            record::encode_set(&mut buf, key, value);
+        let mut at = Vec::new();
+        for (key, ty, data) in items {
+            let start = len + buf.len();
+            let i = record::encode_set(&mut buf, key, ty, data);
+            let shift = |r: Range<usize>| r.start + start..r.end + start;
+            at.push(record::Item { key: shift(i.key), ty: i.ty.map(shift), data: shift(i.data) });
             if buf.len() >= CHUNK {
                 file.append(&buf)?;
-                len += buf.len() as u64;
+                len += buf.len();
                 buf.clear();
             }
         }
         file.append(&buf)?;
-        len += buf.len() as u64;
+        len += buf.len();
+        let cap = round_up(cap.max(len + 1), PAGE);
+        file.allocate(cap as u64)?;
+        // Synced before the rename can make it live: a power cut never finds an empty log
+        // under the name.
         file.sync()?;
+        drop(file);
+        let file = io.open_rw(&tmp)?;
+        let map = file.map(cap)?;
         io.rename(&tmp, &dir.join(LOG_NAME))?;
-        Ok(len)
+        Ok((file, map, len, at))
     })();
-    match written {
-        Ok(len) => Ok((file, len)),
-        Err(e) => {
-            // Best effort: a leftover is also removed at the next open.
-            let _ = io.remove(&tmp);
-            Err(e)
-        }
+    if written.is_err() {
+        // Best effort: a leftover is also removed at the next open.
+        let _ = io.remove(&tmp);
     }
+    written
 }
 
-/// `data.log.corrupt-<n>` for the smallest `n` not taken.
-fn corrupt_name(io: &dyn LogIo, dir: &Path) -> io::Result<PathBuf> {
+/// Moves an unreadable `data.log` to `data.log.corrupt-<n>`, the smallest `n` not taken.
+fn set_aside(io: &dyn LogIo, dir: &Path) -> io::Result<PathBuf> {
     for n in 1u32.. {
         let p = dir.join(format!("{CORRUPT_PREFIX}{n}"));
         if !io.exists(&p)? {
+            io.rename(&dir.join(LOG_NAME), &p)?;
             return Ok(p);
         }
     }
@@ -238,6 +437,7 @@ pub(crate) mod tests {
     //! only the entries present at its last `sync_dir`.
 
     use super::*;
+    use crate::io::MapFlush;
     use parking_lot::Mutex;
     use std::collections::HashMap;
     use std::fs;
@@ -267,6 +467,8 @@ pub(crate) mod tests {
         pub fail_set_len: u32,
         /// The next this-many `sync_dir` calls fail.
         pub fail_sync_dir: u32,
+        /// The next this-many `allocate` calls fail like ENOSPC.
+        pub fail_allocate: u32,
         /// From this mutating call on, every call fails and does nothing: the process died.
         pub crash_at: Option<u64>,
     }
@@ -321,10 +523,6 @@ pub(crate) mod tests {
             self.0.syncs.load(Ordering::SeqCst)
         }
 
-        pub fn appends(&self) -> u64 {
-            self.0.appends.load(Ordering::SeqCst)
-        }
-
         pub fn ops(&self) -> u64 {
             self.0.ops.load(Ordering::SeqCst)
         }
@@ -369,6 +567,46 @@ pub(crate) mod tests {
         }
     }
 
+    /// A mapping: reads see the inode's bytes as they were mapped plus every write made through
+    /// this mapping (the only writer while it lives); writes land in the inode at once, as
+    /// stores into a shared mapping land in the page cache.
+    struct MemMap {
+        ino: Ino,
+        fs: Arc<Shared>,
+        buf: Vec<u8>,
+    }
+
+    struct MemFlush {
+        ino: Ino,
+        fs: Arc<Shared>,
+    }
+
+    impl LogMap for MemMap {
+        fn bytes(&self) -> &[u8] {
+            &self.buf
+        }
+
+        fn write(&mut self, off: usize, src: &[u8]) -> io::Result<()> {
+            self.fs.op()?;
+            let mut ino = self.ino.lock();
+            // A store past the end of the file would be SIGBUS.
+            assert!(off + src.len() <= ino.data.len(), "write past the end of the file");
+            ino.data[off..off + src.len()].copy_from_slice(src);
+            self.buf[off..off + src.len()].copy_from_slice(src);
+            Ok(())
+        }
+
+        fn flusher(&self) -> Arc<dyn MapFlush> {
+            Arc::new(MemFlush { ino: self.ino.clone(), fs: self.fs.clone() })
+        }
+    }
+
+    impl MapFlush for MemFlush {
+        fn flush(&self, _off: usize, _len: usize) -> io::Result<()> {
+            MemFile { ino: self.ino.clone(), fs: self.fs.clone() }.sync()
+        }
+    }
+
     impl LogFile for MemFile {
         fn append(&self, buf: &[u8]) -> io::Result<()> {
             self.fs.op()?;
@@ -407,6 +645,31 @@ pub(crate) mod tests {
             self.ino.lock().durable = snapshot;
             Ok(())
         }
+
+        fn size(&self) -> io::Result<u64> {
+            Ok(self.ino.lock().data.len() as u64)
+        }
+
+        fn allocate(&self, len: u64) -> io::Result<()> {
+            self.fs.op()?;
+            {
+                let mut f = self.fs.faults.lock();
+                if f.fail_allocate > 0 {
+                    f.fail_allocate -= 1;
+                    return Err(enospc());
+                }
+            }
+            let mut ino = self.ino.lock();
+            if ino.data.len() < len as usize {
+                ino.data.resize(len as usize, 0);
+            }
+            Ok(())
+        }
+
+        fn map(&self, len: usize) -> io::Result<Box<dyn LogMap>> {
+            let buf = self.ino.lock().data[..len].to_vec();
+            Ok(Box::new(MemMap { ino: self.ino.clone(), fs: self.fs.clone(), buf }))
+        }
     }
 
     impl LogIo for MemIo {
@@ -418,6 +681,13 @@ pub(crate) mod tests {
             self.0.op()?;
             let mut n = self.0.names.lock();
             let ino = n.live.entry(path.to_owned()).or_default().clone();
+            Ok(Arc::new(MemFile { ino, fs: self.0.clone() }))
+        }
+
+        fn open_rw(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
+            self.0.op()?;
+            let n = self.0.names.lock();
+            let ino = n.live.get(path).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?.clone();
             Ok(Arc::new(MemFile { ino, fs: self.0.clone() }))
         }
 
@@ -489,74 +759,102 @@ pub(crate) mod tests {
 
     // --- tests of the log itself ---
 
-    fn v(s: &str) -> Value {
-        Value { data: s.to_owned(), data_type: None }
+    /// Opens the log and lists the sets it replays as (key, data).
+    fn open(io: &MemIo, dir: &Path) -> (Opened, Vec<(String, String)>) {
+        let mut sets = Vec::new();
+        let o = Log::open(io.arc(), dir, |file, r| {
+            record::parse(file, r, |op| {
+                if let record::Op::Set(i) = op {
+                    let s = |r: Range<usize>| String::from_utf8(file[r].to_vec()).unwrap();
+                    sets.push((s(i.key), s(i.data)));
+                }
+            })
+        })
+        .unwrap();
+        (o, sets)
     }
 
-    fn open(io: &MemIo, dir: &Path) -> (Opened, Vec<Record>) {
-        let mut recs = Vec::new();
-        let o = Log::open(io.arc(), dir, |r| recs.push(r)).unwrap();
-        (o, recs)
+    fn set_rec(key: &str, data: &str) -> Vec<u8> {
+        let mut b = Vec::new();
+        record::encode_set(&mut b, key.as_bytes(), None, data.as_bytes());
+        b
     }
 
     #[test]
-    fn fresh_log_is_a_durable_header() {
+    fn fresh_log_is_a_durable_header_and_a_zero_tail() {
         let io = MemIo::new();
         let dir = Path::new("/m/kv");
-        let (o, recs) = open(&io, dir);
-        assert!(recs.is_empty());
-        assert_eq!((o.records, o.truncated_bytes, o.log.len()), (0, 0, 8));
+        let (o, sets) = open(&io, dir);
+        assert!(sets.is_empty());
+        assert_eq!((o.records, o.truncated_bytes, o.log.len(), o.log.capacity()), (0, 0, 8, 4096));
         io.power_cut();
         assert_eq!(io.names(), vec![dir.join(LOG_NAME)]);
-        assert_eq!(io.bytes(&dir.join(LOG_NAME)).unwrap(), record::header());
+        let mut want = record::header().to_vec();
+        want.resize(4096, 0);
+        assert_eq!(io.bytes(&dir.join(LOG_NAME)).unwrap(), want);
     }
 
     #[test]
-    fn failed_append_is_cut_and_never_followed_by_a_record() {
+    fn appends_grow_the_file_and_a_failed_growth_changes_nothing() {
         let io = MemIo::new();
         let dir = Path::new("/m/kv");
         let path = dir.join(LOG_NAME);
         let (mut o, _) = open(&io, dir);
-        let mut a = Vec::new();
-        record::encode_set(&mut a, "a", &v("1"));
-        o.log.append(&a).unwrap();
+        let a = set_rec("a", &"1".repeat(3000));
+        assert_eq!(o.log.append(&a).unwrap(), (8, 8 + a.len() as u64));
         let before = io.bytes(&path).unwrap();
-
-        // Write fails half-way and so does the cut: the garbage stays until the next append.
-        let next = io.appends() + 1;
-        io.faults().fail_append = Some(next);
-        io.faults().fail_set_len = 2;
+        assert_eq!(before.len(), 4096);
+        // The second record does not fit: the file must grow, and the disk is full.
+        io.faults().fail_allocate = 1;
         assert!(o.log.append(&a).is_err());
-        assert_eq!(io.bytes(&path).unwrap().len(), before.len() + a.len() / 2);
-        // The cut still fails: refuse to append behind garbage.
-        assert!(o.log.append(&a).is_err());
-        assert_eq!(io.appends(), next);
-        // Now the cut works, then the append.
-        let end = o.log.append(&a).unwrap();
-        assert_eq!(end, (before.len() + a.len()) as u64);
-        let mut want = before.clone();
-        want.extend_from_slice(&a);
-        assert_eq!(io.bytes(&path).unwrap(), want);
+        assert_eq!(io.bytes(&path).unwrap(), before);
+        assert_eq!(o.log.len(), 8 + a.len());
+        let (at, _) = o.log.append(&a).unwrap();
+        assert_eq!(at, 8 + a.len());
+        assert_eq!(o.log.capacity(), 4096 + (64 << 10), "grows by at least 64 KiB");
+        drop(o);
+        let (o, sets) = open(&io, dir);
+        assert_eq!((o.records, o.truncated_bytes, sets.len()), (2, 0, 2));
     }
 
     #[test]
-    fn damaged_tail_is_cut_durably() {
+    fn a_failed_copy_is_zeroed_before_the_next_record() {
+        let io = MemIo::new();
+        let dir = Path::new("/m/kv");
+        let (mut o, _) = open(&io, dir);
+        let a = set_rec("a", "1");
+        // The payload copy succeeds, the header copy fails (a kill between the two).
+        io.faults().crash_at = Some(io.ops() + 2);
+        assert!(o.log.append(&set_rec("zzzzzzzzzz", "garbage-garbage")).is_err());
+        io.faults().crash_at = None;
+        o.log.append(&a).unwrap();
+        drop(o);
+        let (o, sets) = open(&io, dir);
+        assert_eq!((o.records, o.truncated_bytes), (1, 0), "the stale payload was zeroed");
+        assert_eq!(sets, vec![("a".to_string(), "1".to_string())]);
+    }
+
+    #[test]
+    fn damaged_tail_is_zeroed_durably() {
         let io = MemIo::new();
         let dir = Path::new("/m/kv");
         let mut good = record::header().to_vec();
-        record::encode_set(&mut good, "a", &v("1"));
+        good.extend_from_slice(&set_rec("a", "1"));
         let mut file = good.clone();
-        file.extend_from_slice(&[7, 0, 0, 0, 1, 2]);
+        file.extend_from_slice(&[7, 0, 0, 0, 1, 2, 0, 0, 9]);
+        file.resize(8192, 0);
         io.put(&dir.join(LOG_NAME), &file);
-        let (o, recs) = open(&io, dir);
-        assert_eq!(recs, vec![Record::Set { key: "a".into(), value: v("1") }]);
-        assert_eq!((o.records, o.truncated_bytes, o.log.len()), (1, 6, good.len() as u64));
+        let (o, sets) = open(&io, dir);
+        assert_eq!(sets, vec![("a".to_string(), "1".to_string())]);
+        assert_eq!((o.records, o.truncated_bytes, o.log.len()), (1, 9, good.len()));
         io.power_cut();
-        assert_eq!(io.bytes(&dir.join(LOG_NAME)).unwrap(), good);
+        let mut want = good.clone();
+        want.resize(8192, 0);
+        assert_eq!(io.bytes(&dir.join(LOG_NAME)).unwrap(), want);
     }
 
     #[test]
-    fn std_io_appends_reads_and_renames() {
+    fn std_io_appends_reads_renames_allocates_and_maps() {
         let t = TempDir::new("stdio");
         let io = StdIo;
         io.create_dir_all(t.path()).unwrap();
@@ -577,6 +875,17 @@ pub(crate) mod tests {
         // The handle follows the file, not the name.
         f.append(b"Y").unwrap();
         assert_eq!(io.read(&q).unwrap().unwrap(), b"abcdXY");
+
+        let rw = io.open_rw(&q).unwrap();
+        rw.allocate(10000).unwrap();
+        assert_eq!(rw.size().unwrap(), 10000);
+        let mut m = rw.map(10000).unwrap();
+        assert_eq!(&m.bytes()[..7], b"abcdXY\0");
+        m.write(9998, b"ZZ").unwrap();
+        m.flusher().flush(0, 10000).unwrap();
+        let back = io.read(&q).unwrap().unwrap();
+        assert_eq!((&back[..6], &back[9998..]), (&b"abcdXY"[..], &b"ZZ"[..]));
+        assert!(back[6..9998].iter().all(|&b| b == 0));
         io.remove(&q).unwrap();
         assert_eq!(io.remove(&q).unwrap_err().kind(), io::ErrorKind::NotFound);
     }

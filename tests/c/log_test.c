@@ -128,6 +128,25 @@ static void append_bytes(const char *app, const char *rel, const char *bytes, si
     CHECK(fclose(f) == 0, "cannot close %s", p);
 }
 
+/* What a power cut can leave in the storage log: `n` bytes of garbage where the next record would
+ * start. The log is followed by a preallocated zero tail, so its end is after its last non-zero
+ * byte (never inside the 8-byte header). */
+static void tear_storage_log(const char *app, const char *garbage, size_t n) {
+    char p[4096];
+    path_of(p, sizeof p, app, "kv/data.log");
+    FILE *f = fopen(p, "rb");
+    CHECK(f != NULL, "cannot open %s", p);
+    long end = 8, pos = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        pos++;
+        if (c != 0 && pos > end) end = pos;
+    }
+    fclose(f);
+    int fd = open(p, O_WRONLY);
+    CHECK(fd >= 0 && pwrite(fd, garbage, n, end) == (ssize_t)n && close(fd) == 0, "tear %s", p);
+}
+
 static long file_size(const char *app, const char *rel) {
     char p[4096];
     struct stat st;
@@ -169,7 +188,7 @@ static void test_recovery_at_open(void) {
     g_test = "torn tails and staging leftovers";
     reset();
     append_bytes("wxlog", "quota.journal", "\x09\x00\x00\x00\x01", 5);
-    append_bytes("wxlog", "kv/data.log", "\x01\x02\x03\x04\x05\x06\x07", 7);
+    tear_storage_log("wxlog", "\x01\x02\x03\x04\x05\x06\x07", 7);
     append_bytes("wxlog", "staging/leftover-2", "half", 4);
     append_bytes("wxlog", "staging/leftover-1", "half a file", 11);
     uint64_t h = open_app("wxlog", "");
@@ -281,7 +300,7 @@ static void test_reentry_and_removal(void) {
     reset();
     g_rec.reenter = 1;
     g_rec.reentry_code = 0;
-    append_bytes("wxlog", "kv/data.log", "\x01\x02\x03", 3);
+    tear_storage_log("wxlog", "\x01\x02\x03", 3);
     uint64_t h = open_app("wxlog", "");
     g_rec.reenter = 0;
     EXPECT_COUNT(1);
@@ -292,7 +311,7 @@ static void test_reentry_and_removal(void) {
     /* Once wxfs_log_set returns, the previous callback is never called again. */
     CHECK_CODE(wxfs_log_set(never, NULL, WXFS_LOG_DEBUG), 0);
     CHECK_CODE(wxfs_log_set(NULL, NULL, 0), 0);
-    append_bytes("wxlog", "kv/data.log", "\x01\x02\x03", 3);
+    tear_storage_log("wxlog", "\x01\x02\x03", 3);
     h = open_app("wxlog", ""); /* recovers, tells no one */
     CHECK_CODE(wxfs_close(h), 0);
 }
@@ -313,7 +332,7 @@ static void test_threads(void) {
     for (int i = 0; i < THREADS; i++) {
         snprintf(apps[i], sizeof apps[i], "wxthread%d", i);
         fill(apps[i]);
-        append_bytes(apps[i], "kv/data.log", "\x01\x02", 2);
+        tear_storage_log(apps[i], "\x01\x02", 2);
     }
     CHECK_CODE(wxfs_log_set(on_event, &g_rec, WXFS_LOG_WARN), 0);
     reset();

@@ -494,8 +494,8 @@ static void test_storage(void) {
     CHECK(strcmp(js, "\"h\xc3\xa9\\\"\"") == 0, "value %s, expected \"h\xc3\xa9\\\"\"", js);
     free(js);
 
-    /* Sizes: UTF-8 bytes of key + JSON of data. */
-    uint64_t want_bytes = 3 + strlen(obj) + 1 + 2 + 1 + strlen("\"h\xc3\xa9\\\"\"");
+    /* Sizes: UTF-8 bytes of key + JSON of data + dataType ("Object" counts too). */
+    uint64_t want_bytes = 3 + strlen(obj) + strlen("Object") + 1 + 2 + 1 + strlen("\"h\xc3\xa9\\\"\"");
     CHECK_CODE(wxfs_storage_info(h, &cur, &lim, &keys), 0);
     CHECK(cur == want_bytes && keys == 3, "info: %llu bytes, %llu keys; expected %llu bytes, 3 keys",
           (unsigned long long)cur, (unsigned long long)keys, (unsigned long long)want_bytes);

@@ -313,7 +313,7 @@ pub fn storage_list(root: &Path, user: &str, app: &str) -> Result<(), String> {
     let (store, report, _scratch) = storage_snapshot(&dir)?;
     let keys = store.keys();
     println!(
-        "{} keys, {} bytes of keys and data (default limit {})",
+        "{} keys, {} bytes of keys, data and dataTypes (default limit {})",
         keys.len(),
         store.size(),
         wxfs::storage::Limits::default().total

@@ -146,13 +146,15 @@ final class SandboxTests: XCTestCase {
 
     func testLogHandlerHearsRecovery() throws {
         try openSandbox().storageSet("logged", json: "1")
-        let kv = root.appendingPathComponent("\(userId)/\(appId)/kv")
-        for name in try FileManager.default.contentsOfDirectory(atPath: kv.path) {
-            let handle = try FileHandle(forWritingTo: kv.appendingPathComponent(name))
-            handle.seekToEndOfFile()
-            handle.write(Data(repeating: 7, count: 6))
-            handle.closeFile()
-        }
+        // Garbage where the next record would start: after the log's last non-zero byte (a zero
+        // tail follows the log), never inside its 8-byte header.
+        let log = root.appendingPathComponent("\(userId)/\(appId)/kv/data.log")
+        let bytes = try Data(contentsOf: log)
+        let end = max((bytes.lastIndex(where: { $0 != 0 }) ?? 0) + 1, 8)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seek(toFileOffset: UInt64(end))
+        handle.write(Data(repeating: 7, count: 6))
+        handle.closeFile()
         let seen = Locked<[String]>([])
         try WxfsLog.setHandler(maxLevel: .warn) { level, sandbox, message in
             seen.mutate { $0.append("\(level) \(sandbox): \(message)") }

@@ -238,7 +238,12 @@ private fun run(root: String, appId: String, userId: String) {
         val app = "wxlogtest"
         Sandbox.open(root, userId, app).use { it.storageSet("logged", "1") }
         val kv = File(root, "$userId/$app/kv")
-        kv.listFiles()!!.filter { it.isFile }.forEach { it.appendBytes(ByteArray(6) { 7 }) }
+        // Garbage where the next record would start: after the log's last non-zero byte (a zero
+        // tail follows the log), never inside its 8-byte header.
+        val log = File(kv, "data.log")
+        val bytes = log.readBytes()
+        val end = maxOf(bytes.indexOfLast { it != 0.toByte() } + 1, 8)
+        java.io.RandomAccessFile(log, "rw").use { it.seek(end.toLong()); it.write(ByteArray(6) { 7 }) }
         val events = java.util.Collections.synchronizedList(ArrayList<Triple<LogLevel, String, String>>())
         WxfsLog.setHandler(LogLevel.WARN) { level, sandbox, message -> events.add(Triple(level, sandbox, message)) }
         try {

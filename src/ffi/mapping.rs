@@ -1,0 +1,66 @@
+//! The one shared writable file mapping of the crate (the storage log's), here because mapping a
+//! file is `unsafe` and `unsafe` lives only in `src/ffi`. The core sees it through the safe
+//! `LogMap` trait of `src/io.rs`.
+//!
+//! Why it is sound:
+//! - `bytes(&self)` hands out a slice, and the only way this type writes the memory is
+//!   `write(&mut self)`: the borrow checker keeps the two apart.
+//! - The flusher shares the mapping (`Arc<MmapRaw>`) but only asks the kernel to write it back
+//!   (msync); it never reads or writes the memory from Rust.
+//! - Other processes: a sandbox is held by one process at a time (its LOCK file), so no one
+//!   else maps or truncates the log while this mapping lives.
+//! - The file is never shortened while mapped (the store drops the mapping first), and every
+//!   mapped byte has its block reserved (`LogFile::allocate`), so no access can fault (SIGBUS).
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::io::{LogMap, MapFlush};
+
+pub(crate) struct SharedMap {
+    raw: Arc<MmapRaw>,
+}
+
+impl SharedMap {
+    /// Maps bytes `[0, len)` of `file` (opened read-write) shared.
+    pub(crate) fn new(file: &File, len: usize) -> io::Result<SharedMap> {
+        let raw = MmapOptions::new().len(len).map_raw(file)?;
+        Ok(SharedMap { raw: Arc::new(raw) })
+    }
+}
+
+impl LogMap for SharedMap {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is valid for `len` bytes while `self.raw` lives; see the module
+        // comment for why nothing writes it while the returned borrow lives.
+        unsafe { std::slice::from_raw_parts(self.raw.as_ptr(), self.raw.len()) }
+    }
+
+    fn write(&mut self, off: usize, src: &[u8]) -> io::Result<()> {
+        let end = off.checked_add(src.len()).filter(|&e| e <= self.raw.len());
+        assert!(end.is_some(), "write of {} bytes at {off} past a mapping of {}", src.len(), self.raw.len());
+        // SAFETY: the range is inside the mapping (checked above); `&mut self` excludes every
+        // reader of this mapping, and `src` cannot overlap it (it would be borrowed from it).
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.raw.as_mut_ptr().add(off), src.len()) };
+        Ok(())
+    }
+
+    fn flusher(&self) -> Arc<dyn MapFlush> {
+        Arc::new(Flusher(self.raw.clone()))
+    }
+}
+
+struct Flusher(Arc<MmapRaw>);
+
+impl MapFlush for Flusher {
+    fn flush(&self, off: usize, len: usize) -> io::Result<()> {
+        let len = len.min(self.0.len().saturating_sub(off));
+        if len == 0 {
+            return Ok(());
+        }
+        self.0.flush_range(off, len)
+    }
+}

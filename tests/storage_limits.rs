@@ -1,0 +1,110 @@
+//! Issue 9, class 6: everything stored for an item counts against the storage limits, and the
+//! typed C API admits exactly the data the bridge admits (one validator for both).
+
+mod common;
+
+use libloading::Library;
+use serde_json::{json, Value};
+
+type SetFn = unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *const u8, usize) -> i32;
+type InfoFn = unsafe extern "C" fn(u64, *mut u64, *mut u64, *mut u64) -> i32;
+
+struct Typed {
+    _lib: Library,
+    set: SetFn,
+    info: InfoFn,
+}
+
+impl Typed {
+    fn load() -> Typed {
+        let path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        // SAFETY: our own library; the types are those of include/wxfs.h.
+        unsafe {
+            let lib = Library::new(path).unwrap();
+            Typed { set: *lib.get(b"wxfs_storage_set\0").unwrap(), info: *lib.get(b"wxfs_storage_info\0").unwrap(), _lib: lib }
+        }
+    }
+
+    fn set(&self, h: u64, key: &str, json: &str, data_type: Option<&str>) -> i32 {
+        let (t, tl) = data_type.map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
+        // SAFETY: valid buffers for the call.
+        unsafe { (self.set)(h, key.as_ptr(), key.len(), json.as_ptr(), json.len(), t, tl) }
+    }
+
+    fn bytes_used(&self, h: u64) -> u64 {
+        let mut n = 0;
+        // SAFETY: a valid out-pointer; the others may be NULL.
+        assert_eq!(unsafe { (self.info)(h, &mut n, std::ptr::null_mut(), std::ptr::null_mut()) }, 0);
+        n
+    }
+}
+
+fn open(lib: &common::Lib, tag: &str, limits: Value) -> u64 {
+    let root = common::fresh_dir(tag);
+    lib.open(&json!({"root": root, "userId": "u", "appId": "wx1", "limits": limits})).unwrap()
+}
+
+#[test]
+fn data_type_counts_against_the_item_and_total_limits() {
+    let lib = common::Lib::load();
+    let typed = Typed::load();
+    let h = open(&lib, "dtype-limits", json!({"storageItem": 100, "storageTotal": 300}));
+    let big_type = "T".repeat(200);
+    // key 1 + data 3 + dataType 200 = 204 > 100, through either entry point.
+    let (rc, v) = lib.invoke(h, "setStorageSync", &json!({"key": "k", "data": "x", "dataType": big_type}));
+    assert_eq!(rc, 1400002, "{v}");
+    assert_eq!(typed.set(h, "k", "\"x\"", Some(&big_type)), 1400002);
+    assert_eq!(typed.bytes_used(h), 0);
+    // 1 + 3 + 90 = 94 each: three fit in 300, a fourth does not.
+    let t90 = "D".repeat(90);
+    for k in ["a", "b"] {
+        let (rc, v) = lib.invoke(h, "setStorageSync", &json!({"key": k, "data": "x", "dataType": t90}));
+        assert_eq!(rc, 0, "{v}");
+    }
+    assert_eq!(typed.set(h, "c", "\"x\"", Some(&t90)), 0);
+    assert_eq!(typed.bytes_used(h), 282);
+    assert_eq!(typed.set(h, "d", "\"x\"", Some(&t90)), 1400003);
+    let (rc, v) = lib.invoke(h, "batchSetStorageSync", &json!({"kvList": [{"key": "d", "value": "x", "dataType": t90}]}));
+    assert_eq!(rc, 1400003, "{v}");
+    let (_, info) = lib.invoke(h, "getStorageInfoSync", &json!({}));
+    assert_eq!(info["keys"], json!(["a", "b", "c"]));
+    assert_eq!(lib.close(h), 0);
+}
+
+#[test]
+fn the_typed_api_stores_exactly_what_the_bridge_accepts() {
+    let lib = common::Lib::load();
+    let typed = Typed::load();
+    let h = open(&lib, "one-validator", json!({}));
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let cases = [
+        r#""\ud800""#.to_string(),
+        r#""a\udc00""#.to_string(),
+        "1e999".to_string(),
+        "-1e400".to_string(),
+        deep(1000),
+        deep(127),
+        deep(126),
+        r#""\ud83d\ude00""#.to_string(),
+        "[1, {\"a\": null}]".to_string(),
+        "1.5e308".to_string(),
+        "not json".to_string(),
+    ];
+    let mut accepted = 0;
+    for json in &cases {
+        let typed_rc = typed.set(h, "t", json, None);
+        let args = format!(r#"{{"key":"b","data":{json}}}"#);
+        let (bridge_rc, v) = lib.invoke_raw(h, "setStorageSync", args.as_bytes());
+        assert!(typed_rc == 0 || typed_rc == -4, "{json:.30}: {typed_rc}");
+        assert_eq!(typed_rc == 0, bridge_rc == 0, "{json:.30}: typed {typed_rc}, bridge {bridge_rc} {v}");
+        if typed_rc == 0 {
+            accepted += 1;
+            // What was stored reads back as the value itself, never as null.
+            let want: Value = serde_json::from_str(json).unwrap();
+            let (rc, got) = lib.invoke(h, "getStorageSync", &json!({"key": "t"}));
+            assert_eq!((rc, &got["data"]), (0, &want), "{json:.30}");
+        }
+    }
+    assert_eq!(accepted, 4);
+    assert_eq!(lib.close(h), 0);
+}
