@@ -81,9 +81,37 @@
 #define WXFS_E_QUEUE_FULL -11
 
 /**
+ * Called from inside a callback of the library where it would wait on itself (`wxfs_log_set`
+ * from the log callback); nothing changed.
+ */
+#define WXFS_E_REENTRANT -12
+
+/**
  * Version of the binary interface; bumped only when a shipped signature or struct changes.
  */
 #define WXFS_ABI_VERSION 1
+
+/**
+ * Data the mini-program had acknowledged is gone or set aside (a damaged storage log was moved
+ * aside and storage started empty).
+ */
+#define WXFS_LOG_ERROR 1
+
+/**
+ * A recovery: a torn tail cut, a journal rebuilt, an interrupted write settled or rolled back,
+ * leftover staging files removed.
+ */
+#define WXFS_LOG_WARN 2
+
+/**
+ * Bytes removed by policy: temp files trimmed at close or by `wxfs_gc`.
+ */
+#define WXFS_LOG_INFO 3
+
+/**
+ * Routine facts: a sandbox created, a storage log compacted at open.
+ */
+#define WXFS_LOG_DEBUG 4
 
 /**
  * Bytes owned by the library: release them with `wxfs_bytes_free`, never with `free`.
@@ -133,6 +161,20 @@ typedef struct wxfs_result {
 typedef void (*wxfs_callback_v2)(void *userdata,
                                  int32_t code,
                                  struct wxfs_result *result);
+
+/**
+ * Receives one log event. `level` is a `WXFS_LOG_*`. `sandbox` (`sandbox_len` bytes, UTF-8,
+ * NUL-terminated) names the sandbox the event concerns as its directory relative to the root,
+ * `<user-dir>/<app-dir>` (empty when the event concerns no one sandbox); `message` (likewise)
+ * says what happened with counts, and names files by their path relative to the root. Both are
+ * valid only during the call: copy what you keep.
+ */
+typedef void (*wxfs_log_callback)(void *userdata,
+                                  int32_t level,
+                                  const char *sandbox,
+                                  size_t sandbox_len,
+                                  const char *message,
+                                  size_t message_len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -317,6 +359,34 @@ int32_t wxfs_api_list(uint64_t sandbox,
                       struct wxfs_bytes *out_json);
 
 /**
+ * Install `cb` as the process's log callback, replacing any earlier one; `cb` NULL removes it.
+ * Events of a level above `max_level` (a `WXFS_LOG_*`; ignored when `cb` is NULL) are not
+ * delivered. With no callback installed, events are dropped.
+ *
+ * Which events: every recovery a sandbox goes through when `wxfs_open` opens it (the quota
+ * journal rebuilt, its torn tail cut, interrupted writes settled, torn appends rolled back, the
+ * storage log's torn tail cut or a damaged log moved aside, leftover staging files removed), and
+ * every byte removed by policy (temp files trimmed at close or by `wxfs_gc`). Each names its
+ * sandbox and gives counts and paths relative to the root.
+ *
+ * Threads: `cb` is called on the thread that opens, closes or collects the sandbox (a worker
+ * thread when the last async call finishes a close), possibly from several threads at once; it
+ * must be thread-safe. It may call any wxfs function except `wxfs_log_set`, which returns
+ * `WXFS_E_REENTRANT` there. It must return normally (no `longjmp`, no C++ exception).
+ *
+ * Lifetime: `userdata` is passed back untouched. When `wxfs_log_set` returns, the previous
+ * callback is running on no thread and will never be called again, so its `userdata` may be
+ * freed. Returns 0, `WXFS_E_CONFIG` when `max_level` is not a `WXFS_LOG_*` (nothing changed),
+ * or `WXFS_E_REENTRANT`. Thread-safe.
+ *
+ * # Safety
+ * `cb`, if not NULL, is a function with this signature that stays callable until it is replaced.
+ */
+int32_t wxfs_log_set(wxfs_log_callback cb,
+                     void *userdata,
+                     int32_t max_level);
+
+/**
  * Read a whole file (any readable virtual path). Saved, temp and package files of 64 KiB and
  * more are returned mapped, not copied; user files are copied (they can change in place).
  * Release `*out_data` with `wxfs_bytes_free`. File contents are not NUL-terminated. Fails
@@ -461,7 +531,8 @@ int32_t wxfs_gc(const char *root,
 
 /**
  * Delete all files and storage of one (user, app), as when the user deletes the mini-program.
- * Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing.
+ * Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing (use
+ * `wxfs_remove_sandbox_v2` to learn which).
  *
  * # Safety
  * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
@@ -473,6 +544,24 @@ int32_t wxfs_remove_sandbox(const char *root,
                             size_t user_id_len,
                             const char *app_id,
                             size_t app_id_len);
+
+/**
+ * `wxfs_remove_sandbox`, saying whether there was a sandbox: `*out_removed` (required) is true
+ * when the sandbox of (user, app) existed and was deleted, false when there was none under
+ * `root` (a mistyped root or ids, or removed before). Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`,
+ * `WXFS_E_BUSY` while the sandbox is open anywhere, or `WXFS_E_IO`. Thread-safe.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+ */
+int32_t wxfs_remove_sandbox_v2(const char *root,
+                               size_t root_len,
+                               const char *user_id,
+                               size_t user_id_len,
+                               const char *app_id,
+                               size_t app_id_len,
+                               bool *out_removed);
 
 #ifdef __cplusplus
 }  // extern "C"

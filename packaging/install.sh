@@ -6,6 +6,7 @@
 #   lib/libwxfs.a
 #   lib/pkgconfig/wxfs.pc
 #   lib/cmake/wxfs/wxfsConfig.cmake, lib/cmake/wxfs/wxfsConfigVersion.cmake
+#   share/doc/wxfs/LICENSE-MIT, share/doc/wxfs/LICENSE-APACHE (both licences ask to ship their text)
 #
 # (on macOS: libwxfs.X.Y.Z.dylib, libwxfs.<ABI>.dylib, libwxfs.dylib).
 #
@@ -103,7 +104,7 @@ fi
 mkdir -p "$prefix"
 prefix=$(cd "$prefix" && pwd)
 libdir=$prefix/lib
-mkdir -p "$prefix/include" "$libdir/pkgconfig" "$libdir/cmake/wxfs"
+mkdir -p "$prefix/include" "$libdir/pkgconfig" "$libdir/cmake/wxfs" "$prefix/share/doc/wxfs"
 
 # Copy next to the target, then rename over it: a process that has the old library mapped keeps
 # running, and an interrupted install never leaves a half-written file under the final name.
@@ -139,5 +140,7 @@ put "$profile_dir/libwxfs.a" "$libdir/libwxfs.a" 644
 render "$repo/packaging/wxfs.pc.in" "$libdir/pkgconfig/wxfs.pc"
 render "$repo/packaging/wxfsConfig.cmake.in" "$libdir/cmake/wxfs/wxfsConfig.cmake"
 render "$repo/packaging/wxfsConfigVersion.cmake.in" "$libdir/cmake/wxfs/wxfsConfigVersion.cmake"
+put "$repo/LICENSE-MIT" "$prefix/share/doc/wxfs/LICENSE-MIT" 644
+put "$repo/LICENSE-APACHE" "$prefix/share/doc/wxfs/LICENSE-APACHE" 644
 
 echo "installed wxfs $version (ABI $abi) from $profile_dir into $prefix"

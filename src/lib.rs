@@ -9,6 +9,8 @@
 pub mod bridge;
 #[deny(unsafe_code)]
 pub mod error;
+#[deny(unsafe_code)]
+pub mod events;
 pub mod ffi;
 #[deny(unsafe_code)]
 pub mod fs;

@@ -75,10 +75,12 @@ impl Session {
             Durability::Process => storage::Durability::Process,
             Durability::Power => storage::Durability::Power,
         };
-        let (store, _report) = Store::open(&sandbox.kv_dir(), durability)?;
+        let (store, store_report) = Store::open(&sandbox.kv_dir(), durability)?;
         sandbox.touch_last_use();
         let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store });
         open.insert(dir, Arc::downgrade(&session));
+        drop(open); // the host's log sink may open sandboxes itself
+        crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);
         Ok(session)
     }
 
@@ -96,7 +98,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         // Temp files kept after the mini-program exits are trimmed, least recently used first.
-        let _ = self.fs.trim_temp(self.config.limits.temp_keep);
+        let trimmed = self.fs.trim_temp(self.config.limits.temp_keep);
         self.sandbox.touch_last_use();
         // A clean close leaves a checkpoint, so the next open replays nothing.
         let _ = self.fs.checkpoint();
@@ -107,6 +109,11 @@ impl Drop for Session {
         let mut open = OPEN.lock();
         if open.get(&self.dir).is_some_and(|w| w.strong_count() == 0) {
             open.remove(&self.dir);
+        }
+        drop(open);
+        // Last, when the host's log sink could reopen this sandbox without waiting on this close.
+        if let Ok(freed @ 1..) = trimmed {
+            crate::events::trimmed(&self.config.root, &self.dir, freed, "at close, least recently used first");
         }
     }
 }
@@ -161,6 +168,8 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
         let fs = FileSystem::new(sandbox, Protocol::Wxfile, Limits::default(), Durability::Process)?;
         let freed = fs.trim_temp(0)?;
         fs.checkpoint()?;
+        drop(fs); // unlocked first: the host's log sink may open this sandbox
+        crate::events::trimmed(root, &victim.key, freed, "by gc, least recently used sandbox first");
         left = left.saturating_sub(freed);
         report.trimmed.push(victim.key);
     }

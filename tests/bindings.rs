@@ -2,6 +2,9 @@
 //!
 //! - `kotlin_binding`: `bindings/kotlin/run-tests.sh` compiles the JNA binding and its test with
 //!   `kotlinc` and runs it against the `libwxfs` cargo built for this test run.
+//! - `kotlin_binding_minified`: the same test shrunk and obfuscated by ProGuard with the AAR's
+//!   consumer rules (`packaging/android/consumer-rules.pro`), JNA included, as an Android release
+//!   build with minify ships it.
 //! - `swift_syntax`: `bindings/swift/check_syntax.py` parses the Swift package with tree-sitter
 //!   (no Swift toolchain is assumed) and checks its C calls against `include/wxfs.h`.
 //!
@@ -51,18 +54,18 @@ fn last_line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
 }
 
-#[test]
-fn kotlin_binding() {
+/// `bindings/kotlin/run-tests.sh [extra...] LIB_DIR`, or None when a tool is missing (outside CI).
+fn run_kotlin(extra: &[&str]) -> Option<Output> {
     let jna = std::env::var("JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".to_string());
     let install = "apt-get install -y kotlin libjna-java";
     if !runs("kotlinc", &["-version"]) && missing("kotlinc", install) {
-        return;
+        return None;
     }
     if !runs("java", &["-version"]) && missing("java", install) {
-        return;
+        return None;
     }
     if !Path::new(&jna).is_file() && missing(&format!("JNA ({jna})"), install) {
-        return;
+        return None;
     }
     let lib_dir = lib_dir();
     let lib = lib_dir.join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
@@ -71,15 +74,42 @@ fn kotlin_binding() {
     let script = repo_dir().join("bindings/kotlin/run-tests.sh");
     let out = Command::new("sh")
         .arg(&script)
+        .args(extra)
         .arg(&lib_dir)
         .env("JNA_JAR", &jna)
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(out.status.success(), "{}", report("bindings/kotlin/run-tests.sh", &out));
+    assert!(out.status.success(), "{}", report(&format!("bindings/kotlin/run-tests.sh {}", extra.join(" ")), &out));
     let summary = last_line(&out);
     assert!(summary.ends_with(" passed, 0 failed"), "{}", report(&format!("unexpected summary {summary:?}"), &out));
-    println!("kotlin: {summary}");
+    Some(out)
+}
+
+#[test]
+fn kotlin_binding() {
+    if let Some(out) = run_kotlin(&[]) {
+        println!("kotlin: {}", last_line(&out));
+    }
+}
+
+/// An app built with `minifyEnabled` runs R8 over the binding and JNA; the consumer rules must keep
+/// what JNA reaches by name. Without `-keepattributes RuntimeVisibleAnnotations` this failed 13 of
+/// 14 checks ("Structure.getFieldOrder() on class com.sun.jna.Structure$FFIType does not provide
+/// enough names").
+#[test]
+fn kotlin_binding_minified() {
+    let install = "apt-get install -y proguard-cli default-jdk-headless";
+    // ProGuard has no option that exits 0 without work: look for it on PATH.
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("proguard").is_file()));
+    if !on_path && missing("proguard", install) {
+        return;
+    }
+    if let Some(out) = run_kotlin(&["--minify"]) {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("minified with packaging/android/consumer-rules.pro"), "{text}");
+        println!("kotlin minified: {}", last_line(&out));
+    }
 }
 
 #[test]

@@ -402,6 +402,29 @@ fn valgrind_binary_test() {
 }
 
 #[test]
+fn log_test_shared() {
+    run_c_program("log_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn log_test_static() {
+    run_c_program("log_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn asan_log_test() {
+    run_c_program("log_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
+fn valgrind_log_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("log_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
+#[test]
 fn asan_abi_test() {
     run_c_program("abi_test", Link::Shared, Tool::Asan, ONCE);
 }

@@ -161,6 +161,10 @@ fn check_tree(prefix: &Path) {
     assert_symlink(&lib.join("libwxfs.so"), &format!("libwxfs.so.{ABI}"));
     assert!(read(&lib.join("libwxfs.a")) == read(&lib_dir().join("libwxfs.a")), "lib/libwxfs.a differs from the built archive");
 
+    for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        assert_eq!(read(&prefix.join("share/doc/wxfs").join(licence)), read(&repo_dir().join(licence)), "installed {licence}");
+    }
+
     let pc = read_text(&lib.join("pkgconfig/wxfs.pc"));
     for line in [
         &format!("prefix={}", prefix.display()),

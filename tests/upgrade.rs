@@ -91,3 +91,44 @@ fn a_sandbox_written_by_0_1_0_opens_and_keeps_everything() {
     }
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// Every sandbox declares its format (docs/compatibility.md): 0.1.0 wrote none and is format 1;
+/// the first open by this release writes the marker, and a sandbox of a newer format is refused
+/// before anything in it is read or changed.
+#[test]
+fn the_sandbox_format_marker_is_written_and_a_newer_format_refused() {
+    let root = fixture("v0.1.0");
+    let dir = root.join("user-1/wx0000000000000001");
+    assert!(!dir.join("FORMAT").exists(), "0.1.0 wrote no marker");
+    assert_eq!(wxfs::sandbox::format_version(&dir).unwrap(), 1);
+    let lib = common::Lib::load();
+    let cfg = json!({"root": root, "userId": "user-1", "appId": "wx0000000000000001"});
+    let h = lib.open(&cfg).unwrap();
+    assert_eq!(lib.close(h), 0);
+    assert_eq!(std::fs::read_to_string(dir.join("FORMAT")).unwrap(), "wxfs sandbox format 1\n");
+
+    let newer = format!("wxfs sandbox format {}\n", wxfs::sandbox::FORMAT_VERSION + 1);
+    std::fs::write(dir.join("FORMAT"), &newer).unwrap();
+    std::fs::remove_dir(dir.join("staging")).unwrap(); // as 0.1.0 left it: no empty staging directory
+    let snapshot = || -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v.into_iter().map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap_or_default())).collect()
+    };
+    let before = (snapshot(), std::fs::read(dir.join("kv/data.log")).unwrap());
+    assert_eq!(lib.open(&cfg), Err(wxfs::ffi::WXFS_E_CONFIG));
+    assert_eq!((snapshot(), std::fs::read(dir.join("kv/data.log")).unwrap()), before, "a refused open changed the sandbox");
+    let err = match wxfs::Session::open(wxfs::Config::new(&root, "user-1", "wx0000000000000001")) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a newer format opened"),
+    };
+    assert_eq!(
+        err,
+        format!(
+            "sandbox format 2 ({}) is newer than this release reads (1); open it with the release that wrote it or a later one",
+            dir.join("FORMAT").display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Syntax check of the Swift binding where no Swift toolchain exists.
 
-Parses every .swift file under bindings/swift with the tree-sitter Swift grammar and reports the
-file:line of every ERROR or MISSING node; then checks that every C function the Swift code calls
-(`wxfs_[a-z_]+(`) is declared in include/wxfs.h (a struct initializer such as `wxfs_bytes()` counts
-when the header declares that struct), and that shim.h really reaches the header.
+Parses every .swift file under bindings/swift, and the package manifest at the repository root,
+with the tree-sitter Swift grammar and reports the file:line of every ERROR or MISSING node; then
+checks that every C function the Swift code calls (`wxfs_[a-z0-9_]+(`) is declared in
+include/wxfs.h (a struct initializer such as `wxfs_bytes()` counts when the header declares that
+struct) and is called by a program of the C harness (tests/c/*.c), which runs it under -Werror,
+AddressSanitizer and valgrind; and that shim.h really reaches the header.
 
 Needs: pip install tree-sitter tree-sitter-swift
 Exit status 0 when everything passed, 1 on any failure, 2 when the parser is not installed.
@@ -18,6 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 HEADER = os.path.join(REPO, "include", "wxfs.h")
 SHIM = os.path.join(HERE, "Sources", "CWxfs", "shim.h")
+MANIFEST = os.path.join(REPO, "Package.swift")
+HARNESS = os.path.join(REPO, "tests", "c")
 
 try:
     import tree_sitter_swift as tss
@@ -33,7 +37,7 @@ def swift_files():
     for d, dirs, files in os.walk(HERE):
         dirs[:] = sorted(x for x in dirs if not x.startswith(".") and x != ".build")
         out.extend(os.path.join(d, f) for f in sorted(files) if f.endswith(".swift"))
-    return out
+    return [MANIFEST] + out
 
 
 def syntax_problems(parser, path):
@@ -107,6 +111,23 @@ def main():
         unused = sorted(functions - set(called))
         note = f" (not wrapped: {', '.join(unused)})" if unused else ""
         print(f"ok   {len(set(called))} C names the Swift code uses are declared in include/wxfs.h{note}")
+
+    # The C harness calls every function the Swift code calls: Swift cannot be compiled here, so
+    # the harness is what runs each of those C calls (under -Werror, ASan and valgrind).
+    harness_calls = set()
+    for name in sorted(os.listdir(HARNESS)):
+        if name.endswith((".c", ".h")):
+            with open(os.path.join(HARNESS, name), encoding="utf-8") as f:
+                harness_calls |= set(re.findall(r"\b(wxfs_[a-z0-9_]+)\s*\(", f.read()))
+    uncovered = sorted(n for n in called if n in functions and n not in harness_calls)
+    if uncovered:
+        failed += 1
+        for name in uncovered:
+            print(f"{called[name][0]}: {name} is called by the Swift code but by no program of tests/c")
+        print(f"FAIL {len(uncovered)} C function(s) the Swift code calls are not covered by the C harness")
+    else:
+        passed += 1
+        print(f"ok   the C harness calls all {len(set(called) & functions)} C functions the Swift code calls")
 
     # shim.h must reach the real header through its relative #include.
     with open(SHIM, encoding="utf-8") as f:

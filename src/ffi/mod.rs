@@ -10,12 +10,14 @@
 
 mod guard;
 mod invoke_v2;
+mod log;
 pub(crate) mod mapping;
 mod pool;
 mod registry;
 mod typed;
 
 pub use invoke_v2::*;
+pub use log::*;
 pub use typed::*;
 
 use std::borrow::Cow;
@@ -54,6 +56,10 @@ pub const WXFS_E_BUFFER_TOO_SMALL: i32 = -10;
 
 /// Too many async calls are waiting; nothing was queued and the callback will not be called.
 pub const WXFS_E_QUEUE_FULL: i32 = -11;
+
+/// Called from inside a callback of the library where it would wait on itself (`wxfs_log_set`
+/// from the log callback); nothing changed.
+pub const WXFS_E_REENTRANT: i32 = -12;
 
 /// Version of the binary interface; bumped only when a shipped signature or struct changes.
 pub const WXFS_ABI_VERSION: u32 = 1;

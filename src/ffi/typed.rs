@@ -396,7 +396,8 @@ pub unsafe extern "C" fn wxfs_gc(root: *const c_char, root_len: usize, temp_limi
 }
 
 /// Delete all files and storage of one (user, app), as when the user deletes the mini-program.
-/// Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing.
+/// Returns `WXFS_E_BUSY` while the sandbox is open anywhere; 0 also when there was nothing (use
+/// `wxfs_remove_sandbox_v2` to learn which).
 ///
 /// # Safety
 /// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
@@ -410,21 +411,54 @@ pub unsafe extern "C" fn wxfs_remove_sandbox(
     app_id: *const c_char,
     app_id_len: usize,
 ) -> i32 {
+    // SAFETY: forwarded.
+    run(|| unsafe { remove_sandbox(root, root_len, user_id, user_id_len, app_id, app_id_len) }.map(|_| ()))
+}
+
+/// `wxfs_remove_sandbox`, saying whether there was a sandbox: `*out_removed` (required) is true
+/// when the sandbox of (user, app) existed and was deleted, false when there was none under
+/// `root` (a mistyped root or ids, or removed before). Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`,
+/// `WXFS_E_BUSY` while the sandbox is open anywhere, or `WXFS_E_IO`. Thread-safe.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_remove_sandbox_v2(
+    root: *const c_char,
+    root_len: usize,
+    user_id: *const c_char,
+    user_id_len: usize,
+    app_id: *const c_char,
+    app_id_len: usize,
+    out_removed: *mut bool,
+) -> i32 {
     run(|| {
+        let out_removed = out(out_removed, "out_removed")?;
         // SAFETY: forwarded.
-        let (root, user, app) = unsafe {
-            (text(root, root_len, "root")?, text(user_id, user_id_len, "user_id")?, text(app_id, app_id_len, "app_id")?)
-        };
-        match crate::session::remove_sandbox(Path::new(root), user, app) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                set_last_error(e.to_string());
-                Err(match e {
-                    OpenError::Busy(_) => super::WXFS_E_BUSY,
-                    OpenError::Invalid(_) => super::WXFS_E_CONFIG,
-                    OpenError::Io(_) => WXFS_E_IO,
-                })
-            }
+        let removed = unsafe { remove_sandbox(root, root_len, user_id, user_id_len, app_id, app_id_len) }?;
+        put(out_removed, removed);
+        Ok(())
+    })
+}
+
+unsafe fn remove_sandbox(
+    root: *const c_char,
+    root_len: usize,
+    user_id: *const c_char,
+    user_id_len: usize,
+    app_id: *const c_char,
+    app_id_len: usize,
+) -> Res<bool> {
+    // SAFETY: forwarded.
+    let (root, user, app) =
+        unsafe { (text(root, root_len, "root")?, text(user_id, user_id_len, "user_id")?, text(app_id, app_id_len, "app_id")?) };
+    crate::session::remove_sandbox(Path::new(root), user, app).map_err(|e| {
+        set_last_error(e.to_string());
+        match e {
+            OpenError::Busy(_) => super::WXFS_E_BUSY,
+            OpenError::Invalid(_) => super::WXFS_E_CONFIG,
+            OpenError::Io(_) => WXFS_E_IO,
         }
     })
 }

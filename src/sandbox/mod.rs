@@ -25,6 +25,12 @@ pub const LOCK: &str = "LOCK";
 /// Its modification time is when the sandbox was last opened or closed by a mini-program
 /// (not by gc or fsck): the order of the cross-sandbox temp trim.
 pub const LAST_USE: &str = "LAST_USE";
+/// The sandbox's on-disk format version (docs/compatibility.md): `wxfs sandbox format N\n`.
+/// A release refuses a sandbox whose format is newer than [`FORMAT_VERSION`] rather than touch
+/// files it cannot read; a sandbox without one was written by 0.1.0, which is format 1.
+pub const FORMAT: &str = "FORMAT";
+/// Bumped whenever a file in a sandbox changes in a way an older release would misread.
+pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug)]
 pub enum OpenError {
@@ -63,6 +69,8 @@ pub struct Sandbox {
     staging: Dir,
     package: Option<(PathBuf, Dir)>,
     _lock: File,
+    /// This open made the sandbox directory.
+    created: bool,
 }
 
 /// Where the sandbox of (user, app) lives under `root`.
@@ -76,6 +84,9 @@ impl Sandbox {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }
         let dir = sandbox_dir(root, user_id, app_id);
+        let created = !dir.join(LOCK).exists();
+        // Before the layout, so a refused sandbox is left exactly as it is (checked again under the lock).
+        check_format(&dir)?;
         // The layout first (idempotent, harmless to a holder of the lock), then the lock.
         std::fs::create_dir_all(&dir)?;
         std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
@@ -87,6 +98,10 @@ impl Sandbox {
         }
         // What a crash left in staging is the file system's to finish or clear (it knows unzip plans).
         let mut sb = Sandbox::open_dir(&dir)?;
+        sb.created = created;
+        if !dir.join(FORMAT).exists() {
+            write_format(&dir)?;
+        }
         if let Some(p) = package_dir {
             let dir = Dir::open_ambient_dir(p, ambient_authority())
                 .map_err(|e| OpenError::Invalid(format!("invalid config: packageDir \"{}\": {e}", p.display())))?;
@@ -134,6 +149,11 @@ impl Sandbox {
 
     pub fn staging(&self) -> &Dir {
         &self.staging
+    }
+
+    /// Whether this open created the sandbox.
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// The OS path behind a virtual path (host use only: `host.realPath`).
@@ -202,6 +222,7 @@ impl Sandbox {
             Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
             Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
         }
+        check_format(dir)?;
         let base = Dir::open_ambient_dir(dir, ambient_authority())?;
         Ok(Sandbox {
             usr: base.open_dir(USR)?,
@@ -212,6 +233,7 @@ impl Sandbox {
             dir: dir.to_path_buf(),
             base,
             _lock: lock,
+            created: false,
         })
     }
 
@@ -222,4 +244,35 @@ impl Sandbox {
             .and_then(|m| m.modified())
             .unwrap_or(std::time::UNIX_EPOCH)
     }
+}
+
+/// The format version a sandbox directory declares: 1 when it has no marker (release 0.1.0).
+pub fn format_version(dir: &Path) -> io::Result<u32> {
+    match std::fs::read_to_string(dir.join(FORMAT)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(1),
+        Err(e) => Err(e),
+        // A marker that does not parse was damaged, not written by a newer release (which
+        // writes the same line with a larger number): read as the format it sits beside.
+        Ok(text) => Ok(text.trim_end().strip_prefix("wxfs sandbox format ").and_then(|n| n.parse().ok()).unwrap_or(1)),
+    }
+}
+
+/// Refuse a sandbox written in a newer format, before anything in it is read or changed.
+fn check_format(dir: &Path) -> Result<(), OpenError> {
+    let found = format_version(dir)?;
+    if found > FORMAT_VERSION {
+        return Err(OpenError::Invalid(format!(
+            "sandbox format {found} ({}) is newer than this release reads ({FORMAT_VERSION}); \
+             open it with the release that wrote it or a later one",
+            dir.join(FORMAT).display()
+        )));
+    }
+    Ok(())
+}
+
+/// Write the format marker: into a temporary name, then renamed, so it is whole or absent.
+fn write_format(dir: &Path) -> io::Result<()> {
+    let tmp = dir.join(format!("{FORMAT}.tmp"));
+    std::fs::write(&tmp, format!("wxfs sandbox format {FORMAT_VERSION}\n"))?;
+    std::fs::rename(&tmp, dir.join(FORMAT))
 }

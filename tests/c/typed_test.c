@@ -754,6 +754,26 @@ static void test_remove_sandbox(void) {
     CHECK(strcmp(js, "\"other\"") == 0, "the other user's value is %s", js);
     free(js);
     close_ok(other);
+
+    /* _v2 says whether there was a sandbox: true once, then false; a swapped (app, user) pair or
+     * a mistyped root names none. Busy and NULL as the first version; outputs only on success. */
+    g_test = "remove_sandbox_v2";
+    const char *app2 = "wx-typed-rm2";
+    h = open_app(app2);
+    bool removed = true;
+    CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, "u1", 2, app2, strlen(app2), &removed), WXFS_E_BUSY);
+    CHECK(removed, "out_removed written on failure");
+    close_ok(h);
+    CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, "u1", 2, app2, strlen(app2), NULL), WXFS_E_NULL);
+    CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, app2, strlen(app2), "u1", 2, &removed), 0);
+    CHECK(!removed, "a swapped (app, user) pair removed something");
+    CHECK_CODE(wxfs_remove_sandbox_v2("/nonexistent-root", 17, "u1", 2, app2, strlen(app2), &removed), 0);
+    CHECK(!removed, "a missing root removed something");
+    removed = false;
+    CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, "u1", 2, app2, strlen(app2), &removed), 0);
+    CHECK(removed, "the existing sandbox was not reported removed");
+    CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, "u1", 2, app2, strlen(app2), &removed), 0);
+    CHECK(!removed, "a second remove reported a sandbox");
 }
 
 int main(int argc, char **argv) {

@@ -8,49 +8,108 @@
 import CWxfs
 import Foundation
 
-/// A failed call: `code` is the errCode of an API failure (e.g. 1300002) or a negative `WXFS_E_*`
-/// when the call could not run; `message` is the errMsg (bridge) or the library's last error message.
-public struct WxfsError: Error, CustomStringConvertible, Equatable {
-    public let code: Int32
-    public let message: String
+/// A failed call. `api` is an API failure: WeChat's errCode (1300002 "no such file or
+/// directory", ...) or one of the library's storage codes (1400001 data not found, ...), with the
+/// errMsg. Every other case is a negative `WXFS_E_*`: the call could not run; its `message` is the
+/// result's errMsg (bridge) or the library's last error message (typed calls).
+public enum WxfsError: Error, Equatable, CustomStringConvertible, Sendable {
+    case api(code: Int32, message: String)
+    /// WXFS_E_NULL: a required pointer was NULL.
+    case null(String)
+    /// WXFS_E_HANDLE: the sandbox is closed (or the handle is stale).
+    case handle(String)
+    /// WXFS_E_UTF8: a string was not valid UTF-8.
+    case utf8(String)
+    /// WXFS_E_JSON: the arguments are not a JSON object.
+    case json(String)
+    /// WXFS_E_UNKNOWN_API: no such api.
+    case unknownApi(String)
+    /// WXFS_E_CONFIG: the configuration (or a log level) is invalid; the message names the field.
+    case config(String)
+    /// WXFS_E_BUSY: another process holds the sandbox; the message names its lock file.
+    case busy(String)
+    /// WXFS_E_IO: the operating system refused to open the sandbox.
+    case io(String)
+    /// WXFS_E_PANIC: an internal error was caught at the boundary; the process is unharmed.
+    case panic(String)
+    /// WXFS_E_BUFFER_TOO_SMALL.
+    case bufferTooSmall(String)
+    /// WXFS_E_QUEUE_FULL: too many async calls are waiting; nothing was queued.
+    case queueFull(String)
+    /// WXFS_E_REENTRANT: called from inside a library callback where it would wait on itself.
+    case reentrant(String)
+    /// A negative code this binding does not know (a newer library).
+    case other(code: Int32, message: String)
 
+    /// The error for a non-zero return code.
     public init(code: Int32, message: String) {
-        self.code = code
-        self.message = message
+        switch code {
+        case -1: self = .null(message)
+        case -2: self = .handle(message)
+        case -3: self = .utf8(message)
+        case -4: self = .json(message)
+        case -5: self = .unknownApi(message)
+        case -6: self = .config(message)
+        case -7: self = .busy(message)
+        case -8: self = .io(message)
+        case -9: self = .panic(message)
+        case -10: self = .bufferTooSmall(message)
+        case -11: self = .queueFull(message)
+        case -12: self = .reentrant(message)
+        case let c where c > 0: self = .api(code: c, message: message)
+        default: self = .other(code: code, message: message)
+        }
+    }
+
+    /// The return code: the errCode of an API failure, or the negative `WXFS_E_*`.
+    public var code: Int32 {
+        switch self {
+        case let .api(code, _), let .other(code, _): return code
+        case .null: return -1
+        case .handle: return -2
+        case .utf8: return -3
+        case .json: return -4
+        case .unknownApi: return -5
+        case .config: return -6
+        case .busy: return -7
+        case .io: return -8
+        case .panic: return -9
+        case .bufferTooSmall: return -10
+        case .queueFull: return -11
+        case .reentrant: return -12
+        }
+    }
+
+    /// The errMsg or the last error message.
+    public var message: String {
+        switch self {
+        case let .api(_, m), let .other(_, m): return m
+        case let .null(m), let .handle(m), let .utf8(m), let .json(m), let .unknownApi(m), let .config(m),
+             let .busy(m), let .io(m), let .panic(m), let .bufferTooSmall(m), let .queueFull(m), let .reentrant(m):
+            return m
+        }
     }
 
     public var description: String { return "[\(code)] \(message)" }
-
-    public static let null: Int32 = -1
-    public static let handle: Int32 = -2
-    public static let utf8: Int32 = -3
-    public static let json: Int32 = -4
-    public static let unknownApi: Int32 = -5
-    public static let config: Int32 = -6
-    public static let busy: Int32 = -7
-    public static let io: Int32 = -8
-    public static let panic: Int32 = -9
-    public static let bufferTooSmall: Int32 = -10
-    public static let queueFull: Int32 = -11
 
     /// getStorage's "data not found".
     public static let storageNotFound: Int32 = 1_400_001
 }
 
 /// `protocol` of the config: the scheme of virtual paths.
-public enum WxfsProtocol: String {
+public enum WxfsProtocol: String, Sendable {
     case wxfile
     case http
 }
 
 /// `durability` of the config: what an acknowledged write survives.
-public enum WxfsDurability: String {
+public enum WxfsDurability: String, Sendable {
     case process
     case power
 }
 
-/// Quota overrides of the config in bytes (`openFiles` a count); nil keeps the default.
-public struct WxfsLimits {
+/// Quota overrides of the config in bytes (`openFiles`, `entries`: counts); nil keeps the default.
+public struct WxfsLimits: Sendable {
     public var userFiles: UInt64?
     public var tempRuntime: UInt64?
     public var tempKeep: UInt64?
@@ -59,10 +118,11 @@ public struct WxfsLimits {
     public var storageTotal: UInt64?
     public var readFile: UInt64?
     public var openFiles: UInt64?
+    public var entries: UInt64?
 
     public init(userFiles: UInt64? = nil, tempRuntime: UInt64? = nil, tempKeep: UInt64? = nil,
                 tempAllSandboxes: UInt64? = nil, storageItem: UInt64? = nil, storageTotal: UInt64? = nil,
-                readFile: UInt64? = nil, openFiles: UInt64? = nil) {
+                readFile: UInt64? = nil, openFiles: UInt64? = nil, entries: UInt64? = nil) {
         self.userFiles = userFiles
         self.tempRuntime = tempRuntime
         self.tempKeep = tempKeep
@@ -71,6 +131,7 @@ public struct WxfsLimits {
         self.storageTotal = storageTotal
         self.readFile = readFile
         self.openFiles = openFiles
+        self.entries = entries
     }
 
     var json: [String: Any] {
@@ -79,6 +140,7 @@ public struct WxfsLimits {
             ("userFiles", userFiles), ("tempRuntime", tempRuntime), ("tempKeep", tempKeep),
             ("tempAllSandboxes", tempAllSandboxes), ("storageItem", storageItem),
             ("storageTotal", storageTotal), ("readFile", readFile), ("openFiles", openFiles),
+            ("entries", entries),
         ]
         for (name, value) in fields {
             if let value = value {
@@ -90,7 +152,7 @@ public struct WxfsLimits {
 }
 
 /// getStorageInfo in bytes.
-public struct WxfsStorageInfo: Equatable {
+public struct WxfsStorageInfo: Equatable, Sendable {
     public let currentBytes: UInt64
     public let limitBytes: UInt64
     public let keyCount: UInt64
@@ -169,18 +231,89 @@ func errMsg(of json: String) -> String {
 
 /// Holds an invokeAsync completion until the library calls back (exactly once).
 private final class CallbackBox {
-    let body: (Int32, String) -> Void
+    let body: @Sendable (Int32, String) -> Void
 
-    init(_ body: @escaping (Int32, String) -> Void) {
+    init(_ body: @escaping @Sendable (Int32, String) -> Void) {
         self.body = body
+    }
+}
+
+/// How much a log event matters (`WXFS_LOG_*`).
+public enum WxfsLogLevel: Int32, Sendable {
+    /// Acknowledged data is gone or set aside (a damaged storage log moved aside, storage empty).
+    case error = 1
+    /// A recovery at open: a torn tail cut, a journal rebuilt, an interrupted write undone.
+    case warn = 2
+    /// Bytes removed by policy: temp files trimmed at close or by gc.
+    case info = 3
+    /// Routine facts: a sandbox created, a storage log compacted.
+    case debug = 4
+}
+
+/// The handler `WxfsLog` calls: level, sandbox (`<user-dir>/<app-dir>` relative to the root), message.
+public typealias WxfsLogHandler = @Sendable (WxfsLogLevel, String, String) -> Void
+
+/// Holds the installed log handler; its address is the C callback's userdata.
+private final class LogBox {
+    let handler: WxfsLogHandler
+
+    init(_ handler: @escaping WxfsLogHandler) {
+        self.handler = handler
+    }
+}
+
+/// The library's log: every recovery a sandbox goes through when it opens, and every byte the
+/// library removes on its own, with counts and paths relative to the root. One handler per process.
+public enum WxfsLog {
+    private static let lock = NSLock()
+    /// Retained while installed: the library holds only its address. Guarded by `lock`.
+    private static var installed: Unmanaged<LogBox>?
+
+    /// Deliver events up to `maxLevel` to `handler` (nil: stop). The handler runs on the thread
+    /// that opens, closes or collects a sandbox, possibly on several at once, and must not call
+    /// `setHandler`. When this returns, the previous handler is not running and never runs again.
+    public static func setHandler(maxLevel: WxfsLogLevel = .info, _ handler: WxfsLogHandler?) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let box = handler.map { Unmanaged.passRetained(LogBox($0)) }
+        let rc: Int32
+        if let box = box {
+            // A C function pointer: the closure captures nothing; the handler travels in userdata.
+            rc = wxfs_log_set({ userdata, level, sandbox, sandboxLen, message, messageLen in
+                guard let userdata = userdata else {
+                    return
+                }
+                let target = Unmanaged<LogBox>.fromOpaque(userdata).takeUnretainedValue()
+                // Both strings are valid only during this call: copy them now.
+                let text = { (p: UnsafePointer<CChar>?, n: Int) -> String in
+                    guard let p = p, n > 0 else {
+                        return ""
+                    }
+                    return p.withMemoryRebound(to: UInt8.self, capacity: n) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+                    }
+                }
+                target.handler(WxfsLogLevel(rawValue: level) ?? .error, text(sandbox, sandboxLen), text(message, messageLen))
+            }, box.toOpaque(), maxLevel.rawValue)
+        } else {
+            rc = wxfs_log_set(nil, nil, 0)
+        }
+        if rc != 0 {
+            box?.release()
+            throw WxfsError(code: rc, message: lastErrorMessage())
+        }
+        // The library no longer calls the previous handler: release it.
+        installed?.release()
+        installed = box
     }
 }
 
 /// One open sandbox: one user's view of one mini-program's files and storage.
 ///
-/// Thread-safe (the library serializes per sandbox). The handle is closed by `close()` or, at the
-/// latest, in `deinit`; after `close()` every call throws `WxfsError.handle`.
-public final class Sandbox {
+/// `Sendable`: every method may be called from any thread (the library serializes per sandbox),
+/// and the one mutable field, the handle, is guarded by a lock. The handle is closed by `close()`
+/// or, at the latest, in `deinit`; after `close()` every call throws `WxfsError.handle`.
+public final class Sandbox: @unchecked Sendable {
     private var handle: UInt64
     private let lock = NSLock()
 
@@ -188,7 +321,8 @@ public final class Sandbox {
     public static let abiVersion: UInt32 = 1
 
     /// Open (or share, if open in this process) the sandbox of (userId, appId) under `root`.
-    public convenience init(root: String, appId: String, userId: String, packageDir: String? = nil,
+    /// The order is the C API's and the disk's everywhere: root, user, app.
+    public convenience init(root: String, userId: String, appId: String, packageDir: String? = nil,
                             protocol proto: WxfsProtocol? = nil, durability: WxfsDurability? = nil,
                             limits: WxfsLimits? = nil) throws {
         var config: [String: Any] = ["root": root, "appId": appId, "userId": userId]
@@ -212,7 +346,7 @@ public final class Sandbox {
     public init(configJSON: String) throws {
         let abi = wxfs_abi_version()
         if abi != Sandbox.abiVersion {
-            throw WxfsError(code: WxfsError.config, message: "libwxfs ABI \(abi), this binding needs \(Sandbox.abiVersion)")
+            throw WxfsError.config("libwxfs ABI \(abi), this binding needs \(Sandbox.abiVersion)")
         }
         var h: UInt64 = 0
         let rc = withUTF8(configJSON) { cfg, cfgLen in
@@ -249,7 +383,7 @@ public final class Sandbox {
         lock.lock()
         defer { lock.unlock() }
         if handle == 0 {
-            throw WxfsError(code: WxfsError.handle, message: "sandbox is closed")
+            throw WxfsError.handle("sandbox is closed")
         }
         return handle
     }
@@ -286,7 +420,7 @@ public final class Sandbox {
     /// The bridge off the caller's thread: `completion(code, resultJSON)` is called exactly once,
     /// from a library worker thread. Throws (and never calls back) when the call was not queued.
     public func invokeAsync(_ api: String, _ argsJSON: String = "{}",
-                            completion: @escaping (Int32, String) -> Void) throws {
+                            completion: @escaping @Sendable (Int32, String) -> Void) throws {
         let h = try current()
         let context = Unmanaged.passRetained(CallbackBox(completion)).toOpaque()
         let rc = withUTF8(api) { a, aLen in
@@ -464,15 +598,20 @@ public final class Sandbox {
         return freed
     }
 
-    /// Delete all files and storage of (userId, appId); throws `WxfsError.busy` while it is open.
-    public static func removeSandbox(root: String, userId: String, appId: String) throws {
+    /// Delete all files and storage of (userId, appId): true when the sandbox existed and is
+    /// gone, false when there was none under `root` (mistyped ids, or removed before). Throws
+    /// `WxfsError.busy` while it is open.
+    @discardableResult
+    public static func removeSandbox(root: String, userId: String, appId: String) throws -> Bool {
+        var removed = false
         let rc = withUTF8(root) { r, rLen in
             withUTF8(userId) { u, uLen in
                 withUTF8(appId) { a, aLen in
-                    wxfs_remove_sandbox(r, rLen, u, uLen, a, aLen)
+                    wxfs_remove_sandbox_v2(r, rLen, u, uLen, a, aLen, &removed)
                 }
             }
         }
         try check(rc)
+        return removed
     }
 }

@@ -1,10 +1,32 @@
-// The Kotlin binding's scenario, for `swift test` on a machine with a Swift toolchain:
-//   cargo build && cd bindings/swift && \
-//   LD_LIBRARY_PATH=../../target/debug swift test -Xlinker -L../../target/debug
+// The Kotlin binding's scenario, for `swift test` on a machine with a Swift toolchain, from the
+// repository root (Package.swift):
+//   cargo build && LD_LIBRARY_PATH=target/debug swift test -Xlinker -Ltarget/debug
 
 import Foundation
 import XCTest
 @testable import Wxfs
+
+/// A value shared with a handler that runs on library threads.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var inner: T
+
+    init(_ value: T) {
+        inner = value
+    }
+
+    var value: T {
+        lock.lock()
+        defer { lock.unlock() }
+        return inner
+    }
+
+    func mutate(_ body: (inout T) -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        body(&inner)
+    }
+}
 
 final class SandboxTests: XCTestCase {
     private var root: URL!
@@ -21,14 +43,14 @@ final class SandboxTests: XCTestCase {
     }
 
     private func openSandbox() throws -> Sandbox {
-        return try Sandbox(root: root.path, appId: appId, userId: userId)
+        return try Sandbox(root: root.path, userId: userId, appId: appId)
     }
 
     func testImageCacheSurvivesReopen() throws {
         let image = Data((0..<(1536 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ ($0 >> 11)) })
         let saved: String
         do {
-            let sandbox = try Sandbox(root: root.path, appId: appId, userId: userId, durability: .power)
+            let sandbox = try Sandbox(root: root.path, userId: userId, appId: appId, durability: .power)
             let temp = try sandbox.createTemp(image, ext: "png")
             XCTAssertTrue(temp.hasSuffix(".png"))
             saved = try sandbox.saveFile(temp)
@@ -76,7 +98,9 @@ final class SandboxTests: XCTestCase {
         }
         sandbox.close()
         XCTAssertThrowsError(try sandbox.readFile("wxfile://usr/a.txt")) { error in
-            XCTAssertEqual((error as? WxfsError)?.code, WxfsError.handle)
+            guard case .handle = error as? WxfsError else {
+                return XCTFail("expected .handle, got \(error)")
+            }
         }
     }
 
@@ -108,11 +132,42 @@ final class SandboxTests: XCTestCase {
     func testLifecycle() throws {
         let sandbox = try openSandbox()
         XCTAssertThrowsError(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId)) { error in
-            XCTAssertEqual((error as? WxfsError)?.code, WxfsError.busy)
+            guard case .busy = error as? WxfsError else {
+                return XCTFail("expected .busy, got \(error)")
+            }
         }
         sandbox.close()
         try Sandbox.gc(root: root.path)
-        try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId)
+        XCTAssertFalse(try Sandbox.removeSandbox(root: root.path, userId: appId, appId: userId))
+        XCTAssertTrue(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId))
+        XCTAssertFalse(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId))
         XCTAssertFalse(Sandbox.version.isEmpty)
+    }
+
+    func testLogHandlerHearsRecovery() throws {
+        try openSandbox().storageSet("logged", json: "1")
+        // Garbage where the next record would start: after the log's last non-zero byte (a zero
+        // tail follows the log), never inside its 8-byte header.
+        let log = root.appendingPathComponent("\(userId)/\(appId)/kv/data.log")
+        let bytes = try Data(contentsOf: log)
+        let end = max((bytes.lastIndex(where: { $0 != 0 }) ?? 0) + 1, 8)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seek(toFileOffset: UInt64(end))
+        handle.write(Data(repeating: 7, count: 6))
+        handle.closeFile()
+        let seen = Locked<[String]>([])
+        try WxfsLog.setHandler(maxLevel: .warn) { level, sandbox, message in
+            seen.mutate { $0.append("\(level) \(sandbox): \(message)") }
+        }
+        defer { try? WxfsLog.setHandler(nil) }
+        _ = try openSandbox()
+        XCTAssertEqual(seen.value, ["warn \(userId)/\(appId): \(userId)/\(appId)/kv: storage log: 6 bytes after the last whole record cut (1 records kept)"])
+    }
+
+    func testErrorCases() {
+        XCTAssertEqual(WxfsError(code: 1_300_002, message: "m"), .api(code: 1_300_002, message: "m"))
+        XCTAssertEqual(WxfsError(code: -7, message: "m"), .busy("m"))
+        XCTAssertEqual(WxfsError(code: -12, message: "m").code, -12)
+        XCTAssertEqual(WxfsError(code: -99, message: "m"), .other(code: -99, message: "m"))
     }
 }

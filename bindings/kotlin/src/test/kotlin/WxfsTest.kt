@@ -2,15 +2,19 @@
 // A plain `main` (no test framework is available to Debian's kotlinc): prints one line per
 // check, "N passed, M failed" at the end, and exits non-zero on any failure.
 
+import com.sun.jna.Pointer
 import wxfs.Durability
 import wxfs.Json
 import wxfs.Limits
+import wxfs.LogLevel
 import wxfs.Sandbox
+import wxfs.SizeT
 import wxfs.WxfsBytes
 import wxfs.WxfsException
+import wxfs.WxfsLog
+import wxfs.WxfsLogCallback
 import wxfs.WxfsNative
 import wxfs.WxfsResult
-import wxfs.SizeT
 import java.io.File
 import java.nio.file.Files
 import java.util.Arrays
@@ -108,13 +112,16 @@ private fun run(root: String, appId: String, userId: String) {
         expect(q == "\"a\\\"b\\\\c\\n\\u0001é\"") { q }
         expect(Json.stringField("{\"x\":[1,{\"errMsg\":\"no\"}],\"errMsg\":\"a\\\"b\\u00e9\"}", "errMsg") == "a\"bé") { "stringField" }
         expect(Limits(storageTotal = 5L, openFiles = 3L).let { true }) { "limits" }
+        // Every limit's JSON name is one the library knows: an unknown field would be refused.
+        Sandbox.open(root, userId, "wxlimits", limits = Limits(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L)).close()
+        expect(Sandbox.removeSandbox(root, userId, "wxlimits")) { "removed" }
     }
 
     // The image-cache scenario: a download lands in temp, is saved, and its path cached in storage.
     val image = ByteArray(1536 * 1024) { i -> (i * 31 + (i shr 11)).toByte() }
     val savedPath = AtomicReference<String>()
     check("image cache: createTemp -> saveFile -> storageSet -> close") {
-        val sb = Sandbox.open(root, appId, userId, durability = Durability.POWER, limits = Limits(storageTotal = 10L * 1024 * 1024))
+        val sb = Sandbox.open(root, userId = userId, appId = appId, durability = Durability.POWER, limits = Limits(storageTotal = 10L * 1024 * 1024))
         try {
             val temp = sb.createTemp(image, "png")
             expect(temp.endsWith(".png")) { "temp path $temp" }
@@ -133,7 +140,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("image cache: reopen -> storageGet -> readFile equal") {
-        Sandbox.open(root, appId, userId).use { sb ->
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val got = sb.storageGet("image_cache") ?: throw AssertionError("image_cache missing after reopen")
             expect(got.first == Json.quote(savedPath.get())) { "stored ${got.first}" }
             expect(got.second == null) { "dataType ${got.second}" }
@@ -146,7 +153,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("storage: dataType, info, remove, clear, missing -> null") {
-        Sandbox.open(root, appId, userId).use { sb ->
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             sb.storageSet("when", "\"2024-01-01T00:00:00.000Z\"", "Date")
             val got = sb.storageGet("when")
             expect(got == Pair("\"2024-01-01T00:00:00.000Z\"", "Date")) { "got $got" }
@@ -166,7 +173,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("writeFile / readFile of a user file, unicode path") {
-        Sandbox.open(root, appId, userId).use { sb ->
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val data = "héllo \u4e16\u754c".toByteArray(Charsets.UTF_8)
             sb.writeFile("wxfile://usr/文件.txt", data)
             expect(Arrays.equals(sb.readFile("wxfile://usr/文件.txt"), data)) { "roundtrip" }
@@ -176,7 +183,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("bridge: readFile missing -> 1300002 with the WeChat errMsg") {
-        Sandbox.open(root, appId, userId).use { sb ->
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val e = expectThrows { sb.invoke("readFile", "{\"filePath\":\"wxfile://usr/missing.txt\"}") }
             expect(e.code == 1300002) { "code ${e.code}" }
             expect(e.errMsg.startsWith("readFile:fail no such file or directory")) { "errMsg ${e.errMsg}" }
@@ -190,7 +197,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("typed readFile of a missing file -> 1300002 with the last error message") {
-        Sandbox.open(root, appId, userId).use { sb ->
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val e = expectThrows { sb.readFile("wxfile://usr/missing.txt") }
             expect(e.code == 1300002) { "code ${e.code}" }
             expect(e.errMsg.isNotEmpty()) { "empty message" }
@@ -198,7 +205,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("closed handle -> negative code; use after close throws") {
-        val sb = Sandbox.open(root, appId, userId)
+        val sb = Sandbox.open(root, userId = userId, appId = appId)
         val raw = sb.rawHandle
         sb.close()
         expect(WxfsNative.wxfs_close(raw) == WxfsNative.WXFS_E_HANDLE) { "second raw close" }
@@ -218,7 +225,7 @@ private fun run(root: String, appId: String, userId: String) {
     }
 
     check("invokeAsync: callbacks arrive once each, in order") {
-        Sandbox.open(root, appId, userId).use { sb ->
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val n = 20
             val latch = CountDownLatch(n + 1)
             val order = java.util.Collections.synchronizedList(ArrayList<Int>())
@@ -246,14 +253,43 @@ private fun run(root: String, appId: String, userId: String) {
         }
     }
 
-    check("lifecycle: removeSandbox busy while open, then gone; gc") {
-        val sb = Sandbox.open(root, appId, userId)
+    check("log handler: a torn storage tail cut at open is reported with its sandbox") {
+        val app = "wxlogtest"
+        Sandbox.open(root, userId, app).use { it.storageSet("logged", "1") }
+        val kv = File(root, "$userId/$app/kv")
+        // Garbage where the next record would start: after the log's last non-zero byte (a zero
+        // tail follows the log), never inside its 8-byte header.
+        val log = File(kv, "data.log")
+        val bytes = log.readBytes()
+        val end = maxOf(bytes.indexOfLast { it != 0.toByte() } + 1, 8)
+        java.io.RandomAccessFile(log, "rw").use { it.seek(end.toLong()); it.write(ByteArray(6) { 7 }) }
+        val events = java.util.Collections.synchronizedList(ArrayList<Triple<LogLevel, String, String>>())
+        WxfsLog.setHandler(LogLevel.WARN) { level, sandbox, message -> events.add(Triple(level, sandbox, message)) }
+        try {
+            Sandbox.open(root, userId, app).use { expect(it.storageGet("logged") != null) { "value lost" } }
+        } finally {
+            WxfsLog.setHandler(LogLevel.WARN, null)
+        }
+        val want = Triple(LogLevel.WARN, "$userId/$app", "$userId/$app/kv: storage log: 6 bytes after the last whole record cut (1 records kept)")
+        expect(events.toList() == listOf(want)) { "events $events" }
+        val noop = object : WxfsLogCallback {
+            override fun invoke(userdata: Pointer?, level: Int, sandbox: Pointer?, sandboxLen: SizeT, message: Pointer?, messageLen: SizeT) {}
+        }
+        expect(WxfsNative.wxfs_log_set(noop, null, 9) == WxfsNative.WXFS_E_CONFIG) { "level 9 accepted" }
+        Sandbox.removeSandbox(root, userId, app)
+    }
+
+    check("lifecycle: one argument order; removeSandbox busy while open, then gone, then says none; gc") {
+        val sb = Sandbox.open(root, userId, appId)
         val busy = expectThrows { Sandbox.removeSandbox(root, userId, appId) }
         expect(busy.code == WxfsNative.WXFS_E_BUSY) { "$busy" }
         sb.close()
         Sandbox.gc(root)
-        Sandbox.removeSandbox(root, userId, appId)
-        Sandbox.open(root, appId, userId).use { again ->
+        // Swapped ids name no sandbox: nothing is removed, and the call says so.
+        expect(!Sandbox.removeSandbox(root, appId, userId)) { "a swapped removeSandbox claimed to remove something" }
+        expect(Sandbox.removeSandbox(root, userId, appId)) { "removeSandbox of an existing sandbox returned false" }
+        expect(!Sandbox.removeSandbox(root, userId, appId)) { "a second removeSandbox returned true" }
+        Sandbox.open(root, userId, appId).use { again ->
             expect(again.storageGet("image_cache") == null) { "storage survived removeSandbox" }
         }
     }

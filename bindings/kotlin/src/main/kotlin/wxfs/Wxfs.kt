@@ -98,6 +98,11 @@ interface WxfsCallback : Callback {
     fun invoke(userdata: Pointer?, code: Int, result: Pointer?, resultLen: SizeT)
 }
 
+/** `typedef void (*wxfs_log_callback)(void *, int32_t, const char *, size_t, const char *, size_t)`. */
+interface WxfsLogCallback : Callback {
+    fun invoke(userdata: Pointer?, level: Int, sandbox: Pointer?, sandboxLen: SizeT, message: Pointer?, messageLen: SizeT)
+}
+
 /** Direct mapping of every function of include/wxfs.h (same names, same order). */
 object WxfsNative {
     const val WXFS_OK = 0
@@ -112,6 +117,12 @@ object WxfsNative {
     const val WXFS_E_PANIC = -9
     const val WXFS_E_BUFFER_TOO_SMALL = -10
     const val WXFS_E_QUEUE_FULL = -11
+    const val WXFS_E_REENTRANT = -12
+
+    const val WXFS_LOG_ERROR = 1
+    const val WXFS_LOG_WARN = 2
+    const val WXFS_LOG_INFO = 3
+    const val WXFS_LOG_DEBUG = 4
 
     /** The WXFS_ABI_VERSION this binding was written against. */
     const val WXFS_ABI_VERSION = 1
@@ -160,6 +171,8 @@ object WxfsNative {
 
     @JvmStatic external fun wxfs_abi_version(): Int
 
+    @JvmStatic external fun wxfs_log_set(cb: WxfsLogCallback?, userdata: Pointer?, maxLevel: Int): Int
+
     @JvmStatic external fun wxfs_read_file(sandbox: Long, path: ByteArray?, pathLen: SizeT, outData: WxfsBytes.ByReference?): Int
 
     @JvmStatic external fun wxfs_write_file(sandbox: Long, path: ByteArray?, pathLen: SizeT, data: ByteArray?, dataLen: SizeT): Int
@@ -196,6 +209,12 @@ object WxfsNative {
         root: ByteArray?, rootLen: SizeT, userId: ByteArray?, userIdLen: SizeT, appId: ByteArray?, appIdLen: SizeT
     ): Int
 
+    /** `bool *out_removed`: a one-byte array (C `bool` is one byte on every target ABI). */
+    @JvmStatic external fun wxfs_remove_sandbox_v2(
+        root: ByteArray?, rootLen: SizeT, userId: ByteArray?, userIdLen: SizeT, appId: ByteArray?, appIdLen: SizeT,
+        outRemoved: ByteArray?
+    ): Int
+
     /** This thread's last error message (the reason of the last failed typed call). */
     @JvmStatic fun lastErrorMessage(): String {
         val lenOut = Memory(Native.SIZE_T_SIZE.toLong())
@@ -227,7 +246,7 @@ enum class Protocol(val json: String) { WXFILE("wxfile"), HTTP("http") }
 /** `durability` of the config: what an acknowledged write survives. */
 enum class Durability(val json: String) { PROCESS("process"), POWER("power") }
 
-/** Quota overrides of the config, in bytes (openFiles a count); null keeps the default. */
+/** Quota overrides of the config, in bytes (openFiles, entries: counts); null keeps the default. */
 class Limits(
     val userFiles: Long? = null,
     val tempRuntime: Long? = null,
@@ -236,15 +255,72 @@ class Limits(
     val storageItem: Long? = null,
     val storageTotal: Long? = null,
     val readFile: Long? = null,
-    val openFiles: Long? = null
+    val openFiles: Long? = null,
+    val entries: Long? = null
 ) {
     internal fun toJson(): String {
         val fields = listOf(
             "userFiles" to userFiles, "tempRuntime" to tempRuntime, "tempKeep" to tempKeep,
             "tempAllSandboxes" to tempAllSandboxes, "storageItem" to storageItem, "storageTotal" to storageTotal,
-            "readFile" to readFile, "openFiles" to openFiles
+            "readFile" to readFile, "openFiles" to openFiles, "entries" to entries
         )
         return fields.filter { it.second != null }.joinToString(",", "{", "}") { Json.quote(it.first) + ":" + it.second }
+    }
+}
+
+/** How much a log event matters (`WXFS_LOG_*`). */
+enum class LogLevel(val code: Int) {
+    /** Acknowledged data is gone or set aside (a damaged storage log moved aside, storage empty). */
+    ERROR(1),
+    /** A recovery at open: a torn tail cut, a journal rebuilt, an interrupted write undone. */
+    WARN(2),
+    /** Bytes removed by policy: temp files trimmed at close or by gc. */
+    INFO(3),
+    /** Routine facts: a sandbox created, a storage log compacted. */
+    DEBUG(4);
+
+    companion object {
+        @JvmStatic fun of(code: Int): LogLevel = values().firstOrNull { it.code == code } ?: ERROR
+    }
+}
+
+/**
+ * The library's log: every recovery a sandbox goes through when it opens, and every byte the
+ * library removes on its own, with counts and paths relative to the root. One handler per process.
+ */
+object WxfsLog {
+    /** The installed trampoline, strongly referenced: native code holds only its address. */
+    @Volatile private var installed: WxfsLogCallback? = null
+
+    /**
+     * Deliver events up to `maxLevel` to `handler(level, sandbox, message)`, where `sandbox` is the
+     * sandbox directory relative to the root (`<user-dir>/<app-dir>`); null stops delivery.
+     * The handler runs on the thread that opens, closes or collects a sandbox, possibly on several
+     * at once, and must not call `setHandler`. When this returns, the previous handler is not
+     * running and will not be called again. On Android, forward to `android.util.Log`.
+     */
+    @JvmStatic @Synchronized
+    fun setHandler(maxLevel: LogLevel = LogLevel.INFO, handler: ((LogLevel, String, String) -> Unit)?) {
+        val cb: WxfsLogCallback? = if (handler == null) null else object : WxfsLogCallback {
+            override fun invoke(userdata: Pointer?, level: Int, sandbox: Pointer?, sandboxLen: SizeT, message: Pointer?, messageLen: SizeT) {
+                try {
+                    handler(LogLevel.of(level), utf8At(sandbox, sandboxLen), utf8At(message, messageLen))
+                } catch (t: Throwable) {
+                    // Never unwind into the library.
+                    val th = Thread.currentThread()
+                    th.uncaughtExceptionHandler?.uncaughtException(th, t)
+                }
+            }
+        }
+        val code = WxfsNative.wxfs_log_set(cb, null, maxLevel.code)
+        if (code != WxfsNative.WXFS_OK) throw WxfsException(code, WxfsNative.lastErrorMessage())
+        // Only now may the old trampoline be collected: the library no longer calls it.
+        installed = cb
+    }
+
+    private fun utf8At(p: Pointer?, len: SizeT): String {
+        val n = len.toLong()
+        return if (p == null || n == 0L) "" else String(p.getByteArray(0, n.toInt()), Charsets.UTF_8)
     }
 }
 
@@ -405,12 +481,16 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             }
         }
 
-        /** Open (or share, if open in this process) the sandbox of (userId, appId) under `root`. */
+        /**
+         * Open (or share, if open in this process) the sandbox of (userId, appId) under `root`.
+         * The order is the C API's and the disk's: root, user, app (as in removeSandbox); name
+         * the arguments (`userId = ..., appId = ...`) where both are plain strings.
+         */
         @JvmStatic @JvmOverloads
         fun open(
             root: String,
-            appId: String,
             userId: String,
+            appId: String,
             packageDir: String? = null,
             protocol: Protocol? = null,
             durability: Durability? = null,
@@ -446,13 +526,19 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             return freed[0]
         }
 
-        /** Delete all files and storage of (userId, appId); throws WXFS_E_BUSY while it is open. */
+        /**
+         * Delete all files and storage of (userId, appId): true when the sandbox existed and is
+         * gone, false when there was none under `root` (mistyped ids, or removed before). Throws
+         * WXFS_E_BUSY while it is open.
+         */
         @JvmStatic
-        fun removeSandbox(root: String, userId: String, appId: String) {
+        fun removeSandbox(root: String, userId: String, appId: String): Boolean {
             val r = utf8(root)
             val u = utf8(userId)
             val a = utf8(appId)
-            check(WxfsNative.wxfs_remove_sandbox(r, len(r), u, len(u), a, len(a)))
+            val removed = ByteArray(1)
+            check(WxfsNative.wxfs_remove_sandbox_v2(r, len(r), u, len(u), a, len(a), removed))
+            return removed[0].toInt() != 0
         }
 
         /** "MAJOR.MINOR.PATCH" of the loaded library. */

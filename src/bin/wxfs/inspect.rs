@@ -1,0 +1,364 @@
+//! `wxfs ls`, `wxfs storage`, `wxfs invoke`: looking into sandboxes without creating any.
+//!
+//! `ls` and `storage` never take a sandbox's lock and never write into it, so they work while the
+//! mini-program runs in another process: the quota journal and the storage log are each read in
+//! one go (each is append-only or replaced by a rename, so one read is a state it was in), and a
+//! file listing is a snapshot that stayed the same over two walks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+use wxfs::quota::journal;
+use wxfs::sandbox::{self, naming};
+use wxfs::{bridge, Config, Session};
+
+/// Fails, naming it, when `root` is not a directory. Nothing is created.
+pub fn existing_root(root: &Path) -> Result<(), String> {
+    if root.is_dir() {
+        Ok(())
+    } else {
+        Err(format!("no such root: {} (nothing was created)", root.display()))
+    }
+}
+
+/// The display names of the ids whose directories sit in `dir` (users of a root, apps of a user).
+fn ids_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            naming::decode_id(&name).map(|id| format!("{:?}", String::from_utf8_lossy(&id))).unwrap_or(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn listing(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The directory of the existing sandbox of (user, app), or an error naming what is missing:
+/// the root, the user or the app. Nothing is created.
+pub fn existing_sandbox(root: &Path, user: &str, app: &str) -> Result<PathBuf, String> {
+    existing_root(root)?;
+    let user_dir = root.join(naming::encode_id(user.as_bytes()));
+    if !user_dir.is_dir() {
+        return Err(format!("no user {user:?} under {} (users there: {})", root.display(), listing(&ids_in(root))));
+    }
+    let dir = sandbox::sandbox_dir(root, user.as_bytes(), app.as_bytes());
+    if !dir.join(sandbox::LOCK).is_file() {
+        return Err(format!(
+            "user {user:?} has no mini-program {app:?} under {} (theirs: {})",
+            root.display(),
+            listing(&ids_in(&user_dir))
+        ));
+    }
+    Ok(dir)
+}
+
+/// Whether another process holds the sandbox's lock, found without taking it (taking it, even
+/// for an instant, could make the mini-program's own open fail as busy). Linux lists every
+/// `flock` in /proc/locks; elsewhere the answer is unknown.
+#[cfg(not(target_os = "linux"))]
+fn held_elsewhere(_dir: &Path) -> Option<bool> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn held_elsewhere(dir: &Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir.join(sandbox::LOCK)).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF": device in hex, inode in decimal.
+    let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    Some(locks.lines().any(|l| l.contains(" FLOCK ") && l.split_whitespace().any(|w| w == id)))
+}
+
+fn state(dir: &Path) -> &'static str {
+    match held_elsewhere(dir) {
+        Some(true) => "open",
+        Some(false) => "closed",
+        None => "?",
+    }
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+/// Bytes of the regular files at `path` (a file, or everything beneath a directory) and the
+/// entries there (itself included unless `self_too` is false), not following symlinks.
+fn measure(path: &Path, self_too: bool) -> (u64, u64) {
+    let own = u64::from(self_too);
+    match path.symlink_metadata() {
+        Ok(m) if m.is_file() => (m.len(), own),
+        Ok(m) if m.is_dir() => std::fs::read_dir(path).into_iter().flatten().flatten().fold((0, own), |(b, n), e| {
+            let (eb, en) = measure(&e.path(), true);
+            (b + eb, n + en)
+        }),
+        Ok(_) => (0, own),
+        Err(_) => (0, 0),
+    }
+}
+
+/// The quota journal's figures, read in one go without taking the lock: usage, with the writes
+/// it has no commit for yet measured from the files as they are (a running mini-program's last
+/// write is one: its commit rides with the next write), and how many those are.
+fn journal_figures(dir: &Path) -> Result<(wxfs::quota::Usage, usize), String> {
+    let replay = match std::fs::read(dir.join(journal::Journal::FILE)) {
+        Ok(bytes) => journal::replay_bytes(&bytes).map_err(|e| e.to_string())?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("quota journal missing".into()),
+        Err(e) => return Err(format!("quota journal unreadable: {e}")),
+    };
+    let delta = journal::settle(&replay.pending, |e| {
+        let area = match e.area {
+            journal::Area::Usr => sandbox::USR,
+            journal::Area::Store => sandbox::STORE,
+            journal::Area::Tmp => sandbox::TMP,
+        };
+        measure(&dir.join(area).join(&e.rel), e.rel != ".")
+    });
+    let mut usage = replay.usage;
+    usage.apply(delta);
+    Ok((usage, replay.pending.len()))
+}
+
+/// Uncommitted writes of a closed sandbox were cut short by a crash; in an open one they are
+/// ordinary (in flight, or committed with the next write).
+fn unsettled(state: &str, pending: usize) -> String {
+    if pending == 0 || state == "open" {
+        String::new()
+    } else {
+        format!(", {pending} interrupted writes (settled at the next open)")
+    }
+}
+
+pub fn ls_root(root: &Path) -> Result<(), String> {
+    existing_root(root)?;
+    let dirs = sandbox::list(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let limits = wxfs::quota::Limits::default();
+    let mut p = crate::progress("ls");
+    println!("{:<24} {:<20} {:>22} {:>12} {:>12}  state", "user", "app", "user+saved files", "temp", "storage");
+    for (i, dir) in dirs.iter().enumerate() {
+        p(i + 1, dirs.len());
+        let (user, app) = sandbox::ids_of(dir)
+            .map(|(u, a)| (String::from_utf8_lossy(&u).into_owned(), String::from_utf8_lossy(&a).into_owned()))
+            .unwrap_or_else(|| ("?".into(), wxfs::events::relative(root, dir)));
+        let storage: u64 = std::fs::read_dir(dir.join(sandbox::KV))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        match journal_figures(dir) {
+            Ok((usage, pending)) => println!(
+                "{user:<24} {app:<20} {:>10} / {:<9} {:>12} {:>12}  {}{}",
+                mib(usage.user),
+                mib(limits.user_files).trim_end_matches(".0 MiB").to_string() + " MiB",
+                mib(usage.temp),
+                format!("log {}", mib(storage)),
+                state(dir),
+                unsettled(state(dir), pending)
+            ),
+            Err(why) => println!("{user:<24} {app:<20} {:>22} {:>12} {:>12}  {} ({why})", "?", "?", mib(storage), state(dir)),
+        }
+    }
+    println!("{} sandboxes", dirs.len());
+    Ok(())
+}
+
+/// One entry of a sandbox listing: virtual path, size (None for a directory), modification time.
+type Entry = (String, Option<u64>, Option<std::time::SystemTime>);
+
+fn walk_area(dir: &Path, prefix: &str, deep: bool, out: &mut Vec<Entry>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let Ok(meta) = e.path().symlink_metadata() else { continue };
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        if meta.is_dir() && deep {
+            out.push((format!("{name}/"), None, meta.modified().ok()));
+            walk_area(&e.path(), &format!("{name}/"), deep, out);
+        } else {
+            out.push((name, Some(meta.len()), meta.modified().ok()));
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    walk_area(&dir.join(sandbox::USR), "wxfile://usr/", true, &mut out);
+    walk_area(&dir.join(sandbox::STORE), "wxfile://store_", false, &mut out);
+    walk_area(&dir.join(sandbox::TMP), "wxfile://tmp_", false, &mut out);
+    out
+}
+
+/// A listing that no change interleaved with: the journal and the files were the same on two
+/// consecutive walks. Every file is itself whole (replacing writes are renames); this makes the
+/// set of files one state too. After `ATTEMPTS` changed walks, the last one, flagged.
+fn snapshot(dir: &Path) -> (Result<(wxfs::quota::Usage, usize), String>, Vec<Entry>, bool) {
+    const ATTEMPTS: usize = 5;
+    let read_journal = || std::fs::read(dir.join(journal::Journal::FILE)).ok();
+    let mut last = Vec::new();
+    for _ in 0..ATTEMPTS {
+        let before = read_journal();
+        let first = walk(dir);
+        let second = walk(dir);
+        let stable = first == second && read_journal() == before;
+        last = second;
+        if stable {
+            return (journal_figures(dir), last, true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (journal_figures(dir), last, false)
+}
+
+pub fn ls_sandbox(root: &Path, user: &str, app: &str) -> Result<(), String> {
+    let dir = existing_sandbox(root, user, app)?;
+    let (figures, entries, stable) = snapshot(&dir);
+    let limits = wxfs::quota::Limits::default();
+    let state = state(&dir);
+    println!("sandbox {} (user {user:?}, app {app:?}): {state}", wxfs::events::relative(root, &dir));
+    match figures {
+        Ok((usage, pending)) => println!(
+            "quota journal: {} bytes of user and saved files (default limit {}), {} bytes of temp files{}",
+            usage.user,
+            limits.user_files,
+            usage.temp,
+            unsettled(state, pending)
+        ),
+        Err(why) => println!("quota journal: {why} (the next open rebuilds it from the files)"),
+    }
+    let (mut files, mut user_bytes, mut temp_bytes) = (0, 0, 0);
+    for (path, size, _) in &entries {
+        match size {
+            Some(n) => {
+                files += 1;
+                if path.starts_with("wxfile://tmp_") {
+                    temp_bytes += n;
+                } else {
+                    user_bytes += n;
+                }
+                println!("{path:<60} {n:>12}");
+            }
+            None => println!("{path:<60} {:>12}", "-"),
+        }
+    }
+    println!("{files} files: {user_bytes} bytes of user and saved files, {temp_bytes} bytes of temp files");
+    if !stable {
+        eprintln!("wxfs: the sandbox changed during every listing; this one may mix two states");
+    }
+    Ok(())
+}
+
+/// A directory removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The sandbox's store as of one instant, without its lock and without changing it: the storage
+/// directory's files are each read in one go (the log is append-only and replaced only by a
+/// rename, so one read is a state it was in) into a scratch directory, and the copy is opened.
+/// The copy's open report says what the next real open would repair.
+fn storage_snapshot(dir: &Path) -> Result<(wxfs::storage::Store, wxfs::storage::OpenReport, ScratchDir), String> {
+    let mut name = [0u8; 8];
+    getrandom::getrandom(&mut name).map_err(|e| e.to_string())?;
+    let scratch = ScratchDir(std::env::temp_dir().join(format!("wxfs-storage-{}-{}", std::process::id(), hex::encode(name))));
+    let copy = scratch.0.join(sandbox::KV);
+    std::fs::create_dir_all(&copy).map_err(|e| format!("{}: {e}", copy.display()))?;
+    let kv = dir.join(sandbox::KV);
+    for e in std::fs::read_dir(&kv).map_err(|e| format!("{}: {e}", kv.display()))?.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_file()) {
+            match std::fs::read(e.path()) {
+                Ok(bytes) => std::fs::write(copy.join(e.file_name()), bytes).map_err(|e| e.to_string())?,
+                // Replaced or removed since the listing (a compaction finishing): skip it.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(format!("{}: {err}", e.path().display())),
+            }
+        }
+    }
+    let (store, report) =
+        wxfs::storage::Store::open(&copy, wxfs::storage::Durability::Process).map_err(|e| format!("storage: {e}"))?;
+    Ok((store, report, scratch))
+}
+
+fn storage_notes(report: &wxfs::storage::OpenReport) {
+    if report.truncated_bytes > 0 {
+        println!("note: the storage log ends in {} bytes of a torn record (the next open cuts them)", report.truncated_bytes);
+    }
+    if report.corrupt_moved_to.is_some() {
+        println!("note: the storage log's header is not recognised (the next open sets it aside and starts empty)");
+    }
+}
+
+pub fn storage_list(root: &Path, user: &str, app: &str) -> Result<(), String> {
+    let dir = existing_sandbox(root, user, app)?;
+    let (store, report, _scratch) = storage_snapshot(&dir)?;
+    let keys = store.keys();
+    println!(
+        "{} keys, {} bytes of keys, data and dataTypes (default limit {})",
+        keys.len(),
+        store.size(),
+        wxfs::storage::Limits::default().total
+    );
+    for key in keys {
+        let Some(v) = store.get(&key) else { continue };
+        let shown: String = v.data.chars().take(80).collect();
+        println!("{key:<32} {shown}{}", if shown.len() < v.data.len() { "..." } else { "" });
+    }
+    storage_notes(&report);
+    Ok(())
+}
+
+pub fn storage_get(root: &Path, user: &str, app: &str, key: &str) -> Result<(), String> {
+    let dir = existing_sandbox(root, user, app)?;
+    let (store, report, _scratch) = storage_snapshot(&dir)?;
+    storage_notes(&report);
+    let v = store.get(key).ok_or_else(|| format!("no key {key:?} in the storage of {}", wxfs::events::relative(root, &dir)))?;
+    let data: serde_json::Value = serde_json::from_str(&v.data).unwrap_or_else(|_| json!(v.data));
+    let mut shown = json!({"key": key, "data": data});
+    if let Some(t) = &v.data_type {
+        shown["dataType"] = json!(t);
+    }
+    println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+pub fn invoke(root: &Path, user: &str, app: &str, api: &str, args: &str, create: bool) -> Result<(), String> {
+    if !create {
+        existing_sandbox(root, user, app).map_err(|e| format!("{e}; pass --create to create it"))?;
+    }
+    let s: Arc<Session> = Session::open(Config::new(root, user, app)).map_err(|e| match e {
+        sandbox::OpenError::Busy(_) => format!(
+            "{e}\n`wxfs invoke` runs the api in this process, so it needs the sandbox to itself: close the \
+             mini-program first. To look while it runs: `wxfs ls {root} {user} {app}` (files and quota) and \
+             `wxfs storage {root} {user} {app}` (storage).",
+            root = root.display()
+        ),
+        e => e.to_string(),
+    })?;
+    let (code, result) = bridge::invoke(&s, api, args);
+    println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(format!("{api} returned {code}"))
+    }
+}

@@ -1,0 +1,182 @@
+//! `wxfs`: the host developer's tool. `wxfs demo` plays the image-cache scenario a mini-program
+//! developer writes; the other commands look into the sandboxes under a root.
+//!
+//! Inspection never creates or changes a sandbox: `ls` and `storage` read (they work while the
+//! mini-program runs in another process), `invoke` runs an api only in a sandbox that exists
+//! unless `--create` says otherwise. Exit status: 0 success, 1 failure (named on stderr), 2 a
+//! wrong command line.
+
+mod demo;
+mod inspect;
+mod maintain;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "wxfs",
+    version,
+    about = "Inspect and maintain the wxfs sandboxes of a mini-program host",
+    after_help = "Inspection never creates or changes a sandbox; `ls` and `storage` also work while the \
+                  mini-program runs in another process.\nExit status: 0 success, 1 failure, 2 wrong arguments."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Play a mini-program's image-cache scenario on a fresh sandbox, and check every byte
+    Demo {
+        /// Where the demo's sandboxes live [default: <tmp>/wxfs-demo]
+        root: Option<PathBuf>,
+    },
+    /// List the sandboxes under ROOT with their usage, or with USER and APP one sandbox's files
+    ///
+    /// Reads only: works while the mini-program runs in another process. A sandbox's listing is
+    /// a snapshot that stayed the same over two walks.
+    Ls {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// A userId: list this user's sandbox of APP
+        #[arg(requires = "app", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        user: Option<String>,
+        /// An appId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        app: Option<String>,
+    },
+    /// Show a sandbox's storage, as the devtools Storage panel shows it
+    ///
+    /// Reads a snapshot of the storage log: works while the mini-program runs in another process,
+    /// and changes nothing.
+    Storage {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// The userId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        user: String,
+        /// The appId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        app: String,
+        #[command(subcommand)]
+        what: Option<StorageCommand>,
+    },
+    /// Call one api in a sandbox and print its result (exit 1 when the api fails)
+    ///
+    /// Opens the sandbox, so it fails while the mini-program runs in another process.
+    Invoke {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// The userId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        user: String,
+        /// The appId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        app: String,
+        /// The api, as JavaScript calls it: readdirSync, getStorageInfoSync, host.createTempFile, ...
+        api: String,
+        /// Its argument object
+        #[arg(default_value = "{}")]
+        json: String,
+        /// Create the sandbox (and ROOT) when it does not exist, instead of failing
+        #[arg(long)]
+        create: bool,
+    },
+    /// Trim the temp files of all sandboxes under ROOT, least recently used sandbox first
+    ///
+    /// Open sandboxes are skipped. LIMIT_BYTES 0 means the default, as in `wxfs_gc`.
+    Gc {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// Temp bytes to keep across all sandboxes; 0 or none: the default (6 GiB)
+        #[arg(value_name = "LIMIT_BYTES")]
+        limit: Option<u64>,
+    },
+    /// Check every sandbox's quota journal and storage log against its files
+    ///
+    /// Exit 1 when a problem is left unrepaired. Sandboxes open in another process are not checked.
+    Fsck {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// Fix what can be fixed: rewrite journals, cut torn tails, remove staging leftovers
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Every key with the start of its value (the default)
+    List,
+    /// One key's value and dataType (exit 1 when the key is missing)
+    Get {
+        /// The key
+        key: String,
+    },
+}
+
+/// Recovery the library reports while a command opens a sandbox (`wxfs invoke`), on stderr.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Info && m.target() == "wxfs"
+    }
+
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            eprintln!("wxfs: {}: {}", r.level().as_str().to_lowercase(), r.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if log::set_logger(&StderrLog).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+    let res = match cli.command {
+        Command::Demo { root } => demo::demo(root),
+        Command::Ls { root, user: None, .. } => inspect::ls_root(&root),
+        Command::Ls { root, user: Some(user), app: Some(app) } => inspect::ls_sandbox(&root, &user, &app),
+        Command::Ls { .. } => unreachable!("clap requires APP with USER"),
+        Command::Storage { root, user, app, what } => match what {
+            None | Some(StorageCommand::List) => inspect::storage_list(&root, &user, &app),
+            Some(StorageCommand::Get { key }) => inspect::storage_get(&root, &user, &app, &key),
+        },
+        Command::Invoke { root, user, app, api, json, create } => inspect::invoke(&root, &user, &app, &api, &json, create),
+        Command::Gc { root, limit } => maintain::gc(&root, limit.unwrap_or(0)),
+        Command::Fsck { root, repair } => maintain::fsck(&root, repair),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wxfs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and the run is long enough to need one.
+fn progress(what: &'static str) -> impl FnMut(usize, usize) {
+    use std::io::{IsTerminal, Write};
+    let tty = std::io::stderr().is_terminal();
+    move |done, total| {
+        if !tty || total < 20 {
+            return;
+        }
+        let width = 30;
+        let filled = done * width / total.max(1);
+        eprint!("\r{what} [{}{}] {done}/{total}", "#".repeat(filled), " ".repeat(width - filled));
+        if done == total {
+            eprintln!();
+        }
+        let _ = std::io::stderr().flush();
+    }
+}
