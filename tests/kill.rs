@@ -449,6 +449,10 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
             }
         }
         killer.join().unwrap();
+        // What the kill left, kept until the next round: a failure leaves it to look at.
+        let crashed = root.with_extension("crashed");
+        let _ = std::fs::remove_dir_all(&crashed);
+        let _ = Command::new("cp").arg("-a").arg(&root).arg(&crashed).status();
         let (seen, journal, real, len) = observe(&root);
         if len < log_len {
             compacted_rounds += 1;
