@@ -76,7 +76,8 @@
 #define WXFS_E_BUFFER_TOO_SMALL -10
 
 /**
- * Too many async calls are waiting; nothing was queued and the callback will not be called.
+ * Too many async calls are pending, by count or by bytes held (see `wxfs_invoke_async`);
+ * nothing was queued and the callback will not be called.
  */
 #define WXFS_E_QUEUE_FULL -11
 
@@ -223,7 +224,13 @@ int32_t wxfs_invoke(uint64_t sandbox,
  * would give (`result` is valid only during the callback). Returns `WXFS_E_NULL`,
  * `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL` without queuing anything and without
  * calling `cb`. Calls issued from one thread on one sandbox take effect in issue order, sync
- * calls included. Closing the sandbox while calls are in flight is safe: they complete.
+ * calls included, and their callbacks come in that order. A sync call waits for the calls its
+ * thread queued to take effect, never for their callbacks: it may be made from inside a
+ * callback, or on a thread whose callbacks are pending. `WXFS_E_QUEUE_FULL` comes when the
+ * calls pending (queued, or with a callback not yet returned) number `WXFS_ASYNC_QUEUE_CALLS`
+ * (default 100,000) or hold `WXFS_ASYNC_QUEUE_BYTES` (default 64 MiB) of arguments and
+ * undelivered results; both are read from the environment once. Closing the sandbox while
+ * calls are in flight is safe: they complete.
  *
  * # Safety
  * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the

@@ -78,9 +78,10 @@ pub fn fsck(root: &Path, repair: bool, mut progress: impl FnMut(usize, usize)) -
 
 fn check_one(dir: &Path, repair: bool) -> std::io::Result<SandboxReport> {
     let mut r = SandboxReport { dir: dir.to_path_buf(), ..SandboxReport::default() };
+    let _claim = crate::sandbox::claim(dir);
     let sb = match Sandbox::open_dir(dir) {
         Ok(sb) => Arc::new(sb),
-        Err(OpenError::Busy(_)) => {
+        Err(OpenError::Busy(_) | OpenError::InUse(_)) => {
             r.busy = true;
             return Ok(r);
         }

@@ -1,7 +1,7 @@
 //! One open (user, app): its sandbox, file system and store, shared by every handle that opened it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 use once_cell::sync::Lazy;
@@ -49,20 +49,90 @@ pub struct Session {
 /// Sandboxes open in this process, by directory: a second open shares the first (DESIGN.md §6).
 static OPEN: Lazy<Mutex<HashMap<PathBuf, Weak<Session>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
-impl Session {
-    pub fn open(config: Config) -> Result<Arc<Session>, OpenError> {
-        let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
-        let mut open = OPEN.lock();
-        while let Some(w) = open.get(&dir) {
-            match w.upgrade() {
-                Some(existing) => return Ok(existing),
-                // Its last handle is being closed on another thread: wait until it is gone.
-                None => {
-                    drop(open);
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                    open = OPEN.lock();
-                }
+impl Config {
+    /// What differs between this config and `other` for the same sandbox, as `name: this vs
+    /// other` (camelCase names, as in the open config); the root's spelling is not a difference.
+    pub fn differences(&self, other: &Config) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |name: &str, a: String, b: String| {
+            if a != b {
+                out.push(format!("{name}: {a} vs {b}"));
             }
+        };
+        let package = |p: &Option<PathBuf>| match p {
+            None => "none".to_string(),
+            Some(p) => format!("{:?}", std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
+        };
+        check("packageDir", package(&self.package_dir), package(&other.package_dir));
+        check("protocol", format!("{:?}", self.protocol), format!("{:?}", other.protocol));
+        check("durability", format!("{:?}", self.durability), format!("{:?}", other.durability));
+        let (a, b) = (&self.limits, &other.limits);
+        for (name, x, y) in [
+            ("limits.userFiles", a.user_files, b.user_files),
+            ("limits.tempRuntime", a.temp_runtime, b.temp_runtime),
+            ("limits.tempKeep", a.temp_keep, b.temp_keep),
+            ("limits.tempAllSandboxes", a.temp_all_sandboxes, b.temp_all_sandboxes),
+            ("limits.storageItem", a.storage_item, b.storage_item),
+            ("limits.storageTotal", a.storage_total, b.storage_total),
+            ("limits.readFile", a.read_file, b.read_file),
+            ("limits.openFiles", a.open_files, b.open_files),
+            ("limits.entries", a.entries, b.entries),
+        ] {
+            check(name, x.to_string(), y.to_string());
+        }
+        out
+    }
+}
+
+/// The session open in this process on `dir`, if any. One whose last handle is being closed
+/// on another thread is waited for until it is gone.
+fn live(dir: &Path) -> Option<Arc<Session>> {
+    let mut open = OPEN.lock();
+    loop {
+        match open.get(dir).map(Weak::upgrade) {
+            None => return None,
+            Some(Some(session)) => return Some(session),
+            Some(None) => {
+                drop(open);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                open = OPEN.lock();
+            }
+        }
+    }
+}
+
+/// A second open of an open sandbox shares it, if it asks for the same config.
+fn share(existing: Arc<Session>, config: &Config) -> Result<Arc<Session>, OpenError> {
+    let diff = existing.config.differences(config);
+    if diff.is_empty() {
+        return Ok(existing);
+    }
+    Err(OpenError::Invalid(format!(
+        "invalid config: the sandbox is already open in this process with another config ({}; open vs requested)",
+        diff.join(", ")
+    )))
+}
+
+impl Session {
+    /// Open the sandbox of (user, app) under the config's root, or share it if this process has
+    /// it open already. Sandboxes are keyed by the canonical root, so any spelling of the same
+    /// root (relative, through a symlink) shares. A second open whose config differs from the
+    /// first is refused with `OpenError::Invalid` naming the differences. An open beside this
+    /// process's own gc, fsck or removal of the sandbox waits for it rather than failing.
+    pub fn open(mut config: Config) -> Result<Arc<Session>, OpenError> {
+        if config.user_id.is_empty() || config.app_id.is_empty() {
+            return Err(OpenError::Invalid("userId and appId must not be empty".into()));
+        }
+        std::fs::create_dir_all(&config.root)?;
+        config.root = std::fs::canonicalize(&config.root)?;
+        let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
+        if let Some(existing) = live(&dir) {
+            return share(existing, &config);
+        }
+        // Another open of this sandbox, or this process's maintenance of it, finishes first.
+        let claim = crate::sandbox::claim(&dir);
+        if let Some(existing) = live(&dir) {
+            return share(existing, &config);
         }
         let sandbox = Arc::new(Sandbox::open(
             &config.root,
@@ -78,8 +148,8 @@ impl Session {
         let (store, store_report) = Store::open(&sandbox.kv_dir(), durability)?;
         sandbox.touch_last_use();
         let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store });
-        open.insert(dir, Arc::downgrade(&session));
-        drop(open); // the host's log sink may open sandboxes itself
+        OPEN.lock().insert(dir, Arc::downgrade(&session));
+        drop(claim); // the host's log sink may open sandboxes itself
         crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);
         Ok(session)
     }
@@ -155,9 +225,10 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
         if victim.size == 0 {
             continue;
         }
+        let claim = crate::sandbox::claim(&victim.key);
         let sandbox = match Sandbox::open_dir(&victim.key) {
             Ok(s) => Arc::new(s),
-            Err(OpenError::Busy(_)) => {
+            Err(OpenError::Busy(_) | OpenError::InUse(_)) => {
                 report.busy.push(victim.key);
                 continue;
             }
@@ -169,6 +240,7 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
         let freed = fs.trim_temp(0)?;
         fs.checkpoint()?;
         drop(fs); // unlocked first: the host's log sink may open this sandbox
+        drop(claim);
         crate::events::trimmed(root, &victim.key, freed, "by gc, least recently used sandbox first");
         left = left.saturating_sub(freed);
         report.trimmed.push(victim.key);
@@ -183,6 +255,10 @@ pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Re
     let dir = crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes());
     if !dir.join(crate::sandbox::LOCK).exists() {
         return Ok(false);
+    }
+    let _claim = crate::sandbox::claim(&dir);
+    if !dir.join(crate::sandbox::LOCK).exists() {
+        return Ok(false); // removed while this waited for the claim
     }
     let _held = Sandbox::open_dir(&dir)?;
     std::fs::remove_dir_all(&dir)?;

@@ -123,7 +123,7 @@ fn removing_a_sandbox_deletes_its_data_and_refuses_while_open() {
     let s = open(&root, "u", |_| {});
     assert_eq!(call(&s, "writeFileSync", json!({"filePath": "wxfile://usr/a", "data": "x"})).0, 0);
     assert_eq!(call(&s, "setStorageSync", json!({"key": "k", "data": 1})).0, 0);
-    assert!(matches!(wxfs::session::remove_sandbox(&root, "u", "wx1"), Err(wxfs::sandbox::OpenError::Busy(_))));
+    assert!(matches!(wxfs::session::remove_sandbox(&root, "u", "wx1"), Err(wxfs::sandbox::OpenError::InUse(_))));
     drop(s);
     assert!(wxfs::session::remove_sandbox(&root, "u", "wx1").unwrap());
     assert!(!wxfs::sandbox::sandbox_dir(&root, b"u", b"wx1").exists());

@@ -206,25 +206,30 @@ pub unsafe extern "C" fn wxfs_invoke_async_v2(
             return WXFS_E_HANDLE;
         };
         let key = pool::key(&session);
+        let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
         let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
         let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
-        let job: pool::Job = Box::new(move || {
-            let ud = ud;
+        let op: pool::Operation = Box::new(move || {
             let mut carriage = Carriage::Side(Vec::new());
             let side = owned.into_iter().map(Cow::Owned).collect();
             let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
             drop(session);
             let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
-            let mut result = result_out(json, side);
-            // SAFETY: the host's callback, with the pointer it gave us and a result valid for the call.
-            unsafe { cb(ud.0, code, &mut result) };
-            // SAFETY: `result` is ours again, less what the callback took out.
-            unsafe { wxfs_result_free(result) };
+            let held = json.len() + side.iter().map(|b| b.len()).sum::<usize>();
+            let deliver = move || {
+                let ud = ud;
+                let mut result = result_out(json, side);
+                // SAFETY: the host's callback, with the pointer it gave us and a result valid for the call.
+                unsafe { cb(ud.0, code, &mut result) };
+                // SAFETY: `result` is ours again, less what the callback took out.
+                unsafe { wxfs_result_free(result) };
+            };
+            pool::Delivery { deliver: Box::new(deliver), bytes: held }
         });
-        match pool::POOL.submit(key, job) {
+        match pool::POOL.submit(key, cost, op) {
             Ok(()) => WXFS_OK,
-            Err(_) => {
-                set_last_error("too many async calls queued");
+            Err(why) => {
+                set_last_error(why.to_string());
                 WXFS_E_QUEUE_FULL
             }
         }

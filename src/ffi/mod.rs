@@ -54,7 +54,8 @@ pub const WXFS_E_PANIC: i32 = -9;
 /// The caller's buffer is too small; the needed size was reported.
 pub const WXFS_E_BUFFER_TOO_SMALL: i32 = -10;
 
-/// Too many async calls are waiting; nothing was queued and the callback will not be called.
+/// Too many async calls are pending, by count or by bytes held (see `wxfs_invoke_async`);
+/// nothing was queued and the callback will not be called.
 pub const WXFS_E_QUEUE_FULL: i32 = -11;
 
 /// Called from inside a callback of the library where it would wait on itself (`wxfs_log_set`
@@ -151,7 +152,7 @@ pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize
             Err(e) => {
                 set_last_error(e.to_string());
                 match e {
-                    OpenError::Busy(_) => WXFS_E_BUSY,
+                    OpenError::Busy(_) | OpenError::InUse(_) => WXFS_E_BUSY,
                     OpenError::Invalid(_) => WXFS_E_CONFIG,
                     OpenError::Io(_) => WXFS_E_IO,
                 }
@@ -241,7 +242,7 @@ fn run_invoke_checked(
         return Err((WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64))));
     };
     // This thread's async calls on this sandbox take effect first.
-    pool::POOL.wait_idle(&pool::key(&session));
+    pool::POOL.wait_settled(&pool::key(&session));
     Ok(bridge::invoke_carried(&session, api, args, side, carriage))
 }
 
@@ -273,7 +274,13 @@ unsafe impl Send for UserData {}
 /// would give (`result` is valid only during the callback). Returns `WXFS_E_NULL`,
 /// `WXFS_E_UTF8`, `WXFS_E_HANDLE` or `WXFS_E_QUEUE_FULL` without queuing anything and without
 /// calling `cb`. Calls issued from one thread on one sandbox take effect in issue order, sync
-/// calls included. Closing the sandbox while calls are in flight is safe: they complete.
+/// calls included, and their callbacks come in that order. A sync call waits for the calls its
+/// thread queued to take effect, never for their callbacks: it may be made from inside a
+/// callback, or on a thread whose callbacks are pending. `WXFS_E_QUEUE_FULL` comes when the
+/// calls pending (queued, or with a callback not yet returned) number `WXFS_ASYNC_QUEUE_CALLS`
+/// (default 100,000) or hold `WXFS_ASYNC_QUEUE_BYTES` (default 64 MiB) of arguments and
+/// undelivered results; both are read from the environment once. Closing the sandbox while
+/// calls are in flight is safe: they complete.
 ///
 /// # Safety
 /// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
@@ -309,18 +316,23 @@ pub unsafe extern "C" fn wxfs_invoke_async(
             return WXFS_E_HANDLE;
         };
         let key = pool::key(&session);
+        let cost = api.len() + args.len();
         let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
-        let job: pool::Job = Box::new(move || {
-            let ud = ud;
+        let op: pool::Operation = Box::new(move || {
             let (code, bytes) = invoke_caught(&session, &api, &args, Vec::new(), &mut bridge::Carriage::Base64);
             drop(session);
-            // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
-            unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };
+            let held = bytes.len();
+            let deliver = move || {
+                let ud = ud;
+                // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
+                unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };
+            };
+            pool::Delivery { deliver: Box::new(deliver), bytes: held }
         });
-        match pool::POOL.submit(key, job) {
+        match pool::POOL.submit(key, cost, op) {
             Ok(()) => WXFS_OK,
-            Err(_) => {
-                set_last_error("too many async calls queued");
+            Err(why) => {
+                set_last_error(why.to_string());
                 WXFS_E_QUEUE_FULL
             }
         }

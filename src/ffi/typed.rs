@@ -61,7 +61,7 @@ fn session(h: u64) -> Res<Arc<Session>> {
         set_last_error("invalid sandbox handle");
         WXFS_E_HANDLE
     })?;
-    super::pool::POOL.wait_idle(&super::pool::key(&s));
+    super::pool::POOL.wait_settled(&super::pool::key(&s));
     Ok(s)
 }
 
@@ -456,7 +456,7 @@ unsafe fn remove_sandbox(
     crate::session::remove_sandbox(Path::new(root), user, app).map_err(|e| {
         set_last_error(e.to_string());
         match e {
-            OpenError::Busy(_) => super::WXFS_E_BUSY,
+            OpenError::Busy(_) | OpenError::InUse(_) => super::WXFS_E_BUSY,
             OpenError::Invalid(_) => super::WXFS_E_CONFIG,
             OpenError::Io(_) => WXFS_E_IO,
         }

@@ -4,9 +4,13 @@
 pub mod naming;
 pub mod path;
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use once_cell::sync::Lazy;
+use parking_lot::{Condvar, Mutex};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -36,6 +40,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub enum OpenError {
     /// Another process holds the sandbox; the path of its lock file.
     Busy(PathBuf),
+    /// This process holds the sandbox (it is open, or under maintenance); the lock file.
+    InUse(PathBuf),
     Invalid(String),
     Io(io::Error),
 }
@@ -45,6 +51,9 @@ impl std::fmt::Display for OpenError {
         match self {
             OpenError::Busy(p) => {
                 write!(f, "sandbox is busy: locked by another process ({})", p.display())
+            }
+            OpenError::InUse(p) => {
+                write!(f, "sandbox is busy: open in this process ({})", p.display())
             }
             OpenError::Invalid(s) => f.write_str(s),
             OpenError::Io(e) => write!(f, "cannot open sandbox: {e}"),
@@ -68,7 +77,8 @@ pub struct Sandbox {
     store: Dir,
     staging: Dir,
     package: Option<(PathBuf, Dir)>,
-    _lock: File,
+    /// The cross-process lock; unlocked when dropped.
+    _held: Held,
     /// This open made the sandbox directory.
     created: bool,
 }
@@ -112,7 +122,7 @@ impl Sandbox {
 
     /// Release the cross-process lock early (the sandbox is closing; nothing will touch it again).
     pub fn unlock(&self) {
-        let _ = self._lock.unlock();
+        self._held.release();
     }
 
     /// Record that the mini-program used this sandbox now.
@@ -217,11 +227,23 @@ impl Sandbox {
     pub fn open_dir(dir: &Path) -> Result<Sandbox, OpenError> {
         let lock_path = dir.join(LOCK);
         let lock = std::fs::OpenOptions::new().write(true).open(&lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
-            Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
-        }
+        // Taken and listed under HELD's mutex (and released the same way, in `unlock`), so a lock
+        // found taken while this process does not list it is another process's.
+        let held = {
+            let key = key_of(dir);
+            let mut set = HELD.lock();
+            if set.contains(&key) {
+                return Err(OpenError::InUse(lock_path));
+            }
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+            }
+            set.insert(key.clone());
+            Held { key, lock, live: std::sync::atomic::AtomicBool::new(true) }
+        };
+        // Held from here: an error below drops `held`, which unlocks and unlists.
         check_format(dir)?;
         let base = Dir::open_ambient_dir(dir, ambient_authority())?;
         Ok(Sandbox {
@@ -232,7 +254,7 @@ impl Sandbox {
             package: None,
             dir: dir.to_path_buf(),
             base,
-            _lock: lock,
+            _held: held,
             created: false,
         })
     }
@@ -275,4 +297,69 @@ fn write_format(dir: &Path) -> io::Result<()> {
     let tmp = dir.join(format!("{FORMAT}.tmp"));
     std::fs::write(&tmp, format!("wxfs sandbox format {FORMAT_VERSION}\n"))?;
     std::fs::rename(&tmp, dir.join(FORMAT))
+}
+
+/// Sandbox directories whose lock this process holds: a lock found taken is then "open in this
+/// process", never blamed on another process.
+static HELD: Lazy<Mutex<HashSet<PathBuf>>> = Lazy::new(|| Mutex::new(HashSet::new()));
+
+/// The sandbox's `LOCK` file, locked, and its entry in HELD.
+struct Held {
+    key: PathBuf,
+    lock: File,
+    live: std::sync::atomic::AtomicBool,
+}
+
+impl Held {
+    /// Unlock and unlist, as one step under HELD's mutex. Unlocked explicitly, not by closing: a
+    /// child the host forks at this instant holds a copy of the descriptor until it execs.
+    fn release(&self) {
+        if self.live.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            let mut set = HELD.lock();
+            let _ = self.lock.unlock();
+            set.remove(&self.key);
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Claims on sandbox directories within this process: an open, gc, fsck or removal of a
+/// sandbox takes its directory's claim first, so that work inside one process is serialized
+/// rather than failing on the cross-process lock (an open waits for the host's own gc or
+/// removal to finish instead of being told the sandbox is busy).
+static CLAIMS: Lazy<(Mutex<HashSet<PathBuf>>, Condvar)> = Lazy::new(|| (Mutex::new(HashSet::new()), Condvar::new()));
+
+/// A claim on a sandbox directory; released when dropped.
+pub struct Claim(PathBuf);
+
+/// Wait until no other work of this process claims `dir`, then claim it. Claims are held
+/// briefly (an open's recovery, one gc or removal), never for a sandbox's whole life.
+pub fn claim(dir: &Path) -> Claim {
+    let key = key_of(dir);
+    let (set, freed) = &*CLAIMS;
+    let mut set = set.lock();
+    while set.contains(&key) {
+        freed.wait(&mut set);
+    }
+    set.insert(key.clone());
+    Claim(key)
+}
+
+/// A sandbox directory as this process's tables know it: canonical, whatever spelling of the
+/// root found it (a directory not made yet is named under the canonical root by its opener).
+fn key_of(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let (set, freed) = &*CLAIMS;
+        set.lock().remove(&self.0);
+        freed.notify_all();
+    }
 }

@@ -1,0 +1,241 @@
+//! Issue 9 class 7 (the async queue): what `wxfs_invoke_async` holds is bounded in bytes, not
+//! only in calls. Past `WXFS_ASYNC_QUEUE_BYTES` of arguments and undelivered results a
+//! submission is refused with `WXFS_E_QUEUE_FULL` and a text that names the budget; results
+//! waiting behind slow callbacks hold back new operations instead of piling up; every admitted
+//! call is called back exactly once.
+//!
+//! This binary sets the budget to 8 MiB before the pool's first use and counts every live heap
+//! byte of the process (a counting global allocator), so a test reads the peak while its calls
+//! are in flight. Its tests run one at a time (the counter and the pool are process-wide).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use wxfs::ffi;
+
+struct Counting;
+
+static LIVE: AtomicI64 = AtomicI64::new(0);
+static PEAK: AtomicI64 = AtomicI64::new(0);
+
+fn track(delta: i64) {
+    let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counters are kept.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            track(l.size() as i64);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        track(-(l.size() as i64));
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, l, new) };
+        if !q.is_null() {
+            track(new as i64 - l.size() as i64);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const MIB: usize = 1 << 20;
+const BUDGET: usize = 8 * MIB;
+/// The pool's operation workers; each may hold one call's working memory beyond the budget.
+const WORKERS: usize = 4;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Set the budget before the pool reads it, and run one test at a time.
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: set before any thread of this test binary reads the environment for it.
+    unsafe { std::env::set_var("WXFS_ASYNC_QUEUE_BYTES", BUDGET.to_string()) };
+    guard
+}
+
+/// Heap bytes live at most since the last call, above what was live then.
+fn reset_peak() -> i64 {
+    let now = LIVE.load(Ordering::Relaxed);
+    PEAK.store(now, Ordering::Relaxed);
+    now
+}
+
+fn last_error() -> String {
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0usize;
+    unsafe { ffi::wxfs_last_error_message(buf.as_mut_ptr().cast(), buf.len(), &mut n) };
+    String::from_utf8_lossy(&buf[..n.min(buf.len())]).into_owned()
+}
+
+fn open(tag: &str) -> u64 {
+    let root = common::fresh_dir(tag);
+    let text = json!({"root": root, "appId": "wx1", "userId": "u", "limits": {"userFiles": 1u64 << 30}}).to_string();
+    let mut h = 0u64;
+    assert_eq!(unsafe { ffi::wxfs_open(text.as_ptr().cast(), text.len(), &mut h) }, 0, "{}", last_error());
+    h
+}
+
+fn invoke(h: u64, api: &str, args: &str) -> (i32, Value) {
+    let mut out = ffi::wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
+    let code = unsafe { ffi::wxfs_invoke(h, api.as_ptr().cast(), api.len(), args.as_ptr().cast(), args.len(), &mut out) };
+    let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) };
+    let v = serde_json::from_slice(bytes).unwrap();
+    unsafe { ffi::wxfs_bytes_free(out) };
+    (code, v)
+}
+
+type Handler = Box<dyn FnOnce(i32, &[u8]) + Send>;
+
+unsafe extern "C" fn trampoline(ud: *mut c_void, code: i32, result: *const u8, len: usize) {
+    let f = unsafe { Box::from_raw(ud as *mut Handler) };
+    f(code, unsafe { std::slice::from_raw_parts(result, len) });
+}
+
+/// Submit an async call; `args` is borrowed for the call only (the library copies it).
+fn invoke_async(h: u64, api: &str, args: &str, then: impl FnOnce(i32, &[u8]) + Send + 'static) -> i32 {
+    let ud = Box::into_raw(Box::new(Box::new(then) as Handler));
+    let code = unsafe {
+        ffi::wxfs_invoke_async(h, api.as_ptr().cast(), api.len(), args.as_ptr().cast(), args.len(), Some(trampoline), ud.cast())
+    };
+    if code != 0 {
+        drop(unsafe { Box::from_raw(ud) });
+    }
+    code
+}
+
+/// A gate callbacks wait at until the test opens it.
+#[derive(Default)]
+struct Gate(Mutex<bool>, Condvar);
+
+impl Gate {
+    fn wait(&self) {
+        let mut open = self.0.lock().unwrap();
+        while !*open {
+            open = self.1.wait(open).unwrap();
+        }
+    }
+    fn open(&self) {
+        *self.0.lock().unwrap() = true;
+        self.1.notify_all();
+    }
+}
+
+fn wait_for(count: &AtomicUsize, n: usize, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "{what}: {} of {n} callbacks came", count.load(Ordering::SeqCst));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(count.load(Ordering::SeqCst), n, "{what}: every admitted call is called back exactly once");
+}
+
+#[test]
+fn results_waiting_behind_slow_callbacks_stay_within_the_byte_budget() {
+    let _one = setup();
+    let h = open("budget-read");
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![7u8; MIB]);
+    let write = json!({"filePath": "wxfile://usr/big.bin", "data": data, "encoding": "base64"}).to_string();
+    assert_eq!(invoke(h, "writeFileSync", &write).0, 0);
+    drop(write);
+
+    let gate = Arc::new(Gate::default());
+    let called = Arc::new(AtomicUsize::new(0));
+    let read = json!({"filePath": "wxfile://usr/big.bin", "encoding": "base64"}).to_string();
+    let start = reset_peak();
+    let (mut admitted, mut refused) = (0usize, None);
+    // Each result is 1.33 MiB of base64 text; the callbacks hold them back. Submissions go on
+    // until one is refused (400 such results would be half a gigabyte).
+    for _ in 0..400 {
+        let (gate, called, expect) = (gate.clone(), called.clone(), data.len());
+        let code = invoke_async(h, "readFile", &read, move |code, result| {
+            gate.wait();
+            let v: Value = serde_json::from_slice(result).unwrap();
+            assert_eq!(code, 0, "{v}");
+            assert_eq!(v["data"].as_str().map(str::len), Some(expect));
+            called.fetch_add(1, Ordering::SeqCst);
+        });
+        match code {
+            0 => admitted += 1,
+            c => {
+                refused = Some((c, last_error()));
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let peak = (PEAK.load(Ordering::Relaxed) - start) as usize;
+    let (code, why) = refused.expect("400 submissions of 1.33 MiB results behind blocked callbacks were all admitted");
+    assert_eq!(code, ffi::WXFS_E_QUEUE_FULL);
+    assert!(why.contains("WXFS_ASYNC_QUEUE_BYTES"), "{why}");
+    assert!(admitted >= 2, "admitted {admitted}");
+    // The budget, plus one result of each operation worker past it, plus its working copies.
+    let bound = BUDGET + WORKERS * 5 * MIB;
+    assert!(peak <= bound, "peak heap {peak} bytes with {admitted} calls admitted; bound {bound}");
+
+    gate.open();
+    wait_for(&called, admitted, "reads");
+    // Delivered: the budget is free again.
+    let (tx, rx) = std::sync::mpsc::channel();
+    assert_eq!(invoke_async(h, "readFile", &read, move |code, _| tx.send(code).unwrap()), 0, "{}", last_error());
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), 0);
+    assert_eq!(ffi::wxfs_close(h), 0);
+}
+
+#[test]
+fn arguments_queued_faster_than_they_run_stay_within_the_byte_budget() {
+    let _one = setup();
+    let h = open("budget-write");
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![9u8; 3 * MIB / 4]); // 1 MiB of text
+    let called = Arc::new(AtomicUsize::new(0));
+    let start = reset_peak();
+    let (mut admitted, mut refused) = (Vec::new(), 0usize);
+    for i in 0..300 {
+        let args = json!({"filePath": format!("wxfile://usr/w{i}.bin"), "data": data, "encoding": "base64"}).to_string();
+        let called = called.clone();
+        match invoke_async(h, "writeFile", &args, move |code, result| {
+            assert_eq!(code, 0, "{}", String::from_utf8_lossy(result));
+            called.fetch_add(1, Ordering::SeqCst);
+        }) {
+            0 => admitted.push(i),
+            c => {
+                assert_eq!(c, ffi::WXFS_E_QUEUE_FULL);
+                assert!(last_error().contains("WXFS_ASYNC_QUEUE_BYTES"), "{}", last_error());
+                refused += 1;
+            }
+        }
+    }
+    let peak = (PEAK.load(Ordering::Relaxed) - start) as usize;
+    let bound = BUDGET + WORKERS * 5 * MIB;
+    assert!(peak <= bound, "peak heap {peak} bytes for 300 writes of 1 MiB ({refused} refused); bound {bound}");
+    wait_for(&called, admitted.len(), "writes");
+    // What was admitted was written whole, what was refused not at all.
+    let (code, v) = invoke(h, "readdirSync", &json!({"dirPath": "wxfile://usr"}).to_string());
+    assert_eq!(code, 0, "{v}");
+    let mut files: Vec<String> = v["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+    files.sort();
+    let mut expect: Vec<String> = admitted.iter().map(|i| format!("w{i}.bin")).collect();
+    expect.sort();
+    assert_eq!(files, expect);
+    let (code, v) =
+        invoke(h, "statSync", &json!({"path": format!("wxfile://usr/w{}.bin", admitted[admitted.len() - 1])}).to_string());
+    assert_eq!((code, v["stats"]["size"].as_u64()), (0, Some(3 * MIB as u64 / 4)), "{v}");
+    assert_eq!(ffi::wxfs_close(h), 0);
+}
