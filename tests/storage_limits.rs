@@ -108,3 +108,58 @@ fn the_typed_api_stores_exactly_what_the_bridge_accepts() {
     assert_eq!(accepted, 4);
     assert_eq!(lib.close(h), 0);
 }
+
+#[test]
+fn set_storage_stores_and_counts_data_as_the_typed_api_does() {
+    // The bridge keeps `data` as the JSON text sent (compacted), as wxfs_storage_set does: both
+    // store, count and read back alike, and other fields of the argument object change nothing.
+    let lib = common::Lib::load();
+    let typed = Typed::load();
+    let h = open(&lib, "set-paths", json!({"storageItem": 64}));
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let datas = [
+        r#""x""#.to_string(),
+        r#"{"a":1,"b":[1,2,{"c":"d"}]}"#.to_string(),
+        r#"{"a":1,"a":2}"#.to_string(),
+        "null".to_string(),
+        r#""\u00e9\n\"q\"""#.to_string(),
+        "1e2".to_string(),
+        r#""\ud800""#.to_string(),
+        "1e999".to_string(),
+        deep(127),
+        deep(126),
+        format!(r#""{}""#, "x".repeat(70)),
+    ];
+    for data in &datas {
+        let before = typed.bytes_used(h);
+        let typed_rc = typed.set(h, "k", data, Some("T"));
+        let typed_used = typed.bytes_used(h) - before;
+        let (_, typed_got) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
+        assert_eq!(lib.invoke(h, "clearStorageSync", &json!({})).0, 0);
+        for other in ["", r#","other":true"#, r#","encrypt":false"#] {
+            let args = format!(r#"{{"key":"k","data":{data},"dataType":"T"{other}}}"#);
+            let (rc, v) = lib.invoke_raw(h, "setStorageSync", args.as_bytes());
+            let used = typed.bytes_used(h) - before;
+            let (_, got) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
+            assert_eq!(lib.invoke(h, "clearStorageSync", &json!({})).0, 0);
+            assert_eq!(rc == 0, typed_rc == 0, "{data:.40}{other}: {v}");
+            assert_eq!((used, &got), (typed_used, &typed_got), "{data:.40}{other}");
+        }
+    }
+    // Arguments the bridge refuses, in the same words whatever else the object carries.
+    let refused = [
+        r#""key":"","data":1"#,
+        r#""key":5,"data":1"#,
+        r#""data":1"#,
+        r#""key":"k","data":1,"dataType":5"#,
+        r#""key":"\ud800","data":1"#,
+    ];
+    for fields in refused {
+        let plain = lib.invoke_raw(h, "setStorageSync", format!("{{{fields}}}").as_bytes());
+        let other = lib.invoke_raw(h, "setStorageSync", format!(r#"{{{fields},"other":1}}"#).as_bytes());
+        assert_ne!(plain.0, 0, "{fields}");
+        assert_eq!(plain, other, "{fields}");
+    }
+    assert_eq!(lib.invoke(h, "getStorageInfoSync", &json!({})).1["keys"], json!([]));
+    assert_eq!(lib.close(h), 0);
+}

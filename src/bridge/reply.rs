@@ -113,6 +113,15 @@ impl Reply {
     /// The envelope as bytes, with raw fields spliced in as they are: what the C ABI returns.
     /// Equal, once parsed, to `into_envelope`.
     pub fn into_bytes(self, api: &str, carriage: &mut Carriage) -> Vec<u8> {
+        if self.fields.is_empty() {
+            // A bare success (every set, remove, write): no map to build.
+            let mut out = Vec::with_capacity(16 + api.len());
+            out.extend_from_slice(b"{\"errMsg\":");
+            let _ = serde_json::to_writer(&mut out, api); // "api", then its closing quote moves
+            out.pop();
+            out.extend_from_slice(b":ok\"}");
+            return out;
+        }
         if !self.fields.iter().any(|(_, f)| matches!(f, Field::Raw(_))) {
             return serde_json::to_vec(&self.into_envelope(api, carriage)).unwrap_or_default();
         }

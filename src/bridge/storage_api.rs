@@ -27,8 +27,13 @@ pub const MAX_DEPTH: usize = 126;
 /// surrogate escape (`"\ud800"`), a number out of range (`1e999`), nesting deeper than
 /// `MAX_DEPTH`, trailing text.
 pub fn check_json(json: &str) -> Option<String> {
+    check_json_to(json, MAX_DEPTH)
+}
+
+/// `check_json` with another nesting limit.
+fn check_json_to(json: &str, max_depth: usize) -> Option<String> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let checked = de.deserialize_any(Check { depth: 0 }).and_then(|()| de.end());
+    let checked = de.deserialize_any(Check { depth: 0, max_depth }).and_then(|()| de.end());
     checked.err().map(|e| e.to_string())
 }
 
@@ -38,16 +43,22 @@ pub fn stored_text(json: &str) -> std::result::Result<Cow<'_, str>, String> {
     if let Some(why) = check_json(json) {
         return Err(why);
     }
+    Ok(compacted(json))
+}
+
+/// `json`, known to pass `check_json`, without whitespace outside its strings.
+fn compacted(json: &str) -> Cow<'_, str> {
     if compact_json(json) {
-        return Ok(Cow::Borrowed(json));
+        return Cow::Borrowed(json);
     }
-    let v: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    Ok(Cow::Owned(v.to_string()))
+    let v: Value = serde_json::from_str(json).expect("checked JSON parses");
+    Cow::Owned(v.to_string())
 }
 
 /// A visitor that accepts what `serde_json::Value` accepts and keeps nothing.
 struct Check {
     depth: usize,
+    max_depth: usize,
 }
 
 impl<'de> de::DeserializeSeed<'de> for Check {
@@ -85,14 +96,14 @@ impl<'de> Visitor<'de> for Check {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
         let depth = self.deeper()?;
-        while seq.next_element_seed(Check { depth })?.is_some() {}
+        while seq.next_element_seed(Check { depth, max_depth: self.max_depth })?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         let depth = self.deeper()?;
         while map.next_key::<de::IgnoredAny>()?.is_some() {
-            map.next_value_seed(Check { depth })?;
+            map.next_value_seed(Check { depth, max_depth: self.max_depth })?;
         }
         Ok(())
     }
@@ -100,8 +111,8 @@ impl<'de> Visitor<'de> for Check {
 
 impl Check {
     fn deeper<E: de::Error>(&self) -> std::result::Result<usize, E> {
-        if self.depth >= MAX_DEPTH {
-            return Err(E::custom(format_args!("nesting deeper than {MAX_DEPTH} levels")));
+        if self.depth >= self.max_depth {
+            return Err(E::custom(format_args!("nesting deeper than {} levels", self.max_depth)));
         }
         Ok(self.depth + 1)
     }
@@ -152,6 +163,51 @@ fn stored(data: Option<Value>, data_type: Option<&Value>, a: &Args, field: &str)
     Ok(Stored { data, data_type })
 }
 
+/// setStorage's arguments read without building a value: `data` is kept as the JSON text it was
+/// sent as (compacted if it has whitespace), exactly as the typed API keeps it, and it is that text
+/// that is stored and counted. Any argument object the general path would refuse or read another
+/// way (an error to word, `__nativeBuffers__`, `encrypt: true`) is not a `PlainSet`: the call then takes
+/// the general path.
+#[derive(serde::Deserialize)]
+pub struct PlainSet<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default, rename = "dataType")]
+    data_type: Option<Cow<'a, str>>,
+    #[serde(default)]
+    encrypt: Option<bool>,
+    #[serde(default, rename = "__nativeBuffers__")]
+    buffers: Option<de::IgnoredAny>,
+}
+
+impl<'a> PlainSet<'a> {
+    pub fn parse(args_json: &'a str) -> Option<(PlainSet<'a>, Cow<'a, str>)> {
+        // What the general path's parse refuses anywhere in the object (a lone surrogate, 1e999,
+        // data nested deeper than MAX_DEPTH one level down) is refused there, in its words. This
+        // one pass checks `data` too.
+        if check_json_to(args_json, MAX_DEPTH + 1).is_some() {
+            return None;
+        }
+        let p: PlainSet = serde_json::from_str(args_json).ok()?;
+        if p.key.is_empty() || p.encrypt == Some(true) || p.buffers.is_some() {
+            return None;
+        }
+        let data = compacted(p.data.map_or("null", |raw| raw.get()));
+        Some((p, data))
+    }
+}
+
+/// setStorage from a [`PlainSet`].
+pub fn set_plain(s: &Session, (p, data): (PlainSet, Cow<str>)) -> Result<Reply> {
+    let value = Stored { data: data.into_owned(), data_type: p.data_type.map(Cow::into_owned) };
+    s.store.set(&p.key, value, s.storage_limits(false)).map_err(store_error)?;
+    Ok(Reply::new())
+}
+
+/// setStorage by the general path. `data` given as text by the caller was kept as sent by
+/// [`PlainSet`]; here it is serialised from the parsed value.
 pub fn set(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let key = key_of(a)?.to_string();
     let encrypt = a.bool_or("encrypt", false)?;
