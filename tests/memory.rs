@@ -8,15 +8,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use wxfs::{bridge, Config, Session};
-
-struct Counting;
 
 thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
@@ -31,30 +28,8 @@ fn track(delta: i64) {
     });
 }
 
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters are kept.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            track(l.size() as i64);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        track(-(l.size() as i64));
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, l, new) };
-        if !q.is_null() {
-            track(new as i64 - l.size() as i64);
-        }
-        q
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: common::Counting = common::Counting(track);
 
 /// The most heap bytes live at once on this thread while `f` runs, above what was live before.
 fn peak_during<T>(f: impl FnOnce() -> T) -> (T, u64) {

@@ -172,3 +172,30 @@ impl Drop for Tmpfs {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A global allocator that forwards to the system's and reports every change of live heap bytes
+/// to its function (a test binary installs it with
+/// `#[global_allocator] static A: common::Counting = common::Counting(track);`).
+pub struct Counting(pub fn(i64));
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only the report is added.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(l) };
+        if !p.is_null() {
+            (self.0)(l.size() as i64);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(p, l) };
+        (self.0)(-(l.size() as i64));
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
+        let q = unsafe { std::alloc::System.realloc(p, l, new) };
+        if !q.is_null() {
+            (self.0)(new as i64 - l.size() as i64);
+        }
+        q
+    }
+}
