@@ -44,6 +44,12 @@ pub mod code {
     pub const STORAGE_FULL: u32 = 1_400_003;
     pub const STORAGE_INVALID: u32 = 1_400_004;
     pub const STORAGE_IO: u32 = 1_400_005;
+    /// `encrypt: true` in a sandbox opened without an `encryptionKey`.
+    pub const STORAGE_NO_KEY: u32 = 1_400_006;
+    /// The encrypted items were written with another `encryptionKey`.
+    pub const STORAGE_WRONG_KEY: u32 = 1_400_007;
+    /// A get without `encrypt` of an item stored with `encrypt: true`.
+    pub const STORAGE_ENCRYPTED: u32 = 1_400_008;
     /// Host temp creation refused: the sandbox's temp files would exceed the runtime limit.
     pub const TEMP_LIMIT: u32 = 1_400_101;
 }

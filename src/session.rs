@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use crate::fs::{Durability, FileSystem};
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox};
+use crate::storage::sealed::{EncryptionKey, Sealed};
 use crate::storage::{self, Store};
 
 #[derive(Clone, Debug)]
@@ -21,6 +22,8 @@ pub struct Config {
     pub protocol: Protocol,
     pub durability: Durability,
     pub limits: Limits,
+    /// `encryptionKey`: what `setStorage`/`getStorage` with `encrypt: true` use.
+    pub encryption_key: Option<EncryptionKey>,
 }
 
 impl Config {
@@ -33,6 +36,7 @@ impl Config {
             protocol: Protocol::Wxfile,
             durability: Durability::Process,
             limits: Limits::default(),
+            encryption_key: None,
         }
     }
 }
@@ -44,6 +48,9 @@ pub struct Session {
     pub sandbox: Arc<Sandbox>,
     pub fs: FileSystem,
     pub store: Store,
+    /// The encrypted items of `store` (the plain ones are reached through it too, so that a name
+    /// keeps one value).
+    pub crypt: Sealed,
 }
 
 /// Sandboxes open in this process, by directory: a second open shares the first (DESIGN.md §6).
@@ -76,8 +83,12 @@ impl Session {
             Durability::Power => storage::Durability::Power,
         };
         let (store, store_report) = Store::open(&sandbox.kv_dir(), durability)?;
+        let (crypt, _) = Sealed::open(&store, config.encryption_key.as_ref()).map_err(|e| match e {
+            storage::StoreError::Io(e) => OpenError::Io(e),
+            e => OpenError::Io(std::io::Error::other(e.to_string())),
+        })?;
         sandbox.touch_last_use();
-        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store });
+        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store, crypt });
         open.insert(dir, Arc::downgrade(&session));
         drop(open); // the host's log sink may open sandboxes itself
         crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);

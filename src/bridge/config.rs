@@ -6,6 +6,7 @@ use crate::fs::Durability;
 use crate::quota::Limits;
 use crate::sandbox::Protocol;
 use crate::session::Config;
+use crate::storage::sealed::EncryptionKey;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +22,8 @@ struct RawConfig {
     durability: Option<String>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(rename = "encryptionKey")]
+    encryption_key: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,6 +76,10 @@ pub fn parse(text: &str) -> Result<Config, String> {
         open_files: l.open_files.unwrap_or(d.open_files),
         entries: l.entries.unwrap_or(d.entries),
     };
+    let encryption_key = match raw.encryption_key.as_deref() {
+        None => None,
+        Some(k) => Some(EncryptionKey::from_base64(k).map_err(|e| format!("invalid config: {e}"))?),
+    };
     Ok(Config {
         root: raw.root.into(),
         app_id: raw.app_id,
@@ -81,6 +88,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         protocol,
         durability,
         limits,
+        encryption_key,
     })
 }
 
@@ -97,6 +105,12 @@ mod tests {
         assert!(err(r#"{"root":"/r","userId":"u"}"#).contains("missing field `appId`"));
         assert!(err(&format!(r#"{{{base},"limits":{{"entries":"many"}}}}"#)).contains("entries"));
         assert!(err(&format!(r#"{{{base},"protocol":"ftp"}}"#)).contains("protocol \"ftp\""));
+        assert_eq!(
+            err(&format!(r#"{{{base},"encryptionKey":"AAAA"}}"#)),
+            "invalid config: encryptionKey must be 16 bytes (AES-128), base64 encoded; it is 3 bytes"
+        );
+        assert_eq!(err(&format!(r#"{{{base},"encryptionKey":"%%"}}"#)), "invalid config: encryptionKey is not valid base64");
+        assert!(err(&format!(r#"{{{base},"encryptionKey":16}}"#)).starts_with("invalid config: encryptionKey: invalid type"));
         let c = parse(&format!(r#"{{{base},"limits":{{"entries":7,"openFiles":3}}}}"#)).unwrap();
         assert_eq!((c.limits.entries, c.limits.open_files), (7, 3));
     }

@@ -13,6 +13,7 @@
 mod index;
 mod log;
 mod record;
+pub mod sealed;
 mod v1;
 
 use std::collections::HashMap;
