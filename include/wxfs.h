@@ -563,6 +563,20 @@ int32_t wxfs_remove_sandbox_v2(const char *root,
                                size_t app_id_len,
                                bool *out_removed);
 
+/**
+ * host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`
+ * made in this sandbox, into `*out_data` (free it with `wxfs_bytes_free`). A URL the sandbox
+ * does not hold (revoked, another sandbox's, closed) returns 1300002 ("no such buffer url").
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+ */
+int32_t wxfs_buffer_url_resolve(uint64_t sandbox,
+                                const char *url,
+                                size_t url_len,
+                                struct wxfs_bytes *out_data);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -52,6 +52,8 @@ pub mod code {
     pub const STORAGE_ENCRYPTED: u32 = 1_400_008;
     /// Host temp creation refused: the sandbox's temp files would exceed the runtime limit.
     pub const TEMP_LIMIT: u32 = 1_400_101;
+    /// createBufferURL refused: the sandbox's buffer URLs would exceed `limits.bufferUrls`.
+    pub const BUFFER_URL_LIMIT: u32 = 1_400_102;
 }
 
 /// An API failure: `errCode` and the reason text of errMsg.

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use crate::fs::{Durability, FileSystem};
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox};
+use crate::storage::buffer_urls::BufferUrls;
 use crate::storage::sealed::{EncryptionKey, Sealed};
 use crate::storage::{self, Store};
 
@@ -51,6 +52,8 @@ pub struct Session {
     /// The encrypted items of `store` (the plain ones are reached through it too, so that a name
     /// keeps one value).
     pub crypt: Sealed,
+    /// `createBufferURL`'s buffers: in memory, freed with the session.
+    pub buffer_urls: BufferUrls,
 }
 
 /// Sandboxes open in this process, by directory: a second open shares the first (DESIGN.md §6).
@@ -88,7 +91,8 @@ impl Session {
             e => OpenError::Io(std::io::Error::other(e.to_string())),
         })?;
         sandbox.touch_last_use();
-        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store, crypt });
+        let buffer_urls = BufferUrls::new(config.limits.buffer_urls);
+        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store, crypt, buffer_urls });
         open.insert(dir, Arc::downgrade(&session));
         drop(open); // the host's log sink may open sandboxes itself
         crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);

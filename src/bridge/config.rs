@@ -38,6 +38,7 @@ struct RawLimits {
     read_file: Option<u64>,
     open_files: Option<u64>,
     entries: Option<u64>,
+    buffer_urls: Option<u64>,
 }
 
 /// Parse and validate a config object; the error says what is wrong.
@@ -75,6 +76,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         read_file: l.read_file.unwrap_or(d.read_file),
         open_files: l.open_files.unwrap_or(d.open_files),
         entries: l.entries.unwrap_or(d.entries),
+        buffer_urls: l.buffer_urls.unwrap_or(d.buffer_urls),
     };
     let encryption_key = match raw.encryption_key.as_deref() {
         None => None,

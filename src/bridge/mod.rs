@@ -98,6 +98,9 @@ static APIS: &[Api] = &[
     Api { name: "batchGetStorage", twin: Twin::Both, handler: storage_api::batch_get, param_code: KV },
     Api { name: "host.createTempFile", twin: Twin::AsyncOnly, handler: fs_api::host_create_temp_file, param_code: FS },
     Api { name: "host.realPath", twin: Twin::AsyncOnly, handler: fs_api::host_real_path, param_code: FS },
+    Api { name: "createBufferURL", twin: Twin::AsyncOnly, handler: fs_api::create_buffer_url, param_code: FS },
+    Api { name: "revokeBufferURL", twin: Twin::AsyncOnly, handler: fs_api::revoke_buffer_url, param_code: FS },
+    Api { name: "host.resolveBufferURL", twin: Twin::AsyncOnly, handler: fs_api::host_resolve_buffer_url, param_code: FS },
 ];
 
 fn lookup(api: &str) -> Option<&'static Api> {

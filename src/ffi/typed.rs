@@ -461,3 +461,29 @@ unsafe fn remove_sandbox(
         }
     })
 }
+
+/// host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`
+/// made in this sandbox, into `*out_data` (free it with `wxfs_bytes_free`). A URL the sandbox
+/// does not hold (revoked, another sandbox's, closed) returns 1300002 ("no such buffer url").
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_buffer_url_resolve(
+    sandbox: u64,
+    url: *const c_char,
+    url_len: usize,
+    out_data: *mut wxfs_bytes,
+) -> i32 {
+    run(|| {
+        let out_data = out(out_data, "out_data")?;
+        // SAFETY: forwarded.
+        let url = unsafe { text(url, url_len, "url") }?;
+        let s = session(sandbox)?;
+        let bytes =
+            s.buffer_urls.resolve(url).ok_or_else(|| api(Error::new(code::NO_SUCH_FILE, format!("no such buffer url {url}"))))?;
+        put(out_data, super::bytes_copy(&bytes));
+        Ok(())
+    })
+}

@@ -10,6 +10,7 @@
 //! get waits at most for one copy into the mapping, never for disk), then `flushed` (group
 //! commit). A flusher never holds `flushed` while it takes `inner`.
 
+pub mod buffer_urls;
 mod index;
 mod log;
 mod record;

@@ -180,3 +180,18 @@ test('the wx subset never exposes host.* and derives its surface from the librar
   assert.equal(raw.errMsg, 'host.realPath:ok');
   assert.equal(typeof raw.realPath, 'string');
 });
+
+test('wx.createBufferURL / wx.revokeBufferURL: a wxblob:// URL the host resolves, bounded, freed on revoke', () => {
+  const { wx, sb } = sandbox('bufferurl', { limits: { bufferUrls: 8 } });
+  assert.equal(wx.canIUse('createBufferURL'), true);
+  assert.equal(wx.canIUse('revokeBufferURL'), true);
+  const url = wx.createBufferURL(new Uint8Array([9, 1, 2, 3, 4, 5]).subarray(1, 5));
+  assert.match(url, /^wxblob:\/\/[0-9a-f]{32}$/);
+  const r = sb.invoke('host.resolveBufferURL', { url });
+  assert.equal(r.errMsg, 'host.resolveBufferURL:ok');
+  assert.deepEqual([...new Uint8Array(r.data)], [1, 2, 3, 4]);
+  assert.throws(() => wx.createBufferURL(new ArrayBuffer(5)), (e) => e.errCode === 1400102);
+  assert.equal(wx.revokeBufferURL(url), undefined);
+  assert.equal(sb.invoke('host.resolveBufferURL', { url }).errCode, 1300002);
+  assert.match(wx.createBufferURL(new ArrayBuffer(8)), /^wxblob:\/\//);
+});
