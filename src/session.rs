@@ -25,6 +25,8 @@ pub struct Config {
     pub limits: Limits,
     /// `encryptionKey`: what `setStorage`/`getStorage` with `encrypt: true` use.
     pub encryption_key: Option<EncryptionKey>,
+    /// `pluginId`: the sandbox of this plugin inside the app's (its own storage and file areas).
+    pub plugin_id: Option<String>,
 }
 
 impl Config {
@@ -38,6 +40,7 @@ impl Config {
             durability: Durability::Process,
             limits: Limits::default(),
             encryption_key: None,
+            plugin_id: None,
         }
     }
 }
@@ -62,6 +65,12 @@ static OPEN: Lazy<Mutex<HashMap<PathBuf, Weak<Session>>>> = Lazy::new(|| Mutex::
 impl Session {
     pub fn open(config: Config) -> Result<Arc<Session>, OpenError> {
         let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
+        // A plugin's sandbox is the app's sandbox directory's own `plugin/<pluginId>`.
+        let (root, user_id, app_id) = match &config.plugin_id {
+            Some(p) => (dir.clone(), crate::sandbox::PLUGINS, p.as_bytes()),
+            None => (config.root.clone(), config.user_id.as_bytes(), config.app_id.as_bytes()),
+        };
+        let dir = crate::sandbox::sandbox_dir(&root, user_id, app_id);
         let mut open = OPEN.lock();
         while let Some(w) = open.get(&dir) {
             match w.upgrade() {
@@ -74,12 +83,7 @@ impl Session {
                 }
             }
         }
-        let sandbox = Arc::new(Sandbox::open(
-            &config.root,
-            config.user_id.as_bytes(),
-            config.app_id.as_bytes(),
-            config.package_dir.as_deref(),
-        )?);
+        let sandbox = Arc::new(Sandbox::open(&root, user_id, app_id, config.package_dir.as_deref())?);
         let fs = FileSystem::new(sandbox.clone(), config.protocol, config.limits, config.durability)?;
         let durability = match config.durability {
             Durability::Process => storage::Durability::Process,

@@ -24,6 +24,8 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(rename = "encryptionKey")]
     encryption_key: Option<String>,
+    #[serde(rename = "pluginId")]
+    plugin_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -82,6 +84,9 @@ pub fn parse(text: &str) -> Result<Config, String> {
         None => None,
         Some(k) => Some(EncryptionKey::from_base64(k).map_err(|e| format!("invalid config: {e}"))?),
     };
+    if raw.plugin_id.as_deref() == Some("") {
+        return Err("invalid config: \"pluginId\" must not be empty (leave it out for the mini-program itself)".into());
+    }
     Ok(Config {
         root: raw.root.into(),
         app_id: raw.app_id,
@@ -91,6 +96,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         durability,
         limits,
         encryption_key,
+        plugin_id: raw.plugin_id,
     })
 }
 

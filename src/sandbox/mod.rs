@@ -73,6 +73,11 @@ pub struct Sandbox {
     created: bool,
 }
 
+/// Plugins' sandboxes live in their app's sandbox directory, as the sandboxes of this "user"
+/// under a root that is the app's directory: `<root>/<user>/<app>/plugin/<pluginId>`. So a
+/// plugin's data is per (user, app, plugin), and goes with the app's when the app is removed.
+pub const PLUGINS: &[u8] = b"plugin";
+
 /// Where the sandbox of (user, app) lives under `root`.
 pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
     root.join(naming::encode_id(user_id)).join(naming::encode_id(app_id))

@@ -4,7 +4,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { sandbox, outcome, thrown } = require('./helpers');
+const { sandbox, outcome, thrown, config } = require('./helpers');
+const wxfs = require('..');
 
 async function fails(fn, option, errMsg, errCode) {
   const o = await outcome(fn, option);
@@ -194,4 +195,19 @@ test('wx.createBufferURL / wx.revokeBufferURL: a wxblob:// URL the host resolves
   assert.equal(wx.revokeBufferURL(url), undefined);
   assert.equal(sb.invoke('host.resolveBufferURL', { url }).errCode, 1300002);
   assert.match(wx.createBufferURL(new ArrayBuffer(8)), /^wxblob:\/\//);
+});
+
+test('a plugin (config pluginId) has its own storage and lacks what WeChat plugins lack', () => {
+  const { wx, base } = sandbox('plugin');
+  const plugin = wxfs.open(config(base, { pluginId: 'wxPluginA' })).wx;
+  wx.setStorageSync('k', 'app');
+  plugin.setStorageSync('k', 'plugin');
+  assert.equal(wx.getStorageSync('k'), 'app');
+  assert.equal(plugin.getStorageSync('k'), 'plugin');
+  for (const name of ['getStorageInfoSync', 'clearStorage', 'batchGetStorage', 'saveFile', 'getFileInfo', 'createBufferURL']) {
+    assert.equal(plugin.canIUse(name), false, name);
+    assert.equal(wx.canIUse(name), true, name);
+  }
+  assert.equal(typeof plugin.getFileSystemManager().saveFile, 'undefined');
+  assert.equal(typeof plugin.getFileSystemManager().readFile, 'function');
 });
