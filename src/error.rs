@@ -84,9 +84,20 @@ impl Error {
         Error::new(code::STORAGE_LIMIT, "the maximum size of the file storage limit is exceeded (no space left on device)")
     }
 
-    /// An OS error with no documented WeChat wording.
+    /// An OS error no method has its own words for. WeChat's 13000xx codes are 1300000 + errno:
+    /// the two of its table that are not worded per method (EIO, EISDIR) keep the table's code and
+    /// text; any other is a system error.
     pub fn system(err: &std::io::Error) -> Self {
-        Error::new(code::SYSTEM_ERROR, format!("system error: {}", io_kind_text(err)))
+        match err.raw_os_error() {
+            Some(libc::EIO) => Error::new(code::IO_ERROR, "Input/output error"),
+            Some(libc::EISDIR) => Error::is_a_directory(),
+            _ => Error::new(code::SYSTEM_ERROR, format!("system error: {}", io_kind_text(err))),
+        }
+    }
+
+    /// 1300021, in the words of WeChat's table.
+    pub fn is_a_directory() -> Self {
+        Error::new(code::IS_A_DIRECTORY, "Is a directory")
     }
 }
 

@@ -277,6 +277,10 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         }
         None => a.data("data")?,
     };
+    if data.is_empty() {
+        s.fs.fstat(&fd)?; // a bad fd says so first
+        return Err(Error::new(code::DATA_EMPTY, "data to write is empty"));
+    }
     let n = s.fs.write_fd(&fd, &data, position)?;
     Ok(Reply::new().set("bytesWritten", n))
 }

@@ -156,6 +156,10 @@ impl FileSystem {
         };
         let mut file = file.into_std();
         let meta = file.metadata().map_err(|e| Error::system(&e))?;
+        if meta.is_dir() {
+            // It exists, so not "file not exist": what reading a directory as a file gives.
+            return Err(Error::is_a_directory());
+        }
         if !meta.is_file() {
             return Err(not_exist());
         }
