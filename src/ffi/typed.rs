@@ -287,7 +287,8 @@ pub unsafe extern "C" fn wxfs_storage_set(
 
 /// getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
 /// receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
-/// 1400001 ("data not found").
+/// 1400001 ("data not found"), and so does an item set with `encrypt: true` (read it through the
+/// bridge's `getStorage` with `encrypt: true`).
 ///
 /// # Safety
 /// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the

@@ -186,6 +186,10 @@ impl Sealed {
     /// A plain set: replaces the name's encrypted value, if any, in the same log record.
     pub fn set(&self, store: &Store, key: &str, data_type: Option<&str>, data: &str, limits: Limits) -> Result<()> {
         Self::check_plain_key(key)?;
+        if self.cipher.is_none() {
+            // No slot can be reached: the store's own write path (and its group commit), no lock.
+            return Ok(store.set_parts(key, data_type, data, limits)?);
+        }
         let mut st = self.state.lock();
         let slot = self.slot_if_any(key).filter(|s| store.with(s, |_| ()).is_some());
         let Some(slot) = slot else {
@@ -202,6 +206,9 @@ impl Sealed {
     pub fn set_batch(&self, store: &Store, items: Vec<(String, Value)>, limits: Limits) -> Result<()> {
         for (k, _) in &items {
             Self::check_plain_key(k)?;
+        }
+        if self.cipher.is_none() {
+            return Ok(store.set_batch(items, limits)?);
         }
         let mut st = self.state.lock();
         let slots: Vec<String> =
@@ -262,6 +269,10 @@ impl Sealed {
 
     /// removeStorage: the plain and the encrypted value of the name.
     pub fn remove(&self, store: &Store, key: &str) -> Result<()> {
+        if self.cipher.is_none() {
+            store.remove(key)?;
+            return Ok(());
+        }
         let mut st = self.state.lock();
         if let Some(slot) = self.slot_if_any(key) {
             store.remove(&slot)?;
