@@ -154,7 +154,7 @@ pub struct GcReport {
 /// `progress(done, total)` is called as sandboxes are measured.
 pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, usize)) -> std::io::Result<GcReport> {
     use crate::quota::cleanup::{lru_victims, Candidate};
-    let dirs = crate::sandbox::list(root)?;
+    let dirs = crate::sandbox::list_with_plugins(root)?;
     let mut report = GcReport::default();
     let mut items = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
@@ -196,14 +196,17 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
     Ok(report)
 }
 
-/// Delete everything of one (user, app): the user deleted the mini-program. Fails with
-/// `OpenError::Busy` while the sandbox is open anywhere.
+/// Delete everything of one (user, app), its plugins' sandboxes included: the user deleted the
+/// mini-program. Fails with `OpenError::Busy` while the sandbox or one of its plugins' is open
+/// anywhere.
 pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Result<bool, OpenError> {
     let dir = crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes());
-    if !dir.join(crate::sandbox::LOCK).exists() {
+    let plugins = crate::sandbox::plugin_sandboxes(&dir);
+    if !dir.join(crate::sandbox::LOCK).exists() && plugins.is_empty() {
         return Ok(false);
     }
-    let _held = Sandbox::open_dir(&dir)?;
+    let _held = if dir.join(crate::sandbox::LOCK).exists() { Some(Sandbox::open_dir(&dir)?) } else { None };
+    let _held_plugins = plugins.iter().map(|p| Sandbox::open_dir(p)).collect::<Result<Vec<_>, _>>()?;
     std::fs::remove_dir_all(&dir)?;
     if let Some(user_dir) = dir.parent() {
         let _ = std::fs::remove_dir(user_dir); // only if no other app of this user is left

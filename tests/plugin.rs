@@ -144,3 +144,44 @@ fn a_plugin_lacks_what_the_typings_say_plugins_lack() {
     assert_eq!(lib.close(p), 0);
     assert_eq!(lib.close(app), 0);
 }
+
+/// Removing the app (the user deleted the mini-program) removes its plugins' data too, and is
+/// refused while one of them is open.
+#[test]
+fn removing_the_app_removes_its_plugins() {
+    let root = common::fresh_dir("plugin-remove");
+    let plugin = |p: &str| {
+        let mut c = wxfs::Config::new(&root, "u", "wx1");
+        c.plugin_id = Some(p.into());
+        c
+    };
+    let s = wxfs::Session::open(plugin("wxP")).unwrap();
+    assert_eq!(wxfs::bridge::invoke(&s, "setStorageSync", &json!({"key": "k", "data": 1}).to_string()).0, 0);
+    // Only the plugin was ever opened: there is still something to remove, but not while it is open.
+    assert!(matches!(wxfs::session::remove_sandbox(&root, "u", "wx1"), Err(wxfs::sandbox::OpenError::Busy(_))));
+    drop(s);
+    assert!(wxfs::session::remove_sandbox(&root, "u", "wx1").unwrap());
+    assert!(!wxfs::sandbox::sandbox_dir(&root, b"u", b"wx1").exists());
+    assert!(!wxfs::session::remove_sandbox(&root, "u", "wx1").unwrap(), "nothing left");
+    let s = wxfs::Session::open(plugin("wxP")).unwrap();
+    assert_eq!(wxfs::bridge::invoke(&s, "getStorageSync", &json!({"key": "k"}).to_string()).1["data"], "");
+}
+
+/// gc trims plugins' temp areas with the apps', least recently used first; fsck checks them.
+#[test]
+fn gc_and_fsck_visit_plugin_sandboxes() {
+    let root = common::fresh_dir("plugin-gc");
+    let mut cfg = wxfs::Config::new(&root, "u", "wx1");
+    cfg.plugin_id = Some("wxP".into());
+    let s = wxfs::Session::open(cfg).unwrap();
+    let (rc, r) = wxfs::bridge::invoke(&s, "host.createTempFile", &json!({"data": "x".repeat(1000)}).to_string());
+    assert_eq!(rc, 0, "{r}");
+    let dir = s.sandbox.dir().to_path_buf();
+    drop(s);
+    assert!(dir.starts_with(wxfs::sandbox::sandbox_dir(&root, b"u", b"wx1")));
+    let report = wxfs::session::gc(&root, 0, |_, _| {}).unwrap();
+    assert_eq!((report.before, report.after, report.trimmed.clone()), (1000, 0, vec![dir.clone()]));
+    assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+    let checked = wxfs::fsck::fsck(&root, false, |_, _| {}).unwrap();
+    assert_eq!(checked.iter().map(|r| r.dir.clone()).collect::<Vec<_>>(), vec![dir]);
+}
