@@ -348,6 +348,14 @@ impl Store {
         inner.index.ordered().iter().map(|e| String::from_utf8_lossy(e.key(log)).into_owned()).collect()
     }
 
+    /// The keys that begin with `prefix`, in insertion order (what `keys` would list of them,
+    /// without a copy of every other key).
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let inner = self.inner.read();
+        let log = inner.log.bytes();
+        inner.index.with_prefix(log, prefix.as_bytes()).iter().map(|e| String::from_utf8_lossy(e.key(log)).into_owned()).collect()
+    }
+
     /// Sum of key + data + dataType bytes over live items.
     pub fn size(&self) -> u64 {
         self.inner.read().index.size

@@ -144,7 +144,7 @@ impl Sealed {
         let cipher = key.map(Cipher::new);
         let mut state = State::default();
         let mut repaired = 0;
-        for slot in store.keys().into_iter().filter(|k| k.starts_with(PREFIX)) {
+        for slot in store.keys_with_prefix(PREFIX) {
             let Some(v) = store.get(&slot) else { continue };
             if !is_sealed(&v.data) {
                 store.remove(&slot)?;
