@@ -211,3 +211,19 @@ test('a plugin (config pluginId) has its own storage and lacks what WeChat plugi
   assert.equal(typeof plugin.getFileSystemManager().saveFile, 'undefined');
   assert.equal(typeof plugin.getFileSystemManager().readFile, 'function');
 });
+
+test('wx.setStorage / wx.getStorage with encrypt: true, a Date revived, and the plain read told why', async () => {
+  const { wx } = sandbox('encrypt', { encryptionKey: 'AAECAwQFBgcICQoLDA0ODw==' });
+  const when = new Date('2024-05-06T07:08:09.000Z');
+  assert.equal((await outcome(wx.setStorage, { key: 'when', data: when, encrypt: true })).kind, 'success');
+  const got = await outcome(wx.getStorage, { key: 'when', encrypt: true });
+  assert.equal(got.kind, 'success');
+  assert.ok(got.res.data instanceof Date && got.res.data.getTime() === when.getTime(), String(got.res.data));
+  const plain = await outcome(wx.getStorage, { key: 'when' });
+  assert.equal(plain.kind, 'fail');
+  assert.equal(plain.res.errCode, 1400008);
+  assert.equal(wx.getStorageSync('when'), '');
+  assert.deepEqual(wx.getStorageInfoSync().keys, ['when']);
+  const noKey = sandbox('encrypt-nokey').wx;
+  assert.equal((await outcome(noKey.setStorage, { key: 'k', data: 1, encrypt: true })).res.errCode, 1400006);
+});
