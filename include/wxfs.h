@@ -185,7 +185,9 @@ extern "C" {
  * Open (or share, if already open in this process) the sandbox a JSON config names.
  *
  * `config_json`/`config_len`: `{"root","appId","userId","packageDir"?,"protocol"?,
- * "durability"?,"limits"?}` (DESIGN.md §7). On success writes a handle to `*out_sandbox`;
+ * "durability"?,"limits"?,"encryptionKey"?,"pluginId"?}` (docs/design.md §8): `encryptionKey`
+ * (16 bytes, base64) is the key of storage set with `encrypt: true`; `pluginId` opens that
+ * plugin's own sandbox of the app. On success writes a handle to `*out_sandbox`;
  * release it with `wxfs_close`. Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG`,
  * `WXFS_E_BUSY` (another process holds it; the message names the lock file) or `WXFS_E_IO`;
  * `wxfs_last_error_message` says why. Thread-safe.
@@ -485,7 +487,8 @@ int32_t wxfs_storage_set(uint64_t sandbox,
 /**
  * getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
  * receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
- * 1400001 ("data not found").
+ * 1400001 ("data not found"), and so does an item set with `encrypt: true` (read it through the
+ * bridge's `getStorage` with `encrypt: true`).
  *
  * # Safety
  * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
@@ -569,6 +572,20 @@ int32_t wxfs_remove_sandbox_v2(const char *root,
                                const char *app_id,
                                size_t app_id_len,
                                bool *out_removed);
+
+/**
+ * host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`
+ * made in this sandbox, into `*out_data` (free it with `wxfs_bytes_free`). A URL the sandbox
+ * does not hold (revoked, another sandbox's, closed) returns 1300002 ("no such buffer url").
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+ */
+int32_t wxfs_buffer_url_resolve(uint64_t sandbox,
+                                const char *url,
+                                size_t url_len,
+                                struct wxfs_bytes *out_data);
 
 #ifdef __cplusplus
 }  // extern "C"

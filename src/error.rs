@@ -44,8 +44,16 @@ pub mod code {
     pub const STORAGE_FULL: u32 = 1_400_003;
     pub const STORAGE_INVALID: u32 = 1_400_004;
     pub const STORAGE_IO: u32 = 1_400_005;
+    /// `encrypt: true` in a sandbox opened without an `encryptionKey`.
+    pub const STORAGE_NO_KEY: u32 = 1_400_006;
+    /// The encrypted items were written with another `encryptionKey`.
+    pub const STORAGE_WRONG_KEY: u32 = 1_400_007;
+    /// A get without `encrypt` of an item stored with `encrypt: true`.
+    pub const STORAGE_ENCRYPTED: u32 = 1_400_008;
     /// Host temp creation refused: the sandbox's temp files would exceed the runtime limit.
     pub const TEMP_LIMIT: u32 = 1_400_101;
+    /// createBufferURL refused: the sandbox's buffer URLs would exceed `limits.bufferUrls`.
+    pub const BUFFER_URL_LIMIT: u32 = 1_400_102;
 }
 
 /// An API failure: `errCode` and the reason text of errMsg.
@@ -76,9 +84,20 @@ impl Error {
         Error::new(code::STORAGE_LIMIT, "the maximum size of the file storage limit is exceeded (no space left on device)")
     }
 
-    /// An OS error with no documented WeChat wording.
+    /// An OS error no method has its own words for. WeChat's 13000xx codes are 1300000 + errno:
+    /// the two of its table that are not worded per method (EIO, EISDIR) keep the table's code and
+    /// text; any other is a system error.
     pub fn system(err: &std::io::Error) -> Self {
-        Error::new(code::SYSTEM_ERROR, format!("system error: {}", io_kind_text(err)))
+        match err.raw_os_error() {
+            Some(libc::EIO) => Error::new(code::IO_ERROR, "Input/output error"),
+            Some(libc::EISDIR) => Error::is_a_directory(),
+            _ => Error::new(code::SYSTEM_ERROR, format!("system error: {}", io_kind_text(err))),
+        }
+    }
+
+    /// 1300021, in the words of WeChat's table.
+    pub fn is_a_directory() -> Self {
+        Error::new(code::IS_A_DIRECTORY, "Is a directory")
     }
 }
 

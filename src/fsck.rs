@@ -67,7 +67,7 @@ impl SandboxReport {
 /// Check (and with `repair`, fix) every sandbox under `root`. `progress(done, total)` is called
 /// per sandbox.
 pub fn fsck(root: &Path, repair: bool, mut progress: impl FnMut(usize, usize)) -> std::io::Result<Vec<SandboxReport>> {
-    let dirs = sandbox::list(root)?;
+    let dirs = sandbox::list_with_plugins(root)?;
     let mut out = Vec::with_capacity(dirs.len());
     for (i, dir) in dirs.iter().enumerate() {
         progress(i + 1, dirs.len());

@@ -10,6 +10,8 @@ use parking_lot::Mutex;
 use crate::fs::{Durability, FileSystem};
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox};
+use crate::storage::buffer_urls::BufferUrls;
+use crate::storage::sealed::{EncryptionKey, Sealed};
 use crate::storage::{self, Store};
 
 #[derive(Clone, Debug)]
@@ -21,6 +23,10 @@ pub struct Config {
     pub protocol: Protocol,
     pub durability: Durability,
     pub limits: Limits,
+    /// `encryptionKey`: what `setStorage`/`getStorage` with `encrypt: true` use.
+    pub encryption_key: Option<EncryptionKey>,
+    /// `pluginId`: the sandbox of this plugin inside the app's (its own storage and file areas).
+    pub plugin_id: Option<String>,
 }
 
 impl Config {
@@ -33,6 +39,8 @@ impl Config {
             protocol: Protocol::Wxfile,
             durability: Durability::Process,
             limits: Limits::default(),
+            encryption_key: None,
+            plugin_id: None,
         }
     }
 }
@@ -44,6 +52,11 @@ pub struct Session {
     pub sandbox: Arc<Sandbox>,
     pub fs: FileSystem,
     pub store: Store,
+    /// The encrypted items of `store` (the plain ones are reached through it too, so that a name
+    /// keeps one value).
+    pub crypt: Sealed,
+    /// `createBufferURL`'s buffers: in memory, freed with the session.
+    pub buffer_urls: BufferUrls,
 }
 
 /// Sandboxes open in this process, by directory: a second open shares the first (DESIGN.md §6).
@@ -77,8 +90,19 @@ impl Config {
             ("limits.readFile", a.read_file, b.read_file),
             ("limits.openFiles", a.open_files, b.open_files),
             ("limits.entries", a.entries, b.entries),
+            ("limits.bufferUrls", a.buffer_urls, b.buffer_urls),
         ] {
             check(name, x.to_string(), y.to_string());
+        }
+        // Never the key itself in a message.
+        match (&self.encryption_key, &other.encryption_key) {
+            (None, None) => {}
+            (Some(a), Some(b)) if a.0 == b.0 => {}
+            (a, b) => {
+                let said = |k: &Option<EncryptionKey>| if k.is_some() { "a key" } else { "none" };
+                let (a, b) = if a.is_some() && b.is_some() { ("one key", "another") } else { (said(a), said(b)) };
+                check("encryptionKey", a.to_string(), b.to_string());
+            }
         }
         out
     }
@@ -125,7 +149,13 @@ impl Session {
         }
         std::fs::create_dir_all(&config.root)?;
         config.root = std::fs::canonicalize(&config.root)?;
-        let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
+        let app_dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
+        // A plugin's sandbox is the app's sandbox directory's own `plugin/<pluginId>`.
+        let (root, user_id, app_id) = match &config.plugin_id {
+            Some(p) => (app_dir.clone(), crate::sandbox::PLUGINS, p.as_bytes()),
+            None => (config.root.clone(), config.user_id.as_bytes(), config.app_id.as_bytes()),
+        };
+        let dir = crate::sandbox::sandbox_dir(&root, user_id, app_id);
         if let Some(existing) = live(&dir) {
             return share(existing, &config);
         }
@@ -134,20 +164,20 @@ impl Session {
         if let Some(existing) = live(&dir) {
             return share(existing, &config);
         }
-        let sandbox = Arc::new(Sandbox::open(
-            &config.root,
-            config.user_id.as_bytes(),
-            config.app_id.as_bytes(),
-            config.package_dir.as_deref(),
-        )?);
+        let sandbox = Arc::new(Sandbox::open(&root, user_id, app_id, config.package_dir.as_deref())?);
         let fs = FileSystem::new(sandbox.clone(), config.protocol, config.limits, config.durability)?;
         let durability = match config.durability {
             Durability::Process => storage::Durability::Process,
             Durability::Power => storage::Durability::Power,
         };
         let (store, store_report) = Store::open(&sandbox.kv_dir(), durability)?;
+        let (crypt, _) = Sealed::open(&store, config.encryption_key.as_ref()).map_err(|e| match e {
+            storage::StoreError::Io(e) => OpenError::Io(e),
+            e => OpenError::Io(std::io::Error::other(e.to_string())),
+        })?;
         sandbox.touch_last_use();
-        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store });
+        let buffer_urls = BufferUrls::new(config.limits.buffer_urls);
+        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store, crypt, buffer_urls });
         OPEN.lock().insert(dir, Arc::downgrade(&session));
         drop(claim); // the host's log sink may open sandboxes itself
         crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);
@@ -205,7 +235,7 @@ pub struct GcReport {
 /// `progress(done, total)` is called as sandboxes are measured.
 pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, usize)) -> std::io::Result<GcReport> {
     use crate::quota::cleanup::{lru_victims, Candidate};
-    let dirs = crate::sandbox::list(root)?;
+    let dirs = crate::sandbox::list_with_plugins(root)?;
     let mut report = GcReport::default();
     let mut items = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
@@ -249,18 +279,22 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
     Ok(report)
 }
 
-/// Delete everything of one (user, app): the user deleted the mini-program. Fails with
-/// `OpenError::Busy` while the sandbox is open anywhere.
+/// Delete everything of one (user, app), its plugins' sandboxes included: the user deleted the
+/// mini-program. Fails with `OpenError::Busy` while the sandbox or one of its plugins' is open
+/// anywhere.
 pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Result<bool, OpenError> {
     let dir = crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes());
-    if !dir.join(crate::sandbox::LOCK).exists() {
+    let plugins = crate::sandbox::plugin_sandboxes(&dir);
+    if !dir.join(crate::sandbox::LOCK).exists() && plugins.is_empty() {
         return Ok(false);
     }
     let _claim = crate::sandbox::claim(&dir);
-    if !dir.join(crate::sandbox::LOCK).exists() {
+    let plugins = crate::sandbox::plugin_sandboxes(&dir);
+    if !dir.join(crate::sandbox::LOCK).exists() && plugins.is_empty() {
         return Ok(false); // removed while this waited for the claim
     }
-    let _held = Sandbox::open_dir(&dir)?;
+    let _held = if dir.join(crate::sandbox::LOCK).exists() { Some(Sandbox::open_dir(&dir)?) } else { None };
+    let _held_plugins = plugins.iter().map(|p| Sandbox::open_dir(p)).collect::<Result<Vec<_>, _>>()?;
     std::fs::remove_dir_all(&dir)?;
     if let Some(user_dir) = dir.parent() {
         let _ = std::fs::remove_dir(user_dir); // only if no other app of this user is left

@@ -329,3 +329,24 @@ fn tear_storage_log(log: &std::path::Path, garbage: &[u8]) {
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(8);
     std::fs::OpenOptions::new().write(true).open(log).unwrap().write_all_at(garbage, end as u64).unwrap();
 }
+
+/// Encrypted storage items are counted by the inspector, and neither their names nor values shown.
+#[test]
+fn storage_listing_counts_encrypted_items_without_showing_them() {
+    let root = common::fresh_dir("cli-encrypted");
+    let mut cfg = Config::new(&root, "u1", "wx1");
+    cfg.encryption_key = Some(wxfs::storage::sealed::EncryptionKey([9; 16]));
+    let session = Session::open(cfg).unwrap();
+    for (api, args) in [
+        ("setStorage", json!({"key": "secret-name", "data": "secret-value", "encrypt": true})),
+        ("setStorageSync", json!({"key": "k", "data": "v"})),
+    ] {
+        assert_eq!(bridge::invoke(&session, api, &args.to_string()).0, 0);
+    }
+    drop(session);
+    let (out, _) = expect(&wxfs(&["storage", s(&root), "u1", "wx1"]), 0);
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().starts_with("2 keys (1 encrypted, not shown), "), "{out}");
+    assert_eq!(lines.map(str::trim_end).collect::<Vec<_>>(), ["k                                \"v\""]);
+    assert!(!out.contains("secret"), "{out}");
+}

@@ -530,41 +530,77 @@ fn storage_types_sizes_and_batch() {
 }
 
 /// Issue 13: a path component that should be a directory but is a file gives 1300020 with the
-/// method's own words, for every api; never "no such file" or "file already exists".
+/// method's own words, for every api that walks a path, in both its forms and in every area;
+/// never "no such file" or "file already exists".
 #[test]
 fn a_file_in_the_middle_of_a_path_is_not_a_directory() {
-    let s = session("notdir");
+    let (s, _) = session_with("notdir", |_| {});
     write(&s, "wxfile://usr/f", "a file");
     write(&s, "wxfile://usr/g", "another");
+    put_zip(&s, "wxfile://usr/z.zip", &zip_of(&[("a.txt", b"a")]));
+    let temp = ok(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
     let p = "wxfile://usr/f/x";
+    // (api without Sync, args, reason after "fail ")
     let cases = [
-        ("writeFileSync", json!({"filePath": p, "data": "x"}), format!("writeFileSync:fail not a directory, open {p}")),
-        ("appendFileSync", json!({"filePath": p, "data": "x"}), format!("appendFileSync:fail not a directory, open {p}")),
-        ("readFileSync", json!({"filePath": p}), format!("readFileSync:fail not a directory, open {p}")),
-        ("mkdirSync", json!({"dirPath": format!("{p}/y"), "recursive": true}), format!("mkdirSync:fail not a directory {p}/y")),
-        ("mkdirSync", json!({"dirPath": p}), format!("mkdirSync:fail not a directory {p}")),
-        ("accessSync", json!({"path": p}), format!("accessSync:fail not a directory {p}")),
-        ("statSync", json!({"path": p}), format!("statSync:fail not a directory {p}")),
-        ("unlinkSync", json!({"filePath": p}), format!("unlinkSync:fail not a directory {p}")),
-        ("rmdirSync", json!({"dirPath": p}), format!("rmdirSync:fail not a directory {p}")),
-        ("readdirSync", json!({"dirPath": p}), format!("readdirSync:fail not a directory {p}")),
-        ("truncateSync", json!({"filePath": p}), format!("truncateSync:fail not a directory, open {p}")),
-        ("openSync", json!({"filePath": p, "flag": "w"}), format!("openSync:fail not a directory \"{p}\"")),
+        ("writeFile", json!({"filePath": p, "data": "x"}), format!("not a directory, open {p}")),
+        ("appendFile", json!({"filePath": p, "data": "x"}), format!("not a directory, open {p}")),
+        ("readFile", json!({"filePath": p}), format!("not a directory, open {p}")),
+        ("readFile", json!({"filePath": "/data/c.json/x"}), "not a directory, open /data/c.json/x".to_string()),
+        ("mkdir", json!({"dirPath": format!("{p}/y"), "recursive": true}), format!("not a directory {p}/y")),
+        ("mkdir", json!({"dirPath": p}), format!("not a directory {p}")),
+        ("access", json!({"path": p}), format!("not a directory {p}")),
+        ("access", json!({"path": format!("{p}/y/z")}), format!("not a directory {p}/y/z")),
+        ("stat", json!({"path": p}), format!("not a directory {p}")),
+        ("stat", json!({"path": p, "recursive": true}), format!("not a directory {p}")),
+        ("stat", json!({"path": "/data/c.json/x"}), "not a directory /data/c.json/x".to_string()),
+        ("unlink", json!({"filePath": p}), format!("not a directory {p}")),
+        ("rmdir", json!({"dirPath": p}), format!("not a directory {p}")),
+        ("rmdir", json!({"dirPath": p, "recursive": true}), format!("not a directory {p}")),
+        ("readdir", json!({"dirPath": p}), format!("not a directory {p}")),
+        ("readdir", json!({"dirPath": "/data/c.json/x"}), "not a directory /data/c.json/x".to_string()),
+        ("truncate", json!({"filePath": p}), format!("not a directory, open {p}")),
+        ("open", json!({"filePath": p}), format!("not a directory \"{p}\"")),
+        ("open", json!({"filePath": p, "flag": "w"}), format!("not a directory \"{p}\"")),
+        ("open", json!({"filePath": p, "flag": "a+"}), format!("not a directory \"{p}\"")),
+        ("getFileInfo", json!({"filePath": p}), format!("not a directory, {p}")),
+        ("readCompressedFile", json!({"filePath": p, "compressionAlgorithm": "br"}), format!("not a directory, open {p}")),
+        ("readZipEntry", json!({"filePath": p, "entries": "all"}), format!("not a directory, open {p}")),
+        ("unzip", json!({"zipFilePath": p, "targetPath": "wxfile://usr/o"}), format!("not a directory, open {p}")),
         (
-            "copyFileSync",
-            json!({"srcPath": "wxfile://usr/f", "destPath": p}),
-            format!("copyFileSync:fail not a directory, copyFile wxfile://usr/f -> {p}"),
+            "unzip",
+            json!({"zipFilePath": "wxfile://usr/z.zip", "targetPath": format!("{p}/y")}),
+            format!("not a directory, unzip wxfile://usr/z.zip -> {p}/y"),
+        ),
+        ("saveFile", json!({"tempFilePath": temp, "filePath": p}), "not a directory \"wxfile://usr/f\"".to_string()),
+        (
+            "copyFile",
+            json!({"srcPath": "wxfile://usr/g", "destPath": p}),
+            format!("not a directory, copyFile wxfile://usr/g -> {p}"),
         ),
         (
-            "renameSync",
+            "copyFile",
+            json!({"srcPath": p, "destPath": "wxfile://usr/h"}),
+            format!("not a directory, copyFile {p} -> wxfile://usr/h"),
+        ),
+        (
+            "rename",
             json!({"oldPath": "wxfile://usr/g", "newPath": format!("{p}/z")}),
-            format!("renameSync:fail not a directory, rename wxfile://usr/g -> {p}/z"),
+            format!("not a directory, rename wxfile://usr/g -> {p}/z"),
         ),
+        ("rename", json!({"oldPath": p, "newPath": "wxfile://usr/h"}), format!("not a directory, rename {p} -> wxfile://usr/h")),
+        ("host.realPath", json!({"path": p}), format!("not a directory {p}")),
     ];
-    for (api, args, msg) in cases {
-        fails(&s, api, args, &msg, 1300020);
+    for (base, args, reason) in cases {
+        let sync = !matches!(base, "readZipEntry" | "unzip" | "host.realPath");
+        let forms = if sync { vec![base.to_string(), format!("{base}Sync")] } else { vec![base.to_string()] };
+        for api in forms {
+            fails(&s, &api, args.clone(), &format!("{api}:fail {reason}"), 1300020);
+        }
     }
-    assert_eq!(std::fs::read_dir(s.sandbox.dir().join("usr")).unwrap().count(), 2, "nothing was created");
+    let mut names: Vec<_> = std::fs::read_dir(s.sandbox.dir().join("usr")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["f", "g", "z.zip"], "nothing was created");
+    assert_eq!(std::fs::read(s.sandbox.dir().join("usr/f")).unwrap(), b"a file");
 }
 
 /// Issue 13: `write` with a position that is not a number writes at the fd's current position.

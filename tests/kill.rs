@@ -1,4 +1,5 @@
-//! Kill test (issues 3 and 9): a child process runs a random mix of storage operations and file
+//! Kill test (issues 3, 9 and 13): a child process runs a random mix of storage operations (plain
+//! and `encrypt: true` sets of the same names, which replace each other) and file
 //! operations — writes, appends, copies, saves from temp files, renames of files and directories,
 //! unlinks, `mkdir -p`, `rmdir -r`, unzips, and fds held open across renames, replaces and
 //! unlinks of their paths — and reports each operation it begins and each it has been
@@ -77,7 +78,7 @@ fn apply(m: &Model, op: &Value, result: &str) -> Model {
     let mut m = m.clone();
     let s = |k: &str| op[k].as_str().unwrap().to_string();
     match op["op"].as_str().unwrap() {
-        "set" => drop(m.kv.insert(s("key"), s("data"))),
+        "set" | "eset" => drop(m.kv.insert(s("key"), s("data"))),
         "remove" => drop(m.kv.remove(&s("key"))),
         "batch" => {
             for item in op["items"].as_array().unwrap() {
@@ -200,7 +201,9 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
     let dir = |r: &mut Rng| DIRS[r.below(DIRS.len() as u64) as usize].to_string();
     let string = |r: &mut Rng, max: u64| String::from_utf8(text(r, max)).unwrap();
     match r.below(21) {
-        0 | 1 => json!({"op": "set", "key": key, "data": string(r, 3000)}),
+        0 => json!({"op": "set", "key": key, "data": string(r, 3000)}),
+        // An encrypted set of a name the plain ops use too: one name, one value.
+        1 => json!({"op": "eset", "key": key, "data": string(r, 3000)}),
         2 => json!({"op": "remove", "key": key}),
         // Storage: batches (all or nothing), a rare clear, and overwrites that keep the store
         // near its total limit (STORAGE_TOTAL) so that compactions of a full store happen often.
@@ -271,6 +274,7 @@ fn run_op(s: &Session, op: &Value) -> (i32, String) {
     let bufs = |key: &str| json!([{"key": key, "base64": op["data"]}]);
     let (code, result) = match op["op"].as_str().unwrap() {
         "set" => call("setStorageSync", json!({"key": op["key"], "data": op["data"]})),
+        "eset" => call("setStorage", json!({"key": op["key"], "data": op["data"], "encrypt": true})),
         "remove" => call("removeStorageSync", json!({"key": op["key"]})),
         "batch" => call("batchSetStorageSync", json!({"kvList": op["items"]})),
         "clear" => call("clearStorageSync", json!({})),
@@ -309,6 +313,7 @@ fn config(root: &Path) -> Config {
     let mut c = Config::new(root, "killer", "wxkill");
     c.limits.user_files = 400_000;
     c.limits.storage_total = STORAGE_TOTAL;
+    c.encryption_key = Some(wxfs::storage::sealed::EncryptionKey([13; 16]));
     c
 }
 
@@ -344,7 +349,8 @@ fn observe(root: &Path) -> (Seen, wxfs::quota::Usage, wxfs::quota::Usage, u64) {
     let mut seen = Seen { kv: BTreeMap::new(), files: BTreeMap::new(), dirs: BTreeSet::new() };
     let (_, info) = bridge::invoke(&s, "getStorageInfoSync", "{}");
     for k in info["keys"].as_array().unwrap() {
-        let (_, v) = bridge::invoke(&s, "getStorageSync", &json!({"key": k}).to_string());
+        // With encrypt: a name's value whichever way it was stored (the plain one has nothing to decrypt).
+        let (_, v) = bridge::invoke(&s, "getStorage", &json!({"key": k, "encrypt": true}).to_string());
         seen.kv.insert(k.as_str().unwrap().to_string(), v["data"].as_str().unwrap().to_string());
     }
     let usr = s.sandbox.dir().join("usr");

@@ -248,6 +248,21 @@ fn a_second_open_with_another_config_is_refused_naming_the_difference() {
     // Closed: a new config is taken.
     let c = open(&json!({"root": root, "appId": "wx1", "userId": "u", "durability": "power"})).unwrap();
     assert_eq!(ffi::wxfs_close(c), 0);
+    // The encryption key is part of the config; a message about it never shows a key.
+    let (k1, k2) = ("AAECAwQFBgcICQoLDA0ODw==", "EBESExQVFhcYGRobHB0eHw==");
+    let d = open(&json!({"root": root, "appId": "wx1", "userId": "u", "encryptionKey": k1})).unwrap();
+    for (other, said) in [(Some(k2), "encryptionKey: one key vs another"), (None, "encryptionKey: a key vs none")] {
+        let mut cfg = json!({"root": root, "appId": "wx1", "userId": "u"});
+        if let Some(k) = other {
+            cfg["encryptionKey"] = json!(k);
+        }
+        let (code, why) = open(&cfg).unwrap_err();
+        assert_eq!(code, ffi::WXFS_E_CONFIG, "{why}");
+        assert!(why.contains(said) && !why.contains(k1) && !why.contains(k2), "{why}");
+    }
+    let e = open(&json!({"root": root, "appId": "wx1", "userId": "u", "encryptionKey": k1})).unwrap();
+    assert_eq!(ffi::wxfs_close(e), 0);
+    assert_eq!(ffi::wxfs_close(d), 0);
 }
 
 #[test]

@@ -401,6 +401,22 @@ function createApi(host, dialect) {
     }
   });
 
+  // wx.createBufferURL(buffer) -> url and wx.revokeBufferURL(url) (storage category, base library
+  // 2.14.0): synchronous and positional, and WeChat's alone, so they are not rows of a dialect
+  // table. The buffer (an ArrayBuffer or a TypedArray) crosses as `data`, a binary field.
+  if (dialect.name === 'wx' && has('createBufferURL')) {
+    out.createBufferURL = function (buffer) {
+      return runSync('createBufferURL', { data: buffer }, true, function (res) {
+        return res.url;
+      });
+    };
+  }
+  if (dialect.name === 'wx' && has('revokeBufferURL')) {
+    out.revokeBufferURL = function (url) {
+      runSync('revokeBufferURL', { url: url }, false, function () {});
+    };
+  }
+
   out.getFileSystemManager = function () {
     return fsm;
   };

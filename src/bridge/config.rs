@@ -6,6 +6,7 @@ use crate::fs::Durability;
 use crate::quota::Limits;
 use crate::sandbox::Protocol;
 use crate::session::Config;
+use crate::storage::sealed::EncryptionKey;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +22,10 @@ struct RawConfig {
     durability: Option<String>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(rename = "encryptionKey")]
+    encryption_key: Option<String>,
+    #[serde(rename = "pluginId")]
+    plugin_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -35,6 +40,7 @@ struct RawLimits {
     read_file: Option<u64>,
     open_files: Option<u64>,
     entries: Option<u64>,
+    buffer_urls: Option<u64>,
 }
 
 /// Parse and validate a config object; the error says what is wrong.
@@ -72,7 +78,15 @@ pub fn parse(text: &str) -> Result<Config, String> {
         read_file: l.read_file.unwrap_or(d.read_file),
         open_files: l.open_files.unwrap_or(d.open_files),
         entries: l.entries.unwrap_or(d.entries),
+        buffer_urls: l.buffer_urls.unwrap_or(d.buffer_urls),
     };
+    let encryption_key = match raw.encryption_key.as_deref() {
+        None => None,
+        Some(k) => Some(EncryptionKey::from_base64(k).map_err(|e| format!("invalid config: {e}"))?),
+    };
+    if raw.plugin_id.as_deref() == Some("") {
+        return Err("invalid config: \"pluginId\" must not be empty (leave it out for the mini-program itself)".into());
+    }
     Ok(Config {
         root: raw.root.into(),
         app_id: raw.app_id,
@@ -81,6 +95,8 @@ pub fn parse(text: &str) -> Result<Config, String> {
         protocol,
         durability,
         limits,
+        encryption_key,
+        plugin_id: raw.plugin_id,
     })
 }
 
@@ -97,6 +113,12 @@ mod tests {
         assert!(err(r#"{"root":"/r","userId":"u"}"#).contains("missing field `appId`"));
         assert!(err(&format!(r#"{{{base},"limits":{{"entries":"many"}}}}"#)).contains("entries"));
         assert!(err(&format!(r#"{{{base},"protocol":"ftp"}}"#)).contains("protocol \"ftp\""));
+        assert_eq!(
+            err(&format!(r#"{{{base},"encryptionKey":"AAAA"}}"#)),
+            "invalid config: encryptionKey must be 16 bytes (AES-128), base64 encoded; it is 3 bytes"
+        );
+        assert_eq!(err(&format!(r#"{{{base},"encryptionKey":"%%"}}"#)), "invalid config: encryptionKey is not valid base64");
+        assert!(err(&format!(r#"{{{base},"encryptionKey":16}}"#)).starts_with("invalid config: encryptionKey: invalid type"));
         let c = parse(&format!(r#"{{{base},"limits":{{"entries":7,"openFiles":3}}}}"#)).unwrap();
         assert_eq!((c.limits.entries, c.limits.open_files), (7, 3));
     }

@@ -277,6 +277,10 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         }
         None => a.data("data")?,
     };
+    if data.is_empty() {
+        s.fs.fstat(&fd)?; // a bad fd says so first
+        return Err(Error::new(code::DATA_EMPTY, "data to write is empty"));
+    }
     let n = s.fs.write_fd(&fd, &data, position)?;
     Ok(Reply::new().set("bytesWritten", n))
 }
@@ -298,4 +302,30 @@ pub fn host_create_temp_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply
 pub fn host_real_path(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let p = s.fs.real_path(a.str("path")?)?;
     Ok(Reply::new().set("realPath", p.to_string_lossy().into_owned()))
+}
+
+// ---- buffer URLs ---------------------------------------------------------------------------------
+
+/// createBufferURL: `data` (an ArrayBuffer, the field every binary argument crosses the bridge
+/// in) -> `{url}`. WeChat's `wx.createBufferURL(buffer)` returns the string itself; the JS layer
+/// unwraps it.
+pub fn create_buffer_url(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let Some(bytes) = a.buffer("data") else {
+        return Err(Error::param(a.param_code, "data", "ArrayBuffer", if a.has("data") { "String" } else { "Undefined" }));
+    };
+    Ok(Reply::new().set("url", s.buffer_urls.create(bytes)?))
+}
+
+/// revokeBufferURL: `{url}`; a URL this sandbox does not hold (revoked already, another
+/// sandbox's, made up) is a no-op, as URL.revokeObjectURL is on the web.
+pub fn revoke_buffer_url(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    s.buffer_urls.revoke(a.str("url")?);
+    Ok(Reply::new())
+}
+
+/// host.resolveBufferURL: `{url}` -> `{data}`, the bytes (an ArrayBuffer).
+pub fn host_resolve_buffer_url(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+    let url = a.str("url")?;
+    let bytes = s.buffer_urls.resolve(url).ok_or_else(|| Error::new(code::NO_SUCH_FILE, format!("no such buffer url {url}")))?;
+    Ok(Reply::new().bytes("data", bytes.to_vec()))
 }

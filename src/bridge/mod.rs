@@ -98,7 +98,41 @@ static APIS: &[Api] = &[
     Api { name: "batchGetStorage", twin: Twin::Both, handler: storage_api::batch_get, param_code: KV },
     Api { name: "host.createTempFile", twin: Twin::AsyncOnly, handler: fs_api::host_create_temp_file, param_code: FS },
     Api { name: "host.realPath", twin: Twin::AsyncOnly, handler: fs_api::host_real_path, param_code: FS },
+    Api { name: "createBufferURL", twin: Twin::AsyncOnly, handler: fs_api::create_buffer_url, param_code: FS },
+    Api { name: "revokeBufferURL", twin: Twin::AsyncOnly, handler: fs_api::revoke_buffer_url, param_code: FS },
+    Api { name: "host.resolveBufferURL", twin: Twin::AsyncOnly, handler: fs_api::host_resolve_buffer_url, param_code: FS },
 ];
+
+/// What WeChat's typings mark "在插件中使用：不支持" (not in plugins): a plugin has no cache
+/// (`store_`) area, no view of the whole storage, and no buffer URLs. A plugin sandbox answers
+/// to none of them (nor their Sync twins), and its api list leaves them out.
+const NOT_IN_PLUGINS: &[&str] = &[
+    "saveFile",
+    "getSavedFileList",
+    "getSavedFileInfo",
+    "removeSavedFile",
+    "getFileInfo",
+    "readCompressedFile",
+    "getStorageInfo",
+    "clearStorage",
+    "batchSetStorage",
+    "batchGetStorage",
+    "createBufferURL",
+    "revokeBufferURL",
+];
+
+fn in_plugins(api: &Api) -> bool {
+    !NOT_IN_PLUGINS.contains(&api.name)
+}
+
+/// The names a sandbox answers to: [`api_names`], less what plugins lack in a plugin's sandbox.
+pub fn api_names_for(session: &Session) -> Vec<String> {
+    let mut names = api_names();
+    if session.config.plugin_id.is_some() {
+        names.retain(|n| lookup(n).is_some_and(in_plugins));
+    }
+    names
+}
 
 fn lookup(api: &str) -> Option<&'static Api> {
     if let Some(a) = APIS.iter().find(|a| a.name == api) {
@@ -164,6 +198,10 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
         let s = Status::UnknownApi as i32;
         return (s, Err(fail(api, &format!("unknown api \"{api}\""), Some(s as i64))));
     };
+    if session.config.plugin_id.is_some() && !in_plugins(entry) {
+        let s = Status::UnknownApi as i32;
+        return (s, Err(fail(api, &format!("api \"{api}\" is not available to plugins"), Some(s as i64))));
+    }
     let ctx = Ctx { api };
     let handled = |r: Result<Reply, Error>| match r {
         Ok(reply) => (0, Ok(reply)),

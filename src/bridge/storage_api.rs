@@ -201,24 +201,54 @@ impl<'a> PlainSet<'a> {
 
 /// setStorage from a [`PlainSet`].
 pub fn set_plain(s: &Session, (p, data): (PlainSet, Cow<str>)) -> Result<Reply> {
-    let value = Stored { data: data.into_owned(), data_type: p.data_type.map(Cow::into_owned) };
-    s.store.set(&p.key, value, s.storage_limits(false)).map_err(store_error)?;
+    s.crypt.set(&s.store, &p.key, p.data_type.as_deref(), &data, s.storage_limits(false))?;
     Ok(Reply::new())
+}
+
+/// The `encrypt` argument: only the async setStorage/getStorage take it, as the typings say
+/// (`setStorageSync(key, data)` has no place for it). A Sync call that passes `encrypt: true`
+/// is refused rather than storing in the clear what the caller asked to have encrypted.
+fn encrypt_arg(a: &Args, ctx: &Ctx) -> Result<bool> {
+    let encrypt = a.bool_or("encrypt", false)?;
+    if encrypt && ctx.api.ends_with("Sync") {
+        return Err(Error::new(
+            code::STORAGE_INVALID,
+            "parameter error: encrypt is taken only by the async setStorage and getStorage",
+        ));
+    }
+    Ok(encrypt)
 }
 
 /// setStorage by the general path. `data` given as text by the caller was kept as sent by
 /// [`PlainSet`]; here it is serialised from the parsed value.
-pub fn set(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
+pub fn set(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
     let key = key_of(a)?.to_string();
-    let encrypt = a.bool_or("encrypt", false)?;
+    let encrypt = encrypt_arg(a, ctx)?;
     let data = a.take_value("data");
     let value = stored(data, a.value("dataType"), a, "data")?;
-    s.store.set(&key, value, s.storage_limits(encrypt)).map_err(store_error)?;
+    let dt = value.data_type.as_deref();
+    if encrypt {
+        s.crypt.set_encrypted(&s.store, &key, dt, &value.data, s.storage_limits(true))?;
+    } else {
+        s.crypt.set(&s.store, &key, dt, &value.data, s.storage_limits(false))?;
+    }
     Ok(Reply::new())
 }
 
 pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
     let key = key_of(a)?;
+    if encrypt_arg(a, ctx)? {
+        return match s.crypt.get_encrypted(&s.store, key)? {
+            Some(v) => {
+                let r = Reply::new().raw("data", v.data);
+                Ok(match v.data_type {
+                    Some(t) => r.set("dataType", t),
+                    None => r,
+                })
+            }
+            None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
+        };
+    }
     let found = s.store.with(key, |v| {
         let mut r = Reply::new().raw("data", v.data.to_owned());
         if let Some(t) = v.data_type {
@@ -230,25 +260,30 @@ pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
         Some(r) => Ok(r),
         // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
         None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
+        // Stored with encrypt: true, read without it (docs/wechat-behaviour.md §10).
+        None if s.crypt.is_encrypted(&s.store, key) => Err(Error::new(
+            code::STORAGE_ENCRYPTED,
+            "data was stored with encrypt: true; read it with getStorage({key, encrypt: true})",
+        )),
         None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
     }
 }
 
 pub fn remove(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let key = key_of(a)?;
-    s.store.remove(key).map_err(store_error)?;
+    s.crypt.remove(&s.store, key)?;
     Ok(Reply::new())
 }
 
 pub fn clear(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
-    s.store.clear().map_err(store_error)?;
+    s.crypt.clear(&s.store)?;
     Ok(Reply::new())
 }
 
 pub fn info(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
     let kb = |b: u64| b.div_ceil(1024);
     Ok(Reply::new()
-        .set("keys", s.store.keys())
+        .set("keys", s.crypt.keys(&s.store))
         .set("currentSize", kb(s.store.size()))
         .set("limitSize", s.config.limits.storage_total / 1024))
 }
@@ -271,7 +306,7 @@ pub fn batch_set(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         let value = stored(o.remove("value"), dt.as_ref(), a, "kvList[].value")?;
         items.push((key, value));
     }
-    s.store.set_batch(items, s.storage_limits(false)).map_err(store_error)?;
+    s.crypt.set_batch(&s.store, items, s.storage_limits(false))?;
     Ok(Reply::new())
 }
 

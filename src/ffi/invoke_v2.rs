@@ -278,11 +278,17 @@ pub unsafe extern "C" fn wxfs_api_list(sandbox: u64, out_json: *mut wxfs_bytes) 
             set_last_error("out_json is NULL");
             return WXFS_E_NULL;
         }
-        if sandbox != 0 && SANDBOXES.get(sandbox).is_none() {
-            set_last_error("invalid sandbox handle");
-            return WXFS_E_HANDLE;
-        }
-        let json = serde_json::Value::from(bridge::api_names());
+        let names = match sandbox {
+            0 => bridge::api_names(),
+            h => match SANDBOXES.get(h) {
+                Some(s) => bridge::api_names_for(&s),
+                None => {
+                    set_last_error("invalid sandbox handle");
+                    return WXFS_E_HANDLE;
+                }
+            },
+        };
+        let json = serde_json::Value::from(names);
         // SAFETY: checked non-NULL; the caller provides a writable wxfs_bytes.
         unsafe { out_json.write(bytes_out(bridge::to_bytes(&json))) };
         WXFS_OK

@@ -110,7 +110,9 @@ unsafe fn borrow<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
 /// Open (or share, if already open in this process) the sandbox a JSON config names.
 ///
 /// `config_json`/`config_len`: `{"root","appId","userId","packageDir"?,"protocol"?,
-/// "durability"?,"limits"?}` (DESIGN.md §7). On success writes a handle to `*out_sandbox`;
+/// "durability"?,"limits"?,"encryptionKey"?,"pluginId"?}` (docs/design.md §8): `encryptionKey`
+/// (16 bytes, base64) is the key of storage set with `encrypt: true`; `pluginId` opens that
+/// plugin's own sandbox of the app. On success writes a handle to `*out_sandbox`;
 /// release it with `wxfs_close`. Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG`,
 /// `WXFS_E_BUSY` (another process holds it; the message names the lock file) or `WXFS_E_IO`;
 /// `wxfs_last_error_message` says why. Thread-safe.

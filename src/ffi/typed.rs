@@ -18,7 +18,6 @@ use crate::error::{code, Error};
 use crate::fs::TempSource;
 use crate::sandbox::OpenError;
 use crate::session::Session;
-use crate::storage::StoreError;
 
 /// Files at least this large are handed out mapped rather than copied.
 const MAP_THRESHOLD: u64 = 64 * 1024;
@@ -90,10 +89,6 @@ unsafe fn opt_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<Option
 fn api(e: Error) -> i32 {
     set_last_error(e.reason);
     e.code as i32
-}
-
-fn store_err(e: StoreError) -> i32 {
-    api(Error::from(e))
 }
 
 fn out<T>(ptr: *mut T, name: &str) -> Res<*mut T> {
@@ -286,13 +281,14 @@ pub unsafe extern "C" fn wxfs_storage_set(
             WXFS_E_JSON
         })?;
         let s = session(sandbox)?;
-        s.store.set_parts(key, dt, &data, s.storage_limits(false)).map_err(store_err)
+        s.crypt.set(&s.store, key, dt, &data, s.storage_limits(false)).map_err(api)
     })
 }
 
 /// getStorage: `*out_json` receives the value's JSON text; `out_data_type` (may be NULL)
 /// receives its dataType, or `{NULL, 0}` when it has none. Free both. A missing key returns
-/// 1400001 ("data not found").
+/// 1400001 ("data not found"), and so does an item set with `encrypt: true` (read it through the
+/// bridge's `getStorage` with `encrypt: true`).
 ///
 /// # Safety
 /// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
@@ -337,14 +333,18 @@ pub unsafe extern "C" fn wxfs_storage_remove(sandbox: u64, key: *const c_char, k
     run(|| {
         // SAFETY: forwarded.
         let key = unsafe { text(key, key_len, "key") }?;
-        session(sandbox)?.store.remove(key).map(|_| ()).map_err(store_err)
+        let s = session(sandbox)?;
+        s.crypt.remove(&s.store, key).map_err(api)
     })
 }
 
 /// clearStorage.
 #[unsafe(no_mangle)]
 pub extern "C" fn wxfs_storage_clear(sandbox: u64) -> i32 {
-    run(|| session(sandbox)?.store.clear().map_err(store_err))
+    run(|| {
+        let s = session(sandbox)?;
+        s.crypt.clear(&s.store).map_err(api)
+    })
 }
 
 /// getStorageInfo in bytes: bytes used (UTF-8 of keys + JSON of values), the limit, and the
@@ -361,7 +361,7 @@ pub extern "C" fn wxfs_storage_info(
         for (ptr, v) in [
             (out_current_bytes, s.store.size()),
             (out_limit_bytes, s.config.limits.storage_total),
-            (out_key_count, s.store.len() as u64),
+            (out_key_count, s.crypt.keys(&s.store).len() as u64),
         ] {
             if !ptr.is_null() {
                 put(ptr, v);
@@ -460,5 +460,31 @@ unsafe fn remove_sandbox(
             OpenError::Invalid(_) => super::WXFS_E_CONFIG,
             OpenError::Io(_) => WXFS_E_IO,
         }
+    })
+}
+
+/// host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`
+/// made in this sandbox, into `*out_data` (free it with `wxfs_bytes_free`). A URL the sandbox
+/// does not hold (revoked, another sandbox's, closed) returns 1300002 ("no such buffer url").
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_buffer_url_resolve(
+    sandbox: u64,
+    url: *const c_char,
+    url_len: usize,
+    out_data: *mut wxfs_bytes,
+) -> i32 {
+    run(|| {
+        let out_data = out(out_data, "out_data")?;
+        // SAFETY: forwarded.
+        let url = unsafe { text(url, url_len, "url") }?;
+        let s = session(sandbox)?;
+        let bytes =
+            s.buffer_urls.resolve(url).ok_or_else(|| api(Error::new(code::NO_SUCH_FILE, format!("no such buffer url {url}"))))?;
+        put(out_data, super::bytes_copy(&bytes));
+        Ok(())
     })
 }

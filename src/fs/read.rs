@@ -147,9 +147,19 @@ impl FileSystem {
             .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
         let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
         let vp = sandbox::path::parse(path).map_err(|_| not_exist())?;
-        let file = self.dir(vp.area).and_then(|d| d.open(vp.rel()).ok()).ok_or_else(not_exist)?;
+        let file = match self.dir(vp.area).map(|d| d.open(vp.rel())) {
+            Some(Ok(f)) => f,
+            // Its own words for a missing file hold no path; a file in the middle of the path
+            // is named as every other api names it (spec.md §10, 1300020).
+            _ if self.blocked_by_file(&vp) => return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, {path}"))),
+            _ => return Err(not_exist()),
+        };
         let mut file = file.into_std();
         let meta = file.metadata().map_err(|e| Error::system(&e))?;
+        if meta.is_dir() {
+            // It exists, so not "file not exist": what reading a directory as a file gives.
+            return Err(Error::is_a_directory());
+        }
         if !meta.is_file() {
             return Err(not_exist());
         }

@@ -20,6 +20,8 @@ pub struct Limits {
     pub open_files: u64,
     /// Files and directories in usr and store together (a count).
     pub entries: u64,
+    /// Bytes the sandbox's `createBufferURL` URLs may hold in memory together.
+    pub buffer_urls: u64,
 }
 
 pub const MIB: u64 = 1024 * 1024;
@@ -37,6 +39,7 @@ impl Default for Limits {
             read_file: 100 * MIB,
             open_files: default_open_files(),
             entries: 200_000,
+            buffer_urls: 64 * MIB,
         }
     }
 }

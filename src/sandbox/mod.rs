@@ -83,6 +83,19 @@ pub struct Sandbox {
     created: bool,
 }
 
+/// Plugins' sandboxes live in their app's sandbox directory, as the sandboxes of this "user"
+/// under a root that is the app's directory: `<root>/<user>/<app>/plugin/<pluginId>`. So a
+/// plugin's data is per (user, app, plugin), and goes with the app's when the app is removed.
+pub const PLUGINS: &[u8] = b"plugin";
+
+/// The plugins' sandboxes of the app whose sandbox directory is `app_dir`.
+pub fn plugin_sandboxes(app_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(app_dir.join(naming::encode_id(PLUGINS))) else { return Vec::new() };
+    let mut out: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join(LOCK).exists()).collect();
+    out.sort();
+    out
+}
+
 /// Where the sandbox of (user, app) lives under `root`.
 pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
     root.join(naming::encode_id(user_id)).join(naming::encode_id(app_id))
@@ -207,6 +220,26 @@ pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
             let app = app?;
             if app.file_type()?.is_dir() && app.path().join(LOCK).exists() {
                 out.push(app.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// [`list`] and every plugin sandbox under `root` (`<root>/<user>/<app>/plugin/<plugin>`, whether
+/// or not the app itself was ever opened): what gc and fsck visit.
+pub fn list_with_plugins(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = list(root)?;
+    for user in std::fs::read_dir(root)? {
+        let user = user?;
+        if !user.file_type()?.is_dir() {
+            continue;
+        }
+        for app in std::fs::read_dir(user.path())? {
+            let app = app?;
+            if app.file_type()?.is_dir() {
+                out.extend(plugin_sandboxes(&app.path()));
             }
         }
     }

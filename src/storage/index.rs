@@ -157,6 +157,14 @@ impl Index {
         v
     }
 
+    /// The entries whose key begins with `prefix`, in insertion order; nothing is allocated for
+    /// the others.
+    pub fn with_prefix(&self, log: &[u8], prefix: &[u8]) -> Vec<Entry> {
+        let mut v: Vec<Entry> = self.table.iter().filter(|e| e.key(log).starts_with(prefix)).copied().collect();
+        v.sort_unstable_by_key(|e| e.seq);
+        v
+    }
+
     /// After a compaction: `items[i]` is where `entries[i]` (in order) now lies.
     pub fn relocate(&mut self, entries: &[Entry], items: &[Item]) {
         self.table.clear();

@@ -10,9 +10,11 @@
 //! get waits at most for one copy into the mapping, never for disk), then `flushed` (group
 //! commit). A flusher never holds `flushed` while it takes `inner`.
 
+pub mod buffer_urls;
 mod index;
 mod log;
 mod record;
+pub mod sealed;
 mod v1;
 
 use std::collections::HashMap;
@@ -344,6 +346,14 @@ impl Store {
         let inner = self.inner.read();
         let log = inner.log.bytes();
         inner.index.ordered().iter().map(|e| String::from_utf8_lossy(e.key(log)).into_owned()).collect()
+    }
+
+    /// The keys that begin with `prefix`, in insertion order (what `keys` would list of them,
+    /// without a copy of every other key).
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
+        let inner = self.inner.read();
+        let log = inner.log.bytes();
+        inner.index.with_prefix(log, prefix.as_bytes()).iter().map(|e| String::from_utf8_lossy(e.key(log)).into_owned()).collect()
     }
 
     /// Sum of key + data + dataType bytes over live items.

@@ -776,6 +776,37 @@ static void test_remove_sandbox(void) {
     CHECK(!removed, "a second remove reported a sandbox");
 }
 
+/* wxfs_buffer_url_resolve: the bytes of a URL createBufferURL made; 1300002 (as the bridge's
+ * host.resolveBufferURL says) once it is revoked. */
+static void test_buffer_url(void) {
+    g_test = "wxfs_buffer_url_resolve";
+    uint64_t h = open_app("wx-buffer-url");
+    wxfs_bytes r;
+    int32_t rc = call(h, "createBufferURL", "{\"__nativeBuffers__\":[{\"key\":\"data\",\"base64\":\"AAEC/w==\"}]}", &r);
+    CHECK(rc == 0, "createBufferURL returned %ld: %s", (long)rc, (const char *)r.data);
+    const char *at = strstr((const char *)r.data, "\"url\":\"wxblob://");
+    CHECK(at != NULL, "no url in %s", (const char *)r.data);
+    char url[64] = {0};
+    memcpy(url, at + 7, 9 + 32);
+    wxfs_bytes_free(r);
+    wxfs_bytes out = SENTINEL_BYTES;
+    CHECK_CODE(wxfs_buffer_url_resolve(h, url, strlen(url), &out), 0);
+    CHECK(out.len == 4 && memcmp(out.data, "\x00\x01\x02\xff", 4) == 0, "resolved %zu bytes", out.len);
+    wxfs_bytes_free(out);
+    char args[128];
+    snprintf(args, sizeof args, "{\"url\":\"%s\"}", url);
+    rc = call(h, "revokeBufferURL", args, &r);
+    CHECK(rc == 0, "revokeBufferURL returned %ld", (long)rc);
+    wxfs_bytes_free(r);
+    out = SENTINEL_BYTES;
+    rc = wxfs_buffer_url_resolve(h, url, strlen(url), &out);
+    CHECK_CODE(rc, 1300002);
+    CHECK(is_sentinel(out), "a failed wxfs_buffer_url_resolve wrote its output");
+    check_same_as_bridge(h, rc, "host.resolveBufferURL", args);
+    CHECK_CODE(wxfs_buffer_url_resolve(h, url, strlen(url), NULL), WXFS_E_NULL);
+    close_ok(h);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2 || argv[1][0] == 0) {
         fprintf(stderr, "usage: %s <empty root dir>\n", argv[0]);
@@ -790,6 +821,7 @@ int main(int argc, char **argv) {
     test_null_pointers();
     test_gc();
     test_remove_sandbox();
+    test_buffer_url();
     printf("typed_test: %lu checks passed\n", g_checks);
     return 0;
 }

@@ -4,7 +4,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { sandbox, outcome, thrown } = require('./helpers');
+const { sandbox, outcome, thrown, config } = require('./helpers');
+const wxfs = require('..');
 
 async function fails(fn, option, errMsg, errCode) {
   const o = await outcome(fn, option);
@@ -179,4 +180,50 @@ test('the wx subset never exposes host.* and derives its surface from the librar
   const raw = sb.invoke('host.realPath', { path: 'wxfile://usr' });
   assert.equal(raw.errMsg, 'host.realPath:ok');
   assert.equal(typeof raw.realPath, 'string');
+});
+
+test('wx.createBufferURL / wx.revokeBufferURL: a wxblob:// URL the host resolves, bounded, freed on revoke', () => {
+  const { wx, sb } = sandbox('bufferurl', { limits: { bufferUrls: 8 } });
+  assert.equal(wx.canIUse('createBufferURL'), true);
+  assert.equal(wx.canIUse('revokeBufferURL'), true);
+  const url = wx.createBufferURL(new Uint8Array([9, 1, 2, 3, 4, 5]).subarray(1, 5));
+  assert.match(url, /^wxblob:\/\/[0-9a-f]{32}$/);
+  const r = sb.invoke('host.resolveBufferURL', { url });
+  assert.equal(r.errMsg, 'host.resolveBufferURL:ok');
+  assert.deepEqual([...new Uint8Array(r.data)], [1, 2, 3, 4]);
+  assert.throws(() => wx.createBufferURL(new ArrayBuffer(5)), (e) => e.errCode === 1400102);
+  assert.equal(wx.revokeBufferURL(url), undefined);
+  assert.equal(sb.invoke('host.resolveBufferURL', { url }).errCode, 1300002);
+  assert.match(wx.createBufferURL(new ArrayBuffer(8)), /^wxblob:\/\//);
+});
+
+test('a plugin (config pluginId) has its own storage and lacks what WeChat plugins lack', () => {
+  const { wx, base } = sandbox('plugin');
+  const plugin = wxfs.open(config(base, { pluginId: 'wxPluginA' })).wx;
+  wx.setStorageSync('k', 'app');
+  plugin.setStorageSync('k', 'plugin');
+  assert.equal(wx.getStorageSync('k'), 'app');
+  assert.equal(plugin.getStorageSync('k'), 'plugin');
+  for (const name of ['getStorageInfoSync', 'clearStorage', 'batchGetStorage', 'saveFile', 'getFileInfo', 'createBufferURL']) {
+    assert.equal(plugin.canIUse(name), false, name);
+    assert.equal(wx.canIUse(name), true, name);
+  }
+  assert.equal(typeof plugin.getFileSystemManager().saveFile, 'undefined');
+  assert.equal(typeof plugin.getFileSystemManager().readFile, 'function');
+});
+
+test('wx.setStorage / wx.getStorage with encrypt: true, a Date revived, and the plain read told why', async () => {
+  const { wx } = sandbox('encrypt', { encryptionKey: 'AAECAwQFBgcICQoLDA0ODw==' });
+  const when = new Date('2024-05-06T07:08:09.000Z');
+  assert.equal((await outcome(wx.setStorage, { key: 'when', data: when, encrypt: true })).kind, 'success');
+  const got = await outcome(wx.getStorage, { key: 'when', encrypt: true });
+  assert.equal(got.kind, 'success');
+  assert.ok(got.res.data instanceof Date && got.res.data.getTime() === when.getTime(), String(got.res.data));
+  const plain = await outcome(wx.getStorage, { key: 'when' });
+  assert.equal(plain.kind, 'fail');
+  assert.equal(plain.res.errCode, 1400008);
+  assert.equal(wx.getStorageSync('when'), '');
+  assert.deepEqual(wx.getStorageInfoSync().keys, ['when']);
+  const noKey = sandbox('encrypt-nokey').wx;
+  assert.equal((await outcome(noKey.setStorage, { key: 'k', data: 1, encrypt: true })).res.errCode, 1400006);
 });

@@ -312,13 +312,19 @@ pub fn storage_list(root: &Path, user: &str, app: &str) -> Result<(), String> {
     let dir = existing_sandbox(root, user, app)?;
     let (store, report, _scratch) = storage_snapshot(&dir)?;
     let keys = store.keys();
+    // Encrypted items (`encrypt: true`) are counted, never shown: their names and values are sealed.
+    let sealed = keys.iter().filter(|k| k.starts_with(wxfs::storage::sealed::PREFIX)).count();
     println!(
-        "{} keys, {} bytes of keys, data and dataTypes (default limit {})",
+        "{} keys{}, {} bytes of keys, data and dataTypes (default limit {})",
         keys.len(),
+        if sealed > 0 { format!(" ({sealed} encrypted, not shown)") } else { String::new() },
         store.size(),
         wxfs::storage::Limits::default().total
     );
     for key in keys {
+        if key.starts_with(wxfs::storage::sealed::PREFIX) {
+            continue;
+        }
         let Some(v) = store.get(&key) else { continue };
         let shown: String = v.data.chars().take(80).collect();
         println!("{key:<32} {shown}{}", if shown.len() < v.data.len() { "..." } else { "" });

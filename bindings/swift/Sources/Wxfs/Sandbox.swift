@@ -526,6 +526,18 @@ public final class Sandbox: @unchecked Sendable {
         return copyString(out)
     }
 
+    /// The bytes behind a `wxblob://` URL that createBufferURL made in this sandbox (a media component's source).
+    public func resolveBufferURL(_ url: String) throws -> Data {
+        let h = try current()
+        var out = wxfs_bytes()
+        defer { wxfs_bytes_free(out) }
+        let rc = withUTF8(url) { u, uLen in
+            wxfs_buffer_url_resolve(h, u, uLen, &out)
+        }
+        try check(rc)
+        return copyBytes(out)
+    }
+
     /// setStorage of a value given as JSON text, with an optional dataType kept beside it.
     public func storageSet(_ key: String, json: String, dataType: String? = nil) throws {
         let h = try current()

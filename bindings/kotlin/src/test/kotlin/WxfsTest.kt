@@ -196,6 +196,18 @@ private fun run(root: String, appId: String, userId: String) {
         }
     }
 
+    check("buffer URL: createBufferURL through the bridge, resolveBufferUrl gives its bytes") {
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
+            val r = sb.invoke("createBufferURL", "{\"__nativeBuffers__\":[{\"key\":\"data\",\"base64\":\"AQID\"}]}")
+            val url = Json.stringField(r, "url") ?: ""
+            expect(url.startsWith("wxblob://")) { r }
+            expect(sb.resolveBufferUrl(url).contentEquals(byteArrayOf(1, 2, 3))) { "bytes" }
+            sb.invoke("revokeBufferURL", "{\"url\":\"$url\"}")
+            val e = expectThrows { sb.resolveBufferUrl(url) }
+            expect(e.code == 1300002) { "code ${e.code}" }
+        }
+    }
+
     check("typed readFile of a missing file -> 1300002 with the last error message") {
         Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val e = expectThrows { sb.readFile("wxfile://usr/missing.txt") }

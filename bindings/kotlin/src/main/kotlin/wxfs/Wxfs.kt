@@ -187,6 +187,8 @@ object WxfsNative {
 
     @JvmStatic external fun wxfs_real_path(sandbox: Long, path: ByteArray?, pathLen: SizeT, outRealPath: WxfsBytes.ByReference?): Int
 
+    @JvmStatic external fun wxfs_buffer_url_resolve(sandbox: Long, url: ByteArray?, urlLen: SizeT, outData: WxfsBytes.ByReference?): Int
+
     @JvmStatic external fun wxfs_storage_set(
         sandbox: Long, key: ByteArray?, keyLen: SizeT, json: ByteArray?, jsonLen: SizeT, dataType: ByteArray?, dataTypeLen: SizeT
     ): Int
@@ -658,6 +660,17 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
         val real = out.takeString()
         check(code)
         return real
+    }
+
+    /** The bytes behind a `wxblob://` URL that createBufferURL made in this sandbox (a media component's source). */
+    fun resolveBufferUrl(url: String): ByteArray {
+        val u = utf8(url)
+        val out = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_buffer_url_resolve(h(), u, len(u), out)
+        out.read()
+        val bytes = out.take()
+        check(code)
+        return bytes
     }
 
     /** setStorage of a value given as JSON text, with an optional dataType kept beside it. */

@@ -1,0 +1,334 @@
+//! `setStorage`/`getStorage` with `encrypt: true` (issue 13; docs/wechat-behaviour.md §10).
+//!
+//! An encrypted item lives in the same log as the plain ones, under a *slot* name that says
+//! nothing of its own: [`PREFIX`] + 32 hex digits of HMAC-SHA256 of the key name (under a key
+//! derived from the sandbox's `encryptionKey`). Its data is a JSON string, the base64 of a
+//! 12-byte random nonce and the AES-128-GCM ciphertext of `[name, dataType, data]`, with the slot
+//! as associated data (a sealed value moved to another slot does not open). So neither the key
+//! name nor any byte of the value is written in the clear, and the engine (its records, index,
+//! compaction and crash safety) is the one plain items use.
+//!
+//! One name has one value. Every write that replaces a name's other form is made so a kill at
+//! any instant leaves a state that reads as the write before or the write after:
+//! - an encrypted set writes the slot, then removes the plain item; the open after a kill in
+//!   between finds both and removes the plain one (the encrypted write was the later);
+//! - a plain set of a name that has a slot writes, in one batch record, the plain item and a
+//!   tombstone over the slot (any non-string data), then removes the tombstone; so a slot holding
+//!   a sealed value beside a plain item can only be the encrypted set's window above.
+
+use std::collections::HashMap;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes128Gcm, Nonce};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use parking_lot::Mutex;
+use sha2::Sha256;
+
+use super::{Limits, Store, StoreError, Value};
+use crate::error::{code, Error, Result};
+
+/// Key names that begin with this are slots of encrypted items; a plain set refuses them.
+pub const PREFIX: &str = "\u{0}wxfs-sealed:";
+/// Data of a slot whose name was set plain: never a JSON string, so never a sealed value.
+const TOMBSTONE: &str = "0";
+const NONCE_LEN: usize = 12;
+
+/// The sandbox's storage key: 16 bytes (AES-128). Its Debug form does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionKey(pub [u8; 16]);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(..)")
+    }
+}
+
+impl EncryptionKey {
+    /// From the config's base64 text; the error says what is wrong without repeating the key.
+    pub fn from_base64(text: &str) -> std::result::Result<EncryptionKey, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| "encryptionKey is not valid base64".to_string())?;
+        let key: [u8; 16] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("encryptionKey must be 16 bytes (AES-128), base64 encoded; it is {} bytes", b.len()))?;
+        Ok(EncryptionKey(key))
+    }
+}
+
+struct Cipher {
+    aead: Aes128Gcm,
+    /// HMAC-SHA256 keyed with a key derived from the encryptionKey (not the AES key itself).
+    names: Hmac<Sha256>,
+}
+
+impl Cipher {
+    fn new(key: &EncryptionKey) -> Cipher {
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("any key length");
+        derive.update(b"wxfs storage key names v1");
+        let name_key = derive.finalize().into_bytes();
+        Cipher {
+            aead: Aes128Gcm::new_from_slice(&key.0).expect("16-byte key"),
+            names: <Hmac<Sha256> as Mac>::new_from_slice(&name_key).expect("any key length"),
+        }
+    }
+
+    fn slot(&self, name: &str) -> String {
+        let mut m = self.names.clone();
+        m.update(name.as_bytes());
+        format!("{PREFIX}{}", hex::encode(&m.finalize().into_bytes()[..16]))
+    }
+
+    /// The data to store in `slot`: a JSON string.
+    fn seal(&self, slot: &str, name: &str, data_type: Option<&str>, data: &str) -> Result<String> {
+        let plain = serde_json::to_vec(&(name, data_type, data)).map_err(|e| Error::new(code::STORAGE_INVALID, e.to_string()))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::getrandom(&mut nonce).map_err(|e| Error::new(code::STORAGE_IO, format!("no random nonce: {e}")))?;
+        let ct = self
+            .aead
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: slot.as_bytes() })
+            .map_err(|_| Error::new(code::STORAGE_INVALID, "encryption failed"))?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        Ok(format!("\"{}\"", base64::engine::general_purpose::STANDARD.encode(blob)))
+    }
+
+    /// (name, dataType, data) of a sealed value, or None when it does not open with this key.
+    fn open(&self, slot: &str, stored: &str) -> Option<(String, Option<String>, String)> {
+        let b64 = stored.strip_prefix('"')?.strip_suffix('"')?;
+        let blob = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        if blob.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ct) = blob.split_at(NONCE_LEN);
+        let plain = self.aead.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: slot.as_bytes() }).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+}
+
+fn is_sealed(stored: &str) -> bool {
+    stored.starts_with('"')
+}
+
+/// What the sandbox's encrypted items need beside the store: the cipher (when the config gave
+/// a key) and the names of the sealed slots, learnt at open and kept as items are set.
+pub struct Sealed {
+    cipher: Option<Cipher>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// slot -> key name, for every sealed value this key opens.
+    names: HashMap<String, String>,
+    /// Some sealed value does not open with the configured key (or there is no key).
+    mismatch: bool,
+}
+
+fn no_key() -> Error {
+    Error::new(code::STORAGE_NO_KEY, "encrypt: true needs an encryptionKey in the sandbox's open config")
+}
+
+fn wrong_key() -> Error {
+    Error::new(
+        code::STORAGE_WRONG_KEY,
+        "the encrypted storage of this sandbox was written with another encryptionKey (clearStorage discards it)",
+    )
+}
+
+impl Sealed {
+    /// Learn the names of the sealed slots and finish what a kill interrupted (see the module).
+    /// Returns how many plain items an interrupted encrypted set left behind and were removed.
+    pub fn open(store: &Store, key: Option<&EncryptionKey>) -> std::result::Result<(Sealed, usize), StoreError> {
+        let cipher = key.map(Cipher::new);
+        let mut state = State::default();
+        let mut repaired = 0;
+        for slot in store.keys_with_prefix(PREFIX) {
+            let Some(v) = store.get(&slot) else { continue };
+            if !is_sealed(&v.data) {
+                store.remove(&slot)?;
+                continue;
+            }
+            match cipher.as_ref().and_then(|c| c.open(&slot, &v.data)) {
+                Some((name, _, _)) => {
+                    if store.get(&name).is_some() {
+                        store.remove(&name)?;
+                        repaired += 1;
+                    }
+                    state.names.insert(slot, name);
+                }
+                None => state.mismatch = true,
+            }
+        }
+        Ok((Sealed { cipher, state: Mutex::new(state) }, repaired))
+    }
+
+    /// Whether the sandbox was opened with an encryptionKey.
+    pub fn has_key(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    fn slot_if_any(&self, name: &str) -> Option<String> {
+        self.cipher.as_ref().map(|c| c.slot(name))
+    }
+
+    fn check_plain_key(key: &str) -> Result<()> {
+        if key.starts_with(PREFIX) {
+            return Err(Error::new(
+                code::STORAGE_INVALID,
+                "parameter error: key names beginning with U+0000 \"wxfs-sealed:\" are reserved",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A plain set: replaces the name's encrypted value, if any, in the same log record.
+    pub fn set(&self, store: &Store, key: &str, data_type: Option<&str>, data: &str, limits: Limits) -> Result<()> {
+        Self::check_plain_key(key)?;
+        if self.cipher.is_none() {
+            // No slot can be reached: the store's own write path (and its group commit), no lock.
+            return Ok(store.set_parts(key, data_type, data, limits)?);
+        }
+        let mut st = self.state.lock();
+        let slot = self.slot_if_any(key).filter(|s| store.with(s, |_| ()).is_some());
+        let Some(slot) = slot else {
+            return Ok(store.set_parts(key, data_type, data, limits)?);
+        };
+        let value = Value { data: data.to_string(), data_type: data_type.map(str::to_string) };
+        store.set_batch(vec![(key.to_string(), value), tombstone(&slot)], limits)?;
+        st.names.remove(&slot);
+        store.remove(&slot)?;
+        Ok(())
+    }
+
+    /// batchSetStorage: plain sets of every item, or none, in one record.
+    pub fn set_batch(&self, store: &Store, items: Vec<(String, Value)>, limits: Limits) -> Result<()> {
+        for (k, _) in &items {
+            Self::check_plain_key(k)?;
+        }
+        if self.cipher.is_none() {
+            return Ok(store.set_batch(items, limits)?);
+        }
+        let mut st = self.state.lock();
+        let slots: Vec<String> =
+            items.iter().filter_map(|(k, _)| self.slot_if_any(k)).filter(|s| store.with(s, |_| ()).is_some()).collect();
+        let mut all = items;
+        all.extend(slots.iter().map(|s| tombstone(s)));
+        store.set_batch(all, limits)?;
+        for s in &slots {
+            st.names.remove(s);
+            store.remove(s)?;
+        }
+        Ok(())
+    }
+
+    /// setStorage with `encrypt: true`. `limits` are the encrypted ones: the item limit applies
+    /// to key + data + dataType as given, the total to what the store holds with the sealed form.
+    pub fn set_encrypted(&self, store: &Store, key: &str, data_type: Option<&str>, data: &str, limits: Limits) -> Result<()> {
+        let c = self.cipher.as_ref().ok_or_else(no_key)?;
+        if key.is_empty() {
+            return Err(StoreError::EmptyKey.into());
+        }
+        let mut st = self.state.lock();
+        if st.mismatch {
+            return Err(wrong_key());
+        }
+        if (key.len() + data.len() + data_type.map_or(0, str::len)) as u64 > limits.item {
+            return Err(StoreError::ItemTooLarge.into());
+        }
+        let slot = c.slot(key);
+        let sealed = c.seal(&slot, key, data_type, data)?;
+        store.set_parts(&slot, None, &sealed, Limits { item: u64::MAX, total: limits.total })?;
+        st.names.insert(slot, key.to_string());
+        store.remove(key)?;
+        Ok(())
+    }
+
+    /// getStorage with `encrypt: true`: the encrypted value, else the plain one, else None.
+    pub fn get_encrypted(&self, store: &Store, key: &str) -> Result<Option<Value>> {
+        let c = self.cipher.as_ref().ok_or_else(no_key)?;
+        let st = self.state.lock();
+        if st.mismatch {
+            return Err(wrong_key());
+        }
+        let slot = c.slot(key);
+        match store.get(&slot) {
+            Some(v) if is_sealed(&v.data) => {
+                let (_, data_type, data) = c.open(&slot, &v.data).ok_or_else(wrong_key)?;
+                Ok(Some(Value { data, data_type }))
+            }
+            _ => Ok(store.get(key)),
+        }
+    }
+
+    /// Whether `key` has an encrypted value (what a plain get of a missing key checks).
+    pub fn is_encrypted(&self, store: &Store, key: &str) -> bool {
+        self.slot_if_any(key).and_then(|s| store.get(&s)).is_some_and(|v| is_sealed(&v.data))
+    }
+
+    /// removeStorage: the plain and the encrypted value of the name.
+    pub fn remove(&self, store: &Store, key: &str) -> Result<()> {
+        if self.cipher.is_none() {
+            store.remove(key)?;
+            return Ok(());
+        }
+        let mut st = self.state.lock();
+        if let Some(slot) = self.slot_if_any(key) {
+            store.remove(&slot)?;
+            st.names.remove(&slot);
+        }
+        store.remove(key)?;
+        Ok(())
+    }
+
+    /// clearStorage: everything, encrypted items written under any key included.
+    pub fn clear(&self, store: &Store) -> Result<()> {
+        let mut st = self.state.lock();
+        store.clear()?;
+        st.names.clear();
+        st.mismatch = false;
+        Ok(())
+    }
+
+    /// Key names in insertion order, an encrypted item's by the name it was set with; encrypted
+    /// items this sandbox's key (or its absence) cannot open are not listed.
+    pub fn keys(&self, store: &Store) -> Vec<String> {
+        let st = self.state.lock();
+        store.keys().into_iter().filter_map(|k| if k.starts_with(PREFIX) { st.names.get(&k).cloned() } else { Some(k) }).collect()
+    }
+}
+
+fn tombstone(slot: &str) -> (String, Value) {
+    (slot.to_string(), Value { data: TOMBSTONE.to_string(), data_type: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_text_is_checked() {
+        assert!(EncryptionKey::from_base64("AAAAAAAAAAAAAAAAAAAAAA==").is_ok());
+        assert_eq!(
+            EncryptionKey::from_base64("AAAA").unwrap_err(),
+            "encryptionKey must be 16 bytes (AES-128), base64 encoded; it is 3 bytes"
+        );
+        assert_eq!(EncryptionKey::from_base64("not base64!").unwrap_err(), "encryptionKey is not valid base64");
+        assert_eq!(format!("{:?}", EncryptionKey([7; 16])), "EncryptionKey(..)");
+    }
+
+    #[test]
+    fn a_sealed_value_opens_only_in_its_slot_and_with_its_key() {
+        let c = Cipher::new(&EncryptionKey([1; 16]));
+        let (a, b) = (c.slot("a"), c.slot("b"));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), PREFIX.len() + 32);
+        let sealed = c.seal(&a, "a", Some("Date"), "\"x\"").unwrap();
+        assert_eq!(c.open(&a, &sealed), Some(("a".into(), Some("Date".into()), "\"x\"".into())));
+        assert_eq!(c.open(&b, &sealed), None);
+        assert_eq!(Cipher::new(&EncryptionKey([2; 16])).open(&a, &sealed), None);
+        // Two seals of one value differ (random nonce).
+        assert_ne!(sealed, c.seal(&a, "a", Some("Date"), "\"x\"").unwrap());
+    }
+}

@@ -1,0 +1,235 @@
+//! Issue 13: `setStorage`/`getStorage` with `encrypt: true` encrypt at rest (AES-128-GCM under
+//! the sandbox's `encryptionKey`), through the C ABI as a host calls them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODw=="; // bytes 0..16
+const KEY_B: &str = "8PHy8/T19vf4+fr7/P3+/w=="; // bytes 0xf0..0x100
+
+fn config(root: &Path, key: Option<&str>, limits: Value) -> Value {
+    let mut c = json!({"root": root, "userId": "u", "appId": "wx1", "limits": limits});
+    if let Some(k) = key {
+        c["encryptionKey"] = json!(k);
+    }
+    c
+}
+
+fn ok(lib: &common::Lib, h: u64, api: &str, args: Value) -> Value {
+    let (rc, r) = lib.invoke(h, api, &args);
+    assert_eq!(rc, 0, "{api}: {r}");
+    r
+}
+
+fn fails(lib: &common::Lib, h: u64, api: &str, args: Value, code: i32, msg: &str) {
+    let (rc, r) = lib.invoke(h, api, &args);
+    assert_eq!((rc, r["errMsg"].as_str().unwrap_or("")), (code, msg), "{api}: {r}");
+    assert_eq!(r["errCode"], code);
+}
+
+/// Every file under `root`, recursively.
+fn files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn no_byte_of_an_encrypted_key_or_value_is_under_the_root_and_it_survives_close() {
+    let lib = common::Lib::load();
+    let root = common::fresh_dir("enc-plain");
+    let name = "card-number-of-the-user";
+    let secret = "4111-1111-1111-SECRET";
+    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
+    ok(&lib, h, "setStorageSync", json!({"key": "plain-neighbour", "data": "visible"}));
+    // Written several times (earlier versions stay in the log until compaction), with a dataType.
+    for i in 0..3 {
+        let data = json!({"pan": secret, "n": i});
+        ok(&lib, h, "setStorage", json!({"key": name, "data": data, "dataType": "Object", "encrypt": true}));
+    }
+    let r = ok(&lib, h, "getStorage", json!({"key": name, "encrypt": true}));
+    assert_eq!(r, json!({"errMsg": "getStorage:ok", "data": {"pan": secret, "n": 2}, "dataType": "Object"}));
+    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["plain-neighbour", name]));
+    assert_eq!(lib.close(h), 0);
+
+    let all = files(&root);
+    assert!(all.iter().any(|p| p.ends_with("kv/data.log")), "{all:?}");
+    for f in &all {
+        let bytes = std::fs::read(f).unwrap();
+        for needle in [name, secret, "pan", "Object"] {
+            assert!(!contains(&bytes, needle.as_bytes()), "{needle:?} in {}", f.display());
+        }
+    }
+    assert!(all.iter().any(|f| contains(&std::fs::read(f).unwrap(), b"plain-neighbour")), "the plain item is stored plain");
+
+    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
+    let r = ok(&lib, h, "getStorage", json!({"key": name, "encrypt": true}));
+    assert_eq!(r["data"], json!({"pan": secret, "n": 2}));
+    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["plain-neighbour", name]));
+    ok(&lib, h, "removeStorage", json!({"key": name}));
+    fails(&lib, h, "getStorage", json!({"key": name, "encrypt": true}), 1400001, "getStorage:fail data not found");
+    assert_eq!(lib.close(h), 0);
+}
+
+#[test]
+fn one_name_one_value_across_encrypted_and_plain_reads() {
+    let lib = common::Lib::load();
+    let root = common::fresh_dir("enc-mixed");
+    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
+    ok(&lib, h, "setStorage", json!({"key": "k", "data": "sealed", "encrypt": true}));
+    // Stored encrypted, read without encrypt: async fails saying so, Sync gets "" (no usable value).
+    let stored_enc = "getStorage:fail data was stored with encrypt: true; read it with getStorage({key, encrypt: true})";
+    fails(&lib, h, "getStorage", json!({"key": "k"}), 1400008, stored_enc);
+    assert_eq!(ok(&lib, h, "getStorageSync", json!({"key": "k"})), json!({"errMsg": "getStorageSync:ok", "data": ""}));
+    assert_eq!(ok(&lib, h, "batchGetStorage", json!({"keyList": ["k"]}))["dataList"], json!([""]));
+    // Only the async forms take encrypt.
+    let sync_msg =
+        |api: &str| format!("{api}:fail parameter error: encrypt is taken only by the async setStorage and getStorage");
+    fails(&lib, h, "setStorageSync", json!({"key": "k", "data": 1, "encrypt": true}), 1400004, &sync_msg("setStorageSync"));
+    fails(&lib, h, "getStorageSync", json!({"key": "k", "encrypt": true}), 1400004, &sync_msg("getStorageSync"));
+    // A plain set replaces the encrypted value; a read with encrypt gets the plain value.
+    ok(&lib, h, "setStorage", json!({"key": "k", "data": "plain"}));
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k"}))["data"], "plain");
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "plain");
+    // And the reverse: an encrypted set replaces the plain value.
+    ok(&lib, h, "setStorage", json!({"key": "k", "data": "sealed again", "encrypt": true}));
+    fails(&lib, h, "getStorage", json!({"key": "k"}), 1400008, stored_enc);
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "sealed again");
+    // batchSetStorage replaces it too, in the same record.
+    ok(&lib, h, "batchSetStorage", json!({"kvList": [{"key": "k", "value": "batch"}]}));
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "batch");
+    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["k"]));
+    // Names of encrypted slots cannot be set plain.
+    fails(
+        &lib,
+        h,
+        "setStorageSync",
+        json!({"key": "\u{0}wxfs-sealed:x", "data": 1}),
+        1400004,
+        "setStorageSync:fail parameter error: key names beginning with U+0000 \"wxfs-sealed:\" are reserved",
+    );
+    assert_eq!(lib.close(h), 0);
+}
+
+#[test]
+fn missing_and_wrong_keys_fail_clearly() {
+    let lib = common::Lib::load();
+    let root = common::fresh_dir("enc-keys");
+    let no_key = |api: &str| format!("{api}:fail encrypt: true needs an encryptionKey in the sandbox's open config");
+    let h = lib.open(&config(&root, None, json!({}))).unwrap();
+    fails(&lib, h, "setStorage", json!({"key": "k", "data": 1, "encrypt": true}), 1400006, &no_key("setStorage"));
+    fails(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}), 1400006, &no_key("getStorage"));
+    assert_eq!(lib.close(h), 0);
+
+    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
+    ok(&lib, h, "setStorage", json!({"key": "k", "data": "for A", "encrypt": true}));
+    ok(&lib, h, "setStorage", json!({"key": "p", "data": "plain"}));
+    assert_eq!(lib.close(h), 0);
+
+    let wrong = |api: &str| {
+        format!(
+            "{api}:fail the encrypted storage of this sandbox was written with another encryptionKey (clearStorage discards it)"
+        )
+    };
+    let h = lib.open(&config(&root, Some(KEY_B), json!({}))).unwrap();
+    fails(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}), 1400007, &wrong("getStorage"));
+    fails(&lib, h, "setStorage", json!({"key": "k2", "data": 1, "encrypt": true}), 1400007, &wrong("setStorage"));
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "p"}))["data"], "plain", "plain items are unaffected");
+    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["p"]));
+    assert_eq!(lib.close(h), 0);
+
+    // Without a key, the encrypted item is neither listed nor readable, and stays.
+    let h = lib.open(&config(&root, None, json!({}))).unwrap();
+    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["p"]));
+    fails(&lib, h, "getStorage", json!({"key": "k"}), 1400001, "getStorage:fail data not found");
+    assert_eq!(lib.close(h), 0);
+    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "for A");
+    assert_eq!(lib.close(h), 0);
+
+    // clearStorage discards what the other key wrote; the new key works from then on.
+    let h = lib.open(&config(&root, Some(KEY_B), json!({}))).unwrap();
+    ok(&lib, h, "clearStorage", json!({}));
+    ok(&lib, h, "setStorage", json!({"key": "k", "data": "for B", "encrypt": true}));
+    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "for B");
+    assert_eq!(lib.close(h), 0);
+
+    for bad in ["AAAA", "not base64!", ""] {
+        let e = lib.open(&config(&root, Some(bad), json!({}))).unwrap_err();
+        assert!(e < 0, "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn encrypted_items_have_the_0_7_and_7_1_limits() {
+    let lib = common::Lib::load();
+    let root = common::fresh_dir("enc-limits");
+    // 0.7 x 10,000 = 7,000 per item; 0.71 x 100,000 = 71,000 in all.
+    let h = lib.open(&config(&root, Some(KEY_A), json!({"storageItem": 10_000, "storageTotal": 100_000}))).unwrap();
+    let text = |n: usize| "x".repeat(n - 2); // JSON text of n bytes
+                                             // key 1 byte + data 6,999 = 7,000: fits; one more byte does not.
+    ok(&lib, h, "setStorage", json!({"key": "k", "data": text(6_999), "encrypt": true}));
+    fails(
+        &lib,
+        h,
+        "setStorage",
+        json!({"key": "k", "data": text(7_000), "encrypt": true}),
+        1400002,
+        "setStorage:fail exceed storage item max length",
+    );
+    // The same 7,000 bytes plain: the plain limit is 10,000.
+    ok(&lib, h, "setStorage", json!({"key": "p", "data": text(7_000)}));
+    ok(&lib, h, "removeStorage", json!({"key": "p"}));
+    // Fill with encrypted items until the 7.1 total refuses one.
+    let mut n = 1;
+    loop {
+        let (rc, r) = lib.invoke(h, "setStorage", &json!({"key": format!("k{n}"), "data": text(6_000), "encrypt": true}));
+        if rc != 0 {
+            assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400003, "setStorage:fail exceed storage max size 10Mb"));
+            break;
+        }
+        n += 1;
+        assert!(n < 20);
+    }
+    let used = ok(&lib, h, "getStorageInfoSync", json!({}))["currentSize"].as_u64().unwrap();
+    assert!(used * 1024 <= 71_000 + 1023 && used * 1024 > 60_000, "{used} KB");
+    // What the encrypted total refused fits under the plain total.
+    ok(&lib, h, "setStorage", json!({"key": format!("k{n}"), "data": text(6_000)}));
+    assert_eq!(lib.close(h), 0);
+}
+
+/// A kill between an encrypted set's two writes (the sealed value, then the removal of the plain
+/// one) leaves both; the next open keeps the encrypted one, the later write.
+#[test]
+fn an_interrupted_encrypted_set_is_finished_at_open() {
+    let root = common::fresh_dir("enc-repair");
+    let mut cfg = wxfs::Config::new(&root, "u", "wx1");
+    cfg.encryption_key = Some(wxfs::storage::sealed::EncryptionKey::from_base64(KEY_A).unwrap());
+    let s = wxfs::Session::open(cfg.clone()).unwrap();
+    let (rc, r) = wxfs::bridge::invoke(&s, "setStorage", &json!({"key": "k", "data": "sealed", "encrypt": true}).to_string());
+    assert_eq!(rc, 0, "{r}");
+    // The state the kill leaves: the plain item of the same name still there.
+    s.store.set_parts("k", None, "\"stale plain\"", Default::default()).unwrap();
+    drop(s);
+    let s = wxfs::Session::open(cfg).unwrap();
+    assert!(s.store.get("k").is_none(), "the plain item was removed at open");
+    let (_, r) = wxfs::bridge::invoke(&s, "getStorage", &json!({"key": "k", "encrypt": true}).to_string());
+    assert_eq!(r["data"], "sealed");
+}
