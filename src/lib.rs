@@ -15,8 +15,12 @@ pub mod ffi;
 #[deny(unsafe_code)]
 pub mod fs;
 #[deny(unsafe_code)]
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod fsck;
 #[deny(unsafe_code)]
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod io;
 #[deny(unsafe_code)]
 pub mod quota;

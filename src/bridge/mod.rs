@@ -4,6 +4,8 @@
 //! "errCode": n}`. The status is 0, the errCode, or a negative [`Status`] when the bridge itself
 //! could not run the call.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod args;
 pub mod config;
 mod fs_api;

@@ -10,11 +10,19 @@
 //! file: `read`, `write`, `tree` (mkdir/rmdir/unlink/rename), `saved`, `temp`, `fd`, `archive`,
 //! with `recovery` (what open repairs) and `walk` (trees without recursion) below them.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod archive;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod codec;
 mod fail;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod fd;
 mod fd_table;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod read;
 mod recovery;
 mod saved;

@@ -3,7 +3,11 @@
 //! `Usage` is plain data: callers hold it under the lock that also covers the write it admits,
 //! so a check and its write are one atomic step.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod cleanup;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod journal;
 
 /// Limits of one sandbox, in bytes (`open_files` is a count). Every one is configurable at open.

@@ -1,6 +1,8 @@
 //! One (user, app) sandbox on disk: the area layout, the process lock, and capability handles
 //! through which every path is resolved beneath its area.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod naming;
 pub mod path;
 
