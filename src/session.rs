@@ -221,8 +221,8 @@ impl Session {
         Ok(session)
     }
 
-    /// The storage limits a set must keep to: the configured ones, or WeChat's smaller ones for
-    /// encrypted values (`encrypt`).
+    /// The storage limits a set must keep to: the configured ones, or for an encrypted value
+    /// (`encrypt`) the smaller ones WeChat applies (0.7 of the item limit, 0.71 of the total).
     pub fn storage_limits(&self, encrypt: bool) -> storage::Limits {
         let l = &self.config.limits;
         if encrypt {

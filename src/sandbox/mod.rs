@@ -30,7 +30,7 @@ pub const KV: &str = "kv";
 /// Where replacing writes are prepared before their rename: same file system as the areas,
 /// outside them so readdir never shows a half-written file.
 pub const STAGING: &str = "staging";
-/// The lock file: held (`flock`) by the process that has the sandbox open.
+/// The lock file: the process that has the sandbox open holds an OS file lock on it.
 pub const LOCK: &str = "LOCK";
 /// Its modification time is when the sandbox was last opened or closed by a mini-program
 /// (not by gc or fsck): the order of the cross-sandbox temp trim.
