@@ -120,7 +120,13 @@
  * `wxfs_read_file` do not (they may be a mapping of the file).
  */
 typedef struct wxfs_bytes {
+  /**
+   * The first byte (NULL when `len` is 0 and nothing was allocated).
+   */
   uint8_t *data;
+  /**
+   * How many bytes (not counting the NUL of a text result).
+   */
   size_t len;
 } wxfs_bytes;
 
@@ -138,7 +144,13 @@ typedef void (*wxfs_callback)(void *userdata,
  * `len` is 0.
  */
 typedef struct wxfs_slice {
+  /**
+   * The first byte (may be NULL when `len` is 0).
+   */
   const uint8_t *data;
+  /**
+   * How many bytes.
+   */
   size_t len;
 } wxfs_slice;
 
@@ -148,8 +160,17 @@ typedef struct wxfs_slice {
  * result until taken out. Release with `wxfs_result_free`.
  */
 typedef struct wxfs_result {
+  /**
+   * The result object, NUL-terminated.
+   */
   struct wxfs_bytes json;
+  /**
+   * The ArrayBuffers, `buffers_len` of them (NULL when 0).
+   */
   struct wxfs_bytes *buffers;
+  /**
+   * How many entries `buffers` has.
+   */
   size_t buffers_len;
 } wxfs_result;
 

@@ -5,44 +5,81 @@ use std::fmt;
 
 /// WeChat's FileSystemManager codes (spec.md §3.2) and this library's own storage codes.
 pub mod code {
+    /// `operation not permitted` (unlink of a directory or an area root).
     pub const NOT_PERMITTED: u32 = 1_300_001;
+    /// `no such file or directory`.
     pub const NO_SUCH_FILE: u32 = 1_300_002;
+    /// WeChat's I/O error code (`1300005`).
     pub const IO_ERROR: u32 = 1_300_005;
+    /// `bad file descriptor`.
     pub const BAD_FD: u32 = 1_300_009;
+    /// `permission denied`: a write into an area the mini-program may only read.
     pub const PERMISSION_DENIED: u32 = 1_300_013;
+    /// `permission denied` for a path that is not a valid sandbox path.
     pub const PATH_PERMISSION_DENIED: u32 = 1_300_014;
+    /// `not a directory`.
     pub const NOT_A_DIRECTORY: u32 = 1_300_020;
+    /// `is a directory`.
     pub const IS_A_DIRECTORY: u32 = 1_300_021;
+    /// `invalid argument` (bad encoding, extension, digest algorithm, ...).
     pub const INVALID_ARGUMENT: u32 = 1_300_022;
+    /// `File name too long`.
     pub const NAME_TOO_LONG: u32 = 1_300_036;
+    /// `directory not empty`.
     pub const DIR_NOT_EMPTY: u32 = 1_300_066;
+    /// `system error`: an OS failure with no more specific WeChat code.
     pub const SYSTEM_ERROR: u32 = 1_300_201;
+    /// `the maximum size of the file storage limit is exceeded` (user-file quota or a full device).
     pub const STORAGE_LIMIT: u32 = 1_300_202;
+    /// `base64 encode error`.
     pub const BASE64_ERROR: u32 = 1_300_203;
+    /// WeChat's code for no access to `wxfile://usr` (`1301000`).
     pub const NO_ACCESS_USR: u32 = 1_301_000;
+    /// WeChat's code for empty data (`1301002`).
     pub const DATA_EMPTY: u32 = 1_301_002;
+    /// `illegal operation on a directory`.
     pub const ILLEGAL_ON_DIR: u32 = 1_301_003;
+    /// A write into the read-only code package.
     pub const ILLEGAL_ON_PACKAGE: u32 = 1_301_004;
+    /// `file already exists`.
     pub const ALREADY_EXISTS: u32 = 1_301_005;
+    /// `the value of "length" is out of range`.
     pub const LENGTH_RANGE: u32 = 1_301_006;
+    /// `the value of "offset" is out of range`.
     pub const OFFSET_RANGE: u32 = 1_301_007;
+    /// `the value of "position" is out of range`.
     pub const POSITION_RANGE: u32 = 1_301_009;
+    /// `unzip open file fail`.
     pub const UNZIP_OPEN: u32 = 1_301_102;
+    /// `unzip entry fail`.
     pub const UNZIP_ENTRY: u32 = 1_301_103;
+    /// `unzip fail`.
     pub const UNZIP_FAIL: u32 = 1_301_104;
+    /// `decompress fail` (readCompressedFile).
     pub const BROTLI_FAIL: u32 = 1_301_111;
+    /// `tempFilePath file not exist`.
     pub const TEMP_NOT_EXIST: u32 = 1_301_112;
+    /// `permission denied` on a file descriptor (e.g. writing an fd opened read-only).
     pub const FD_PERMISSION: u32 = 1_302_001;
+    /// Too many open file descriptors (WeChat's text: `excced max concurrent fd limit`).
     pub const FD_LIMIT: u32 = 1_302_002;
+    /// `invalid flag` (open).
     pub const INVALID_FLAG: u32 = 1_302_003;
+    /// `permission denied when open using flag`.
     pub const FLAG_PERMISSION: u32 = 1_302_004;
+    /// `array buffer does not exist`.
     pub const NO_ARRAY_BUFFER: u32 = 1_302_005;
 
     // WeChat defines no numeric codes for storage failures; these are ours (DESIGN.md §7).
+    /// Storage: `data not found` (getStorage of a missing key).
     pub const STORAGE_NOT_FOUND: u32 = 1_400_001;
+    /// Storage: `exceed storage item max length`.
     pub const STORAGE_ITEM_TOO_LARGE: u32 = 1_400_002;
+    /// Storage: `exceed storage max size 10Mb` (or a full device).
     pub const STORAGE_FULL: u32 = 1_400_003;
+    /// Storage: invalid arguments (e.g. an empty key).
     pub const STORAGE_INVALID: u32 = 1_400_004;
+    /// Storage: `storage I/O error` from the log.
     pub const STORAGE_IO: u32 = 1_400_005;
     /// `encrypt: true` in a sandbox opened without an `encryptionKey`.
     pub const STORAGE_NO_KEY: u32 = 1_400_006;
@@ -59,13 +96,17 @@ pub mod code {
 /// An API failure: `errCode` and the reason text of errMsg.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// The errCode: one of [`code`].
     pub code: u32,
+    /// What follows `"<api>:fail "` in errMsg.
     pub reason: String,
 }
 
+/// A result whose error is an API failure.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An error with this errCode and reason text.
     pub fn new(code: u32, reason: impl Into<String>) -> Self {
         Error { code, reason: reason.into() }
     }
@@ -75,6 +116,7 @@ impl Error {
         Error::new(code, format!("parameter error: parameter.{name} should be {expected} instead of {got};"))
     }
 
+    /// The user-file quota is exceeded: WeChat's storage-limit code and text.
     pub fn storage_limit() -> Self {
         Error::new(code::STORAGE_LIMIT, "the maximum size of the file storage limit is exceeded")
     }

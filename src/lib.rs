@@ -2,8 +2,17 @@
 //!
 //! Layers, from the boundary inward: `ffi` (C ABI) -> `bridge` (api name + JSON) -> `fs`,
 //! `storage`, `quota` -> `sandbox`. Only `ffi` contains `unsafe` (the compiler enforces it).
+//!
+//! A Rust host opens a [`Session`] from a [`Config`] and makes every call through
+//! [`bridge::invoke`] (or [`bridge::invoke_bytes`]) with WeChat's api names and JSON arguments,
+//! the same bridge the C ABI in [`ffi`] serves; the `Session` example shows files and storage.
+//! [`session::gc`] and [`session::remove_sandbox`] look after the sandboxes under a root, and
+//! [`events`] reports what the library repaired or removed on its own. Modules hidden from these
+//! docs are internal: public only for the crate's tests, fuzz targets, benches and CLI
+//! (docs/compatibility.md §4).
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 #[deny(unsafe_code)]
 pub mod bridge;
@@ -14,8 +23,12 @@ pub mod events;
 pub mod ffi;
 #[deny(unsafe_code)]
 pub mod fs;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 #[deny(unsafe_code)]
 pub mod fsck;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 #[deny(unsafe_code)]
 pub mod io;
 #[deny(unsafe_code)]

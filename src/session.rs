@@ -14,14 +14,45 @@ use crate::storage::buffer_urls::BufferUrls;
 use crate::storage::sealed::{EncryptionKey, Sealed};
 use crate::storage::{self, Store};
 
+/// How to open one sandbox: where, whose, and with which limits.
+///
+/// Build one with [`Config::new`] and change the fields that differ from the defaults.
+///
+/// # Examples
+///
+/// ```
+/// use wxfs::quota::{Limits, MIB};
+/// use wxfs::{bridge, Config, Session};
+///
+/// let root = std::env::temp_dir().join(format!("wxfs-doc-config-{}", std::process::id()));
+/// let mut config = Config::new(&root, "user-1", "wx1234567890");
+/// config.limits = Limits { user_files: MIB, ..Limits::default() };
+/// let session = Session::open(config).unwrap();
+///
+/// // A write beyond the 1 MiB user-file quota fails with WeChat's storage-limit error.
+/// let big = "x".repeat(2 * MIB as usize);
+/// let args = serde_json::json!({"filePath": "wxfile://usr/big.txt", "data": big}).to_string();
+/// let (status, result) = bridge::invoke(&session, "writeFileSync", &args);
+/// assert_eq!(status, 1_300_202);
+/// assert_eq!(result["errMsg"], "writeFileSync:fail the maximum size of the file storage limit is exceeded");
+/// # drop(session);
+/// # std::fs::remove_dir_all(&root).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The directory that holds every sandbox (created if missing).
     pub root: PathBuf,
+    /// The mini-program's appId (any non-empty string).
     pub app_id: String,
+    /// The user's id (any non-empty string).
     pub user_id: String,
+    /// The unpacked code package, readable by relative paths; `None` for none.
     pub package_dir: Option<PathBuf>,
+    /// The path protocol: `wxfile://` (default) or `http://` (devtools).
     pub protocol: Protocol,
+    /// Whether a completed write survives a process kill (default) or also a power cut.
     pub durability: Durability,
+    /// Quotas of the sandbox (DESIGN.md §4); [`Limits::default`] is WeChat's.
     pub limits: Limits,
     /// `encryptionKey`: what `setStorage`/`getStorage` with `encrypt: true` use.
     pub encryption_key: Option<EncryptionKey>,
@@ -30,6 +61,8 @@ pub struct Config {
 }
 
 impl Config {
+    /// The sandbox of (`user_id`, `app_id`) under `root`, with the default protocol,
+    /// durability and limits.
     pub fn new(root: impl Into<PathBuf>, user_id: &str, app_id: &str) -> Config {
         Config {
             root: root.into(),
@@ -45,12 +78,46 @@ impl Config {
     }
 }
 
+/// An open sandbox: its files, its storage and their quotas.
+///
+/// [`Session::open`] returns it shared (`Arc`); the sandbox stays locked to this process until the
+/// last clone is dropped. Calls reach it through [`crate::bridge::invoke`] with WeChat's api names.
+///
+/// # Examples
+///
+/// ```
+/// use wxfs::{bridge, Config, Session};
+///
+/// let root = std::env::temp_dir().join(format!("wxfs-doc-session-{}", std::process::id()));
+/// let session = Session::open(Config::new(&root, "user-1", "wx1234567890")).unwrap();
+///
+/// let args = r#"{"filePath": "wxfile://usr/hello.txt", "data": "hello", "encoding": "utf8"}"#;
+/// let (status, result) = bridge::invoke(&session, "writeFileSync", args);
+/// assert_eq!((status, result["errMsg"].as_str()), (0, Some("writeFileSync:ok")));
+///
+/// let args = r#"{"filePath": "wxfile://usr/hello.txt", "encoding": "utf8"}"#;
+/// let (status, result) = bridge::invoke(&session, "readFileSync", args);
+/// assert_eq!(status, 0);
+/// assert_eq!(result["data"], "hello");
+///
+/// let (status, _) = bridge::invoke(&session, "setStorageSync", r#"{"key": "score", "data": 42}"#);
+/// assert_eq!(status, 0);
+/// let (status, result) = bridge::invoke(&session, "getStorageSync", r#"{"key": "score"}"#);
+/// assert_eq!(status, 0);
+/// assert_eq!(result["data"], 42);
+/// # drop(session);
+/// # std::fs::remove_dir_all(&root).unwrap();
+/// ```
 pub struct Session {
     /// The sandbox directory: the key of this session in `OPEN`.
     dir: PathBuf,
+    /// The config it was opened with (`root` canonicalised).
     pub config: Config,
+    /// The sandbox directory and its lock.
     pub sandbox: Arc<Sandbox>,
+    /// The file system (FileSystemManager) of the sandbox.
     pub fs: FileSystem,
+    /// The key-value storage (`wx.*Storage*`) of the sandbox.
     pub store: Store,
     /// The encrypted items of `store` (the plain ones are reached through it too, so that a name
     /// keeps one value).
@@ -184,6 +251,8 @@ impl Session {
         Ok(session)
     }
 
+    /// The storage limits a set must keep to: the configured ones, or for an encrypted value
+    /// (`encrypt`) the smaller ones WeChat applies (0.7 of the item limit, 0.71 of the total).
     pub fn storage_limits(&self, encrypt: bool) -> storage::Limits {
         let l = &self.config.limits;
         if encrypt {
@@ -223,6 +292,7 @@ impl Drop for Session {
 pub struct GcReport {
     /// Temp bytes of all sandboxes under the root before and after.
     pub before: u64,
+    /// Temp bytes of all sandboxes under the root after gc.
     pub after: u64,
     /// Sandboxes whose temp area was cleared, in the order they were.
     pub trimmed: Vec<PathBuf>,
@@ -233,6 +303,24 @@ pub struct GcReport {
 /// Trim the temp areas of all sandboxes under `root` to at most `limit` bytes together, least
 /// recently used sandbox first (DESIGN.md §4). Open sandboxes are in use and are skipped.
 /// `progress(done, total)` is called as sandboxes are measured.
+///
+/// # Examples
+///
+/// ```
+/// use wxfs::{bridge, session, Config, Session};
+///
+/// let root = std::env::temp_dir().join(format!("wxfs-doc-gc-{}", std::process::id()));
+/// let session = Session::open(Config::new(&root, "user-1", "wx1234567890")).unwrap();
+/// let args = r#"{"data": "0123456789", "encoding": "utf8"}"#;
+/// let (status, result) = bridge::invoke(&session, "host.createTempFile", args);
+/// assert_eq!(status, 0, "{result}");
+/// drop(session); // closed: its temp area may now be trimmed
+///
+/// let report = session::gc(&root, 0, |_done, _total| {}).unwrap();
+/// assert_eq!((report.before, report.after), (10, 0));
+/// assert_eq!(report.trimmed.len(), 1);
+/// # std::fs::remove_dir_all(&root).unwrap();
+/// ```
 pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, usize)) -> std::io::Result<GcReport> {
     use crate::quota::cleanup::{lru_victims, Candidate};
     let dirs = crate::sandbox::list_with_plugins(root)?;

@@ -4,6 +4,8 @@
 //! "errCode": n}`. The status is 0, the errCode, or a negative [`Status`] when the bridge itself
 //! could not run the call.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod args;
 pub mod config;
 mod fs_api;
@@ -23,15 +25,25 @@ pub use reply::{Carriage, Reply};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub enum Status {
+    /// `WXFS_E_NULL`: a required pointer was NULL.
     NullPointer = -1,
+    /// `WXFS_E_HANDLE`: the handle is not an open one.
     BadHandle = -2,
+    /// `WXFS_E_UTF8`: a string is not valid UTF-8.
     InvalidUtf8 = -3,
+    /// `WXFS_E_JSON`: the arguments are not a JSON object (or `__nativeBuffers__` is malformed).
     InvalidJson = -4,
+    /// `WXFS_E_UNKNOWN_API`: no such api.
     UnknownApi = -5,
+    /// `WXFS_E_CONFIG`: the open configuration is invalid.
     InvalidConfig = -6,
+    /// `WXFS_E_BUSY`: the sandbox is held by another process.
     Busy = -7,
+    /// `WXFS_E_IO`: the operating system refused to open the sandbox.
     Io = -8,
+    /// `WXFS_E_PANIC`: an internal error was caught at the boundary.
     Panic = -9,
+    /// `WXFS_E_BUFFER_TOO_SMALL`: the caller's buffer is too small.
     BufferTooSmall = -10,
 }
 
@@ -39,6 +51,7 @@ type Handler = fn(&Session, &mut Args<'_>, &Ctx) -> Result<Reply, Error>;
 
 /// The call as made: the api name exactly as JavaScript used it.
 pub struct Ctx<'a> {
+    /// The api name, `Sync` suffix included.
     pub api: &'a str,
 }
 

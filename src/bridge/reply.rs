@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 /// How ArrayBuffer fields leave the bridge.
 pub enum Carriage {
+    /// Inline, as `{"key", "base64"}` entries in the object that holds the field (`wxfs_invoke`).
     Base64,
     /// The buffers, in the order their `index` entries name them.
     Side(Vec<Vec<u8>>),
@@ -38,6 +39,7 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A result with no fields yet (errMsg is added when it is sent).
     pub fn new() -> Reply {
         Reply::default()
     }
@@ -49,11 +51,13 @@ impl Reply {
         }
     }
 
+    /// This reply with the field `key` set to `value` (replacing one of that name).
     pub fn set(mut self, key: &str, value: impl Into<Value>) -> Reply {
         self.put(key, Field::Json(value.into()));
         self
     }
 
+    /// Set the field `key` to `value` in place (replacing one of that name).
     pub fn insert(&mut self, key: &str, value: impl Into<Value>) {
         self.put(key, Field::Json(value.into()));
     }
@@ -64,6 +68,7 @@ impl Reply {
         self
     }
 
+    /// An ArrayBuffer field, carried as the [`Carriage`] says.
     pub fn bytes(mut self, key: &str, bytes: Vec<u8>) -> Reply {
         self.put(key, Field::Bytes(bytes));
         self

@@ -31,7 +31,9 @@ use crate::bridge::{self, Carriage};
 /// `len` is 0.
 #[repr(C)]
 pub struct wxfs_slice {
+    /// The first byte (may be NULL when `len` is 0).
     pub data: *const u8,
+    /// How many bytes.
     pub len: usize,
 }
 
@@ -40,8 +42,11 @@ pub struct wxfs_slice {
 /// result until taken out. Release with `wxfs_result_free`.
 #[repr(C)]
 pub struct wxfs_result {
+    /// The result object, NUL-terminated.
     pub json: wxfs_bytes,
+    /// The ArrayBuffers, `buffers_len` of them (NULL when 0).
     pub buffers: *mut wxfs_bytes,
+    /// How many entries `buffers` has.
     pub buffers_len: usize,
 }
 

@@ -70,7 +70,9 @@ pub const WXFS_ABI_VERSION: u32 = 1;
 /// `wxfs_read_file` do not (they may be a mapping of the file).
 #[repr(C)]
 pub struct wxfs_bytes {
+    /// The first byte (NULL when `len` is 0 and nothing was allocated).
     pub data: *mut u8,
+    /// How many bytes (not counting the NUL of a text result).
     pub len: usize,
 }
 

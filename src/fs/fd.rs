@@ -101,6 +101,7 @@ impl FileSystem {
         }
     }
 
+    /// `open`: open `path` with one of WeChat's flags (`"r"`, `"a+"`, ...); returns the fd.
     pub fn open_fd(&self, path: &str, flag: &str) -> Result<String> {
         let flag = Flag::parse(flag).ok_or_else(|| Error::new(code::INVALID_FLAG, "invalid flag"))?;
         let denied = || format!("permission denied, open {path}");
@@ -175,6 +176,7 @@ impl FileSystem {
         Ok(n.to_string())
     }
 
+    /// `close`: close an fd.
     pub fn close_fd(&self, fd: &str) -> Result<()> {
         let n: u64 = fd.parse().map_err(|_| bad_fd())?;
         let entry = self.fds.remove(n).ok_or_else(bad_fd)?;
@@ -184,6 +186,7 @@ impl FileSystem {
         Ok(())
     }
 
+    /// `fstat`: the stats of the file an fd refers to.
     pub fn fstat(&self, fd: &str) -> Result<Stats> {
         let entry = self.fd(fd)?;
         let e = entry.lock();
@@ -229,6 +232,7 @@ impl FileSystem {
         }
     }
 
+    /// `ftruncate`: cut or extend the file an fd refers to to `length` bytes.
     pub fn ftruncate(&self, fd: &str, length: u64) -> Result<()> {
         let entry = self.fd(fd)?;
         let e = entry.lock();

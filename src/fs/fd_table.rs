@@ -195,6 +195,7 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// The open fds of one sandbox.
 #[derive(Default)]
 pub struct FdTable {
     next: AtomicU64,
@@ -204,10 +205,12 @@ pub struct FdTable {
 }
 
 impl FdTable {
+    /// How many fds are open.
     pub fn len(&self) -> usize {
         self.open.lock().len()
     }
 
+    /// Whether no fd is open.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -10,11 +10,19 @@
 //! file: `read`, `write`, `tree` (mkdir/rmdir/unlink/rename), `saved`, `temp`, `fd`, `archive`,
 //! with `recovery` (what open repairs) and `walk` (trees without recursion) below them.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod archive;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod codec;
 mod fail;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod fd;
 mod fd_table;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod read;
 mod recovery;
 mod saved;
@@ -88,6 +96,7 @@ pub struct FileSystem {
 use crate::sandbox::Protocol;
 
 impl FileSystem {
+    /// Open the file system of a locked sandbox: [`FileSystem::with_io`] with the real I/O layer.
     pub fn new(sb: Arc<Sandbox>, protocol: Protocol, limits: Limits, durability: Durability) -> io::Result<FileSystem> {
         FileSystem::with_io(sb, protocol, limits, durability, Arc::new(StdIo))
     }
@@ -152,6 +161,7 @@ impl FileSystem {
         Ok(fs)
     }
 
+    /// What the sandbox uses now (bytes of usr + store and tmp, entries).
     pub fn usage(&self) -> Usage {
         self.state.lock().usage
     }
@@ -162,6 +172,7 @@ impl FileSystem {
         self.state.lock().files.held
     }
 
+    /// What the open found and repaired.
     pub fn open_report(&self) -> &OpenReport {
         &self.report
     }
@@ -173,10 +184,12 @@ impl FileSystem {
         st.journal.checkpoint(usage)
     }
 
+    /// The limits it was opened with.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
+    /// The path protocol of the paths it accepts and returns.
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }

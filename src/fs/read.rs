@@ -8,7 +8,9 @@ use crate::sandbox::{self, Area, PathError};
 
 /// A file opened for a native caller, with what it takes to map it safely.
 pub struct ForMap {
+    /// The open file.
     pub file: std::fs::File,
+    /// Its length when opened, in bytes.
     pub len: u64,
     /// No call changes this file in place (saved, temp and package files are replaced whole or
     /// not at all, and a pinned temp file is copied, not moved, into usr), so a mapping of it
@@ -18,6 +20,7 @@ pub struct ForMap {
 }
 
 impl FileSystem {
+    /// `access`: whether `path` exists (`Ok`) or why not.
     pub fn access(&self, path: &str) -> Result<()> {
         let noent = format!("no such file or directory {path}");
         let vp = match sandbox::path::parse(path) {
@@ -31,6 +34,7 @@ impl FileSystem {
         })
     }
 
+    /// `stat`: the stats of `path`, or of a whole directory tree with `recursive`.
     pub fn stat(&self, path: &str, recursive: bool) -> Result<StatResult> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.readable(path, denied)?;
@@ -47,6 +51,7 @@ impl FileSystem {
         Ok(StatResult::Tree(out))
     }
 
+    /// `readdir`: the names in a directory.
     pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
         let denied = || format!("permission denied, open {path}");
         let vp = match sandbox::path::parse(path) {
@@ -136,12 +141,15 @@ impl FileSystem {
         Ok((pos, count))
     }
 
+    /// `readFile`: the bytes of a file, or of `length` bytes from `position` (JavaScript numbers,
+    /// checked as WeChat does).
     pub fn read_file(&self, path: &str, position: Option<f64>, length: Option<f64>) -> Result<Vec<u8>> {
         let (file, len) = self.open_read(path)?;
         let (pos, count) = self.read_range(len, position, length)?;
         read_exact_at(&file, pos, count).map_err(|e| Error::system(&e))
     }
 
+    /// `getFileInfo`: a file's size and its digest (`"md5"`, `"sha1"` or `"sha256"`) in lowercase hex.
     pub fn get_file_info(&self, path: &str, algorithm: &str) -> Result<(u64, String)> {
         let algo = archive::Digest::parse(algorithm)
             .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
@@ -167,6 +175,7 @@ impl FileSystem {
         Ok((meta.len(), digest))
     }
 
+    /// `readCompressedFile`: a brotli file (`algorithm` `"br"`), decompressed.
     pub fn read_compressed_file(&self, path: &str, algorithm: &str) -> Result<Vec<u8>> {
         if algorithm != "br" {
             return Err(Error::new(code::BROTLI_FAIL, "decompress fail"));

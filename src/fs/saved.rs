@@ -75,6 +75,7 @@ impl FileSystem {
         Ok(self.show(&dest))
     }
 
+    /// `getSavedFileList`: every saved file, with its size and creation time.
     pub fn get_saved_file_list(&self) -> Result<Vec<SavedFile>> {
         let store = self.dir(Area::Store).expect("store");
         let mut out = Vec::new();
@@ -111,6 +112,7 @@ impl FileSystem {
         Ok((meta.len(), saved_time(&meta)))
     }
 
+    /// `removeSavedFile`: delete one saved file.
     pub fn remove_saved_file(&self, path: &str) -> Result<()> {
         let mut st = self.state.lock();
         let (vp, meta) = self.saved_meta(path)?;

@@ -9,6 +9,7 @@ use crate::sandbox::path::{MAX_DEPTH, MAX_REL_PATH};
 use crate::sandbox::{self, Area, VPath};
 
 impl FileSystem {
+    /// `mkdir`: create a directory in usr (and its parents, with `recursive`).
     pub fn mkdir(&self, path: &str, recursive: bool) -> Result<()> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.writable(path, denied)?;
@@ -76,6 +77,7 @@ impl FileSystem {
         built
     }
 
+    /// `rmdir`: remove a directory of usr (and everything in it, with `recursive`).
     pub fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.writable(path, denied)?;
@@ -112,6 +114,7 @@ impl FileSystem {
         res
     }
 
+    /// `unlink`: remove a file of usr.
     pub fn unlink(&self, path: &str) -> Result<()> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.writable(path, denied)?;
@@ -139,6 +142,7 @@ impl FileSystem {
         res
     }
 
+    /// `rename`: move a file or directory within usr.
     pub fn rename(&self, old: &str, new: &str) -> Result<()> {
         let denied = || format!("permission denied, rename {old} -> {new}");
         let reason = || format!("no such file or directory, rename {old} -> {new}");

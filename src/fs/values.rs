@@ -7,9 +7,13 @@ use cap_std::fs::{Metadata, MetadataExt};
 /// What `stat` reports for one file or directory (spec.md §1 Stats).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
+    /// The Unix mode: file type and permission bits.
     pub mode: u32,
+    /// Bytes (of a file).
     pub size: u64,
+    /// Last access, in seconds since the Unix epoch.
     pub last_accessed_time: i64,
+    /// Last modification, in seconds since the Unix epoch.
     pub last_modified_time: i64,
 }
 
@@ -23,35 +27,51 @@ impl Stats {
         Stats { mode: m.mode(), size: m.len(), last_accessed_time: m.atime(), last_modified_time: m.mtime() }
     }
 
+    /// Whether the mode says directory.
     pub fn is_dir(&self) -> bool {
         self.mode & 0o170000 == 0o040000
     }
 }
 
+/// What `stat` returns: one entry, or a whole tree with `recursive`.
 pub enum StatResult {
+    /// Stats of the path itself.
     One(Stats),
     /// Recursive stat of a directory: `"/"` first, then `"/<rel>"` parents before children.
     Tree(Vec<(String, Stats)>),
 }
 
+/// One entry of getSavedFileList.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavedFile {
+    /// Its path (`wxfile://store_...`).
     pub file_path: String,
+    /// Bytes.
     pub size: u64,
+    /// When it was saved (the file's ctime), in seconds since the Unix epoch.
     pub create_time: i64,
 }
 
 /// Bytes to write, or a host file to take them from.
 pub enum TempSource<'a> {
+    /// These bytes.
     Bytes(&'a [u8]),
-    File { path: PathBuf, take: bool },
+    /// A host file.
+    File {
+        /// The host file.
+        path: PathBuf,
+        /// Move it in (rename, or copy and delete) rather than copy it.
+        take: bool,
+    },
 }
 
 /// Durability of file replacement: `power` flushes data and directory before returning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
+    /// A completed write survives the process being killed (no flush).
     #[default]
     Process,
+    /// A completed write also survives a power cut (data and directory flushed).
     Power,
 }
 

@@ -105,6 +105,7 @@ impl FileSystem {
         })
     }
 
+    /// `truncate`: cut or extend a file of usr to `length` bytes.
     pub fn truncate(&self, path: &str, length: u64) -> Result<()> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.writable(path, denied)?;
@@ -127,6 +128,7 @@ impl FileSystem {
         })
     }
 
+    /// `copyFile`: copy a file to a path in usr.
     pub fn copy_file(&self, src: &str, dst: &str) -> Result<()> {
         let denied = || format!("permission denied, copyFile {src} -> {dst}");
         let reason = || format!("no such file or directory, copyFile {src} -> {dst}");

@@ -3,18 +3,30 @@
 //! `Usage` is plain data: callers hold it under the lock that also covers the write it admits,
 //! so a check and its write are one atomic step.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod cleanup;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod journal;
 
 /// Limits of one sandbox, in bytes (`open_files` is a count). Every one is configurable at open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
+    /// Bytes of `usr` and `store` files together (default 200 MiB).
     pub user_files: u64,
+    /// Bytes of temp files while the mini-program runs (default 4 GiB).
     pub temp_runtime: u64,
+    /// Bytes of temp files kept after close; least recently used go first (default 2 GiB).
     pub temp_keep: u64,
+    /// Bytes of temp files of all sandboxes under the root, kept by `wxfs_gc` given 0
+    /// (default 6 GiB).
     pub temp_all_sandboxes: u64,
+    /// Bytes of one storage item, key and value (default 1 MiB).
     pub storage_item: u64,
+    /// Bytes of all storage items together (default 10 MiB).
     pub storage_total: u64,
+    /// Most bytes one readFile returns (default 100 MiB).
     pub read_file: u64,
     /// Open fds of one sandbox (a count).
     pub open_files: u64,
@@ -24,7 +36,9 @@ pub struct Limits {
     pub buffer_urls: u64,
 }
 
+/// One mebibyte, in bytes.
 pub const MIB: u64 = 1024 * 1024;
+/// One gibibyte, in bytes.
 pub const GIB: u64 = 1024 * MIB;
 
 impl Default for Limits {
@@ -64,26 +78,35 @@ pub fn default_open_files() -> u64 {
 /// are gone after any restart).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// Bytes of usr + store.
     pub user: u64,
+    /// Bytes of tmp.
     pub temp: u64,
+    /// Files and directories of usr + store.
     pub entries: u64,
 }
 
 /// A signed change of each [`Usage`] figure.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
+    /// Change of [`Usage::user`].
     pub user: i64,
+    /// Change of [`Usage::temp`].
     pub temp: i64,
+    /// Change of [`Usage::entries`].
     pub entries: i64,
 }
 
 impl Delta {
+    /// No change.
     pub const ZERO: Delta = Delta { user: 0, temp: 0, entries: 0 };
 
+    /// A change of user bytes and entries only.
     pub fn user(user: i64, entries: i64) -> Delta {
         Delta { user, temp: 0, entries }
     }
 
+    /// Whether nothing changes.
     pub fn is_zero(&self) -> bool {
         *self == Delta::ZERO
     }
@@ -107,6 +130,7 @@ impl std::ops::AddAssign for Delta {
 }
 
 impl Usage {
+    /// Add `d` to each figure, saturating at 0 and `u64::MAX`.
     pub fn apply(&mut self, d: Delta) {
         self.user = apply(self.user, d.user);
         self.temp = apply(self.temp, d.temp);

@@ -1,6 +1,8 @@
 //! One (user, app) sandbox on disk: the area layout, the process lock, and capability handles
 //! through which every path is resolved beneath its area.
 
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
 pub mod naming;
 pub mod path;
 
@@ -19,12 +21,16 @@ pub use path::{Area, PathError, Protocol, VPath};
 
 /// Names inside a sandbox directory (DESIGN.md §2).
 pub const USR: &str = "usr";
+/// Temp files (`wxfile://tmp_*`), created by the host.
 pub const TMP: &str = "tmp";
+/// Saved files (`wxfile://store_*`), created by saveFile.
 pub const STORE: &str = "store";
+/// The key-value storage log.
 pub const KV: &str = "kv";
 /// Where replacing writes are prepared before their rename: same file system as the areas,
 /// outside them so readdir never shows a half-written file.
 pub const STAGING: &str = "staging";
+/// The lock file: the process that has the sandbox open holds an OS file lock on it.
 pub const LOCK: &str = "LOCK";
 /// Its modification time is when the sandbox was last opened or closed by a mini-program
 /// (not by gc or fsck): the order of the cross-sandbox temp trim.
@@ -36,13 +42,17 @@ pub const FORMAT: &str = "FORMAT";
 /// Bumped whenever a file in a sandbox changes in a way an older release would misread.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Why a sandbox could not be opened (or removed).
 #[derive(Debug)]
 pub enum OpenError {
     /// Another process holds the sandbox; the path of its lock file.
     Busy(PathBuf),
     /// This process holds the sandbox (it is open, or under maintenance); the lock file.
     InUse(PathBuf),
+    /// The request itself is wrong (an empty id, a config that differs from the open one, a
+    /// newer `FORMAT`); the message says why.
     Invalid(String),
+    /// The operating system refused.
     Io(io::Error),
 }
 
@@ -102,6 +112,8 @@ pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
 }
 
 impl Sandbox {
+    /// Create or open the sandbox of (`user_id`, `app_id`) under `root` and lock it to this
+    /// process; `package_dir` is the code package, if any.
     pub fn open(root: &Path, user_id: &[u8], app_id: &[u8], package_dir: Option<&Path>) -> Result<Sandbox, OpenError> {
         if user_id.is_empty() || app_id.is_empty() {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
@@ -156,6 +168,7 @@ impl Sandbox {
         &self.base
     }
 
+    /// The directory of the key-value storage log.
     pub fn kv_dir(&self) -> PathBuf {
         self.dir.join(KV)
     }
@@ -170,6 +183,7 @@ impl Sandbox {
         }
     }
 
+    /// The capability handle of the staging directory.
     pub fn staging(&self) -> &Dir {
         &self.staging
     }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+/// The area a virtual path lies in (DESIGN.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Area {
     /// `wxfile://usr/...`: the only area a mini-program may write.
@@ -20,6 +21,7 @@ pub enum Area {
 }
 
 impl Area {
+    /// Whether a mini-program may write in this area (only `usr`).
     pub fn writable(self) -> bool {
         self == Area::Usr
     }
@@ -34,10 +36,13 @@ impl Area {
     }
 }
 
+/// The scheme of the paths a sandbox accepts and returns (docs/design.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Protocol {
+    /// `wxfile://usr/...`, as on iOS and Android (the default).
     #[default]
     Wxfile,
+    /// `http://usr/...`, as in WeChat DevTools.
     Http,
 }
 
@@ -56,6 +61,7 @@ pub enum PathError {
 
 /// Longest component (NAME_MAX) and longest path string we accept.
 pub const MAX_COMPONENT: usize = 255;
+/// Longest path string we accept, in bytes.
 pub const MAX_PATH: usize = 4096;
 /// Most components a path may have beneath its area, and most bytes its components may take
 /// joined by `/`. Every call that can deepen a tree checks them (a rename or unzip for the whole
@@ -63,16 +69,20 @@ pub const MAX_PATH: usize = 4096;
 /// a bounded number of fds and paths the OS accepts in one string (PATH_MAX is 4,096 with the
 /// sandbox's own directory in front).
 pub const MAX_DEPTH: usize = 64;
+/// Most bytes the components beneath an area may take, joined by `/` (see [`MAX_DEPTH`]).
 pub const MAX_REL_PATH: usize = 2048;
 
 /// A parsed virtual path: its area and the components beneath the area's root.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VPath {
+    /// The area.
     pub area: Area,
+    /// Normalised components beneath the area's root (none for the root itself).
     pub parts: Vec<String>,
 }
 
 impl VPath {
+    /// Whether this is the area's root itself.
     pub fn is_area_root(&self) -> bool {
         self.parts.is_empty()
     }
@@ -86,6 +96,7 @@ impl VPath {
         }
     }
 
+    /// The parent directory; `None` for an area root.
     pub fn parent(&self) -> Option<VPath> {
         if self.parts.is_empty() {
             return None;
@@ -93,10 +104,12 @@ impl VPath {
         Some(VPath { area: self.area, parts: self.parts[..self.parts.len() - 1].to_vec() })
     }
 
+    /// The last component; `None` for an area root.
     pub fn name(&self) -> Option<&str> {
         self.parts.last().map(|s| s.as_str())
     }
 
+    /// This path with one more component (`child` is taken as one, unchecked).
     pub fn join(&self, child: &str) -> VPath {
         let mut parts = self.parts.clone();
         parts.push(child.to_string());

@@ -46,7 +46,9 @@ const COMPACT_SLACK: u64 = 64 << 10;
 /// Storage quotas in bytes of key + data + dataType.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Most bytes of one item.
     pub item: u64,
+    /// Most bytes of all items together.
     pub total: u64,
 }
 
@@ -69,23 +71,29 @@ pub struct Value {
 /// A stored value borrowed from the log (see `Store::with`).
 #[derive(Clone, Copy, Debug)]
 pub struct ValueRef<'a> {
+    /// JSON text, as [`Value::data`].
     pub data: &'a str,
+    /// Type tag, as [`Value::data_type`].
     pub data_type: Option<&'a str>,
 }
 
 impl ValueRef<'_> {
+    /// An owned copy.
     pub fn to_owned(&self) -> Value {
         Value { data: self.data.to_owned(), data_type: self.data_type.map(str::to_owned) }
     }
 }
 
+/// Why a change to the store failed; the store is as it was before the call.
 #[derive(Debug)]
 pub enum StoreError {
     /// key + data + dataType exceed `Limits::item` (or one log record's cap, 64 MiB).
     ItemTooLarge,
     /// The store would exceed `Limits::total`.
     TotalExceeded,
+    /// The key is empty.
     EmptyKey,
+    /// The log could not be written.
     Io(io::Error),
 }
 
@@ -143,6 +151,28 @@ pub struct LogStats {
     pub compactions: u64,
 }
 
+/// The key-value storage of one sandbox (`wx.*Storage*`): an append-only log in `kv/` with an
+/// index in memory. [`Session::store`](crate::Session::store) is the open sandbox's.
+///
+/// # Examples
+///
+/// Values a mini-program set are read back as the JSON text it sent:
+///
+/// ```
+/// use wxfs::{bridge, Config, Session};
+///
+/// let root = std::env::temp_dir().join(format!("wxfs-doc-store-{}", std::process::id()));
+/// let session = Session::open(Config::new(&root, "user-1", "wx1234567890")).unwrap();
+/// let (status, _) = bridge::invoke(&session, "setStorageSync", r#"{"key": "user", "data": {"name": "Ann"}}"#);
+/// assert_eq!(status, 0);
+///
+/// let value = session.store.get("user").unwrap();
+/// assert_eq!(value.data, r#"{"name":"Ann"}"#);
+/// assert_eq!(session.store.keys(), ["user"]);
+/// assert!(session.store.get("missing").is_none());
+/// # drop(session);
+/// # std::fs::remove_dir_all(&root).unwrap();
+/// ```
 pub struct Store {
     durability: Durability,
     inner: RwLock<Inner>,
@@ -207,6 +237,7 @@ impl Store {
         Store::open_with_io(dir, durability, Arc::new(StdIo))
     }
 
+    /// [`Store::open`] with a replaceable I/O layer under the log (tests inject faults there).
     pub fn open_with_io(dir: &Path, durability: Durability, io: Arc<dyn LogIo>) -> io::Result<(Store, OpenReport)> {
         let mut index = Index::default();
         let opened = Log::open(io, dir, |file, payload| record::parse(file, payload, |op| apply(&mut index, file, op)))?;
@@ -231,6 +262,7 @@ impl Store {
         Ok((store, report))
     }
 
+    /// Set `key` to `value` within `limits`; on failure the old value is kept.
     pub fn set(&self, key: &str, value: Value, limits: Limits) -> Result<(), StoreError> {
         self.set_parts(key, value.data_type.as_deref(), &value.data, limits)
     }
@@ -305,6 +337,7 @@ impl Store {
         Some(f(ValueRef { data: text(log, item.data), data_type: item.ty.map(|t| text(log, t)) }))
     }
 
+    /// The value of `key`, copied; `None` if it is not set.
     pub fn get(&self, key: &str) -> Option<Value> {
         self.with(key, |v| v.to_owned())
     }
@@ -325,6 +358,7 @@ impl Store {
         self.commit(end).map(|()| true)
     }
 
+    /// Remove every item.
     pub fn clear(&self) -> Result<(), StoreError> {
         let mut w = self.lock_write();
         let inner = &mut *w;
@@ -361,10 +395,12 @@ impl Store {
         self.inner.read().index.size
     }
 
+    /// How many items are set.
     pub fn len(&self) -> usize {
         self.inner.read().index.len()
     }
 
+    /// Whether no item is set.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -375,6 +411,7 @@ impl Store {
         self.flush_to(upto)
     }
 
+    /// Figures of the log now.
     pub fn stats(&self) -> LogStats {
         let inner = self.inner.read();
         LogStats {
