@@ -12,8 +12,10 @@ use parking_lot::Mutex;
 
 use crate::error::{code, Error, Result};
 
+/// The scheme of every URL `createBufferURL` gives.
 pub const SCHEME: &str = "wxblob://";
 
+/// The buffers of one sandbox's `createBufferURL` URLs, bounded together by `limits.bufferUrls`.
 pub struct BufferUrls {
     limit: u64,
     inner: Mutex<Inner>,
@@ -26,6 +28,7 @@ struct Inner {
 }
 
 impl BufferUrls {
+    /// No URLs yet; at most `limit` bytes held at once.
     pub fn new(limit: u64) -> BufferUrls {
         BufferUrls { limit, inner: Mutex::new(Inner::default()) }
     }
@@ -67,11 +70,13 @@ impl BufferUrls {
     }
 
     /// Bytes held and URLs live.
+    /// Bytes held and URLs live.
     pub fn usage(&self) -> (u64, usize) {
         let inner = self.inner.lock();
         (inner.bytes, inner.urls.len())
     }
 
+    /// The most bytes held at once.
     pub fn limit(&self) -> u64 {
         self.limit
     }
