@@ -135,7 +135,9 @@ function transport(host, binaryFields) {
  *   apis: the names the library answers to (wxfs_api_list), as an array or its JSON text;
  *   protocol: 'wxfile' (default) or 'http', as in the sandbox's config;
  *   defer(fn): optional, runs fn later on the JS thread (default setImmediate / setTimeout);
- *   reportError(e): optional, receives an exception thrown by a user callback (default: rethrown later).
+ *   reportError(e): optional, receives an exception thrown by a user callback (default: rethrown later);
+ *   storageSet(key, dataJson, dataType) -> code: optional, the typed wxfs_storage_set (0 when stored),
+ *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
  * }
  */
 function createApi(host, dialect) {
@@ -147,6 +149,7 @@ function createApi(host, dialect) {
     return known === null || known.indexOf(name) >= 0;
   };
   var types = dialect.storageTypes;
+  var storageSet = typeof host.storageSet === 'function' ? host.storageSet : null;
 
   function callSafely(f, res) {
     if (typeof f !== 'function') return;
@@ -379,6 +382,12 @@ function createApi(host, dialect) {
       var setOk = '{"errMsg":"' + syncName + ':ok"}';
       out[syncName] = function (key, data) {
         var v = types.encode(data);
+        if (storageSet !== null && typeof key === 'string' && key !== '') {
+          // The host's typed set: no argument object, no result text. A failure is asked of the
+          // bridge below, which refuses the same set in WeChat's words and changes nothing.
+          var text = JSON.stringify(v.data);
+          if (text !== undefined && storageSet(key, text, v.dataType) === 0) return;
+        }
         var json =
           (key === undefined ? '{' : '{"key":' + JSON.stringify(key) + ',') +
           '"data":' +

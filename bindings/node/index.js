@@ -82,6 +82,7 @@ function open(config) {
   let closed = false;
   const host = {
     invokeBinary: (api, json, buffers) => addon.invoke(handle, api, json, buffers),
+    storageSet: (key, json, dataType) => addon.storageSet(handle, key, json, dataType),
     invokeBinaryAsync: (api, json, buffers, done) => {
       const id = nextId++;
       pending.set(id, done);

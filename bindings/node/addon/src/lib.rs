@@ -68,6 +68,7 @@ struct Lib {
     result_free: unsafe extern "C" fn(WxResult),
     bytes_free: unsafe extern "C" fn(Bytes),
     api_list: unsafe extern "C" fn(u64, *mut Bytes) -> i32,
+    storage_set: unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *const u8, usize) -> i32,
     last_error: unsafe extern "C" fn(*mut c_char, usize, *mut usize) -> i32,
     _lib: libloading::Library,
 }
@@ -95,6 +96,7 @@ unsafe fn load_lib(path: &str) -> Result<Lib, String> {
         result_free: sym!("wxfs_result_free"),
         bytes_free: sym!("wxfs_bytes_free"),
         api_list: sym!("wxfs_api_list"),
+        storage_set: sym!("wxfs_storage_set"),
         last_error: sym!("wxfs_last_error_message"),
         _lib: lib,
     })
@@ -435,6 +437,25 @@ unsafe fn js_invoke(env: napi_env, info: napi_callback_info) -> Js<napi_value> {
     unsafe { result_value(env, l, json, buffers) }
 }
 
+/// `storageSet(handle, key, json, dataType?)`: the typed `wxfs_storage_set`, for the hottest call a
+/// mini-program makes (no argument object to build or parse, no result text). Returns its code;
+/// the caller asks the bridge for the errMsg of a failure.
+unsafe fn js_storage_set(env: napi_env, info: napi_callback_info) -> Js<napi_value> {
+    let l = loaded(env)?;
+    let [h, key, json, data_type] = unsafe { args::<4>(env, info) }?;
+    let h = unsafe { handle(env, h) }?;
+    let key = unsafe { string(env, key) }?;
+    let json = unsafe { string(env, json) }?;
+    let data_type = if unsafe { type_of(env, data_type) } == sys::ValueType::napi_string {
+        Some(unsafe { string(env, data_type) }?)
+    } else {
+        None
+    };
+    let (t, tl) = data_type.as_ref().map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
+    let rc = unsafe { (l.storage_set)(h, key.as_ptr(), key.len(), json.as_ptr(), json.len(), t, tl) };
+    unsafe { make_number(env, rc as f64) }
+}
+
 /// The thread-safe function as the workers see it: `None` once Node has finalized it (the
 /// environment is going away). A worker posts while holding the lock, and the finalizer takes
 /// the lock before the function's memory is freed, so no post can touch a freed function.
@@ -649,12 +670,13 @@ export!(last_error_fn => js_last_error);
 export!(invoke_fn => js_invoke);
 export!(set_dispatcher_fn => js_set_dispatcher);
 export!(invoke_async_fn => js_invoke_async);
+export!(storage_set_fn => js_storage_set);
 
 /// Node's entry point for an addon that does not self-register.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
     NODE.get_or_init(|| unsafe { sys::setup() });
-    let table: [(&[u8], unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 8] = [
+    let table: [(&[u8], unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 9] = [
         (b"load\0", load_fn),
         (b"open\0", open_fn),
         (b"close\0", close_fn),
@@ -663,6 +685,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         (b"invoke\0", invoke_fn),
         (b"setDispatcher\0", set_dispatcher_fn),
         (b"invokeAsync\0", invoke_async_fn),
+        (b"storageSet\0", storage_set_fn),
     ];
     for (name, f) in table {
         let mut func = null_mut();
