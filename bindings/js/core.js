@@ -138,6 +138,8 @@ function transport(host, binaryFields) {
  *   reportError(e): optional, receives an exception thrown by a user callback (default: rethrown later);
  *   storageSet(key, dataJson, dataType) -> code: optional, the typed wxfs_storage_set (0 when stored),
  *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
+ *   storageGet(key) -> json | [json, dataType] | code: optional, the typed wxfs_storage_get, which
+ *     getStorageSync uses first (anything but a value found is then asked of the bridge).
  * }
  */
 function createApi(host, dialect) {
@@ -150,6 +152,7 @@ function createApi(host, dialect) {
   };
   var types = dialect.storageTypes;
   var storageSet = typeof host.storageSet === 'function' ? host.storageSet : null;
+  var storageGet = typeof host.storageGet === 'function' ? host.storageGet : null;
 
   function callSafely(f, res) {
     if (typeof f !== 'function') return;
@@ -371,6 +374,13 @@ function createApi(host, dialect) {
     if (name === 'getStorage' && has(syncName)) {
       // The hottest call a mini-program makes: no intermediate objects on the way in.
       out[syncName] = function (key) {
+        if (storageGet !== null && typeof key === 'string' && key !== '') {
+          // The host's typed get: only the value's JSON is parsed. Anything but a value found (a
+          // missing key, an error) is asked of the bridge, which answers in the platform's words.
+          var got = storageGet(key);
+          if (typeof got === 'string') return JSON.parse(got);
+          if (got !== null && typeof got === 'object') return types.decode(JSON.parse(got[0]), got[1]);
+        }
         var res = t.callJson(syncName, key === undefined ? '{}' : '{"key":' + JSON.stringify(key) + '}');
         if (!isOk(res)) throw syncError(res);
         return types.decode(res.data, res.dataType);

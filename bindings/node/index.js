@@ -83,6 +83,7 @@ function open(config) {
   const host = {
     invokeBinary: (api, json, buffers) => addon.invoke(handle, api, json, buffers),
     storageSet: (key, json, dataType) => addon.storageSet(handle, key, json, dataType),
+    storageGet: (key) => addon.storageGet(handle, key),
     invokeBinaryAsync: (api, json, buffers, done) => {
       const id = nextId++;
       pending.set(id, done);

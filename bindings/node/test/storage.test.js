@@ -227,3 +227,34 @@ test('wx.setStorage / wx.getStorage with encrypt: true, a Date revived, and the 
   const noKey = sandbox('encrypt-nokey').wx;
   assert.equal((await outcome(noKey.setStorage, { key: 'k', data: 1, encrypt: true })).res.errCode, 1400006);
 });
+
+test('setStorageSync / getStorageSync take the typed calls and answer exactly as the bridge does', () => {
+  const { sb, wx } = sandbox('kv-typed', { limits: { storageItem: 200 } });
+  const when = new Date(1733000000000);
+  const values = [
+    ['s', 'text with "quotes" and é'],
+    ['n', 12.5],
+    ['o', { a: [1, { b: null }], c: 'x' }],
+    ['t', true],
+    ['z', null],
+    ['d', when],
+    ['u', undefined],
+  ];
+  for (const [k, v] of values) {
+    wx.setStorageSync(k, v);
+    // What the typed set stored, read through the bridge, and what the typed get reads.
+    const raw = sb.invoke('getStorageSync', { key: k });
+    assert.equal(raw.errMsg, 'getStorageSync:ok');
+    assert.deepEqual(wx.getStorageSync(k), v, k);
+  }
+  assert.equal(sb.invoke('getStorageSync', { key: 'd' }).dataType, 'Date');
+  // Set through the bridge, read through the typed get.
+  sb.invoke('setStorageSync', { key: 'b', data: 5, dataType: 'Date' });
+  assert.deepEqual(wx.getStorageSync('b'), new Date(5));
+  // A missing key is WeChat's '' and a refused set WeChat's words, from the bridge.
+  assert.equal(wx.getStorageSync('missing'), '');
+  syncFails(() => wx.setStorageSync('big', 'x'.repeat(300)), 'setStorageSync:fail exceed storage item max length', 1400002);
+  assert.equal(wx.getStorageSync('s'), values[0][1], 'a refused set changed nothing');
+  assert.deepEqual(sb.invoke('getStorageInfoSync', {}).keys.sort(), ['b', 'd', 'n', 'o', 's', 't', 'u', 'z']);
+  sb.close();
+});

@@ -69,6 +69,7 @@ struct Lib {
     bytes_free: unsafe extern "C" fn(Bytes),
     api_list: unsafe extern "C" fn(u64, *mut Bytes) -> i32,
     storage_set: unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *const u8, usize) -> i32,
+    storage_get: unsafe extern "C" fn(u64, *const u8, usize, *mut Bytes, *mut Bytes) -> i32,
     last_error: unsafe extern "C" fn(*mut c_char, usize, *mut usize) -> i32,
     _lib: libloading::Library,
 }
@@ -97,6 +98,7 @@ unsafe fn load_lib(path: &str) -> Result<Lib, String> {
         bytes_free: sym!("wxfs_bytes_free"),
         api_list: sym!("wxfs_api_list"),
         storage_set: sym!("wxfs_storage_set"),
+        storage_get: sym!("wxfs_storage_get"),
         last_error: sym!("wxfs_last_error_message"),
         _lib: lib,
     })
@@ -456,6 +458,41 @@ unsafe fn js_storage_set(env: napi_env, info: napi_callback_info) -> Js<napi_val
     unsafe { make_number(env, rc as f64) }
 }
 
+/// `storageGet(handle, key)`: the typed `wxfs_storage_get`. Returns the value's JSON text, or
+/// `[json, dataType]` when it has a dataType, or the code of a failure (the caller asks the bridge
+/// for what a failure means in its platform's words).
+unsafe fn js_storage_get(env: napi_env, info: napi_callback_info) -> Js<napi_value> {
+    let l = loaded(env)?;
+    let [h, key] = unsafe { args::<2>(env, info) }?;
+    let h = unsafe { handle(env, h) }?;
+    let key = unsafe { string(env, key) }?;
+    let mut json = Bytes { data: null_mut(), len: 0 };
+    let mut data_type = Bytes { data: null_mut(), len: 0 };
+    let rc = unsafe { (l.storage_get)(h, key.as_ptr(), key.len(), &mut json, &mut data_type) };
+    if rc != 0 {
+        return unsafe { make_number(env, rc as f64) };
+    }
+    let bytes = |b: &Bytes| if b.data.is_null() { &[][..] } else { unsafe { std::slice::from_raw_parts(b.data, b.len) } };
+    let text = unsafe { make_string(env, bytes(&json)) };
+    let out = match (text, data_type.data.is_null()) {
+        (Ok(text), true) => Ok(text),
+        (Ok(text), false) => (|| {
+            let t = unsafe { make_string(env, bytes(&data_type)) }?;
+            let mut arr = null_mut();
+            unsafe { ok(env, sys::napi_create_array_with_length(env, 2, &mut arr), "array")? };
+            unsafe { sys::napi_set_element(env, arr, 0, text) };
+            unsafe { sys::napi_set_element(env, arr, 1, t) };
+            Ok(arr)
+        })(),
+        (Err(t), _) => Err(t),
+    };
+    unsafe { (l.bytes_free)(json) };
+    if !data_type.data.is_null() {
+        unsafe { (l.bytes_free)(data_type) };
+    }
+    out
+}
+
 /// The thread-safe function as the workers see it: `None` once Node has finalized it (the
 /// environment is going away). A worker posts while holding the lock, and the finalizer takes
 /// the lock before the function's memory is freed, so no post can touch a freed function.
@@ -671,12 +708,13 @@ export!(invoke_fn => js_invoke);
 export!(set_dispatcher_fn => js_set_dispatcher);
 export!(invoke_async_fn => js_invoke_async);
 export!(storage_set_fn => js_storage_set);
+export!(storage_get_fn => js_storage_get);
 
 /// Node's entry point for an addon that does not self-register.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
     NODE.get_or_init(|| unsafe { sys::setup() });
-    let table: [(&[u8], unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 9] = [
+    let table: [(&[u8], unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value); 10] = [
         (b"load\0", load_fn),
         (b"open\0", open_fn),
         (b"close\0", close_fn),
@@ -686,6 +724,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         (b"setDispatcher\0", set_dispatcher_fn),
         (b"invokeAsync\0", invoke_async_fn),
         (b"storageSet\0", storage_set_fn),
+        (b"storageGet\0", storage_get_fn),
     ];
     for (name, f) in table {
         let mut func = null_mut();
