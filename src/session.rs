@@ -8,6 +8,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use crate::fs::{Durability, FileSystem};
+use crate::platform::Platform;
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox};
 use crate::storage::{self, Store};
@@ -21,6 +22,8 @@ pub struct Config {
     pub protocol: Protocol,
     pub durability: Durability,
     pub limits: Limits,
+    /// Whose mini-programs: path protocol, result envelope, errors, limits (docs/platforms/).
+    pub platform: Platform,
 }
 
 impl Config {
@@ -33,7 +36,14 @@ impl Config {
             protocol: Protocol::Wxfile,
             durability: Durability::Process,
             limits: Limits::default(),
+            platform: Platform::Wechat,
         }
+    }
+
+    /// Where this config's sandbox lives: `<root>/<user>/<app>`, `@<platform>` appended to the
+    /// app's name for every platform but WeChat (`Platform::dir_suffix`).
+    pub fn sandbox_dir(&self) -> PathBuf {
+        crate::platform::sandbox_dir(&self.root, &self.user_id, &self.app_id, self.platform)
     }
 }
 
@@ -51,7 +61,7 @@ static OPEN: Lazy<Mutex<HashMap<PathBuf, Weak<Session>>>> = Lazy::new(|| Mutex::
 
 impl Session {
     pub fn open(config: Config) -> Result<Arc<Session>, OpenError> {
-        let dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
+        let dir = config.sandbox_dir();
         let mut open = OPEN.lock();
         while let Some(w) = open.get(&dir) {
             match w.upgrade() {
@@ -64,12 +74,10 @@ impl Session {
                 }
             }
         }
-        let sandbox = Arc::new(Sandbox::open(
-            &config.root,
-            config.user_id.as_bytes(),
-            config.app_id.as_bytes(),
-            config.package_dir.as_deref(),
-        )?);
+        if config.user_id.is_empty() || config.app_id.is_empty() {
+            return Err(OpenError::Invalid("userId and appId must not be empty".into()));
+        }
+        let sandbox = Arc::new(Sandbox::open_in(&dir, config.package_dir.as_deref())?);
         let fs = FileSystem::new(sandbox.clone(), config.protocol, config.limits, config.durability)?;
         let durability = match config.durability {
             Durability::Process => storage::Durability::Process,
@@ -180,7 +188,16 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
 /// Delete everything of one (user, app): the user deleted the mini-program. Fails with
 /// `OpenError::Busy` while the sandbox is open anywhere.
 pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Result<bool, OpenError> {
-    let dir = crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes());
+    remove_sandbox_dir(&crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes()))
+}
+
+/// `remove_sandbox` for the sandbox a config names (its platform included).
+pub fn remove_sandbox_of(config: &Config) -> Result<bool, OpenError> {
+    remove_sandbox_dir(&config.sandbox_dir())
+}
+
+fn remove_sandbox_dir(dir: &std::path::Path) -> Result<bool, OpenError> {
+    let dir = dir.to_path_buf();
     if !dir.join(crate::sandbox::LOCK).exists() {
         return Ok(false);
     }

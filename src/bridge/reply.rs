@@ -102,8 +102,15 @@ impl Reply {
 
     /// The envelope: errMsg first, then the payload.
     pub fn into_envelope(self, api: &str, carriage: &mut Carriage) -> Value {
+        self.into_envelope_with(&[("errMsg", Value::String(format!("{api}:ok")))], carriage)
+    }
+
+    /// The envelope with `head` (a platform's success fields, `Dialect::ok_head`) first.
+    pub fn into_envelope_with(self, head: &[(&str, Value)], carriage: &mut Carriage) -> Value {
         let mut out = Map::new();
-        out.insert("errMsg".into(), Value::String(format!("{api}:ok")));
+        for (k, v) in head {
+            out.insert(k.to_string(), v.clone());
+        }
         if let Value::Object(m) = self.into_value(carriage) {
             out.extend(m);
         }
@@ -113,20 +120,30 @@ impl Reply {
     /// The envelope as bytes, with raw fields spliced in as they are: what the C ABI returns.
     /// Equal, once parsed, to `into_envelope`.
     pub fn into_bytes(self, api: &str, carriage: &mut Carriage) -> Vec<u8> {
+        self.into_bytes_with(&[("errMsg", Value::String(format!("{api}:ok")))], carriage)
+    }
+
+    /// `into_bytes` with `head` (a platform's success fields, `Dialect::ok_head`) first.
+    pub fn into_bytes_with(self, head: &[(&str, Value)], carriage: &mut Carriage) -> Vec<u8> {
         if !self.fields.iter().any(|(_, f)| matches!(f, Field::Raw(_))) {
-            return serde_json::to_vec(&self.into_envelope(api, carriage)).unwrap_or_default();
+            return serde_json::to_vec(&self.into_envelope_with(head, carriage)).unwrap_or_default();
         }
         let raw_len: usize = self.fields.iter().map(|(k, f)| if let Field::Raw(j) = f { k.len() + j.len() + 4 } else { 0 }).sum();
         let mut out = Vec::with_capacity(64 + raw_len);
-        out.extend_from_slice(b"{\"errMsg\":");
-        let _ = serde_json::to_writer(&mut out, &format!("{api}:ok"));
-        let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
-        fn write(out: &mut Vec<u8>, key: &str, body: &[u8]) {
-            out.push(b',');
+        out.push(b'{');
+        let mut first = true;
+        let mut write = |out: &mut Vec<u8>, key: &str, body: &[u8]| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
             let _ = serde_json::to_writer(&mut *out, key);
             out.push(b':');
             out.extend_from_slice(body);
+        };
+        for (k, v) in head {
+            write(&mut out, k, &serde_json::to_vec(v).unwrap_or_default());
         }
+        let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
         for (key, field) in self.fields {
             match field {
                 Field::Raw(json) => write(&mut out, &key, json.as_bytes()),

@@ -20,7 +20,7 @@ pub struct ForMap {
 impl FileSystem {
     pub fn access(&self, path: &str) -> Result<()> {
         let noent = format!("no such file or directory {path}");
-        let vp = match sandbox::path::parse(path) {
+        let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::NO_SUCH_FILE, noent)),
@@ -49,7 +49,7 @@ impl FileSystem {
 
     pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
         let denied = || format!("permission denied, open {path}");
-        let vp = match sandbox::path::parse(path) {
+        let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::PATH_PERMISSION_DENIED, denied())),
@@ -146,7 +146,7 @@ impl FileSystem {
         let algo = archive::Digest::parse(algorithm)
             .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
         let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
-        let vp = sandbox::path::parse(path).map_err(|_| not_exist())?;
+        let vp = sandbox::path::parse_in(path, self.protocol).map_err(|_| not_exist())?;
         let file = self.dir(vp.area).and_then(|d| d.open(vp.rel()).ok()).ok_or_else(not_exist)?;
         let mut file = file.into_std();
         let meta = file.metadata().map_err(|e| Error::system(&e))?;
