@@ -46,6 +46,8 @@ pub mod code {
     pub const STORAGE_IO: u32 = 1_400_005;
     /// Host temp creation refused: the sandbox's temp files would exceed the runtime limit.
     pub const TEMP_LIMIT: u32 = 1_400_101;
+    /// One file over a platform's per-file limit (Alipay: 10 MB; WeChat has none).
+    pub const FILE_TOO_LARGE: u32 = 1_400_102;
 }
 
 /// An API failure: `errCode` and the reason text of errMsg.

@@ -237,6 +237,7 @@ fn kind_of(errcode: u32, reason: &str, base_api: &str) -> Option<&'static str> {
         UNZIP_OPEN | UNZIP_ENTRY | UNZIP_FAIL => "unzip",
         BROTLI_FAIL => "brotli",
         TEMP_NOT_EXIST => "temp-not-exist",
+        FILE_TOO_LARGE => "file-too-large",
         IO_ERROR | SYSTEM_ERROR | STORAGE_IO => "io",
         STORAGE_NOT_FOUND => "storage-not-found",
         STORAGE_ITEM_TOO_LARGE => "storage-item-too-large",
@@ -328,6 +329,11 @@ impl Dialect {
             head.push(("success", Value::Bool(true)));
         }
         head
+    }
+
+    /// The largest one file may be, where the platform documents a limit (Alipay's 10 MB).
+    pub fn single_file_limit(&self) -> Option<u64> {
+        self.limit("singleFile").flatten()
     }
 
     /// What a missing storage key reads as when the platform answers it with a success.

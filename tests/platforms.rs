@@ -157,3 +157,27 @@ fn gc_trims_every_platforms_temp_files() {
     assert_eq!(freed, 2000);
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn alipay_refuses_a_file_over_10_mb_and_wechat_does_not() {
+    // ALI-D FileSystemManager.writeFile.md / ALI-T L14947: 10028 单个文件超过 10M.
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-10m");
+    let big = json!({"filePath": "https://usr/big.bin", "data": "x".repeat(10 * 1024 * 1024 + 1)});
+    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let (rc, v) = lib.invoke(h, "writeFileSync", &big);
+    assert_eq!((rc, v), (10028, json!({"errorMessage": "单个文件超过 10M", "error": 10028})));
+    let (rc, v) = lib.invoke(h, "accessSync", &json!({"path": "https://usr/big.bin"}));
+    assert_eq!((rc, &v["error"]), (10022, &json!(10022)), "{v}");
+    let at_limit = json!({"filePath": "https://usr/big.bin", "data": "x".repeat(10 * 1024 * 1024)});
+    assert_eq!(lib.invoke(h, "writeFileSync", &at_limit).0, 0);
+    let (rc, v) = lib.invoke(h, "appendFileSync", &json!({"filePath": "https://usr/big.bin", "data": "y"}));
+    assert_eq!((rc, &v["errorMessage"]), (10028, &json!("单个文件超过 10M")));
+    lib.close(h);
+    let h = lib.open(&config(&root, None)).unwrap();
+    let mut big = big;
+    big["filePath"] = json!("wxfile://usr/big.bin");
+    assert_eq!(lib.invoke(h, "writeFileSync", &big).0, 0, "WeChat has no per-file limit");
+    lib.close(h);
+    let _ = std::fs::remove_dir_all(root);
+}
