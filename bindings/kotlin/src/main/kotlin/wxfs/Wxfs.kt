@@ -243,6 +243,9 @@ class WxfsException(val code: Int, val errMsg: String) : RuntimeException("[$cod
 /** `protocol` of the config: the scheme of virtual paths. */
 enum class Protocol(val json: String) { WXFILE("wxfile"), HTTP("http") }
 
+/** `platform` of the config: whose mini-programs the sandbox serves (paths, results, limits; docs/platforms/). */
+enum class Platform(val json: String) { WECHAT("wechat"), ALIPAY("alipay"), DOUYIN("douyin"), BAIDU("baidu"), QQ("qq") }
+
 /** `durability` of the config: what an acknowledged write survives. */
 enum class Durability(val json: String) { PROCESS("process"), POWER("power") }
 
@@ -494,7 +497,8 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             packageDir: String? = null,
             protocol: Protocol? = null,
             durability: Durability? = null,
-            limits: Limits? = null
+            limits: Limits? = null,
+            platform: Platform? = null
         ): Sandbox {
             val sb = StringBuilder("{")
             sb.append("\"root\":").append(Json.quote(root))
@@ -504,6 +508,7 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             if (protocol != null) sb.append(",\"protocol\":").append(Json.quote(protocol.json))
             if (durability != null) sb.append(",\"durability\":").append(Json.quote(durability.json))
             if (limits != null) sb.append(",\"limits\":").append(limits.toJson())
+            if (platform != null) sb.append(",\"platform\":").append(Json.quote(platform.json))
             sb.append('}')
             return openJson(sb.toString())
         }
