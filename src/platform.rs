@@ -150,6 +150,9 @@ pub struct Envelope {
     pub fail_code: String,
     /// The failure text is `<api>:fail <reason>` rather than the reason alone.
     pub api_prefix: bool,
+    /// `"keep"`: a failure the platform documents no code for carries the internal code;
+    /// `"omit"`: it carries no code field (the C ABI still returns the internal code).
+    pub unmapped_code: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -287,6 +290,7 @@ impl Dialect {
             false => u32::try_from(errcode).ok().and_then(|c| kind_of(c, reason, base)).and_then(|k| self.entry(k, base)),
         };
         let (mut out_code, mut text) = (errcode, reason.to_string());
+        let mut mapped = self.native;
         if let Some(e) = entry {
             if let Some(Value::Object(fields)) = &e.succeeds_with {
                 return Rendered::Success(fields.clone());
@@ -297,12 +301,14 @@ impl Dialect {
             };
             if let Some(c) = c {
                 out_code = c;
+                mapped = true;
             }
             if let Some(m) = m {
                 text = m.replace("${api}", api).replace("${path}", path.unwrap_or("")).replace("${dirPath}", path.unwrap_or(""));
             }
         }
-        Rendered::Fail(self.fail_object(api, &text, Some(out_code)), out_code.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+        let shown = (mapped || self.envelope.unmapped_code != "omit").then_some(out_code);
+        Rendered::Fail(self.fail_object(api, &text, shown), out_code.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
     }
 
     /// A failure object in this platform's envelope.
@@ -404,6 +410,12 @@ mod tests {
             Rendered::Success(_)
         ));
         assert_eq!(Platform::Alipay.dialect().missing_key(), Some(Value::Null));
+        // Douyin documents no code for this: errMsg alone, the internal code still returned.
+        let (v, rc) = render(Platform::Douyin, "rmdir", code::DIR_NOT_EMPTY as i64, "directory not empty", None);
+        assert_eq!((v, rc), (serde_json::json!({"errMsg": "rmdir:fail directory not empty"}), code::DIR_NOT_EMPTY as i32));
+        let (v, rc) =
+            render(Platform::Baidu, "setStorage", code::STORAGE_INVALID as i64, "parameter error: key should not be empty", None);
+        assert_eq!((v["errMsg"].as_str(), rc), (Some("setStorage:fail 执行失败"), 1001));
         assert_eq!(Platform::Wechat.dialect().missing_key(), None);
     }
 
