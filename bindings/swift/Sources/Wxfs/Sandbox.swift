@@ -626,4 +626,17 @@ public final class Sandbox: @unchecked Sendable {
         try check(rc)
         return removed
     }
+
+    /// `removeSandbox` for another platform's sandbox of (userId, appId) (`wxfs_remove_sandbox_config`).
+    public static func removeSandbox(root: String, userId: String, appId: String, platform: WxfsPlatform) throws -> Bool {
+        let config: [String: Any] = ["root": root, "userId": userId, "appId": appId, "platform": platform.rawValue]
+        let data = try JSONSerialization.data(withJSONObject: config, options: [])
+        let json = String(decoding: data, as: UTF8.self)
+        var removed = false
+        let rc = withUTF8(json) { c, cLen in
+            wxfs_remove_sandbox_config(c, cLen, &removed)
+        }
+        try check(rc)
+        return removed
+    }
 }

@@ -76,6 +76,7 @@ final class SandboxTests: XCTestCase {
         XCTAssertTrue(temp.hasPrefix("https://resource/apml"))
         sandbox.close()
         XCTAssertFalse(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId))
+        XCTAssertTrue(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId, platform: .alipay))
     }
 
     func testStorage() throws {

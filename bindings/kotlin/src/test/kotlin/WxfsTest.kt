@@ -124,6 +124,8 @@ private fun run(root: String, appId: String, userId: String) {
             expect(temp.startsWith("https://resource/apml") && temp.endsWith(".png")) { "temp path $temp" }
         }
         expect(!Sandbox.removeSandbox(root, userId, "wxplatform")) { "no WeChat sandbox of that appId was made" }
+        expect(Sandbox.removeSandbox(root, userId, "wxplatform", Platform.ALIPAY)) { "the Alipay one removed" }
+        expect(!Sandbox.removeSandbox(root, userId, "wxplatform", Platform.ALIPAY)) { "and gone" }
     }
 
     // The image-cache scenario: a download lands in temp, is saved, and its path cached in storage.

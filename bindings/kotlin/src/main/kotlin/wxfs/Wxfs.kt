@@ -215,6 +215,9 @@ object WxfsNative {
         outRemoved: ByteArray?
     ): Int
 
+    /** The sandbox a wxfs_open config names (its platform included); `bool *out_removed` as above. */
+    @JvmStatic external fun wxfs_remove_sandbox_config(configJson: ByteArray?, configLen: SizeT, outRemoved: ByteArray?): Int
+
     /** This thread's last error message (the reason of the last failed typed call). */
     @JvmStatic fun lastErrorMessage(): String {
         val lenOut = Memory(Native.SIZE_T_SIZE.toLong())
@@ -543,6 +546,17 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             val a = utf8(appId)
             val removed = ByteArray(1)
             check(WxfsNative.wxfs_remove_sandbox_v2(r, len(r), u, len(u), a, len(a), removed))
+            return removed[0].toInt() != 0
+        }
+
+        /** `removeSandbox` for another platform's sandbox of (userId, appId) (wxfs_remove_sandbox_config). */
+        @JvmStatic
+        fun removeSandbox(root: String, userId: String, appId: String, platform: Platform): Boolean {
+            val json = "{\"root\":" + Json.quote(root) + ",\"userId\":" + Json.quote(userId) +
+                ",\"appId\":" + Json.quote(appId) + ",\"platform\":" + Json.quote(platform.json) + "}"
+            val cfg = utf8(json)
+            val removed = ByteArray(1)
+            check(WxfsNative.wxfs_remove_sandbox_config(cfg, len(cfg), removed))
             return removed[0].toInt() != 0
         }
 
