@@ -181,3 +181,20 @@ fn alipay_refuses_a_file_over_10_mb_and_wechat_does_not() {
     lib.close(h);
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn the_inspector_lists_a_platforms_sandbox_with_its_platform_and_quota() {
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-ls");
+    for p in [None, Some("alipay")] {
+        let h = lib.open(&config(&root, p)).unwrap();
+        lib.close(h);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxfs")).args(["ls", root.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let line = |app: &str| text.lines().find(|l| l.split_whitespace().nth(1) == Some(app)).map(str::to_string);
+    assert!(line("wxApp1").is_some_and(|l| l.contains("/ 200 MiB")), "{text}");
+    assert!(line("wxApp1@alipay").is_some_and(|l| l.contains("/ 50 MiB")), "{text}");
+    let _ = std::fs::remove_dir_all(root);
+}

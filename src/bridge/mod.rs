@@ -166,16 +166,16 @@ pub fn invoke_carried(
 }
 
 fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) -> (i32, std::result::Result<Reply, Value>) {
-    let dialect = session.config.platform.dialect();
+    let dialect = || session.config.platform.dialect();
     let Some(entry) = lookup(api) else {
         let s = Status::UnknownApi as i32;
-        return (s, Err(dialect.fail_object(api, &format!("unknown api \"{api}\""), Some(s as i64))));
+        return (s, Err(dialect().fail_object(api, &format!("unknown api \"{api}\""), Some(s as i64))));
     };
     let mut args = match Args::parse(args_json, entry.param_code, side) {
         Ok(a) => a,
         Err(args::Malformed(why)) => {
             let s = Status::InvalidJson as i32;
-            return (s, Err(dialect.fail_object(api, &why, Some(s as i64))));
+            return (s, Err(dialect().fail_object(api, &why, Some(s as i64))));
         }
     };
     let ctx = Ctx { api };
@@ -183,7 +183,7 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
         Ok(reply) => (0, Ok(reply)),
         Err(e) if session.config.platform == Platform::Wechat => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
         // One internal error, in the platform's words, code and envelope (docs/platforms/).
-        Err(e) => match dialect.render_failure(api, e.code as i64, &e.reason, main_path(&args)) {
+        Err(e) => match dialect().render_failure(api, e.code as i64, &e.reason, main_path(&args)) {
             Rendered::Fail(v, rc) => (rc, Err(v)),
             Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
         },
