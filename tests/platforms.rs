@@ -198,3 +198,23 @@ fn the_inspector_lists_a_platforms_sandbox_with_its_platform_and_quota() {
     assert!(line("wxApp1@alipay").is_some_and(|l| l.contains("/ 50 MiB")), "{text}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+#[test]
+fn host_apis_answer_in_wechats_envelope_on_every_platform() {
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-host");
+    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let (rc, v) = lib.invoke(h, "host.createTempFile", &json!({"data": "x", "encoding": "utf8", "extension": "txt"}));
+    assert_eq!(rc, 0);
+    assert_eq!(v["errMsg"], "host.createTempFile:ok");
+    assert!(v.get("success").is_none(), "{v}");
+    let (rc, v) = lib.invoke(h, "host.realPath", &json!({"path": "https://usr/none"}));
+    assert_ne!(rc, 0);
+    assert!(v["errMsg"].as_str().unwrap().starts_with("host.realPath:fail"), "{v}");
+    assert!(v.get("error").is_none(), "{v}");
+    // The mini-program's own apis answer in Alipay's.
+    let (rc, v) = lib.invoke(h, "accessSync", &json!({"path": "https://usr/none"}));
+    assert_eq!((rc, v), (10022, json!({"errorMessage": "文件/目录不存在", "error": 10022})));
+    lib.close(h);
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -138,7 +138,7 @@ pub fn fail(api: &str, reason: &str, errcode: Option<i64>) -> Value {
 /// ArrayBuffers carried as base64 inside it.
 pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
     let (code, out) = run(session, api, args_json, Vec::new());
-    let head = session.config.platform.dialect().ok_head(api);
+    let head = platform_of(session, api).dialect().ok_head(api);
     (code, out.map_or_else(|fail| fail, |reply| reply.into_envelope_with(&head, &mut Carriage::Base64)))
 }
 
@@ -160,13 +160,16 @@ pub fn invoke_carried(
     let (code, out) = run(session, api, args_json, side);
     match out {
         Err(fail) => (code, to_bytes(&fail)),
-        Ok(reply) if session.config.platform == Platform::Wechat => (code, reply.into_bytes(api, carriage)),
-        Ok(reply) => (code, reply.into_bytes_with(&session.config.platform.dialect().ok_head(api), carriage)),
+        Ok(reply) => match platform_of(session, api) {
+            Platform::Wechat => (code, reply.into_bytes(api, carriage)),
+            p => (code, reply.into_bytes_with(&p.dialect().ok_head(api), carriage)),
+        },
     }
 }
 
 fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) -> (i32, std::result::Result<Reply, Value>) {
-    let dialect = || session.config.platform.dialect();
+    let platform = platform_of(session, api);
+    let dialect = || platform.dialect();
     let Some(entry) = lookup(api) else {
         let s = Status::UnknownApi as i32;
         return (s, Err(dialect().fail_object(api, &format!("unknown api \"{api}\""), Some(s as i64))));
@@ -181,12 +184,22 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
     let ctx = Ctx { api };
     match (entry.handler)(session, &mut args, &ctx) {
         Ok(reply) => (0, Ok(reply)),
-        Err(e) if session.config.platform == Platform::Wechat => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
+        Err(e) if platform == Platform::Wechat => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
         // One internal error, in the platform's words, code and envelope (docs/platforms/).
         Err(e) => match dialect().render_failure(api, e.code as i64, &e.reason, main_path(&args)) {
             Rendered::Fail(v, rc) => (rc, Err(v)),
             Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
         },
+    }
+}
+
+/// Whose envelope a call's result takes: the sandbox's platform, except for the host's own
+/// `host.*` apis, which answer in WeChat's envelope on every platform (host code stays one).
+fn platform_of(session: &Session, api: &str) -> Platform {
+    if api.starts_with("host.") {
+        Platform::Wechat
+    } else {
+        session.config.platform
     }
 }
 
