@@ -13,6 +13,8 @@ module.exports = derive({
     'removeSavedFile', 'rename', 'rmdir', 'saveFile', 'stat', 'truncate', 'unlink', 'unzip', 'writeFile', 'open',
   ],
   fsmOverrides: {
+    // truncateSync(filePath, length) is positional in TT-T (WeChat's takes the option object).
+    truncate: { sync: ['filePath', 'length'], params: ['filePath', 'length'], returns: null },
     // write exists as async only (mini-games, base lib 3.74.0).
     write: { sync: null, params: ['fd', 'data', 'offset', 'length', 'encoding', 'position'] },
   },

@@ -117,6 +117,9 @@ test('tt: WeChat shapes, errNo, missing storage key reads as an empty string', a
   assert.equal(e.errNo, 21102);
   assert.equal(e.errCode, undefined);
   assert.equal(fs.statSync('ttfile://user/a.txt').size, 2);
+  fs.truncateSync('ttfile://user/a.txt', 1); // positional in TT-T, unlike WeChat's option object
+  assert.equal(fs.readFileSync('ttfile://user/a.txt', 'utf8'), 'h');
+  fs.writeFileSync('ttfile://user/a.txt', 'hi');
   const stat = await outcome(fs.stat, { path: 'ttfile://user/a.txt' });
   assert.ok(stat.res.stat.isFile() && stat.res.stats.isFile(), 'stat and stats');
   assert.equal(tt.getStorageSync('nope'), '');
