@@ -131,7 +131,15 @@ impl Reply {
         let raw_len: usize = self.fields.iter().map(|(k, f)| if let Field::Raw(j) = f { k.len() + j.len() + 4 } else { 0 }).sum();
         let mut out = Vec::with_capacity(64 + raw_len);
         out.push(b'{');
-        let mut first = true;
+        for (i, (k, v)) in head.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut out, k);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, v);
+        }
+        let mut first = head.is_empty();
         let mut write = |out: &mut Vec<u8>, key: &str, body: &[u8]| {
             if !std::mem::take(&mut first) {
                 out.push(b',');
@@ -140,9 +148,6 @@ impl Reply {
             out.push(b':');
             out.extend_from_slice(body);
         };
-        for (k, v) in head {
-            write(&mut out, k, &serde_json::to_vec(v).unwrap_or_default());
-        }
         let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
         for (key, field) in self.fields {
             match field {
@@ -253,6 +258,23 @@ mod tests {
         assert!(String::from_utf8(bytes)
             .unwrap()
             .ends_with(r#""dataType":"Object","__nativeBuffers__":[{"key":"buf","index":0}]}"#));
+    }
+
+    #[test]
+    fn a_platforms_head_replaces_errmsg_in_both_forms() {
+        let make = || Reply::new().raw("data", "[1]".to_string()).set("n", 2);
+        for (head, want) in [
+            (vec![("success", Value::Bool(true))], r#"{"success":true,"data":[1],"n":2}"#),
+            (vec![], r#"{"data":[1],"n":2}"#),
+            (
+                vec![("errMsg", Value::from("x:ok")), ("success", Value::Bool(true))],
+                r#"{"errMsg":"x:ok","success":true,"data":[1],"n":2}"#,
+            ),
+        ] {
+            let bytes = make().into_bytes_with(&head, &mut Carriage::Base64);
+            assert_eq!(String::from_utf8(bytes).unwrap(), want);
+            assert_eq!(make().into_envelope_with(&head, &mut Carriage::Base64).to_string(), want);
+        }
     }
 
     #[test]

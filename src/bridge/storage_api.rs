@@ -172,13 +172,13 @@ pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
     });
     match found {
         Some(r) => Ok(r),
-        // Douyin, Baidu (documented) and Alipay (decided) read a missing key as a value.
-        None if s.config.platform.dialect().missing_key().is_some() => {
-            Ok(Reply::new().set("data", s.config.platform.dialect().missing_key().unwrap_or_default()))
-        }
-        // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
-        None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
-        None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
+        None => match s.config.platform.dialect().missing_key() {
+            // Douyin, Baidu (documented) and Alipay (decided) read a missing key as a value.
+            Some(data) => Ok(Reply::new().set("data", data)),
+            // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
+            None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
+            None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
+        },
     }
 }
 
