@@ -420,6 +420,19 @@ mod tests {
     }
 
     #[test]
+    fn a_rust_host_opens_a_platforms_sandbox_with_config_with_platform() {
+        let root = std::env::temp_dir().join(format!("wxfs-platform-rust-{}", std::process::id()));
+        let config = crate::Config::new(&root, "u", "wxa").with_platform(Platform::Alipay);
+        assert_eq!((config.protocol, config.limits.storage_item), (Protocol::Https, 204_800));
+        let s = crate::Session::open(config).unwrap();
+        let (rc, v) = crate::bridge::invoke(&s, "writeFileSync", r#"{"filePath":"https://usr/a","data":"x"}"#);
+        assert_eq!((rc, v), (0, serde_json::json!({"success": true})));
+        assert!(root.join("u/wxa@alipay/usr/a").is_file());
+        drop(s);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
     fn directory_suffixes_round_trip() {
         for p in Platform::ALL {
             let name = format!("wx123{}", p.dir_suffix());

@@ -45,6 +45,15 @@ impl Config {
     pub fn sandbox_dir(&self) -> PathBuf {
         crate::platform::sandbox_dir(&self.root, &self.user_id, &self.app_id, self.platform)
     }
+
+    /// This config for `platform`, with that platform's path protocol and default limits (what
+    /// `"platform"` in the JSON config does; set `limits` afterwards to override).
+    pub fn with_platform(mut self, platform: Platform) -> Config {
+        self.platform = platform;
+        self.protocol = platform.protocol();
+        self.limits = platform.default_limits();
+        self
+    }
 }
 
 pub struct Session {
