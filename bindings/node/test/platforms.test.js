@@ -34,6 +34,10 @@ test('each platform gets its own object, env.USER_DATA_PATH and only its documen
   assert.equal(typeof sb.my.getSavedFileInfo, 'function', 'legacy my.getSavedFileInfo');
   sb.close();
   assert.throws(() => wxfs.open(config(freshRoot('bad'), { platform: 'toutiao' })), /platform "toutiao"/);
+  const js = require('../../js');
+  assert.throws(() => js.createFor('toutiao', {}), /unknown platform "toutiao"/);
+  assert.equal(js.dialects.alipay.name, 'my');
+  assert.equal(typeof js.createSwan, 'function');
 });
 
 test('my: Alipay envelope, object or positional FS Sync arguments, whole-result Sync returns', async () => {
