@@ -548,7 +548,8 @@ int32_t wxfs_storage_info(uint64_t sandbox,
 
 /**
  * Trim the temp areas of every sandbox under `root` to `temp_limit` bytes together (0 means
- * the default 6 GiB), least recently used sandbox first; open sandboxes are skipped.
+ * the default 6 GiB), least recently used sandbox first; open sandboxes are skipped. Every
+ * platform's sandboxes under `root` take part (they live side by side, see `platform`).
  * `*out_freed` (may be NULL) receives the bytes freed.
  *
  * # Safety
@@ -593,6 +594,22 @@ int32_t wxfs_remove_sandbox_v2(const char *root,
                                const char *app_id,
                                size_t app_id_len,
                                bool *out_removed);
+
+/**
+ * `wxfs_remove_sandbox_v2` for the sandbox a config names: `config_json`/`config_len` is
+ * `wxfs_open`'s config (`root`, `appId`, `userId` and `platform` choose the sandbox; other
+ * fields are checked and ignored), so a platform's sandbox (`"platform": "alipay"`, ...) can
+ * be addressed. `*out_removed` (may be NULL) is true when the sandbox existed and was deleted.
+ * Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG` (the message names the field),
+ * `WXFS_E_BUSY` while the sandbox is open anywhere, or `WXFS_E_IO`. Thread-safe.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+ */
+int32_t wxfs_remove_sandbox_config(const char *config_json,
+                                   size_t config_len,
+                                   bool *out_removed);
 
 /**
  * host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`

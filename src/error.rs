@@ -91,6 +91,8 @@ pub mod code {
     pub const TEMP_LIMIT: u32 = 1_400_101;
     /// createBufferURL refused: the sandbox's buffer URLs would exceed `limits.bufferUrls`.
     pub const BUFFER_URL_LIMIT: u32 = 1_400_102;
+    /// One file over a platform's per-file limit (Alipay: 10 MB; WeChat has none).
+    pub const FILE_TOO_LARGE: u32 = 1_400_103;
 }
 
 /// An API failure: `errCode` and the reason text of errMsg.

@@ -32,6 +32,8 @@ pub mod fsck;
 #[deny(unsafe_code)]
 pub mod io;
 #[deny(unsafe_code)]
+pub mod platform;
+#[deny(unsafe_code)]
 pub mod quota;
 #[deny(unsafe_code)]
 pub mod sandbox;

@@ -8,6 +8,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use crate::fs::{Durability, FileSystem};
+use crate::platform::Platform;
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox};
 use crate::storage::buffer_urls::BufferUrls;
@@ -58,6 +59,8 @@ pub struct Config {
     pub encryption_key: Option<EncryptionKey>,
     /// `pluginId`: the sandbox of this plugin inside the app's (its own storage and file areas).
     pub plugin_id: Option<String>,
+    /// Whose mini-programs: path protocol, result envelope, errors, limits (docs/platforms/).
+    pub platform: Platform,
 }
 
 impl Config {
@@ -74,7 +77,28 @@ impl Config {
             limits: Limits::default(),
             encryption_key: None,
             plugin_id: None,
+            platform: Platform::Wechat,
         }
+    }
+
+    /// Where this config's sandbox lives: `<root>/<user>/<app>`, `@<platform>` appended to the
+    /// app's name for every platform but WeChat (`Platform::dir_suffix`).
+    /// A plugin's sandbox is its app's sandbox directory's own `plugin/<pluginId>`.
+    pub fn sandbox_dir(&self) -> PathBuf {
+        let app = crate::platform::sandbox_dir(&self.root, &self.user_id, &self.app_id, self.platform);
+        match &self.plugin_id {
+            Some(p) => crate::sandbox::sandbox_dir(&app, crate::sandbox::PLUGINS, p.as_bytes()),
+            None => app,
+        }
+    }
+
+    /// This config for `platform`, with that platform's path protocol and default limits (what
+    /// `"platform"` in the JSON config does; set `limits` afterwards to override).
+    pub fn with_platform(mut self, platform: Platform) -> Config {
+        self.platform = platform;
+        self.protocol = platform.protocol();
+        self.limits = platform.default_limits();
+        self
     }
 }
 
@@ -144,6 +168,7 @@ impl Config {
             Some(p) => format!("{:?}", std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
         };
         check("packageDir", package(&self.package_dir), package(&other.package_dir));
+        check("platform", format!("{:?}", self.platform), format!("{:?}", other.platform));
         check("protocol", format!("{:?}", self.protocol), format!("{:?}", other.protocol));
         check("durability", format!("{:?}", self.durability), format!("{:?}", other.durability));
         let (a, b) = (&self.limits, &other.limits);
@@ -216,13 +241,7 @@ impl Session {
         }
         std::fs::create_dir_all(&config.root)?;
         config.root = std::fs::canonicalize(&config.root)?;
-        let app_dir = crate::sandbox::sandbox_dir(&config.root, config.user_id.as_bytes(), config.app_id.as_bytes());
-        // A plugin's sandbox is the app's sandbox directory's own `plugin/<pluginId>`.
-        let (root, user_id, app_id) = match &config.plugin_id {
-            Some(p) => (app_dir.clone(), crate::sandbox::PLUGINS, p.as_bytes()),
-            None => (config.root.clone(), config.user_id.as_bytes(), config.app_id.as_bytes()),
-        };
-        let dir = crate::sandbox::sandbox_dir(&root, user_id, app_id);
+        let dir = config.sandbox_dir();
         if let Some(existing) = live(&dir) {
             return share(existing, &config);
         }
@@ -231,7 +250,7 @@ impl Session {
         if let Some(existing) = live(&dir) {
             return share(existing, &config);
         }
-        let sandbox = Arc::new(Sandbox::open(&root, user_id, app_id, config.package_dir.as_deref())?);
+        let sandbox = Arc::new(Sandbox::open_in(&dir, config.package_dir.as_deref())?);
         let fs = FileSystem::new(sandbox.clone(), config.protocol, config.limits, config.durability)?;
         let durability = match config.durability {
             Durability::Process => storage::Durability::Process,
@@ -371,7 +390,16 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
 /// mini-program. Fails with `OpenError::Busy` while the sandbox or one of its plugins' is open
 /// anywhere.
 pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Result<bool, OpenError> {
-    let dir = crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes());
+    remove_sandbox_dir(&crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes()))
+}
+
+/// `remove_sandbox` for the sandbox a config names (its platform included).
+pub fn remove_sandbox_of(config: &Config) -> Result<bool, OpenError> {
+    remove_sandbox_dir(&config.sandbox_dir())
+}
+
+fn remove_sandbox_dir(dir: &std::path::Path) -> Result<bool, OpenError> {
+    let dir = dir.to_path_buf();
     let plugins = crate::sandbox::plugin_sandboxes(&dir);
     if !dir.join(crate::sandbox::LOCK).exists() && plugins.is_empty() {
         return Ok(false);

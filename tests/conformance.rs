@@ -342,6 +342,45 @@ fn conformance_cases_pass_through_the_c_abi() {
     let suite: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let lib = Lib::load();
     let cases = suite["cases"].as_array().expect("cases");
+    let failures = run_cases(&lib, cases);
+    println!("conformance ({}): {} passed, {} failed", path.display(), cases.len() - failures.len(), failures.len());
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+/// The other platforms' cases (tests/conformance/platforms/<platform>.json, issue 13): the same
+/// format, each case's config naming its platform, each case citing its source.
+#[test]
+fn every_platforms_cases_pass_through_the_c_abi() {
+    let dir = common::repo_dir().join("tests/conformance/platforms");
+    let lib = Lib::load();
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    let mut seen = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let suite: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let platform = suite["platform"].as_str().expect("platform").to_string();
+        let cases = suite["cases"].as_array().expect("cases");
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or("?");
+            assert!(case["source"].as_str().is_some_and(|s| s.len() > 10), "{}: case {name:?} cites no source", path.display());
+            assert_eq!(case["config"]["platform"].as_str(), Some(platform.as_str()), "{name}: config.platform");
+        }
+        let f = run_cases(&lib, cases);
+        report.push(format!("{platform}: {} passed, {} failed", cases.len() - f.len(), f.len()));
+        failures.extend(f.into_iter().map(|e| format!("[{platform}] {e}")));
+        seen.push(platform);
+    }
+    println!("platform conformance: {}", report.join("; "));
+    for p in ["alipay", "douyin", "baidu", "qq"] {
+        assert!(seen.iter().any(|s| s == p), "no cases for {p}");
+    }
+    assert!(failures.is_empty(), "{} cases failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Run cases; the failures, one line each.
+fn run_cases(lib: &Lib, cases: &[Value]) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases {
         let name = case["name"].as_str().unwrap_or("?");
@@ -358,7 +397,7 @@ fn conformance_cases_pass_through_the_c_abi() {
             "userId": "user-1",
             "packageDir": pkg.to_str().unwrap(),
         });
-        let mut r = Runner { lib: &lib, root: root.clone(), base, handles: HashMap::new(), vars: HashMap::new() };
+        let mut r = Runner { lib, root: root.clone(), base, handles: HashMap::new(), vars: HashMap::new() };
         let cfg = case.get("config").cloned().unwrap_or(json!({}));
         let mut result = r.open("main", &cfg);
         if result.is_ok() {
@@ -377,8 +416,7 @@ fn conformance_cases_pass_through_the_c_abi() {
             failures.push(format!("- {name}: {e}"));
         }
     }
-    println!("conformance ({}): {} passed, {} failed", path.display(), cases.len() - failures.len(), failures.len());
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    failures
 }
 
 #[test]

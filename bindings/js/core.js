@@ -1,5 +1,6 @@
 // The engine-neutral core: a host hands it its native invoke (and, if it has one, the async twin)
-// and gets back the object mini-program code calls (`wx`, built from a dialect table). No Node,
+// and gets back the object mini-program code calls (`wx`, `my`, `tt`, `swan` or `qq`, built from
+// a dialect table in dialects/). No Node,
 // browser or FFI API is used; the only globals touched are the optional schedulers a host may
 // leave to the defaults (setImmediate, setTimeout, Promise).
 //
@@ -7,8 +8,9 @@
 // never during the call that started it and never inside the native callback (a Sync call in a
 // `success` must not wait on the library's worker that is delivering it); a Promise exactly where
 // the dialect says (never for FileSystemManager), marked handled so that a rejection nobody awaits
-// does not kill a Node host; Sync failures thrown as an Error with `errMsg` and `errCode`. `host.*`
-// apis are never reachable from the object built here.
+// does not kill a Node host; Sync failures thrown as an Error with `errMsg` and `errCode` (or, where
+// the dialect says so, returned: Baidu returns the Error, Alipay's storage Sync forms return the
+// failure object). `host.*` apis are never reachable from the object built here.
 'use strict';
 
 var codec = require('./codec');
@@ -31,16 +33,27 @@ Stats.prototype.isDirectory = function () {
   return (this.mode & S_IFMT) === S_IFDIR;
 };
 
+/** Stats of one path, a recursive array of {path, stats} (WeChat) or {path, stat} (Douyin), or an
+ * object keyed by relative path (Alipay). */
 function reviveStats(stats) {
   if (Array.isArray(stats)) {
     return stats.map(function (e) {
-      return { path: e.path, stats: new Stats(e.stats) };
+      var o = { path: e.path };
+      if (e.stats) o.stats = new Stats(e.stats);
+      if (e.stat) o.stat = new Stats(e.stat);
+      return o;
     });
   }
-  return stats && typeof stats === 'object' ? new Stats(stats) : stats;
+  if (!stats || typeof stats !== 'object') return stats;
+  if (typeof stats.mode === 'number') return new Stats(stats);
+  var out = {};
+  Object.keys(stats).forEach(function (k) {
+    out[k] = new Stats(stats[k]);
+  });
+  return out;
 }
 
-function isOk(res) {
+function isOkMessage(res) {
   var m = res && res.errMsg;
   return typeof m === 'string' && m.slice(-3) === ':ok';
 }
@@ -144,6 +157,22 @@ function transport(host, binaryFields) {
  */
 function createApi(host, dialect) {
   var t = transport(host, dialect.binaryFields);
+  // The platform's envelope: WeChat's errMsg unless the dialect says otherwise (Alipay).
+  var isOk = dialect.isOk || isOkMessage;
+  var makeError = dialect.syncError || syncError;
+  var failure =
+    dialect.failure ||
+    function (api, message) {
+      return { errMsg: api + ':fail ' + message };
+    };
+  /** A failed Sync call: thrown, or returned where the platform returns it (dialect.syncFailure). */
+  function syncFailed(api, res) {
+    var how = dialect.syncFailure ? dialect.syncFailure(api) : 'throw';
+    if (how === 'result') return res;
+    var e = makeError(res);
+    if (how === 'error') return e;
+    throw e;
+  }
   var defer = host.defer || defaultDefer();
   var report = host.reportError || defaultReport;
   var known = host.apis === undefined ? null : typeof host.apis === 'string' ? JSON.parse(host.apis) : host.apis;
@@ -208,20 +237,21 @@ function createApi(host, dialect) {
       }
     } catch (e) {
       // Arguments JSON cannot carry (a BigInt, a cycle): a failure like any other, not a throw.
-      deliver({ errMsg: api + ':fail ' + (e && e.message ? e.message : String(e)) });
+      deliver(failure(api, e && e.message ? e.message : String(e)));
     }
     return result;
   }
 
   function runSync(api, args, lift, finish) {
     var res = t.call(api, args, lift);
-    if (!isOk(res)) throw syncError(res);
+    if (!isOk(res)) return syncFailed(api, res);
     return finish(res);
   }
 
-  /** The Sync form's return value from a success result. */
+  /** The Sync form's return value from a success result ('*': the whole result, as Alipay's). */
   function pick(res, returns) {
     if (returns === null || returns === undefined) return undefined;
+    if (returns === '*') return res;
     if (typeof returns === 'string') return res[returns];
     var out = {};
     for (var i = 0; i < returns.length; i++) out[returns[i]] = res[returns[i]];
@@ -265,8 +295,22 @@ function createApi(host, dialect) {
   }
 
   function shapeFs(method, res) {
-    if (method === 'stat' || method === 'fstat') res.stats = reviveStats(res.stats);
+    if (method === 'stat' || method === 'fstat') {
+      res.stats = reviveStats(res.stats);
+      if (res.stat !== undefined) res.stat = reviveStats(res.stat);
+    }
     return res;
+  }
+
+  /** A Sync form's arguments: positional as the row says, or, where the platform also takes
+   * one option object (Alipay's obj|pos overloads), that object. */
+  function syncOption(row, argv) {
+    if (row.sync === 'option') return argv[0] || {};
+    var first = argv[0];
+    if (dialect.syncTakesObject && argv.length === 1 && first && typeof first === 'object' && !codec.isBinary(first)) {
+      return first;
+    }
+    return positional(row.sync, argv);
   }
 
   var fsm = {};
@@ -296,14 +340,14 @@ function createApi(host, dialect) {
     var syncName = method + 'Sync';
     if (row.sync !== null && has(syncName)) {
       fsm[syncName] = function () {
-        var o = row.sync === 'option' ? arguments[0] || {} : positional(row.sync, arguments);
+        var o = syncOption(row, arguments);
         if (isRead) {
           var r = readArgs(o);
           return runSync(syncName, r.args, true, function (res) {
             return pick(fillRead(res, r.target, o.offset), row.returns);
           });
         }
-        return runSync(syncName, row.sync === 'option' ? copyFields(o) : o, true, function (res) {
+        return runSync(syncName, o === arguments[0] ? copyFields(o) : o, true, function (res) {
           return pick(shapeFs(method, res), row.returns);
         });
       };
@@ -371,7 +415,7 @@ function createApi(host, dialect) {
       };
     }
     var syncName = name + 'Sync';
-    if (name === 'getStorage' && has(syncName)) {
+    if (name === 'getStorage' && has(syncName) && Array.isArray(row.sync)) {
       // The hottest call a mini-program makes: no intermediate objects on the way in.
       out[syncName] = function (key) {
         if (storageGet !== null && typeof key === 'string' && key !== '') {
@@ -382,19 +426,19 @@ function createApi(host, dialect) {
           if (got !== null && typeof got === 'object') return types.decode(JSON.parse(got[0]), got[1]);
         }
         var res = t.callJson(syncName, key === undefined ? '{}' : '{"key":' + JSON.stringify(key) + '}');
-        if (!isOk(res)) throw syncError(res);
+        if (!isOk(res)) return syncFailed(syncName, res);
         return types.decode(res.data, res.dataType);
       };
       return;
     }
-    if (name === 'setStorage' && has(syncName)) {
+    if (name === 'setStorage' && has(syncName) && Array.isArray(row.sync)) {
       // The library's whole answer to a set that succeeded: no parse for the common case.
       var setOk = '{"errMsg":"' + syncName + ':ok"}';
       out[syncName] = function (key, data) {
         var v = types.encode(data);
         if (storageSet !== null && typeof key === 'string' && key !== '') {
           // The host's typed set: no argument object, no result text. A failure is asked of the
-          // bridge below, which refuses the same set in WeChat's words and changes nothing.
+          // bridge below, which refuses the same set in the platform's words and changes nothing.
           var text = JSON.stringify(v.data);
           if (text !== undefined && storageSet(key, text, v.dataType) === 0) return;
         }
@@ -406,13 +450,14 @@ function createApi(host, dialect) {
         var out = t.callRaw(syncName, json);
         if (out === setOk) return;
         var res = t.decode(out);
-        if (!isOk(res)) throw syncError(res);
+        if (!isOk(res)) return syncFailed(syncName, res);
       };
       return;
     }
     if (row.sync !== null && has(syncName)) {
       out[syncName] = function () {
-        var o = row.sync === 'option' ? arguments[0] || {} : positional(row.sync, arguments);
+        var o = syncOption(row, arguments);
+        if (o === arguments[0] && !row.storage) o = copyFields(o);
         return runSync(syncName, row.storage ? storageArgs(name, o) : o, !row.storage, function (res) {
           return pick(shape(res), row.returns);
         });
@@ -468,4 +513,4 @@ function createApi(host, dialect) {
   return out;
 }
 
-module.exports = { createApi: createApi, Stats: Stats };
+module.exports = { createApi: createApi, Stats: Stats, syncError: syncError };

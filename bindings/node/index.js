@@ -3,6 +3,8 @@
 //   const wxfs = require('<checkout>/bindings/node');
 //   const sb = wxfs.open({ root, appId, userId, packageDir });   // the config of wxfs_open
 //   sb.wx                  // getFileSystemManager(), setStorageSync, ... (bindings/js)
+//                          // with config `platform` 'alipay' | 'douyin' | 'baidu' | 'qq': sb.my | sb.tt |
+//                          // sb.swan | sb.qq instead (sb.api is the object whatever the platform)
 //   sb.invoke(api, args)   // the raw bridge, host.* included; ArrayBuffers in and out as ArrayBuffers
 //   sb.close()
 //
@@ -78,6 +80,8 @@ function load() {
 /** Open (or share) a sandbox; `config` is wxfs_open's JSON config as an object. */
 function open(config) {
   const { addon } = load();
+  const platform = (config && config.platform) || 'wechat';
+  const dialect = core.dialects[platform];
   const handle = addon.open(JSON.stringify(config));
   let closed = false;
   const host = {
@@ -91,16 +95,20 @@ function open(config) {
       if (rc !== 0) {
         // Refused before queuing (bad handle, queue full): answer as the library would have.
         pending.delete(id);
-        done(JSON.stringify({ errMsg: `${api}:fail ${addon.lastError()}`, errCode: rc }));
+        const message = addon.lastError();
+        done(JSON.stringify(dialect.failure ? dialect.failure(api, message, rc) : { errMsg: `${api}:fail ${message}`, errCode: rc }));
       }
     },
     apis: addon.apiList(handle),
     protocol: config && config.protocol,
     defer: setImmediate,
   };
-  const wx = core.createWx(host);
+  // The library refused an unknown platform at open, so a dialect exists here.
+  const api = core.createApi(host, dialect);
   return {
-    wx,
+    [dialect.name]: api,
+    api,
+    platform,
     handle,
     /** The raw bridge, host.* included: a result object, its ArrayBuffers as ArrayBuffers. */
     invoke(api, args) {

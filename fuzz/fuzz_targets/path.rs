@@ -26,6 +26,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(path::parse(&shown).as_ref(), Ok(&vp), "{p:?} shown as {shown:?}");
         }
     }
+    // Every platform's spelling: what parses is normalised and round-trips in that spelling.
+    for proto in [Protocol::Https, Protocol::Ttfile, Protocol::Bdfile, Protocol::Qqfile] {
+        if let Ok(vp) = path::parse_in(p, proto) {
+            assert!(vp.parts.iter().all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('/')), "{p:?}");
+            let shown = vp.display(proto);
+            assert_eq!(path::parse_in(&shown, proto).as_ref(), Ok(&vp), "{p:?} shown as {shown:?} ({proto:?})");
+        }
+    }
     let w = &*WORLD;
     for candidate in [p.to_string(), format!("wxfile://usr/{p}"), format!("wxfile://usr/out/{p}"), format!("wxfile://usr/up/{p}")]
     {

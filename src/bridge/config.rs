@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::fs::Durability;
+use crate::platform::Platform;
 use crate::quota::Limits;
 use crate::sandbox::Protocol;
 use crate::session::Config;
@@ -26,6 +27,7 @@ struct RawConfig {
     encryption_key: Option<String>,
     #[serde(rename = "pluginId")]
     plugin_id: Option<String>,
+    platform: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -56,17 +58,30 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if raw.app_id.is_empty() || raw.user_id.is_empty() {
         return Err("invalid config: \"appId\" and \"userId\" must not be empty".into());
     }
-    let protocol = match raw.protocol.as_deref() {
-        None | Some("wxfile") => Protocol::Wxfile,
-        Some("http") => Protocol::Http,
-        Some(p) => return Err(format!("invalid config: protocol \"{p}\" is not \"wxfile\" or \"http\"")),
+    let platform = match raw.platform.as_deref() {
+        None => Platform::Wechat,
+        Some(p) => Platform::from_name(p).ok_or_else(|| {
+            format!("invalid config: platform \"{p}\" is not \"wechat\", \"alipay\", \"douyin\", \"baidu\" or \"qq\"")
+        })?,
+    };
+    let protocol = match (platform, raw.protocol.as_deref()) {
+        (Platform::Wechat, None | Some("wxfile")) => Protocol::Wxfile,
+        (Platform::Wechat, Some("http")) => Protocol::Http,
+        (Platform::Wechat, Some(p)) => return Err(format!("invalid config: protocol \"{p}\" is not \"wxfile\" or \"http\"")),
+        (other, None) => other.protocol(),
+        (other, Some(p)) => {
+            return Err(format!(
+                "invalid config: protocol \"{p}\" is for platform \"wechat\"; platform \"{}\" has its own",
+                other.name()
+            ))
+        }
     };
     let durability = match raw.durability.as_deref() {
         None | Some("process") => Durability::Process,
         Some("power") => Durability::Power,
         Some(d) => return Err(format!("invalid config: durability \"{d}\" is not \"process\" or \"power\"")),
     };
-    let d = Limits::default();
+    let d = platform.default_limits();
     let l = raw.limits;
     let limits = Limits {
         user_files: l.user_files.unwrap_or(d.user_files),
@@ -97,6 +112,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         limits,
         encryption_key,
         plugin_id: raw.plugin_id,
+        platform,
     })
 }
 
@@ -121,6 +137,26 @@ mod tests {
         assert!(err(&format!(r#"{{{base},"encryptionKey":16}}"#)).starts_with("invalid config: encryptionKey: invalid type"));
         let c = parse(&format!(r#"{{{base},"limits":{{"entries":7,"openFiles":3}}}}"#)).unwrap();
         assert_eq!((c.limits.entries, c.limits.open_files), (7, 3));
+        assert!(err(&format!(r#"{{{base},"platform":"weixin"}}"#)).starts_with("invalid config: platform \"weixin\""));
+        assert!(err(&format!(r#"{{{base},"platform":3}}"#)).contains("platform"));
+        assert!(err(&format!(r#"{{{base},"platform":"douyin","protocol":"http"}}"#)).contains("protocol \"http\""));
+    }
+
+    #[test]
+    fn the_platform_chooses_protocol_and_default_limits() {
+        use crate::platform::Platform;
+        use crate::sandbox::Protocol;
+        let base = r#""root":"/r","appId":"a","userId":"u""#;
+        let c = parse(&format!("{{{base}}}")).unwrap();
+        assert_eq!((c.platform, c.protocol), (Platform::Wechat, Protocol::Wxfile));
+        let c = parse(&format!(r#"{{{base},"platform":"alipay"}}"#)).unwrap();
+        assert_eq!((c.platform, c.protocol, c.limits.storage_item), (Platform::Alipay, Protocol::Https, 204_800));
+        // An explicit limit still wins over the platform's default.
+        let c = parse(&format!(r#"{{{base},"platform":"alipay","limits":{{"storageItem":5}}}}"#)).unwrap();
+        assert_eq!(c.limits.storage_item, 5);
+        let c = parse(&format!(r#"{{{base},"platform":"douyin"}}"#)).unwrap();
+        assert_eq!((c.protocol, c.limits.user_files), (Protocol::Ttfile, 10 * 1024 * 1024));
+        assert_ne!(c.sandbox_dir(), parse(&format!("{{{base}}}")).unwrap().sandbox_dir());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::error::{code, Error, Result};
 use crate::fs::archive::EntryRequest;
 use crate::fs::codec::Encoding;
 use crate::fs::{StatResult, Stats, TempSource};
+use crate::platform::Platform;
 use crate::session::Session;
 
 fn stats_json(s: &Stats) -> Value {
@@ -44,9 +45,28 @@ pub fn access(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     Ok(Reply::new())
 }
 
+/// A platform's per-file limit (docs/platforms/: Alipay 10 MB), for a file that would be `size` bytes.
+fn check_file_size(s: &Session, size: u64) -> Result<()> {
+    match s.config.platform.dialect().single_file_limit() {
+        Some(limit) if size > limit => Err(Error::new(code::FILE_TOO_LARGE, format!("file larger than {limit} bytes"))),
+        _ => Ok(()),
+    }
+}
+
+/// The size of the file at `path`, 0 when there is none (yet).
+fn size_of(s: &Session, path: &str) -> u64 {
+    match s.fs.stat(path, false) {
+        Ok(StatResult::One(st)) => st.size,
+        _ => 0,
+    }
+}
+
 pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let data = a.data("data")?;
+    if s.config.platform != Platform::Wechat {
+        check_file_size(s, size_of(s, path) + data.len() as u64)?;
+    }
     s.fs.append_file(path, &data)?;
     Ok(Reply::new())
 }
@@ -54,6 +74,7 @@ pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 pub fn write_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let data = a.data("data")?;
+    check_file_size(s, data.len() as u64)?;
     s.fs.write_file(path, &data)?;
     Ok(Reply::new())
 }
@@ -62,7 +83,12 @@ pub fn read_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let encoding = a.encoding("encoding")?;
     let bytes = s.fs.read_file(path, a.opt_num("position")?, a.opt_num("length")?)?;
-    content(Reply::new(), "data", bytes, encoding, &mut s.fs.text_limit())
+    let reply = content(Reply::new(), "data", bytes, encoding, &mut s.fs.text_limit())?;
+    Ok(match s.config.platform {
+        // Alipay says what it returned (docs/platforms/alipay.md, readFile).
+        Platform::Alipay => reply.set("dataType", if encoding.is_some() { "string" } else { "ArrayBuffer" }),
+        _ => reply,
+    })
 }
 
 pub fn copy_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -97,11 +123,24 @@ pub fn readdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 
 pub fn stat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let res = s.fs.stat(a.str("path")?, a.bool_or("recursive", false)?)?;
+    let platform = s.config.platform;
     let stats = match res {
         StatResult::One(st) => stats_json(&st),
+        // Alipay keeps WeChat's pre-2021 shape: an object keyed by the relative path.
+        StatResult::Tree(list) if platform == Platform::Alipay => {
+            Value::Object(list.iter().map(|(p, st)| (p.clone(), stats_json(st))).collect())
+        }
+        // Douyin (>= 2.60.0) names each item's Stats `stat`.
+        StatResult::Tree(list) if platform == Platform::Douyin => {
+            Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stat": stats_json(st)})).collect())
+        }
         StatResult::Tree(list) => Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stats": stats_json(st)})).collect()),
     };
-    Ok(Reply::new().set("stats", stats))
+    match platform {
+        // Douyin's success carries the result as both `stat` and `stats`.
+        Platform::Douyin => Ok(Reply::new().set("stat", stats.clone()).set("stats", stats)),
+        _ => Ok(Reply::new().set("stats", stats)),
+    }
 }
 
 fn length_arg(a: &Args, default: u64) -> Result<u64> {
@@ -114,9 +153,20 @@ pub fn truncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     Ok(Reply::new())
 }
 
+/// A path argument, or on Alipay its legacy name `apFilePath` (my.saveFile family); the bool
+/// says the legacy name was used, so the answer uses it too.
+fn path_arg<'a>(s: &Session, a: &'a Args, name: &str) -> Result<(&'a str, bool)> {
+    if s.config.platform == Platform::Alipay && !a.has(name) && a.has(AP_FILE_PATH) {
+        return Ok((a.str(AP_FILE_PATH)?, true));
+    }
+    Ok((a.str(name)?, false))
+}
+
+const AP_FILE_PATH: &str = "apFilePath";
+
 pub fn get_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let algo = a.opt_str("digestAlgorithm")?.unwrap_or("md5");
-    let (size, digest) = s.fs.get_file_info(a.str("filePath")?, algo)?;
+    let (size, digest) = s.fs.get_file_info(path_arg(s, a, "filePath")?.0, algo)?;
     Ok(Reply::new().set("size", size).set("digest", digest))
 }
 
@@ -173,27 +223,68 @@ pub fn unzip(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 }
 
 pub fn save_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
-    let temp = a.str("tempFilePath")?;
-    let saved = s.fs.save_file(temp, a.opt_str("filePath")?)?;
-    Ok(Reply::new().set("savedFilePath", saved))
+    let (temp, legacy) = path_arg(s, a, "tempFilePath")?;
+    let mut file_path = a.opt_str("filePath")?.map(str::to_string);
+    if file_path.is_none() && s.config.platform == Platform::Douyin {
+        // Douyin has no cache area: a file saved without filePath goes into the user dir under
+        // a fresh name (docs/platforms/douyin.md, the decision for the name).
+        let name = crate::sandbox::random_name(temp.rsplit(['/', '_']).next().and_then(crate::sandbox::plain_extension));
+        file_path = Some(format!("{}/{name}", s.config.platform.dialect().user_data_path));
+    }
+    if s.config.platform != Platform::Wechat {
+        check_file_size(s, size_of(s, temp))?;
+    }
+    let saved = s.fs.save_file(temp, file_path.as_deref())?;
+    Ok(Reply::new().set(if legacy { AP_FILE_PATH } else { "savedFilePath" }, saved))
 }
 
 pub fn get_saved_file_list(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
+    if s.config.platform == Platform::Douyin {
+        return douyin_saved_file_list(s);
+    }
+    let alipay = s.config.platform == Platform::Alipay;
     let list: Vec<Value> =
         s.fs.get_saved_file_list()?
             .into_iter()
-            .map(|f| json!({"filePath": f.file_path, "size": f.size, "createTime": f.create_time}))
+            .map(|f| {
+                let mut v = json!({"filePath": f.file_path, "size": f.size, "createTime": f.create_time});
+                if alipay {
+                    // my.getSavedFileList (legacy) names it apFilePath; the FileSystemManager filePath.
+                    v[AP_FILE_PATH] = v["filePath"].clone();
+                }
+                v
+            })
             .collect();
     Ok(Reply::new().set("fileList", list))
 }
 
+/// Douyin: the saved files are the files of the user dir (TT-T getSavedFileList "用户目录文件列表").
+fn douyin_saved_file_list(s: &Session) -> Result<Reply> {
+    let root = &s.config.platform.dialect().user_data_path;
+    let mut list = Vec::new();
+    for name in s.fs.readdir(root)? {
+        let path = format!("{root}/{name}");
+        if let StatResult::One(st) = s.fs.stat(&path, false)? {
+            if st.mode & 0o170000 == 0o100000 {
+                list.push(json!({"filePath": path, "size": st.size, "createTime": st.last_modified_time}));
+            }
+        }
+    }
+    Ok(Reply::new().set("fileList", list))
+}
+
 pub fn get_saved_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
-    let (size, create_time) = s.fs.get_saved_file_info(a.str("filePath")?)?;
+    let (size, create_time) = s.fs.get_saved_file_info(path_arg(s, a, "filePath")?.0)?;
     Ok(Reply::new().set("size", size).set("createTime", create_time))
 }
 
 pub fn remove_saved_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
-    s.fs.remove_saved_file(a.str("filePath")?)?;
+    let path = path_arg(s, a, "filePath")?.0;
+    match s.config.platform {
+        // Douyin's saved files live in the user dir.
+        Platform::Douyin => s.fs.unlink(path)?,
+        _ => s.fs.remove_saved_file(path)?,
+    }
     Ok(Reply::new())
 }
 

@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use serde_json::{json, Value};
 
 use crate::error::{code, Error};
+use crate::platform::{Platform, Rendered};
 use crate::session::Session;
 use args::Args;
 pub use reply::{Carriage, Reply};
@@ -184,7 +185,8 @@ pub fn fail(api: &str, reason: &str, errcode: Option<i64>) -> Value {
 /// ArrayBuffers carried as base64 inside it.
 pub fn invoke(session: &Session, api: &str, args_json: &str) -> (i32, Value) {
     let (code, out) = run(session, api, args_json, Vec::new());
-    (code, out.map_or_else(|fail| fail, |reply| reply.into_envelope(api, &mut Carriage::Base64)))
+    let head = platform_of(session, api).dialect().ok_head(api);
+    (code, out.map_or_else(|fail| fail, |reply| reply.into_envelope_with(&head, &mut Carriage::Base64)))
 }
 
 /// `invoke` with the result as the bytes the C ABI returns: stored storage data is spliced in
@@ -203,37 +205,70 @@ pub fn invoke_carried(
     carriage: &mut Carriage,
 ) -> (i32, Vec<u8>) {
     let (code, out) = run(session, api, args_json, side);
-    (code, out.map_or_else(|fail| to_bytes(&fail), |reply| reply.into_bytes(api, carriage)))
+    match out {
+        Err(fail) => (code, to_bytes(&fail)),
+        Ok(reply) => match platform_of(session, api) {
+            Platform::Wechat => (code, reply.into_bytes(api, carriage)),
+            p => (code, reply.into_bytes_with(&p.dialect().ok_head(api), carriage)),
+        },
+    }
 }
 
 fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) -> (i32, std::result::Result<Reply, Value>) {
+    let platform = platform_of(session, api);
+    let dialect = || platform.dialect();
     let Some(entry) = lookup(api) else {
         let s = Status::UnknownApi as i32;
-        return (s, Err(fail(api, &format!("unknown api \"{api}\""), Some(s as i64))));
+        return (s, Err(dialect().fail_object(api, &format!("unknown api \"{api}\""), Some(s as i64))));
     };
     if session.config.plugin_id.is_some() && !in_plugins(entry) {
         let s = Status::UnknownApi as i32;
-        return (s, Err(fail(api, &format!("api \"{api}\" is not available to plugins"), Some(s as i64))));
+        return (s, Err(dialect().fail_object(api, &format!("api \"{api}\" is not available to plugins"), Some(s as i64))));
     }
     let ctx = Ctx { api };
-    let handled = |r: Result<Reply, Error>| match r {
-        Ok(reply) => (0, Ok(reply)),
-        Err(e) => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
-    };
-    // The most frequent call, without building a value of its arguments.
-    if entry.name == "setStorage" && side.is_empty() {
+    // The most frequent call, without building a value of its arguments (WeChat's words for a
+    // failure; other platforms take the general path, which renders theirs).
+    if platform == Platform::Wechat && entry.name == "setStorage" && side.is_empty() {
         if let Some(plain) = storage_api::PlainSet::parse(args_json) {
-            return handled(storage_api::set_plain(session, plain));
+            return match storage_api::set_plain(session, plain) {
+                Ok(reply) => (0, Ok(reply)),
+                Err(e) => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
+            };
         }
     }
     let mut args = match Args::parse(args_json, entry.param_code, side) {
         Ok(a) => a,
         Err(args::Malformed(why)) => {
             let s = Status::InvalidJson as i32;
-            return (s, Err(fail(api, &why, Some(s as i64))));
+            return (s, Err(dialect().fail_object(api, &why, Some(s as i64))));
         }
     };
-    handled((entry.handler)(session, &mut args, &ctx))
+    match (entry.handler)(session, &mut args, &ctx) {
+        Ok(reply) => (0, Ok(reply)),
+        Err(e) if platform == Platform::Wechat => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
+        // One internal error, in the platform's words, code and envelope (docs/platforms/).
+        Err(e) => match dialect().render_failure(api, e.code as i64, &e.reason, main_path(&args)) {
+            Rendered::Fail(v, rc) => (rc, Err(v)),
+            Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
+        },
+    }
+}
+
+/// Whose envelope a call's result takes: the sandbox's platform, except for the host's own
+/// `host.*` apis, which answer in WeChat's envelope on every platform (host code stays one).
+fn platform_of(session: &Session, api: &str) -> Platform {
+    if api.starts_with("host.") {
+        Platform::Wechat
+    } else {
+        session.config.platform
+    }
+}
+
+/// The path a call is about, for the `${path}` of a platform's error text.
+fn main_path<'a>(args: &'a Args<'_>) -> Option<&'a str> {
+    ["filePath", "path", "dirPath", "tempFilePath", "apFilePath", "srcPath", "oldPath", "zipFilePath"]
+        .iter()
+        .find_map(|k| args.value(k).and_then(Value::as_str))
 }
 
 /// Serialise a result for the C side.

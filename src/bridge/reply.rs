@@ -107,8 +107,15 @@ impl Reply {
 
     /// The envelope: errMsg first, then the payload.
     pub fn into_envelope(self, api: &str, carriage: &mut Carriage) -> Value {
+        self.into_envelope_with(&[("errMsg", Value::String(format!("{api}:ok")))], carriage)
+    }
+
+    /// The envelope with `head` (a platform's success fields, `Dialect::ok_head`) first.
+    pub fn into_envelope_with(self, head: &[(&str, Value)], carriage: &mut Carriage) -> Value {
         let mut out = Map::new();
-        out.insert("errMsg".into(), Value::String(format!("{api}:ok")));
+        for (k, v) in head {
+            out.insert(k.to_string(), v.clone());
+        }
         if let Value::Object(m) = self.into_value(carriage) {
             out.extend(m);
         }
@@ -127,20 +134,35 @@ impl Reply {
             out.extend_from_slice(b":ok\"}");
             return out;
         }
+        self.into_bytes_with(&[("errMsg", Value::String(format!("{api}:ok")))], carriage)
+    }
+
+    /// `into_bytes` with `head` (a platform's success fields, `Dialect::ok_head`) first.
+    pub fn into_bytes_with(self, head: &[(&str, Value)], carriage: &mut Carriage) -> Vec<u8> {
         if !self.fields.iter().any(|(_, f)| matches!(f, Field::Raw(_))) {
-            return serde_json::to_vec(&self.into_envelope(api, carriage)).unwrap_or_default();
+            return serde_json::to_vec(&self.into_envelope_with(head, carriage)).unwrap_or_default();
         }
         let raw_len: usize = self.fields.iter().map(|(k, f)| if let Field::Raw(j) = f { k.len() + j.len() + 4 } else { 0 }).sum();
         let mut out = Vec::with_capacity(64 + raw_len);
-        out.extend_from_slice(b"{\"errMsg\":");
-        let _ = serde_json::to_writer(&mut out, &format!("{api}:ok"));
-        let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
-        fn write(out: &mut Vec<u8>, key: &str, body: &[u8]) {
-            out.push(b',');
+        out.push(b'{');
+        for (i, (k, v)) in head.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut out, k);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, v);
+        }
+        let mut first = head.is_empty();
+        let mut write = |out: &mut Vec<u8>, key: &str, body: &[u8]| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
             let _ = serde_json::to_writer(&mut *out, key);
             out.push(b':');
             out.extend_from_slice(body);
-        }
+        };
+        let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
         for (key, field) in self.fields {
             match field {
                 Field::Raw(json) => write(&mut out, &key, json.as_bytes()),
@@ -250,6 +272,23 @@ mod tests {
         assert!(String::from_utf8(bytes)
             .unwrap()
             .ends_with(r#""dataType":"Object","__nativeBuffers__":[{"key":"buf","index":0}]}"#));
+    }
+
+    #[test]
+    fn a_platforms_head_replaces_errmsg_in_both_forms() {
+        let make = || Reply::new().raw("data", "[1]".to_string()).set("n", 2);
+        for (head, want) in [
+            (vec![("success", Value::Bool(true))], r#"{"success":true,"data":[1],"n":2}"#),
+            (vec![], r#"{"data":[1],"n":2}"#),
+            (
+                vec![("errMsg", Value::from("x:ok")), ("success", Value::Bool(true))],
+                r#"{"errMsg":"x:ok","success":true,"data":[1],"n":2}"#,
+            ),
+        ] {
+            let bytes = make().into_bytes_with(&head, &mut Carriage::Base64);
+            assert_eq!(String::from_utf8(bytes).unwrap(), want);
+            assert_eq!(make().into_envelope_with(&head, &mut Carriage::Base64).to_string(), want);
+        }
     }
 
     #[test]

@@ -258,14 +258,18 @@ pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
     });
     match found {
         Some(r) => Ok(r),
-        // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
-        None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
-        // Stored with encrypt: true, read without it (docs/wechat-behaviour.md §10).
-        None if s.crypt.is_encrypted(&s.store, key) => Err(Error::new(
-            code::STORAGE_ENCRYPTED,
-            "data was stored with encrypt: true; read it with getStorage({key, encrypt: true})",
-        )),
-        None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
+        None => match s.config.platform.dialect().missing_key() {
+            // Douyin, Baidu (documented) and Alipay (decided) read a missing key as a value.
+            Some(data) => Ok(Reply::new().set("data", data)),
+            // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
+            None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
+            // Stored with encrypt: true, read without it (docs/wechat-behaviour.md §10).
+            None if s.crypt.is_encrypted(&s.store, key) => Err(Error::new(
+                code::STORAGE_ENCRYPTED,
+                "data was stored with encrypt: true; read it with getStorage({key, encrypt: true})",
+            )),
+            None => Err(Error::new(code::STORAGE_NOT_FOUND, "data not found")),
+        },
     }
 }
 

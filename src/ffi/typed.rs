@@ -372,7 +372,8 @@ pub extern "C" fn wxfs_storage_info(
 }
 
 /// Trim the temp areas of every sandbox under `root` to `temp_limit` bytes together (0 means
-/// the default 6 GiB), least recently used sandbox first; open sandboxes are skipped.
+/// the default 6 GiB), least recently used sandbox first; open sandboxes are skipped. Every
+/// platform's sandboxes under `root` take part (they live side by side, see `platform`).
 /// `*out_freed` (may be NULL) receives the bytes freed.
 ///
 /// # Safety
@@ -438,6 +439,44 @@ pub unsafe extern "C" fn wxfs_remove_sandbox_v2(
         // SAFETY: forwarded.
         let removed = unsafe { remove_sandbox(root, root_len, user_id, user_id_len, app_id, app_id_len) }?;
         put(out_removed, removed);
+        Ok(())
+    })
+}
+
+/// `wxfs_remove_sandbox_v2` for the sandbox a config names: `config_json`/`config_len` is
+/// `wxfs_open`'s config (`root`, `appId`, `userId` and `platform` choose the sandbox; other
+/// fields are checked and ignored), so a platform's sandbox (`"platform": "alipay"`, ...) can
+/// be addressed. `*out_removed` (may be NULL) is true when the sandbox existed and was deleted.
+/// Returns 0, `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_CONFIG` (the message names the field),
+/// `WXFS_E_BUSY` while the sandbox is open anywhere, or `WXFS_E_IO`. Thread-safe.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_remove_sandbox_config(
+    config_json: *const c_char,
+    config_len: usize,
+    out_removed: *mut bool,
+) -> i32 {
+    run(|| {
+        // SAFETY: forwarded.
+        let text = unsafe { text(config_json, config_len, "config_json") }?;
+        let config = crate::bridge::config::parse(text).map_err(|why| {
+            set_last_error(why);
+            super::WXFS_E_CONFIG
+        })?;
+        let removed = crate::session::remove_sandbox_of(&config).map_err(|e| {
+            set_last_error(e.to_string());
+            match e {
+                OpenError::Busy(_) | OpenError::InUse(_) => super::WXFS_E_BUSY,
+                OpenError::Invalid(_) => super::WXFS_E_CONFIG,
+                OpenError::Io(_) => WXFS_E_IO,
+            }
+        })?;
+        if !out_removed.is_null() {
+            put(out_removed, removed);
+        }
         Ok(())
     })
 }

@@ -105,7 +105,7 @@ impl FileSystem {
     pub fn open_fd(&self, path: &str, flag: &str) -> Result<String> {
         let flag = Flag::parse(flag).ok_or_else(|| Error::new(code::INVALID_FLAG, "invalid flag"))?;
         let denied = || format!("permission denied, open {path}");
-        let vp: VPath = sandbox::path::parse(path).map_err(|e| super::fail::path_error(e, denied))?;
+        let vp: VPath = sandbox::path::parse_in(path, self.protocol).map_err(|e| super::fail::path_error(e, denied))?;
         let noent = || self.missing(&vp, format!("no such file or directory \"{path}\""));
         let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
         if flag.write && !vp.area.writable() {

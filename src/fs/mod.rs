@@ -384,7 +384,7 @@ impl FileSystem {
 
     /// A parsed path that must be writable, with the method's wording for refusal.
     fn writable(&self, path: &str, denied: impl Fn() -> String) -> Result<VPath> {
-        let vp = sandbox::path::parse(path).map_err(|e| fail::path_error(e, &denied))?;
+        let vp = sandbox::path::parse_in(path, self.protocol).map_err(|e| fail::path_error(e, &denied))?;
         if !vp.area.writable() {
             return Err(fail::area_denied(vp.area, denied()));
         }
@@ -393,7 +393,7 @@ impl FileSystem {
 
     /// A parsed path that must be readable (every area is).
     fn readable(&self, path: &str, denied: impl Fn() -> String) -> Result<VPath> {
-        sandbox::path::parse(path).map_err(|e| fail::path_error(e, &denied))
+        sandbox::path::parse_in(path, self.protocol).map_err(|e| fail::path_error(e, &denied))
     }
 
     /// A path that is missing: 1300002 with the method's words, or 1300020 with the same words

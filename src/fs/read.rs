@@ -23,7 +23,7 @@ impl FileSystem {
     /// `access`: whether `path` exists (`Ok`) or why not.
     pub fn access(&self, path: &str) -> Result<()> {
         let noent = format!("no such file or directory {path}");
-        let vp = match sandbox::path::parse(path) {
+        let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::NO_SUCH_FILE, noent)),
@@ -54,7 +54,7 @@ impl FileSystem {
     /// `readdir`: the names in a directory.
     pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
         let denied = || format!("permission denied, open {path}");
-        let vp = match sandbox::path::parse(path) {
+        let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::PATH_PERMISSION_DENIED, denied())),
@@ -154,7 +154,7 @@ impl FileSystem {
         let algo = archive::Digest::parse(algorithm)
             .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
         let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
-        let vp = sandbox::path::parse(path).map_err(|_| not_exist())?;
+        let vp = sandbox::path::parse_in(path, self.protocol).map_err(|_| not_exist())?;
         let file = match self.dir(vp.area).map(|d| d.open(vp.rel())) {
             Some(Ok(f)) => f,
             // Its own words for a missing file hold no path; a file in the middle of the path

@@ -17,7 +17,7 @@ impl FileSystem {
     /// the host holds mapped is copied instead, so that no call can cut the mapping in place.
     pub fn save_file(&self, temp_path: &str, file_path: Option<&str>) -> Result<String> {
         let not_exist = || Error::new(code::TEMP_NOT_EXIST, "tempFilePath file not exist");
-        let tvp = sandbox::path::parse(temp_path).map_err(|_| not_exist())?;
+        let tvp = sandbox::path::parse_in(temp_path, self.protocol).map_err(|_| not_exist())?;
         if tvp.area != Area::Tmp {
             return Err(not_exist());
         }
@@ -95,7 +95,7 @@ impl FileSystem {
 
     fn saved_meta(&self, path: &str) -> Result<(VPath, Metadata)> {
         let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
-        let vp = sandbox::path::parse(path).map_err(|_| not_exist())?;
+        let vp = sandbox::path::parse_in(path, self.protocol).map_err(|_| not_exist())?;
         if vp.area != Area::Store {
             return Err(not_exist());
         }

@@ -106,9 +106,14 @@ pub fn plugin_sandboxes(app_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Where the sandbox of (user, app) lives under `root`.
+/// Where the (WeChat) sandbox of (user, app) lives under `root`.
 pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
-    root.join(naming::encode_id(user_id)).join(naming::encode_id(app_id))
+    sandbox_dir_on(root, user_id, app_id, "")
+}
+
+/// `sandbox_dir` with `suffix` after the app's name (`crate::platform::Platform::dir_suffix`).
+pub fn sandbox_dir_on(root: &Path, user_id: &[u8], app_id: &[u8], suffix: &str) -> PathBuf {
+    root.join(naming::encode_id(user_id)).join(format!("{}{suffix}", naming::encode_id(app_id)))
 }
 
 impl Sandbox {
@@ -118,7 +123,12 @@ impl Sandbox {
         if user_id.is_empty() || app_id.is_empty() {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }
-        let dir = sandbox_dir(root, user_id, app_id);
+        Sandbox::open_in(&sandbox_dir(root, user_id, app_id), package_dir)
+    }
+
+    /// Open (creating it if needed) the sandbox directory `dir` (`<root>/<user>/<app>[@platform]`).
+    pub fn open_in(dir: &Path, package_dir: Option<&Path>) -> Result<Sandbox, OpenError> {
+        let dir = dir.to_path_buf();
         let created = !dir.join(LOCK).exists();
         // Before the layout, so a refused sandbox is left exactly as it is (checked again under the lock).
         check_format(&dir)?;
@@ -261,9 +271,10 @@ pub fn list_with_plugins(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The (userId, appId) a sandbox directory belongs to, when its names decode.
+/// The (userId, appId) a sandbox directory belongs to, when its names decode (the platform
+/// suffix of a non-WeChat sandbox is not part of the appId).
 pub fn ids_of(dir: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
-    let app = dir.file_name()?.to_str()?;
+    let (_, app) = crate::platform::Platform::of_dir_name(dir.file_name()?.to_str()?);
     let user = dir.parent()?.file_name()?.to_str()?;
     Some((naming::decode_id(user)?, naming::decode_id(app)?))
 }

@@ -36,7 +36,9 @@ impl Area {
     }
 }
 
-/// The scheme of the paths a sandbox accepts and returns (docs/design.md §3).
+/// How virtual paths are spelled: WeChat's two (`wxfile://`, devtools' `http://`) and one per
+/// other platform (docs/platforms/). A WeChat sandbox accepts both of WeChat's on input; every
+/// other platform accepts its own only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Protocol {
     /// `wxfile://usr/...`, as on iOS and Android (the default).
@@ -44,6 +46,47 @@ pub enum Protocol {
     Wxfile,
     /// `http://usr/...`, as in WeChat DevTools.
     Http,
+    /// Alipay: `https://usr/…`, temp `https://resource/apml<name>`, cache `https://resource/store_<name>`.
+    Https,
+    /// Douyin: `ttfile://user/…`, temp `ttfile://temp/<name>`.
+    Ttfile,
+    /// Baidu: `bdfile://usr/…`, `bdfile://tmp/<name>`, `bdfile://store/<name>`.
+    Bdfile,
+    /// QQ: `qqfile://usr/…`, `qqfile://tmp_<name>`, `qqfile://store_<name>`.
+    Qqfile,
+}
+
+/// One spelling: the scheme, then the name of the user area and the prefixes of the flat areas.
+struct Layout {
+    scheme: &'static str,
+    usr: &'static str,
+    tmp: &'static str,
+    store: &'static str,
+}
+
+impl Protocol {
+    fn layout(self) -> Layout {
+        let (scheme, usr, tmp, store) = match self {
+            Protocol::Wxfile => ("wxfile://", "usr", "tmp_", "store_"),
+            Protocol::Http => ("http://", "usr", "tmp/", "store/"),
+            Protocol::Https => ("https://", "usr", "resource/apml", "resource/store_"),
+            Protocol::Ttfile => ("ttfile://", "user", "temp/", "store/"),
+            Protocol::Bdfile => ("bdfile://", "usr", "tmp/", "store/"),
+            Protocol::Qqfile => ("qqfile://", "usr", "tmp_", "store_"),
+        };
+        Layout { scheme, usr, tmp, store }
+    }
+
+    /// The spellings a sandbox of this protocol reads.
+    fn accepted(self) -> &'static [Protocol] {
+        match self {
+            Protocol::Wxfile | Protocol::Http => &[Protocol::Wxfile, Protocol::Http],
+            Protocol::Https => &[Protocol::Https],
+            Protocol::Ttfile => &[Protocol::Ttfile],
+            Protocol::Bdfile => &[Protocol::Bdfile],
+            Protocol::Qqfile => &[Protocol::Qqfile],
+        }
+    }
 }
 
 /// Why a path string is not a usable path.
@@ -131,16 +174,13 @@ impl VPath {
     /// The path as a mini-program sees it, in the given protocol.
     pub fn display(&self, protocol: Protocol) -> String {
         let rel = self.parts.join("/");
-        match (self.area, protocol) {
-            (Area::Usr, Protocol::Wxfile) if rel.is_empty() => "wxfile://usr".into(),
-            (Area::Usr, Protocol::Http) if rel.is_empty() => "http://usr".into(),
-            (Area::Usr, Protocol::Wxfile) => format!("wxfile://usr/{rel}"),
-            (Area::Usr, Protocol::Http) => format!("http://usr/{rel}"),
-            (Area::Tmp, Protocol::Wxfile) => format!("wxfile://tmp_{rel}"),
-            (Area::Tmp, Protocol::Http) => format!("http://tmp/{rel}"),
-            (Area::Store, Protocol::Wxfile) => format!("wxfile://store_{rel}"),
-            (Area::Store, Protocol::Http) => format!("http://store/{rel}"),
-            (Area::Package, _) => format!("/{rel}"),
+        let l = protocol.layout();
+        match self.area {
+            Area::Usr if rel.is_empty() => format!("{}{}", l.scheme, l.usr),
+            Area::Usr => format!("{}{}/{rel}", l.scheme, l.usr),
+            Area::Tmp => format!("{}{}{rel}", l.scheme, l.tmp),
+            Area::Store => format!("{}{}{rel}", l.scheme, l.store),
+            Area::Package => format!("/{rel}"),
         }
     }
 }
@@ -151,47 +191,47 @@ impl fmt::Display for VPath {
     }
 }
 
-/// Parse a path a mini-program passed. Both protocols are accepted on input whatever the
-/// sandbox's configured protocol: devtools-era code and device code may meet in one package.
+/// Parse a path a WeChat mini-program passed. Both of WeChat's protocols are accepted on input
+/// whatever the sandbox's configured one: devtools-era code and device code may meet in one package.
 pub fn parse(input: &str) -> Result<VPath, PathError> {
+    parse_in(input, Protocol::Wxfile)
+}
+
+/// Parse a path in the spelling(s) a sandbox of `protocol` reads (see [`Protocol`]).
+pub fn parse_in(input: &str, protocol: Protocol) -> Result<VPath, PathError> {
     if input.is_empty() || input.contains('\0') || input.contains('\\') {
         return Err(PathError::Invalid);
     }
     if input.len() > MAX_PATH {
         return Err(PathError::TooLong);
     }
-    if let Some(rest) = input.strip_prefix("wxfile://") {
+    for p in protocol.accepted() {
+        let l = p.layout();
+        let Some(rest) = input.strip_prefix(l.scheme) else { continue };
         if rest.is_empty() || rest == "/" {
             return Err(PathError::Root);
         }
-        if let Some(after) = rest.strip_prefix("usr") {
+        if let Some(after) = rest.strip_prefix(l.usr) {
             if after.is_empty() || after.starts_with('/') {
                 return normalise(Area::Usr, after);
             }
         }
-        if let Some(name) = rest.strip_prefix("tmp_") {
+        if let Some(name) = rest.strip_prefix(l.tmp) {
             return flat(Area::Tmp, name);
         }
-        if let Some(name) = rest.strip_prefix("store_") {
+        if let Some(name) = rest.strip_prefix(l.store) {
             return flat(Area::Store, name);
         }
         return Err(PathError::Invalid);
     }
-    if let Some(rest) = input.strip_prefix("http://") {
-        if rest.is_empty() || rest == "/" {
-            return Err(PathError::Root);
-        }
-        let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        return match head {
-            "usr" => normalise(Area::Usr, tail),
-            "tmp" => flat(Area::Tmp, tail),
-            "store" => flat(Area::Store, tail),
-            _ => Err(PathError::Invalid),
-        };
-    }
     if input.contains("://") {
         return Err(PathError::Invalid);
     }
+    // Douyin documents `./<rel>` for package files (docs/platforms/douyin.md).
+    let input = match (protocol, input.strip_prefix("./")) {
+        (Protocol::Ttfile, Some(rel)) if !rel.is_empty() => rel,
+        _ => input,
+    };
     // Code package: `a/b` and `/a/b`; `./a` and `../a` are invalid (unlike Node.js).
     if input.starts_with("./") || input.starts_with("../") || input == "." || input == ".." {
         return Err(PathError::Invalid);
@@ -308,5 +348,33 @@ mod tests {
         }
         assert_eq!(parse("wxfile://tmp_x.png").unwrap().display(Protocol::Http), "http://tmp/x.png");
         assert_eq!(parse("wxfile://usr").unwrap().display(Protocol::Http), "http://usr");
+    }
+
+    #[test]
+    fn every_platform_reads_its_own_spelling_only() {
+        use Protocol::*;
+        let cases = [
+            (Https, "https://usr/a/b", "https://resource/apmlx.png", "https://resource/store_y.txt"),
+            (Ttfile, "ttfile://user/a/b", "ttfile://temp/x.png", "ttfile://store/y.txt"),
+            (Bdfile, "bdfile://usr/a/b", "bdfile://tmp/x.png", "bdfile://store/y.txt"),
+            (Qqfile, "qqfile://usr/a/b", "qqfile://tmp_x.png", "qqfile://store_y.txt"),
+        ];
+        for (p, usr, tmp, store) in cases {
+            for (s, area, rel) in [(usr, Area::Usr, "a/b"), (tmp, Area::Tmp, "x.png"), (store, Area::Store, "y.txt")] {
+                let vp = parse_in(s, p).unwrap_or_else(|e| panic!("{s}: {e:?}"));
+                assert_eq!((vp.area, vp.rel().as_str()), (area, rel), "{s}");
+                assert_eq!(vp.display(p), s);
+                // Never read by a WeChat sandbox, and WeChat's spelling never read by this one.
+                assert_eq!(parse(s), Err(PathError::Invalid), "{s}");
+            }
+            assert_eq!(parse_in("wxfile://usr/a", p), Err(PathError::Invalid));
+            assert_eq!(parse_in(&usr.replace("/a/b", "/../x"), p), Err(PathError::Escape));
+            assert_eq!(parse_in("/data/c.json", p).unwrap().area, Area::Package);
+        }
+        assert_eq!(parse_in("https://resource/other.png", Https), Err(PathError::Invalid));
+        assert_eq!(parse_in("ttfile://usr/a", Ttfile), Err(PathError::Invalid));
+        assert_eq!(parse_in("ttfile://", Ttfile), Err(PathError::Root));
+        assert_eq!(parse_in("./game/a.json", Ttfile).unwrap().rel(), "game/a.json");
+        assert_eq!(parse_in("./a.json", Bdfile), Err(PathError::Invalid));
     }
 }

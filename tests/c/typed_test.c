@@ -774,6 +774,23 @@ static void test_remove_sandbox(void) {
     CHECK(removed, "the existing sandbox was not reported removed");
     CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, "u1", 2, app2, strlen(app2), &removed), 0);
     CHECK(!removed, "a second remove reported a sandbox");
+
+    /* wxfs_remove_sandbox_config: the sandbox a config names, another platform's included. */
+    char cfg[4096];
+    make_config(cfg, sizeof cfg, g_root, app2, "u1", ",\"platform\":\"douyin\"");
+    h = open_with(g_root, app2, "u1", ",\"platform\":\"douyin\"");
+    uint64_t wx = open_app(app2);
+    close_ok(wx);
+    CHECK_CODE(wxfs_remove_sandbox_config(cfg, strlen(cfg), &removed), WXFS_E_BUSY);
+    close_ok(h);
+    CHECK_CODE(wxfs_remove_sandbox_config(cfg, strlen(cfg), &removed), 0);
+    CHECK(removed, "the douyin sandbox was not reported removed");
+    CHECK_CODE(wxfs_remove_sandbox_config(cfg, strlen(cfg), NULL), 0);
+    CHECK_CODE(wxfs_remove_sandbox_config(NULL, 4, &removed), WXFS_E_NULL);
+    CHECK_CODE(wxfs_remove_sandbox_config("{}", 2, &removed), WXFS_E_CONFIG);
+    /* WeChat's sandbox of the same ids is still there. */
+    CHECK_CODE(wxfs_remove_sandbox_v2(g_root, rl, "u1", 2, app2, strlen(app2), &removed), 0);
+    CHECK(removed, "the wechat sandbox went with the douyin one");
 }
 
 /* wxfs_buffer_url_resolve: the bytes of a URL createBufferURL made; 1300002 (as the bridge's

@@ -154,6 +154,13 @@ pub fn ls_root(root: &Path) -> Result<(), String> {
         let (user, app) = sandbox::ids_of(dir)
             .map(|(u, a)| (String::from_utf8_lossy(&u).into_owned(), String::from_utf8_lossy(&a).into_owned()))
             .unwrap_or_else(|| ("?".into(), wxfs::events::relative(root, dir)));
+        // Another platform's sandbox (<app>@<platform>) says which, with that platform's quota.
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let (platform, _) = wxfs::platform::Platform::of_dir_name(name);
+        let (app, limits) = match platform {
+            wxfs::platform::Platform::Wechat => (app, limits),
+            p => (format!("{app}@{}", p.name()), p.default_limits()),
+        };
         let storage: u64 = std::fs::read_dir(dir.join(sandbox::KV))
             .into_iter()
             .flatten()

@@ -102,6 +102,15 @@ public enum WxfsProtocol: String, Sendable {
     case http
 }
 
+/// `platform` of the config: whose mini-programs the sandbox serves (paths, results, limits; docs/platforms/).
+public enum WxfsPlatform: String, Sendable {
+    case wechat
+    case alipay
+    case douyin
+    case baidu
+    case qq
+}
+
 /// `durability` of the config: what an acknowledged write survives.
 public enum WxfsDurability: String, Sendable {
     case process
@@ -324,7 +333,7 @@ public final class Sandbox: @unchecked Sendable {
     /// The order is the C API's and the disk's everywhere: root, user, app.
     public convenience init(root: String, userId: String, appId: String, packageDir: String? = nil,
                             protocol proto: WxfsProtocol? = nil, durability: WxfsDurability? = nil,
-                            limits: WxfsLimits? = nil) throws {
+                            limits: WxfsLimits? = nil, platform: WxfsPlatform? = nil) throws {
         var config: [String: Any] = ["root": root, "appId": appId, "userId": userId]
         if let packageDir = packageDir {
             config["packageDir"] = packageDir
@@ -337,6 +346,9 @@ public final class Sandbox: @unchecked Sendable {
         }
         if let limits = limits {
             config["limits"] = limits.json
+        }
+        if let platform = platform {
+            config["platform"] = platform.rawValue
         }
         let data = try JSONSerialization.data(withJSONObject: config, options: [])
         try self.init(configJSON: String(decoding: data, as: UTF8.self))
@@ -622,6 +634,19 @@ public final class Sandbox: @unchecked Sendable {
                     wxfs_remove_sandbox_v2(r, rLen, u, uLen, a, aLen, &removed)
                 }
             }
+        }
+        try check(rc)
+        return removed
+    }
+
+    /// `removeSandbox` for another platform's sandbox of (userId, appId) (`wxfs_remove_sandbox_config`).
+    public static func removeSandbox(root: String, userId: String, appId: String, platform: WxfsPlatform) throws -> Bool {
+        let config: [String: Any] = ["root": root, "userId": userId, "appId": appId, "platform": platform.rawValue]
+        let data = try JSONSerialization.data(withJSONObject: config, options: [])
+        let json = String(decoding: data, as: UTF8.self)
+        var removed = false
+        let rc = withUTF8(json) { c, cLen in
+            wxfs_remove_sandbox_config(c, cLen, &removed)
         }
         try check(rc)
         return removed

@@ -70,6 +70,15 @@ final class SandboxTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: real))
     }
 
+    func testPlatformAlipaySpeaksHttpsPaths() throws {
+        let sandbox = try Sandbox(root: root.path, userId: userId, appId: appId, platform: .alipay)
+        let temp = try sandbox.createTemp(Data([1, 2, 3]), ext: "png")
+        XCTAssertTrue(temp.hasPrefix("https://resource/apml"))
+        sandbox.close()
+        XCTAssertFalse(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId))
+        XCTAssertTrue(try Sandbox.removeSandbox(root: root.path, userId: userId, appId: appId, platform: .alipay))
+    }
+
     func testStorage() throws {
         let sandbox = try openSandbox()
         try sandbox.storageSet("when", json: "\"2024-01-01T00:00:00.000Z\"", dataType: "Date")

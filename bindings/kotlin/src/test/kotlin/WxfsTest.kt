@@ -7,6 +7,7 @@ import wxfs.Durability
 import wxfs.Json
 import wxfs.Limits
 import wxfs.LogLevel
+import wxfs.Platform
 import wxfs.Sandbox
 import wxfs.SizeT
 import wxfs.WxfsBytes
@@ -115,6 +116,16 @@ private fun run(root: String, appId: String, userId: String) {
         // Every limit's JSON name is one the library knows: an unknown field would be refused.
         Sandbox.open(root, userId, "wxlimits", limits = Limits(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L)).close()
         expect(Sandbox.removeSandbox(root, userId, "wxlimits")) { "removed" }
+    }
+
+    check("platform: an Alipay sandbox speaks https:// paths, apart from WeChat's") {
+        Sandbox.open(root, userId = userId, appId = "wxplatform", platform = Platform.ALIPAY).use { sb ->
+            val temp = sb.createTemp(ByteArray(3), "png")
+            expect(temp.startsWith("https://resource/apml") && temp.endsWith(".png")) { "temp path $temp" }
+        }
+        expect(!Sandbox.removeSandbox(root, userId, "wxplatform")) { "no WeChat sandbox of that appId was made" }
+        expect(Sandbox.removeSandbox(root, userId, "wxplatform", Platform.ALIPAY)) { "the Alipay one removed" }
+        expect(!Sandbox.removeSandbox(root, userId, "wxplatform", Platform.ALIPAY)) { "and gone" }
     }
 
     // The image-cache scenario: a download lands in temp, is saved, and its path cached in storage.

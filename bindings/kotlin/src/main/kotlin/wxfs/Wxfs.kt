@@ -217,6 +217,9 @@ object WxfsNative {
         outRemoved: ByteArray?
     ): Int
 
+    /** The sandbox a wxfs_open config names (its platform included); `bool *out_removed` as above. */
+    @JvmStatic external fun wxfs_remove_sandbox_config(configJson: ByteArray?, configLen: SizeT, outRemoved: ByteArray?): Int
+
     /** This thread's last error message (the reason of the last failed typed call). */
     @JvmStatic fun lastErrorMessage(): String {
         val lenOut = Memory(Native.SIZE_T_SIZE.toLong())
@@ -244,6 +247,9 @@ class WxfsException(val code: Int, val errMsg: String) : RuntimeException("[$cod
 
 /** `protocol` of the config: the scheme of virtual paths. */
 enum class Protocol(val json: String) { WXFILE("wxfile"), HTTP("http") }
+
+/** `platform` of the config: whose mini-programs the sandbox serves (paths, results, limits; docs/platforms/). */
+enum class Platform(val json: String) { WECHAT("wechat"), ALIPAY("alipay"), DOUYIN("douyin"), BAIDU("baidu"), QQ("qq") }
 
 /** `durability` of the config: what an acknowledged write survives. */
 enum class Durability(val json: String) { PROCESS("process"), POWER("power") }
@@ -496,7 +502,8 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             packageDir: String? = null,
             protocol: Protocol? = null,
             durability: Durability? = null,
-            limits: Limits? = null
+            limits: Limits? = null,
+            platform: Platform? = null
         ): Sandbox {
             val sb = StringBuilder("{")
             sb.append("\"root\":").append(Json.quote(root))
@@ -506,6 +513,7 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             if (protocol != null) sb.append(",\"protocol\":").append(Json.quote(protocol.json))
             if (durability != null) sb.append(",\"durability\":").append(Json.quote(durability.json))
             if (limits != null) sb.append(",\"limits\":").append(limits.toJson())
+            if (platform != null) sb.append(",\"platform\":").append(Json.quote(platform.json))
             sb.append('}')
             return openJson(sb.toString())
         }
@@ -540,6 +548,17 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             val a = utf8(appId)
             val removed = ByteArray(1)
             check(WxfsNative.wxfs_remove_sandbox_v2(r, len(r), u, len(u), a, len(a), removed))
+            return removed[0].toInt() != 0
+        }
+
+        /** `removeSandbox` for another platform's sandbox of (userId, appId) (wxfs_remove_sandbox_config). */
+        @JvmStatic
+        fun removeSandbox(root: String, userId: String, appId: String, platform: Platform): Boolean {
+            val json = "{\"root\":" + Json.quote(root) + ",\"userId\":" + Json.quote(userId) +
+                ",\"appId\":" + Json.quote(appId) + ",\"platform\":" + Json.quote(platform.json) + "}"
+            val cfg = utf8(json)
+            val removed = ByteArray(1)
+            check(WxfsNative.wxfs_remove_sandbox_config(cfg, len(cfg), removed))
             return removed[0].toInt() != 0
         }
 

@@ -1,0 +1,220 @@
+//! The `platform` config field through the C ABI (issue 13): each platform's sandbox is its own
+//! directory, WeChat's stays where it always was, and the host calls that remove or trim
+//! sandboxes reach every platform's. The per-platform behaviour itself is in the conformance
+//! cases (tests/conformance/platforms/, run by tests/conformance.rs).
+
+mod common;
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use common::Lib;
+use libloading::Library;
+use serde_json::{json, Value};
+
+type RemoveConfigFn = unsafe extern "C" fn(*const c_char, usize, *mut bool) -> i32;
+type GcFn = unsafe extern "C" fn(*const c_char, usize, u64, *mut u64) -> i32;
+type LastErrorFn = unsafe extern "C" fn(*mut c_char, usize, *mut usize) -> i32;
+
+struct Extra {
+    _lib: Library,
+    remove: RemoveConfigFn,
+    gc: GcFn,
+    last_error: LastErrorFn,
+}
+
+impl Extra {
+    fn load() -> Extra {
+        let path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        unsafe {
+            let lib = Library::new(&path).expect("load libwxfs");
+            let remove = *lib.get::<RemoveConfigFn>(b"wxfs_remove_sandbox_config\0").unwrap();
+            let gc = *lib.get::<GcFn>(b"wxfs_gc\0").unwrap();
+            let last_error = *lib.get::<LastErrorFn>(b"wxfs_last_error_message\0").unwrap();
+            Extra { _lib: lib, remove, gc, last_error }
+        }
+    }
+
+    fn remove(&self, config: &Value) -> (i32, bool) {
+        let text = config.to_string();
+        let mut removed = false;
+        let rc = unsafe { (self.remove)(text.as_ptr() as *const c_char, text.len(), &mut removed) };
+        (rc, removed)
+    }
+
+    fn last_error(&self) -> String {
+        let mut buf = vec![0u8; 512];
+        let mut len = 0usize;
+        unsafe { (self.last_error)(buf.as_mut_ptr() as *mut c_char, buf.len(), &mut len) };
+        String::from_utf8_lossy(&buf[..len.min(buf.len())]).trim_end_matches('\0').to_string()
+    }
+}
+
+fn config(root: &Path, platform: Option<&str>) -> Value {
+    let mut c = json!({"root": root.to_str().unwrap(), "appId": "wxApp1", "userId": "user-1"});
+    if let Some(p) = platform {
+        c["platform"] = json!(p);
+    }
+    c
+}
+
+#[test]
+fn each_platform_has_its_own_directory_and_wechat_keeps_its_old_one() {
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-dirs");
+    let user_data = [
+        (None, "wxfile://usr"),
+        (Some("alipay"), "https://usr"),
+        (Some("douyin"), "ttfile://user"),
+        (Some("baidu"), "bdfile://usr"),
+        (Some("qq"), "qqfile://usr"),
+    ];
+    for (platform, usr) in user_data {
+        let h = lib.open(&config(&root, platform)).unwrap();
+        let (rc, _) =
+            lib.invoke(h, "writeFileSync", &json!({"filePath": format!("{usr}/who.txt"), "data": platform.unwrap_or("wechat")}));
+        assert_eq!(rc, 0, "{platform:?}");
+        lib.close(h);
+    }
+    // WeChat where every earlier release put it (tests/upgrade.rs opens such fixtures), the others beside it.
+    let user = root.join("user-1");
+    for (dir, who) in [
+        ("wx^app1", "wechat"),
+        ("wx^app1@alipay", "alipay"),
+        ("wx^app1@douyin", "douyin"),
+        ("wx^app1@baidu", "baidu"),
+        ("wx^app1@qq", "qq"),
+    ] {
+        assert_eq!(std::fs::read_to_string(user.join(dir).join("usr/who.txt")).unwrap(), who, "{dir}");
+    }
+    let mut names: Vec<_> = std::fs::read_dir(&user).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn an_unknown_platform_is_a_config_error_naming_the_field() {
+    let lib = Lib::load();
+    let x = Extra::load();
+    let root = common::fresh_dir("platform-bad");
+    assert_eq!(lib.open(&config(&root, Some("toutiao"))), Err(-6));
+    let msg = x.last_error();
+    assert!(msg.starts_with("invalid config: platform \"toutiao\""), "{msg}");
+    assert!(!root.join("user-1").exists(), "a refused config made a directory");
+    let mut c = config(&root, Some("qq"));
+    c["protocol"] = json!("wxfile");
+    assert_eq!(lib.open(&c), Err(-6));
+    assert!(x.last_error().contains("protocol \"wxfile\""));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn remove_sandbox_config_removes_one_platforms_sandbox_only() {
+    let lib = Lib::load();
+    let x = Extra::load();
+    let root = common::fresh_dir("platform-remove");
+    for p in [None, Some("alipay")] {
+        let h = lib.open(&config(&root, p)).unwrap();
+        let (rc, _) = lib.invoke(h, "setStorageSync", &json!({"key": "k", "data": p.unwrap_or("wechat")}));
+        assert_eq!(rc, 0);
+        lib.close(h);
+    }
+    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    assert_eq!(x.remove(&config(&root, Some("alipay"))), (-7, false), "removed while open");
+    lib.close(h);
+    assert_eq!(x.remove(&config(&root, Some("alipay"))), (0, true));
+    assert_eq!(x.remove(&config(&root, Some("alipay"))), (0, false), "removed twice");
+    assert!(!root.join("user-1/wx^app1@alipay").exists());
+    // WeChat's sandbox of the same ids is untouched.
+    let h = lib.open(&config(&root, None)).unwrap();
+    let (_, v) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
+    assert_eq!(v["data"], "wechat");
+    lib.close(h);
+    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let (_, v) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
+    assert_eq!(v, json!({"data": null}), "the alipay sandbox starts afresh");
+    lib.close(h);
+    assert_eq!(x.remove(&json!({"root": root.to_str().unwrap(), "userId": "u"})).0, -6);
+    assert!(x.last_error().contains("appId"));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn gc_trims_every_platforms_temp_files() {
+    let lib = Lib::load();
+    let x = Extra::load();
+    let root = common::fresh_dir("platform-gc");
+    for p in [Some("douyin"), Some("qq")] {
+        let h = lib.open(&config(&root, p)).unwrap();
+        let (rc, v) = lib.invoke(h, "host.createTempFile", &json!({"data": "x".repeat(1000), "encoding": "utf8"}));
+        assert_eq!(rc, 0, "{v}");
+        lib.close(h);
+    }
+    let r = root.to_str().unwrap();
+    let mut freed = 0u64;
+    assert_eq!(unsafe { (x.gc)(r.as_ptr() as *const c_char, r.len(), 1, &mut freed) }, 0);
+    assert_eq!(freed, 2000);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn alipay_refuses_a_file_over_10_mb_and_wechat_does_not() {
+    // ALI-D FileSystemManager.writeFile.md / ALI-T L14947: 10028 单个文件超过 10M.
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-10m");
+    let big = json!({"filePath": "https://usr/big.bin", "data": "x".repeat(10 * 1024 * 1024 + 1)});
+    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let (rc, v) = lib.invoke(h, "writeFileSync", &big);
+    assert_eq!((rc, v), (10028, json!({"errorMessage": "单个文件超过 10M", "error": 10028})));
+    let (rc, v) = lib.invoke(h, "accessSync", &json!({"path": "https://usr/big.bin"}));
+    assert_eq!((rc, &v["error"]), (10022, &json!(10022)), "{v}");
+    let at_limit = json!({"filePath": "https://usr/big.bin", "data": "x".repeat(10 * 1024 * 1024)});
+    assert_eq!(lib.invoke(h, "writeFileSync", &at_limit).0, 0);
+    let (rc, v) = lib.invoke(h, "appendFileSync", &json!({"filePath": "https://usr/big.bin", "data": "y"}));
+    assert_eq!((rc, &v["errorMessage"]), (10028, &json!("单个文件超过 10M")));
+    lib.close(h);
+    let h = lib.open(&config(&root, None)).unwrap();
+    let mut big = big;
+    big["filePath"] = json!("wxfile://usr/big.bin");
+    assert_eq!(lib.invoke(h, "writeFileSync", &big).0, 0, "WeChat has no per-file limit");
+    lib.close(h);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn the_inspector_lists_a_platforms_sandbox_with_its_platform_and_quota() {
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-ls");
+    for p in [None, Some("alipay")] {
+        let h = lib.open(&config(&root, p)).unwrap();
+        lib.close(h);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxfs")).args(["ls", root.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let line = |app: &str| text.lines().find(|l| l.split_whitespace().nth(1) == Some(app)).map(str::to_string);
+    assert!(line("wxApp1").is_some_and(|l| l.contains("/ 200 MiB")), "{text}");
+    assert!(line("wxApp1@alipay").is_some_and(|l| l.contains("/ 50 MiB")), "{text}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn host_apis_answer_in_wechats_envelope_on_every_platform() {
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-host");
+    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let (rc, v) = lib.invoke(h, "host.createTempFile", &json!({"data": "x", "encoding": "utf8", "extension": "txt"}));
+    assert_eq!(rc, 0);
+    assert_eq!(v["errMsg"], "host.createTempFile:ok");
+    assert!(v.get("success").is_none(), "{v}");
+    let (rc, v) = lib.invoke(h, "host.realPath", &json!({"path": "https://usr/none"}));
+    assert_ne!(rc, 0);
+    assert!(v["errMsg"].as_str().unwrap().starts_with("host.realPath:fail"), "{v}");
+    assert!(v.get("error").is_none(), "{v}");
+    // The mini-program's own apis answer in Alipay's.
+    let (rc, v) = lib.invoke(h, "accessSync", &json!({"path": "https://usr/none"}));
+    assert_eq!((rc, v), (10022, json!({"errorMessage": "文件/目录不存在", "error": 10022})));
+    lib.close(h);
+    let _ = std::fs::remove_dir_all(root);
+}
