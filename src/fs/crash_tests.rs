@@ -317,12 +317,14 @@ fn random_op(fs: &FileSystem, r: &mut Rng, fds: &mut Vec<String>) {
 }
 
 /// The kill test's mix in one process, killed at a random crash point, many times over on one
-/// sandbox: after each kill the next open finds the journal exact.
+/// sandbox: after each kill the next open finds the journal exact. WXFS_CRASH_ROUNDS and
+/// WXFS_CRASH_SEED make longer or other runs.
 #[test]
 fn random_kills_leave_the_journal_exact() {
     let rounds: u64 = std::env::var("WXFS_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let root = fresh("random");
-    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    let seed: u64 = std::env::var("WXFS_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9e37_79b9_7f4a_7c15);
+    let mut r = Rng(seed | 1);
     for round in 0..rounds {
         let fs = open(&root);
         exact(&fs, &format!("round {round}"));
