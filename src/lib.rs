@@ -17,6 +17,8 @@
 #[deny(unsafe_code)]
 pub mod bridge;
 #[deny(unsafe_code)]
+pub(crate) mod crash;
+#[deny(unsafe_code)]
 pub mod error;
 #[deny(unsafe_code)]
 pub mod events;

@@ -154,7 +154,9 @@ fn apply(m: &Model, op: &Value, result: &str) -> Model {
             if let Some(&(id, append)) = m.fds.get(&s("fd")) {
                 let data = bytes_of(op, "data");
                 let c = m.contents.get_mut(&id).unwrap();
-                if append {
+                if data.is_empty() {
+                    // pwrite(2) of no bytes: the file keeps its length wherever the position is
+                } else if append {
                     c.extend(data);
                 } else {
                     let at = op["position"].as_u64().unwrap() as usize;
@@ -390,6 +392,27 @@ fn describe(m: &Seen) -> String {
     format!("kv[{}] files[{}] dirs{:?}", kv.join(","), f.join(","), m.dirs)
 }
 
+/// Copy the tree `from` to `to`, but hard-link the files of temp areas: the kill test never
+/// changes a temp file in place (they are made, moved, read and removed), and they pile up (every
+/// unzip leaves its zip), so linking keeps each round's copy cheap while what it shows is exact.
+fn keep_copy(from: &Path, to: &Path) {
+    let mut stack = vec![(from.to_path_buf(), to.to_path_buf(), false)];
+    while let Some((src, dst, link)) = stack.pop() {
+        if std::fs::create_dir(&dst).is_err() {
+            continue;
+        }
+        for e in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+            let (s, d) = (e.path(), dst.join(e.file_name()));
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push((s, d, link || e.file_name() == "tmp")),
+                Ok(_) if link => drop(std::fs::hard_link(&s, &d)),
+                Ok(_) => drop(std::fs::copy(&s, &d)),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
 fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
     let root = common::fresh_dir("kill");
     let exe = std::env::current_exe().unwrap();
@@ -458,7 +481,7 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
         // What the kill left, kept until the next round: a failure leaves it to look at.
         let crashed = root.with_extension("crashed");
         let _ = std::fs::remove_dir_all(&crashed);
-        let _ = Command::new("cp").arg("-a").arg(&root).arg(&crashed).status();
+        keep_copy(&root, &crashed);
         let (seen, journal, real, len) = observe(&root);
         if len < log_len {
             compacted_rounds += 1;

@@ -289,6 +289,7 @@ impl FileSystem {
         let staging = self.sb.staging();
         let folder = format!("{UNZIP_PREFIX}{}", sandbox::random_name(None));
         staging.create_dir(&folder).map_err(|e| write_error(&e, noent))?;
+        crate::crash::point();
         let fdir = staging.open_dir(&folder).map_err(|e| Error::system(&e))?;
         let discard = || {
             let _ = walk::remove_tree(staging, &folder);
@@ -329,6 +330,7 @@ impl FileSystem {
             self.stage_in(&fdir, Some(format!("{PLAN}.new")), |f| f.write_all(&plan_bytes))
                 .and_then(|_| fdir.rename(format!("{PLAN}.new"), &fdir, PLAN))
                 .map_err(|e| write_error(&e, noent))?;
+            crate::crash::point();
             self.move_into_place(&folder, &disk_plan)
                 .map_err(|e| write_error(&e, || Error::new(code::UNZIP_FAIL, "unzip fail")))?;
             Ok(((), Delta::user(delta, created as i64)))
@@ -349,6 +351,7 @@ impl FileSystem {
         let result = (|| -> io::Result<()> {
             for d in &plan.dirs {
                 usr.create_dir(d)?;
+                crate::crash::point();
                 made.push(d);
             }
             for (name, to) in &plan.files {
@@ -356,6 +359,7 @@ impl FileSystem {
                 let had = match usr.symlink_metadata(to) {
                     Ok(_) => {
                         usr.rename(to, staging, &backup)?;
+                        crate::crash::point();
                         true
                     }
                     Err(_) => false,
@@ -366,6 +370,7 @@ impl FileSystem {
                     }
                     return Err(e);
                 }
+                crate::crash::point();
                 placed.push((name, to, had));
             }
             Ok(())
@@ -384,6 +389,9 @@ impl FileSystem {
             return Err(e);
         }
         self.sync_dir(Area::Usr);
-        staging.remove_file(format!("{folder}/{PLAN}"))
+        crate::crash::point();
+        staging.remove_file(format!("{folder}/{PLAN}"))?;
+        crate::crash::point();
+        Ok(())
     }
 }

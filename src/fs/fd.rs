@@ -213,7 +213,7 @@ impl FileSystem {
                     return Err(Error::storage_limit());
                 }
                 change()?;
-                st.files.grow_held(delta);
+                st.files.grow_held(quota::delta(Self::len_now(e, new_len), len));
                 Ok(())
             }
             Place::At(vp) => {
@@ -226,10 +226,17 @@ impl FileSystem {
                 entry.undo = undo()?; // so is a write over bytes the file held
                 self.journaled(st, vec![entry], delta < 0, || {
                     change()?;
-                    Ok(((), Delta::user(delta, 0)))
+                    // What the file holds now, not what the change was expected to make it: the
+                    // commit must equal what recovery would measure.
+                    Ok(((), Delta::user(quota::delta(Self::len_now(e, new_len), len), 0)))
                 })
             }
         }
+    }
+
+    /// The length of the fd's file now (`expected` if the OS cannot say).
+    fn len_now(e: &FdEntry, expected: u64) -> u64 {
+        e.file.metadata().map(|m| m.len()).unwrap_or(expected)
     }
 
     /// `ftruncate`: cut or extend the file an fd refers to to `length` bytes.
@@ -315,6 +322,10 @@ impl FileSystem {
         let mut st = self.state.lock();
         let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
         let at = at.unwrap_or(len);
+        if data.is_empty() {
+            // pwrite(2) of no bytes: the file keeps its length wherever `at` is.
+            return Ok(at);
+        }
         let end = at.saturating_add(data.len() as u64);
         // A write that only adds bytes is undone by cutting the file back, like an append.
         let append_to = (e.flag.append || at >= len).then_some(end);

@@ -16,6 +16,8 @@ pub mod archive;
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
 #[doc(hidden)]
 pub mod codec;
+#[cfg(test)]
+mod crash_tests;
 mod fail;
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
 #[doc(hidden)]
@@ -115,12 +117,14 @@ impl FileSystem {
         let path = sb.dir().join(Journal::FILE);
         let mut report = OpenReport::default();
         recovery::finish_staging(&sb, &mut report);
+        crate::crash::point();
         let (usage, journal) = match Journal::open(io.clone(), &path, power)? {
             Ok((mut journal, replay)) => {
                 // An append cut short by a crash is rolled back: appends are all or nothing.
                 for e in replay.pending.iter().flatten() {
                     if let Some(cut) = recovery::roll_back_torn_write(&sb, e) {
                         report.rolled_back.push((e.rel.clone(), cut));
+                        crate::crash::point();
                     }
                 }
                 report.settled = replay.pending.len();
@@ -241,6 +245,7 @@ impl FileSystem {
         frees: bool,
         f: impl FnOnce() -> Result<(T, Delta)>,
     ) -> Result<T> {
+        crate::crash::point();
         let id = match st.journal.reserve(entries.clone()) {
             Ok(id) => id,
             Err(e) if frees && classify(&e) == Fail::Full && self.release_ballast() => {
@@ -248,6 +253,7 @@ impl FileSystem {
             }
             Err(e) => return Err(fail::write_error(&e, || Error::system(&e))),
         };
+        crate::crash::point();
         let (result, d) = match f() {
             Ok((v, d)) => (Ok(v), d),
             Err(e) => (Err(e), journal::settle(&[entries], |e| measure_entry(&self.sb, e))),
@@ -349,11 +355,13 @@ impl FileSystem {
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true);
         let mut f = dir.open_with(&name, &opts)?.into_std();
+        crate::crash::point();
         let res = fill(&mut f).and_then(|_| if self.durability == Durability::Power { f.sync_all() } else { Ok(()) });
         if let Err(e) = res {
             let _ = dir.remove_file(&name);
             return Err(e);
         }
+        crate::crash::point();
         Ok(name)
     }
 
@@ -368,6 +376,7 @@ impl FileSystem {
             let _ = self.sb.staging().remove_file(staged);
             return Err(e);
         }
+        crate::crash::point();
         self.sync_dir(to.area);
         Ok(())
     }

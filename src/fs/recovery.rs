@@ -37,14 +37,17 @@ pub(crate) fn roll_forward(sb: &Sandbox, folder: &str, plan: &Plan) -> io::Resul
     for d in &plan.dirs {
         match usr.create_dir(d) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
+            _ => crate::crash::point(),
         }
     }
     let mut moved = 0;
     for (name, to) in &plan.files {
         let from = format!("{folder}/{name}");
         match staging.rename(&from, usr, to) {
-            Ok(()) => moved += 1,
+            Ok(()) => {
+                moved += 1;
+                crate::crash::point();
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {} // moved before the crash
             Err(e) => return Err(e),
         }
@@ -69,6 +72,7 @@ pub(crate) fn finish_staging(sb: &Sandbox, report: &mut OpenReport) {
                 if let Ok(n) = roll_forward(sb, &name, &plan) {
                     report.unzips_completed.push((plan.target.clone(), n));
                     let _ = staging.remove_file(format!("{name}/{PLAN}"));
+                    crate::crash::point();
                 } else {
                     continue; // keep it: the next open tries again
                 }
@@ -83,6 +87,7 @@ pub(crate) fn finish_staging(sb: &Sandbox, report: &mut OpenReport) {
             if staging.remove_file(&name).is_ok() {
                 report.staging_removed.0 += 1;
                 report.staging_removed.1 += len;
+                crate::crash::point();
             }
         }
     }

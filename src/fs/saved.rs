@@ -58,11 +58,13 @@ impl FileSystem {
                     self.stage(|f| io::copy(&mut (&mut src).take(size), f).map(|_| ())).map_err(|e| write_error(&e, noent))?;
                 self.commit(&staged, &dest).map_err(|e| write_error(&e, noent))?;
                 tmp.remove_file(tvp.rel()).map_err(|e| Error::system(&e))?;
+                crate::crash::point();
             } else {
                 tmp.rename(tvp.rel(), ddir, dest.rel()).map_err(|e| match classify(&e) {
                     Fail::NotFound => not_exist(),
                     _ => write_error(&e, noent),
                 })?;
+                crate::crash::point();
             }
             Ok(((), delta))
         });

@@ -65,11 +65,15 @@ impl FileSystem {
         let staging = self.sb.staging();
         let name = format!("mkdir-{}", sandbox::random_name(None));
         staging.create_dir(&name)?;
+        crate::crash::point();
         let built = (|| {
             if !below.is_empty() {
                 staging.create_dir_all(format!("{name}/{}", below.join("/")))?;
+                crate::crash::point();
             }
-            staging.rename(&name, self.usr(), top.rel())
+            staging.rename(&name, self.usr(), top.rel())?;
+            crate::crash::point();
+            Ok(())
         })();
         if built.is_err() {
             let _ = walk::remove_tree(staging, &name);
@@ -100,6 +104,7 @@ impl FileSystem {
                 // in staging is removed now or, after a crash, at the next open.
                 let trash = format!("rmdir-{}", sandbox::random_name(None));
                 dir.rename(vp.rel(), self.sb.staging(), &trash).map_err(|e| Error::system(&e))?;
+                crate::crash::point();
                 let _ = walk::remove_tree(self.sb.staging(), &trash);
             } else {
                 dir.remove_dir(vp.rel()).map_err(|e| match classify(&e) {
@@ -190,6 +195,7 @@ impl FileSystem {
                 Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
                 _ => Error::system(&e),
             })?;
+            crate::crash::point();
             self.sync_dir(Area::Usr);
             Ok(((), Delta::user(-(replaced as i64), -(replaced_entries as i64))))
         });

@@ -91,6 +91,7 @@ pub(crate) fn remove_tree(area: &Dir, rel: &str) -> io::Result<()> {
     while let Some((dir, emptied)) = stack.pop() {
         if emptied {
             area.remove_dir(&dir)?;
+            crate::crash::point();
             continue;
         }
         stack.push((dir.clone(), true));
@@ -101,6 +102,7 @@ pub(crate) fn remove_tree(area: &Dir, rel: &str) -> io::Result<()> {
                 stack.push((child, false));
             } else {
                 area.remove_file(&child)?;
+                crate::crash::point();
             }
         }
     }

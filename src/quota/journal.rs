@@ -316,6 +316,9 @@ pub struct Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
+        if crate::crash::killed() {
+            return; // a killed process writes nothing more
+        }
         if let Some(rec) = self.held.take() {
             let _ = self.file.append(&encode(&rec));
         }
@@ -423,7 +426,9 @@ fn write_checkpoint(io: &dyn LogIo, path: &Path, usage: Usage) -> io::Result<Arc
     let f = io.open_append(&tmp)?;
     f.append(&bytes)?;
     f.sync()?;
+    crate::crash::point();
     io.rename(&tmp, path)?;
+    crate::crash::point();
     if let Some(dir) = path.parent() {
         io.sync_dir(dir)?;
     }
