@@ -232,8 +232,8 @@ pub fn plain_extension(name: &str) -> Option<&str> {
     ok.then_some(ext)
 }
 
-/// Every sandbox directory under `root` (`<root>/<user>/<app>` holding a LOCK file).
-pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
+/// Every `<root>/<user>/<app>` directory, whether or not it holds a sandbox.
+fn app_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for user in std::fs::read_dir(root)? {
         let user = user?;
@@ -242,11 +242,17 @@ pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
         }
         for app in std::fs::read_dir(user.path())? {
             let app = app?;
-            if app.file_type()?.is_dir() && app.path().join(LOCK).exists() {
+            if app.file_type()?.is_dir() {
                 out.push(app.path());
             }
         }
     }
+    Ok(out)
+}
+
+/// Every sandbox directory under `root` (`<root>/<user>/<app>` holding a LOCK file).
+pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = app_dirs(root)?.into_iter().filter(|app| app.join(LOCK).exists()).collect();
     out.sort();
     Ok(out)
 }
@@ -254,18 +260,10 @@ pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
 /// [`list`] and every plugin sandbox under `root` (`<root>/<user>/<app>/plugin/<plugin>`, whether
 /// or not the app itself was ever opened): what gc and fsck visit.
 pub fn list_with_plugins(root: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = list(root)?;
-    for user in std::fs::read_dir(root)? {
-        let user = user?;
-        if !user.file_type()?.is_dir() {
-            continue;
-        }
-        for app in std::fs::read_dir(user.path())? {
-            let app = app?;
-            if app.file_type()?.is_dir() {
-                out.extend(plugin_sandboxes(&app.path()));
-            }
-        }
+    let apps = app_dirs(root)?;
+    let mut out: Vec<PathBuf> = apps.iter().filter(|app| app.join(LOCK).exists()).cloned().collect();
+    for app in &apps {
+        out.extend(plugin_sandboxes(app));
     }
     out.sort();
     Ok(out)
