@@ -329,21 +329,44 @@ fn main() {
     wx.close(h);
     mk.close(kv);
 
-    println!("Tencent MMKV {} (MMKV/Core of react-native-mmkv-storage 12.0.1), C++ core built Release; 100k keys of 10 bytes, values of 18 bytes of JSON", mk.version);
+    // Large values: 16 keys of 100 KiB each, overwritten round-robin (churn), fresh stores.
+    // The figure for the old engine was 0.29 x MMKV for this set: no worse is the target.
+    // Get has no figure of its own there; it takes the small get's target.
+    let h = wx.open(&root.join("wx-large"));
+    let kv = mk.open("large");
+    let big: Vec<String> =
+        (0..4).map(|c| format!("\"{}\"", char::from(b'a' + c as u8).to_string().repeat((100 << 10) - 2))).collect();
+    let bkeys: Vec<String> = (0..16).map(|i| format!("big-{i:02}")).collect();
+    for (i, k) in bkeys.iter().enumerate() {
+        wx.set(h, k, &big[i % 4]);
+        mk.set(kv, k, &big[i % 4]);
+    }
+    row(
+        "set 100 KiB (16 keys, churn)",
+        race(rounds, 300, |i| wx.set(h, &bkeys[i % 16], &big[i % 4]), |i| mk.set(kv, &bkeys[i % 16], &big[i % 4])),
+        0.29,
+    );
+    row("get 100 KiB", race(rounds, 2000, |i| wx.get(h, &bkeys[(i * 7) % 16]), |i| mk.get(kv, &bkeys[(i * 7) % 16])), 1.0);
+    wx.close(h);
+    mk.close(kv);
+
+    println!("Tencent MMKV {} (MMKV/Core of react-native-mmkv-storage 12.0.1), C++ core built Release; 100k keys of 10 bytes, values of 18 bytes of JSON; large rows: 16 keys of 100 KiB", mk.version);
     println!();
     println!("| workload | wxfs | MMKV | wxfs / MMKV | target | met? |");
     println!("|---|---|---|---|---|---|");
     for r in &rows {
         let met = if r.ratio <= r.target { "yes" } else { "**no**" };
         println!("| {} | {} | {} | {:.2} | ≤ {} | {met} |", r.what, r.wx, r.mk, r.ratio, r.target);
+        if r.what == "close after 300k overwrites" {
+            let ratio = sizes.0 as f64 / sizes.1 as f64;
+            println!(
+                "| file size after the churn | {} KiB | {} KiB | {ratio:.2} | ≤ 1 | {} |",
+                sizes.0 / 1024,
+                sizes.1 / 1024,
+                if ratio <= 1.0 { "yes" } else { "**no**" }
+            );
+        }
     }
-    let ratio = sizes.0 as f64 / sizes.1 as f64;
-    println!(
-        "| file size after the churn | {} KiB | {} KiB | {ratio:.2} | ≤ 1 | {} |",
-        sizes.0 / 1024,
-        sizes.1 / 1024,
-        if ratio <= 1.0 { "yes" } else { "**no**" }
-    );
     println!();
     println!("Durability, side by side: wxfs (process mode, default) acknowledges a set once it is in the page cache: a kill loses nothing acknowledged, and the log is never rewritten in place (compaction writes a new file, fsyncs it, renames it), so no instant of a kill or power cut can empty the store; power mode adds an msync per write, shared by concurrent writers. MMKV acknowledges a set once it is in its mapping (kill-safe too), but its full write-back rewrites the file in place, and a kill during it can lose the store; it flushes only on sync().");
     let _ = std::fs::remove_dir_all(&root);
