@@ -240,94 +240,103 @@ fn main() {
     };
     let (rounds, n) = (7, KEYS / 5);
 
-    // A fresh store each; the first race fills both with KEYS keys.
-    let wroot = root.join("wx");
-    let h = wx.open(&wroot);
-    let kv = mk.open("bench");
-    let vals: Vec<String> = (0..KEYS * 3).map(value).collect();
-    let keys: Vec<String> = (0..KEYS).map(key).collect();
-    row("typed set of a new key", race(5, n, |i| wx.set(h, &keys[i], &vals[i]), |i| mk.set(kv, &keys[i], &vals[i])), 1.0);
-    row(
-        "overwrite",
-        race(
-            rounds,
-            n,
-            |i| wx.set(h, &keys[(i * 7919) % KEYS], &vals[i + 1]),
-            |i| mk.set(kv, &keys[(i * 7919) % KEYS], &vals[i + 1]),
-        ),
-        1.0,
-    );
-    row("hot-key set", race(rounds, n, |i| wx.set(h, "hot", &vals[i]), |i| mk.set(kv, "hot", &vals[i])), 1.0);
-    row("get", race(rounds, n, |i| wx.get(h, &keys[(i * 7919) % KEYS]), |i| mk.get(kv, &keys[(i * 7919) % KEYS])), 1.0);
-    let set_args: Vec<String> =
-        (0..n).map(|i| json!({"key": keys[(i * 7919) % KEYS], "data": format!("v{i:014}")}).to_string()).collect();
-    row(
-        "bridge setStorageSync (JSON in) vs MMKV set",
-        race(rounds, n, |i| wx.invoke(h, "setStorageSync", &set_args[i % n]), |i| mk.set(kv, &keys[(i * 7919) % KEYS], &vals[i])),
-        2.5,
-    );
-    let get_args: Vec<String> = (0..n).map(|i| json!({"key": keys[(i * 7919) % KEYS]}).to_string()).collect();
-    row(
-        "bridge getStorageSync (JSON out) vs MMKV get",
-        race(rounds, n, |i| wx.invoke(h, "getStorageSync", &get_args[i % n]), |i| mk.get(kv, &keys[(i * 7919) % KEYS])),
-        2.5,
-    );
-
-    // Reopen of KEYS keys and one get.
-    let mut h = h;
-    let mut kv = kv;
-    row(
-        "reopen of 100k keys + one get",
-        race_timed(
-            rounds,
-            |_| {
-                wx.close(h);
-                let t = Instant::now();
-                h = wx.open(&wroot);
-                black_box(wx.get(h, &keys[7]));
-                t.elapsed()
-            },
-            |_| {
-                mk.close(kv);
-                let t = Instant::now();
-                kv = mk.open("bench");
-                black_box(mk.get(kv, &keys[7]));
-                t.elapsed()
-            },
-        ),
-        1.0,
-    );
-
-    // Churn: 300k overwrites (untimed), then a timed close; then the files' sizes.
-    let churn = |i: usize| (keys[(i * 7919) % KEYS].as_str(), vals[(i * 31) % vals.len()].as_str());
+    // WXFS_BENCH_ONLY=large runs only the large-value rows (e.g. under a profiler).
+    let small = std::env::var("WXFS_BENCH_ONLY").map_or(true, |o| o.split(',').any(|p| p.trim() == "small"));
     let mut sizes = (0, 0);
-    row(
-        "close after 300k overwrites",
-        race_timed(
-            3,
-            |_| {
-                (0..3 * KEYS).for_each(|i| wx.set(h, churn(i).0, churn(i).1));
-                let t = Instant::now();
-                wx.close(h);
-                let d = t.elapsed();
-                sizes.0 = std::fs::metadata(kv_log(&wroot)).unwrap().len();
-                h = wx.open(&wroot);
-                d
-            },
-            |_| {
-                (0..3 * KEYS).for_each(|i| mk.set(kv, churn(i).0, churn(i).1));
-                sizes.1 = mk.file_size(kv) as u64;
-                let t = Instant::now();
-                mk.close(kv);
-                let d = t.elapsed();
-                kv = mk.open("bench");
-                d
-            },
-        ),
-        1.0,
-    );
-    wx.close(h);
-    mk.close(kv);
+    if small {
+        // A fresh store each; the first race fills both with KEYS keys.
+        let wroot = root.join("wx");
+        let h = wx.open(&wroot);
+        let kv = mk.open("bench");
+        let vals: Vec<String> = (0..KEYS * 3).map(value).collect();
+        let keys: Vec<String> = (0..KEYS).map(key).collect();
+        row("typed set of a new key", race(5, n, |i| wx.set(h, &keys[i], &vals[i]), |i| mk.set(kv, &keys[i], &vals[i])), 1.0);
+        row(
+            "overwrite",
+            race(
+                rounds,
+                n,
+                |i| wx.set(h, &keys[(i * 7919) % KEYS], &vals[i + 1]),
+                |i| mk.set(kv, &keys[(i * 7919) % KEYS], &vals[i + 1]),
+            ),
+            1.0,
+        );
+        row("hot-key set", race(rounds, n, |i| wx.set(h, "hot", &vals[i]), |i| mk.set(kv, "hot", &vals[i])), 1.0);
+        row("get", race(rounds, n, |i| wx.get(h, &keys[(i * 7919) % KEYS]), |i| mk.get(kv, &keys[(i * 7919) % KEYS])), 1.0);
+        let set_args: Vec<String> =
+            (0..n).map(|i| json!({"key": keys[(i * 7919) % KEYS], "data": format!("v{i:014}")}).to_string()).collect();
+        row(
+            "bridge setStorageSync (JSON in) vs MMKV set",
+            race(
+                rounds,
+                n,
+                |i| wx.invoke(h, "setStorageSync", &set_args[i % n]),
+                |i| mk.set(kv, &keys[(i * 7919) % KEYS], &vals[i]),
+            ),
+            2.5,
+        );
+        let get_args: Vec<String> = (0..n).map(|i| json!({"key": keys[(i * 7919) % KEYS]}).to_string()).collect();
+        row(
+            "bridge getStorageSync (JSON out) vs MMKV get",
+            race(rounds, n, |i| wx.invoke(h, "getStorageSync", &get_args[i % n]), |i| mk.get(kv, &keys[(i * 7919) % KEYS])),
+            2.5,
+        );
+
+        // Reopen of KEYS keys and one get.
+        let mut h = h;
+        let mut kv = kv;
+        row(
+            "reopen of 100k keys + one get",
+            race_timed(
+                rounds,
+                |_| {
+                    wx.close(h);
+                    let t = Instant::now();
+                    h = wx.open(&wroot);
+                    black_box(wx.get(h, &keys[7]));
+                    t.elapsed()
+                },
+                |_| {
+                    mk.close(kv);
+                    let t = Instant::now();
+                    kv = mk.open("bench");
+                    black_box(mk.get(kv, &keys[7]));
+                    t.elapsed()
+                },
+            ),
+            1.0,
+        );
+
+        // Churn: 300k overwrites (untimed), then a timed close; then the files' sizes.
+        let churn = |i: usize| (keys[(i * 7919) % KEYS].as_str(), vals[(i * 31) % vals.len()].as_str());
+        row(
+            "close after 300k overwrites",
+            race_timed(
+                3,
+                |_| {
+                    (0..3 * KEYS).for_each(|i| wx.set(h, churn(i).0, churn(i).1));
+                    let t = Instant::now();
+                    wx.close(h);
+                    let d = t.elapsed();
+                    sizes.0 = std::fs::metadata(kv_log(&wroot)).unwrap().len();
+                    h = wx.open(&wroot);
+                    d
+                },
+                |_| {
+                    (0..3 * KEYS).for_each(|i| mk.set(kv, churn(i).0, churn(i).1));
+                    sizes.1 = mk.file_size(kv) as u64;
+                    let t = Instant::now();
+                    mk.close(kv);
+                    let d = t.elapsed();
+                    kv = mk.open("bench");
+                    d
+                },
+            ),
+            1.0,
+        );
+        wx.close(h);
+        mk.close(kv);
+    }
 
     // Large values: 16 keys of 100 KiB each, overwritten round-robin (churn), fresh stores.
     // The figure for the old engine was 0.29 x MMKV for this set: no worse is the target.
