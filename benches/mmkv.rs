@@ -377,7 +377,7 @@ fn main() {
         }
     }
     println!();
-    println!("Durability, side by side: wxfs (process mode, default) acknowledges a set once it is in the page cache: a kill loses nothing acknowledged, and the log is never rewritten in place (compaction writes a new file, fsyncs it, renames it), so no instant of a kill or power cut can empty the store; power mode adds an msync per write, shared by concurrent writers. MMKV acknowledges a set once it is in its mapping (kill-safe too), but its full write-back rewrites the file in place, and a kill during it can lose the store; it flushes only on sync().");
+    println!("Durability, side by side: wxfs (process mode, default) acknowledges a set once it is in the page cache: a kill loses nothing acknowledged, and the log is never rewritten in place (compaction writes a new file, fsyncs it, renames it), so no instant of a kill or power cut can empty the store; power mode adds an msync per write, shared by concurrent writers. MMKV acknowledges a set once it is in its mapping (kill-safe too), but its full write-back rewrites the file in place (then msyncs it), and a kill or power cut during the rewrite can lose the store; otherwise it flushes only on sync().");
     let _ = std::fs::remove_dir_all(&root);
 }
 
