@@ -3,24 +3,20 @@
 //!
 //! Storage goes through the Rust API (`Session.store`), the typed C API and the bridge (both
 //! through the built libwxfs shared library, loaded as a host loads it) against SQLite (rusqlite,
-//! WAL, synchronous=NORMAL), MMKV, and two physical floors: one O_APPEND write(2) of the same
-//! number of bytes per set, and a `HashMap<String, Vec<u8>>` lookup + copy per get. Files:
-//! readFile (a saved file, mapped) against `std::fs::read`, writeFile against write + rename,
-//! saveFile against a bare rename, sandbox open against a directory walk; power-mode sets from
-//! 1 and 8 threads.
+//! WAL, synchronous=NORMAL) and two physical floors: one O_APPEND write(2) of the same number of
+//! bytes per set, and a `HashMap<String, Vec<u8>>` lookup + copy per get. Files: readFile (a saved
+//! file, mapped) against `std::fs::read`, writeFile against write + rename, saveFile against a
+//! bare rename, sandbox open against a directory walk; power-mode sets from 1 and 8 threads.
 //!
-//! MMKV: the `mmkv` crate (0.9, a Rust re-implementation of Tencent's MMKV) runs `protoc` in its
-//! build script, so as a dev-dependency it would make every `cargo test` need protoc. Set
-//! `WXFS_BENCH_MMKV=/path/to/libmmkv.so` (the crate's own cdylib; BENCHMARKS.md says how to build
-//! it) to include it through its C API. The `mmap-kv` rows are always there: `MmapKv` below is
-//! MMKV's technique (records copied into a shared file mapping, an in-memory index, full
-//! write-back when the mapping is full) with nothing else on top.
+//! MMKV is measured by `benches/mmkv.rs`, against Tencent MMKV's own C++ core (`benches/run.sh`
+//! builds it). The in-bench stand-in for its technique (`mmap-kv`) and the `mmkv` crate (a Rust
+//! re-implementation, not Tencent MMKV) are gone: their rows only blurred that comparison.
 //!
 //! The sides of one measurement run interleaved, round by round, and each figure is the median
 //! round: a neighbour's build slowing the machine for a moment hits every side alike.
 
 use std::collections::HashMap;
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::c_char;
 use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::io::Write;
@@ -29,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use libloading::Library;
-use memmap2::MmapMut;
 use serde_json::json;
 use wxfs::fs::{Durability, TempSource};
 use wxfs::storage::Value;
@@ -372,180 +367,11 @@ impl Wx {
     }
 }
 
-// ---- MMKV -----------------------------------------------------------------------------------
-
-#[repr(C)]
-struct MmkvBuffer {
-    raw_data: *const c_void,
-    type_token: i32,
-    err: *const c_void,
-}
-
-#[repr(C)]
-struct MmkvSlice {
-    bytes: *const u8,
-    len: usize,
-    capacity: usize,
-}
-
-type MmkvNew = unsafe extern "C" fn(*const c_char) -> *const c_void;
-type MmkvPutStr = unsafe extern "C" fn(*const c_void, *const c_char, *const c_char) -> *const MmkvBuffer;
-type MmkvGetStr = unsafe extern "C" fn(*const c_void, *const c_char) -> *const MmkvBuffer;
-type MmkvPtr = unsafe extern "C" fn(*const c_void);
-type MmkvLevel = unsafe extern "C" fn(i32);
-
-/// The `mmkv` crate's cdylib through its C API (`put_str`, `get_str`, `free_buffer`).
-struct Mmkv {
-    _lib: Library,
-    new_instance: MmkvNew,
-    put_str: MmkvPutStr,
-    get_str: MmkvGetStr,
-    free_buffer: MmkvPtr,
-    close_instance: MmkvPtr,
-    path: PathBuf,
-}
-
-impl Mmkv {
-    fn load() -> Option<Mmkv> {
-        let path = PathBuf::from(std::env::var_os("WXFS_BENCH_MMKV")?);
-        // SAFETY: the symbol types are those of the crate's rust_mmkv.h (mmkv 0.9).
-        unsafe {
-            let lib = Library::new(&path).unwrap_or_else(|e| panic!("WXFS_BENCH_MMKV={}: {e}", path.display()));
-            let level: MmkvLevel = *lib.get(b"set_log_level\0").unwrap();
-            level(0); // Off: its default (Verbose) logs every put on a logger thread.
-            let new_instance: MmkvNew = *lib.get(b"new_instance\0").unwrap();
-            let put_str: MmkvPutStr = *lib.get(b"put_str\0").unwrap();
-            let get_str: MmkvGetStr = *lib.get(b"get_str\0").unwrap();
-            let free_buffer: MmkvPtr = *lib.get(b"free_buffer\0").unwrap();
-            let close_instance: MmkvPtr = *lib.get(b"close_instance\0").unwrap();
-            Some(Mmkv { _lib: lib, new_instance, put_str, get_str, free_buffer, close_instance, path })
-        }
-    }
-
-    fn instance(&self, dir: &Path) -> *const c_void {
-        std::fs::create_dir_all(dir).unwrap();
-        let d = CString::new(dir.to_str().unwrap()).unwrap();
-        // SAFETY: a NUL-terminated path valid for the call.
-        let p = unsafe { (self.new_instance)(d.as_ptr()) };
-        assert!(!p.is_null(), "mmkv new_instance");
-        p
-    }
-
-    fn put(&self, inst: *const c_void, key: &CString, value: &CString) {
-        // SAFETY: an open instance and NUL-terminated strings valid for the call.
-        unsafe {
-            let r = (self.put_str)(inst, key.as_ptr(), value.as_ptr());
-            assert!(!r.is_null() && (*r).err.is_null(), "mmkv put_str");
-            (self.free_buffer)(r.cast());
-        }
-    }
-
-    fn get(&self, inst: *const c_void, key: &CString) {
-        // SAFETY: as `put`; a successful get_str carries a ByteSlice in raw_data.
-        unsafe {
-            let r = (self.get_str)(inst, key.as_ptr());
-            assert!(!r.is_null() && (*r).err.is_null(), "mmkv get_str");
-            let s = (*r).raw_data as *const MmkvSlice;
-            black_box(*(*s).bytes);
-            black_box((*s).len + (*s).capacity + (*r).type_token as usize);
-            (self.free_buffer)(r.cast());
-        }
-    }
-
-    fn close(&self, inst: *const c_void) {
-        // SAFETY: an instance from `instance`, closed once.
-        unsafe { (self.close_instance)(inst) }
-    }
-}
-
-/// MMKV's technique, minimal: each set copies a `[len][crc32][key len][key][value]` record into
-/// a shared mapping of the file (no system call; the page cache keeps it if the app is killed)
-/// and stores the used length in the file's first 8 bytes; an in-memory index maps keys to
-/// their bytes. A full mapping is compacted in place (MMKV's full write-back), and the file
-/// doubles while live data would fill more than half of it.
-struct MmapKv {
-    file: File,
-    map: MmapMut,
-    used: usize,
-    live: usize,
-    index: HashMap<String, (usize, usize)>,
-}
-
-const MMAP_HDR: usize = 8;
-
-impl MmapKv {
-    fn open(path: &Path) -> MmapKv {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).unwrap();
-        file.set_len(64 << 10).unwrap();
-        // SAFETY: a private file of this benchmark, never truncated while mapped.
-        let map = unsafe { MmapMut::map_mut(&file) }.unwrap();
-        MmapKv { file, map, used: MMAP_HDR, live: 0, index: HashMap::new() }
-    }
-
-    fn put(&mut self, key: &str, value: &[u8]) {
-        let need = 12 + key.len() + value.len();
-        if self.used + need > self.map.len() {
-            self.make_room(need);
-        }
-        let at = self.used;
-        let rec = &mut self.map[at..at + need];
-        rec[0..4].copy_from_slice(&(need as u32).to_le_bytes());
-        rec[8..12].copy_from_slice(&(key.len() as u32).to_le_bytes());
-        rec[12..12 + key.len()].copy_from_slice(key.as_bytes());
-        rec[12 + key.len()..].copy_from_slice(value);
-        let crc = crc32fast::hash(&rec[8..]);
-        rec[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.used += need;
-        self.map[0..8].copy_from_slice(&(self.used as u64).to_le_bytes());
-        let loc = (at + 12 + key.len(), value.len());
-        match self.index.get_mut(key) {
-            Some(e) => {
-                self.live -= 12 + key.len() + e.1;
-                *e = loc;
-            }
-            None => {
-                self.index.insert(key.to_owned(), loc);
-            }
-        }
-        self.live += need;
-    }
-
-    fn make_room(&mut self, need: usize) {
-        let mut live = Vec::with_capacity(self.live);
-        let mut locs = Vec::with_capacity(self.index.len());
-        for (k, &(off, len)) in &self.index {
-            let start = off - 12 - k.len();
-            locs.push((k.clone(), MMAP_HDR + live.len() + 12 + k.len(), len));
-            live.extend_from_slice(&self.map[start..off + len]);
-        }
-        let mut cap = self.map.len();
-        while 2 * (MMAP_HDR + live.len() + need) > cap {
-            cap *= 2;
-        }
-        if cap != self.map.len() {
-            self.file.set_len(cap as u64).unwrap();
-            // SAFETY: as in `open`.
-            self.map = unsafe { MmapMut::map_mut(&self.file) }.unwrap();
-        }
-        self.map[MMAP_HDR..MMAP_HDR + live.len()].copy_from_slice(&live);
-        self.used = MMAP_HDR + live.len();
-        for (k, off, len) in locs {
-            self.index.insert(k, (off, len));
-        }
-    }
-
-    fn get(&self, key: &str) -> Vec<u8> {
-        let &(off, len) = self.index.get(key).unwrap();
-        self.map[off..off + len].to_vec()
-    }
-}
-
 // ---- storage ------------------------------------------------------------------------------
 
 struct Env<'a> {
     root: PathBuf,
     wx: &'a Wx,
-    mmkv: Option<&'a Mmkv>,
     table: Table,
 }
 
@@ -573,10 +399,6 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
     let mode: String = sql.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     sql.execute_batch("PRAGMA synchronous=NORMAL; CREATE TABLE kv (k TEXT PRIMARY KEY NOT NULL, v BLOB NOT NULL);").unwrap();
-    let mut mm = MmapKv::open(&dir.join("mmap.kv"));
-    let mmkv = env.mmkv.map(|m| (m, m.instance(&dir.join("mmkv"))));
-    let ckeys: Vec<CString> = keys.iter().map(|k| CString::new(k.as_str()).unwrap()).collect();
-    let cdata = CString::new(data.as_str()).unwrap();
     let mut map: HashMap<String, Vec<u8>> = HashMap::new();
     for k in &keys {
         map.insert(k.clone(), data.as_bytes().to_vec());
@@ -597,16 +419,10 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
                 let mut st = sql.prepare_cached("INSERT OR REPLACE INTO kv (k, v) VALUES (?1, ?2)").unwrap();
                 st.execute(rusqlite::params![k(i), data.as_bytes()]).unwrap();
             }),
-            Box::new(|i| mm.put(k(i), data.as_bytes())),
         ];
-        if let Some((m, inst)) = mmkv {
-            let ckeys = &ckeys;
-            let cdata = &cdata;
-            sides.push(Box::new(move |i| m.put(inst, &ckeys[i % nkeys], cdata)));
-        }
         race(&format!("set {label}"), rounds, n, &mut sides)
     };
-    let (rs, ts, bs, raw_s, sql_s, mm_s) = (set[0], set[1], set[2], set[3], set[4], set[5]);
+    let (rs, ts, bs, raw_s, sql_s) = (set[0], set[1], set[2], set[3], set[4]);
     let t = &mut env.table;
     let big = |x| if targets { x } else { Target::None };
     t.time(format!("set {label}: Rust API vs raw append"), rs, "O_APPEND write(2)", raw_s, big(Target::AtMost(1.5)));
@@ -614,17 +430,6 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
     t.time(format!("set {label}: bridge setStorageSync vs raw append"), bs, "O_APPEND write(2)", raw_s, Target::None);
     t.time(format!("set {label}: Rust API vs SQLite"), rs, "SQLite", sql_s, big(Target::AtMost(0.1)));
     t.time(format!("set {label}: typed C API vs SQLite"), ts, "SQLite", sql_s, big(Target::AtMost(0.1)));
-    match set.get(6) {
-        Some(&mk) => {
-            t.time(format!("set {label}: Rust API vs mmkv"), rs, "mmkv 0.9 (C API)", mk, big(Target::AtMost(1.0)));
-            t.time(format!("set {label}: typed C API vs mmkv"), ts, "mmkv 0.9 (C API)", mk, big(Target::AtMost(1.0)));
-            t.time(format!("set {label}: Rust API vs mmap-kv"), rs, "mmap-kv", mm_s, Target::None);
-        }
-        None => {
-            t.time(format!("set {label}: Rust API vs mmap-kv (MMKV stand-in)"), rs, "mmap-kv", mm_s, big(Target::AtMost(1.0)));
-            t.time(format!("set {label}: typed C API vs mmap-kv (MMKV stand-in)"), ts, "mmap-kv", mm_s, big(Target::AtMost(1.0)));
-        }
-    }
 
     // -- get
     let get = {
@@ -641,17 +446,10 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
                 let mut st = sql.prepare_cached("SELECT v FROM kv WHERE k = ?1").unwrap();
                 black_box(st.query_row([k(i)], |r| r.get::<_, Vec<u8>>(0)).unwrap());
             }),
-            Box::new(|i| {
-                black_box(mm.get(k(i)));
-            }),
         ];
-        if let Some((m, inst)) = mmkv {
-            let ckeys = &ckeys;
-            sides.push(Box::new(move |i| m.get(inst, &ckeys[i % nkeys])));
-        }
         race(&format!("get {label}"), rounds, n, &mut sides)
     };
-    let (rg, tg, bg, hm, sql_g, mm_g) = (get[0], get[1], get[2], get[3], get[4], get[5]);
+    let (rg, tg, bg, hm, sql_g) = (get[0], get[1], get[2], get[3], get[4]);
     let t = &mut env.table;
     t.time(
         format!("get {label}: Rust API (Arc, no copy) vs HashMap lookup + copy"),
@@ -669,22 +467,12 @@ fn storage(env: &mut Env<'_>, label: &str, value_len: usize, nkeys: usize, round
         if targets { Target::Under(3000.0) } else { Target::None },
     );
     t.time(format!("get {label}: typed C API vs SQLite"), tg, "SQLite", sql_g, Target::None);
-    match get.get(6) {
-        Some(&mk) => t.time(format!("get {label}: typed C API vs mmkv"), tg, "mmkv 0.9 (C API)", mk, Target::None),
-        None => t.time(format!("get {label}: typed C API vs mmap-kv (MMKV stand-in)"), tg, "mmap-kv", mm_g, Target::None),
-    }
-    if set.len() > 6 {
-        t.time(format!("get {label}: typed C API vs mmap-kv"), tg, "mmap-kv", mm_g, Target::None);
-    }
     let st = rust.store.stats();
     eprintln!(
         "  wxfs log after the run: {} B, live {} B, {} compactions (Rust API sandbox)",
         st.file_len, st.live_len, st.compactions
     );
 
-    if let Some((m, inst)) = mmkv {
-        m.close(inst);
-    }
     wx.close(typed);
     wx.close(br);
     drop(rust);
@@ -959,12 +747,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let wx = Wx::load();
-    let mmkv = Mmkv::load();
-    match &mmkv {
-        Some(m) => eprintln!("mmkv: {}", m.path.display()),
-        None => eprintln!("mmkv: WXFS_BENCH_MMKV not set; the MMKV rows use mmap-kv"),
-    }
-    let mut env = Env { root: root.clone(), wx: &wx, mmkv: mmkv.as_ref(), table: Table::default() };
+    let mut env = Env { root: root.clone(), wx: &wx, table: Table::default() };
 
     // WXFS_BENCH_ONLY=kv-small,kv-large,read,write,save,power,open (any subset) runs only those parts,
     // e.g. under a profiler.
@@ -999,6 +782,5 @@ fn main() {
 
     eprintln!("done in {:.1?}", started.elapsed());
     env.table.print();
-    drop(mmkv);
     let _ = std::fs::remove_dir_all(&root);
 }

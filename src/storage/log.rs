@@ -55,6 +55,9 @@ pub struct Log {
     generation: u64,
     /// Set when the rename that installed this generation is not known to be durable yet.
     dir_unsynced: Option<u64>,
+    /// Length of the longest record in this file (framing included): what compaction scales
+    /// its slack by.
+    largest: usize,
 }
 
 /// What `Log::open` found.
@@ -159,9 +162,14 @@ impl Log {
                     continue;
                 }
             }
-            let (end, mut records) = scan(map.bytes(), |r| apply(map.bytes(), r));
+            let mut largest = 0;
+            let (end, mut records) = scan(map.bytes(), |r| {
+                largest = largest.max(FRAME_HEADER + r.len());
+                apply(map.bytes(), r)
+            });
             let mut truncated_bytes = garbage_after(map.bytes(), end) as u64;
             let mut log = Log::new(io.clone(), dir, file, map, end);
+            log.largest = largest;
             if truncated_bytes > 0 {
                 log.zero_tail(flen)?;
             }
@@ -175,7 +183,7 @@ impl Log {
     }
 
     fn new(io: Arc<dyn LogIo>, dir: &Path, file: Arc<dyn LogFile>, map: Box<dyn LogMap>, len: usize) -> Log {
-        Log { io, dir: dir.to_owned(), file, map, len, pos: len as u64, dirty: 0, generation: 0, dir_unsynced: None }
+        Log { io, dir: dir.to_owned(), file, map, len, pos: len as u64, dirty: 0, generation: 0, dir_unsynced: None, largest: 0 }
     }
 
     /// Cuts the file at the end of the log and extends it again to `cap`: the damaged tail
@@ -214,6 +222,7 @@ impl Log {
         }
         self.len += rec.len();
         self.pos += rec.len() as u64;
+        self.largest = self.largest.max(rec.len());
         Ok((at, self.pos))
     }
 
@@ -237,8 +246,11 @@ impl Log {
             let parts = items.iter().map(|i| (&old[i.key.clone()], i.ty.clone().map(|t| &old[t]), &old[i.data.clone()]));
             install_parts(&*self.io, &self.dir, parts, cap)?
         };
-        self.file = file;
-        self.map = map;
+        self.largest =
+            items.iter().map(|i| record::set_len(i.key.len(), i.ty.as_ref().map(|t| t.len()), i.data.len())).max().unwrap_or(0)
+                as usize;
+        let old = (std::mem::replace(&mut self.file, file), std::mem::replace(&mut self.map, map));
+        release(old);
         self.pos += len as u64;
         self.len = len;
         self.dirty = 0;
@@ -258,6 +270,12 @@ impl Log {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Length of the longest record in the current file: the largest appended since it was
+    /// installed, or written into it by the compaction that installed it.
+    pub fn largest_record(&self) -> usize {
+        self.largest
     }
 
     /// Length of the file: the log and its zero tail.
@@ -293,6 +311,17 @@ impl Log {
 }
 
 /// Stands in for the mapping while the file is cut and extended again.
+/// Lets go of a replaced log's file and mapping on another thread. The file is already renamed
+/// over, so this is its last reference: closing it frees its blocks, and on a file system
+/// mounted with `discard` (as this machine's, and many phones') that waits for the device to
+/// discard them, milliseconds for a few MiB: measured, it was the longest stall of a
+/// compaction, longer than its `fdatasync`. Nothing on disk that a crash could see depends on
+/// when this happens. If no thread can be started, the closure, and `old` with it, is dropped
+/// here: the caller pays for it as before.
+fn release(old: (Arc<dyn LogFile>, Box<dyn LogMap>)) {
+    let _ = std::thread::Builder::new().name("wxfs-log-release".into()).spawn(move || drop(old));
+}
+
 struct Unmapped;
 
 impl LogMap for Unmapped {

@@ -33,15 +33,31 @@ use self::log::Log;
 pub use self::log::{LogFile, LogIo, StdIo};
 pub use crate::io::Durability;
 
-/// Compaction runs once the log is longer than 1.5 times what a compacted log would take, plus
-/// this: the log never exceeds 1.5 x its live data + 2 MiB (+ one record), and its file that
-/// plus the growth step. The slack sets how often a small, hot store pays for a compaction (a
-/// new file, synced: a few ms on a virtual disk): every ~50,000 sets of a 40-byte record.
-/// Unit tests use a small slack so that they reach compaction quickly; the rule is the same.
+/// Compaction runs once the log is longer than 1.5 times what a compacted log would take, plus a
+/// slack: `SLACK_RECORDS` times the longest record in the log, but at least `COMPACT_SLACK` and at
+/// most `COMPACT_SLACK_MAX`. So the log never exceeds 1.5 x its live data + 16 MiB (+ one
+/// record), and only 1.5 x + 2 MiB while no record in it is longer than 32 KiB; its file is
+/// that plus the growth step. The slack sets how often a store pays for a compaction (a new
+/// file, synced: milliseconds on a virtual disk): every ~50,000 sets of a 40-byte record, and,
+/// thanks to the scaling, at least every `SLACK_RECORDS` sets of the longest record (16 keys of
+/// 100 KiB: every ~80 sets, not every ~28 as with a fixed 2 MiB).
+/// Unit tests use a 32 times smaller slack so that they reach compaction quickly; the rule is the same.
 #[cfg(not(test))]
 const COMPACT_SLACK: u64 = 2 << 20;
 #[cfg(test)]
 const COMPACT_SLACK: u64 = 64 << 10;
+#[cfg(not(test))]
+const COMPACT_SLACK_MAX: u64 = 16 << 20;
+#[cfg(test)]
+const COMPACT_SLACK_MAX: u64 = 512 << 10;
+/// Records of the longest size the slack holds (see `COMPACT_SLACK`).
+const SLACK_RECORDS: u64 = 64;
+
+/// The garbage a log whose longest record is `largest` bytes may carry beyond half its live
+/// data before it is compacted.
+fn compact_slack(largest: usize) -> u64 {
+    (SLACK_RECORDS * largest as u64).clamp(COMPACT_SLACK, COMPACT_SLACK_MAX)
+}
 
 /// Storage quotas in bytes of key + data + dataType.
 #[derive(Clone, Copy, Debug)]
@@ -496,12 +512,13 @@ impl Store {
         Ok(plan.upto)
     }
 
-    /// Compacts when the log has grown past 1.5 times its live size plus `COMPACT_SLACK`. A
+    /// Compacts when the log has grown past 1.5 times its live size plus `compact_slack`. A
     /// failure leaves a consistent log; the write that triggered it has succeeded regardless.
     fn maybe_compact(&self, inner: &mut Inner) -> bool {
         let live = record::HEADER_LEN as u64 + inner.index.live_len;
         let len = inner.log.len() as u64;
-        if len <= live + live / 2 + COMPACT_SLACK || (len as usize) < inner.compact_after {
+        let slack = compact_slack(inner.log.largest_record());
+        if len <= live + live / 2 + slack || (len as usize) < inner.compact_after {
             return false;
         }
         let entries = inner.index.ordered();
@@ -524,7 +541,7 @@ impl Store {
             Err(_) => {
                 // Don't pay for a doomed rewrite (full disk) on every append.
                 let len = inner.log.len();
-                inner.compact_after = len + len / 2 + COMPACT_SLACK as usize;
+                inner.compact_after = len + len / 2 + slack as usize;
                 false
             }
         }
@@ -1077,6 +1094,7 @@ mod tests {
         s.set("k1", v("again"), BIG).unwrap();
         m.set("k1", v("again"));
 
+        let slack = compact_slack(set_bytes("k5", &v(&format!("{:01024}", 0))).len());
         let mut sets = 0;
         while s.stats().compactions == 0 {
             let val = v(&format!("{sets:01024}"));
@@ -1086,11 +1104,12 @@ mod tests {
             sets += 1;
             if s.stats().compactions == 0 {
                 // No compaction while the log is within bounds.
-                assert!(before.file_len <= before.live_len + before.live_len / 2 + COMPACT_SLACK);
+                assert!(before.file_len <= before.live_len + before.live_len / 2 + slack);
             }
             assert!(sets < 1000, "compaction never ran");
         }
-        // 1 KiB records: it takes half the live data (~1 KiB) plus the 64 KiB slack of garbage.
+        // 1 KiB records: it takes half the live data (~1 KiB) plus the slack (64 KiB, or 64
+        // records of 1 KiB) of garbage.
         assert!((60..=66).contains(&sets), "{sets}");
         assert_eq!(snapshot(&s), m.0);
         let st = s.stats();
@@ -1107,6 +1126,67 @@ mod tests {
         assert_eq!(snapshot(&s), m.0);
         assert_eq!(s.keys()[..3], ["k0", "k2", "k3"]);
         assert_eq!(s.keys()[9..], ["k1", "new"]);
+    }
+
+    /// Sets `n` keys round-robin with values of `len` bytes until a compaction runs; returns
+    /// the number of sets and the longest log seen before it. Asserts that the log stayed within
+    /// 1.5 x live + `slack` before the compaction and went past it to trigger it.
+    fn churn_until_compaction(s: &Store, n: usize, len: usize, slack: u64) -> (usize, u64) {
+        let c = s.stats().compactions;
+        let (mut sets, mut longest) = (0, 0);
+        loop {
+            let before = s.stats();
+            s.set(&format!("c{}", sets % n), v(&format!("{sets:0len$}")), BIG).unwrap();
+            sets += 1;
+            let after = s.stats();
+            if after.compactions > c {
+                assert!(after.file_len == after.live_len, "compacted whole");
+                let grown = before.file_len + set_bytes("c0", &v(&format!("{:0len$}", 0))).len() as u64;
+                assert!(grown > before.live_len + before.live_len / 2 + slack, "compacted early: {grown} {before:?}");
+                return (sets, longest);
+            }
+            assert!(after.file_len <= after.live_len + after.live_len / 2 + slack, "{after:?}");
+            longest = longest.max(after.file_len);
+            assert!(sets < 10_000, "compaction never ran");
+        }
+    }
+
+    #[test]
+    fn the_slack_grows_with_the_longest_record_up_to_its_cap() {
+        let t = TempDir::new("slack");
+        let (s, _) = open(t.path());
+        // 4 KiB records: 64 of them (256 KiB) of slack, not 64 KiB; and 64 sets or more
+        // between compactions, not 16.
+        let rec4 = set_bytes("c0", &v(&format!("{:04096}", 0))).len();
+        let slack4 = compact_slack(rec4);
+        assert_eq!(slack4, 64 * rec4 as u64);
+        assert!(slack4 > 3 * COMPACT_SLACK);
+        let (sets, longest) = churn_until_compaction(&s, 4, 4096, slack4);
+        assert!((64..=72).contains(&sets), "{sets}");
+        assert!(longest > 3 * COMPACT_SLACK, "the fixed slack would have compacted at {longest}");
+        // The same again, but the store is reopened halfway: the slack is the file's, so open
+        // does not compact it.
+        for i in 0..40 {
+            s.set(&format!("c{}", i % 4), v(&format!("{i:04096}")), BIG).unwrap();
+        }
+        let before = s.stats();
+        assert!(before.file_len > before.live_len + before.live_len / 2 + COMPACT_SLACK);
+        drop(s);
+        let (s, r) = open(t.path());
+        assert!(!r.compacted);
+        assert_eq!(s.stats().file_len, before.file_len);
+        let (sets, _) = churn_until_compaction(&s, 4, 4096, slack4);
+        assert!((20..=30).contains(&sets), "{sets}");
+
+        // 16 KiB records: 64 of them would be 1 MiB; the slack stops at its cap.
+        let (sets, _) = churn_until_compaction(&s, 4, 16 << 10, COMPACT_SLACK_MAX);
+        assert!((30..=40).contains(&sets), "{sets}");
+
+        // Once compaction has left only small records, the slack is back to its floor.
+        s.clear().unwrap();
+        churn_until_compaction(&s, 4, 1000, COMPACT_SLACK_MAX);
+        let (sets, _) = churn_until_compaction(&s, 4, 1000, COMPACT_SLACK);
+        assert!((60..=70).contains(&sets), "{sets}");
     }
 
     #[test]
