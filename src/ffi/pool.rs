@@ -12,7 +12,7 @@
 //! - Deliveries of one queue happen in issue order too. A worker that delivers leaves the count
 //!   of operation workers, so callbacks that block (on the host's JS thread, on each other) never
 //!   stop operations from running: a worker is started in its place. Threads blocked in
-//!   callbacks are bounded by the calls admitted, and a worker beyond [`WORKERS`] ends when it
+//!   callbacks are bounded by [`MAX_THREADS`], and a worker beyond [`WORKERS`] ends when it
 //!   comes back from its callbacks.
 //! - Admission is bounded by calls ([`Budget::calls`]) and by bytes ([`Budget::bytes`]): a call's
 //!   argument bytes count from submission until its operation ends, its result bytes from then
@@ -29,6 +29,12 @@ use crate::session::Session;
 
 /// Most threads running operations at once.
 pub(crate) const WORKERS: usize = 4;
+
+/// Most threads the pool has at once, those inside callbacks included. Past it a worker that
+/// finishes an operation still delivers its callbacks, but no thread is started in its place:
+/// callbacks blocked on that many (sandbox, thread) queues at once slow operations down rather
+/// than cost the host a thread each.
+pub(crate) const MAX_THREADS: usize = 64;
 
 /// What the pool admits at once. From the environment at first use: `WXFS_ASYNC_QUEUE_BYTES`
 /// (default 64 MiB) and `WXFS_ASYNC_QUEUE_CALLS` (default 100,000).
@@ -211,7 +217,7 @@ impl Pool {
 
     /// Operation workers are those alive and not inside a callback.
     fn spawn_if_needed(&'static self, st: &mut MutexGuard<'_, State>) {
-        if st.idle == 0 && !st.ready.is_empty() && st.workers - st.delivering < WORKERS {
+        if st.idle == 0 && !st.ready.is_empty() && st.workers - st.delivering < WORKERS && st.workers < MAX_THREADS {
             st.workers += 1;
             let spawned = std::thread::Builder::new().name("wxfs-worker".into()).spawn(move || self.work_loop());
             if spawned.is_err() {
@@ -392,6 +398,40 @@ mod tests {
         release_tx.send(()).unwrap();
         let seen: Vec<&str> = (0..2).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
         assert_eq!(seen, ["op1", "callback0 returned"]);
+    }
+
+    #[test]
+    fn callbacks_blocked_on_many_queues_never_take_more_than_max_threads() {
+        let p = pool(DEFAULT_BUDGET);
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (tx, rx) = mpsc::channel();
+        let n = MAX_THREADS * 2;
+        for k in 0..n {
+            let (gate, tx) = (gate.clone(), tx.clone());
+            let deliver = move || {
+                let mut open = gate.0.lock();
+                while !*open {
+                    gate.1.wait(&mut open);
+                }
+                tx.send(()).unwrap();
+            };
+            p.submit((5, k as u64), 1, op(0, || {}, deliver)).unwrap();
+        }
+        // Threads go into callbacks until MAX_THREADS are there; then no more are started.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while p.state.lock().delivering < MAX_THREADS {
+            assert!(std::time::Instant::now() < deadline, "only {} callbacks started", p.state.lock().delivering);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let workers = p.state.lock().workers;
+        assert!(workers <= MAX_THREADS, "{workers} threads for {n} blocked callbacks");
+        // Released, the rest run and every callback comes, once.
+        *gate.0.lock() = true;
+        gate.1.notify_all();
+        for _ in 0..n {
+            rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
     }
 
     #[test]
