@@ -24,7 +24,7 @@ struct Typed {
 
 impl Typed {
     fn load() -> Typed {
-        let path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        let path = common::lib_path();
         // SAFETY: our own library; the types are those of include/wxfs.h.
         unsafe {
             let lib = Library::new(path).unwrap();

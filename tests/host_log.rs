@@ -54,7 +54,7 @@ fn two_interrupted_appends(root: &Path, user: &str) {
 fn the_c_log_callback_hears_of_settled_writes_and_rolled_back_appends() {
     let root = common::fresh_dir("host-log-c");
     two_interrupted_appends(&root, "c-host");
-    let lib_path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    let lib_path = common::lib_path();
     let raw = unsafe { libloading::Library::new(&lib_path) }.unwrap();
     let log_set: libloading::Symbol<LogSetFn> = unsafe { raw.get(b"wxfs_log_set\0") }.unwrap();
     assert_eq!(unsafe { log_set(Some(record), std::ptr::null_mut(), 2) }, 0);

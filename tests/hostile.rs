@@ -42,7 +42,7 @@ struct Abi {
 
 impl Abi {
     fn load() -> Abi {
-        let path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        let path = common::lib_path();
         unsafe {
             let lib = Library::new(path).unwrap();
             macro_rules! f {

@@ -25,7 +25,7 @@ struct Extra {
 
 impl Extra {
     fn load() -> Extra {
-        let path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        let path = common::lib_path();
         unsafe {
             let lib = Library::new(&path).expect("load libwxfs");
             let remove = *lib.get::<RemoveConfigFn>(b"wxfs_remove_sandbox_config\0").unwrap();

@@ -17,7 +17,7 @@ type ApiListFn = unsafe extern "C" fn(u64, *mut Bytes) -> i32;
 type FreeFn = unsafe extern "C" fn(Bytes);
 
 fn api_list(h: u64) -> Vec<String> {
-    let path = common::lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    let path = common::lib_path();
     // SAFETY: our own library; the types are those of include/wxfs.h; the result is freed once.
     unsafe {
         let lib = Library::new(path).unwrap();

@@ -101,8 +101,14 @@ function transport(host, binaryFields) {
     return typeof out === 'string' ? codec.decodeBinary(out) : codec.decodeBinary(out[0], out.slice(1));
   }
   var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
+  function callRaw(api, json) {
+    return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
+  }
+  function decode(out) {
+    return binary ? decodeBinary(out) : codec.decodeBase64(out);
+  }
   function callJson(api, json) {
-    return binary ? decodeBinary(host.invokeBinary(api, json)) : codec.decodeBase64(host.invokeJson(api, json));
+    return decode(callRaw(api, json));
   }
   return {
     call: function (api, args, lift) {
@@ -116,12 +122,8 @@ function transport(host, binaryFields) {
      * callJson, with the result as the native call gave it: `decode(out)` gives the object. A
      * caller that knows the exact text of a success may skip the parse.
      */
-    callRaw: function (api, json) {
-      return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
-    },
-    decode: function (out) {
-      return binary ? decodeBinary(out) : codec.decodeBase64(out);
-    },
+    callRaw: callRaw,
+    decode: decode,
     hasAsync: typeof asyncNative === 'function',
     callAsync: function (api, args, lift, done) {
       var e = encode(args, lift);

@@ -26,6 +26,11 @@ pub fn lib_dir() -> PathBuf {
 }
 
 /// `target/<profile>`, the parent of the test executable's `deps/`.
+/// The shared library this run built (`libwxfs.so` in [`lib_dir`]).
+pub fn lib_path() -> PathBuf {
+    lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+}
+
 pub fn build_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().to_path_buf()
@@ -54,7 +59,7 @@ pub struct Lib {
 
 impl Lib {
     pub fn load() -> Lib {
-        let path = lib_dir().join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        let path = lib_path();
         assert!(path.exists(), "shared library not built at {}", path.display());
         unsafe {
             let lib = Library::new(&path).expect("load libwxfs");

@@ -228,7 +228,7 @@ test('wx.setStorage / wx.getStorage with encrypt: true, a Date revived, and the 
   assert.equal((await outcome(noKey.setStorage, { key: 'k', data: 1, encrypt: true })).res.errCode, 1400006);
 });
 
-test('setStorageSync / getStorageSync take the typed calls and answer exactly as the bridge does', () => {
+test('setStorageSync / getStorageSync (typed calls in bindings/node) answer exactly as the bridge does', () => {
   const { sb, wx } = sandbox('kv-typed', { limits: { storageItem: 200 } });
   const when = new Date(1733000000000);
   const values = [
