@@ -12,6 +12,10 @@ use parking_lot::Mutex;
 
 use crate::error::{code, Error, Result};
 
+/// Most URLs one sandbox holds at once, whatever their bytes: empty buffers cost nothing against
+/// `limits.bufferUrls`, but each URL's bookkeeping does.
+pub const MAX_URLS: usize = 65_536;
+
 /// The scheme of every URL `createBufferURL` gives.
 pub const SCHEME: &str = "wxblob://";
 
@@ -36,6 +40,12 @@ impl BufferUrls {
     /// A new URL for a copy of `bytes`; refused, holding nothing, past the limit.
     pub fn create(&self, bytes: &[u8]) -> Result<String> {
         let mut inner = self.inner.lock();
+        if inner.urls.len() >= MAX_URLS {
+            return Err(Error::new(
+                code::BUFFER_URL_LIMIT,
+                format!("this sandbox holds {MAX_URLS} buffer URLs, the most it may; revoke some first"),
+            ));
+        }
         if inner.bytes.saturating_add(bytes.len() as u64) > self.limit {
             return Err(Error::new(
                 code::BUFFER_URL_LIMIT,
@@ -70,7 +80,6 @@ impl BufferUrls {
     }
 
     /// Bytes held and URLs live.
-    /// Bytes held and URLs live.
     pub fn usage(&self) -> (u64, usize) {
         let inner = self.inner.lock();
         (inner.bytes, inner.urls.len())
@@ -102,5 +111,16 @@ mod tests {
         assert!(b.resolve(&u1).is_none());
         assert_eq!(b.usage(), (5, 1));
         b.create(b"abcde").unwrap();
+    }
+
+    #[test]
+    fn empty_buffers_are_bounded_by_count() {
+        let b = BufferUrls::new(10);
+        let urls: Vec<String> = (0..MAX_URLS).map(|_| b.create(b"").unwrap()).collect();
+        let e = b.create(b"").unwrap_err();
+        assert_eq!(e.code, code::BUFFER_URL_LIMIT, "{}", e.reason);
+        assert_eq!(b.usage(), (0, MAX_URLS));
+        assert!(b.revoke(&urls[0]));
+        b.create(b"").unwrap();
     }
 }
