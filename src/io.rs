@@ -70,6 +70,12 @@ pub trait LogMap: Send + Sync {
     fn bytes(&self) -> &[u8];
     /// Copies `src` to offset `off` (`off + src.len()` within the mapping).
     fn write(&mut self, off: usize, src: &[u8]) -> io::Result<()>;
+    /// As `write`, with the same effect on `bytes()` and on what a kill leaves, but through a
+    /// write call on the file rather than stores into the mapping: for a large `src`, cheaper
+    /// than faulting in each of its fresh pages. The default copies through the mapping.
+    fn write_through(&mut self, off: usize, src: &[u8]) -> io::Result<()> {
+        self.write(off, src)
+    }
     /// A handle that flushes this mapping without borrowing it.
     fn flusher(&self) -> Arc<dyn MapFlush>;
 }
@@ -102,13 +108,13 @@ pub trait LogIo: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StdIo;
 
-struct StdFile(File);
+struct StdFile(Arc<File>);
 
 impl LogFile for StdFile {
     fn append(&self, buf: &[u8]) -> io::Result<()> {
         // The handle is in append mode: every write lands at the current end of the file.
         let written = loop {
-            match (&self.0).write(buf) {
+            match (&*self.0).write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other?,
             }
@@ -153,7 +159,7 @@ impl LogFile for StdFile {
     }
 
     fn map(&self, len: usize) -> io::Result<Box<dyn LogMap>> {
-        Ok(Box::new(crate::ffi::mapping::SharedMap::new(&self.0, len)?))
+        Ok(Box::new(crate::ffi::mapping::SharedMap::new(self.0.clone(), len)?))
     }
 }
 
@@ -177,12 +183,12 @@ impl LogIo for StdIo {
 
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
         let file = OpenOptions::new().append(true).create(true).open(path)?;
-        Ok(Arc::new(StdFile(file)))
+        Ok(Arc::new(StdFile(Arc::new(file))))
     }
 
     fn open_rw(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(Arc::new(StdFile(file)))
+        Ok(Arc::new(StdFile(Arc::new(file))))
     }
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         match fs::read(path) {

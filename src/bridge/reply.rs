@@ -25,8 +25,8 @@ pub enum Carriage {
 
 enum Field {
     Json(Value),
-    /// Valid JSON text, written into the result unparsed.
-    Raw(String),
+    /// Valid JSON text (UTF-8), written into the result unparsed.
+    Raw(Vec<u8>),
     Bytes(Vec<u8>),
     /// An object of replies (readZipEntry's `entries`), each of which may hold ArrayBuffers.
     Replies(Vec<(String, Reply)>),
@@ -63,8 +63,8 @@ impl Reply {
     }
 
     /// A field whose value is `json`, valid JSON text, written into the result unparsed.
-    pub fn raw(mut self, key: &str, json: String) -> Reply {
-        self.put(key, Field::Raw(json));
+    pub fn raw(mut self, key: &str, json: impl Into<Vec<u8>>) -> Reply {
+        self.put(key, Field::Raw(json.into()));
         self
     }
 
@@ -165,7 +165,7 @@ impl Reply {
         let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
         for (key, field) in self.fields {
             match field {
-                Field::Raw(json) => write(&mut out, &key, json.as_bytes()),
+                Field::Raw(json) => write(&mut out, &key, &json),
                 other => {
                     if let Some(v) = field_value(&key, other, carriage, &mut Vec::new(), &mut side_list, &mut own_list) {
                         write(&mut out, &key, &serde_json::to_vec(&v).unwrap_or_default());
@@ -194,7 +194,7 @@ fn field_value(
 ) -> Option<Value> {
     match field {
         Field::Json(v) => Some(v),
-        Field::Raw(json) => Some(serde_json::from_str(&json).unwrap_or(Value::Null)),
+        Field::Raw(json) => Some(serde_json::from_slice(&json).unwrap_or(Value::Null)),
         Field::Bytes(b) => {
             match carriage {
                 Carriage::Base64 => {

@@ -258,9 +258,9 @@ pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
         };
     }
     let found = s.store.with(key, |v| {
-        let mut r = Reply::new().raw("data", v.data.to_owned());
+        let mut r = Reply::new().raw("data", v.data.to_vec());
         if let Some(t) = v.data_type {
-            r.insert("dataType", t);
+            r.insert("dataType", String::from_utf8_lossy(t));
         }
         r
     });

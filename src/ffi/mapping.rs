@@ -3,8 +3,9 @@
 //! `LogMap` trait of `src/io.rs`.
 //!
 //! Why it is sound:
-//! - `bytes(&self)` hands out a slice, and the only way this type writes the memory is
-//!   `write(&mut self)`: the borrow checker keeps the two apart.
+//! - `bytes(&self)` hands out a slice, and the only ways this type writes the memory are
+//!   `write(&mut self)` and `write_through(&mut self)` (the kernel writes the pages for a
+//!   positioned write to the file): the borrow checker keeps them apart from every reader.
 //! - The flusher shares the mapping (`Arc<MmapRaw>`) but only asks the kernel to write it back
 //!   (msync); it never reads or writes the memory from Rust.
 //! - Other processes: a sandbox is held by one process at a time (its LOCK file), so no one
@@ -22,13 +23,16 @@ use crate::io::{LogMap, MapFlush};
 
 pub(crate) struct SharedMap {
     raw: Arc<MmapRaw>,
+    /// The mapped file, for `write_through` (opened read-write, not in append mode: a
+    /// positioned write on an append-mode handle lands at the end on Linux).
+    file: Arc<File>,
 }
 
 impl SharedMap {
     /// Maps bytes `[0, len)` of `file` (opened read-write) shared.
-    pub(crate) fn new(file: &File, len: usize) -> io::Result<SharedMap> {
-        let raw = MmapOptions::new().len(len).map_raw(file)?;
-        Ok(SharedMap { raw: Arc::new(raw) })
+    pub(crate) fn new(file: Arc<File>, len: usize) -> io::Result<SharedMap> {
+        let raw = MmapOptions::new().len(len).map_raw(&*file)?;
+        Ok(SharedMap { raw: Arc::new(raw), file })
     }
 }
 
@@ -46,6 +50,15 @@ impl LogMap for SharedMap {
         // reader of this mapping, and `src` cannot overlap it (it would be borrowed from it).
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.raw.as_mut_ptr().add(off), src.len()) };
         Ok(())
+    }
+
+    fn write_through(&mut self, off: usize, src: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let end = off.checked_add(src.len()).filter(|&e| e <= self.raw.len());
+        assert!(end.is_some(), "write of {} bytes at {off} past a mapping of {}", src.len(), self.raw.len());
+        // The page cache is shared by the mapping and the file (Linux, Android, Darwin), so the
+        // bytes are in `bytes()` once this returns, and in the OS if the process is killed.
+        self.file.write_all_at(src, off as u64)
     }
 
     fn flusher(&self) -> Arc<dyn MapFlush> {

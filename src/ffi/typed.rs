@@ -307,10 +307,10 @@ pub unsafe extern "C" fn wxfs_storage_get(
         let key = unsafe { text(key, key_len, "key") }?;
         let s = session(sandbox)?;
         let found = s.store.with(key, |v| {
-            put(out_json, super::bytes_copy(v.data.as_bytes()));
+            put(out_json, super::bytes_copy(v.data));
             if !out_data_type.is_null() {
                 let dt = match v.data_type {
-                    Some(t) => super::bytes_copy(t.as_bytes()),
+                    Some(t) => super::bytes_copy(t),
                     None => wxfs_bytes { data: std::ptr::null_mut(), len: 0 },
                 };
                 put(out_data_type, dt);

@@ -35,6 +35,13 @@ const CHUNK: usize = 1 << 20;
 const PAGE: usize = 4096;
 /// The smallest step by which a full log grows.
 const MIN_GROWTH: usize = 64 << 10;
+/// A record's payload at least this long is copied with a write call (`LogMap::write_through`)
+/// rather than through the mapping: a store into each fresh page of the mapping costs a read
+/// fault (the page is read, or zeroed, into the cache) and a write fault (the file system
+/// readies its block), several microseconds a page, where a write call fills the same pages in
+/// one pass. Measured (set of one value, 16 keys churned): 12 KB 42 -> 31 µs, 100 KiB 320 ->
+/// 168 µs; at 5 KB the two are even, and below it the mapping wins.
+const WRITE_THROUGH: usize = 2 * PAGE;
 
 pub use crate::io::{LogFile, LogIo, LogMap, StdIo};
 
@@ -215,7 +222,12 @@ impl Log {
             self.map.write(at, &vec![0; self.dirty])?;
             self.dirty = 0;
         }
-        let copied = self.map.write(at + FRAME_HEADER, &rec[FRAME_HEADER..]);
+        let payload = &rec[FRAME_HEADER..];
+        let copied = if payload.len() >= WRITE_THROUGH {
+            self.map.write_through(at + FRAME_HEADER, payload)
+        } else {
+            self.map.write(at + FRAME_HEADER, payload)
+        };
         if let Err(e) = copied.and_then(|()| self.map.write(at, &rec[..FRAME_HEADER])) {
             self.dirty = rec.len();
             return Err(e);
