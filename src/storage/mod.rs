@@ -1081,6 +1081,32 @@ mod tests {
         assert!(!leftover.exists());
     }
 
+    /// Records long enough to go through the file (`LogMap::write_through`) and short ones that
+    /// go through the mapping, interleaved on the real file system: each reads back at once, the
+    /// file holds them back to back with nothing after, and a reopen finds them all.
+    #[test]
+    fn records_written_through_the_file_and_through_the_mapping_interleave() {
+        let t = TempDir::new("write-through");
+        let (s, _) = open(t.path());
+        let mut m = Model::default();
+        let sizes = [10, 8 << 10, (8 << 10) - 20, 100 << 10, 3, 70_000, (8 << 10) + 1, 17];
+        for (i, n) in sizes.iter().enumerate() {
+            let data = format!("\"{}\"", char::from(b'a' + i as u8).to_string().repeat(*n));
+            let key = format!("k{}", i % 5);
+            s.set(&key, v(&data), BIG).unwrap();
+            m.set(&key, v(&data));
+            assert_eq!(s.get(&key).unwrap().data, data, "read back at once");
+        }
+        let want = snapshot(&s);
+        assert_eq!(want, m.0);
+        let records = log_bytes(t.path());
+        drop(s);
+        let (s, r) = open(t.path());
+        assert_eq!((r.records, r.truncated_bytes), (sizes.len() as u64, 0));
+        assert_eq!(snapshot(&s), want);
+        assert_eq!(log_bytes(t.path()), records);
+    }
+
     #[test]
     fn compaction_triggers_and_keeps_content_and_order() {
         let t = TempDir::new("compact");
