@@ -78,6 +78,10 @@ pub trait LogMap: Send + Sync {
     }
     /// A handle that flushes this mapping without borrowing it.
     fn flusher(&self) -> Arc<dyn MapFlush>;
+    /// Readies bytes `[off, off + len)` for stores, all at once, where the OS can (Linux 5.14+:
+    /// `MADV_POPULATE_WRITE`): a store into a page not yet readied takes a fault, or two, each.
+    /// A hint: does nothing where unsupported, and no failure is reported.
+    fn prefault(&self, _off: usize, _len: usize) {}
 }
 
 /// Flushes a range of a mapping to stable storage.
@@ -102,6 +106,15 @@ pub trait LogIo: Send + Sync {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes creations and renames inside `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    // --- version 3: listing ---
+
+    /// The names of the entries of `dir`. An I/O layer without it (the default) gets
+    /// compactions that sync before they rename, as version 2 did: the store can then not find
+    /// a new log that went live under a temporary name.
+    fn list(&self, _dir: &Path) -> io::Result<Vec<String>> {
+        Err(unsupported("list"))
+    }
 }
 
 /// `LogIo` on `std::fs`.
@@ -213,6 +226,10 @@ impl LogIo for StdIo {
     #[cfg(unix)]
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
     }
 
     #[cfg(not(unix))]

@@ -61,6 +61,17 @@ impl LogMap for SharedMap {
         self.file.write_all_at(src, off as u64)
     }
 
+    fn prefault(&self, off: usize, len: usize) {
+        let len = len.min(self.raw.len().saturating_sub(off));
+        #[cfg(target_os = "linux")]
+        if len > 0 {
+            // Older kernels answer EINVAL: the stores then fault page by page, as before.
+            let _ = self.raw.advise_range(memmap2::Advice::PopulateWrite, off, len);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (off, len);
+    }
+
     fn flusher(&self) -> Arc<dyn MapFlush> {
         Arc::new(Flusher(self.raw.clone()))
     }
