@@ -57,6 +57,9 @@ impl SandboxReport {
         if self.storage.leftover_compact {
             p.push("storage log has a leftover compaction file".into());
         }
+        if self.storage.pending_next {
+            p.push("storage log has a compacted log not yet renamed into place (stopped during a compaction)".into());
+        }
         if self.staging_leftovers > 0 {
             p.push(format!("{} interrupted writes left in staging", self.staging_leftovers));
         }
@@ -110,7 +113,7 @@ fn check_one(dir: &Path, repair: bool) -> std::io::Result<SandboxReport> {
             Journal::create(Arc::new(crate::io::StdIo), &jpath, r.real, true)?;
             r.repaired.push(format!("quota journal rewritten from the files: {} user / {} temp bytes", r.real.user, r.real.temp));
         }
-        if r.storage.bad_tail > 0 || r.storage.bad_header || r.storage.leftover_compact {
+        if r.storage.bad_tail > 0 || r.storage.bad_header || r.storage.leftover_compact || r.storage.pending_next {
             let (_, rep) = storage::Store::open(&dir.join(sandbox::KV), storage::Durability::Power)?;
             r.repaired.push(format!(
                 "storage log reopened: {} records kept, {} bytes cut{}",

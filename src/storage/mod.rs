@@ -634,13 +634,21 @@ pub struct Verify {
     pub bad_header: bool,
     /// A leftover compaction file (open removes it).
     pub leftover_compact: bool,
+    /// A compacted log that went live under `data.log.next-<n>` and was not yet renamed over
+    /// `data.log` when the process stopped: open takes it if its compacted part is whole (the
+    /// counts here are those of `data.log`), else removes it.
+    pub pending_next: bool,
     /// The log is in an older format version that open upgrades.
     pub old_version: Option<u32>,
 }
 
 /// Check the log in `dir` without changing anything.
 pub fn verify(dir: &Path) -> io::Result<Verify> {
-    let mut v = Verify { leftover_compact: dir.join(log::COMPACT_NAME).exists(), ..Verify::default() };
+    let pending_next = match std::fs::read_dir(dir) {
+        Ok(d) => d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(log::NEXT_PREFIX)),
+        Err(_) => false,
+    };
+    let mut v = Verify { leftover_compact: dir.join(log::COMPACT_NAME).exists(), pending_next, ..Verify::default() };
     let bytes = match std::fs::read(dir.join(log::LOG_NAME)) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(v),
@@ -1536,6 +1544,41 @@ mod tests {
         // set (append, compaction: remove, create, write, allocate, open, map), set, flush
         // (msync, directory sync), set, promotion (sync, rename, directory sync): twice.
         assert!(crash_points >= 2 * 12, "{crash_points}");
+    }
+
+    /// On the real file system: the process stops (the store is never dropped) while a
+    /// compacted log is live under its temporary name, with writes after it. `verify` reports it,
+    /// and the next open takes it, with every write, and leaves one log.
+    #[test]
+    fn a_stop_before_the_rename_keeps_the_new_log_and_its_writes() {
+        let t = TempDir::new("pending-next");
+        let (s, _) = open(t.path());
+        s.manual_promotion();
+        let mut m = Model::default();
+        let mut i = 0;
+        while s.stats().compactions == 0 {
+            let val = v(&format!("{i:01000}"));
+            s.set(&format!("k{}", i % 3), val.clone(), BIG).unwrap();
+            m.set(&format!("k{}", i % 3), val);
+            i += 1;
+        }
+        s.set("after", v("1"), BIG).unwrap();
+        m.set("after", v("1"));
+        // A kill: no close, no promotion; everything written is in the OS.
+        std::mem::forget(s);
+        let names = || {
+            let mut n: Vec<String> =
+                fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names().len(), 2, "{:?}", names());
+        assert!(verify(t.path()).unwrap().pending_next);
+        let (s, r) = open(t.path());
+        assert_eq!(snapshot(&s), m.0);
+        assert_eq!(r.truncated_bytes, 0);
+        assert_eq!(names(), vec![LOG_NAME.to_string()]);
+        assert!(!verify(t.path()).unwrap().pending_next);
     }
 
     /// The rename of a compaction is in place but the directory sync fails: the next flush must
