@@ -19,7 +19,7 @@
 //!   until its callback returns. Past either bound a submission is refused (`WXFS_E_QUEUE_FULL`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use once_cell::sync::Lazy;
@@ -145,6 +145,9 @@ struct State {
 pub struct Pool {
     budget: Budget,
     state: Mutex<State>,
+    /// `State::calls`, readable without the lock: while it is 0 no thread has anything queued,
+    /// so `wait_settled` returns at once (every sync call asks).
+    calls_out: AtomicUsize,
     work: Condvar,
     /// Signalled whenever an operation ends.
     settled: Condvar,
@@ -154,7 +157,13 @@ pub static POOL: Lazy<Pool> = Lazy::new(|| Pool::new(budget_from_env()));
 
 impl Pool {
     pub fn new(budget: Budget) -> Pool {
-        Pool { budget, state: Mutex::new(State::default()), work: Condvar::new(), settled: Condvar::new() }
+        Pool {
+            budget,
+            state: Mutex::new(State::default()),
+            calls_out: AtomicUsize::new(0),
+            work: Condvar::new(),
+            settled: Condvar::new(),
+        }
     }
 
     /// Queue an operation behind the earlier ones of its key; `bytes` is what its arguments hold.
@@ -169,6 +178,7 @@ impl Pool {
             return Err(Refused::Bytes(self.budget.bytes));
         }
         st.calls += 1;
+        self.calls_out.store(st.calls, Ordering::Release);
         st.bytes += bytes;
         let q = st.queues.entry(key).or_default();
         q.operations.push_back((bytes, op));
@@ -185,6 +195,10 @@ impl Pool {
     /// the calls one thread issues on one sandbox take effect in issue order (while the thread
     /// waits here it cannot queue anything new under its key). Callbacks are not waited for.
     pub fn wait_settled(&'static self, key: &Key) {
+        // What this thread queued it counted before it got here: 0 means none of it is left.
+        if self.calls_out.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut st = self.state.lock();
         match st.queues.get_mut(key) {
             Some(q) if !q.settled() => q.waiters += 1,
@@ -281,6 +295,7 @@ impl Pool {
                 st.bytes -= d.bytes;
                 st.results -= d.bytes;
                 st.calls -= 1;
+                self.calls_out.store(st.calls, Ordering::Release);
                 if full && st.results < self.budget.bytes {
                     self.work.notify_all(); // operations held back by the budget may start
                 }
