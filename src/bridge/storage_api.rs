@@ -40,10 +40,25 @@ fn check_json_to(json: &str, max_depth: usize) -> Option<String> {
 /// The text to store for JSON given as text: as given when it has no whitespace outside
 /// strings (the common case, with no copy), else re-serialised compactly, as the bridge stores it.
 pub fn stored_text(json: &str) -> std::result::Result<Cow<'_, str>, String> {
+    if plain_string(json) {
+        return Ok(Cow::Borrowed(json));
+    }
     if let Some(why) = check_json(json) {
         return Err(why);
     }
     Ok(compacted(json))
+}
+
+/// Whether `json` is a string literal with no escape and no control character: valid and
+/// compact JSON whatever it holds (it is UTF-8 already, so it holds no lone surrogate). The
+/// commonest stored value, checked in one plain pass instead of a parse and a compactness scan
+/// (about 340 of a typed set's ~1,600 instructions, callgrind).
+fn plain_string(json: &str) -> bool {
+    let b = json.as_bytes();
+    b.len() >= 2
+        && b[0] == b'"'
+        && b[b.len() - 1] == b'"'
+        && !b[1..b.len() - 1].iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// `json`, known to pass `check_json`, without whitespace outside its strings.
@@ -434,6 +449,34 @@ mod tests {
             assert_eq!(compact_json(&mixed[..n]), compact_slow(&mixed[..n]), "{:?}", &mixed[..n]);
         }
         assert_eq!(stored_text(&big).unwrap(), Cow::Borrowed(big.as_str()));
+        // The plain-string shortcut answers as the full check and compaction would.
+        for text in [
+            "\"\"",
+            "\"a\"",
+            "\"",
+            "\"a",
+            "a\"",
+            "\"a\"b\"",
+            "\"a\\\"\"",
+            "\"\\u0041\"",
+            "\"\u{1}\"",
+            "\"\t\"",
+            "\"\u{7f}\u{e9}\u{4e2d}\u{1f600}\"",
+            "\" a b \"",
+            "\"a\" ",
+            " \"a\"",
+            "\"\\\"",
+            "\"\\ud800\"",
+        ] {
+            let full = match check_json(text) {
+                Some(why) => Err(why),
+                None => Ok(compacted(text)),
+            };
+            assert_eq!(stored_text(text), full, "{text:?}");
+            if plain_string(text) {
+                assert!(matches!(stored_text(text), Ok(Cow::Borrowed(_))), "{text:?}");
+            }
+        }
         assert_eq!(stored_text("{\"a\\\" b\": [1, \"c d\"]}").unwrap(), "{\"a\\\" b\":[1,\"c d\"]}");
     }
 }
