@@ -34,6 +34,12 @@ impl SharedMap {
         let raw = MmapOptions::new().len(len).map_raw(&*file)?;
         Ok(SharedMap { raw: Arc::new(raw), file })
     }
+
+    /// Panics unless `[off, off + len)` lies inside the mapping (a write past it would fault).
+    fn check_range(&self, off: usize, len: usize) {
+        let end = off.checked_add(len).filter(|&e| e <= self.raw.len());
+        assert!(end.is_some(), "write of {len} bytes at {off} past a mapping of {}", self.raw.len());
+    }
 }
 
 impl LogMap for SharedMap {
@@ -44,8 +50,7 @@ impl LogMap for SharedMap {
     }
 
     fn write(&mut self, off: usize, src: &[u8]) -> io::Result<()> {
-        let end = off.checked_add(src.len()).filter(|&e| e <= self.raw.len());
-        assert!(end.is_some(), "write of {} bytes at {off} past a mapping of {}", src.len(), self.raw.len());
+        self.check_range(off, src.len());
         // SAFETY: the range is inside the mapping (checked above); `&mut self` excludes every
         // reader of this mapping, and `src` cannot overlap it (it would be borrowed from it).
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.raw.as_mut_ptr().add(off), src.len()) };
@@ -54,8 +59,7 @@ impl LogMap for SharedMap {
 
     fn write_through(&mut self, off: usize, src: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        let end = off.checked_add(src.len()).filter(|&e| e <= self.raw.len());
-        assert!(end.is_some(), "write of {} bytes at {off} past a mapping of {}", src.len(), self.raw.len());
+        self.check_range(off, src.len());
         // The page cache is shared by the mapping and the file (Linux, Android, Darwin), so the
         // bytes are in `bytes()` once this returns, and in the OS if the process is killed.
         self.file.write_all_at(src, off as u64)

@@ -572,7 +572,7 @@ fn shift(item: &record::Item, at: usize) -> record::Item {
 
 /// Text stored in the log: checked as UTF-8 when the record was read or written, so the lossy
 /// branch is never taken; it is what lets this stay safe code. (`from_utf8` first: it is the
-/// vectorised check, and `from_utf8_lossy` alone took 85 µs for a 100 KiB value, against 8.)
+/// vectorised check: `from_utf8_lossy` alone took 85 µs for a 100 KiB value, this 9.3.)
 fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
@@ -648,10 +648,7 @@ pub struct Verify {
 
 /// Check the log in `dir` without changing anything.
 pub fn verify(dir: &Path) -> io::Result<Verify> {
-    let pending_next = match std::fs::read_dir(dir) {
-        Ok(d) => d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with(log::NEXT_PREFIX)),
-        Err(_) => false,
-    };
+    let pending_next = StdIo.list(dir).is_ok_and(|names| names.iter().any(|n| n.starts_with(log::NEXT_PREFIX)));
     let mut v = Verify { leftover_compact: dir.join(log::COMPACT_NAME).exists(), pending_next, ..Verify::default() };
     let bytes = match std::fs::read(dir.join(log::LOG_NAME)) {
         Ok(b) => b,
