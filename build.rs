@@ -10,8 +10,10 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=WXFS_WRITE_HEADER");
+    println!("cargo:rerun-if-changed=docs/platforms/dialects.json");
 
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    embed_dialects(&crate_dir);
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("wxfs.h");
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let (major, minor, patch) = (
@@ -52,4 +54,26 @@ fn abi_version(ffi: &std::path::Path) -> u32 {
     src.lines()
         .find_map(|l| l.trim().strip_prefix("pub const WXFS_ABI_VERSION: u32 =")?.trim().strip_suffix(';')?.trim().parse().ok())
         .expect("src/ffi/mod.rs has no `pub const WXFS_ABI_VERSION: u32 = N;`")
+}
+
+/// Writes `$OUT_DIR/dialects.json`: `docs/platforms/dialects.json` without its research notes
+/// (sources, statuses, notes and decisions, which no code reads), so the library embeds only the
+/// data `src/platform.rs` parses.
+fn embed_dialects(crate_dir: &std::path::Path) {
+    const NOTES: [&str; 6] = ["about", "sources", "source", "status", "note", "decision"];
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !NOTES.contains(&k.as_str()));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let text = std::fs::read_to_string(crate_dir.join("docs/platforms/dialects.json")).expect("docs/platforms/dialects.json");
+    let mut data: serde_json::Value = serde_json::from_str(&text).expect("docs/platforms/dialects.json is JSON");
+    strip(&mut data);
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("dialects.json");
+    std::fs::write(out, serde_json::to_string(&data).unwrap()).expect("write $OUT_DIR/dialects.json");
 }

@@ -1,4 +1,4 @@
-//! Comparative benchmark (DESIGN.md §8): wxfs against baselines run in the same process, as
+//! Comparative benchmark (docs/design.md §9): wxfs against baselines run in the same process, as
 //! ratios. `cargo bench --bench compare`; BENCHMARKS.md records a run and what each ratio means.
 //!
 //! Storage goes through the Rust API (`Session.store`), the typed C API and the bridge (both

@@ -1,5 +1,5 @@
 //! wxfs storage against Tencent MMKV's own C++ core, in one process, interleaved, on the same
-//! keys and values (issue 10). `benches/run.sh` builds MMKV (MMKV/Core of the npm package
+//! keys and values. `benches/run.sh` builds MMKV (MMKV/Core of the npm package
 //! react-native-mmkv-storage 12.0.1) and `benches/mmkv/shim.cpp` into a shared library and
 //! names it in WXFS_BENCH_MMKV_SHIM; libwxfs is loaded as a host loads it. Each figure is the
 //! median round; the sides of one measurement run round by round, alternately.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// WeChat's FileSystemManager codes (spec.md §3.2) and this library's own storage codes.
+/// WeChat's FileSystemManager codes (docs/wechat-behaviour.md §3.2) and this library's own storage codes.
 pub mod code {
     /// `operation not permitted` (unlink of a directory or an area root).
     pub const NOT_PERMITTED: u32 = 1_300_001;
@@ -70,7 +70,7 @@ pub mod code {
     /// `array buffer does not exist`.
     pub const NO_ARRAY_BUFFER: u32 = 1_302_005;
 
-    // WeChat defines no numeric codes for storage failures; these are ours (DESIGN.md §7).
+    // WeChat defines no numeric codes for storage failures; these are ours (docs/design.md §8).
     /// Storage: `data not found` (getStorage of a missing key).
     pub const STORAGE_NOT_FOUND: u32 = 1_400_001;
     /// Storage: `exceed storage item max length`.
@@ -153,7 +153,7 @@ fn io_kind_text(err: &std::io::Error) -> String {
     }
 }
 
-/// Storage failures in the words of spec.md §10, with this library's codes: one mapping for the
+/// Storage failures in the words of docs/wechat-behaviour.md §10, with this library's codes: one mapping for the
 /// bridge and the typed C API alike.
 impl From<crate::storage::StoreError> for Error {
     fn from(e: crate::storage::StoreError) -> Error {

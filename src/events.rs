@@ -172,7 +172,7 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
             &format!("{journal}: {} write(s) interrupted by a crash settled from the files' sizes", fs.settled),
         );
     }
-    // Appends happen only in usr, the one area a mini-program writes (DESIGN.md §3).
+    // Appends happen only in usr, the one area a mini-program writes (docs/design.md §3).
     for (rel, cut) in &fs.rolled_back {
         emit(
             Level::Warn,

@@ -1,4 +1,4 @@
-//! wxfs: the storage layer of a mini-program host runtime (see DESIGN.md).
+//! wxfs: the storage layer of a mini-program host runtime (see docs/design.md).
 //!
 //! Layers, from the boundary inward: `ffi` (C ABI) -> `bridge` (api name + JSON) -> `fs`,
 //! `storage`, `quota` -> `sandbox`. Only `ffi` contains `unsafe` (the compiler enforces it).

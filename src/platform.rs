@@ -1,4 +1,4 @@
-//! Mini-program platforms (issue 13): which one a sandbox serves, and that platform's dialect.
+//! Mini-program platforms: which one a sandbox serves, and that platform's dialect.
 //!
 //! The dialects are `docs/platforms/dialects.json`, embedded at build time: the same table the
 //! docs show is the one the library renders results from, so there is no second hand-kept copy.
@@ -114,8 +114,9 @@ impl Platform {
     }
 }
 
-/// dialects.json, as the docs keep it.
-pub const DIALECTS_JSON: &str = include_str!("../docs/platforms/dialects.json");
+/// docs/platforms/dialects.json without its research notes (`build.rs` strips the sources,
+/// statuses, notes and decisions): only the data this module reads ships in the library.
+pub const DIALECTS_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/dialects.json"));
 
 #[derive(Deserialize)]
 struct File {
@@ -138,7 +139,7 @@ struct Valued {
     value: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 struct LimitEntry {
     #[serde(default)]
     bytes: Option<u64>,
@@ -165,14 +166,14 @@ pub struct Envelope {
     pub unmapped_code: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Debug)]
 struct ErrorEntry {
     #[serde(default)]
     code: Option<i64>,
     #[serde(default)]
     message: Option<String>,
     #[serde(rename = "perApi", default)]
-    per_api: HashMap<String, PerApi>,
+    per_api: std::collections::BTreeMap<String, PerApi>,
     #[serde(rename = "as", default)]
     alias: Option<String>,
     #[serde(default)]
@@ -181,7 +182,7 @@ struct ErrorEntry {
     succeeds_with: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug)]
 struct PerApi {
     code: Option<i64>,
     message: Option<String>,
@@ -378,6 +379,36 @@ mod tests {
             assert_eq!(crate::sandbox::path::parse_in(&d.user_data_path, p.protocol()).unwrap().area, crate::sandbox::Area::Usr);
         }
         assert_eq!(Platform::from_name("weixin"), None);
+    }
+
+    #[test]
+    fn the_library_embeds_the_dialect_data_without_the_research_notes() {
+        let docs = include_str!("../docs/platforms/dialects.json");
+        assert!(docs.contains("\"source\""), "the docs keep their sources");
+        for note in ["\"about\"", "\"sources\"", "\"source\"", "\"note\"", "\"status\"", "\"decision\""] {
+            assert!(!DIALECTS_JSON.contains(note), "{note} is embedded");
+        }
+        // What the parser reads is unchanged: the same errors, envelopes and limits either way.
+        let full: File = serde_json::from_str(docs).unwrap();
+        let embedded: File = serde_json::from_str(DIALECTS_JSON).unwrap();
+        assert_eq!(format!("{:?}", sorted(&full)), format!("{:?}", sorted(&embedded)));
+        assert!(DIALECTS_JSON.len() * 2 < docs.len(), "{} of {} bytes embedded", DIALECTS_JSON.len(), docs.len());
+    }
+
+    fn sorted(f: &File) -> Vec<(String, String)> {
+        let mut v: Vec<_> = f
+            .platforms
+            .iter()
+            .map(|(k, d)| (k.clone(), format!("{:?} {:?} {:?}", d.envelope, sorted_map(&d.errors), sorted_map(&d.limits))))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn sorted_map<V: std::fmt::Debug>(m: &HashMap<String, V>) -> Vec<String> {
+        let mut v: Vec<_> = m.iter().map(|(k, x)| format!("{k}={x:?}")).collect();
+        v.sort();
+        v
     }
 
     #[test]

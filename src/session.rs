@@ -53,7 +53,7 @@ pub struct Config {
     pub protocol: Protocol,
     /// Whether a completed write survives a process kill (default) or also a power cut.
     pub durability: Durability,
-    /// Quotas of the sandbox (DESIGN.md §4); [`Limits::default`] is WeChat's.
+    /// Quotas of the sandbox (docs/design.md §4); [`Limits::default`] is WeChat's.
     pub limits: Limits,
     /// `encryptionKey`: what `setStorage`/`getStorage` with `encrypt: true` use.
     pub encryption_key: Option<EncryptionKey>,
@@ -150,7 +150,7 @@ pub struct Session {
     pub buffer_urls: BufferUrls,
 }
 
-/// Sandboxes open in this process, by directory: a second open shares the first (DESIGN.md §6).
+/// Sandboxes open in this process, by directory: a second open shares the first (docs/design.md §7).
 static OPEN: Lazy<Mutex<HashMap<PathBuf, Weak<Session>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 impl Config {
@@ -320,7 +320,7 @@ pub struct GcReport {
 }
 
 /// Trim the temp areas of all sandboxes under `root` to at most `limit` bytes together, least
-/// recently used sandbox first (DESIGN.md §4). Open sandboxes are in use and are skipped.
+/// recently used sandbox first (docs/design.md §4). Open sandboxes are in use and are skipped.
 /// `progress(done, total)` is called as sandboxes are measured.
 ///
 /// # Examples

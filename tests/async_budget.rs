@@ -1,4 +1,4 @@
-//! Issue 9 class 7 (the async queue): what `wxfs_invoke_async` holds is bounded in bytes, not
+//! The async queue: what `wxfs_invoke_async` holds is bounded in bytes, not
 //! only in calls. Past `WXFS_ASYNC_QUEUE_BYTES` of arguments and undelivered results a
 //! submission is refused with `WXFS_E_QUEUE_FULL` and a text that names the budget; results
 //! waiting behind slow callbacks hold back new operations instead of piling up; every admitted

@@ -1,4 +1,4 @@
-//! The language bindings of `bindings/` (STYLE.md 16-17), driven from `cargo test`:
+//! The language bindings of `bindings/`, driven from `cargo test`:
 //!
 //! - `kotlin_binding`: `bindings/kotlin/run-tests.sh` compiles the JNA binding and its test with
 //!   `kotlinc` and runs it against the `libwxfs` cargo built for this test run.

@@ -1,4 +1,4 @@
-//! Issue 13: `createBufferURL` / `revokeBufferURL`, resolved by the host through
+//! `createBufferURL` / `revokeBufferURL`, resolved by the host through
 //! `host.resolveBufferURL` (bridge) and `wxfs_buffer_url_resolve` (typed C), through the C ABI.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The C harness (STYLE.md 13): the C11 programs of `tests/c/` compiled with `cc` against the
+//! The C harness: the C11 programs of `tests/c/` compiled with `cc` against the
 //! shared and against the static library cargo built for this test run, and run with a fresh
 //! root directory. One test per (program, linkage), so a failure names both. Each program also
 //! runs once built with AddressSanitizer + UBSan (`asan_*`) and once under valgrind
@@ -370,7 +370,7 @@ fn typed_test_static() {
     run_c_program("typed_test", Link::Static, Tool::Plain, ONCE);
 }
 
-/// DESIGN.md §6 and wxfs.h: calls one thread issues on a sandbox take effect in issue order, sync
+/// docs/design.md §7 and wxfs.h: calls one thread issues on a sandbox take effect in issue order, sync
 /// calls included, and the typed functions are sync calls (`wxfs_storage_get` right after async
 /// `setStorageSync` calls sees the last of them).
 #[test]
@@ -557,7 +557,7 @@ fn declared_functions(header: &str) -> std::collections::BTreeSet<String> {
     found
 }
 
-/// STYLE.md 11: every function the shared library exports is declared in include/wxfs.h and every
+/// Every function the shared library exports is declared in include/wxfs.h and every
 /// declared function is exported; and the library exports nothing else of its own.
 #[test]
 fn exported_symbols_match_the_header() {

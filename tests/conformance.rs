@@ -1,8 +1,6 @@
-//! Runs every case of the conformance suite (../shared/conformance/cases.json, format in its
-//! README) through the exported C ABI of the built shared library, loaded at run time.
-//!
-//! The suite's own file is used when the shared folder sits beside the repository (as on CI);
-//! otherwise the vendored copy in tests/conformance/. `WXFS_CONFORMANCE_CASES=path` overrides.
+//! Runs every case of the conformance suite (tests/conformance/cases.json, format in
+//! tests/conformance/README.md) through the exported C ABI of the built shared library, loaded at
+//! run time. `WXFS_CONFORMANCE_CASES=path` runs another file of the same format instead.
 
 mod common;
 
@@ -16,12 +14,7 @@ fn cases_path() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("WXFS_CONFORMANCE_CASES") {
         return p.into();
     }
-    let shared = common::repo_dir().join("../shared/conformance/cases.json");
-    if shared.exists() {
-        shared
-    } else {
-        common::repo_dir().join("tests/conformance/cases.json")
-    }
+    common::repo_dir().join("tests/conformance/cases.json")
 }
 
 fn merge(base: &mut Value, over: &Value) {
@@ -347,7 +340,7 @@ fn conformance_cases_pass_through_the_c_abi() {
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
-/// The other platforms' cases (tests/conformance/platforms/<platform>.json, issue 13): the same
+/// The other platforms' cases (tests/conformance/platforms/<platform>.json): the same
 /// format, each case's config naming its platform, each case citing its source.
 #[test]
 fn every_platforms_cases_pass_through_the_c_abi() {

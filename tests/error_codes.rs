@@ -1,4 +1,4 @@
-//! Issue 13: the error codes of WeChat's table that were never produced. 1300005 and 1300021
+//! the error codes of WeChat's table that were never produced. 1300005 and 1300021
 //! where the OS gives EIO or EISDIR, 1301002 for a `write` with nothing to write;
 //! 1301000 and 1301100 cannot arise in a native host (docs/wechat-behaviour.md §10).
 

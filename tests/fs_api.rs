@@ -1,5 +1,5 @@
 //! FileSystemManager and storage behaviour beyond the conformance cases: exact errMsg texts of
-//! spec.md §3.3, quota atomicity, open flags, fd positions, zip safety, encodings.
+//! docs/wechat-behaviour.md §3.3, quota atomicity, open flags, fd positions, zip safety, encodings.
 
 mod common;
 
@@ -529,7 +529,7 @@ fn storage_types_sizes_and_batch() {
     assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["currentSize"], 2);
 }
 
-/// Issue 13: a path component that should be a directory but is a file gives 1300020 with the
+/// A path component that should be a directory but is a file gives 1300020 with the
 /// method's own words, for every api that walks a path, in both its forms and in every area;
 /// never "no such file" or "file already exists".
 #[test]
@@ -603,7 +603,7 @@ fn a_file_in_the_middle_of_a_path_is_not_a_directory() {
     assert_eq!(std::fs::read(s.sandbox.dir().join("usr/f")).unwrap(), b"a file");
 }
 
-/// Issue 13: `write` with a position that is not a number writes at the fd's current position.
+/// `write` with a position that is not a number writes at the fd's current position.
 #[test]
 fn write_with_a_non_number_position_writes_at_the_file_pointer() {
     let s = session("write-pos");

@@ -1,4 +1,4 @@
-//! Issue 9: the promises a hostile mini-program (and a host that dies) must not break. One test
+//! the promises a hostile mini-program (and a host that dies) must not break. One test
 //! per class of attack, each written from the class rather than the one input that showed it:
 //! journal entries follow the file an fd refers to (1), usage counts what open fds hold (2), a
 //! mapping stays readable (3), deep trees (4), unzip counts each target once and is all or
@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use wxfs::{bridge, Config, Session};
 
-/// The stated limits of DESIGN.md §4 (docs/design.md): tree depth and a path's length in its area.
+/// The stated limits of docs/design.md §4 (docs/design.md): tree depth and a path's length in its area.
 const MAX_DEPTH: usize = 64;
 
 fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {

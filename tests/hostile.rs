@@ -1,4 +1,4 @@
-//! Hostile input through the C ABI (issue 6): every row is a call a buggy or malicious caller
+//! Hostile input through the C ABI: every row is a call a buggy or malicious caller
 //! could make, with the exact code it must get back; after the whole table the sandbox is
 //! byte-for-byte what it was, and nothing outside it exists.
 

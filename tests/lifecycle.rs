@@ -1,4 +1,4 @@
-//! Temp-file lifecycle rules of DESIGN.md §4 with the limits configured small: the runtime
+//! Temp-file lifecycle rules of docs/design.md §4 with the limits configured small: the runtime
 //! limit refuses host temp creation, close trims to the keep limit least recently used first,
 //! gc trims across sandboxes least recently used sandbox first; removal of a sandbox.
 

@@ -1,4 +1,4 @@
-//! Issue 9 class 7: every allocation an input drives is bounded by the bytes that really arrive
+//! Every allocation an input drives is bounded by the bytes that really arrive
 //! or by a stated limit, never by a size the input declares; one call's memory stays within a
 //! small stated multiple of its limit (README: at most five times the readFile limit for a text
 //! result, twice for bytes).

@@ -1,4 +1,4 @@
-//! The `platform` config field through the C ABI (issue 13): each platform's sandbox is its own
+//! The `platform` config field through the C ABI: each platform's sandbox is its own
 //! directory, WeChat's stays where it always was, and the host calls that remove or trim
 //! sandboxes reach every platform's. The per-platform behaviour itself is in the conformance
 //! cases (tests/conformance/platforms/, run by tests/conformance.rs).

@@ -1,4 +1,4 @@
-//! Issue 13: `pluginId` gives a plugin its own sandbox inside its app's: storage and files
+//! `pluginId` gives a plugin its own sandbox inside its app's: storage and files
 //! isolated from the app and from other plugins, and without the apis WeChat's typings mark
 //! "not in plugins". Through the C ABI, as a host opens them.
 

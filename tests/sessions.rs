@@ -1,4 +1,4 @@
-//! Issue 9, classes 11-13, through the C ABI as a host drives it: the async pool never waits
+//! Sessions through the C ABI as a host drives it: the async pool never waits
 //! on a callback (11), handles never reach another sandbox and fit a JavaScript number (12),
 //! and opens share by the canonical root, refuse a differing config and never fail beside the
 //! host's own maintenance (13).

@@ -1,4 +1,4 @@
-//! Issue 13: `setStorage`/`getStorage` with `encrypt: true` encrypt at rest (AES-128-GCM under
+//! `setStorage`/`getStorage` with `encrypt: true` encrypt at rest (AES-128-GCM under
 //! the sandbox's `encryptionKey`), through the C ABI as a host calls them.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Issue 9, class 6: everything stored for an item counts against the storage limits, and the
+//! Everything stored for an item counts against the storage limits, and the
 //! typed C API admits exactly the data the bridge admits (one validator for both).
 
 mod common;

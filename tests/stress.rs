@@ -1,4 +1,4 @@
-//! Thread stress (issue 6): 16 threads on 4 sandboxes run a random mix of the APIs for a fixed
+//! Thread stress: 16 threads on 4 sandboxes run a random mix of the APIs for a fixed
 //! count. Each thread owns a namespace and keeps a model (an operation changes the model iff it
 //! returned ok: refused writes change nothing); all share a small quota and a contended key. At
 //! the end the files, the storage and the quota journal match the models exactly, also after a

@@ -1,4 +1,4 @@
-// ArrayBuffers across the bridge (DESIGN.md §7): lifted out of an argument object into
+// ArrayBuffers across the bridge (docs/design.md §8): lifted out of an argument object into
 // `__nativeBuffers__`, and put back into a result object. Engine-neutral: no Node, browser or FFI API.
 //
 // Two carriages, matching the two C entry points:

@@ -4,7 +4,7 @@
 // browser or FFI API is used; the only globals touched are the optional schedulers a host may
 // leave to the defaults (setImmediate, setTimeout, Promise).
 //
-// The contract it gives (spec.md §1, §5.3): success/fail/complete callbacks, each called once,
+// The contract it gives (docs/wechat-behaviour.md §1, §5.3): success/fail/complete callbacks, each called once,
 // never during the call that started it and never inside the native callback (a Sync call in a
 // `success` must not wait on the library's worker that is delivering it); a Promise exactly where
 // the dialect says (never for FileSystemManager), marked handled so that a rejection nobody awaits

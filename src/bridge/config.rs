@@ -1,4 +1,4 @@
-//! The `wxfs_open` configuration object (DESIGN.md §7).
+//! The `wxfs_open` configuration object (docs/design.md §8).
 
 use serde::Deserialize;
 

@@ -1,4 +1,4 @@
-//! The bridge contract (DESIGN.md §7): api name + JSON arguments -> JSON result.
+//! The bridge contract (docs/design.md §8): api name + JSON arguments -> JSON result.
 //!
 //! Results are always `{"errMsg": "<api>:ok", ...}` or `{"errMsg": "<api>:fail <reason>",
 //! "errCode": n}`. The status is 0, the errCode, or a negative [`Status`] when the bridge itself

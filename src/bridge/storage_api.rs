@@ -1,4 +1,4 @@
-//! The storage APIs (spec.md §5.2, §10). Values are JSON plus an optional dataType string.
+//! The storage APIs (docs/wechat-behaviour.md §5.2, §10). Values are JSON plus an optional dataType string.
 //!
 //! Stored data is JSON text that passed `check_json` (or was serialised from a parsed value),
 //! so a get splices it into the result as it is: no parse and no second serialisation.
@@ -284,7 +284,7 @@ pub fn get(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
         None => match s.config.platform.dialect().missing_key() {
             // Douyin, Baidu (documented) and Alipay (decided) read a missing key as a value.
             Some(data) => Ok(Reply::new().set("data", data)),
-            // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (spec.md §10).
+            // What JavaScript sees in WeChat: getStorageSync yields "", getStorage fails (docs/wechat-behaviour.md §10).
             None if ctx.api.ends_with("Sync") => Ok(Reply::new().set("data", "")),
             // Stored with encrypt: true, read without it (docs/wechat-behaviour.md §10).
             None if s.crypt.is_encrypted(&s.store, key) => Err(Error::new(

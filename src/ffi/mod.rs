@@ -1,6 +1,6 @@
-//! The C ABI (DESIGN.md §7). Everything `unsafe` and `extern "C"` in the crate lives here.
+//! The C ABI (docs/design.md §8). Everything `unsafe` and `extern "C"` in the crate lives here.
 //!
-//! Conventions (STYLE.md): fallible functions return `int32_t` — 0 on success, a WeChat errCode
+//! Conventions: fallible functions return `int32_t` — 0 on success, a WeChat errCode
 //! for an API failure, a negative `WXFS_E_*` for misuse of the ABI. Outputs are `out_*` and are
 //! written only on success (a bridge result is written whenever `out_result` is non-NULL). Every
 //! pointer to bytes is followed by its length; a zero length accepts NULL. Memory the library

@@ -1,4 +1,4 @@
-//! The async worker pool behind `wxfs_invoke_async` and `wxfs_invoke_async_v2` (DESIGN.md §6).
+//! The async worker pool behind `wxfs_invoke_async` and `wxfs_invoke_async_v2` (docs/design.md §7).
 //!
 //! A call has two parts: the *operation* (what the call does to the sandbox) and its *delivery*
 //! (the host's callback with the result). They are ordered and waited on separately:

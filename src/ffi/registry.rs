@@ -1,4 +1,4 @@
-//! The global handle registry (DESIGN.md §6, after mozilla/ffi-support's handle map).
+//! The global handle registry (docs/design.md §7, after mozilla/ffi-support's handle map).
 //!
 //! A handle packs a type tag (bits 46..52), a generation (bits 22..45) and a slot index (bits
 //! 0..21), 53 bits in all, so a handle is exact in a JavaScript number (below 2^53) and positive

@@ -1,4 +1,4 @@
-//! The typed C API beside the bridge (DESIGN.md §7): no JSON, byte buffers in and out.
+//! The typed C API beside the bridge (docs/design.md §8): no JSON, byte buffers in and out.
 //!
 //! Each function returns 0, the errCode of an API failure (the reason is the thread's last
 //! error message), or a negative `WXFS_E_*`. Outputs are written only on success.

@@ -1,4 +1,4 @@
-//! The eleven encoding names of FileSystemManager (spec.md §2) with Node.js semantics.
+//! The eleven encoding names of FileSystemManager (docs/wechat-behaviour.md §2) with Node.js semantics.
 
 use base64::Engine as _;
 

@@ -28,7 +28,7 @@ pub struct Flag {
 }
 
 impl Flag {
-    /// Node.js `fs.open` flag strings (spec.md §1, open flags).
+    /// Node.js `fs.open` flag strings (docs/wechat-behaviour.md §1, open flags).
     pub fn parse(s: &str) -> Option<Flag> {
         let f = |read, write, append, create, exclusive, truncate, sync| Flag {
             read,

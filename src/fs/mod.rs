@@ -1,4 +1,4 @@
-//! FileSystemManager semantics on a sandbox (spec.md §1, §3.3).
+//! FileSystemManager semantics on a sandbox (docs/wechat-behaviour.md §1, §3.3).
 //!
 //! Every method takes the caller's path strings as given, because WeChat's errMsg texts quote
 //! them verbatim, and returns an [`Error`] whose reason is the text after `"<api>:fail "`.

@@ -158,7 +158,7 @@ impl FileSystem {
         let file = match self.dir(vp.area).map(|d| d.open(vp.rel())) {
             Some(Ok(f)) => f,
             // Its own words for a missing file hold no path; a file in the middle of the path
-            // is named as every other api names it (spec.md §10, 1300020).
+            // is named as every other api names it (docs/wechat-behaviour.md §10, 1300020).
             _ if self.blocked_by_file(&vp) => return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, {path}"))),
             _ => return Err(not_exist()),
         };

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use cap_std::fs::{Metadata, MetadataExt};
 
-/// What `stat` reports for one file or directory (spec.md §1 Stats).
+/// What `stat` reports for one file or directory (docs/wechat-behaviour.md §1 Stats).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
     /// The Unix mode: file type and permission bits.

@@ -1,4 +1,4 @@
-//! Cleanup policies (spec.md §5.1): temp files beyond what may be kept go, least recently
+//! Cleanup policies (docs/wechat-behaviour.md §5.1): temp files beyond what may be kept go, least recently
 //! used first; across sandboxes, whole temp areas go, least recently used sandbox first.
 
 /// Something that can be removed to free space: its name, size and last use (seconds or any

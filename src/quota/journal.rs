@@ -1,4 +1,4 @@
-//! The quota journal (DESIGN.md §5): usage survives restarts without walking directories.
+//! The quota journal (docs/design.md §5): usage survives restarts without walking directories.
 //!
 //! `quota.journal` holds an 8-byte header and CRC-framed records: a checkpoint (absolute usage),
 //! then reserve / commit / release records. A mutation appends a reservation naming the paths it

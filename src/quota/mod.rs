@@ -1,4 +1,4 @@
-//! Usage accounting against the limits of DESIGN.md §4.
+//! Usage accounting against the limits of docs/design.md §4.
 //!
 //! `Usage` is plain data: callers hold it under the lock that also covers the write it admits,
 //! so a check and its write are one atomic step.

@@ -19,7 +19,7 @@ use cap_std::fs::Dir;
 
 pub use path::{Area, PathError, Protocol, VPath};
 
-/// Names inside a sandbox directory (DESIGN.md §2).
+/// Names inside a sandbox directory (docs/design.md §2).
 pub const USR: &str = "usr";
 /// Temp files (`wxfile://tmp_*`), created by the host.
 pub const TMP: &str = "tmp";

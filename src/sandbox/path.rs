@@ -1,4 +1,4 @@
-//! The virtual path grammar (DESIGN.md §3) and its printing.
+//! The virtual path grammar (docs/design.md §3) and its printing.
 //!
 //! Parsing is purely lexical and yields an area plus normalised components that contain no `.`,
 //! `..`, empty parts, separators or NULs. The OS-level guarantee that a component sequence stays
@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-/// The area a virtual path lies in (DESIGN.md §3).
+/// The area a virtual path lies in (docs/design.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Area {
     /// `wxfile://usr/...`: the only area a mini-program may write.

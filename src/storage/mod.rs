@@ -1723,7 +1723,7 @@ mod tests {
         }
     }
 
-    /// Power cuts at every mutating call of a scripted workload (issue 3).
+    /// Power cuts at every mutating call of a scripted workload.
     mod power_cuts {
         use super::*;
 

@@ -19,7 +19,7 @@
 //! against the bytes present before anything is read, and key, type and data are checked to be
 //! UTF-8, so a record that passes its CRC but does not decode is damage, never a panic.
 //!
-//! Reserved for encrypted storage (issue 13): an op whose payload is an opaque sealed blob
+//! Reserved for encrypted storage: an op whose payload is an opaque sealed blob
 //! (nonce + ciphertext of a payload above), opened by a codec the store is given. A log that
 //! holds one gets a new header version, so a build without the codec refuses the file instead
 //! of cutting it at the first record it cannot read.

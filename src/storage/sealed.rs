@@ -1,4 +1,4 @@
-//! `setStorage`/`getStorage` with `encrypt: true` (issue 13; docs/wechat-behaviour.md §10).
+//! `setStorage`/`getStorage` with `encrypt: true` (docs/wechat-behaviour.md §10).
 //!
 //! An encrypted item lives in the same log as the plain ones, under a *slot* name that says
 //! nothing of its own: [`PREFIX`] + 32 hex digits of HMAC-SHA256 of the key name (under a key

@@ -1,5 +1,5 @@
 /*
- * abi_test.c: the bridge contract of wxfs.h (DESIGN.md §7) seen from C, single-threaded.
+ * abi_test.c: the bridge contract of wxfs.h (docs/design.md §8) seen from C, single-threaded.
  *
  * Usage: abi_test <fresh-empty-root-dir>
  * Exits 0 when every check passes; otherwise prints the first failed check to stderr and exits 1.

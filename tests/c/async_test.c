@@ -1,5 +1,5 @@
 /*
- * async_test.c: wxfs_invoke_async from several threads (DESIGN.md §6, wxfs.h), through wxfs.h only.
+ * async_test.c: wxfs_invoke_async from several threads (docs/design.md §7, wxfs.h), through wxfs.h only.
  *
  * Usage: async_test <fresh-empty-root-dir>
  *        async_test <fresh-empty-root-dir> typed-order   (only the typed-after-async ordering check)
@@ -439,7 +439,7 @@ static void test_close_in_flight(void) {
 }
 
 /* Typed calls are sync calls too: from a thread with async calls queued on a sandbox, a typed
- * call must take effect after them (DESIGN.md §6; wxfs_invoke_async: "sync calls included"). */
+ * call must take effect after them (docs/design.md §7; wxfs_invoke_async: "sync calls included"). */
 static void *typed_order_worker(void *arg) {
     struct worker *w = arg;
     char key[16], args[128], want[32];

@@ -1,5 +1,5 @@
 /*
- * threads_test.c: one sandbox used from many threads (DESIGN.md §6), through wxfs.h only.
+ * threads_test.c: one sandbox used from many threads (docs/design.md §7), through wxfs.h only.
  *
  * Usage: threads_test <fresh-empty-root-dir>
  * Exits 0 when every check passes; otherwise prints the first failed check to stderr and exits 1.

@@ -1,5 +1,5 @@
 /*
- * typed_test.c: the typed C functions beside the bridge (DESIGN.md §7, wxfs.h), through wxfs.h only:
+ * typed_test.c: the typed C functions beside the bridge (docs/design.md §8, wxfs.h), through wxfs.h only:
  * files (write, read copied or mapped, save, temp, real path), storage, gc and remove_sandbox,
  * and their NULL-output, bad-handle and errCode behaviour.
  *

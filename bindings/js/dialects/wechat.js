@@ -7,7 +7,7 @@
 // Sources: `miniprogram-api-typings` 5.2.3 on npm (types/wx/lib.wx.api.d.ts: `interface
 // FileSystemManager`, `interface Wx`, `PromisifySuccessResult`), checked against this table by
 // bindings/node/test/typings.test.js; the legacy wx.saveFile family from the same file at its Dec
-// 2022 revision (spec.md §1.1).
+// 2022 revision (docs/wechat-behaviour.md §1.1).
 'use strict';
 
 // FileSystemManager methods. `sync`: the Sync form's positional parameters in WeChat's order,

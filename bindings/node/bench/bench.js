@@ -1,4 +1,4 @@
-// Ratios, in one run, of bindings/node against Node's own baselines on the same data (issue 11):
+// Ratios, in one run, of bindings/node against Node's own baselines on the same data:
 // - 20 MiB readFileSync / writeFileSync vs fs.readFileSync / fs.writeFileSync of the same file;
 // - getStorageSync / setStorageSync of a 100-byte value vs a Map + JSON.parse / JSON.stringify.
 // Each figure is the median of ROUNDS rounds; the two sides of a measurement alternate round by

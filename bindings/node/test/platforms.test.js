@@ -1,4 +1,4 @@
-// my, tt, swan and qq through bindings/node (issue 13): the object named by the config's
+// my, tt, swan and qq through bindings/node: the object named by the config's
 // `platform`, built by bindings/js from the same core as wx, with each platform's paths,
 // envelope, argument shapes and Sync failure behaviour (docs/platforms/).
 'use strict';

@@ -1,4 +1,4 @@
-// The traps every host meets (issue 11), each as a test: the seed scenario, Stats, unbound
+// The traps every host meets, each as a test: the seed scenario, Stats, unbound
 // methods, positional Sync arguments, readSync into the caller's buffer, callback timing and Sync
 // calls inside callbacks, pending async calls keeping Node alive, Promise rules and rejections
 // nobody awaits, storage type revival, large files.

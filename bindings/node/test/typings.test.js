@@ -64,7 +64,7 @@ test('every FileSystemManager method of the typings, and its Sync form, is in th
 test('the storage apis: Sync positional parameters and Promise-returning async forms, as typed', () => {
   const wx = methods('Wx');
   for (const [name, row] of Object.entries(wechat.globals)) {
-    if (!wx[name]) continue; // the legacy wx.saveFile family left the typings after 2022 (spec.md §1.1)
+    if (!wx[name]) continue; // the legacy wx.saveFile family left the typings after 2022 (docs/wechat-behaviour.md §1.1)
     assert.match(wx[name][0].returns, /^PromisifySuccessResult</, `${name} returns a Promise without callbacks`);
     if (row.sync === null) continue;
     assert.ok(wx[`${name}Sync`], `${name}Sync is typed`);

@@ -4,7 +4,7 @@
 //! Why an addon rather than an FFI package: an async result must reach the JS thread without the
 //! library's worker waiting for that thread. FFI packages (koffi) run a foreign thread's callback
 //! by queueing it on the JS thread and blocking the foreign thread until it has run; then a sync
-//! call that waits for earlier async calls (DESIGN.md §6), or four callbacks pending while the JS
+//! call that waits for earlier async calls (docs/design.md §7), or four callbacks pending while the JS
 //! thread is busy, stall the worker pool. Here the worker posts the result to a Node-API
 //! thread-safe function in non-blocking mode and returns at once. The same function is referenced
 //! while calls are pending, so Node does not exit with one in flight, and unreferenced otherwise.

@@ -1,4 +1,4 @@
-// Swift binding of libwxfs (STYLE.md 16): a class owning one sandbox handle, closed in `deinit`,
+// Swift binding of libwxfs: a class owning one sandbox handle, closed in `deinit`,
 // whose non-zero return codes become thrown `WxfsError`s carrying the errMsg.
 //
 // Every `wxfs_bytes` the library returns is released with `wxfs_bytes_free` (in a `defer` set up
@@ -354,7 +354,7 @@ public final class Sandbox: @unchecked Sendable {
         try self.init(configJSON: String(decoding: data, as: UTF8.self))
     }
 
-    /// Open with a ready config JSON (DESIGN.md §7).
+    /// Open with a ready config JSON (docs/design.md §8).
     public init(configJSON: String) throws {
         let abi = wxfs_abi_version()
         if abi != Sandbox.abiVersion {

@@ -1,4 +1,4 @@
-// Kotlin/JVM (and Android) binding of libwxfs over JNA direct mapping (STYLE.md 17).
+// Kotlin/JVM (and Android) binding of libwxfs over JNA direct mapping.
 //
 // Layers:
 //  - WxfsNative: one `external` function per C function of include/wxfs.h, registered with
@@ -518,7 +518,7 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
             return openJson(sb.toString())
         }
 
-        /** Open with a ready config JSON (DESIGN.md §7). */
+        /** Open with a ready config JSON (docs/design.md §8). */
         @JvmStatic
         fun openJson(configJson: String): Sandbox {
             val cfg = utf8(configJson)
