@@ -8,27 +8,16 @@
 //! - `swift_syntax`: `bindings/swift/check_syntax.py` parses the Swift package with tree-sitter
 //!   (no Swift toolchain is assumed) and checks its C calls against `include/wxfs.h`.
 //!
-//! A missing tool (`kotlinc`, `java`, JNA; `python3` or the tree-sitter Swift grammar) skips the
-//! test with a message, except under CI (`CI` set), where it fails: CI must install them.
+//! A missing tool (`kotlinc`, `java`, JNA, ProGuard; `python3` or the tree-sitter Swift grammar)
+//! skips the test, reported as ignored with a `skipped:` line (tests/common/skip.rs), except under
+//! CI (`CI` set), where it fails: CI must install them.
 
 mod common;
 
+use common::skip::{self, Test, Tool};
 use common::{lib_dir, repo_dir};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-/// Skip (print and return true) when a tool is missing outside CI; fail under CI.
-fn missing(what: &str, install: &str) -> bool {
-    if in_ci() {
-        panic!("{what} is not installed, and CI must run this test: {install}");
-    }
-    println!("skipped: {what} not installed ({install})");
-    true
-}
 
 /// True when `program --version`-style probing runs at all.
 fn runs(program: &str, args: &[&str]) -> bool {
@@ -54,19 +43,25 @@ fn last_line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string()
 }
 
-/// `bindings/kotlin/run-tests.sh [extra...] LIB_DIR`, or None when a tool is missing (outside CI).
-fn run_kotlin(extra: &[&str]) -> Option<Output> {
-    let jna = std::env::var("JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".to_string());
-    let install = "apt-get install -y kotlin libjna-java";
-    if !runs("kotlinc", &["-version"]) && missing("kotlinc", install) {
-        return None;
-    }
-    if !runs("java", &["-version"]) && missing("java", install) {
-        return None;
-    }
-    if !Path::new(&jna).is_file() && missing(&format!("JNA ({jna})"), install) {
-        return None;
-    }
+const KOTLIN_INSTALL: &str = "apt-get install -y kotlin libjna-java";
+
+fn jna_jar() -> String {
+    std::env::var("JNA_JAR").unwrap_or_else(|_| "/usr/share/java/jna.jar".to_string())
+}
+
+/// What the Kotlin tests need.
+fn kotlin_tools() -> Vec<Tool> {
+    let jna = jna_jar();
+    vec![
+        Tool::runs("kotlinc", &["-version"], KOTLIN_INSTALL),
+        Tool::runs("java", &["-version"], KOTLIN_INSTALL),
+        Tool::file(format!("JNA ({jna})"), Path::new(&jna), KOTLIN_INSTALL),
+    ]
+}
+
+/// `bindings/kotlin/run-tests.sh [extra...] LIB_DIR`.
+fn run_kotlin(extra: &[&str]) -> Output {
+    let jna = jna_jar();
     let lib_dir = lib_dir();
     let lib = lib_dir.join(format!("{}wxfs{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
     assert!(lib.exists(), "{} was not built by cargo (crate-type cdylib)", lib.display());
@@ -83,46 +78,28 @@ fn run_kotlin(extra: &[&str]) -> Option<Output> {
     assert!(out.status.success(), "{}", report(&format!("bindings/kotlin/run-tests.sh {}", extra.join(" ")), &out));
     let summary = last_line(&out);
     assert!(summary.ends_with(" passed, 0 failed"), "{}", report(&format!("unexpected summary {summary:?}"), &out));
-    Some(out)
+    out
 }
 
-#[test]
 fn kotlin_binding() {
-    if let Some(out) = run_kotlin(&[]) {
-        println!("kotlin: {}", last_line(&out));
-    }
+    let out = run_kotlin(&[]);
+    println!("kotlin: {}", last_line(&out));
 }
 
 /// An app built with `minifyEnabled` runs R8 over the binding and JNA; the consumer rules must keep
 /// what JNA reaches by name. Without `-keepattributes RuntimeVisibleAnnotations` this failed 13 of
 /// 14 checks ("Structure.getFieldOrder() on class com.sun.jna.Structure$FFIType does not provide
 /// enough names").
-#[test]
 fn kotlin_binding_minified() {
-    let install = "apt-get install -y proguard-cli default-jdk-headless";
-    // ProGuard has no option that exits 0 without work: look for it on PATH.
-    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("proguard").is_file()));
-    if !on_path && missing("proguard", install) {
-        return;
-    }
-    if let Some(out) = run_kotlin(&["--minify"]) {
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("minified with packaging/android/consumer-rules.pro"), "{text}");
-        println!("kotlin minified: {}", last_line(&out));
-    }
+    let out = run_kotlin(&["--minify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("minified with packaging/android/consumer-rules.pro"), "{text}");
+    println!("kotlin minified: {}", last_line(&out));
 }
 
-#[test]
+const SWIFT_INSTALL: &str = "pip install tree-sitter tree-sitter-swift";
+
 fn swift_syntax() {
-    let install = "pip install tree-sitter tree-sitter-swift";
-    if !runs("python3", &["--version"]) && missing("python3", install) {
-        return;
-    }
-    if !runs("python3", &["-c", "import tree_sitter, tree_sitter_swift"])
-        && missing("the Python tree-sitter Swift grammar", install)
-    {
-        return;
-    }
     let script = repo_dir().join("bindings/swift/check_syntax.py");
     let out = Command::new("python3")
         .arg(&script)
@@ -133,4 +110,25 @@ fn swift_syntax() {
     let summary = last_line(&out);
     assert!(summary.ends_with(" passed, 0 failed"), "{}", report(&format!("unexpected summary {summary:?}"), &out));
     println!("swift: {summary}");
+}
+
+fn main() -> std::process::ExitCode {
+    let mut minified = kotlin_tools();
+    minified.push(Tool::on_path("proguard", "apt-get install -y proguard-cli default-jdk-headless"));
+    skip::run(vec![
+        Test { name: "kotlin_binding", needs: kotlin_tools(), body: kotlin_binding },
+        Test { name: "kotlin_binding_minified", needs: minified, body: kotlin_binding_minified },
+        Test {
+            name: "swift_syntax",
+            needs: vec![
+                Tool::runs("python3", &["--version"], SWIFT_INSTALL),
+                Tool::probed(
+                    "the Python tree-sitter Swift grammar",
+                    runs("python3", &["-c", "import tree_sitter, tree_sitter_swift"]),
+                    SWIFT_INSTALL,
+                ),
+            ],
+            body: swift_syntax,
+        },
+    ])
 }

@@ -8,13 +8,15 @@
 //!   after installing, and run without `LD_LIBRARY_PATH`;
 //! - the CMake version file's SameMajorVersion answers.
 //!
-//! Needs `cc`, `pkg-config` and `cmake`. A missing pkg-config or cmake skips its part, except
-//! when `CI` is set: then it fails. Work goes under `target/<profile>/install-test/`; a passing
-//! test removes its own directory. Linux only (soname, rpath and readelf are ELF things).
-#![cfg(target_os = "linux")]
+//! Needs `cc`, `readelf`, `pkg-config` and `cmake`. A missing tool skips the test that needs it,
+//! reported as ignored with a `skipped:` line (tests/common/skip.rs), except when `CI` is set: then
+//! it fails. Work goes under `target/<profile>/install-test/`; a passing
+//! test removes its own directory. Linux only (soname, rpath and readelf are ELF things): elsewhere
+//! both tests report as skipped.
 
 mod common;
 
+use common::skip::{self, Test, Tool};
 use common::{build_dir, lib_dir, repo_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -36,22 +38,6 @@ fn work_dir(name: &str) -> PathBuf {
 
 fn cc() -> String {
     std::env::var("CC").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "cc".into())
-}
-
-fn installed(tool: &str) -> bool {
-    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
-/// Whether `tool` can be used; when it cannot, CI fails and a developer's run skips.
-fn require(tool: &str) -> bool {
-    if installed(tool) {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{tool} is not installed, and CI must test the install with it (apt-get install -y pkg-config cmake)");
-    }
-    println!("skipped: {tool} not installed");
-    false
 }
 
 /// Run a command to completion (killed after RUN_TIMEOUT); a failure panics with its output.
@@ -97,13 +83,9 @@ fn install(prefix: &Path) -> Output {
     ]))
 }
 
-/// `readelf -d` of an ELF file, or None without readelf.
-fn dynamic_section(file: &Path) -> Option<String> {
-    if !installed("readelf") {
-        println!("skipped: readelf not installed, {} not inspected", file.display());
-        return None;
-    }
-    Some(stdout(&run(Command::new("readelf").arg("-d").arg(file))))
+/// `readelf -d` of an ELF file.
+fn dynamic_section(file: &Path) -> String {
+    stdout(&run(Command::new("readelf").arg("-d").arg(file)))
 }
 
 /// The `[name]`s of the dynamic entries of one kind (`SONAME`, `NEEDED`).
@@ -125,7 +107,7 @@ fn run_host(host: &Path, dir: &Path) {
 
 /// A host linked against the shared library must depend on the ABI soname, the static one not at all.
 fn assert_links(host: &Path, shared: bool) {
-    let Some(dynamic) = dynamic_section(host) else { return };
+    let dynamic = dynamic_section(host);
     let needed = dynamic_entries(&dynamic, "NEEDED");
     let wxfs: Vec<&String> = needed.iter().filter(|n| n.contains("wxfs")).collect();
     if shared {
@@ -197,14 +179,12 @@ fn check_tree(prefix: &Path) {
     }
     assert!(config_version.contains(&format!("set(PACKAGE_VERSION \"{VERSION}\")")), "{config_version}");
 
-    if let Some(dynamic) = dynamic_section(&lib.join(&real)) {
-        let soname = dynamic_entries(&dynamic, "SONAME");
-        assert_eq!(soname, [format!("libwxfs.so.{ABI}")], "soname of lib/{real}:\n{dynamic}");
-        println!("{}", dynamic.lines().find(|l| l.contains("(SONAME)")).unwrap().trim());
-    }
+    let dynamic = dynamic_section(&lib.join(&real));
+    let soname = dynamic_entries(&dynamic, "SONAME");
+    assert_eq!(soname, [format!("libwxfs.so.{ABI}")], "soname of lib/{real}:\n{dynamic}");
+    println!("{}", dynamic.lines().find(|l| l.contains("(SONAME)")).unwrap().trim());
 }
 
-#[test]
 fn install_tree_and_pkg_config_hosts() {
     let dir = work_dir("pkg-config");
     let prefix = dir.join("prefix");
@@ -227,9 +207,6 @@ fn install_tree_and_pkg_config_hosts() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("libwxfs.so not found"), "{refused:?}");
     assert!(!dir.join("refused/lib").exists(), "a refused install still created files");
 
-    if !require("pkg-config") {
-        return;
-    }
     let pkg_config = |args: &[&str]| -> String {
         let out = run(Command::new("pkg-config").args(args).arg("wxfs").env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
         stdout(&out).trim().to_string()
@@ -325,11 +302,7 @@ fn check_version_files(installed: &Path, dir: &Path) {
     ask_version_file(&later, dir, &cases);
 }
 
-#[test]
 fn cmake_hosts_from_a_moved_prefix() {
-    if !require("cmake") {
-        return;
-    }
     let dir = work_dir("cmake");
     // Install, then move the prefix: the package must find itself relative to its own files.
     let staged = dir.join("staged");
@@ -360,4 +333,29 @@ fn cmake_hosts_from_a_moved_prefix() {
     run_host(&fixed, &dir);
 
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+const INSTALL: &str = "apt-get install -y pkg-config cmake binutils gcc";
+
+fn main() -> std::process::ExitCode {
+    let linux = Tool::probed("Linux (ELF sonames)", cfg!(target_os = "linux"), "run on Linux");
+    let tool = |name: &str| Tool::runs(name, &["--version"], INSTALL);
+    let cc = cc();
+    skip::run(vec![
+        Test {
+            name: "install_tree_and_pkg_config_hosts",
+            needs: vec![linux, tool(&cc), tool("readelf"), tool("pkg-config")],
+            body: install_tree_and_pkg_config_hosts,
+        },
+        Test {
+            name: "cmake_hosts_from_a_moved_prefix",
+            needs: vec![
+                Tool::probed("Linux (ELF sonames)", cfg!(target_os = "linux"), "run on Linux"),
+                tool(&cc),
+                tool("readelf"),
+                tool("cmake"),
+            ],
+            body: cmake_hosts_from_a_moved_prefix,
+        },
+    ])
 }

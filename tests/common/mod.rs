@@ -204,3 +204,4 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         q
     }
 }
+pub mod skip;
