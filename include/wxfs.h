@@ -364,6 +364,32 @@ int32_t wxfs_invoke_async_v2(uint64_t sandbox,
                              void *userdata);
 
 /**
+ * `wxfs_invoke_async_v2` with the completion delivered through a completion queue (see
+ * `wxfs_queue_create`) instead of on a worker: when the call's operation has run, `cb`,
+ * `userdata` and the result wait on `queue` until the host calls `wxfs_queue_drain` on it, and
+ * `cb` runs on that thread, exactly once, with the ownership rules of `wxfs_callback_v2`. If the
+ * queue is closed first, the result is freed and `cb` is never called. Callbacks of the calls
+ * one thread issues on one sandbox run in issue order. A completion waiting on a queue counts
+ * against the async budget (`WXFS_ASYNC_QUEUE_CALLS`, `WXFS_ASYNC_QUEUE_BYTES`) until its
+ * callback has returned, so a queue nobody drains makes later calls fail with
+ * `WXFS_E_QUEUE_FULL`, and loses nothing already queued. Returns `WXFS_E_HANDLE` for a stale or
+ * closed sandbox or queue, and otherwise what `wxfs_invoke_async_v2` returns. Thread-safe.
+ *
+ * # Safety
+ * As `wxfs_invoke_async_v2`.
+ */
+int32_t wxfs_invoke_async_queued(uint64_t sandbox,
+                                 uint64_t queue,
+                                 const char *api,
+                                 size_t api_len,
+                                 const char *args_json,
+                                 size_t args_len,
+                                 const struct wxfs_slice *buffers,
+                                 size_t buffers_len,
+                                 wxfs_callback_v2 cb,
+                                 void *userdata);
+
+/**
  * Release a `_v2` result: its `json` and every buffer still in `buffers` (entries set to
  * `{NULL, 0}` are skipped), then the list. A zeroed result is a no-op. Each result must be
  * freed once.
@@ -415,6 +441,56 @@ int32_t wxfs_api_list(uint64_t sandbox,
 int32_t wxfs_log_set(wxfs_log_callback cb,
                      void *userdata,
                      int32_t max_level);
+
+/**
+ * Create a completion queue and write its handle to `*out_queue`: async calls made with
+ * `wxfs_invoke_async_queued` on it deliver their callbacks on whichever thread calls
+ * `wxfs_queue_drain`, typically the host's event-loop or JavaScript thread. Release it with
+ * `wxfs_queue_close`. Returns 0, `WXFS_E_NULL`, or `WXFS_E_IO` when no fd could be made (the
+ * process is out of fds). Thread-safe.
+ *
+ * # Safety
+ * `out_queue` is NULL or writable.
+ */
+int32_t wxfs_queue_create(uint64_t *out_queue);
+
+/**
+ * Write to `*out_fd` the queue's file descriptor: it is readable exactly while completions wait
+ * on the queue (an eventfd on Linux and Android, the read end of a pipe elsewhere). Add it to the
+ * host's loop (epoll, ALooper_addFd, CFFileDescriptor, uv_poll) for readability, and call
+ * `wxfs_queue_drain` when it fires. Never read, write or close it: it belongs to the queue and
+ * stays open until `wxfs_queue_close` has returned and the calls still running on the queue have
+ * completed; remove it from the loop before closing the queue. Returns 0, `WXFS_E_NULL` or
+ * `WXFS_E_HANDLE`.
+ *
+ * # Safety
+ * `out_fd` is NULL or writable.
+ */
+int32_t wxfs_queue_fd(uint64_t queue,
+                      int32_t *out_fd);
+
+/**
+ * Run the callbacks of the completions waiting on `queue`, on the calling thread, in the order
+ * they arrived (issue order for the calls one thread made on one sandbox): at most `max` of them,
+ * or with `max` 0 those waiting when the call began. Writes how many ran to `*out_ran` when it is
+ * non-NULL. A callback may make sync calls, issue new async calls, and drain this queue again.
+ * Returns 0 or `WXFS_E_HANDLE` (a closed queue). Thread-safe, but a host drains one queue from
+ * one thread if it wants its callbacks in order.
+ *
+ * # Safety
+ * `out_ran` is NULL or writable.
+ */
+int32_t wxfs_queue_drain(uint64_t queue,
+                         size_t max,
+                         size_t *out_ran);
+
+/**
+ * Close a completion queue: its handle is invalid from now on, the completions waiting on it
+ * are freed (their results released, their callbacks never called), and so are those of calls
+ * still running, as they complete. Each exactly once. Drain first if the callbacks must run
+ * (for instance to free their userdata). Returns 0 or `WXFS_E_HANDLE`. Thread-safe.
+ */
+int32_t wxfs_queue_close(uint64_t queue);
 
 /**
  * Read a whole file (any readable virtual path). Saved, temp and package files of 64 KiB and

@@ -361,6 +361,16 @@ fn async_test_static() {
 }
 
 #[test]
+fn queue_test_shared() {
+    run_c_program("queue_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn queue_test_budget() {
+    run_c_program("queue_test", Link::Shared, Tool::Plain, Runs::WithRoot(&[&["budget"]]));
+}
+
+#[test]
 fn typed_test_shared() {
     run_c_program("typed_test", Link::Shared, Tool::Plain, ONCE);
 }
@@ -450,6 +460,11 @@ fn asan_async_test() {
 }
 
 #[test]
+fn asan_queue_test() {
+    run_c_program("queue_test", Link::Shared, Tool::Asan, ONCE);
+}
+
+#[test]
 fn asan_typed_test() {
     run_c_program("typed_test", Link::Shared, Tool::Asan, ONCE);
 }
@@ -492,6 +507,14 @@ fn valgrind_async_test() {
         return;
     }
     run_c_program("async_test", Link::Shared, Tool::Valgrind, ONCE);
+}
+
+#[test]
+fn valgrind_queue_test() {
+    if valgrind_missing() {
+        return;
+    }
+    run_c_program("queue_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
 #[test]

@@ -190,55 +190,123 @@ pub unsafe extern "C" fn wxfs_invoke_async_v2(
     cb: wxfs_callback_v2,
     userdata: *mut c_void,
 ) -> i32 {
+    // SAFETY: the caller's promises, passed on.
+    guard(|| unsafe { submit_v2(sandbox, None, api, api_len, args_json, args_len, buffers, buffers_len, cb, userdata) })
+}
+
+/// `wxfs_invoke_async_v2` with the completion delivered through a completion queue (see
+/// `wxfs_queue_create`) instead of on a worker: when the call's operation has run, `cb`,
+/// `userdata` and the result wait on `queue` until the host calls `wxfs_queue_drain` on it, and
+/// `cb` runs on that thread, exactly once, with the ownership rules of `wxfs_callback_v2`. If the
+/// queue is closed first, the result is freed and `cb` is never called. Callbacks of the calls
+/// one thread issues on one sandbox run in issue order. A completion waiting on a queue counts
+/// against the async budget (`WXFS_ASYNC_QUEUE_CALLS`, `WXFS_ASYNC_QUEUE_BYTES`) until its
+/// callback has returned, so a queue nobody drains makes later calls fail with
+/// `WXFS_E_QUEUE_FULL`, and loses nothing already queued. Returns `WXFS_E_HANDLE` for a stale or
+/// closed sandbox or queue, and otherwise what `wxfs_invoke_async_v2` returns. Thread-safe.
+///
+/// # Safety
+/// As `wxfs_invoke_async_v2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_invoke_async_queued(
+    sandbox: u64,
+    queue: u64,
+    api: *const c_char,
+    api_len: usize,
+    args_json: *const c_char,
+    args_len: usize,
+    buffers: *const wxfs_slice,
+    buffers_len: usize,
+    cb: wxfs_callback_v2,
+    userdata: *mut c_void,
+) -> i32 {
     guard(|| {
-        clear_last_error();
-        let Some(cb) = cb else {
-            set_last_error("cb is NULL");
-            return WXFS_E_NULL;
-        };
-        // SAFETY: see `borrow` and `slices`.
-        let (api, args, side) = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
-        let (Some(api), Some(args), Some(side)) = (api.filter(|a| !a.is_empty()), args, side) else {
-            set_last_error("api, args_json or buffers is NULL");
-            return WXFS_E_NULL;
-        };
-        let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
-            set_last_error("api or args_json is not valid UTF-8");
-            return WXFS_E_UTF8;
-        };
-        let Some(session) = SANDBOXES.get(sandbox) else {
-            set_last_error("invalid sandbox handle");
+        let Some(q) = super::QUEUES.get(queue) else {
+            clear_last_error();
+            set_last_error("invalid completion queue handle");
             return WXFS_E_HANDLE;
         };
-        let key = pool::key(&session);
-        let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
-        let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
-        let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
-        let op: pool::Operation = Box::new(move || {
-            let mut carriage = Carriage::Side(Vec::new());
-            let side = owned.into_iter().map(Cow::Owned).collect();
-            let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
-            drop(session);
-            let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
-            let held = json.len() + side.iter().map(|b| b.len()).sum::<usize>();
-            let deliver = move || {
-                let ud = ud;
-                let mut result = result_out(json, side);
+        // SAFETY: the caller's promises, passed on.
+        unsafe { submit_v2(sandbox, Some(q), api, api_len, args_json, args_len, buffers, buffers_len, cb, userdata) }
+    })
+}
+
+/// The one submit of the `_v2` async calls: the operation runs on a worker; its completion is
+/// delivered there (`queue` None) or handed to the completion queue.
+///
+/// # Safety
+/// As `wxfs_invoke_async_v2`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn submit_v2(
+    sandbox: u64,
+    queue: Option<std::sync::Arc<super::queue::CompletionQueue>>,
+    api: *const c_char,
+    api_len: usize,
+    args_json: *const c_char,
+    args_len: usize,
+    buffers: *const wxfs_slice,
+    buffers_len: usize,
+    cb: wxfs_callback_v2,
+    userdata: *mut c_void,
+) -> i32 {
+    clear_last_error();
+    let Some(cb) = cb else {
+        set_last_error("cb is NULL");
+        return WXFS_E_NULL;
+    };
+    // SAFETY: see `borrow` and `slices`.
+    let (api, args, side) = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
+    let (Some(api), Some(args), Some(side)) = (api.filter(|a| !a.is_empty()), args, side) else {
+        set_last_error("api, args_json or buffers is NULL");
+        return WXFS_E_NULL;
+    };
+    let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
+        set_last_error("api or args_json is not valid UTF-8");
+        return WXFS_E_UTF8;
+    };
+    let Some(session) = SANDBOXES.get(sandbox) else {
+        set_last_error("invalid sandbox handle");
+        return WXFS_E_HANDLE;
+    };
+    let key = pool::key(&session);
+    let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
+    let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
+    let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
+    let op: pool::Operation = Box::new(move || {
+        let mut carriage = Carriage::Side(Vec::new());
+        let side = owned.into_iter().map(Cow::Owned).collect();
+        let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
+        drop(session);
+        let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
+        let held = json.len() + side.iter().map(|b| b.len()).sum::<usize>();
+        // Calls the host's callback with the result (or only frees the result), then frees what
+        // the callback left.
+        let complete = move |call: bool| {
+            let ud = ud;
+            let mut result = result_out(json, side);
+            if call {
                 // SAFETY: the host's callback, with the pointer it gave us and a result valid for the call.
                 unsafe { cb(ud.0, code, &mut result) };
-                // SAFETY: `result` is ours again, less what the callback took out.
-                unsafe { wxfs_result_free(result) };
-            };
-            pool::Delivery { deliver: Box::new(deliver), bytes: held }
-        });
-        match pool::POOL.submit(key, cost, op) {
-            Ok(()) => WXFS_OK,
-            Err(why) => {
-                set_last_error(why.to_string());
-                WXFS_E_QUEUE_FULL
             }
+            // SAFETY: `result` is ours again, less what the callback took out.
+            unsafe { wxfs_result_free(result) };
+        };
+        let deliver: Box<dyn FnOnce() + Send> = match queue {
+            None => Box::new(move || complete(true)),
+            Some(q) => Box::new(move || {
+                let held = pool::POOL.hold(held);
+                q.push(super::queue::Completion { run: Box::new(complete), held: Some(held) });
+            }),
+        };
+        pool::Delivery { deliver, bytes: held }
+    });
+    match pool::POOL.submit(key, cost, op) {
+        Ok(()) => WXFS_OK,
+        Err(why) => {
+            set_last_error(why.to_string());
+            WXFS_E_QUEUE_FULL
         }
-    })
+    }
 }
 
 /// Release a `_v2` result: its `json` and every buffer still in `buffers` (entries set to

@@ -13,11 +13,13 @@ mod invoke_v2;
 mod log;
 pub(crate) mod mapping;
 mod pool;
+mod queue;
 mod registry;
 mod typed;
 
 pub use invoke_v2::*;
 pub use log::*;
+pub use queue::{wxfs_queue_close, wxfs_queue_create, wxfs_queue_drain, wxfs_queue_fd};
 pub use typed::*;
 
 use std::borrow::Cow;
@@ -81,6 +83,7 @@ pub struct wxfs_bytes {
 pub type wxfs_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
 
 static SANDBOXES: Lazy<Registry<Session>> = Lazy::new(|| Registry::new(1));
+static QUEUES: Lazy<Registry<queue::CompletionQueue>> = Lazy::new(|| Registry::new(2));
 
 /// `bytes_out` of a copy of `s`, with one allocation.
 fn bytes_copy(s: &[u8]) -> wxfs_bytes {

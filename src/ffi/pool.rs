@@ -80,6 +80,13 @@ pub struct Delivery {
 /// panics inside, so that the callback is always called exactly once).
 pub type Operation = Box<dyn FnOnce() -> Delivery + Send>;
 
+/// A completion handed to a completion queue (`queue.rs`): until it is released it counts as one
+/// call and as `bytes` of undelivered results, as it did while the pool held it.
+#[must_use = "a Held is released with Pool::release"]
+pub struct Held {
+    bytes: usize,
+}
+
 /// Why a submission was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -189,6 +196,30 @@ impl Pool {
         drop(st);
         self.work.notify_one();
         Ok(())
+    }
+
+    /// Count a completion that leaves the pool for a completion queue: called by its delivery,
+    /// before the pool forgets the call, so the budget never drops in between.
+    pub fn hold(&self, bytes: usize) -> Held {
+        let mut st = self.state.lock();
+        st.calls += 1;
+        st.bytes += bytes;
+        st.results += bytes;
+        self.calls_out.store(st.calls, Ordering::Release);
+        Held { bytes }
+    }
+
+    /// The completion's callback has run, or it was freed: what it held is free again.
+    pub fn release(&self, held: Held) {
+        let mut st = self.state.lock();
+        let full = st.results >= self.budget.bytes;
+        st.calls -= 1;
+        st.bytes -= held.bytes;
+        st.results -= held.bytes;
+        self.calls_out.store(st.calls, Ordering::Release);
+        if full && st.results < self.budget.bytes {
+            self.work.notify_all(); // operations held back by the budget may start
+        }
     }
 
     /// Block until no operation of `key` is queued or running. A sync call runs after this, so
