@@ -15,8 +15,12 @@
 //! as a sandbox or outlives the next open beside it; the quota journal equals the files.
 //!
 //! `cargo test --test processes` runs a short form (WXFS_PROCESS_ROUNDS, default 8 rounds);
-//! `WXFS_PROCESS_ROUNDS=300 cargo test --release --test processes -- --nocapture` is the long run.
-//! WXFS_PROCESS_SEED replays a failure: every failure message names its seed.
+//! `WXFS_SOAK=1 cargo test --release --test processes -- --nocapture` is the long run (300
+//! rounds). WXFS_PROCESS_SEED replays a failure: every failure message names its seed.
+//!
+//! Below them, three tests meet the two protocols at each of their steps on purpose instead
+//! (every kill point of a removal; an open at every step of a removal; a removal at every step
+//! of an open), through the named steps of `wxfs::sandbox::steps`.
 
 mod common;
 
@@ -458,7 +462,380 @@ fn rounds(rounds: usize, seed0: u64) {
 
 #[test]
 fn removal_gc_and_clear_against_open_with_kills_lose_nothing() {
-    let n = std::env::var("WXFS_PROCESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let soak = std::env::var_os("WXFS_SOAK").is_some_and(|v| v == "1");
+    let n = std::env::var("WXFS_PROCESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(if soak { 300 } else { 8 });
     let seed = std::env::var("WXFS_PROCESS_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_1234_abcd_0001);
     rounds(n, seed);
+}
+
+// ---- Each step of a removal, and of an open, against the other process -------------------
+//
+// The rounds above meet the two protocols where the scheduler and the kills happen to put them.
+// The tests below meet them at every step on purpose: a child process runs one removal (or
+// open) with a hook at each named step of the protocol (`wxfs::sandbox::steps`), and is killed,
+// or paused while this process acts, at the k-th step it reaches, for every k until it finishes.
+
+const STEP_ROUNDS_MAX: u64 = 1000;
+
+/// Fill the app and its plugin with the same items and files every time (and drop the items a
+/// step test adds), and return what they then hold.
+fn fill(root: &Path) -> Value {
+    let app = Session::open(app_config(root)).unwrap();
+    let plugin = Session::open(plugin_config(root)).unwrap();
+    for i in 0..4 {
+        for (s, key) in [(&app, format!("k{i}")), (&plugin, format!("p{i}"))] {
+            let (code, res) = bridge::invoke(s, "setStorageSync", &json!({"key": key, "data": format!("item {i}")}).to_string());
+            assert_eq!(code, 0, "{res}");
+        }
+        let args = json!({"filePath": format!("wxfile://usr/f{i}"), "data": format!("file {i}"), "encoding": "utf8"});
+        let (code, res) = bridge::invoke(&app, "writeFileSync", &args.to_string());
+        assert_eq!(code, 0, "{res}");
+    }
+    for s in [&app, &plugin] {
+        let (code, res) = bridge::invoke(s, "removeStorageSync", r#"{"key": "mine"}"#);
+        assert_eq!(code, 0, "{res}");
+    }
+    both(&app, &plugin)
+}
+
+/// The step child: one removal or open, killed or paused at its `WXFS_STEP_AT`-th step.
+#[test]
+#[ignore]
+fn step_child() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wxfs::sandbox::steps::{observe, Step};
+    let Ok(root) = std::env::var("WXFS_STEP_ROOT") else { return };
+    let root = PathBuf::from(root);
+    let what = std::env::var("WXFS_STEP_WHAT").unwrap();
+    let at: u64 = std::env::var("WXFS_STEP_AT").unwrap().parse().unwrap();
+    let kill = std::env::var("WXFS_STEP_ACTION").unwrap() == "kill";
+    let hits = Rc::new(Cell::new(0u64));
+    let counted = hits.clone();
+    let hook = move |s: Step| {
+        let n = counted.get();
+        counted.set(n + 1);
+        if n == at {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "@@at {n} {s:?}").unwrap();
+            out.flush().unwrap();
+            drop(out);
+            if kill {
+                // SAFETY: raising a signal on this process; SIGKILL ends it here.
+                unsafe { libc::raise(libc::SIGKILL) };
+            }
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).unwrap();
+        }
+    };
+    let answer = |r: Result<bool, wxfs::sandbox::OpenError>| match r {
+        Ok(true) => "removed".to_string(),
+        Ok(false) => "none".to_string(),
+        Err(wxfs::sandbox::OpenError::Busy(_) | wxfs::sandbox::OpenError::InUse(_)) => "busy".to_string(),
+        Err(e) => format!("error {e}"),
+    };
+    let result = observe(hook, || match what.as_str() {
+        "remove-app" => answer(wxfs::session::remove_sandbox(&root, USER, APP)),
+        "remove-plugin" => answer(wxfs::session::remove_sandbox_of(&plugin_config(&root))),
+        "open" => {
+            let opened = Session::open(app_config(&root)).and_then(|a| Session::open(plugin_config(&root)).map(|p| (a, p)));
+            match opened {
+                Ok((app, plugin)) => {
+                    for s in [&app, &plugin] {
+                        let (code, res) = bridge::invoke(s, "setStorageSync", r#"{"key": "child", "data": "written"}"#);
+                        assert_eq!(code, 0, "{res}");
+                    }
+                    "ok".to_string()
+                }
+                Err(e) => format!("error {e}"),
+            }
+        }
+        _ => unreachable!(),
+    });
+    println!("@@done {} {result}", hits.get());
+}
+
+/// A step child, and its lines.
+struct StepChild {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl StepChild {
+    fn spawn(root: &Path, what: &str, at: u64, action: &str) -> StepChild {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "step_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("WXFS_STEP_ROOT", root)
+            .env("WXFS_STEP_WHAT", what)
+            .env("WXFS_STEP_AT", at.to_string())
+            .env("WXFS_STEP_ACTION", action)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        StepChild { stdin: child.stdin.take(), child, out }
+    }
+
+    /// The next report (`@@...`), `None` when the child is gone.
+    fn next(&mut self) -> Option<String> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.out.read_line(&mut line).unwrap_or(0) == 0 {
+                return None;
+            }
+            if let Some(i) = line.find("@@") {
+                return Some(line[i..].trim_end().to_string());
+            }
+        }
+    }
+
+    /// Let a paused child go on.
+    fn resume(&mut self) {
+        let _ = writeln!(self.stdin.as_mut().unwrap(), "go");
+    }
+
+    /// Its `@@done` report, and how it ended.
+    fn finish(mut self) -> (Option<String>, std::process::ExitStatus) {
+        drop(self.stdin.take());
+        let mut done = None;
+        while let Some(l) = self.next() {
+            if l.starts_with("@@done") {
+                done = Some(l);
+            }
+        }
+        (done, self.child.wait().unwrap())
+    }
+}
+
+/// `@@done <steps> <result>`: the result.
+fn result_of(done: &str) -> &str {
+    done.splitn(3, ' ').nth(2).unwrap()
+}
+
+fn assert_no_tombstone_listed(root: &Path, what: &str) {
+    let listed = wxfs::sandbox::list_with_plugins(root).unwrap();
+    assert!(
+        listed.iter().all(|d| !d.to_string_lossy().contains(".wxfs-removed-")),
+        "{what}: a tombstone is listed as a sandbox: {listed:?}"
+    );
+}
+
+fn tombstones_under(root: &Path) -> Vec<String> {
+    wxfs::sandbox::tombstone_dirs(root).unwrap().iter().flat_map(|d| tombstones(d)).collect()
+}
+
+/// docs/design.md §7: a removal killed at any instant leaves the sandbox whole or gone (for an
+/// app: with its plugins; for a plugin: the app untouched), and what it leaves is never opened
+/// as a sandbox and is deleted by the next gc (even steps) or the next open beside it (odd).
+#[test]
+fn a_removal_killed_at_each_step_leaves_the_sandbox_whole_or_gone() {
+    for what in ["remove-app", "remove-plugin"] {
+        let root = common::fresh_dir("removal-kill-steps");
+        let (mut whole, mut gone, mut left) = (0, 0, 0);
+        let mut k = 0;
+        loop {
+            assert!(k < STEP_ROUNDS_MAX, "{what}: the removal never finished");
+            let full = fill(&root);
+            let child = StepChild::spawn(&root, what, k, "kill");
+            let (done, status) = child.finish();
+            if let Some(done) = done {
+                // Past its last step: it ran whole.
+                assert_eq!(result_of(&done), "removed", "{what}: {done}");
+                break;
+            }
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{what}, step {k}: the child was not killed there: {status}");
+            let ctx = format!("{what} killed at step {k}");
+            assert_no_tombstone_listed(&root, &ctx);
+            left += usize::from(!tombstones_under(&root).is_empty());
+            if k % 2 == 0 {
+                wxfs::session::gc(&root, 1, |_, _| {}).unwrap();
+                assert_eq!(tombstones_under(&root), Vec::<String>::new(), "{ctx}: gc left a tombstone");
+            }
+            let app = Session::open(app_config(&root)).unwrap_or_else(|e| panic!("{ctx}: open: {e}"));
+            let plugin = Session::open(plugin_config(&root)).unwrap_or_else(|e| panic!("{ctx}: plugin open: {e}"));
+            let found = both(&app, &plugin);
+            let removed = match what {
+                "remove-app" => both_empty(),
+                _ => json!({"app": full["app"], "plugin": empty()}),
+            };
+            if found == full {
+                whole += 1;
+            } else if found == removed {
+                gone += 1;
+            } else {
+                panic!("{ctx}: neither whole nor gone\n  found: {found}\n  whole: {full}\n  gone:  {removed}");
+            }
+            drop(plugin);
+            drop(app);
+            assert_eq!(tombstones_under(&root), Vec::<String>::new(), "{ctx}: a tombstone outlived the next open beside it");
+            k += 1;
+        }
+        println!("{what}: killed at each of its {k} steps: {whole} whole, {gone} gone, {left} left a tombstone, 0 half-removed");
+        assert!(whole > 0 && gone > 0 && left > 0, "{what}: the kills did not reach both sides of the rename");
+        let _ = std::fs::remove_dir_all(root);
+    }
+}
+
+/// What an open found of one sandbox while the other process's removal was paused.
+#[derive(Debug, PartialEq)]
+enum Found {
+    Busy,
+    Whole,
+    Empty,
+}
+
+/// docs/design.md §7: while a removal is stopped at any of its steps, an open in another
+/// process fails busy, or gets the sandbox whole (the removal has locked nothing yet; it then
+/// meets the open and answers busy, changing nothing), or gets a new, empty sandbox whose writes
+/// survive the rest of the removal.
+#[test]
+fn an_open_at_each_step_of_a_removal_fails_busy_or_keeps_its_writes() {
+    let root = common::fresh_dir("removal-open-steps");
+    let mut seen = std::collections::BTreeMap::new();
+    let mut k = 0;
+    loop {
+        assert!(k < STEP_ROUNDS_MAX, "the removal never finished");
+        let full = fill(&root);
+        let mut child = StepChild::spawn(&root, "remove-app", k, "pause");
+        let first = child.next().unwrap_or_else(|| panic!("step {k}: the removal child said nothing"));
+        if first.starts_with("@@done") {
+            assert_eq!(result_of(&first), "removed", "{first}");
+            child.finish();
+            break;
+        }
+        let ctx = format!("open at {first}");
+        // The open a mini-program process makes meanwhile: it writes, and holds both until the
+        // removal has answered.
+        let mut held = Vec::new();
+        let mut found = Vec::new();
+        for (side, config) in [("app", app_config(&root)), ("plugin", plugin_config(&root))] {
+            match Session::open(config) {
+                Ok(s) => {
+                    let state = state_of(&s);
+                    let f = if state == full[side] {
+                        Found::Whole
+                    } else if state == empty() {
+                        Found::Empty
+                    } else {
+                        panic!("{ctx}: the {side} is half removed: {state}")
+                    };
+                    let (code, res) = bridge::invoke(&s, "setStorageSync", r#"{"key": "mine", "data": "kept"}"#);
+                    assert_eq!(code, 0, "{ctx}: {res}");
+                    found.push(f);
+                    held.push(s);
+                }
+                Err(wxfs::sandbox::OpenError::Busy(_)) => found.push(Found::Busy),
+                Err(e) => panic!("{ctx}: the {side}'s open failed: {e}"),
+            }
+        }
+        child.resume();
+        let (done, status) = child.finish();
+        let done = done.unwrap_or_else(|| panic!("{ctx}: the removal did not answer ({status})"));
+        let answer = result_of(&done).to_string();
+        drop(held);
+        // What each sandbox holds now that the removal has answered.
+        let app = Session::open(app_config(&root)).unwrap();
+        let plugin = Session::open(plugin_config(&root)).unwrap();
+        let now = both(&app, &plugin);
+        drop((plugin, app));
+        for (i, side) in ["app", "plugin"].into_iter().enumerate() {
+            let mut with_mine = full[side].clone();
+            with_mine["kv"]["mine"] = json!("kept");
+            let expected = match (&found[i], answer.as_str()) {
+                (Found::Whole, "busy") => with_mine,
+                (Found::Busy, "busy") => full[side].clone(),
+                (Found::Empty, "removed") => json!({"kv": {"mine": "kept"}, "files": {}, "ballast": 0}),
+                (Found::Busy, "removed") => empty(),
+                (f, a) => panic!("{ctx}: the {side}'s open found {f:?} and the removal answered {a}"),
+            };
+            assert_eq!(
+                now[side], expected,
+                "{ctx}: the {side} after the removal answered {answer} (the open found {:?})",
+                found[i]
+            );
+        }
+        *seen.entry(format!("{found:?} -> {answer}")).or_insert(0) += 1;
+        assert_eq!(tombstones_under(&root), Vec::<String>::new(), "{ctx}: a tombstone outlived the removal");
+        k += 1;
+    }
+    println!("an open at each of the removal's {k} steps: {seen:?}");
+    for case in ["[Whole, Whole] -> busy", "[Busy, Busy] -> removed", "[Empty, Empty] -> removed"] {
+        assert!(seen.contains_key(case), "no step gave {case}: {seen:?}");
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// docs/design.md §7: a removal made while another process's open is stopped at any of its
+/// steps answers busy and changes nothing (the open holds a lock), or removes the sandbox whole
+/// before the open takes it (the open then makes a new, empty one); the open's writes survive
+/// either way, and a removal never answers -8. With a third open ("third"): when the removal
+/// went first and a third open made and holds the new sandbox, the stopped open, which had the
+/// removed sandbox's `LOCK` file open, must find the new one busy, not lock the removed file and
+/// open the sandbox beside the third.
+#[test]
+fn a_removal_at_each_step_of_an_open_is_busy_or_whole() {
+    for mode in ["alone", "third"] {
+        let root = common::fresh_dir("open-removal-steps");
+        let mut seen = std::collections::BTreeMap::new();
+        let mut k = 0;
+        loop {
+            assert!(k < STEP_ROUNDS_MAX, "the open never finished");
+            let full = fill(&root);
+            let mut child = StepChild::spawn(&root, "open", k, "pause");
+            let first = child.next().unwrap_or_else(|| panic!("step {k}: the open child said nothing"));
+            if first.starts_with("@@done") {
+                assert_eq!(result_of(&first), "ok", "{first}");
+                child.finish();
+                break;
+            }
+            let ctx = format!("{mode}: removal at the open's {first}");
+            let answer = match wxfs::session::remove_sandbox(&root, USER, APP) {
+                Ok(true) => "removed",
+                Ok(false) => panic!("{ctx}: the removal found nothing"),
+                Err(wxfs::sandbox::OpenError::Busy(_)) => "busy",
+                Err(e) => panic!("{ctx}: the removal failed: {e}"),
+            };
+            let third = (mode == "third" && answer == "removed").then(|| {
+                let s = Session::open(app_config(&root)).unwrap_or_else(|e| panic!("{ctx}: the third open: {e}"));
+                let (code, res) = bridge::invoke(&s, "setStorageSync", r#"{"key": "third", "data": "here"}"#);
+                assert_eq!(code, 0, "{res}");
+                s
+            });
+            child.resume();
+            let (done, status) = child.finish();
+            let done = done.unwrap_or_else(|| panic!("{ctx}: the open did not finish ({status})"));
+            let mut expected = match answer {
+                "busy" => full.clone(),
+                _ => both_empty(),
+            };
+            if third.is_some() {
+                assert!(
+                    result_of(&done).starts_with("error") && result_of(&done).contains("another process"),
+                    "{ctx}: the stopped open, resumed while a third process holds the new sandbox, answered {done}"
+                );
+                expected["app"]["kv"]["third"] = json!("here");
+            } else {
+                assert_eq!(result_of(&done), "ok", "{ctx}: {done}");
+                for side in ["app", "plugin"] {
+                    expected[side]["kv"]["child"] = json!("written");
+                }
+            }
+            drop(third);
+            let app = Session::open(app_config(&root)).unwrap();
+            let plugin = Session::open(plugin_config(&root)).unwrap();
+            let now = both(&app, &plugin);
+            drop((plugin, app));
+            assert_eq!(now, expected, "{ctx}: the removal answered {answer}");
+            *seen.entry(format!("{} -> {answer}", first.split_whitespace().nth(2).unwrap_or(""))).or_insert(0) += 1;
+            k += 1;
+        }
+        println!("{mode}: a removal at each of the open's {k} steps: {seen:?}");
+        assert!(seen.keys().any(|c| c.ends_with("busy")) && seen.keys().any(|c| c.ends_with("removed")), "{seen:?}");
+        let _ = std::fs::remove_dir_all(root);
+    }
 }
