@@ -692,82 +692,91 @@ enum Found {
 /// docs/design.md §7: while a removal is stopped at any of its steps, an open in another
 /// process fails busy, or gets the sandbox whole (the removal has locked nothing yet; it then
 /// meets the open and answers busy, changing nothing), or gets a new, empty sandbox whose writes
-/// survive the rest of the removal.
+/// survive the rest of the removal. For an app's removal and a plugin's (whose app is never
+/// touched: it is found whole and keeps its write).
 #[test]
 fn an_open_at_each_step_of_a_removal_fails_busy_or_keeps_its_writes() {
-    let root = common::fresh_dir("removal-open-steps");
-    let mut seen = std::collections::BTreeMap::new();
-    let mut k = 0;
-    loop {
-        assert!(k < STEP_ROUNDS_MAX, "the removal never finished");
-        let full = fill(&root);
-        let mut child = StepChild::spawn(&root, "remove-app", k, "pause");
-        let first = child.next().unwrap_or_else(|| panic!("step {k}: the removal child said nothing"));
-        if first.starts_with("@@done") {
-            assert_eq!(result_of(&first), "removed", "{first}");
-            child.finish();
-            break;
-        }
-        let ctx = format!("open at {first}");
-        // The open a mini-program process makes meanwhile: it writes, and holds both until the
-        // removal has answered.
-        let mut held = Vec::new();
-        let mut found = Vec::new();
-        for (side, config) in [("app", app_config(&root)), ("plugin", plugin_config(&root))] {
-            match Session::open(config) {
-                Ok(s) => {
-                    let state = state_of(&s);
-                    let f = if state == full[side] {
-                        Found::Whole
-                    } else if state == empty() {
-                        Found::Empty
-                    } else {
-                        panic!("{ctx}: the {side} is half removed: {state}")
-                    };
-                    let (code, res) = bridge::invoke(&s, "setStorageSync", r#"{"key": "mine", "data": "kept"}"#);
-                    assert_eq!(code, 0, "{ctx}: {res}");
-                    found.push(f);
-                    held.push(s);
-                }
-                Err(wxfs::sandbox::OpenError::Busy(_)) => found.push(Found::Busy),
-                Err(e) => panic!("{ctx}: the {side}'s open failed: {e}"),
+    for what in ["remove-app", "remove-plugin"] {
+        let root = common::fresh_dir("removal-open-steps");
+        let mut seen = std::collections::BTreeMap::new();
+        let mut k = 0;
+        loop {
+            assert!(k < STEP_ROUNDS_MAX, "the removal never finished");
+            let full = fill(&root);
+            let mut child = StepChild::spawn(&root, what, k, "pause");
+            let first = child.next().unwrap_or_else(|| panic!("step {k}: the removal child said nothing"));
+            if first.starts_with("@@done") {
+                assert_eq!(result_of(&first), "removed", "{first}");
+                child.finish();
+                break;
             }
+            let ctx = format!("{what}: open at {first}");
+            // The open a mini-program process makes meanwhile: it writes, and holds both until the
+            // removal has answered.
+            let mut held = Vec::new();
+            let mut found = Vec::new();
+            for (side, config) in [("app", app_config(&root)), ("plugin", plugin_config(&root))] {
+                match Session::open(config) {
+                    Ok(s) => {
+                        let state = state_of(&s);
+                        let f = if state == full[side] {
+                            Found::Whole
+                        } else if state == empty() {
+                            Found::Empty
+                        } else {
+                            panic!("{ctx}: the {side} is half removed: {state}")
+                        };
+                        let (code, res) = bridge::invoke(&s, "setStorageSync", r#"{"key": "mine", "data": "kept"}"#);
+                        assert_eq!(code, 0, "{ctx}: {res}");
+                        found.push(f);
+                        held.push(s);
+                    }
+                    Err(wxfs::sandbox::OpenError::Busy(_)) => found.push(Found::Busy),
+                    Err(e) => panic!("{ctx}: the {side}'s open failed: {e}"),
+                }
+            }
+            child.resume();
+            let (done, status) = child.finish();
+            let done = done.unwrap_or_else(|| panic!("{ctx}: the removal did not answer ({status})"));
+            let answer = result_of(&done).to_string();
+            drop(held);
+            // What each sandbox holds now that the removal has answered.
+            let app = Session::open(app_config(&root)).unwrap();
+            let plugin = Session::open(plugin_config(&root)).unwrap();
+            let now = both(&app, &plugin);
+            drop((plugin, app));
+            for (i, side) in ["app", "plugin"].into_iter().enumerate() {
+                let mut with_mine = full[side].clone();
+                with_mine["kv"]["mine"] = json!("kept");
+                let removed_here = what == "remove-app" || side == "plugin";
+                let expected = match (&found[i], answer.as_str()) {
+                    (Found::Whole, _) if !removed_here => with_mine,
+                    (Found::Whole, "busy") => with_mine,
+                    (Found::Busy, "busy") => full[side].clone(),
+                    (Found::Empty, "removed") => json!({"kv": {"mine": "kept"}, "files": {}, "ballast": 0}),
+                    (Found::Busy, "removed") => empty(),
+                    (f, a) => panic!("{ctx}: the {side}'s open found {f:?} and the removal answered {a}"),
+                };
+                assert_eq!(
+                    now[side], expected,
+                    "{ctx}: the {side} after the removal answered {answer} (the open found {:?})",
+                    found[i]
+                );
+            }
+            *seen.entry(format!("{found:?} -> {answer}")).or_insert(0) += 1;
+            assert_eq!(tombstones_under(&root), Vec::<String>::new(), "{ctx}: a tombstone outlived the removal");
+            k += 1;
         }
-        child.resume();
-        let (done, status) = child.finish();
-        let done = done.unwrap_or_else(|| panic!("{ctx}: the removal did not answer ({status})"));
-        let answer = result_of(&done).to_string();
-        drop(held);
-        // What each sandbox holds now that the removal has answered.
-        let app = Session::open(app_config(&root)).unwrap();
-        let plugin = Session::open(plugin_config(&root)).unwrap();
-        let now = both(&app, &plugin);
-        drop((plugin, app));
-        for (i, side) in ["app", "plugin"].into_iter().enumerate() {
-            let mut with_mine = full[side].clone();
-            with_mine["kv"]["mine"] = json!("kept");
-            let expected = match (&found[i], answer.as_str()) {
-                (Found::Whole, "busy") => with_mine,
-                (Found::Busy, "busy") => full[side].clone(),
-                (Found::Empty, "removed") => json!({"kv": {"mine": "kept"}, "files": {}, "ballast": 0}),
-                (Found::Busy, "removed") => empty(),
-                (f, a) => panic!("{ctx}: the {side}'s open found {f:?} and the removal answered {a}"),
-            };
-            assert_eq!(
-                now[side], expected,
-                "{ctx}: the {side} after the removal answered {answer} (the open found {:?})",
-                found[i]
-            );
+        println!("{what}: an open at each of the removal's {k} steps: {seen:?}");
+        let cases: &[&str] = match what {
+            "remove-app" => &["[Whole, Whole] -> busy", "[Busy, Busy] -> removed", "[Empty, Empty] -> removed"],
+            _ => &["[Whole, Whole] -> busy", "[Whole, Busy] -> removed", "[Whole, Empty] -> removed"],
+        };
+        for case in cases {
+            assert!(seen.contains_key(*case), "{what}: no step gave {case}: {seen:?}");
         }
-        *seen.entry(format!("{found:?} -> {answer}")).or_insert(0) += 1;
-        assert_eq!(tombstones_under(&root), Vec::<String>::new(), "{ctx}: a tombstone outlived the removal");
-        k += 1;
+        let _ = std::fs::remove_dir_all(root);
     }
-    println!("an open at each of the removal's {k} steps: {seen:?}");
-    for case in ["[Whole, Whole] -> busy", "[Busy, Busy] -> removed", "[Empty, Empty] -> removed"] {
-        assert!(seen.contains_key(case), "no step gave {case}: {seen:?}");
-    }
-    let _ = std::fs::remove_dir_all(root);
 }
 
 /// docs/design.md §7: a removal made while another process's open is stopped at any of its
