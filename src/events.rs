@@ -217,6 +217,13 @@ pub fn trimmed(root: &Path, dir: &Path, freed: u64, how: &str) {
     emit(Level::Info, &name, &format!("{name}/{}: {freed} bytes of temp files removed {how}", crate::sandbox::TMP));
 }
 
+/// A removal renamed a sandbox away but could not delete all of it (the sandbox is gone all the
+/// same; the next gc, or open beside it, deletes the rest).
+pub fn tombstone_left(root: &Path, tomb: &Path, why: &std::io::Error) {
+    let name = relative(root, tomb);
+    emit(Level::Warn, "", &format!("{name}: removed sandbox not deleted whole ({why}); the next gc deletes the rest"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

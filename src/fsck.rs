@@ -70,19 +70,20 @@ impl SandboxReport {
 /// Check (and with `repair`, fix) every sandbox under `root`. `progress(done, total)` is called
 /// per sandbox.
 pub fn fsck(root: &Path, repair: bool, mut progress: impl FnMut(usize, usize)) -> std::io::Result<Vec<SandboxReport>> {
-    let dirs = sandbox::list_with_plugins(root)?;
-    let mut out = Vec::with_capacity(dirs.len());
-    for (i, dir) in dirs.iter().enumerate() {
-        progress(i + 1, dirs.len());
-        out.push(check_one(dir, repair)?);
+    let sites = sandbox::sites(root)?;
+    let mut out = Vec::with_capacity(sites.len());
+    for (i, site) in sites.iter().enumerate() {
+        progress(i + 1, sites.len());
+        out.push(check_one(site, repair)?);
     }
     Ok(out)
 }
 
-fn check_one(dir: &Path, repair: bool) -> std::io::Result<SandboxReport> {
+fn check_one(site: &sandbox::Site, repair: bool) -> std::io::Result<SandboxReport> {
+    let dir = &site.dir;
     let mut r = SandboxReport { dir: dir.to_path_buf(), ..SandboxReport::default() };
-    let _claim = crate::sandbox::claim(dir);
-    let sb = match Sandbox::open_dir(dir) {
+    let _claim = crate::sandbox::claim(site);
+    let sb = match Sandbox::open_site(site) {
         Ok(sb) => Arc::new(sb),
         Err(OpenError::Busy(_) | OpenError::InUse(_)) => {
             r.busy = true;

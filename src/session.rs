@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use once_cell::sync::Lazy;
-use parking_lot::Mutex;
 
 use crate::fs::{Durability, FileSystem};
 use crate::platform::Platform;
 use crate::quota::Limits;
-use crate::sandbox::{OpenError, Protocol, Sandbox};
+use crate::sandbox::{OpenError, Protocol, Sandbox, Site};
 use crate::storage::buffer_urls::BufferUrls;
 use crate::storage::sealed::{EncryptionKey, Sealed};
 use crate::storage::{self, Store};
@@ -85,10 +86,15 @@ impl Config {
     /// app's name for every platform but WeChat (`Platform::dir_suffix`).
     /// A plugin's sandbox is its app's sandbox directory's own `plugin/<pluginId>`.
     pub fn sandbox_dir(&self) -> PathBuf {
+        self.site().dir
+    }
+
+    /// [`Config::sandbox_dir`], and whether it is a plugin's.
+    pub fn site(&self) -> Site {
         let app = crate::platform::sandbox_dir(&self.root, &self.user_id, &self.app_id, self.platform);
         match &self.plugin_id {
-            Some(p) => crate::sandbox::sandbox_dir(&app, crate::sandbox::PLUGINS, p.as_bytes()),
-            None => app,
+            Some(p) => Site::plugin(crate::sandbox::sandbox_dir(&app, crate::sandbox::PLUGINS, p.as_bytes())),
+            None => Site::app(app),
         }
     }
 
@@ -106,6 +112,12 @@ impl Config {
 ///
 /// [`Session::open`] returns it shared (`Arc`); the sandbox stays locked to this process until the
 /// last clone is dropped. Calls reach it through [`crate::bridge::invoke`] with WeChat's api names.
+/// Its parts ([`Parts`]: files, storage, config) are reached through it (`session.fs`,
+/// `session.store`, ...).
+///
+/// A session belongs to the process that opened it: in a child that process forks, dropping a
+/// copy of it does nothing at all (no file is written, synced, renamed or trimmed, and the lock
+/// stays the parent's).
 ///
 /// # Examples
 ///
@@ -135,6 +147,14 @@ impl Config {
 pub struct Session {
     /// The sandbox directory: the key of this session in `OPEN`.
     dir: PathBuf,
+    /// The process that opened it.
+    owner: u32,
+    /// `None` only while it is dropped.
+    parts: Option<Parts>,
+}
+
+/// What an open session holds; reached through [`Session`], which dereferences to it.
+pub struct Parts {
     /// The config it was opened with (`root` canonicalised).
     pub config: Config,
     /// The sandbox directory and its lock.
@@ -150,8 +170,37 @@ pub struct Session {
     pub buffer_urls: BufferUrls,
 }
 
+impl std::ops::Deref for Session {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        self.parts.as_ref().expect("a session's parts live until it is dropped")
+    }
+}
+
 /// Sandboxes open in this process, by directory: a second open shares the first (docs/design.md §7).
+/// A `std` mutex: it is locked around `fork` (`crate::ffi`), and cleared in the child, whose
+/// opens never share the parent's sessions.
 static OPEN: Lazy<Mutex<HashMap<PathBuf, Weak<Session>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn open_table() -> MutexGuard<'static, HashMap<PathBuf, Weak<Session>>> {
+    OPEN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The table of open sessions, locked around `fork` (see `OPEN`).
+pub(crate) struct ForkGuard(MutexGuard<'static, HashMap<PathBuf, Weak<Session>>>);
+
+/// Before `fork`: lock the table of open sessions (no code path holds it while taking another lock).
+pub(crate) fn fork_prepare() -> ForkGuard {
+    ForkGuard(open_table())
+}
+
+impl ForkGuard {
+    /// In the child: none of the parent's sessions is open here (the entries are weak: clearing
+    /// them drops no session).
+    pub(crate) fn child(mut self) {
+        self.0.clear();
+    }
+}
 
 impl Config {
     /// What differs between this config and `other` for the same sandbox, as `name: this vs
@@ -203,7 +252,7 @@ impl Config {
 /// The session open in this process on `dir`, if any. One whose last handle is being closed
 /// on another thread is waited for until it is gone.
 fn live(dir: &Path) -> Option<Arc<Session>> {
-    let mut open = OPEN.lock();
+    let mut open = open_table();
     loop {
         match open.get(dir).map(Weak::upgrade) {
             None => return None,
@@ -211,7 +260,7 @@ fn live(dir: &Path) -> Option<Arc<Session>> {
             Some(None) => {
                 drop(open);
                 std::thread::sleep(std::time::Duration::from_millis(1));
-                open = OPEN.lock();
+                open = open_table();
             }
         }
     }
@@ -234,23 +283,30 @@ impl Session {
     /// it open already. Sandboxes are keyed by the canonical root, so any spelling of the same
     /// root (relative, through a symlink) shares. A second open whose config differs from the
     /// first is refused with `OpenError::Invalid` naming the differences. An open beside this
-    /// process's own gc, fsck or removal of the sandbox waits for it rather than failing.
+    /// process's own gc, fsck or removal of the sandbox (or of its app, for a plugin's) waits
+    /// for it rather than failing; beside another process's removal it fails `Busy` or opens
+    /// the new, empty sandbox made in the removed one's place. Tombstones that killed removals
+    /// left beside the sandbox are deleted.
     pub fn open(mut config: Config) -> Result<Arc<Session>, OpenError> {
         if config.user_id.is_empty() || config.app_id.is_empty() {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }
         std::fs::create_dir_all(&config.root)?;
         config.root = std::fs::canonicalize(&config.root)?;
-        let dir = config.sandbox_dir();
+        let site = config.site();
+        let dir = site.dir.clone();
         if let Some(existing) = live(&dir) {
             return share(existing, &config);
         }
         // Another open of this sandbox, or this process's maintenance of it, finishes first.
-        let claim = crate::sandbox::claim(&dir);
+        let claim = crate::sandbox::claim(&site);
         if let Some(existing) = live(&dir) {
             return share(existing, &config);
         }
-        let sandbox = Arc::new(Sandbox::open_in(&dir, config.package_dir.as_deref())?);
+        let sandbox = Arc::new(Sandbox::open_site_in(&site, config.package_dir.as_deref())?);
+        if let Some(beside) = dir.parent() {
+            crate::sandbox::removal::clean_tombstones(beside);
+        }
         let fs = FileSystem::new(sandbox.clone(), config.protocol, config.limits, config.durability)?;
         let durability = match config.durability {
             Durability::Process => storage::Durability::Process,
@@ -263,8 +319,9 @@ impl Session {
         })?;
         sandbox.touch_last_use();
         let buffer_urls = BufferUrls::new(config.limits.buffer_urls);
-        let session = Arc::new(Session { dir: dir.clone(), config, sandbox, fs, store, crypt, buffer_urls });
-        OPEN.lock().insert(dir, Arc::downgrade(&session));
+        let parts = Parts { config, sandbox, fs, store, crypt, buffer_urls };
+        let session = Arc::new(Session { dir: dir.clone(), owner: std::process::id(), parts: Some(parts) });
+        open_table().insert(dir, Arc::downgrade(&session));
         drop(claim); // the host's log sink may open sandboxes itself
         crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);
         Ok(session)
@@ -285,23 +342,34 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        let Some(parts) = self.parts.take() else { return };
+        if std::process::id() != self.owner {
+            // A forked child's copy (docs/design.md §7): the sandbox is the parent's. Nothing is
+            // trimmed, written, synced, renamed or unlocked; the memory stays as it is.
+            std::mem::forget(parts);
+            return;
+        }
+        let Parts { config, sandbox, fs, store, crypt, buffer_urls } = parts;
         // Temp files kept after the mini-program exits are trimmed, least recently used first.
-        let trimmed = self.fs.trim_temp(self.config.limits.temp_keep);
-        self.sandbox.touch_last_use();
+        let trimmed = fs.trim_temp(config.limits.temp_keep);
+        sandbox.touch_last_use();
         // A clean close leaves a checkpoint, so the next open replays nothing.
-        let _ = self.fs.checkpoint();
-        let _ = self.store.sync();
+        let _ = fs.checkpoint();
+        let _ = store.sync();
+        // Every file of the sandbox is let go of (the storage log settled, the journal's last
+        // record written) while the lock is still held: the next owner finds it at rest.
+        drop((crypt, store, fs, buffer_urls));
         // Release the process lock before leaving `OPEN`: an open waiting on this session may
         // take the sandbox the moment the entry is gone.
-        self.sandbox.unlock();
-        let mut open = OPEN.lock();
+        sandbox.unlock();
+        let mut open = open_table();
         if open.get(&self.dir).is_some_and(|w| w.strong_count() == 0) {
             open.remove(&self.dir);
         }
         drop(open);
         // Last, when the host's log sink could reopen this sandbox without waiting on this close.
         if let Ok(freed @ 1..) = trimmed {
-            crate::events::trimmed(&self.config.root, &self.dir, freed, "at close, least recently used first");
+            crate::events::trimmed(&config.root, &self.dir, freed, "at close, least recently used first");
         }
     }
 }
@@ -342,15 +410,20 @@ pub struct GcReport {
 /// ```
 pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, usize)) -> std::io::Result<GcReport> {
     use crate::quota::cleanup::{lru_victims, Candidate};
-    let dirs = crate::sandbox::list_with_plugins(root)?;
+    // What killed removals left: deleted unless a removal is still at work on it.
+    for dir in crate::sandbox::tombstone_dirs(root)? {
+        crate::sandbox::removal::clean_tombstones(&dir);
+    }
+    let sites = crate::sandbox::sites(root)?;
     let mut report = GcReport::default();
     let mut items = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        progress(i + 1, dirs.len());
+    for (i, site) in sites.iter().enumerate() {
+        progress(i + 1, sites.len());
+        let dir = &site.dir;
         let temp = crate::quota::measure_flat(&dir.join(crate::sandbox::TMP));
         report.before += temp;
         let t = Sandbox::last_use(dir).duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        items.push(Candidate { key: dir.clone(), size: temp, last_use: (t.as_secs() as i64, t.subsec_nanos() as i64) });
+        items.push(Candidate { key: site.clone(), size: temp, last_use: (t.as_secs() as i64, t.subsec_nanos() as i64) });
     }
     let mut left = report.before;
     // Every sandbox in least-recently-used order (not just the few that would suffice if all
@@ -362,11 +435,17 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
         if victim.size == 0 {
             continue;
         }
-        let claim = crate::sandbox::claim(&victim.key);
-        let sandbox = match Sandbox::open_dir(&victim.key) {
+        let site = victim.key;
+        let claim = crate::sandbox::claim(&site);
+        let sandbox = match Sandbox::open_site(&site) {
             Ok(s) => Arc::new(s),
             Err(OpenError::Busy(_) | OpenError::InUse(_)) => {
-                report.busy.push(victim.key);
+                report.busy.push(site.dir);
+                continue;
+            }
+            // Removed since it was listed: its temp files went with it.
+            Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                left = left.saturating_sub(victim.size);
                 continue;
             }
             Err(OpenError::Io(e)) => return Err(e),
@@ -378,42 +457,33 @@ pub fn gc(root: &std::path::Path, limit: u64, mut progress: impl FnMut(usize, us
         fs.checkpoint()?;
         drop(fs); // unlocked first: the host's log sink may open this sandbox
         drop(claim);
-        crate::events::trimmed(root, &victim.key, freed, "by gc, least recently used sandbox first");
+        crate::events::trimmed(root, &site.dir, freed, "by gc, least recently used sandbox first");
         left = left.saturating_sub(freed);
-        report.trimmed.push(victim.key);
+        report.trimmed.push(site.dir);
     }
     report.after = left;
     Ok(report)
 }
 
 /// Delete everything of one (user, app), its plugins' sandboxes included: the user deleted the
-/// mini-program. Fails with `OpenError::Busy` while the sandbox or one of its plugins' is open
-/// anywhere.
+/// mini-program. All or nothing as any open sees it (docs/design.md §7): the sandbox is renamed
+/// to a tombstone in one step, then deleted. Fails with `OpenError::Busy` (another process) or
+/// `OpenError::InUse` (this one) while the sandbox or one of its plugins' is open, changing
+/// nothing.
 pub fn remove_sandbox(root: &std::path::Path, user_id: &str, app_id: &str) -> Result<bool, OpenError> {
-    remove_sandbox_dir(&crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes()))
+    remove_site(root, &Site::app(crate::sandbox::sandbox_dir(root, user_id.as_bytes(), app_id.as_bytes())))
 }
 
-/// `remove_sandbox` for the sandbox a config names (its platform included).
+/// `remove_sandbox` for the sandbox a config names (its platform included; with `pluginId`,
+/// that plugin's sandbox alone).
 pub fn remove_sandbox_of(config: &Config) -> Result<bool, OpenError> {
-    remove_sandbox_dir(&config.sandbox_dir())
+    remove_site(&config.root, &config.site())
 }
 
-fn remove_sandbox_dir(dir: &std::path::Path) -> Result<bool, OpenError> {
-    let dir = dir.to_path_buf();
-    let plugins = crate::sandbox::plugin_sandboxes(&dir);
-    if !dir.join(crate::sandbox::LOCK).exists() && plugins.is_empty() {
-        return Ok(false);
+fn remove_site(root: &Path, site: &Site) -> Result<bool, OpenError> {
+    let removed = crate::sandbox::removal::remove(site)?;
+    if let Some((tomb, why)) = &removed.left {
+        crate::events::tombstone_left(root, tomb, why);
     }
-    let _claim = crate::sandbox::claim(&dir);
-    let plugins = crate::sandbox::plugin_sandboxes(&dir);
-    if !dir.join(crate::sandbox::LOCK).exists() && plugins.is_empty() {
-        return Ok(false); // removed while this waited for the claim
-    }
-    let _held = if dir.join(crate::sandbox::LOCK).exists() { Some(Sandbox::open_dir(&dir)?) } else { None };
-    let _held_plugins = plugins.iter().map(|p| Sandbox::open_dir(p)).collect::<Result<Vec<_>, _>>()?;
-    std::fs::remove_dir_all(&dir)?;
-    if let Some(user_dir) = dir.parent() {
-        let _ = std::fs::remove_dir(user_dir); // only if no other app of this user is left
-    }
-    Ok(true)
+    Ok(removed.existed)
 }

@@ -388,6 +388,23 @@ fn async_then_typed_order_shared() {
     run_c_program("async_test", Link::Shared, Tool::Plain, Runs::WithRoot(&[&["typed-order"]]));
 }
 
+/// docs/design.md §7 and wxfs.h "fork": in a forked child every function on an inherited handle
+/// answers WXFS_E_FORKED and changes nothing; the parent keeps its lock and its data.
+#[test]
+fn fork_test_shared() {
+    run_c_program("fork_test", Link::Shared, Tool::Plain, ONCE);
+}
+
+#[test]
+fn fork_test_static() {
+    run_c_program("fork_test", Link::Static, Tool::Plain, ONCE);
+}
+
+#[test]
+fn asan_fork_test() {
+    run_c_program("fork_test", Link::Shared, Tool::Asan, ONCE);
+}
+
 #[test]
 fn binary_test_shared() {
     run_c_program("binary_test", Link::Shared, Tool::Plain, ONCE);

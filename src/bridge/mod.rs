@@ -46,6 +46,8 @@ pub enum Status {
     Panic = -9,
     /// `WXFS_E_BUFFER_TOO_SMALL`: the caller's buffer is too small.
     BufferTooSmall = -10,
+    /// `WXFS_E_FORKED`: the handle was opened by the parent of this forked process.
+    Forked = -13,
 }
 
 type Handler = fn(&Session, &mut Args<'_>, &Ctx) -> Result<Reply, Error>;

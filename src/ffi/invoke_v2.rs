@@ -17,13 +17,14 @@ use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use once_cell::sync::Lazy;
-use parking_lot::Mutex;
 
 use super::guard::{clear_last_error, guard, guard_void, set_last_error};
 use super::{
-    borrow, bytes_out, invoke_caught, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, SANDBOXES, WXFS_E_HANDLE,
-    WXFS_E_NULL, WXFS_E_QUEUE_FULL, WXFS_E_UTF8, WXFS_OK,
+    borrow, bytes_out, invoke_caught, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, WXFS_E_NULL, WXFS_E_QUEUE_FULL,
+    WXFS_E_UTF8, WXFS_OK,
 };
 use crate::bridge::{self, Carriage};
 
@@ -58,7 +59,17 @@ pub type wxfs_callback_v2 = Option<unsafe extern "C" fn(userdata: *mut c_void, c
 
 /// Result buffers handed out, by data address, until freed: they are exact-length allocations
 /// (a file read is not copied to make room for a terminator), so `wxfs_bytes_free` must know them.
+/// A `std` mutex: it is held around `fork` (`fork.rs`); the child keeps the table.
 static HELD: Lazy<Mutex<HashMap<usize, Vec<u8>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn held() -> MutexGuard<'static, HashMap<usize, Vec<u8>>> {
+    HELD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Before `fork`: hold the table of result buffers.
+pub(super) fn fork_prepare() -> MutexGuard<'static, HashMap<usize, Vec<u8>>> {
+    held()
+}
 
 /// Entries in `HELD`: frees of other buffers skip the lock while it is 0.
 static HELD_LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -69,7 +80,7 @@ fn hold(v: Vec<u8>) -> wxfs_bytes {
     }
     let out = wxfs_bytes { data: v.as_ptr() as *mut u8, len: v.len() };
     HELD_LIVE.fetch_add(1, SeqCst);
-    HELD.lock().insert(out.data as usize, v);
+    held().insert(out.data as usize, v);
     out
 }
 
@@ -78,7 +89,7 @@ pub(super) fn release(data: *mut u8) -> bool {
     if HELD_LIVE.load(SeqCst) == 0 {
         return false;
     }
-    let gone = HELD.lock().remove(&(data as usize));
+    let gone = held().remove(&(data as usize));
     if gone.is_some() {
         HELD_LIVE.fetch_sub(1, SeqCst);
     }
@@ -221,10 +232,13 @@ pub unsafe extern "C" fn wxfs_invoke_async_queued(
     userdata: *mut c_void,
 ) -> i32 {
     guard(|| {
-        let Some(q) = super::QUEUES.get(queue) else {
-            clear_last_error();
-            set_last_error("invalid completion queue handle");
-            return WXFS_E_HANDLE;
+        let q = match super::queue_lookup(queue) {
+            Ok(q) => q,
+            Err((code, why)) => {
+                clear_last_error();
+                set_last_error(why);
+                return code;
+            }
         };
         // SAFETY: the caller's promises, passed on.
         unsafe { submit_v2(sandbox, Some(q), api, api_len, args_json, args_len, buffers, buffers_len, cb, userdata) }
@@ -264,9 +278,12 @@ unsafe fn submit_v2(
         set_last_error("api or args_json is not valid UTF-8");
         return WXFS_E_UTF8;
     };
-    let Some(session) = SANDBOXES.get(sandbox) else {
-        set_last_error("invalid sandbox handle");
-        return WXFS_E_HANDLE;
+    let session = match super::lookup(sandbox) {
+        Ok(s) => s,
+        Err((code, why)) => {
+            set_last_error(why);
+            return code;
+        }
     };
     let key = pool::key(&session);
     let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
@@ -353,11 +370,11 @@ pub unsafe extern "C" fn wxfs_api_list(sandbox: u64, out_json: *mut wxfs_bytes) 
         }
         let names = match sandbox {
             0 => bridge::api_names(),
-            h => match SANDBOXES.get(h) {
-                Some(s) => bridge::api_names_for(&s),
-                None => {
-                    set_last_error("invalid sandbox handle");
-                    return WXFS_E_HANDLE;
+            h => match super::lookup(h) {
+                Ok(s) => bridge::api_names_for(&s),
+                Err((code, why)) => {
+                    set_last_error(why);
+                    return code;
                 }
             },
         };

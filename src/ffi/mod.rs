@@ -8,6 +8,7 @@
 
 #![allow(non_camel_case_types)]
 
+mod fork;
 mod guard;
 mod invoke_v2;
 mod log;
@@ -25,13 +26,11 @@ pub use typed::*;
 use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 
-use once_cell::sync::Lazy;
-
 use crate::bridge;
 use crate::sandbox::OpenError;
 use crate::session::Session;
 use guard::{clear_last_error, guard, guard_void, set_last_error};
-use registry::Registry;
+use registry::{Miss, Registry};
 
 /// Success.
 pub const WXFS_OK: i32 = 0;
@@ -64,6 +63,11 @@ pub const WXFS_E_QUEUE_FULL: i32 = -11;
 /// from the log callback); nothing changed.
 pub const WXFS_E_REENTRANT: i32 = -12;
 
+/// The handle was opened by another process: this process is a child forked from the one
+/// that opened it (`fork()`), and a handle belongs to the process that opened it. Nothing was
+/// done: no lock released, nothing read or written. See "fork" at the top of this header.
+pub const WXFS_E_FORKED: i32 = -13;
+
 /// Version of the binary interface; bumped only when a shipped signature or struct changes.
 pub const WXFS_ABI_VERSION: u32 = 1;
 
@@ -82,8 +86,35 @@ pub struct wxfs_bytes {
 /// during the call.
 pub type wxfs_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
 
-static SANDBOXES: Lazy<Registry<Session>> = Lazy::new(|| Registry::new(1));
-static QUEUES: Lazy<Registry<queue::CompletionQueue>> = Lazy::new(|| Registry::new(2));
+static SANDBOXES: Registry<Session> = Registry::new(1);
+static QUEUES: Registry<queue::CompletionQueue> = Registry::new(2);
+
+/// The session behind a handle, or the code that says why there is none (`WXFS_E_FORKED`
+/// after one atomic load, before any lock, for a handle of the parent of a forked process).
+fn lookup(sandbox: u64) -> Result<std::sync::Arc<Session>, (i32, &'static str)> {
+    SANDBOXES.get(sandbox).map_err(miss)
+}
+
+/// The code and words for a handle that names no session.
+fn miss(m: Miss) -> (i32, &'static str) {
+    match m {
+        Miss::Invalid => (WXFS_E_HANDLE, "invalid sandbox handle"),
+        Miss::Forked => {
+            (WXFS_E_FORKED, "sandbox handle belongs to the process that opened it (this is a forked child; nothing was done)")
+        }
+    }
+}
+
+/// The completion queue behind a handle, or the code that says why there is none.
+fn queue_lookup(queue: u64) -> Result<std::sync::Arc<queue::CompletionQueue>, (i32, &'static str)> {
+    QUEUES.get(queue).map_err(|m| match m {
+        Miss::Invalid => (WXFS_E_HANDLE, "invalid completion queue handle"),
+        Miss::Forked => (
+            WXFS_E_FORKED,
+            "completion queue handle belongs to the process that created it (this is a forked child; nothing was done)",
+        ),
+    })
+}
 
 /// `bytes_out` of a copy of `s`, with one allocation.
 fn bytes_copy(s: &[u8]) -> wxfs_bytes {
@@ -149,9 +180,13 @@ pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize
                 return WXFS_E_CONFIG;
             }
         };
+        fork::register();
         match Session::open(config) {
             Ok(session) => {
-                let h = SANDBOXES.insert(session);
+                let Some(h) = SANDBOXES.insert(session) else {
+                    set_last_error("no sandbox handle left in this process (2^46 were given)");
+                    return WXFS_E_IO;
+                };
                 // SAFETY: checked non-NULL above; the caller provides a writable u64.
                 unsafe { *out_sandbox = h };
                 WXFS_OK
@@ -245,8 +280,9 @@ fn run_invoke_checked(
     let Ok(args) = std::str::from_utf8(args) else {
         return Err((WXFS_E_UTF8, bridge::fail(api, "arguments are not valid UTF-8", Some(WXFS_E_UTF8 as i64))));
     };
-    let Some(session) = SANDBOXES.get(sandbox) else {
-        return Err((WXFS_E_HANDLE, bridge::fail(api, "invalid sandbox handle", Some(WXFS_E_HANDLE as i64))));
+    let session = match lookup(sandbox) {
+        Ok(s) => s,
+        Err((code, why)) => return Err((code, bridge::fail(api, why, Some(code as i64)))),
     };
     // This thread's async calls on this sandbox take effect first.
     pool::POOL.wait_settled(&pool::key(&session));
@@ -318,9 +354,12 @@ pub unsafe extern "C" fn wxfs_invoke_async(
             set_last_error("api or args_json is not valid UTF-8");
             return WXFS_E_UTF8;
         };
-        let Some(session) = SANDBOXES.get(sandbox) else {
-            set_last_error("invalid sandbox handle");
-            return WXFS_E_HANDLE;
+        let session = match lookup(sandbox) {
+            Ok(s) => s,
+            Err((code, why)) => {
+                set_last_error(why);
+                return code;
+            }
         };
         let key = pool::key(&session);
         let cost = api.len() + args.len();
@@ -348,7 +387,9 @@ pub unsafe extern "C" fn wxfs_invoke_async(
 
 /// Release a sandbox handle. Closing 0 is a no-op returning 0; closing a handle twice (or a
 /// stale one) returns `WXFS_E_HANDLE`. The sandbox itself closes when its last handle is closed
-/// and no call on it is in flight. Thread-safe.
+/// and no call on it is in flight. In a forked child, closing a handle the parent opened
+/// returns `WXFS_E_FORKED` and does nothing at all (the parent's sandbox stays open and locked
+/// to the parent), so a C++ host's static destructors may call it at `exit`. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
     guard(|| {
@@ -357,13 +398,14 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
             return WXFS_OK;
         }
         match SANDBOXES.remove(sandbox) {
-            Some(session) => {
+            Ok(session) => {
                 drop(session); // after the registry lock is released
                 WXFS_OK
             }
-            None => {
-                set_last_error("invalid sandbox handle");
-                WXFS_E_HANDLE
+            Err(m) => {
+                let (code, why) = miss(m);
+                set_last_error(why);
+                code
             }
         }
     })
@@ -470,8 +512,10 @@ mod tests {
             (WXFS_E_IO, Status::Io),
             (WXFS_E_PANIC, Status::Panic),
             (WXFS_E_BUFFER_TOO_SMALL, Status::BufferTooSmall),
+            (WXFS_E_FORKED, Status::Forked),
         ];
         assert_eq!(WXFS_E_QUEUE_FULL, -11);
+        assert_eq!(WXFS_E_REENTRANT, -12);
         for (c, s) in pairs {
             assert_eq!(c, s as i32);
         }

@@ -22,8 +22,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
 use once_cell::sync::Lazy;
-use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::session::Session;
 
@@ -132,7 +133,7 @@ impl Queue {
 }
 
 #[derive(Default)]
-struct State {
+pub struct State {
     queues: HashMap<Key, Queue>,
     /// Queues with an operation to start and none running.
     ready: VecDeque<Key>,
@@ -151,6 +152,8 @@ struct State {
 
 pub struct Pool {
     budget: Budget,
+    /// `std` locks: the state is held around `fork` (`fork.rs`), and a `std` lock let go in the
+    /// child hands itself to no thread the child does not have.
     state: Mutex<State>,
     /// `State::calls`, readable without the lock: while it is 0 no thread has anything queued,
     /// so `wait_settled` returns at once (every sync call asks).
@@ -173,11 +176,36 @@ impl Pool {
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, cv: &Condvar, st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        cv.wait(st).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Before `fork`: hold the state, so no thread is changing it at the instant of fork.
+    pub fn fork_prepare(&self) -> MutexGuard<'_, State> {
+        self.lock()
+    }
+
+    /// In the child, with the state held: the parent's threads are not here. Its queued
+    /// operations and undelivered callbacks are forgotten, never run or dropped (they hold the
+    /// parent's sessions); the child starts its own workers for its own calls.
+    pub fn forked(&self, st: &mut State) {
+        let parents = std::mem::take(st);
+        // Kept where it stays reachable (a leak checker in the child does not report it), and
+        // never run or dropped. Only this handler touches it, on the one thread of the child.
+        static PARENTS: std::sync::Mutex<Vec<State>> = std::sync::Mutex::new(Vec::new());
+        PARENTS.lock().unwrap_or_else(PoisonError::into_inner).push(parents);
+        self.calls_out.store(0, Ordering::Release);
+    }
+
     /// Queue an operation behind the earlier ones of its key; `bytes` is what its arguments hold.
     /// Refused, with nothing queued, past the call or byte budget (a lone call is never refused
     /// for its size: with nothing pending it is admitted whatever it holds).
     pub fn submit(&'static self, key: Key, bytes: usize, op: Operation) -> Result<(), Refused> {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         if st.calls >= self.budget.calls {
             return Err(Refused::Calls(self.budget.calls));
         }
@@ -201,7 +229,7 @@ impl Pool {
     /// Count a completion that leaves the pool for a completion queue: called by its delivery,
     /// before the pool forgets the call, so the budget never drops in between.
     pub fn hold(&self, bytes: usize) -> Held {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         st.calls += 1;
         st.bytes += bytes;
         st.results += bytes;
@@ -211,7 +239,7 @@ impl Pool {
 
     /// The completion's callback has run, or it was freed: what it held is free again.
     pub fn release(&self, held: Held) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         let full = st.results >= self.budget.bytes;
         st.calls -= 1;
         st.bytes -= held.bytes;
@@ -230,7 +258,7 @@ impl Pool {
         if self.calls_out.load(Ordering::Acquire) == 0 {
             return;
         }
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         match st.queues.get_mut(key) {
             Some(q) if !q.settled() => q.waiters += 1,
             _ => return,
@@ -238,7 +266,7 @@ impl Pool {
         self.spawn_if_needed(&mut st);
         self.work.notify_all();
         while st.queues.get(key).is_some_and(|q| !q.settled()) {
-            self.settled.wait(&mut st);
+            st = self.wait(&self.settled, st);
         }
         if let Some(q) = st.queues.get_mut(key) {
             q.waiters -= 1;
@@ -272,7 +300,7 @@ impl Pool {
     }
 
     fn work_loop(&'static self) {
-        let mut st = self.state.lock();
+        let mut st = self.lock();
         loop {
             let Some(key) = self.next_ready(&mut st) else {
                 // A thread started while others were in callbacks ends once they are back.
@@ -281,7 +309,7 @@ impl Pool {
                     return;
                 }
                 st.idle += 1;
-                self.work.wait(&mut st);
+                st = self.wait(&self.work, st);
                 st.idle -= 1;
                 continue;
             };
@@ -290,7 +318,7 @@ impl Pool {
             q.running = true;
             drop(st);
             let delivery = op();
-            st = self.state.lock();
+            st = self.lock();
             st.bytes = st.bytes - arg_bytes + delivery.bytes;
             st.results += delivery.bytes;
             let q = st.queues.get_mut(&key).expect("a queue with a running operation stays");
@@ -321,7 +349,7 @@ impl Pool {
                 };
                 drop(st);
                 (d.deliver)();
-                st = self.state.lock();
+                st = self.lock();
                 let full = st.results >= self.budget.bytes;
                 st.bytes -= d.bytes;
                 st.results -= d.bytes;
@@ -342,6 +370,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::{Condvar, Mutex};
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -412,7 +441,7 @@ mod tests {
         }
         // Everything delivered: the budget is free again (a lone call is admitted whatever its size).
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while p.state.lock().bytes != 0 {
+        while p.lock().bytes != 0 {
             assert!(std::time::Instant::now() < deadline, "bytes never released");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -465,12 +494,12 @@ mod tests {
         }
         // Threads go into callbacks until MAX_THREADS are there; then no more are started.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while p.state.lock().delivering < MAX_THREADS {
-            assert!(std::time::Instant::now() < deadline, "only {} callbacks started", p.state.lock().delivering);
+        while p.lock().delivering < MAX_THREADS {
+            assert!(std::time::Instant::now() < deadline, "only {} callbacks started", p.lock().delivering);
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(100));
-        let workers = p.state.lock().workers;
+        let workers = p.lock().workers;
         assert!(workers <= MAX_THREADS, "{workers} threads for {n} blocked callbacks");
         // Released, the rest run and every callback comes, once.
         *gate.0.lock() = true;

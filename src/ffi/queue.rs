@@ -26,7 +26,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::guard::{clear_last_error, guard, set_last_error};
-use super::{QUEUES, WXFS_E_HANDLE, WXFS_E_IO, WXFS_E_NULL, WXFS_OK};
+use super::{queue_lookup, QUEUES, WXFS_E_IO, WXFS_E_NULL, WXFS_OK};
 
 /// A completion: `run(true)` calls the host's callback with its result and frees what is left;
 /// `run(false)` frees the result without calling it. Called exactly once either way.
@@ -199,9 +199,13 @@ pub unsafe extern "C" fn wxfs_queue_create(out_queue: *mut u64) -> i32 {
             set_last_error("out_queue is NULL");
             return WXFS_E_NULL;
         }
+        super::fork::register();
         match CompletionQueue::new() {
             Ok(q) => {
-                let handle = QUEUES.insert(Arc::new(q));
+                let Some(handle) = QUEUES.insert(Arc::new(q)) else {
+                    set_last_error("no completion queue handle left in this process");
+                    return WXFS_E_IO;
+                };
                 // SAFETY: non-NULL and writable, as the caller promises.
                 unsafe { out_queue.write(handle) };
                 WXFS_OK
@@ -232,9 +236,12 @@ pub unsafe extern "C" fn wxfs_queue_fd(queue: u64, out_fd: *mut i32) -> i32 {
             set_last_error("out_fd is NULL");
             return WXFS_E_NULL;
         }
-        let Some(q) = QUEUES.get(queue) else {
-            set_last_error("invalid completion queue handle");
-            return WXFS_E_HANDLE;
+        let q = match queue_lookup(queue) {
+            Ok(q) => q,
+            Err((code, why)) => {
+                set_last_error(why);
+                return code;
+            }
         };
         // SAFETY: non-NULL and writable, as the caller promises.
         unsafe { out_fd.write(q.fd()) };
@@ -246,7 +253,8 @@ pub unsafe extern "C" fn wxfs_queue_fd(queue: u64, out_fd: *mut i32) -> i32 {
 /// they arrived (issue order for the calls one thread made on one sandbox): at most `max` of them,
 /// or with `max` 0 those waiting when the call began. Writes how many ran to `*out_ran` when it is
 /// non-NULL. A callback may make sync calls, issue new async calls, and drain this queue again.
-/// Returns 0 or `WXFS_E_HANDLE` (a closed queue). Thread-safe, but a host drains one queue from
+/// Returns 0, `WXFS_E_HANDLE` (a closed queue) or `WXFS_E_FORKED` (a queue of the parent of this
+/// forked process: nothing is run). Thread-safe, but a host drains one queue from
 /// one thread if it wants its callbacks in order.
 ///
 /// # Safety
@@ -255,9 +263,12 @@ pub unsafe extern "C" fn wxfs_queue_fd(queue: u64, out_fd: *mut i32) -> i32 {
 pub unsafe extern "C" fn wxfs_queue_drain(queue: u64, max: usize, out_ran: *mut usize) -> i32 {
     guard(|| {
         clear_last_error();
-        let Some(q) = QUEUES.get(queue) else {
-            set_last_error("invalid completion queue handle");
-            return WXFS_E_HANDLE;
+        let q = match queue_lookup(queue) {
+            Ok(q) => q,
+            Err((code, why)) => {
+                set_last_error(why);
+                return code;
+            }
         };
         let ran = q.drain(max);
         if !out_ran.is_null() {
@@ -276,9 +287,13 @@ pub unsafe extern "C" fn wxfs_queue_drain(queue: u64, max: usize, out_ran: *mut 
 pub extern "C" fn wxfs_queue_close(queue: u64) -> i32 {
     guard(|| {
         clear_last_error();
-        let Some(q) = QUEUES.remove(queue) else {
+        if let Err((code, why)) = queue_lookup(queue) {
+            set_last_error(why);
+            return code;
+        }
+        let Ok(q) = QUEUES.remove(queue) else {
             set_last_error("invalid completion queue handle");
-            return WXFS_E_HANDLE;
+            return super::WXFS_E_HANDLE;
         };
         q.close();
         WXFS_OK

@@ -1,96 +1,101 @@
-//! The global handle registry (docs/design.md §7, after mozilla/ffi-support's handle map).
+//! The global handle registry (docs/design.md §7).
 //!
-//! A handle packs a type tag (bits 46..52), a generation (bits 22..45) and a slot index (bits
-//! 0..21), 53 bits in all, so a handle is exact in a JavaScript number (below 2^53) and positive
-//! in a Kotlin Long. The tag is never 0, so 0 is never a valid handle. A slot's generation changes
-//! every time it is reused, and a slot whose generation would wrap is retired, never reused, so a
-//! stale handle never reaches a newer object in any number of open/close cycles.
+//! Guarantees:
+//! - A handle packs a type tag (bits 46..52) and a serial (bits 0..45): 53 bits in all, so a
+//!   handle is exact in a JavaScript number (below 2^53) and positive in a Kotlin Long. The tag
+//!   is never 0, so 0 is never a valid handle.
+//! - Serials are issued in increasing order and never again: a stale handle never reaches a
+//!   newer object, in any number of open/close cycles (2^46 of them before the registry refuses).
+//! - Handles belong to the process that was given them. In a child forked after handle `h` was
+//!   given, `h` (and every handle before it, closed or not) is inherited: [`Registry::forked`]
+//!   records the first serial not inherited, and a lookup refuses a lower one with one atomic
+//!   load, before it takes any lock (a lock that another thread of the parent held at the
+//!   instant of fork would be held forever in the child). An inherited object is never removed
+//!   or dropped in the child.
+//! - A lookup clones the `Arc` and releases the lock before the caller does any work; a removed
+//!   object is dropped by the caller, after the lock is released.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
-use parking_lot::RwLock;
+const SERIAL_BITS: u32 = 46;
+const SERIAL_MASK: u64 = (1 << SERIAL_BITS) - 1;
 
-const INDEX_BITS: u32 = 22;
-const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
-const GEN_BITS: u32 = 24;
-const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
-const TAG_SHIFT: u32 = INDEX_BITS + GEN_BITS;
-
-struct Slot<T> {
-    generation: u32,
-    value: Option<Arc<T>>,
+/// Why a handle names no object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// 0, never given, already released, or of another kind.
+    Invalid,
+    /// Given to the parent of this forked process.
+    Forked,
 }
 
 pub struct Registry<T> {
     tag: u8,
-    inner: RwLock<Inner<T>>,
-}
-
-struct Inner<T> {
-    slots: Vec<Slot<T>>,
-    free: Vec<u32>,
+    /// The next serial to give.
+    next: AtomicU64,
+    /// Serials below this were given before the last fork that made this process (0: none).
+    first_own: AtomicU64,
+    /// A `std` lock: it is held around `fork` (`fork.rs`), and a `std` lock let go in the child
+    /// hands itself to no thread that the child does not have.
+    inner: RwLock<BTreeMap<u64, Arc<T>>>,
 }
 
 impl<T> Registry<T> {
     pub const fn new(tag: u8) -> Registry<T> {
         assert!(tag > 0 && tag < 0x80);
-        Registry { tag, inner: RwLock::new(Inner { slots: Vec::new(), free: Vec::new() }) }
+        Registry { tag, next: AtomicU64::new(1), first_own: AtomicU64::new(0), inner: RwLock::new(BTreeMap::new()) }
     }
 
-    fn pack(&self, index: u32, generation: u32) -> u64 {
-        ((self.tag as u64) << TAG_SHIFT) | ((generation as u64 & GEN_MASK) << INDEX_BITS) | index as u64
+    /// The serial of a handle of this registry; `Forked` for one given before this process was
+    /// forked. No lock is taken.
+    fn serial(&self, handle: u64) -> Result<u64, Miss> {
+        if handle >> SERIAL_BITS != self.tag as u64 {
+            return Err(Miss::Invalid);
+        }
+        let serial = handle & SERIAL_MASK;
+        if serial < self.first_own.load(Ordering::Acquire) {
+            return Err(Miss::Forked);
+        }
+        Ok(serial)
     }
 
-    fn unpack(&self, handle: u64) -> Option<(usize, u32)> {
-        if handle >> TAG_SHIFT != self.tag as u64 {
+    /// A handle for `value`; `None` when every serial has been given.
+    pub fn insert(&self, value: Arc<T>) -> Option<u64> {
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let serial = self.next.load(Ordering::Relaxed);
+        if serial > SERIAL_MASK {
             return None;
         }
-        Some(((handle & INDEX_MASK) as usize, ((handle >> INDEX_BITS) & GEN_MASK) as u32))
-    }
-
-    pub fn insert(&self, value: Arc<T>) -> u64 {
-        let mut inner = self.inner.write();
-        let index = match inner.free.pop() {
-            Some(i) => i,
-            None => {
-                // 2^22 slots: far more sandboxes than a process has file descriptors to open.
-                assert!((inner.slots.len() as u64) < INDEX_MASK, "handle registry full");
-                inner.slots.push(Slot { generation: 0, value: None });
-                (inner.slots.len() - 1) as u32
-            }
-        };
-        let slot = &mut inner.slots[index as usize];
-        slot.generation += 1;
-        slot.value = Some(value);
-        let generation = slot.generation;
-        self.pack(index, generation)
+        self.next.store(serial + 1, Ordering::Relaxed);
+        inner.insert(serial, value);
+        Some(((self.tag as u64) << SERIAL_BITS) | serial)
     }
 
     /// The object behind a handle; the lock is released before the caller does any work.
-    pub fn get(&self, handle: u64) -> Option<Arc<T>> {
-        let (index, generation) = self.unpack(handle)?;
-        let inner = self.inner.read();
-        let slot = inner.slots.get(index)?;
-        if slot.generation != generation {
-            return None;
-        }
-        slot.value.clone()
+    pub fn get(&self, handle: u64) -> Result<Arc<T>, Miss> {
+        let serial = self.serial(handle)?;
+        let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        inner.get(&serial).cloned().ok_or(Miss::Invalid)
     }
 
     /// Remove a handle; the object is dropped by the caller, after the lock is released.
-    pub fn remove(&self, handle: u64) -> Option<Arc<T>> {
-        let (index, generation) = self.unpack(handle)?;
-        let mut inner = self.inner.write();
-        let slot = inner.slots.get_mut(index)?;
-        if slot.generation != generation || slot.value.is_none() {
-            return None;
-        }
-        let value = slot.value.take();
-        // A slot at its last generation is retired: reusing it would wrap to a handle given before.
-        if (slot.generation as u64) < GEN_MASK {
-            inner.free.push(index as u32);
-        }
-        value
+    pub fn remove(&self, handle: u64) -> Result<Arc<T>, Miss> {
+        let serial = self.serial(handle)?;
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        inner.remove(&serial).ok_or(Miss::Invalid)
+    }
+
+    /// Before `fork`: hold the table, so no thread is changing it at the instant of fork.
+    pub fn fork_prepare(&self) -> RwLockWriteGuard<'_, BTreeMap<u64, Arc<T>>> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// In the child, with the table held: every handle given so far is inherited. Its objects
+    /// stay in the table, never looked up, removed or dropped here.
+    pub fn forked(&self) {
+        self.first_own.store(self.next.load(Ordering::Relaxed), Ordering::Release);
     }
 }
 
@@ -101,36 +106,44 @@ mod tests {
     #[test]
     fn stale_and_foreign_handles_miss() {
         let r: Registry<u32> = Registry::new(3);
-        let h = r.insert(Arc::new(7));
+        let h = r.insert(Arc::new(7)).unwrap();
         assert!(h != 0 && h < 1 << 53, "{h} is not exact in a JavaScript number");
         assert_eq!(*r.get(h).unwrap(), 7);
-        assert_eq!(r.get(h ^ 1), None);
-        assert_eq!(r.get(0), None);
+        assert_eq!(r.get(h + 1), Err(Miss::Invalid));
+        assert_eq!(r.get(0), Err(Miss::Invalid));
         let other: Registry<u32> = Registry::new(4);
-        assert_eq!(other.get(h), None);
-        assert!(r.remove(h).is_some());
-        assert!(r.remove(h).is_none());
-        let h2 = r.insert(Arc::new(8));
-        assert_ne!(h, h2, "a reused slot gets a new generation");
-        assert_eq!(r.get(h), None);
+        assert_eq!(other.get(h), Err(Miss::Invalid));
+        assert!(r.remove(h).is_ok());
+        assert_eq!(r.remove(h), Err(Miss::Invalid));
+        let h2 = r.insert(Arc::new(8)).unwrap();
+        assert!(h2 > h, "serials only grow");
+        assert_eq!(r.get(h), Err(Miss::Invalid));
         assert_eq!(*r.get(h2).unwrap(), 8);
     }
 
     #[test]
-    fn every_handle_is_exact_in_a_double_and_a_wrapping_slot_retires() {
+    fn every_handle_is_exact_in_a_double_and_the_last_serial_is_the_last() {
         let r: Registry<u32> = Registry::new(0x7f);
-        {
-            let mut inner = r.inner.write();
-            inner.slots.push(Slot { generation: GEN_MASK as u32 - 1, value: None });
-            inner.free.push(0);
-        }
-        let last = r.insert(Arc::new(1));
+        r.next.store(SERIAL_MASK, Ordering::Relaxed);
+        let last = r.insert(Arc::new(1)).unwrap();
         assert!(last < 1 << 53 && (last as f64) as u64 == last, "{last} is not exact in a double");
-        assert_eq!(last & INDEX_MASK, 0);
-        assert!(r.remove(last).is_some());
-        let next = r.insert(Arc::new(2));
-        assert_eq!(next & INDEX_MASK, 1, "the slot at its last generation is not reused");
-        assert_eq!(r.get(last), None);
-        assert!(next < 1 << 53);
+        assert!(r.remove(last).is_ok());
+        assert_eq!(r.insert(Arc::new(2)), None, "no serial is given twice");
+        assert_eq!(r.get(last), Err(Miss::Invalid));
+    }
+
+    #[test]
+    fn after_a_fork_every_earlier_handle_is_inherited() {
+        let r: Registry<u32> = Registry::new(5);
+        let a = r.insert(Arc::new(1)).unwrap();
+        let b = r.insert(Arc::new(2)).unwrap();
+        assert!(r.remove(b).is_ok());
+        r.forked();
+        assert_eq!(r.get(a), Err(Miss::Forked));
+        assert_eq!(r.remove(a), Err(Miss::Forked), "an inherited object is never removed");
+        assert_eq!(r.get(b), Err(Miss::Forked), "closed before the fork: still the parent's");
+        let c = r.insert(Arc::new(3)).unwrap();
+        assert_eq!(*r.get(c).unwrap(), 3, "the child's own handles work");
+        assert_eq!(r.get(c ^ (1 << 50)), Err(Miss::Invalid), "another kind's tag is no handle here");
     }
 }

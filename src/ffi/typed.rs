@@ -8,12 +8,13 @@ use std::ffi::c_char;
 use std::path::Path;
 use std::sync::Arc;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use memmap2::Mmap;
 use once_cell::sync::Lazy;
-use parking_lot::Mutex;
 
 use super::guard::{clear_last_error, guard, set_last_error};
-use super::{borrow, bytes_out, wxfs_bytes, SANDBOXES, WXFS_E_HANDLE, WXFS_E_IO, WXFS_E_JSON, WXFS_E_NULL, WXFS_E_UTF8, WXFS_OK};
+use super::{borrow, bytes_out, wxfs_bytes, WXFS_E_IO, WXFS_E_JSON, WXFS_E_NULL, WXFS_E_UTF8, WXFS_OK};
 use crate::error::{code, Error};
 use crate::fs::TempSource;
 use crate::sandbox::OpenError;
@@ -24,13 +25,27 @@ const MAP_THRESHOLD: u64 = 64 * 1024;
 
 /// A mapping handed out by `wxfs_read_file`, and the file system that keeps its file out of
 /// reach of in-place changes until it is freed.
-struct Mapped {
+pub(super) struct Mapped {
     _map: Mmap,
     pin: Option<(std::sync::Weak<Session>, crate::fs::FileId)>,
+    /// The process that mapped it: only there does freeing it unpin the file (in a forked
+    /// child the session is the parent's, never touched).
+    owner: u32,
 }
 
-/// Mappings handed out by `wxfs_read_file`, by data address, until `wxfs_bytes_free`.
+/// Mappings handed out by `wxfs_read_file`, by data address, until `wxfs_bytes_free`. A `std`
+/// mutex: it is held around `fork` (`fork.rs`), and the child keeps the table (a mapping the
+/// parent was given may be freed there).
 static MAPPED: Lazy<Mutex<HashMap<usize, Mapped>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+fn mapped() -> MutexGuard<'static, HashMap<usize, Mapped>> {
+    MAPPED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Before `fork`: hold the table of mappings.
+pub(super) fn fork_prepare() -> MutexGuard<'static, HashMap<usize, Mapped>> {
+    mapped()
+}
 
 /// Number of entries in `MAPPED`: frees of ordinary buffers skip the lock while it is 0.
 static MAPPED_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -41,12 +56,14 @@ pub(super) fn unmap(data: *mut u8) -> bool {
     if MAPPED_LIVE.load(SeqCst) == 0 {
         return false;
     }
-    let gone = MAPPED.lock().remove(&(data as usize));
-    let Some(mapped) = gone else { return false };
+    let gone = mapped().remove(&(data as usize));
+    let Some(gone) = gone else { return false };
     MAPPED_LIVE.fetch_sub(1, SeqCst);
-    if let Some((session, id)) = mapped.pin {
-        if let Some(s) = session.upgrade() {
-            s.fs.unpin(id);
+    if let Some((session, id)) = gone.pin {
+        if gone.owner == std::process::id() {
+            if let Some(s) = session.upgrade() {
+                s.fs.unpin(id);
+            }
         }
     }
     true
@@ -56,9 +73,9 @@ type Res<T> = std::result::Result<T, i32>;
 
 /// The session behind a handle, once this thread's async calls on it have taken effect.
 fn session(h: u64) -> Res<Arc<Session>> {
-    let s = SANDBOXES.get(h).ok_or_else(|| {
-        set_last_error("invalid sandbox handle");
-        WXFS_E_HANDLE
+    let s = super::lookup(h).map_err(|(code, why)| {
+        set_last_error(why);
+        code
     })?;
     super::pool::POOL.wait_settled(&super::pool::key(&s));
     Ok(s)
@@ -139,7 +156,8 @@ pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_
             let bytes = wxfs_bytes { data: map.as_ptr() as *mut u8, len: map.len() };
             s.fs.pin_mapped(&f);
             MAPPED_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            MAPPED.lock().insert(map.as_ptr() as usize, Mapped { _map: map, pin: Some((Arc::downgrade(&s), f.id)) });
+            let pin = Some((Arc::downgrade(&s), f.id));
+            mapped().insert(map.as_ptr() as usize, Mapped { _map: map, pin, owner: std::process::id() });
             put(out_data, bytes);
         } else {
             let data = crate::fs::read_exact_at(&f.file, 0, f.len).map_err(|e| api(Error::system(&e)))?;

@@ -2,17 +2,22 @@
 //! through which every path is resolved beneath its area.
 
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+mod lock;
 #[doc(hidden)]
 pub mod naming;
 pub mod path;
+pub mod removal;
+// Not a stable API (docs/compatibility.md §4): public only for the tests that stop a process at
+// each step of a protocol while another process acts.
+#[doc(hidden)]
+pub mod steps;
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
-use parking_lot::{Condvar, Mutex};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -32,6 +37,12 @@ pub const KV: &str = "kv";
 pub const STAGING: &str = "staging";
 /// The lock file: the process that has the sandbox open holds an OS file lock on it.
 pub const LOCK: &str = "LOCK";
+/// In an app's `plugin/` directory: held shared by every holder of one of the app's plugins'
+/// sandboxes, exclusive by the app's removal (`lock.rs`).
+pub const TREE_LOCK: &str = "TREE_LOCK";
+/// What a removal renames a sandbox to before deleting it (`removal.rs`): a name no id encodes
+/// to (an encoded name never starts with `.`), so no open ever finds it.
+pub const TOMBSTONE_PREFIX: &str = ".wxfs-removed-";
 /// Its modification time is when the sandbox was last opened or closed by a mini-program
 /// (not by gc or fsck): the order of the cross-sandbox temp trim.
 pub const LAST_USE: &str = "LAST_USE";
@@ -87,10 +98,48 @@ pub struct Sandbox {
     store: Dir,
     staging: Dir,
     package: Option<(PathBuf, Dir)>,
-    /// The cross-process lock; unlocked when dropped.
-    _held: Held,
+    /// The sandbox's `LOCK`; unlocked when dropped.
+    _held: lock::Lock,
+    /// A plugin's: its app's plugin tree lock, shared; unlocked when dropped.
+    _tree: Option<lock::Lock>,
     /// This open made the sandbox directory.
     created: bool,
+}
+
+/// A sandbox directory and what it is: an app's (`<root>/<user>/<app>`) or a plugin's
+/// (`<app dir>/plugin/<plugin>`). The two cannot be told apart by their paths alone (a user
+/// may be called `plugin`), so whoever names a sandbox says which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// The sandbox directory.
+    pub dir: PathBuf,
+    /// Whether it is a plugin's sandbox inside its app's directory.
+    pub plugin: bool,
+}
+
+impl Site {
+    /// An app's sandbox directory.
+    pub fn app(dir: impl Into<PathBuf>) -> Site {
+        Site { dir: dir.into(), plugin: false }
+    }
+
+    /// A plugin's sandbox directory (`<app dir>/plugin/<plugin>`).
+    pub fn plugin(dir: impl Into<PathBuf>) -> Site {
+        Site { dir: dir.into(), plugin: true }
+    }
+
+    /// The app directory this sandbox belongs to (itself for an app).
+    pub fn app_dir(&self) -> &Path {
+        match self.plugin {
+            true => self.dir.parent().and_then(Path::parent).unwrap_or(&self.dir),
+            false => &self.dir,
+        }
+    }
+
+    /// A plugin's: its app's plugin tree lock.
+    fn tree_lock(&self) -> Option<PathBuf> {
+        self.plugin.then(|| self.dir.parent().unwrap_or(&self.dir).join(TREE_LOCK))
+    }
 }
 
 /// Plugins' sandboxes live in their app's sandbox directory, as the sandboxes of this "user"
@@ -101,7 +150,8 @@ pub const PLUGINS: &[u8] = b"plugin";
 /// The plugins' sandboxes of the app whose sandbox directory is `app_dir`.
 pub fn plugin_sandboxes(app_dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(app_dir.join(naming::encode_id(PLUGINS))) else { return Vec::new() };
-    let mut out: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join(LOCK).exists()).collect();
+    let mut out: Vec<PathBuf> =
+        entries.flatten().filter(|e| !is_tombstone(&e.file_name())).map(|e| e.path()).filter(|p| p.join(LOCK).exists()).collect();
     out.sort();
     out
 }
@@ -128,21 +178,33 @@ impl Sandbox {
 
     /// Open (creating it if needed) the sandbox directory `dir` (`<root>/<user>/<app>[@platform]`).
     pub fn open_in(dir: &Path, package_dir: Option<&Path>) -> Result<Sandbox, OpenError> {
-        let dir = dir.to_path_buf();
-        let created = !dir.join(LOCK).exists();
-        // Before the layout, so a refused sandbox is left exactly as it is (checked again under the lock).
+        Sandbox::open_site_in(&Site::app(dir), package_dir)
+    }
+
+    /// Open (creating it if needed) the sandbox at `site` and lock it to this process: the
+    /// plugin tree lock first (a plugin's), then `LOCK`, each checked to be the file its path
+    /// names (`lock.rs`), so a sandbox that a removal renames away meanwhile is never the one
+    /// opened: its place is taken by a new, empty sandbox, or the open fails busy.
+    pub fn open_site_in(site: &Site, package_dir: Option<&Path>) -> Result<Sandbox, OpenError> {
+        let dir = site.dir.clone();
+        // Before anything is made, so a refused sandbox is left exactly as it is (checked again under the lock).
         check_format(&dir)?;
-        // The layout first (idempotent, harmless to a holder of the lock), then the lock.
-        std::fs::create_dir_all(&dir)?;
-        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
+        let tree = match site.tree_lock() {
+            Some(path) => Some(held(lock::take(&path, lock::Kind::Shared, lock::Create::Path)?, &path)?),
+            None => None,
+        };
+        let lock_path = dir.join(LOCK);
+        let held = held(lock::take(&lock_path, lock::Kind::Exclusive, lock::Create::Path)?, &lock_path)?;
+        let created = held.created;
+        // The layout, under the lock: what a crash left in staging is the file system's to
+        // finish or clear (it knows unzip plans).
         for name in [USR, TMP, STORE, KV, STAGING] {
             match std::fs::create_dir(dir.join(name)) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e.into()),
                 _ => {}
             }
         }
-        // What a crash left in staging is the file system's to finish or clear (it knows unzip plans).
-        let mut sb = Sandbox::open_dir(&dir)?;
+        let mut sb = Sandbox::with_locks(&dir, held, tree)?;
         sb.created = created;
         if !dir.join(FORMAT).exists() {
             write_format(&dir)?;
@@ -155,9 +217,13 @@ impl Sandbox {
         Ok(sb)
     }
 
-    /// Release the cross-process lock early (the sandbox is closing; nothing will touch it again).
+    /// Release the cross-process locks early (the sandbox is closing; nothing will touch it
+    /// again). In a forked child this does nothing: the locks are the parent's.
     pub fn unlock(&self) {
         self._held.release();
+        if let Some(tree) = &self._tree {
+            tree.release();
+        }
     }
 
     /// Record that the mini-program used this sandbox now.
@@ -242,7 +308,7 @@ fn app_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
         }
         for app in std::fs::read_dir(user.path())? {
             let app = app?;
-            if app.file_type()?.is_dir() {
+            if app.file_type()?.is_dir() && !is_tombstone(&app.file_name()) {
                 out.push(app.path());
             }
         }
@@ -250,7 +316,13 @@ fn app_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Every sandbox directory under `root` (`<root>/<user>/<app>` holding a LOCK file).
+/// Whether a directory entry is a removal's tombstone (never a sandbox, whatever it holds).
+pub fn is_tombstone(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().starts_with(TOMBSTONE_PREFIX.as_bytes())
+}
+
+/// Every sandbox directory under `root` (`<root>/<user>/<app>` holding a LOCK file; never a
+/// tombstone).
 pub fn list(root: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out: Vec<PathBuf> = app_dirs(root)?.into_iter().filter(|app| app.join(LOCK).exists()).collect();
     out.sort();
@@ -269,6 +341,36 @@ pub fn list_with_plugins(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// [`list_with_plugins`], each with what it is.
+pub fn sites(root: &Path) -> io::Result<Vec<Site>> {
+    let apps = app_dirs(root)?;
+    let mut out: Vec<Site> = apps.iter().filter(|app| app.join(LOCK).exists()).cloned().map(Site::app).collect();
+    for app in &apps {
+        out.extend(plugin_sandboxes(app).into_iter().map(Site::plugin));
+    }
+    out.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok(out)
+}
+
+/// Every directory under `root` where a removal leaves its tombstone: each user's directory
+/// and each app's `plugin/`.
+pub fn tombstone_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for user in std::fs::read_dir(root)? {
+        let user = user?;
+        if user.file_type()?.is_dir() && !is_tombstone(&user.file_name()) {
+            out.push(user.path());
+        }
+    }
+    for app in app_dirs(root)? {
+        let plugins = app.join(naming::encode_id(PLUGINS));
+        if plugins.is_dir() {
+            out.push(plugins);
+        }
+    }
+    Ok(out)
+}
+
 /// The (userId, appId) a sandbox directory belongs to, when its names decode (the platform
 /// suffix of a non-WeChat sandbox is not part of the appId).
 pub fn ids_of(dir: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -278,28 +380,32 @@ pub fn ids_of(dir: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 impl Sandbox {
-    /// Take the lock of an existing sandbox directory and its area handles (used by `open`, and
-    /// by gc and fsck on directories found by [`list`]).
+    /// Take the lock of an existing app's sandbox directory and its area handles.
     pub fn open_dir(dir: &Path) -> Result<Sandbox, OpenError> {
-        let lock_path = dir.join(LOCK);
-        let lock = std::fs::OpenOptions::new().write(true).open(&lock_path)?;
-        // Taken and listed under HELD's mutex (and released the same way, in `unlock`), so a lock
-        // found taken while this process does not list it is another process's.
-        let held = {
-            let key = key_of(dir);
-            let mut set = HELD.lock();
-            if set.contains(&key) {
-                return Err(OpenError::InUse(lock_path));
-            }
-            match lock.try_lock() {
-                Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Busy(lock_path)),
-                Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Io(e)),
-            }
-            set.insert(key.clone());
-            Held { key, lock, live: std::sync::atomic::AtomicBool::new(true) }
+        Sandbox::open_site(&Site::app(dir))
+    }
+
+    /// Take the locks of an existing sandbox and its area handles (gc and fsck, on the sites
+    /// [`sites`] finds). A sandbox gone meanwhile is `OpenError::Io` of kind `NotFound`.
+    pub fn open_site(site: &Site) -> Result<Sandbox, OpenError> {
+        let gone = || OpenError::Io(io::Error::new(io::ErrorKind::NotFound, format!("{}: no sandbox", site.dir.display())));
+        let tree = match site.tree_lock() {
+            Some(path) => match lock::take(&path, lock::Kind::Shared, lock::Create::File)? {
+                lock::Taken::Held(l) => Some(l),
+                lock::Taken::Missing => return Err(gone()),
+            },
+            None => None,
         };
-        // Held from here: an error below drops `held`, which unlocks and unlists.
+        let held = match lock::take(&site.dir.join(LOCK), lock::Kind::Exclusive, lock::Create::No)? {
+            lock::Taken::Held(l) => l,
+            lock::Taken::Missing => return Err(gone()),
+        };
+        Sandbox::with_locks(&site.dir, held, tree)
+    }
+
+    /// The area handles of a sandbox whose locks this process now holds. An error drops the
+    /// locks, which unlocks them.
+    fn with_locks(dir: &Path, held: lock::Lock, tree: Option<lock::Lock>) -> Result<Sandbox, OpenError> {
         check_format(dir)?;
         let base = Dir::open_ambient_dir(dir, ambient_authority())?;
         Ok(Sandbox {
@@ -311,6 +417,7 @@ impl Sandbox {
             dir: dir.to_path_buf(),
             base,
             _held: held,
+            _tree: tree,
             created: false,
         })
     }
@@ -355,67 +462,74 @@ fn write_format(dir: &Path) -> io::Result<()> {
     std::fs::rename(&tmp, dir.join(FORMAT))
 }
 
-/// Sandbox directories whose lock this process holds: a lock found taken is then "open in this
-/// process", never blamed on another process.
-static HELD: Lazy<Mutex<HashSet<PathBuf>>> = Lazy::new(|| Mutex::new(HashSet::new()));
-
-/// The sandbox's `LOCK` file, locked, and its entry in HELD.
-struct Held {
-    key: PathBuf,
-    lock: File,
-    live: std::sync::atomic::AtomicBool,
-}
-
-impl Held {
-    /// Unlock and unlist, as one step under HELD's mutex. Unlocked explicitly, not by closing: a
-    /// child the host forks at this instant holds a copy of the descriptor until it execs.
-    fn release(&self) {
-        if self.live.swap(false, std::sync::atomic::Ordering::AcqRel) {
-            let mut set = HELD.lock();
-            let _ = self.lock.unlock();
-            set.remove(&self.key);
-        }
+/// A lock `take` with creation must return: a missing file would have been made.
+fn held(taken: lock::Taken, path: &Path) -> Result<lock::Lock, OpenError> {
+    match taken {
+        lock::Taken::Held(l) => Ok(l),
+        lock::Taken::Missing => Err(OpenError::Io(io::Error::new(io::ErrorKind::NotFound, path.display().to_string()))),
     }
 }
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
-
-/// Claims on sandbox directories within this process: an open, gc, fsck or removal of a
-/// sandbox takes its directory's claim first, so that work inside one process is serialized
-/// rather than failing on the cross-process lock (an open waits for the host's own gc or
-/// removal to finish instead of being told the sandbox is busy).
+/// Claims on app directories within this process: an open, gc, fsck or removal of a sandbox
+/// takes the claim of its app's directory first (a plugin's sandbox is its app's too), so that
+/// work inside one process is serialized rather than failing on the cross-process locks (an
+/// open waits for the host's own gc or removal to finish instead of being told the sandbox is
+/// busy; a plugin's open waits for its app's removal). `std` locks: they are taken around
+/// `fork` (`crate::ffi`).
 static CLAIMS: Lazy<(Mutex<HashSet<PathBuf>>, Condvar)> = Lazy::new(|| (Mutex::new(HashSet::new()), Condvar::new()));
 
-/// A claim on a sandbox directory; released when dropped.
+fn claims() -> MutexGuard<'static, HashSet<PathBuf>> {
+    CLAIMS.0.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A claim on an app directory; released when dropped.
 pub struct Claim(PathBuf);
 
-/// Wait until no other work of this process claims `dir`, then claim it. Claims are held
-/// briefly (an open's recovery, one gc or removal), never for a sandbox's whole life.
-pub fn claim(dir: &Path) -> Claim {
-    let key = key_of(dir);
-    let (set, freed) = &*CLAIMS;
-    let mut set = set.lock();
+/// Wait until no other work of this process claims the app directory of `site`, then claim
+/// it. Claims are held briefly (an open's recovery, one gc or removal), never for a sandbox's
+/// whole life.
+pub fn claim(site: &Site) -> Claim {
+    let key = key_of(site.app_dir());
+    let mut set = claims();
     while set.contains(&key) {
-        freed.wait(&mut set);
+        set = CLAIMS.1.wait(set).unwrap_or_else(PoisonError::into_inner);
     }
     set.insert(key.clone());
     Claim(key)
 }
 
-/// A sandbox directory as this process's tables know it: canonical, whatever spelling of the
-/// root found it (a directory not made yet is named under the canonical root by its opener).
+/// A directory as this process's tables know it: canonical, whatever spelling of the root
+/// found it (a directory not made yet is named under the canonical root by its opener).
 fn key_of(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let (set, freed) = &*CLAIMS;
-        set.lock().remove(&self.0);
-        freed.notify_all();
+        claims().remove(&self.0);
+        CLAIMS.1.notify_all();
+    }
+}
+
+/// The process-wide tables of this layer, locked around `fork` (`crate::ffi`): the prepare
+/// handler takes them, so no thread holds one at the instant of fork; the parent's handler
+/// lets go; the child's clears them (no claim and no lock of the parent is the child's) first.
+pub(crate) struct ForkGuard {
+    held: MutexGuard<'static, std::collections::HashMap<PathBuf, usize>>,
+    claims: MutexGuard<'static, HashSet<PathBuf>>,
+}
+
+/// Before `fork`: lock the tables (claims, then locks; no code path nests them otherwise).
+pub(crate) fn fork_prepare() -> ForkGuard {
+    let claims = claims();
+    let held = lock::fork_prepare();
+    ForkGuard { held, claims }
+}
+
+impl ForkGuard {
+    /// After `fork`, in the child: no claim or lock of the parent's is this process's.
+    pub(crate) fn child(mut self) {
+        lock::fork_child(&mut self.held);
+        self.claims.clear();
     }
 }

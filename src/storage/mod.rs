@@ -170,7 +170,7 @@ pub struct LogStats {
 }
 
 /// The key-value storage of one sandbox (`wx.*Storage*`): an append-only log in `kv/` with an
-/// index in memory. [`Session::store`](crate::Session::store) is the open sandbox's.
+/// index in memory. [`Session::store`](crate::session::Parts::store) is the open sandbox's.
 ///
 /// # Examples
 ///
