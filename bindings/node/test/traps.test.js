@@ -314,3 +314,24 @@ test('large files: 20 MiB through writeFileSync/readFileSync and async, as bytes
   assert.equal(e.errMsg, 'readFileSync:fail native buffer exceed size limit');
   assert.equal(e.errCode, 1300202);
 });
+
+test('a buffer a getter detaches while the buffer list is read is passed as it is then (empty), not as memory it no longer owns', () => {
+  const { sb, fs } = sandbox('detach');
+  const addon = wxfs.native();
+  const lent = new TextEncoder().encode('stale bytes').buffer;
+  const moved = [];
+  const list = [lent];
+  // Reading element 1 runs JavaScript that moves element 0's memory to another ArrayBuffer.
+  Object.defineProperty(list, 1, {
+    get() {
+      moved.push(structuredClone(lent, { transfer: [lent] }));
+      return new ArrayBuffer(0);
+    },
+    enumerable: true,
+  });
+  const json = JSON.stringify({ filePath: `${U}/detached`, __nativeBuffers__: [{ key: 'data', index: 0 }] });
+  assert.equal(addon.invoke(sb.handle, 'writeFileSync', json, list), '{"errMsg":"writeFileSync:ok"}');
+  assert.equal(lent.byteLength, 0);
+  assert.equal(new TextDecoder().decode(moved[0]), 'stale bytes');
+  assert.equal(fs.readFileSync(`${U}/detached`, 'utf8'), '');
+});
