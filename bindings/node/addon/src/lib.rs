@@ -22,7 +22,7 @@
 mod napi;
 mod wxfs;
 
-use napi::{Args, Deliver, Env, Export, Js, Poster, Tsfn, Value};
+use napi::{Args, Buffer, Deliver, Env, Export, Js, Poster, Tsfn, Value};
 use wxfs::{Lib, Owned};
 
 fn loaded(env: &Env) -> Js<&'static Lib> {
@@ -43,10 +43,9 @@ fn args_json<'s>(env: &Env<'s>, v: Value<'s>) -> Js<Vec<u8>> {
     }
 }
 
-/// The bytes of each argument buffer: an array of ArrayBuffers, typed arrays or DataViews, or
-/// undefined/null for none.
-fn views<'e, 's>(env: &'e Env<'s>, elements: &[Value<'s>]) -> Js<Vec<&'e [u8]>> {
-    elements.iter().map(|&e| env.bytes(e)).collect()
+/// The bytes of each argument buffer, read by `Env::buffers`.
+fn views<'e, 's>(env: &'e Env<'s>, buffers: &[Buffer<'s>]) -> Js<Vec<&'e [u8]>> {
+    buffers.iter().map(|&b| env.bytes(b)).collect()
 }
 
 /// The JS value of a result: the JSON text alone, or `[json, ...ArrayBuffers]`. Each buffer is
@@ -110,9 +109,9 @@ fn js_invoke<'s>(env: &mut Env<'s>, [h, api, a, b, ..]: Args<'s>) -> Js<Value<'s
     let h = handle(env, h)?;
     let api = env.string(api)?;
     let a = args_json(env, a)?;
-    let elements = env.elements(b, "buffers must be an array", "buffers[i]")?;
+    let listed = env.buffers(b)?;
     // No JavaScript runs while the views are borrowed (see `Env::bytes`).
-    let bufs = views(env, &elements)?;
+    let bufs = views(env, &listed)?;
     let (json, buffers) = l.invoke(h, &api, &a, &bufs);
     result_value(env, json, buffers)
 }
@@ -212,9 +211,9 @@ fn js_invoke_async<'s>(env: &mut Env<'s>, [h, api, a, b, id]: Args<'s>) -> Js<Va
     let h = handle(env, h)?;
     let api = env.string(api)?;
     let a = args_json(env, a)?;
-    let elements = env.elements(b, "buffers must be an array", "buffers[i]")?;
+    let listed = env.buffers(b)?;
     // No JavaScript runs while the views are borrowed (see `Env::bytes`).
-    let bufs = views(env, &elements)?;
+    let bufs = views(env, &listed)?;
     let id = env.number(id, "id")?;
     // The library's worker posts the result and returns without waiting for the JS thread.
     let rc = l.invoke_async(h, &api, &a, &bufs, move |(json, buffers)| poster.post(Done { id, json, buffers }));

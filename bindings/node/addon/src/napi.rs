@@ -64,6 +64,20 @@ pub struct Tsfn {
     raw: sys::napi_threadsafe_function,
 }
 
+/// An ArrayBuffer, typed array or DataView, checked by [`Env::buffers`].
+#[derive(Clone, Copy)]
+pub struct Buffer<'s> {
+    value: Value<'s>,
+    kind: BufferKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BufferKind {
+    ArrayBuffer,
+    TypedArray,
+    DataView,
+}
+
 /// A JS function of the addon's exports object.
 pub struct Export {
     /// The property name on the exports object.
@@ -240,9 +254,11 @@ impl<'s> Env<'s> {
         Ok(self.value(v))
     }
 
-    /// The elements of an array, or none for `undefined`/`null`. `what` names a non-array in the
-    /// exception, `what_i` a failed element read.
-    pub fn elements(&mut self, v: Value<'s>, what: &str, what_i: &str) -> Js<Vec<Value<'s>>> {
+    /// The buffers of a list: an array of ArrayBuffers, typed arrays or DataViews, or none for
+    /// `undefined`/`null`. Each element is checked as it is read, so a bad one fails at once
+    /// whatever the length says; its bytes are borrowed later ([`Env::bytes`]), once every
+    /// element has been read (a getter may run JavaScript that detaches an earlier one).
+    pub fn buffers(&mut self, v: Value<'s>) -> Js<Vec<Buffer<'s>>> {
         if self.is_nullish(v) {
             return Ok(Vec::new());
         }
@@ -250,17 +266,18 @@ impl<'s> Env<'s> {
         // SAFETY: valid env; `v` alive in 's; Node answers napi_array_expected for a non-array
         // (a Proxy included) without running JavaScript; `n` is a local.
         let status = unsafe { sys::napi_get_array_length(self.raw, v.raw, &mut n) };
-        self.check(status, what)?;
-        let mut out = Vec::with_capacity(n as usize);
+        self.check(status, "buffers must be an array")?;
+        // Reserved as read, not from the length: a sparse array may claim 2^32 - 1 elements.
+        let mut out = Vec::new();
         for i in 0..n {
-            out.push(self.get_element(v, i, what_i)?);
+            let e = self.get_element(v, i, "buffers[i]")?;
+            out.push(self.buffer(e)?);
         }
         Ok(out)
     }
 
-    /// The bytes of an ArrayBuffer, typed array or DataView, borrowed while no JavaScript can run
-    /// (the borrow of `self`; see the module's invariants).
-    pub fn bytes(&self, v: Value<'s>) -> Js<&[u8]> {
+    /// `v` as an ArrayBuffer, typed array or DataView (throws for anything else).
+    fn buffer(&self, v: Value<'s>) -> Js<Buffer<'s>> {
         let (mut is_ab, mut is_ta, mut is_dv) = (false, false, false);
         // SAFETY: valid env; `v` alive in 's; the three flags are locals.
         unsafe {
@@ -268,17 +285,34 @@ impl<'s> Env<'s> {
             sys::napi_is_typedarray(self.raw, v.raw, &mut is_ta);
             sys::napi_is_dataview(self.raw, v.raw, &mut is_dv);
         }
+        let kind = if is_ab {
+            BufferKind::ArrayBuffer
+        } else if is_ta {
+            BufferKind::TypedArray
+        } else if is_dv {
+            BufferKind::DataView
+        } else {
+            return Err(self.throw("wxfs addon: a buffer must be an ArrayBuffer, a typed array or a DataView"));
+        };
+        Ok(Buffer { value: v, kind })
+    }
+
+    /// The bytes of a buffer, borrowed while no JavaScript can run (the borrow of `self`; see the
+    /// module's invariants). A buffer detached since it was read has none.
+    pub fn bytes(&self, b: Buffer<'s>) -> Js<&[u8]> {
+        let v = b.value;
+        let (is_ab, is_ta) = (b.kind == BufferKind::ArrayBuffer, b.kind == BufferKind::TypedArray);
         let mut data: *mut c_void = null_mut();
         let len;
         if is_ab {
             let mut n = 0usize;
-            // SAFETY: valid env; `v` is an ArrayBuffer (asked above); the outs are locals.
+            // SAFETY: valid env; `v` is an ArrayBuffer (asked by `buffer`; a value's type never changes); the outs are locals.
             let status = unsafe { sys::napi_get_arraybuffer_info(self.raw, v.raw, &mut data, &mut n) };
             self.check(status, "arraybuffer")?;
             len = n;
         } else if is_ta {
             let (mut kind, mut count, mut ab, mut offset) = (0, 0usize, null_mut(), 0usize);
-            // SAFETY: valid env; `v` is a typed array (asked above); the outs are locals.
+            // SAFETY: valid env; `v` is a typed array (asked by `buffer`; a value's type never changes); the outs are locals.
             let status =
                 unsafe { sys::napi_get_typedarray_info(self.raw, v.raw, &mut kind, &mut count, &mut data, &mut ab, &mut offset) };
             self.check(status, "typedarray")?;
@@ -291,14 +325,12 @@ impl<'s> Env<'s> {
                 _ => 8,
             };
             len = count * width;
-        } else if is_dv {
+        } else {
             let (mut n, mut ab, mut offset) = (0usize, null_mut(), 0usize);
-            // SAFETY: valid env; `v` is a DataView (asked above); the outs are locals.
+            // SAFETY: valid env; `v` is a DataView (asked by `buffer`; a value's type never changes); the outs are locals.
             let status = unsafe { sys::napi_get_dataview_info(self.raw, v.raw, &mut n, &mut data, &mut ab, &mut offset) };
             self.check(status, "dataview")?;
             len = n;
-        } else {
-            return Err(self.throw("wxfs addon: a buffer must be an ArrayBuffer, a typed array or a DataView"));
         }
         if len == 0 || data.is_null() {
             return Ok(&[]);
