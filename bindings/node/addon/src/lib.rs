@@ -4,7 +4,7 @@
 //! Why an addon rather than an FFI package: an async result must reach the JS thread without the
 //! library's worker waiting for that thread. FFI packages (koffi) run a foreign thread's callback
 //! by queueing it on the JS thread and blocking the foreign thread until it has run; then a sync
-//! call that waits for earlier async calls (DESIGN.md §6), or four callbacks pending while the JS
+//! call that waits for earlier async calls (docs/design.md §7), or four callbacks pending while the JS
 //! thread is busy, stall the worker pool. Here the worker posts the result to a Node-API
 //! thread-safe function in non-blocking mode and returns at once. The same function is referenced
 //! while calls are pending, so Node does not exit with one in flight, and unreferenced otherwise.
@@ -15,11 +15,14 @@
 //! - `invoke(handle, api, argsJson, buffers?) -> json | [json, ...ArrayBuffer]`;
 //! - `setDispatcher(fn(id, json, buffers?))`, then `invokeAsync(handle, api, argsJson, buffers?, id) -> code`.
 
-// Every `unsafe` block lives in `napi` (Node-API) or `wxfs` (libwxfs's C ABI), each argued with a
-// `// SAFETY:` comment from the invariants those modules state; the exports below are safe Rust.
-#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+// `unsafe` is allowed by name in two modules only: `napi` (Node-API) and `wxfs` (libwxfs's C ABI),
+// each block argued with a `// SAFETY:` comment from the invariants those modules state. The
+// exports below are safe Rust.
+#![deny(unsafe_code, unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+#[allow(unsafe_code)]
 mod napi;
+#[allow(unsafe_code)]
 mod wxfs;
 
 use napi::{Args, Buffer, Deliver, Env, Export, Js, Poster, Tsfn, Value};
