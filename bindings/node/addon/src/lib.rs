@@ -233,21 +233,21 @@ fn js_invoke_async<'s>(env: &mut Env<'s>, [h, api, a, b, id]: Args<'s>) -> Js<Va
 }
 
 macro_rules! export {
-    ($js:literal => $imp:ident, $arity:literal) => {
-        Export { name: $js, rust_name: stringify!($imp), arity: $arity, f: $imp }
+    ($js:literal => $imp:ident) => {
+        Export { name: $js, rust_name: stringify!($imp), f: $imp }
     };
 }
 
 /// The exports object, as `napi::napi_register_module_v1` builds it.
 static EXPORTS: [Export; 10] = [
-    export!(c"load" => js_load, 1),
-    export!(c"open" => js_open, 1),
-    export!(c"close" => js_close, 1),
-    export!(c"apiList" => js_api_list, 1),
-    export!(c"lastError" => js_last_error, 0),
-    export!(c"invoke" => js_invoke, 4),
-    export!(c"setDispatcher" => js_set_dispatcher, 1),
-    export!(c"invokeAsync" => js_invoke_async, 5),
-    export!(c"storageSet" => js_storage_set, 4),
-    export!(c"storageGet" => js_storage_get, 2),
+    export!(c"load" => js_load),
+    export!(c"open" => js_open),
+    export!(c"close" => js_close),
+    export!(c"apiList" => js_api_list),
+    export!(c"lastError" => js_last_error),
+    export!(c"invoke" => js_invoke),
+    export!(c"setDispatcher" => js_set_dispatcher),
+    export!(c"invokeAsync" => js_invoke_async),
+    export!(c"storageSet" => js_storage_set),
+    export!(c"storageGet" => js_storage_get),
 ];

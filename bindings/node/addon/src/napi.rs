@@ -39,7 +39,7 @@ pub type Js<T> = Result<T, Thrown>;
 /// How many arguments an export can take: the longest JS signature (`invokeAsync`).
 pub const MAX_ARGS: usize = 5;
 
-/// The arguments of an exported call, `undefined` past the ones given (up to the export's arity).
+/// The arguments of an exported call, `undefined` past the ones given.
 pub type Args<'s> = [Value<'s>; MAX_ARGS];
 
 /// The Node environment of the current call into the addon (see the module's invariants).
@@ -84,18 +84,8 @@ pub struct Export {
     pub name: &'static CStr,
     /// The Rust function's name, for the message of a panic caught at the boundary.
     pub rust_name: &'static str,
-    /// How many arguments it reads; missing ones are `undefined`.
-    pub arity: usize,
     /// The body, in safe Rust.
     pub f: for<'s> fn(&mut Env<'s>, Args<'s>) -> Js<Value<'s>>,
-}
-
-fn undefined_in(raw: napi_env) -> napi_value {
-    let mut v = null_mut();
-    // SAFETY: `raw` is the env of the current call (callers pass an `Env`'s pointer or the one
-    // Node handed to the running callback); `v` is a local out-pointer.
-    unsafe { sys::napi_get_undefined(raw, &mut v) };
-    v
 }
 
 impl<'s> Env<'s> {
@@ -166,7 +156,10 @@ impl<'s> Env<'s> {
     }
 
     pub fn undefined(&self) -> Value<'s> {
-        self.value(undefined_in(self.raw))
+        let mut v = null_mut();
+        // SAFETY: valid env; `v` is a local.
+        unsafe { sys::napi_get_undefined(self.raw, &mut v) };
+        self.value(v)
     }
 
     /// The UTF-8 bytes of a string (throws for any other type).
@@ -581,7 +574,8 @@ unsafe extern "C" fn trampoline(raw: napi_env, info: napi_callback_info) -> napi
     let mut argc = MAX_ARGS;
     let mut data: *mut c_void = null_mut();
     // SAFETY: Node passes the env and callback info of this call; `argv` has room for `argc`
-    // values; `argc` and `data` are locals.
+    // values (Node fills the slots past the arguments given with `undefined`); `argc` and `data`
+    // are locals.
     let status = unsafe { sys::napi_get_cb_info(raw, info, &mut argc, argv.as_mut_ptr(), null_mut(), &mut data) };
     // SAFETY: Node passes the env of this call, in the handle scope it opened for it; `env`
     // lives on this frame only.
@@ -591,12 +585,6 @@ unsafe extern "C" fn trampoline(raw: napi_env, info: napi_callback_info) -> napi
     }
     // SAFETY: every function the addon creates has a `&'static Export` as its data.
     let export = unsafe { &*(data as *const Export) };
-    if argc < export.arity {
-        let undef = undefined_in(raw);
-        for a in argv.iter_mut().take(export.arity).skip(argc) {
-            *a = undef;
-        }
-    }
     let args = argv.map(|raw| env.value(raw));
     // A panic must not unwind into Node.
     match catch_unwind(AssertUnwindSafe(|| (export.f)(&mut env, args))) {
