@@ -314,3 +314,42 @@ test('large files: 20 MiB through writeFileSync/readFileSync and async, as bytes
   assert.equal(e.errMsg, 'readFileSync:fail native buffer exceed size limit');
   assert.equal(e.errCode, 1300202);
 });
+
+test('a buffer a getter detaches while the buffer list is read is passed as it is then (empty), not as memory it no longer owns', () => {
+  const { sb, fs } = sandbox('detach');
+  const addon = wxfs.native();
+  const views = { ArrayBuffer: (b) => b, Uint8Array: (b) => new Uint8Array(b, 2), DataView: (b) => new DataView(b, 1, 5), Float64Array: (b) => new Float64Array(b) };
+  for (const [kind, view] of Object.entries(views)) {
+    const lent = new TextEncoder().encode('stale bytes 0123').buffer;
+    const moved = [];
+    const list = [view(lent)];
+    // Reading element 1 runs JavaScript that moves element 0's memory to another ArrayBuffer.
+    Object.defineProperty(list, 1, {
+      get() {
+        moved.push(structuredClone(lent, { transfer: [lent] }));
+        return new ArrayBuffer(0);
+      },
+      enumerable: true,
+    });
+    const json = JSON.stringify({ filePath: `${U}/detached`, __nativeBuffers__: [{ key: 'data', index: 0 }] });
+    assert.equal(addon.invoke(sb.handle, 'writeFileSync', json, list), '{"errMsg":"writeFileSync:ok"}', kind);
+    assert.equal(lent.byteLength, 0, kind);
+    assert.equal(new TextDecoder().decode(moved[0]), 'stale bytes 0123', kind);
+    assert.equal(fs.readFileSync(`${U}/detached`, 'utf8'), '', kind);
+  }
+});
+
+test('a buffer list claiming 2^32 - 1 elements gets an exception, and the host stays alive', () => {
+  const base = freshRoot('sparse');
+  const r = child(
+    `const sb = wxfs.open(CONFIG);
+     const list = [];
+     list.length = 2 ** 32 - 1;
+     try { wxfs.native().invoke(sb.handle, 'accessSync', '{"path":"wxfile://usr"}', list); } catch (e) { console.log(e.message); }
+     console.log(sb.wx.getFileSystemManager().accessSync('wxfile://usr') === undefined ? 'alive' : 'odd');`,
+    base,
+  );
+  assert.equal(r.signal, null, r.stderr);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['wxfs addon: a buffer must be an ArrayBuffer, a typed array or a DataView', 'alive']);
+});
