@@ -503,3 +503,30 @@ fn requests_are_bounded_in_size_and_threads() {
     // Still serving once they are gone.
     assert_eq!(server.get_ok("/api/overview").status, 200);
 }
+
+#[test]
+fn a_storage_write_trims_no_temp_file() {
+    // A host that keeps more temp files after close than the 2 GiB default (its own tempKeep):
+    // the inspector's storage edit opens and closes the sandbox with no config of the host's,
+    // and must not trim them as the default would. A sparse 3 GiB temp file stands for them,
+    // counted by the quota journal that the next open rebuilds from the files.
+    let root = sample_root("serve-temp-kept");
+    let dir = root.join("u1/wx1");
+    let big = dir.join("tmp/kept-by-the-host.bin");
+    std::fs::File::create(&big).unwrap().set_len(3 << 30).unwrap();
+    std::fs::remove_file(dir.join("quota.journal")).unwrap();
+    let server = Server::start(&root, &["--write"]);
+    let r = server.post(&format!("/api/storage/set?sandbox={SB}"), r#"{"key":"edited","data":1}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(std::fs::metadata(&big).map(|m| m.len()).ok(), Some(3 << 30), "the host's temp file was trimmed");
+    let trims: Vec<String> = server.get_ok("/api/events").json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .filter(|m| m.contains("trimmed") || m.contains("removed"))
+        .collect();
+    assert_eq!(trims, Vec::<String>::new());
+    // (Read back last: this default open trims at its own close, as any default host would.)
+    assert_eq!(get_value(&root, "u1", "wx1", "edited")["data"], 1);
+}

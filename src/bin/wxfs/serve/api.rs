@@ -287,7 +287,8 @@ fn message(result: &Value) -> String {
         .map_or_else(|| result.to_string(), str::to_string)
 }
 
-/// Opens `sb` as its host would, makes one bridge call, closes it.
+/// Opens `sb` as its host would (with the platform's default limits: a host's own are not
+/// stored), makes one bridge call, closes it.
 fn write_call(app: &App, sb: &SandboxRef, api: &str, args: &str, what: &str) -> Response {
     let holder = Locks::read().holder(&sb.dir);
     if let Some(why) = read_only_why(app, sb, holder) {
@@ -297,6 +298,9 @@ fn write_call(app: &App, sb: &SandboxRef, api: &str, args: &str, what: &str) -> 
     let text = |b: &Option<Vec<u8>>| b.as_ref().and_then(|b| String::from_utf8(b.clone()).ok()).unwrap_or_default();
     let mut config = Config::new(&app.root, &text(&sb.user), &text(&sb.app)).with_platform(sb.platform);
     config.plugin_id = sb.plugin.as_ref().map(|_| text(&sb.plugin));
+    // A storage edit changes storage only: the close after it trims no temp file (a close trims
+    // to tempKeep, and the host's own, which may be larger than the default, is not known here).
+    config.limits.temp_keep = u64::MAX;
     if config.sandbox_dir() != sb.dir {
         return Response::error(400, "read-only: its ids do not name its directory back");
     }
