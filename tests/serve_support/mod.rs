@@ -11,6 +11,12 @@ use std::time::Duration;
 
 pub const CLI: &str = env!("CARGO_BIN_EXE_wxfs");
 
+/// The `wxfs` binary to serve with: this build's, or `WXFS_SERVE_CLI` (a release build, to time
+/// the page as users see it).
+fn cli() -> String {
+    std::env::var("WXFS_SERVE_CLI").unwrap_or_else(|_| CLI.to_string())
+}
+
 /// A running `wxfs serve`, killed when dropped.
 pub struct Server {
     child: Child,
@@ -28,12 +34,18 @@ pub struct Server {
 impl Server {
     /// `wxfs serve ROOT --port 0 ARGS...`, once it has printed its URL.
     pub fn start(root: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(root, args, &[])
+    }
+
+    /// The same, with these environment variables.
+    pub fn start_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let stderr = root.with_extension(format!("serve-{}.stderr", std::process::id()));
-        let mut child = Command::new(CLI)
+        let mut child = Command::new(cli())
             .arg("serve")
             .arg(root)
             .args(["--port", "0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())

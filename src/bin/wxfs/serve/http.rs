@@ -9,6 +9,8 @@
 //! - a body: sized by `Content-Length` only (a chunked body is refused), at most [`MAX_BODY`] (413);
 //! - time: a connection that sends nothing for [`IDLE`] is dropped, and so is one whose request is
 //!   not whole within [`DEADLINE`]; a response that the client does not read for [`IDLE`] is cut.
+//!   (`WXFS_SERVE_PATIENCE_SECS` sets both, for tests that must hold connections idle for as long
+//!   as they like: which connections get a 503 must not depend on how fast the machine is.)
 //!
 //! Every response carries the headers that keep a browser from reading it in another site's
 //! context or sniffing it into HTML (`nosniff`, a restrictive `Content-Security-Policy`,
@@ -35,6 +37,17 @@ pub const MAX_BODY: usize = 8 * 1024 * 1024;
 pub const IDLE: Duration = Duration::from_secs(10);
 /// Longest the whole request may take to arrive.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// [`IDLE`] and [`DEADLINE`], or both `WXFS_SERVE_PATIENCE_SECS` when it is set (read once).
+fn patience() -> (Duration, Duration) {
+    static SET: std::sync::OnceLock<(Duration, Duration)> = std::sync::OnceLock::new();
+    *SET.get_or_init(|| {
+        match std::env::var("WXFS_SERVE_PATIENCE_SECS").ok().and_then(|v| v.parse::<u64>().ok()).filter(|&s| s > 0) {
+            Some(s) => (Duration::from_secs(s), Duration::from_secs(s)),
+            None => (IDLE, DEADLINE),
+        }
+    })
+}
 
 /// The policy of every response but the page itself: nothing may run, load or frame it.
 const CSP_NONE: &str = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox";
@@ -185,8 +198,9 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, Option<Response>> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let mut read_some = |stream: &mut TcpStream, buf: &mut Vec<u8>, room: usize| -> Result<usize, Option<Response>> {
-        let left = DEADLINE.checked_sub(start.elapsed()).filter(|d| !d.is_zero()).ok_or(None)?;
-        stream.set_read_timeout(Some(left.min(IDLE))).map_err(|_| None)?;
+        let (idle, deadline) = patience();
+        let left = deadline.checked_sub(start.elapsed()).filter(|d| !d.is_zero()).ok_or(None)?;
+        stream.set_read_timeout(Some(left.min(idle))).map_err(|_| None)?;
         match stream.read(&mut chunk[..room.min(4096)]) {
             Ok(0) | Err(_) => Err(None),
             Ok(n) => {
@@ -252,7 +266,7 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, Option<Response>> {
 /// read and dropped for a moment, so that unread request bytes do not turn the close into a
 /// reset that loses the response.
 fn finish(mut stream: TcpStream, response: Response) {
-    let _ = stream.set_write_timeout(Some(IDLE));
+    let _ = stream.set_write_timeout(Some(patience().0));
     if response.send(&mut stream).is_err() {
         return;
     }
