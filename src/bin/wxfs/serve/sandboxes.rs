@@ -93,9 +93,13 @@ pub struct StoreSnapshot {
 const MAX_KV_BYTES: u64 = 512 << 20;
 /// Sandboxes whose last snapshot is kept for the next request.
 const KEPT: usize = 32;
+/// Most bytes of storage files behind the snapshots kept (each is an unlinked copy in the temp
+/// directory, held by its mapping): past it the oldest go first. The newest is always kept.
+const KEPT_BYTES: u64 = 256 << 20;
 
-/// A sandbox directory, the digest of its storage files, and the snapshot opened from them.
-type Kept = (PathBuf, [u8; 32], Arc<StoreSnapshot>);
+/// A sandbox directory, the digest of its storage files, their length, and the snapshot opened
+/// from them.
+type Kept = (PathBuf, [u8; 32], u64, Arc<StoreSnapshot>);
 
 /// The last snapshot of each sandbox, kept while its storage files read back the same bytes
 /// (a digest of them): the page's many requests about one sandbox cost one open, and any change
@@ -118,7 +122,8 @@ impl Snapshots {
             digest.update(bytes);
         }
         let digest: [u8; 32] = digest.finalize().into();
-        if let Some((_, _, snap)) = self.kept.lock().unwrap().iter().find(|(d, f, _)| d == dir && *f == digest) {
+        let len: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+        if let Some((_, _, _, snap)) = self.kept.lock().unwrap().iter().find(|(d, f, _, _)| d == dir && *f == digest) {
             return Ok(snap.clone());
         }
         let (store, report, scratch) = crate::inspect::open_copy(&files)?;
@@ -127,11 +132,11 @@ impl Snapshots {
         drop(scratch);
         let snap = Arc::new(StoreSnapshot { store, report });
         let mut kept = self.kept.lock().unwrap();
-        kept.retain(|(d, _, _)| d != dir);
-        if kept.len() >= KEPT {
+        kept.retain(|(d, _, _, _)| d != dir);
+        while !kept.is_empty() && (kept.len() >= KEPT || kept.iter().map(|k| k.2).sum::<u64>() + len > KEPT_BYTES) {
             kept.remove(0);
         }
-        kept.push((dir.to_path_buf(), digest, snap.clone()));
+        kept.push((dir.to_path_buf(), digest, len, snap.clone()));
         Ok(snap)
     }
 }
