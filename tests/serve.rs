@@ -7,7 +7,7 @@
 mod common;
 mod serve_support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;

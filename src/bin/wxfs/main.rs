@@ -2,9 +2,9 @@
 //! developer writes; the other commands look into the sandboxes under a root.
 //!
 //! Inspection never creates or changes a sandbox: `ls`, `storage` and `serve` read (they work while
-//! the mini-program runs in another process; `serve --write` edits storage only where none does), `invoke` runs an api only in a sandbox that exists
-//! unless `--create` says otherwise. Exit status: 0 success, 1 failure (named on stderr), 2 a
-//! wrong command line.
+//! the mini-program runs in another process; `serve --write` edits storage only where none runs),
+//! `invoke` runs an api only in a sandbox that exists unless `--create` says otherwise. Exit
+//! status: 0 success, 1 failure (named on stderr), 2 a wrong command line.
 
 mod demo;
 mod inspect;
