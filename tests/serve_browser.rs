@@ -7,7 +7,8 @@
 //! the held sandbox's writes all landed. Screenshots of each view: `target/inspector-screenshots/`.
 //!
 //! Without node, chromium or `tests/inspector/node_modules` it prints `skipped: ...`, and fails
-//! when `CI` is set.
+//! when `CI` is set. It prints how long the overview took to draw after navigation, three loads
+//! (a figure, never asserted); `WXFS_SERVE_CLI=target/release/wxfs` times a release build.
 
 mod common;
 mod serve_support;
@@ -95,13 +96,29 @@ fn fill(root: &Path) {
     for d in 0..DIRS {
         call(&s, "mkdirSync", json!({"dirPath": format!("wxfile://usr/d{d:03}")}));
         for f in 0..FILES_PER_DIR {
-            call(&s, "writeFileSync", json!({"filePath": format!("wxfile://usr/d{d:03}/f{f:04}.txt"), "data": format!("file {d}/{f}\n")}));
+            call(
+                &s,
+                "writeFileSync",
+                json!({"filePath": format!("wxfile://usr/d{d:03}/f{f:04}.txt"), "data": format!("file {d}/{f}\n")}),
+            );
         }
     }
-    call(&s, "writeFileSync", json!({"filePath": "wxfile://usr/readme.txt", "data": "Hello from the test host.\nSecond line.\n"}));
+    call(
+        &s,
+        "writeFileSync",
+        json!({"filePath": "wxfile://usr/readme.txt", "data": "Hello from the test host.\nSecond line.\n"}),
+    );
     let pic = b64.encode(picture());
-    call(&s, "writeFileSync", json!({"filePath": "wxfile://usr/picture.bmp", "__nativeBuffers__": [{"key": "data", "base64": pic}]}));
-    call(&s, "writeFileSync", json!({"filePath": format!("wxfile://usr/{MARKUP_FILE}"), "data": "<script>window.__pwned=4</script>"}));
+    call(
+        &s,
+        "writeFileSync",
+        json!({"filePath": "wxfile://usr/picture.bmp", "__nativeBuffers__": [{"key": "data", "base64": pic}]}),
+    );
+    call(
+        &s,
+        "writeFileSync",
+        json!({"filePath": format!("wxfile://usr/{MARKUP_FILE}"), "data": "<script>window.__pwned=4</script>"}),
+    );
     let t = call(&s, "host.createTempFile", json!({"data": "a saved download", "extension": "txt"}));
     call(&s, "saveFile", json!({"tempFilePath": t["tempFilePath"]}));
     call(&s, "host.createTempFile", json!({"data": "a temp file the host made", "extension": "txt"}));
@@ -187,7 +204,8 @@ fn the_inspector_in_a_browser() {
         .unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{said}");
-    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap_or_default()).unwrap_or_else(|e| panic!("no report ({e}): {said}"));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no report ({e}): {said}"));
     assert_eq!(report["errors"], json!([]), "{said}");
     assert!(out.status.success(), "{said}");
     let done = holder.stop();
@@ -210,7 +228,10 @@ fn the_inspector_in_a_browser() {
     let big = &overview["u1/wxbig"];
     assert_eq!(big["title"], "wechatu1 / wxbig");
     assert_eq!(big["keysText"], "10,002 keys (1 encrypted)");
-    assert_eq!(big["bars"]["entries"]["text"], format!("{} of 200,000", fmt(expected["u1/wxbig"]["entries"][0].as_u64().unwrap())));
+    assert_eq!(
+        big["bars"]["entries"]["text"],
+        format!("{} of 200,000", fmt(expected["u1/wxbig"]["entries"][0].as_u64().unwrap()))
+    );
     assert_eq!(overview["u1/wxbig/plugin/plug-1"]["plugin"], "plugin plug-1");
     assert_eq!(overview["u1/wxali@alipay"]["platform"], "alipay");
     assert_eq!(overview["u1/wxedit"]["notes"], json!(["1 file(s) of interrupted writes in staging (removed at the next open)"]));
@@ -222,7 +243,10 @@ fn the_inspector_in_a_browser() {
     let want = &expected["u1/wxbig"];
     assert_eq!((&st["keys"], &st["encrypted"], &st["bytes"]), (&want["keys"], &want["encrypted"], &want["storage"][0]));
     assert_eq!((&st["rows"], &st["range"], &st["firstKey"]), (&json!(100), &json!("1–100 of 10,002"), &json!("key-00000")));
-    assert_eq!((&report["storagePage2"]["range"], &report["storagePage2"]["firstKey"]), (&json!("101–200 of 10,002"), &json!("key-00100")));
+    assert_eq!(
+        (&report["storagePage2"]["range"], &report["storagePage2"]["firstKey"]),
+        (&json!("101–200 of 10,002"), &json!("key-00100"))
+    );
     assert_eq!(report["value"], "{\n  \"id\": 150,\n  \"name\": \"item 150\",\n  \"tags\": [\n    \"a\",\n    \"b\"\n  ]\n}");
     let text = serde_json::to_string(&report).unwrap();
     assert!(!text.contains("session-token") && !text.contains("secret-value"), "an encrypted item's name or value was shown");
@@ -251,7 +275,10 @@ fn the_inspector_in_a_browser() {
     let lib = common::Lib::load();
     let h = lib.open(&json!({"root": root, "userId": "u1", "appId": "wxedit"})).unwrap();
     let (_, got) = lib.invoke(h, "getStorageSync", &json!({"key": "greeting"}));
-    assert_eq!((got["data"].to_string(), &got["dataType"]), (r#"{"hello":"browser","n":12345678901234567890}"#.to_string(), &json!("Object")));
+    assert_eq!(
+        (got["data"].to_string(), &got["dataType"]),
+        (r#"{"hello":"browser","n":12345678901234567890}"#.to_string(), &json!("Object"))
+    );
     assert_eq!(report["edit"]["shown"], "{\n  \"hello\": \"browser\",\n  \"n\": 12345678901234567890\n}");
     assert_eq!(report["edit"]["refused"], "setStorageSync:fail exceed storage item max length");
     assert_eq!(lib.invoke(h, "getStorageSync", &json!({"key": "added"})).1["data"], "typed in the browser");
@@ -262,29 +289,51 @@ fn the_inspector_in_a_browser() {
 
     // Events heard live in another tab: the repair the edit's open made, and the edits.
     let events: Vec<&str> = report["events"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-    assert!(events.contains(&"library | warn | u1/wxedit | u1/wxedit/staging: 1 file(s) of interrupted writes removed (1 bytes)"), "{events:#?}");
+    assert!(
+        events.contains(&"library | warn | u1/wxedit | u1/wxedit/staging: 1 file(s) of interrupted writes removed (1 bytes)"),
+        "{events:#?}"
+    );
     assert!(events.contains(&"inspector | info | u1/wxedit | set \"greeting\": done (setStorageSync)"), "{events:#?}");
     assert_eq!(report["eventsTabKept"], true, "the events tab was reloaded");
 
     // The held sandbox: read-only, refused with its pid, and its writes kept landing.
     let held = &report["held"];
-    let why = format!("read-only: open in process {holder_pid}; the inspector never writes into a sandbox another process has open");
+    let why =
+        format!("read-only: open in process {holder_pid}; the inspector never writes into a sandbox another process has open");
     assert_eq!((&held["view"]["readOnly"], &held["view"]["buttons"], &held["editButtons"]), (&json!(why), &json!(0), &json!(0)));
     assert_eq!(held["write"], json!({"status": 409, "error": why}));
     assert_eq!(done.failed, Vec::<String>::new(), "the held sandbox's writes failed while the page was open");
     let (first, second) = (held["first"].as_u64().unwrap(), held["second"].as_u64().unwrap());
-    assert!(first < second && second <= done.writes, "the counter moved on while inspected: {first} then {second}, {} written", done.writes);
+    assert!(
+        first < second && second <= done.writes,
+        "the counter moved on while inspected: {first} then {second}, {} written",
+        done.writes
+    );
+    // And the last of them landed: the holder's final counter and file, read back once it closed.
+    let s = Session::open(Config::new(&root, "u2", "wxheld")).unwrap();
+    assert_eq!(call(&s, "getStorageSync", json!({"key": "counter"}))["data"], done.writes);
+    assert_eq!(
+        call(&s, "readFileSync", json!({"filePath": "wxfile://usr/counter.txt", "encoding": "utf8"}))["data"],
+        done.writes.to_string()
+    );
+    drop(s);
 
     let ms: Vec<f64> = report["overviewReadyMs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    println!("overview of {KEYS} keys and {} files drawn {ms:.0?} ms after navigation (debug build)", DIRS * FILES_PER_DIR);
+    let api: Vec<f64> = report["overviewApiMs"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    let build = if std::env::var_os("WXFS_SERVE_CLI").is_some() { "WXFS_SERVE_CLI" } else { "this build" };
+    println!(
+        "overview of {KEYS} keys and {} files drawn {ms:.0?} ms after navigation, /api/overview answered in {api:.0?} ms (served by {build})",
+        DIRS * FILES_PER_DIR
+    );
     let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_file(&report_path);
 }
 
 fn fmt(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
