@@ -13,7 +13,7 @@ use serde_json::json;
 use wxfs::{bridge, Config, Session};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wxfs");
-const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "invoke", "gc", "fsck"];
+const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "serve", "invoke", "gc", "fsck"];
 
 fn wxfs(args: &[&str]) -> Output {
     Command::new(CLI).args(args).stdin(Stdio::null()).output().unwrap()

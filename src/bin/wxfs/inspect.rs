@@ -5,6 +5,7 @@
 //! one go (each is append-only or replaced by a rename, so one read is a state it was in), and a
 //! file listing is a snapshot that stayed the same over two walks.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,30 +66,78 @@ pub fn existing_sandbox(root: &Path, user: &str, app: &str) -> Result<PathBuf, S
     Ok(dir)
 }
 
-/// Whether another process holds the sandbox's lock, found without taking it (taking it, even
-/// for an instant, could make the mini-program's own open fail as busy). Linux lists every
-/// `flock` in /proc/locks; elsewhere the answer is unknown.
-#[cfg(not(target_os = "linux"))]
-fn held_elsewhere(_dir: &Path) -> Option<bool> {
-    None
+/// Who holds a sandbox's lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody: the sandbox is closed.
+    Idle,
+    /// This process id (as /proc/locks names it).
+    Process(u32),
+    /// This system does not say (not Linux, or /proc unreadable).
+    Unknown,
 }
 
-#[cfg(target_os = "linux")]
-fn held_elsewhere(dir: &Path) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir.join(sandbox::LOCK)).ok()?;
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
-    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-    // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF": device in hex, inode in decimal.
-    let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    Some(locks.lines().any(|l| l.contains(" FLOCK ") && l.split_whitespace().any(|w| w == id)))
+/// The locks taken on this system, read once: (device, inode) of each `flock`ed file -> the pid
+/// that took it. Reading them takes no lock, so the mini-program's own open never finds the
+/// sandbox busy because the inspector looked.
+pub struct Locks(Option<HashMap<(u64, u64), u32>>);
+
+impl Locks {
+    #[cfg(target_os = "linux")]
+    pub fn read() -> Locks {
+        let Ok(text) = std::fs::read_to_string("/proc/locks") else { return Locks(None) };
+        let mut held = HashMap::new();
+        // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF" (a blocked waiter's line has "->"
+        // after the number): device in hex, inode in decimal.
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some(at) = words.iter().position(|w| *w == "FLOCK") else { continue };
+            if words.get(at.wrapping_sub(1)).is_some_and(|w| *w == "->") {
+                continue;
+            }
+            let (Some(pid), Some(id)) = (words.get(at + 3), words.get(at + 4)) else { continue };
+            let mut f = id.split(':');
+            let (Some(major), Some(minor), Some(ino)) = (f.next(), f.next(), f.next()) else { continue };
+            let (Ok(major), Ok(minor), Ok(ino), Ok(pid)) =
+                (u32::from_str_radix(major, 16), u32::from_str_radix(minor, 16), ino.parse::<u64>(), pid.parse::<u32>())
+            else {
+                continue;
+            };
+            held.insert((libc::makedev(major, minor), ino), pid);
+        }
+        Locks(Some(held))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn read() -> Locks {
+        Locks(None)
+    }
+
+    /// Who holds the lock of the sandbox in `dir`.
+    pub fn holder(&self, dir: &Path) -> Holder {
+        let Some(held) = &self.0 else { return Holder::Unknown };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(meta) = dir.join(sandbox::LOCK).symlink_metadata() else { return Holder::Unknown };
+            match held.get(&(meta.dev(), meta.ino())) {
+                Some(&pid) => Holder::Process(pid),
+                None => Holder::Idle,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (held, dir);
+            Holder::Unknown
+        }
+    }
 }
 
 fn state(dir: &Path) -> &'static str {
-    match held_elsewhere(dir) {
-        Some(true) => "open",
-        Some(false) => "closed",
-        None => "?",
+    match Locks::read().holder(dir) {
+        Holder::Process(_) => "open",
+        Holder::Idle => "closed",
+        Holder::Unknown => "?",
     }
 }
 
@@ -114,8 +163,12 @@ fn measure(path: &Path, self_too: bool) -> (u64, u64) {
 /// The quota journal's figures, read in one go without taking the lock: usage, with the writes
 /// it has no commit for yet measured from the files as they are (a running mini-program's last
 /// write is one: its commit rides with the next write), and how many those are.
-fn journal_figures(dir: &Path) -> Result<(wxfs::quota::Usage, usize), String> {
-    let replay = match std::fs::read(dir.join(journal::Journal::FILE)) {
+pub fn journal_figures(dir: &Path) -> Result<(wxfs::quota::Usage, usize), String> {
+    let path = dir.join(journal::Journal::FILE);
+    if path.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+        return Err("quota journal is not a regular file".into());
+    }
+    let replay = match std::fs::read(&path) {
         Ok(bytes) => journal::replay_bytes(&bytes).map_err(|e| e.to_string())?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("quota journal missing".into()),
         Err(e) => return Err(format!("quota journal unreadable: {e}")),
@@ -272,7 +325,7 @@ pub fn ls_sandbox(root: &Path, user: &str, app: &str) -> Result<(), String> {
 }
 
 /// A directory removed when dropped.
-struct ScratchDir(PathBuf);
+pub struct ScratchDir(PathBuf);
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
@@ -285,21 +338,44 @@ impl Drop for ScratchDir {
 /// rename, so one read is a state it was in) into a scratch directory, and the copy is opened.
 /// The copy's open report says what the next real open would repair.
 fn storage_snapshot(dir: &Path) -> Result<(wxfs::storage::Store, wxfs::storage::OpenReport, ScratchDir), String> {
+    open_copy(&read_kv_files(dir, u64::MAX)?)
+}
+
+/// The regular files of the sandbox's storage directory (symbolic links are not followed), each
+/// read in one go; at most `max_bytes` together.
+pub fn read_kv_files(dir: &Path, max_bytes: u64) -> Result<Vec<(std::ffi::OsString, Vec<u8>)>, String> {
+    let kv = dir.join(sandbox::KV);
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    for e in std::fs::read_dir(&kv).map_err(|e| format!("{}: {e}", kv.display()))?.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        total = total.saturating_add(e.metadata().map_or(0, |m| m.len()));
+        if total > max_bytes {
+            return Err(format!("{}: more than {max_bytes} bytes of storage files", kv.display()));
+        }
+        match std::fs::read(e.path()) {
+            Ok(bytes) => files.push((e.file_name(), bytes)),
+            // Replaced or removed since the listing (a compaction finishing): skip it.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(format!("{}: {err}", e.path().display())),
+        }
+    }
+    Ok(files)
+}
+
+/// Writes `files` into a new scratch directory (outside the root) and opens them as a store.
+pub fn open_copy(
+    files: &[(std::ffi::OsString, Vec<u8>)],
+) -> Result<(wxfs::storage::Store, wxfs::storage::OpenReport, ScratchDir), String> {
     let mut name = [0u8; 8];
     getrandom::getrandom(&mut name).map_err(|e| e.to_string())?;
     let scratch = ScratchDir(std::env::temp_dir().join(format!("wxfs-storage-{}-{}", std::process::id(), hex::encode(name))));
     let copy = scratch.0.join(sandbox::KV);
     std::fs::create_dir_all(&copy).map_err(|e| format!("{}: {e}", copy.display()))?;
-    let kv = dir.join(sandbox::KV);
-    for e in std::fs::read_dir(&kv).map_err(|e| format!("{}: {e}", kv.display()))?.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_file()) {
-            match std::fs::read(e.path()) {
-                Ok(bytes) => std::fs::write(copy.join(e.file_name()), bytes).map_err(|e| e.to_string())?,
-                // Replaced or removed since the listing (a compaction finishing): skip it.
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(format!("{}: {err}", e.path().display())),
-            }
-        }
+    for (name, bytes) in files {
+        std::fs::write(copy.join(name), bytes).map_err(|e| e.to_string())?;
     }
     let (store, report) =
         wxfs::storage::Store::open(&copy, wxfs::storage::Durability::Process).map_err(|e| format!("storage: {e}"))?;

@@ -1,14 +1,15 @@
 //! `wxfs`: the host developer's tool. `wxfs demo` plays the image-cache scenario a mini-program
 //! developer writes; the other commands look into the sandboxes under a root.
 //!
-//! Inspection never creates or changes a sandbox: `ls` and `storage` read (they work while the
-//! mini-program runs in another process), `invoke` runs an api only in a sandbox that exists
-//! unless `--create` says otherwise. Exit status: 0 success, 1 failure (named on stderr), 2 a
-//! wrong command line.
+//! Inspection never creates or changes a sandbox: `ls`, `storage` and `serve` read (they work while
+//! the mini-program runs in another process; `serve --write` edits storage only where none runs),
+//! `invoke` runs an api only in a sandbox that exists unless `--create` says otherwise. Exit
+//! status: 0 success, 1 failure (named on stderr), 2 a wrong command line.
 
 mod demo;
 mod inspect;
 mod maintain;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Inspect and maintain the wxfs sandboxes of a mini-program host",
     after_help = "Inspection never creates or changes a sandbox; `ls` and `storage` also work while the \
-                  mini-program runs in another process.\nExit status: 0 success, 1 failure, 2 wrong arguments."
+                  mini-program runs in another process, and so does `serve`.\nExit status: 0 success, 1 failure, 2 wrong arguments."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -85,6 +86,26 @@ enum Command {
         /// Create the sandbox (and ROOT) when it does not exist, instead of failing
         #[arg(long)]
         create: bool,
+    },
+    /// Serve a web page on this machine to look into the sandboxes under ROOT (and edit storage)
+    ///
+    /// Overview, storage, files and events, as the devtools Storage panel shows them. Reads as
+    /// `ls` and `storage` do: works while the mini-program runs in another process, takes no
+    /// lock and creates nothing under ROOT. Prints the address to open, with its token.
+    Serve {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// The port to listen on [default: any free port]
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        port: u16,
+        /// Allow adding, editing, deleting and clearing storage, through the library's own calls,
+        /// in sandboxes no other process has open
+        #[arg(long)]
+        write: bool,
+        /// Listen on this address instead of 127.0.0.1 (anyone who can reach it and has the
+        /// token can then read the sandboxes)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::IpAddr>,
     },
     /// Trim the temp files of all sandboxes under ROOT, least recently used sandbox first
     ///
@@ -151,6 +172,7 @@ fn main() -> ExitCode {
             Some(StorageCommand::Get { key }) => inspect::storage_get(&root, &user, &app, &key),
         },
         Command::Invoke { root, user, app, api, json, create } => inspect::invoke(&root, &user, &app, &api, &json, create),
+        Command::Serve { root, port, write, listen } => serve::serve(&root, port, write, listen),
         Command::Gc { root, limit } => maintain::gc(&root, limit.unwrap_or(0)),
         Command::Fsck { root, repair } => maintain::fsck(&root, repair),
     };
