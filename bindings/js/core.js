@@ -224,7 +224,14 @@ function createApi(host, dialect) {
       result.catch(function () {});
     }
     var deliver = function (res) {
-      var shaped = isOk(res) ? finish(res, o) : res;
+      // This runs inside the host's native callback: nothing may throw out of it, or the
+      // callbacks never run (and a Node host under the strict exception policy exits).
+      var shaped;
+      try {
+        shaped = isOk(res) ? finish(res, o) : res;
+      } catch (e) {
+        shaped = failure(api, e && e.message ? e.message : String(e));
+      }
       // Never inside the native callback, never before the call returned.
       defer(function () {
         settle(shaped, o, promise);
@@ -277,10 +284,15 @@ function createApi(host, dialect) {
 
   // ---- FileSystemManager -----------------------------------------------------------------------
 
-  /** read: the library fills a buffer of the caller's size and this copies it into the caller's own. */
+  /**
+   * read: the library fills a buffer of the caller's size and this copies it into the caller's own.
+   * `arrayBufferLength` is the bridge's stand-in for that buffer, never the caller's: one given
+   * without a buffer is dropped, so the library answers as WeChat does for a missing arrayBuffer.
+   */
   function readArgs(o) {
     var a = copyFields(o);
     var target = a.arrayBuffer;
+    delete a.arrayBufferLength;
     if (codec.isBinary(target)) {
       delete a.arrayBuffer;
       a.arrayBufferLength = target.byteLength;
@@ -291,6 +303,7 @@ function createApi(host, dialect) {
   function fillRead(res, target, offset) {
     var data = res.data;
     delete res.data;
+    if (!codec.isBinary(target)) throw new TypeError('wxfs: read answered without a buffer to fill');
     if (data && res.bytesRead > 0) codec.bytesOf(target).set(new Uint8Array(data, 0, res.bytesRead), offset || 0);
     res.arrayBuffer = target;
     return res;
@@ -495,6 +508,8 @@ function createApi(host, dialect) {
     var rows = dialect.globals;
     var target = out;
     if (parts[0] === dialect.fileSystemManagerClass) {
+      // The class itself is there whenever one of its methods is.
+      if (parts.length === 1) return Object.keys(fsm).length > 0;
       parts.shift();
       rows = dialect.fileSystemManager;
       target = fsm;
