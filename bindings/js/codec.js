@@ -10,7 +10,9 @@
 
 var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 var B64_INDEX = (function () {
-  var t = new Int16Array(128).fill(-1);
+  // A loop rather than TypedArray fill: engines with typed arrays but an ES5 library lack it.
+  var t = new Int16Array(128);
+  for (var j = 0; j < 128; j++) t[j] = -1;
   for (var i = 0; i < 64; i++) t[B64.charCodeAt(i)] = i;
   return t;
 })();

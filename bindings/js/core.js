@@ -348,7 +348,7 @@ function createApi(host, dialect) {
           },
           function (res, o) {
             return isRead ? fillRead(res, target, o.offset) : shapeFs(method, res);
-          },
+          }
         );
       };
     }
@@ -425,7 +425,7 @@ function createApi(host, dialect) {
           function (o) {
             return row.storage ? storageArgs(name, o) : copyFields(o);
           },
-          shape,
+          shape
         );
       };
     }
