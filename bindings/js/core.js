@@ -58,9 +58,10 @@ function isOkMessage(res) {
   return typeof m === 'string' && m.slice(-3) === ':ok';
 }
 
-/** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode. */
-function syncError(res) {
-  var e = new Error(res.errMsg);
+/** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode; an
+ * Error of `realm` when given (the realm the api object is for). */
+function syncError(res, realm) {
+  var e = new (realm ? realm.Error : Error)(res.errMsg);
   e.errMsg = res.errMsg;
   if (res.errCode !== undefined) e.errCode = res.errCode;
   return e;
@@ -89,7 +90,7 @@ function defaultReport(e) {
  * The transport: api + argument object in, result object out, over whichever native form the
  * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done)}.
  */
-function transport(host, binaryFields) {
+function transport(host, binaryFields, realm) {
   var binary = typeof host.invokeBinary === 'function';
   if (!binary && typeof host.invokeJson !== 'function') {
     throw new TypeError('wxfs: the host must provide invokeBinary(api, json, buffers) or invokeJson(api, json)');
@@ -98,14 +99,14 @@ function transport(host, binaryFields) {
     return codec.encodeArgs(args, lift ? binaryFields : [], binary);
   }
   function decodeBinary(out) {
-    return typeof out === 'string' ? codec.decodeBinary(out) : codec.decodeBinary(out[0], out.slice(1));
+    return typeof out === 'string' ? codec.decodeBinary(out, undefined, realm) : codec.decodeBinary(out[0], out.slice(1), realm);
   }
   var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
   function callRaw(api, json) {
     return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
   }
   function decode(out) {
-    return binary ? decodeBinary(out) : codec.decodeBase64(out);
+    return binary ? decodeBinary(out) : codec.decodeBase64(out, realm);
   }
   function callJson(api, json) {
     return decode(callRaw(api, json));
@@ -114,7 +115,7 @@ function transport(host, binaryFields) {
     call: function (api, args, lift) {
       if (!lift) return callJson(api, JSON.stringify(args));
       var e = encode(args, lift);
-      return binary ? decodeBinary(host.invokeBinary(api, e.json, e.buffers)) : codec.decodeBase64(host.invokeJson(api, e.json));
+      return binary ? decodeBinary(host.invokeBinary(api, e.json, e.buffers)) : codec.decodeBase64(host.invokeJson(api, e.json), realm);
     },
     /** A call whose arguments are JSON text already (no ArrayBuffer among them). */
     callJson: callJson,
@@ -129,11 +130,11 @@ function transport(host, binaryFields) {
       var e = encode(args, lift);
       if (binary) {
         host.invokeBinaryAsync(api, e.json, e.buffers, function (json, buffers) {
-          done(codec.decodeBinary(json, buffers));
+          done(codec.decodeBinary(json, buffers, realm));
         });
       } else {
         host.invokeJsonAsync(api, e.json, function (json) {
-          done(codec.decodeBase64(json));
+          done(codec.decodeBase64(json, realm));
         });
       }
     },
@@ -155,10 +156,23 @@ function transport(host, binaryFields) {
  *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
  *   storageGet(key) -> json | [json, dataType] | code: optional, the typed wxfs_storage_get, which
  *     getStorageSync uses first (anything but a value found is then asked of the bridge).
+ *   realm: optional, {JSON, Object, Date, Error, ArrayBuffer, Uint8Array, Promise} of the realm the object
+ *     is for (a `vm` context, an iframe), when that is not this one: results, Dates, Sync Errors,
+ *     ArrayBuffers (copied) and Promises are then made there, so `instanceof` there holds.
  * }
  */
 function createApi(host, dialect) {
-  var t = transport(host, dialect.binaryFields);
+  var realm = host.realm || null;
+  var PromiseOf = realm ? realm.Promise : Promise;
+  var parseJson = realm ? realm.JSON.parse : JSON.parse;
+  var newObject = realm
+    ? function () {
+        return new realm.Object();
+      }
+    : function () {
+        return {};
+      };
+  var t = transport(host, dialect.binaryFields, realm);
   // The platform's envelope: WeChat's errMsg unless the dialect says otherwise (Alipay).
   var isOk = dialect.isOk || isOkMessage;
   var makeError = dialect.syncError || syncError;
@@ -171,7 +185,7 @@ function createApi(host, dialect) {
   function syncFailed(api, res) {
     var how = dialect.syncFailure ? dialect.syncFailure(api) : 'throw';
     if (how === 'result') return res;
-    var e = makeError(res);
+    var e = makeError(res, realm);
     if (how === 'error') return e;
     throw e;
   }
@@ -216,7 +230,7 @@ function createApi(host, dialect) {
     var promise = null;
     var result;
     if (promiseCapable && typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
-      result = new Promise(function (resolve, reject) {
+      result = new PromiseOf(function (resolve, reject) {
         promise = { resolve: resolve, reject: reject };
       });
       // Handled from birth: an unawaited rejection is the caller's choice, as in WeChat, and must
@@ -262,7 +276,7 @@ function createApi(host, dialect) {
     if (returns === null || returns === undefined) return undefined;
     if (returns === '*') return res;
     if (typeof returns === 'string') return res[returns];
-    var out = {};
+    var out = newObject();
     for (var i = 0; i < returns.length; i++) out[returns[i]] = res[returns[i]];
     return out;
   }
@@ -391,13 +405,13 @@ function createApi(host, dialect) {
 
   function shapeStorage(api, res) {
     if (api === 'getStorage') {
-      res.data = types.decode(res.data, res.dataType);
+      res.data = types.decode(res.data, res.dataType, realm);
       delete res.dataType;
     } else if (api === 'batchGetStorage' && Array.isArray(res.dataList)) {
       var dt = res.dataTypeList;
       if (Array.isArray(dt)) {
         res.dataList = res.dataList.map(function (d, i) {
-          return types.decode(d, dt[i]);
+          return types.decode(d, dt[i], realm);
         });
       }
       delete res.dataTypeList;
@@ -437,12 +451,12 @@ function createApi(host, dialect) {
           // The host's typed get: only the value's JSON is parsed. Anything but a value found (a
           // missing key, an error) is asked of the bridge, which answers in the platform's words.
           var got = storageGet(key);
-          if (typeof got === 'string') return JSON.parse(got);
-          if (got !== null && typeof got === 'object') return types.decode(JSON.parse(got[0]), got[1]);
+          if (typeof got === 'string') return parseJson(got);
+          if (got !== null && typeof got === 'object') return types.decode(parseJson(got[0]), got[1], realm);
         }
         var res = t.callJson(syncName, key === undefined ? '{}' : '{"key":' + JSON.stringify(key) + '}');
         if (!isOk(res)) return syncFailed(syncName, res);
-        return types.decode(res.data, res.dataType);
+        return types.decode(res.data, res.dataType, realm);
       };
       return;
     }

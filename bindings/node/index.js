@@ -15,6 +15,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const vm = require('vm');
 const core = require('../js');
 
 const CHECKOUT = path.resolve(__dirname, '..', '..');
@@ -77,8 +78,20 @@ function load() {
   return native;
 }
 
-/** Open (or share) a sandbox; `config` is wxfs_open's JSON config as an object. */
-function open(config) {
+/**
+ * The globals of a `vm` context that `wx` built for it must use, so that `instanceof Date`,
+ * `instanceof Error`, `instanceof ArrayBuffer` and `instanceof Promise` hold in its code.
+ */
+function realmOf(context) {
+  if (!vm.isContext(context)) throw new TypeError('wxfs: apiFor(context) takes a vm context (vm.createContext())');
+  return vm.runInContext('({ JSON: JSON, Object: Object, Date: Date, Error: Error, ArrayBuffer: ArrayBuffer, Uint8Array: Uint8Array, Promise: Promise })', context);
+}
+
+/**
+ * Open (or share) a sandbox; `config` is wxfs_open's JSON config as an object. `options.context`:
+ * a `vm` context whose code will call the object (devtools-style hosts), as for `apiFor`.
+ */
+function open(config, options) {
   const { addon } = load();
   const platform = (config && config.platform) || 'wechat';
   const dialect = core.dialects[platform];
@@ -104,12 +117,18 @@ function open(config) {
     defer: setImmediate,
   };
   // The library refused an unknown platform at open, so a dialect exists here.
-  const api = core.createApi(host, dialect);
+  const apiFor = (context) => core.createApi(context === undefined ? host : { ...host, realm: realmOf(context) }, dialect);
+  const api = apiFor(options && options.context);
   return {
     [dialect.name]: api,
     api,
     platform,
     handle,
+    /**
+     * Another api object over this sandbox, for code running in the `vm` context `context`: its
+     * results, Dates, Sync Errors, ArrayBuffers and Promises are that context's.
+     */
+    apiFor,
     /** The raw bridge, host.* included: a result object, its ArrayBuffers as ArrayBuffers. */
     invoke(api, args) {
       const e = core.codec.encodeArgs(args, null, true);
