@@ -133,3 +133,12 @@ fn android_library_check_accepts_16k_and_64k_alignment() {
     assert!(!ok && err.contains("has soname 'none', expected 'libwxfs.so'"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The release script and the consumer tests at least parse; .ci/run runs both.
+#[test]
+fn release_scripts_parse() {
+    for script in ["packaging/release.sh", "packaging/test-artifacts.sh", "packaging/android/check-so.sh"] {
+        let out = Command::new("sh").arg("-n").arg(common::repo_dir().join(script)).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
