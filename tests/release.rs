@@ -41,7 +41,12 @@ fn one_version_everywhere() {
     ];
     let header = text("include/wxfs.h");
     let define = |name: &str| {
-        header.lines().find_map(|l| l.strip_prefix(&format!("#define {name} "))).unwrap_or_else(|| panic!("no {name}")).trim().to_string()
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .trim()
+            .to_string()
     };
     seen.push((
         "include/wxfs.h MAJOR.MINOR.PATCH",
@@ -71,7 +76,10 @@ fn one_version_everywhere() {
     let minor = VERSION.rsplit_once('.').unwrap().0;
     for rel in ["packaging/example/CMakeLists.txt", "packaging/wxfsConfig.cmake.in", "README.md"] {
         for l in text(rel).lines().filter(|l| l.contains("find_package(wxfs ")) {
-            assert!(l.contains(&format!("find_package(wxfs {minor} REQUIRED)")), "{rel}: `{l}` asks for another version than {minor}");
+            assert!(
+                l.contains(&format!("find_package(wxfs {minor} REQUIRED)")),
+                "{rel}: `{l}` asks for another version than {minor}"
+            );
         }
     }
 }
