@@ -19,6 +19,10 @@
 // C harness (bindings/swift/check_syntax.py, run by `cargo test --test bindings`).
 import PackageDescription
 
+/// The release this manifest belongs to (tests/release.rs: equal to Cargo.toml's version); a
+/// release commit sets `wxfsBinary` to that release's Wxfs-<version>.xcframework.zip.
+let wxfsVersion = "0.2.0"
+
 /// (url, checksum) of a release's Wxfs.xcframework.zip; nil in the source tree.
 let wxfsBinary: (url: String, checksum: String)? = nil
 

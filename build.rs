@@ -6,6 +6,9 @@
 use std::env;
 use std::path::PathBuf;
 
+#[path = "packaging/soname.rs"]
+mod soname;
+
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -40,11 +43,11 @@ fn main() {
 
     // The shared library's soname carries the ABI version (packaging/install.sh installs
     // libwxfs.so.MAJOR.MINOR.PATCH -> libwxfs.so.<ABI>), so hosts bind to the ABI, not the release.
+    // Android's is the plain file name (Bionic requires a DT_SONAME from API 23): packaging/soname.rs.
     let abi = abi_version(&crate_dir.join("src/ffi/mod.rs"));
-    match env::var("CARGO_CFG_TARGET_OS").as_deref() {
-        Ok("linux") => println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwxfs.so.{abi}"),
-        Ok("macos") => println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libwxfs.{abi}.dylib"),
-        _ => {}
+    println!("cargo:rerun-if-changed=packaging/soname.rs");
+    if let Some(arg) = soname::link_arg(&env::var("CARGO_CFG_TARGET_OS").unwrap_or_default(), abi) {
+        println!("cargo:rustc-cdylib-link-arg={arg}");
     }
 }
 

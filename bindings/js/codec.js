@@ -10,19 +10,38 @@
 
 var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 var B64_INDEX = (function () {
-  var t = new Int16Array(128).fill(-1);
+  // A loop rather than TypedArray fill: engines with typed arrays but an ES5 library lack it.
+  var t = new Int16Array(128);
+  for (var j = 0; j < 128; j++) t[j] = -1;
   for (var i = 0; i < 64; i++) t[B64.charCodeAt(i)] = i;
   return t;
 })();
 
+var toStringTag = Object.prototype.toString;
+
+/**
+ * An ArrayBuffer or a view of one, from this realm or any other (a `vm` context, an iframe):
+ * `instanceof ArrayBuffer` sees only this realm's, while isView and the internal tag see all.
+ */
 function isBinary(v) {
-  return v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+  return ArrayBuffer.isView(v) || (v !== null && typeof v === 'object' && toStringTag.call(v) === '[object ArrayBuffer]');
 }
 
-/** The bytes of an ArrayBuffer or a view of one, as a Uint8Array over the same memory. */
+/** The bytes of an ArrayBuffer or a view of one (any realm), as a Uint8Array over the same memory. */
 function bytesOf(v) {
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (!ArrayBuffer.isView(v)) return new Uint8Array(v);
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/**
+ * `buf` as an ArrayBuffer of `realm` ({ArrayBuffer, Uint8Array, JSON} of the realm results are for;
+ * null: this one). A buffer of another realm is copied: its bytes cannot change realm.
+ */
+function adopt(buf, realm) {
+  if (!realm || buf instanceof realm.ArrayBuffer) return buf;
+  var copy = new realm.Uint8Array(buf.byteLength);
+  copy.set(new Uint8Array(buf));
+  return copy.buffer;
 }
 
 function toBase64(v) {
@@ -46,10 +65,10 @@ function toBase64(v) {
   return out + chunk.join('');
 }
 
-function fromBase64(s) {
+function fromBase64(s, realm) {
   var len = s.length;
   while (len > 0 && s[len - 1] === '=') len--;
-  var out = new Uint8Array(Math.floor((len * 3) / 4));
+  var out = new (realm ? realm.Uint8Array : Uint8Array)(Math.floor((len * 3) / 4));
   var o = 0;
   var acc = 0;
   var bits = 0;
@@ -98,34 +117,37 @@ function encodeArgs(args, keys, binary) {
   return { json: JSON.stringify(copy), buffers: buffers };
 }
 
-function putBack(obj, list, buffers) {
+function putBack(obj, list, buffers, realm) {
   for (var i = 0; i < list.length; i++) {
     var e = list[i];
     var target = obj;
     if (e.at) for (var j = 0; j < e.at.length && target; j++) target = target[e.at[j]];
     if (!target) continue;
-    target[e.key] = e.index !== undefined ? buffers[e.index] : fromBase64(e.base64);
+    target[e.key] = e.index !== undefined ? adopt(buffers[e.index], realm) : fromBase64(e.base64, realm);
   }
 }
 
-/** A result object from the binary carriage: JSON text and the buffers it names by index. */
-function decodeBinary(json, buffers) {
-  var r = JSON.parse(json);
+/**
+ * A result object from the binary carriage: JSON text and the buffers it names by index. With
+ * `realm` ({JSON, ArrayBuffer, Uint8Array}), its objects and buffers are that realm's.
+ */
+function decodeBinary(json, buffers, realm) {
+  var r = (realm ? realm.JSON : JSON).parse(json);
   var list = r.__nativeBuffers__;
   if (list !== undefined) {
     delete r.__nativeBuffers__;
-    putBack(r, list, buffers || []);
+    putBack(r, list, buffers || [], realm);
   }
   return r;
 }
 
-/** A result object from the base64 carriage (`wxfs_invoke`). */
-function decodeBase64(json) {
-  var r = JSON.parse(json);
+/** A result object from the base64 carriage (`wxfs_invoke`); `realm` as for decodeBinary. */
+function decodeBase64(json, realm) {
+  var r = (realm ? realm.JSON : JSON).parse(json);
   var list = r.__nativeBuffers__;
   if (list !== undefined) {
     delete r.__nativeBuffers__;
-    putBack(r, list, null);
+    putBack(r, list, null, realm);
   }
   // readZipEntry's entries are the only nested objects that carry their own lists.
   var entries = r.entries;
@@ -135,7 +157,7 @@ function decodeBase64(json) {
       if (e && Array.isArray(e.__nativeBuffers__)) {
         var own = e.__nativeBuffers__;
         delete e.__nativeBuffers__;
-        putBack(e, own, null);
+        putBack(e, own, null, realm);
       }
     }
   }
@@ -145,6 +167,7 @@ function decodeBase64(json) {
 module.exports = {
   isBinary: isBinary,
   bytesOf: bytesOf,
+  adopt: adopt,
   toBase64: toBase64,
   fromBase64: fromBase64,
   encodeArgs: encodeArgs,

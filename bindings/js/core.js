@@ -58,9 +58,10 @@ function isOkMessage(res) {
   return typeof m === 'string' && m.slice(-3) === ':ok';
 }
 
-/** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode. */
-function syncError(res) {
-  var e = new Error(res.errMsg);
+/** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode; an
+ * Error of `realm` when given (the realm the api object is for). */
+function syncError(res, realm) {
+  var e = new (realm ? realm.Error : Error)(res.errMsg);
   e.errMsg = res.errMsg;
   if (res.errCode !== undefined) e.errCode = res.errCode;
   return e;
@@ -89,7 +90,7 @@ function defaultReport(e) {
  * The transport: api + argument object in, result object out, over whichever native form the
  * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done)}.
  */
-function transport(host, binaryFields) {
+function transport(host, binaryFields, realm) {
   var binary = typeof host.invokeBinary === 'function';
   if (!binary && typeof host.invokeJson !== 'function') {
     throw new TypeError('wxfs: the host must provide invokeBinary(api, json, buffers) or invokeJson(api, json)');
@@ -98,14 +99,14 @@ function transport(host, binaryFields) {
     return codec.encodeArgs(args, lift ? binaryFields : [], binary);
   }
   function decodeBinary(out) {
-    return typeof out === 'string' ? codec.decodeBinary(out) : codec.decodeBinary(out[0], out.slice(1));
+    return typeof out === 'string' ? codec.decodeBinary(out, undefined, realm) : codec.decodeBinary(out[0], out.slice(1), realm);
   }
   var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
   function callRaw(api, json) {
     return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
   }
   function decode(out) {
-    return binary ? decodeBinary(out) : codec.decodeBase64(out);
+    return binary ? decodeBinary(out) : codec.decodeBase64(out, realm);
   }
   function callJson(api, json) {
     return decode(callRaw(api, json));
@@ -114,7 +115,7 @@ function transport(host, binaryFields) {
     call: function (api, args, lift) {
       if (!lift) return callJson(api, JSON.stringify(args));
       var e = encode(args, lift);
-      return binary ? decodeBinary(host.invokeBinary(api, e.json, e.buffers)) : codec.decodeBase64(host.invokeJson(api, e.json));
+      return binary ? decodeBinary(host.invokeBinary(api, e.json, e.buffers)) : codec.decodeBase64(host.invokeJson(api, e.json), realm);
     },
     /** A call whose arguments are JSON text already (no ArrayBuffer among them). */
     callJson: callJson,
@@ -129,11 +130,11 @@ function transport(host, binaryFields) {
       var e = encode(args, lift);
       if (binary) {
         host.invokeBinaryAsync(api, e.json, e.buffers, function (json, buffers) {
-          done(codec.decodeBinary(json, buffers));
+          done(codec.decodeBinary(json, buffers, realm));
         });
       } else {
         host.invokeJsonAsync(api, e.json, function (json) {
-          done(codec.decodeBase64(json));
+          done(codec.decodeBase64(json, realm));
         });
       }
     },
@@ -155,10 +156,23 @@ function transport(host, binaryFields) {
  *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
  *   storageGet(key) -> json | [json, dataType] | code: optional, the typed wxfs_storage_get, which
  *     getStorageSync uses first (anything but a value found is then asked of the bridge).
+ *   realm: optional, {JSON, Object, Date, Error, ArrayBuffer, Uint8Array, Promise} of the realm the object
+ *     is for (a `vm` context, an iframe), when that is not this one: results, Dates, Sync Errors,
+ *     ArrayBuffers (copied) and Promises are then made there, so `instanceof` there holds.
  * }
  */
 function createApi(host, dialect) {
-  var t = transport(host, dialect.binaryFields);
+  var realm = host.realm || null;
+  var PromiseOf = realm ? realm.Promise : Promise;
+  var parseJson = realm ? realm.JSON.parse : JSON.parse;
+  var newObject = realm
+    ? function () {
+        return new realm.Object();
+      }
+    : function () {
+        return {};
+      };
+  var t = transport(host, dialect.binaryFields, realm);
   // The platform's envelope: WeChat's errMsg unless the dialect says otherwise (Alipay).
   var isOk = dialect.isOk || isOkMessage;
   var makeError = dialect.syncError || syncError;
@@ -171,7 +185,7 @@ function createApi(host, dialect) {
   function syncFailed(api, res) {
     var how = dialect.syncFailure ? dialect.syncFailure(api) : 'throw';
     if (how === 'result') return res;
-    var e = makeError(res);
+    var e = makeError(res, realm);
     if (how === 'error') return e;
     throw e;
   }
@@ -216,7 +230,7 @@ function createApi(host, dialect) {
     var promise = null;
     var result;
     if (promiseCapable && typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
-      result = new Promise(function (resolve, reject) {
+      result = new PromiseOf(function (resolve, reject) {
         promise = { resolve: resolve, reject: reject };
       });
       // Handled from birth: an unawaited rejection is the caller's choice, as in WeChat, and must
@@ -224,7 +238,14 @@ function createApi(host, dialect) {
       result.catch(function () {});
     }
     var deliver = function (res) {
-      var shaped = isOk(res) ? finish(res, o) : res;
+      // This runs inside the host's native callback: nothing may throw out of it, or the
+      // callbacks never run (and a Node host under the strict exception policy exits).
+      var shaped;
+      try {
+        shaped = isOk(res) ? finish(res, o) : res;
+      } catch (e) {
+        shaped = failure(api, e && e.message ? e.message : String(e));
+      }
       // Never inside the native callback, never before the call returned.
       defer(function () {
         settle(shaped, o, promise);
@@ -255,7 +276,7 @@ function createApi(host, dialect) {
     if (returns === null || returns === undefined) return undefined;
     if (returns === '*') return res;
     if (typeof returns === 'string') return res[returns];
-    var out = {};
+    var out = newObject();
     for (var i = 0; i < returns.length; i++) out[returns[i]] = res[returns[i]];
     return out;
   }
@@ -277,10 +298,15 @@ function createApi(host, dialect) {
 
   // ---- FileSystemManager -----------------------------------------------------------------------
 
-  /** read: the library fills a buffer of the caller's size and this copies it into the caller's own. */
+  /**
+   * read: the library fills a buffer of the caller's size and this copies it into the caller's own.
+   * `arrayBufferLength` is the bridge's stand-in for that buffer, never the caller's: one given
+   * without a buffer is dropped, so the library answers as WeChat does for a missing arrayBuffer.
+   */
   function readArgs(o) {
     var a = copyFields(o);
     var target = a.arrayBuffer;
+    delete a.arrayBufferLength;
     if (codec.isBinary(target)) {
       delete a.arrayBuffer;
       a.arrayBufferLength = target.byteLength;
@@ -291,6 +317,7 @@ function createApi(host, dialect) {
   function fillRead(res, target, offset) {
     var data = res.data;
     delete res.data;
+    if (!codec.isBinary(target)) throw new TypeError('wxfs: read answered without a buffer to fill');
     if (data && res.bytesRead > 0) codec.bytesOf(target).set(new Uint8Array(data, 0, res.bytesRead), offset || 0);
     res.arrayBuffer = target;
     return res;
@@ -335,7 +362,7 @@ function createApi(host, dialect) {
           },
           function (res, o) {
             return isRead ? fillRead(res, target, o.offset) : shapeFs(method, res);
-          },
+          }
         );
       };
     }
@@ -378,13 +405,13 @@ function createApi(host, dialect) {
 
   function shapeStorage(api, res) {
     if (api === 'getStorage') {
-      res.data = types.decode(res.data, res.dataType);
+      res.data = types.decode(res.data, res.dataType, realm);
       delete res.dataType;
     } else if (api === 'batchGetStorage' && Array.isArray(res.dataList)) {
       var dt = res.dataTypeList;
       if (Array.isArray(dt)) {
         res.dataList = res.dataList.map(function (d, i) {
-          return types.decode(d, dt[i]);
+          return types.decode(d, dt[i], realm);
         });
       }
       delete res.dataTypeList;
@@ -412,7 +439,7 @@ function createApi(host, dialect) {
           function (o) {
             return row.storage ? storageArgs(name, o) : copyFields(o);
           },
-          shape,
+          shape
         );
       };
     }
@@ -424,12 +451,12 @@ function createApi(host, dialect) {
           // The host's typed get: only the value's JSON is parsed. Anything but a value found (a
           // missing key, an error) is asked of the bridge, which answers in the platform's words.
           var got = storageGet(key);
-          if (typeof got === 'string') return JSON.parse(got);
-          if (got !== null && typeof got === 'object') return types.decode(JSON.parse(got[0]), got[1]);
+          if (typeof got === 'string') return parseJson(got);
+          if (got !== null && typeof got === 'object') return types.decode(parseJson(got[0]), got[1], realm);
         }
         var res = t.callJson(syncName, key === undefined ? '{}' : '{"key":' + JSON.stringify(key) + '}');
         if (!isOk(res)) return syncFailed(syncName, res);
-        return types.decode(res.data, res.dataType);
+        return types.decode(res.data, res.dataType, realm);
       };
       return;
     }
@@ -495,6 +522,8 @@ function createApi(host, dialect) {
     var rows = dialect.globals;
     var target = out;
     if (parts[0] === dialect.fileSystemManagerClass) {
+      // The class itself is there whenever one of its methods is.
+      if (parts.length === 1) return Object.keys(fsm).length > 0;
       parts.shift();
       rows = dialect.fileSystemManager;
       target = fsm;

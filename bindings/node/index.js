@@ -1,6 +1,6 @@
 // wxfs for Node hosts (desktop, devtools, Electron, tests):
 //
-//   const wxfs = require('<checkout>/bindings/node');
+//   const wxfs = require('wxfs-node');     // or require('<checkout>/bindings/node')
 //   const sb = wxfs.open({ root, appId, userId, packageDir });   // the config of wxfs_open
 //   sb.wx                  // getFileSystemManager(), setStorageSync, ... (bindings/js)
 //                          // with config `platform` 'alipay' | 'douyin' | 'baidu' | 'qq': sb.my | sb.tt |
@@ -8,16 +8,55 @@
 //   sb.invoke(api, args)   // the raw bridge, host.* included; ArrayBuffers in and out as ArrayBuffers
 //   sb.close()
 //
-// The library is WXFS_LIB, or the newer of the checkout's target/release and target/debug builds;
-// the addon (bindings/node/addon, built by the same `cargo build`) is WXFS_NODE_ADDON or lies
-// beside that library. See README.md for why an addon and not an FFI package.
+// The library is WXFS_LIB; else, in a checkout, the newer of its target/release and
+// target/debug builds; else the prebuild of the package for this platform (the optional
+// dependency wxfs-node-<platform>, napi-rs's layout). The addon (bindings/node/addon, built by the
+// same `cargo build`) is WXFS_NODE_ADDON or lies beside that library. See README.md for why an
+// addon and not an FFI package.
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
-const core = require('../js');
+const vm = require('vm');
+const core = require('./js');
 
+const PACKAGE = 'wxfs-node';
+/** The platforms the npm package ships a prebuild for: `${PACKAGE}-<triple>` packages. */
+const PREBUILDS = ['linux-x64-gnu'];
 const CHECKOUT = path.resolve(__dirname, '..', '..');
+/** Whether this file runs from a wxfs checkout (bindings/node), not from an installed package. */
+const IN_CHECKOUT = fs.existsSync(path.join(CHECKOUT, 'include', 'wxfs.h')) && fs.existsSync(path.join(CHECKOUT, 'Cargo.toml'));
+
+/**
+ * napi-rs's name for a platform: `linux-x64-gnu`, `linux-arm64-musl`, `darwin-arm64`,
+ * `win32-x64-msvc`. `sys` ({platform, arch, glibc}) defaults to this process.
+ */
+function platformTriple(sys) {
+  const s = sys || {};
+  const platform = s.platform || process.platform;
+  const arch = s.arch || process.arch;
+  if (platform === 'linux') {
+    let glibc = s.glibc;
+    if (glibc === undefined) {
+      const report = process.report && typeof process.report.getReport === 'function' ? process.report.getReport() : null;
+      glibc = !!(report && report.header && report.header.glibcVersionRuntime);
+    }
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`;
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+/** {lib, addon} of the installed prebuild package for `triple`, or null when it is not installed. */
+function prebuilt(triple, resolve) {
+  const name = `${PACKAGE}-${triple}`;
+  try {
+    return (resolve || require)(name);
+  } catch (e) {
+    if (e && e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(name)) return null;
+    throw e;
+  }
+}
 
 function libName(stem) {
   if (process.platform === 'win32') return `${stem}.dll`;
@@ -33,8 +72,27 @@ function mtime(p) {
   }
 }
 
-/** {lib, addon}: where the library and the addon are, or an Error saying where they were looked for. */
-function locate(env = process.env) {
+/**
+ * {lib, addon}: where the library and the addon are, or an Error saying where they were looked
+ * for. `sys` ({platform, arch, glibc, checkout, resolve}) is this process's unless a test says.
+ */
+function locate(env = process.env, sys = {}) {
+  const inCheckout = sys.checkout === undefined ? IN_CHECKOUT : sys.checkout;
+  if (!env.WXFS_LIB && !inCheckout) {
+    const triple = platformTriple(sys);
+    const found = prebuilt(triple, sys.resolve);
+    if (found) return { lib: env.WXFS_LIB || found.lib, addon: env.WXFS_NODE_ADDON || found.addon };
+    const fromSource =
+      'build libwxfs and its Node addon from the wxfs sources (`cargo build --release`) and set WXFS_LIB ' +
+      `and WXFS_NODE_ADDON to target/release/${libName('wxfs')} and ${libName('wxfs_node')}`;
+    if (PREBUILDS.includes(triple)) {
+      throw new Error(
+        `wxfs: the prebuild for ${triple} (the optional dependency ${PACKAGE}-${triple}) is not installed: ` +
+          `install it (npm install ${PACKAGE}-${triple}@${require('./package.json').version}, and do not omit optional dependencies), or ${fromSource}`,
+      );
+    }
+    throw new Error(`wxfs: no prebuilt library for this platform, ${triple} (${PACKAGE} has prebuilds for ${PREBUILDS.join(', ')} only). To run here, ${fromSource}`);
+  }
   const builds = ['release', 'debug'].map((p) => path.join(CHECKOUT, 'target', p));
   const newest = (name) =>
     builds
@@ -77,8 +135,20 @@ function load() {
   return native;
 }
 
-/** Open (or share) a sandbox; `config` is wxfs_open's JSON config as an object. */
-function open(config) {
+/**
+ * The globals of a `vm` context that `wx` built for it must use, so that `instanceof Date`,
+ * `instanceof Error`, `instanceof ArrayBuffer` and `instanceof Promise` hold in its code.
+ */
+function realmOf(context) {
+  if (!vm.isContext(context)) throw new TypeError('wxfs: apiFor(context) takes a vm context (vm.createContext())');
+  return vm.runInContext('({ JSON: JSON, Object: Object, Date: Date, Error: Error, ArrayBuffer: ArrayBuffer, Uint8Array: Uint8Array, Promise: Promise })', context);
+}
+
+/**
+ * Open (or share) a sandbox; `config` is wxfs_open's JSON config as an object. `options.context`:
+ * a `vm` context whose code will call the object (devtools-style hosts), as for `apiFor`.
+ */
+function open(config, options) {
   const { addon } = load();
   const platform = (config && config.platform) || 'wechat';
   const dialect = core.dialects[platform];
@@ -104,12 +174,18 @@ function open(config) {
     defer: setImmediate,
   };
   // The library refused an unknown platform at open, so a dialect exists here.
-  const api = core.createApi(host, dialect);
+  const apiFor = (context) => core.createApi(context === undefined ? host : { ...host, realm: realmOf(context) }, dialect);
+  const api = apiFor(options && options.context);
   return {
     [dialect.name]: api,
     api,
     platform,
     handle,
+    /**
+     * Another api object over this sandbox, for code running in the `vm` context `context`: its
+     * results, Dates, Sync Errors, ArrayBuffers and Promises are that context's.
+     */
+    apiFor,
     /** The raw bridge, host.* included: a result object, its ArrayBuffers as ArrayBuffers. */
     invoke(api, args) {
       const e = core.codec.encodeArgs(args, null, true);
@@ -134,6 +210,7 @@ module.exports = {
   open,
   apiList,
   locate,
+  platformTriple,
   /** The library version string. */
   version: () => load().addon.load(load().where.lib),
   /** The addon itself (invoke/invokeAsync over wxfs_invoke_v2), for hosts that wire bindings/js their own way. */

@@ -24,16 +24,14 @@ for abi in $abis; do targets="$targets -t $abi"; done
 # shellcheck disable=SC2086 # one -t per ABI
 (cd "$repo" && cargo ndk $targets -o "$module/src/main/jniLibs" build --release --lib --no-default-features)
 
-# 2. Every library must be aligned for 16 KB pages (Google Play; Android 15+ devices).
+# 2. Every library must be named libwxfs.so (DT_SONAME) and the 64-bit ones aligned for 16 KB
+#    pages (Google Play; Android 15+ devices): check-so.sh.
 for abi in $abis; do
     so="$module/src/main/jniLibs/$abi/libwxfs.so"
     [ -f "$so" ] || { echo "build-aar.sh: $so was not built" >&2; exit 1; }
     case $abi in
-        arm64-v8a|x86_64)
-            if readelf -lW "$so" | awk '$1 == "LOAD" && $NF != "0x4000" { bad = 1 } END { exit !bad }'; then
-                echo "build-aar.sh: $so has LOAD segments not aligned to 16 KB" >&2
-                exit 1
-            fi ;;
+        arm64-v8a|x86_64) "$here/check-so.sh" --16k "$so" ;;
+        *) "$here/check-so.sh" "$so" ;;
     esac
 done
 

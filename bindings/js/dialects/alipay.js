@@ -77,8 +77,8 @@ module.exports = derive({
   isOk: function (res) {
     return !!res && typeof res === 'object' && res.error === undefined;
   },
-  syncError: function (res) {
-    var e = new Error(res.errorMessage);
+  syncError: function (res, realm) {
+    var e = new (realm ? realm.Error : Error)(res.errorMessage);
     e.error = res.error;
     e.errorMessage = res.errorMessage;
     return e;

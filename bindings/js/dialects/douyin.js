@@ -20,8 +20,8 @@ module.exports = derive({
   },
   globals: ['setStorage', 'getStorage', 'removeStorage', 'clearStorage', 'getStorageInfo'],
   userDataPath: 'ttfile://user',
-  syncError: function (res) {
-    var e = new Error(res.errMsg);
+  syncError: function (res, realm) {
+    var e = new (realm ? realm.Error : Error)(res.errMsg);
     e.errMsg = res.errMsg;
     if (res.errNo !== undefined) e.errNo = res.errNo;
     return e;

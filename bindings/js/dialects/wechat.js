@@ -77,14 +77,16 @@ module.exports = {
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
         return { data: null, dataType: 'Undefined' };
       }
-      if (value instanceof Date) {
+      // A Date of any realm (a `vm` context's too).
+      if (Object.prototype.toString.call(value) === '[object Date]') {
         var t = value.getTime();
         return { data: t === t ? t : null, dataType: 'Date' };
       }
       return { data: value, dataType: undefined };
     },
-    decode: function (data, dataType) {
-      if (dataType === 'Date') return new Date(data === null ? NaN : data);
+    /** `realm`: {Date, ...} of the realm the value is for, or null for this one. */
+    decode: function (data, dataType, realm) {
+      if (dataType === 'Date') return new (realm ? realm.Date : Date)(data === null ? NaN : data);
       if (dataType === 'Undefined') return undefined;
       return data;
     },
