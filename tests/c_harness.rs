@@ -7,11 +7,13 @@
 //!
 //! Needs a C compiler (`cc`, or `$CC`) with its sanitizer runtimes (gcc ships libasan/libubsan),
 //! binutils (`nm`, `readelf`), `g++` (or `$CXX`) for the C++ header check, and valgrind (without
-//! it the valgrind tests print "skipped" and pass, unless `CI` is set: then they fail).
+//! it the valgrind tests are reported as skipped, ignored with a `skipped:` line
+//! (tests/common/skip.rs), unless `CI` is set: then they fail).
 //! Binaries and roots go under `target/<profile>/c-harness/`; a passing test removes its own.
 
 mod common;
 
+use common::skip::{self, Test};
 use common::{build_dir, repo_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -296,86 +298,58 @@ const ONCE: Runs = Runs::WithRoot(&[&[]]);
 /// Write, then check from a second process with the same root.
 const TWO_PROCESSES: Runs = Runs::WithRoot(&[&["write"], &["check"]]);
 
-fn valgrind_missing() -> bool {
-    match Command::new("valgrind").arg("--version").stdin(Stdio::null()).output() {
-        Ok(o) if o.status.success() => false,
-        _ if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) => panic!(
-            "valgrind is not installed, and CI is set: the valgrind_* tests must run in CI \
-             (apt-get install valgrind)"
-        ),
-        _ => {
-            println!("skipped: valgrind not installed");
-            true
-        }
-    }
-}
-
-#[test]
 fn abi_test_shared() {
     run_c_program("abi_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn abi_test_static() {
     run_c_program("abi_test", Link::Static, Tool::Plain, ONCE);
 }
 
-#[test]
 fn threads_test_shared() {
     run_c_program("threads_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn threads_test_static() {
     run_c_program("threads_test", Link::Static, Tool::Plain, ONCE);
 }
 
-#[test]
 fn persist_test_shared() {
     run_c_program("persist_test", Link::Shared, Tool::Plain, TWO_PROCESSES);
 }
 
-#[test]
 fn persist_test_static() {
     run_c_program("persist_test", Link::Static, Tool::Plain, TWO_PROCESSES);
 }
 
-#[test]
 fn header_only_c11_shared() {
     run_c_program("header_only", Link::Shared, Tool::Plain, Runs::Plain);
 }
 
-#[test]
 fn header_only_c11_static() {
     run_c_program("header_only", Link::Static, Tool::Plain, Runs::Plain);
 }
 
-#[test]
 fn async_test_shared() {
     run_c_program("async_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn async_test_static() {
     run_c_program("async_test", Link::Static, Tool::Plain, ONCE);
 }
 
-#[test]
 fn queue_test_shared() {
     run_c_program("queue_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn queue_test_budget() {
     run_c_program("queue_test", Link::Shared, Tool::Plain, Runs::WithRoot(&[&["budget"]]));
 }
 
-#[test]
 fn typed_test_shared() {
     run_c_program("typed_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn typed_test_static() {
     run_c_program("typed_test", Link::Static, Tool::Plain, ONCE);
 }
@@ -383,167 +357,113 @@ fn typed_test_static() {
 /// docs/design.md §7 and wxfs.h: calls one thread issues on a sandbox take effect in issue order, sync
 /// calls included, and the typed functions are sync calls (`wxfs_storage_get` right after async
 /// `setStorageSync` calls sees the last of them).
-#[test]
 fn async_then_typed_order_shared() {
     run_c_program("async_test", Link::Shared, Tool::Plain, Runs::WithRoot(&[&["typed-order"]]));
 }
 
 /// docs/design.md §7 and wxfs.h "fork": in a forked child every function on an inherited handle
 /// answers WXFS_E_FORKED and changes nothing; the parent keeps its lock and its data.
-#[test]
 fn fork_test_shared() {
     run_c_program("fork_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn fork_test_static() {
     run_c_program("fork_test", Link::Static, Tool::Plain, ONCE);
 }
 
-#[test]
 fn asan_fork_test() {
     run_c_program("fork_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn binary_test_shared() {
     run_c_program("binary_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn binary_test_static() {
     run_c_program("binary_test", Link::Static, Tool::Plain, ONCE);
 }
 
-#[test]
 fn asan_binary_test() {
     run_c_program("binary_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn valgrind_binary_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("binary_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
-#[test]
 fn log_test_shared() {
     run_c_program("log_test", Link::Shared, Tool::Plain, ONCE);
 }
 
-#[test]
 fn log_test_static() {
     run_c_program("log_test", Link::Static, Tool::Plain, ONCE);
 }
 
-#[test]
 fn asan_log_test() {
     run_c_program("log_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn valgrind_log_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("log_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
-#[test]
 fn asan_abi_test() {
     run_c_program("abi_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn asan_threads_test() {
     run_c_program("threads_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn asan_persist_test() {
     run_c_program("persist_test", Link::Shared, Tool::Asan, TWO_PROCESSES);
 }
 
-#[test]
 fn asan_header_only() {
     run_c_program("header_only", Link::Shared, Tool::Asan, Runs::Plain);
 }
 
-#[test]
 fn asan_async_test() {
     run_c_program("async_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn asan_queue_test() {
     run_c_program("queue_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn asan_typed_test() {
     run_c_program("typed_test", Link::Shared, Tool::Asan, ONCE);
 }
 
-#[test]
 fn valgrind_abi_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("abi_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
-#[test]
 fn valgrind_threads_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("threads_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
-#[test]
 fn valgrind_persist_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("persist_test", Link::Shared, Tool::Valgrind, TWO_PROCESSES);
 }
 
-#[test]
 fn valgrind_header_only() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("header_only", Link::Shared, Tool::Valgrind, Runs::Plain);
 }
 
-#[test]
 fn valgrind_async_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("async_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
-#[test]
 fn valgrind_queue_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("queue_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
-#[test]
 fn valgrind_typed_test() {
-    if valgrind_missing() {
-        return;
-    }
     run_c_program("typed_test", Link::Shared, Tool::Valgrind, ONCE);
 }
 
 /// wxfs.h alone is valid, warning-free C++11 (`extern "C"`, no C-only constructs).
-#[test]
 fn header_only_cxx11() {
     let mut args: Vec<String> = ["-x", "c++", "-std=c++11"].iter().map(|s| s.to_string()).collect();
     args.extend(WARNINGS.iter().map(|s| s.to_string()));
@@ -599,7 +519,6 @@ fn declared_functions(header: &str) -> std::collections::BTreeSet<String> {
 
 /// Every function the shared library exports is declared in include/wxfs.h and every
 /// declared function is exported; and the library exports nothing else of its own.
-#[test]
 fn exported_symbols_match_the_header() {
     let lib = library(Link::Shared);
     let out = Command::new(tool("NM", "nm"))
@@ -661,7 +580,6 @@ fn exported_symbols_match_the_header() {
     );
 }
 
-#[test]
 fn header_parser_sees_declarations_not_prose() {
     let h = "/* see `wxfs_close`; call wxfs_open(cfg) first */\n// wxfs_gc(root)\n\
              typedef void (*wxfs_callback)(void *);\nstruct wxfs_bytes { int x; };\n\
@@ -669,4 +587,60 @@ fn header_parser_sees_declarations_not_prose() {
              uint32_t my_wxfs_abi(void);\n";
     let got: Vec<String> = declared_functions(h).into_iter().collect();
     assert_eq!(got, vec!["wxfs_bytes_free".to_string(), "wxfs_open".to_string()]);
+}
+
+fn valgrind() -> Vec<skip::Tool> {
+    vec![skip::Tool::runs("valgrind", &["--version"], "apt-get install valgrind")]
+}
+
+fn main() -> std::process::ExitCode {
+    skip::run(vec![
+        Test { name: "abi_test_shared", needs: vec![], body: abi_test_shared },
+        Test { name: "abi_test_static", needs: vec![], body: abi_test_static },
+        Test { name: "threads_test_shared", needs: vec![], body: threads_test_shared },
+        Test { name: "threads_test_static", needs: vec![], body: threads_test_static },
+        Test { name: "persist_test_shared", needs: vec![], body: persist_test_shared },
+        Test { name: "persist_test_static", needs: vec![], body: persist_test_static },
+        Test { name: "header_only_c11_shared", needs: vec![], body: header_only_c11_shared },
+        Test { name: "header_only_c11_static", needs: vec![], body: header_only_c11_static },
+        Test { name: "async_test_shared", needs: vec![], body: async_test_shared },
+        Test { name: "async_test_static", needs: vec![], body: async_test_static },
+        Test { name: "queue_test_shared", needs: vec![], body: queue_test_shared },
+        Test { name: "queue_test_budget", needs: vec![], body: queue_test_budget },
+        Test { name: "typed_test_shared", needs: vec![], body: typed_test_shared },
+        Test { name: "typed_test_static", needs: vec![], body: typed_test_static },
+        Test { name: "async_then_typed_order_shared", needs: vec![], body: async_then_typed_order_shared },
+        Test { name: "fork_test_shared", needs: vec![], body: fork_test_shared },
+        Test { name: "fork_test_static", needs: vec![], body: fork_test_static },
+        Test { name: "asan_fork_test", needs: vec![], body: asan_fork_test },
+        Test { name: "binary_test_shared", needs: vec![], body: binary_test_shared },
+        Test { name: "binary_test_static", needs: vec![], body: binary_test_static },
+        Test { name: "asan_binary_test", needs: vec![], body: asan_binary_test },
+        Test { name: "valgrind_binary_test", needs: valgrind(), body: valgrind_binary_test },
+        Test { name: "log_test_shared", needs: vec![], body: log_test_shared },
+        Test { name: "log_test_static", needs: vec![], body: log_test_static },
+        Test { name: "asan_log_test", needs: vec![], body: asan_log_test },
+        Test { name: "valgrind_log_test", needs: valgrind(), body: valgrind_log_test },
+        Test { name: "asan_abi_test", needs: vec![], body: asan_abi_test },
+        Test { name: "asan_threads_test", needs: vec![], body: asan_threads_test },
+        Test { name: "asan_persist_test", needs: vec![], body: asan_persist_test },
+        Test { name: "asan_header_only", needs: vec![], body: asan_header_only },
+        Test { name: "asan_async_test", needs: vec![], body: asan_async_test },
+        Test { name: "asan_queue_test", needs: vec![], body: asan_queue_test },
+        Test { name: "asan_typed_test", needs: vec![], body: asan_typed_test },
+        Test { name: "valgrind_abi_test", needs: valgrind(), body: valgrind_abi_test },
+        Test { name: "valgrind_threads_test", needs: valgrind(), body: valgrind_threads_test },
+        Test { name: "valgrind_persist_test", needs: valgrind(), body: valgrind_persist_test },
+        Test { name: "valgrind_header_only", needs: valgrind(), body: valgrind_header_only },
+        Test { name: "valgrind_async_test", needs: valgrind(), body: valgrind_async_test },
+        Test { name: "valgrind_queue_test", needs: valgrind(), body: valgrind_queue_test },
+        Test { name: "valgrind_typed_test", needs: valgrind(), body: valgrind_typed_test },
+        Test { name: "header_only_cxx11", needs: vec![], body: header_only_cxx11 },
+        Test { name: "exported_symbols_match_the_header", needs: vec![], body: exported_symbols_match_the_header },
+        Test {
+            name: "header_parser_sees_declarations_not_prose",
+            needs: vec![],
+            body: header_parser_sees_declarations_not_prose,
+        },
+    ])
 }

@@ -6,38 +6,47 @@
 //! the library's own figures, reads the browser's edit back through the C ABI, and checks that
 //! the held sandbox's writes all landed. Screenshots of each view: `target/inspector-screenshots/`.
 //!
-//! Without node, chromium or `tests/inspector/node_modules` it prints `skipped: ...`, and fails
-//! when `CI` is set. It prints how long the overview took to draw after navigation, three loads
+//! Without node, chromium or `tests/inspector/node_modules` it is reported as skipped (ignored,
+//! with a `skipped:` line; tests/common/skip.rs), and fails when `CI` is set. It prints how long the overview took to draw after navigation, three loads
 //! (a figure, never asserted); `WXFS_SERVE_CLI=target/release/wxfs` times a release build.
 
 mod common;
 mod serve_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use common::skip::{self, Test, Tool};
 use serde_json::{json, Value};
 use serve_support::{hold, Holder, Server};
 use wxfs::platform::Platform;
 use wxfs::storage::sealed::{EncryptionKey, PREFIX};
 use wxfs::{bridge, Config, Session};
 
-/// What the browser test needs, or why it cannot run.
-fn tools() -> Result<(String, PathBuf), String> {
-    let chromium = std::env::var("WXFS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Err(format!("no {chromium} (apt-get install chromium)"));
-    }
-    let node = Command::new("node").arg("--version").output().map_err(|_| "no node".to_string())?;
-    if !node.status.success() {
-        return Err("node does not run".into());
-    }
-    let dir = common::repo_dir().join("tests/inspector");
-    if !dir.join("node_modules/playwright-core").is_dir() {
-        return Err("no tests/inspector/node_modules (npm ci in tests/inspector)".into());
-    }
-    Ok((chromium, dir))
+fn chromium() -> String {
+    std::env::var("WXFS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+/// What the browser test needs.
+fn tools() -> Vec<Tool> {
+    let chromium = chromium();
+    vec![
+        Tool::file(chromium.clone(), Path::new(&chromium), "apt-get install chromium"),
+        Tool::runs("node", &["--version"], "apt-get install nodejs npm"),
+        Tool::file(
+            "tests/inspector/node_modules/playwright-core".into(),
+            &common::repo_dir().join("tests/inspector/node_modules/playwright-core"),
+            "npm ci in tests/inspector",
+        ),
+    ]
+}
+
+fn main() -> std::process::ExitCode {
+    skip::run_with_ignored(
+        vec![Test { name: "the_inspector_in_a_browser", needs: tools(), body: the_inspector_in_a_browser }],
+        vec![("holder_child", holder_child)],
+    )
 }
 
 fn call(s: &Session, api: &str, args: Value) -> Value {
@@ -157,22 +166,12 @@ fn figures(config: Config) -> Value {
 }
 
 /// The child side of the held sandbox.
-#[test]
-#[ignore]
 fn holder_child() {
     hold();
 }
 
-#[test]
 fn the_inspector_in_a_browser() {
-    let (chromium, dir) = match tools() {
-        Ok(t) => t,
-        Err(why) => {
-            assert!(std::env::var_os("CI").is_none(), "CI: the browser test cannot run: {why}");
-            println!("skipped: {why}");
-            return;
-        }
-    };
+    let (chromium, dir) = (chromium(), common::repo_dir().join("tests/inspector"));
     let root = common::fresh_dir("serve-browser");
     let started = Instant::now();
     fill(&root);

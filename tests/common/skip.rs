@@ -58,29 +58,42 @@ pub fn in_ci() -> bool {
 
 /// Runs the tests with libtest's command line (filters, `--list`, `--test-threads`, ...).
 pub fn run(tests: Vec<Test>) -> ExitCode {
+    run_with_ignored(tests, Vec::new())
+}
+
+/// [`run`], plus tests that run only when asked for (`--ignored`): the entry points of child
+/// processes a test starts by running its own binary with `--exact <name> --ignored`.
+pub fn run_with_ignored(tests: Vec<Test>, ignored: Vec<(&'static str, fn())>) -> ExitCode {
     let args = libtest_mimic::Arguments::from_args();
     let ci = in_ci();
     let mut skipped = Vec::new();
-    let trials = tests
+    let mut trials: Vec<libtest_mimic::Trial> = ignored
         .into_iter()
-        .map(|t| {
-            let missing: Vec<String> =
-                t.needs.iter().filter(|n| !n.present).map(|n| format!("{} not installed ({})", n.what, n.install)).collect();
-            if missing.is_empty() {
-                let body = t.body;
-                libtest_mimic::Trial::test(t.name, move || {
-                    body();
-                    Ok(())
-                })
-            } else if ci {
-                let why = missing.join("; ");
-                libtest_mimic::Trial::test(t.name, move || Err(format!("{why}, and CI must run this test").into()))
-            } else {
-                skipped.push(format!("skipped: {}: {}", t.name, missing.join("; ")));
-                libtest_mimic::Trial::test(t.name, || Ok(())).with_ignored_flag(true)
-            }
+        .map(|(name, body)| {
+            libtest_mimic::Trial::test(name, move || {
+                body();
+                Ok(())
+            })
+            .with_ignored_flag(true)
         })
         .collect();
+    trials.extend(tests.into_iter().map(|t| {
+        let missing: Vec<String> =
+            t.needs.iter().filter(|n| !n.present).map(|n| format!("{} not installed ({})", n.what, n.install)).collect();
+        if missing.is_empty() {
+            let body = t.body;
+            libtest_mimic::Trial::test(t.name, move || {
+                body();
+                Ok(())
+            })
+        } else if ci {
+            let why = missing.join("; ");
+            libtest_mimic::Trial::test(t.name, move || Err(format!("{why}, and CI must run this test").into()))
+        } else {
+            skipped.push(format!("skipped: {}: {}", t.name, missing.join("; ")));
+            libtest_mimic::Trial::test(t.name, || Ok(())).with_ignored_flag(true)
+        }
+    }));
     for s in &skipped {
         eprintln!("{s}");
     }
