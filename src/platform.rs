@@ -316,7 +316,12 @@ impl Dialect {
                 mapped = true;
             }
             if let Some(m) = m {
-                text = m.replace("${api}", api).replace("${path}", path.unwrap_or("")).replace("${dirPath}", path.unwrap_or(""));
+                let path = path.unwrap_or("");
+                text = render(m, |name| match name {
+                    "api" => Some(api),
+                    "path" | "dirPath" | "filePath" => Some(path),
+                    _ => None,
+                });
             }
         }
         let shown = (mapped || self.envelope.unmapped_code != "omit").then_some(out_code);
@@ -358,6 +363,31 @@ impl Dialect {
     pub fn missing_key(&self) -> Option<Value> {
         self.errors.get("storage-not-found")?.succeeds_with.as_ref()?.get("data").cloned()
     }
+}
+
+/// A message template of dialects.json with each `${name}` that `value` knows replaced, in one
+/// pass over the template's own text: what is put in is never read again, so a caller's path
+/// holding `${path}` is quoted as it is, never expanded (issue 20), and the result is at most the
+/// template plus each placeholder's value once. A name `value` does not know stays as written.
+fn render<'v>(template: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 2..];
+        match tail.find('}').and_then(|end| value(&tail[..end]).map(|v| (end, v))) {
+            Some((end, v)) => {
+                out.push_str(v);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The sandbox directory of (user, app) on `platform` under `root`.
@@ -442,6 +472,19 @@ mod tests {
         assert!(root.join("u/wxa@alipay/usr/a").is_file());
         drop(s);
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_template_is_rendered_in_one_pass_over_its_own_text() {
+        let v = |name: &str| match name {
+            "path" => Some("a/${path}/${api}"),
+            "api" => Some("readFile${dirPath}"),
+            _ => None,
+        };
+        assert_eq!(render("open ${api} ${path}", v), "open readFile${dirPath} a/${path}/${api}");
+        assert_eq!(render("${other} ${ ${path", v), "${other} ${ ${path");
+        assert_eq!(render("${path}${path}}", v), "a/${path}/${api}a/${path}/${api}}");
+        assert_eq!(render("", v), "");
     }
 
     #[test]

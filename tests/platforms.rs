@@ -218,3 +218,120 @@ fn host_apis_answer_in_wechats_envelope_on_every_platform() {
     lib.close(h);
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// The `${name}` placeholders the embedded dialect templates use (docs/platforms/dialects.json).
+fn template_names() -> Vec<String> {
+    let text = std::fs::read_to_string(common::repo_dir().join("docs/platforms/dialects.json")).unwrap();
+    let mut names: Vec<String> = text
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Issue 20, item 7: a value from the caller is never expanded as a template, on any platform
+/// or in any message. Every argument that reaches a message carries every placeholder name the
+/// templates use; the message quotes it as given (never with a value, or itself, substituted
+/// for a placeholder) and stays within 4x its inputs + 200 bytes.
+#[test]
+fn a_callers_value_is_never_expanded_as_a_template() {
+    let lib = Lib::load();
+    let root = common::fresh_dir("platform-templates");
+    let names = template_names();
+    assert!(names.len() >= 4 && names.iter().any(|n| n == "path") && names.iter().any(|n| n == "api"), "{names:?}");
+    let platforms = [None, Some("alipay"), Some("douyin"), Some("baidu"), Some("qq")];
+    for platform in platforms {
+        let h = lib.open(&config(&root, platform)).unwrap();
+        let usr = match platform {
+            None => "wxfile://usr",
+            Some("alipay") => "https://usr",
+            Some("douyin") => "ttfile://user",
+            Some("baidu") => "bdfile://usr",
+            _ => "qqfile://usr",
+        };
+        assert_eq!(lib.invoke(h, "writeFileSync", &json!({"filePath": format!("{usr}/f"), "data": "x"})).0, 0);
+        let mut values: Vec<String> = Vec::new();
+        for n in &names {
+            let p = format!("${{{n}}}");
+            values.push(format!("{usr}/missing/d{p}x"));
+            values.push(format!("{usr}/f/{p}")); // a file in the middle: "not a directory"
+            values.push(format!("{usr}/d{p}"));
+            values.push(format!("d{p}x")); // a package path
+            values.push(p.clone()); // not a path of any area
+        }
+        // 1.9 KB with 192 placeholders: 364 KiB of errMsg before the fix.
+        values.push(format!("{usr}/missing/{}", "${dirPath}".repeat(96) + &"${path}".repeat(96)));
+        for v in &values {
+            let w = format!("{v}2");
+            let calls: Vec<(&str, Value)> = vec![
+                ("readFileSync", json!({"filePath": v})),
+                ("readFile", json!({"filePath": v, "encoding": "utf8"})),
+                ("accessSync", json!({"path": v})),
+                ("statSync", json!({"path": v, "recursive": true})),
+                ("readdirSync", json!({"dirPath": v})),
+                ("mkdirSync", json!({"dirPath": format!("{v}/sub")})),
+                ("mkdirSync", json!({"dirPath": v, "recursive": true})),
+                ("rmdirSync", json!({"dirPath": v})),
+                ("unlinkSync", json!({"filePath": v})),
+                ("writeFileSync", json!({"filePath": v, "data": "x"})),
+                ("appendFileSync", json!({"filePath": v, "data": "x"})),
+                ("truncateSync", json!({"filePath": v})),
+                ("copyFileSync", json!({"srcPath": v, "destPath": w})),
+                ("copyFileSync", json!({"srcPath": format!("{usr}/f"), "destPath": v})),
+                ("renameSync", json!({"oldPath": v, "newPath": w})),
+                ("renameSync", json!({"oldPath": format!("{usr}/f"), "newPath": v})),
+                ("openSync", json!({"filePath": v, "flag": "r"})),
+                ("openSync", json!({"filePath": format!("{usr}/f"), "flag": v})),
+                ("saveFileSync", json!({"tempFilePath": v, "filePath": w})),
+                ("saveFileSync", json!({"tempFilePath": v, "apFilePath": w})),
+                ("getFileInfoSync", json!({"filePath": v})),
+                ("getFileInfoSync", json!({"filePath": format!("{usr}/f"), "digestAlgorithm": v})),
+                ("getSavedFileInfoSync", json!({"filePath": v})),
+                ("removeSavedFileSync", json!({"filePath": v})),
+                ("readCompressedFileSync", json!({"filePath": v, "compressionAlgorithm": "br"})),
+                ("readCompressedFileSync", json!({"filePath": format!("{usr}/f"), "compressionAlgorithm": v})),
+                ("readZipEntry", json!({"filePath": v, "entries": "all"})),
+                ("readZipEntry", json!({"filePath": format!("{usr}/f"), "entries": [{"path": v}]})),
+                ("unzip", json!({"zipFilePath": v, "targetPath": w})),
+                ("unzip", json!({"zipFilePath": format!("{usr}/f"), "targetPath": v})),
+                ("readFileSync", json!({"filePath": format!("{usr}/f"), "encoding": v})),
+                ("closeSync", json!({"fd": v})),
+                ("getStorageSync", json!({"key": v})),
+                ("getStorage", json!({"key": v})),
+                ("host.realPath", json!({"path": v})),
+                ("host.resolveBufferURL", json!({"url": v})),
+                ("host.createTempFile", json!({"sourcePath": v})),
+            ];
+            for (api, args) in calls {
+                let (rc, out) = lib.invoke(h, api, &args);
+                if rc == 0 {
+                    continue;
+                }
+                let msg = out.get("errMsg").or_else(|| out.get("errorMessage")).and_then(Value::as_str).unwrap_or_default();
+                let inputs: usize =
+                    api.len() + args.as_object().unwrap().values().filter_map(Value::as_str).map(str::len).sum::<usize>();
+                let why = format!("{platform:?} {api} {args}: {rc} {}", &msg[..msg.len().min(600)]);
+                assert!(msg.len() <= 4 * inputs + 200, "{} bytes of message for {inputs} bytes of input: {why}", msg.len());
+                for arg in args.as_object().unwrap().values().filter_map(Value::as_str) {
+                    for n in &names {
+                        let p = format!("${{{n}}}");
+                        // (A bare placeholder filled with the api name or the user dir would be
+                        // found in any message: the length bound covers that case.)
+                        if arg.contains(&p) && arg != p {
+                            for filling in [arg, api, usr] {
+                                let expanded = arg.replacen(&p, filling, 1);
+                                assert!(!msg.contains(&expanded), "{p} expanded with {filling:?}: {why}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        lib.close(h);
+    }
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -406,13 +406,14 @@ impl FileSystem {
     }
 
     /// A path that is missing: 1300002 with the method's words, or 1300020 with the same words
-    /// ("not a directory" for "no such file or directory") when a component that should be a
-    /// directory is a file.
+    /// ("not a directory" for the leading "no such file or directory") when a component that
+    /// should be a directory is a file. Only the method's own words are rewritten, never the
+    /// paths quoted after them.
     fn missing(&self, vp: &VPath, reason: String) -> Error {
-        if self.blocked_by_file(vp) {
-            Error::new(code::NOT_A_DIRECTORY, reason.replacen("no such file or directory", "not a directory", 1))
-        } else {
-            Error::new(code::NO_SUCH_FILE, reason)
+        const NOENT: &str = "no such file or directory";
+        match reason.strip_prefix(NOENT) {
+            Some(rest) if self.blocked_by_file(vp) => Error::new(code::NOT_A_DIRECTORY, format!("not a directory{rest}")),
+            _ => Error::new(code::NO_SUCH_FILE, reason),
         }
     }
 
