@@ -92,7 +92,8 @@ impl Platform {
     }
 
     /// The default limits of this platform: WeChat's defaults with the platform's storage item,
-    /// storage total and user-file quota from dialects.json (a `null` item limit means none).
+    /// storage total, user-file quota and per-file limit from dialects.json (a `null` item limit
+    /// means none).
     pub fn default_limits(self) -> Limits {
         let mut l = Limits::default();
         if self == Platform::Wechat {
@@ -109,6 +110,9 @@ impl Platform {
         }
         if let Some(Some(user)) = d.limit("userFiles") {
             l.user_files = user;
+        }
+        if let Some(one) = d.single_file_limit() {
+            l.single_file = one;
         }
         l
     }
@@ -415,6 +419,10 @@ mod tests {
         assert_eq!(Platform::Wechat.default_limits(), Limits::default());
         let a = Platform::Alipay.default_limits();
         assert_eq!((a.storage_item, a.storage_total, a.user_files), (204_800, 10_485_760, 52_428_800));
+        assert_eq!(a.single_file, 10_485_760);
+        for p in [Platform::Wechat, Platform::Douyin, Platform::Baidu, Platform::Qq] {
+            assert_eq!(p.default_limits().single_file, u64::MAX, "{p:?}");
+        }
         let b = Platform::Baidu.default_limits();
         assert_eq!((b.storage_item, b.user_files), (b.storage_total, 10_485_760));
         assert_eq!(Platform::Douyin.default_limits().storage_item, 1_048_576);

@@ -45,28 +45,9 @@ pub fn access(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     Ok(Reply::new())
 }
 
-/// A platform's per-file limit (docs/platforms/: Alipay 10 MB), for a file that would be `size` bytes.
-fn check_file_size(s: &Session, size: u64) -> Result<()> {
-    match s.config.platform.dialect().single_file_limit() {
-        Some(limit) if size > limit => Err(Error::new(code::FILE_TOO_LARGE, format!("file larger than {limit} bytes"))),
-        _ => Ok(()),
-    }
-}
-
-/// The size of the file at `path`, 0 when there is none (yet).
-fn size_of(s: &Session, path: &str) -> u64 {
-    match s.fs.stat(path, false) {
-        Ok(StatResult::One(st)) => st.size,
-        _ => 0,
-    }
-}
-
 pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let data = a.data("data")?;
-    if s.config.platform != Platform::Wechat {
-        check_file_size(s, size_of(s, path) + data.len() as u64)?;
-    }
     s.fs.append_file(path, &data)?;
     Ok(Reply::new())
 }
@@ -74,7 +55,6 @@ pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 pub fn write_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let data = a.data("data")?;
-    check_file_size(s, data.len() as u64)?;
     s.fs.write_file(path, &data)?;
     Ok(Reply::new())
 }
@@ -230,9 +210,6 @@ pub fn save_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         // a fresh name (docs/platforms/douyin.md, the decision for the name).
         let name = crate::sandbox::random_name(temp.rsplit(['/', '_']).next().and_then(crate::sandbox::plain_extension));
         file_path = Some(format!("{}/{name}", s.config.platform.dialect().user_data_path));
-    }
-    if s.config.platform != Platform::Wechat {
-        check_file_size(s, size_of(s, temp))?;
     }
     let saved = s.fs.save_file(temp, file_path.as_deref())?;
     Ok(Reply::new().set(if legacy { AP_FILE_PATH } else { "savedFilePath" }, saved))

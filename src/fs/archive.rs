@@ -271,6 +271,7 @@ impl FileSystem {
         let (mut delta, mut new_files) = (0i64, 0u64);
         let mut watched: Vec<Watched> = Vec::new();
         for (vp, (_, size)) in &plan.files {
+            self.file_fits(*size, 0)?;
             let (old, exists) = self.charged(vp);
             delta = delta.saturating_add(quota::delta(*size, old));
             new_files += !exists as u64;

@@ -430,6 +430,19 @@ impl FileSystem {
         false
     }
 
+    /// The per-file limit (`limits.singleFile`: Alipay's 10 MB, none for WeChat): the one check
+    /// that every route making or growing a file calls (writeFile, appendFile, truncate, an fd's
+    /// write and ftruncate, copyFile, saveFile, rename, unzip) with the length the file would
+    /// have and the length it has (0 for a file that takes a name anew). A file may shrink, or be
+    /// written within its length, whatever its size.
+    fn file_fits(&self, new_len: u64, old_len: u64) -> Result<()> {
+        let limit = self.limits.single_file;
+        if new_len > old_len && new_len > limit {
+            return Err(Error::new(code::FILE_TOO_LARGE, format!("file larger than {limit} bytes")));
+        }
+        Ok(())
+    }
+
     /// The parent directory of `vp` must exist and be a directory.
     fn check_parent(&self, vp: &VPath, noent: impl Fn() -> Error, denied: impl Fn() -> String) -> Result<()> {
         let parent = vp.parent().expect("not an area root");

@@ -34,6 +34,9 @@ pub struct Limits {
     pub entries: u64,
     /// Bytes the sandbox's `createBufferURL` URLs may hold in memory together.
     pub buffer_urls: u64,
+    /// Bytes of one file of usr or store: none (`u64::MAX`) for WeChat, the platform's own
+    /// limit elsewhere (Alipay's 10 MB). No call makes or grows a file past it.
+    pub single_file: u64,
 }
 
 /// One mebibyte, in bytes.
@@ -54,6 +57,7 @@ impl Default for Limits {
             open_files: default_open_files(),
             entries: 200_000,
             buffer_urls: 64 * MIB,
+            single_file: u64::MAX,
         }
     }
 }
