@@ -282,7 +282,7 @@ impl FileSystem {
             return Err(Error::storage_limit());
         }
         let created = plan.new_dirs.len() as u64 + new_files;
-        if !st.entries_fit(created, self.limits.entries) {
+        if !st.entries_fit(created, &self.limits) {
             return Err(Error::storage_limit());
         }
         // Stage every file in a folder of its own; a stream longer or shorter than its header

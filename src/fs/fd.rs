@@ -128,7 +128,7 @@ impl FileSystem {
         // Creation and truncation change usage: take the quota lock around them.
         let mut st = self.state.lock();
         let (old, existed) = self.charged(&vp);
-        if flag.create && !existed && !st.entries_fit(1, self.limits.entries) {
+        if flag.create && !existed && !st.entries_fit(1, &self.limits) {
             return Err(Error::storage_limit());
         }
         let open = || {

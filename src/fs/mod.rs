@@ -75,9 +75,10 @@ impl State {
         delta <= 0 || self.usage.user.saturating_add(self.files.held).saturating_add(delta as u64) <= limit
     }
 
-    /// Whether `more` new files or directories stay within `limit`.
-    fn entries_fit(&self, more: u64, limit: u64) -> bool {
-        more == 0 || self.usage.entries.saturating_add(more) <= limit
+    /// Whether `more` new files or directories stay within what `limits` allow (the entries
+    /// limit as the quota lowers it: [`Limits::entries_allowed`]).
+    fn entries_fit(&self, more: u64, limits: &Limits) -> bool {
+        more == 0 || self.usage.entries.saturating_add(more) <= limits.entries_allowed()
     }
 }
 

@@ -43,7 +43,7 @@ impl FileSystem {
             return Err(noent());
         }
         let created = (vp.parts.len() - first_missing) as u64;
-        if !st.entries_fit(created, self.limits.entries) {
+        if !st.entries_fit(created, &self.limits) {
             return Err(Error::storage_limit());
         }
         let top = VPath { area: Area::Usr, parts: vp.parts[..=first_missing].to_vec() };

@@ -30,7 +30,7 @@ impl FileSystem {
         if !st.fits(delta.user.saturating_add(kept), self.limits.user_files) {
             return Err(Error::storage_limit());
         }
-        if !st.entries_fit(!exists as u64, self.limits.entries) {
+        if !st.entries_fit(!exists as u64, &self.limits) {
             return Err(Error::storage_limit());
         }
         Ok(Admitted { delta, watched })
