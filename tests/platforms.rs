@@ -434,7 +434,7 @@ fn every_route_that_makes_or_grows_a_file_keeps_the_platforms_per_file_limit() {
             )
         };
         refused("fd write", write(&vec![7u8; over], Value::Null));
-        assert_eq!(write(&vec![7u8; 16], json!(limit - 16)).0, 0);
+        assert_eq!(write(&[7u8; 16], json!(limit - 16)).0, 0);
         refused("fd write at the end", write(&[7u8; 2], json!(limit - 1)));
         refused("ftruncate", lib.invoke(h, "ftruncateSync", &json!({"fd": fd, "length": over})));
         assert_eq!(lib.invoke(h, "closeSync", &json!({"fd": fd})).0, 0);

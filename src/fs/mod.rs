@@ -52,7 +52,7 @@ pub use fd_table::FdTable;
 pub(crate) use fd_table::FileId;
 use fd_table::Tracking;
 pub use recovery::{measure_entry, scan};
-pub use values::{Durability, OpenReport, SavedFile, StatResult, Stats, TempSource};
+pub use values::{Durability, Listing, OpenReport, SavedFile, StatResult, Stats, TempSource};
 
 /// A file of zeros kept in each sandbox so that, on a full device, the mutations that free space
 /// (unlink, rmdir, removeSavedFile, removeStorage, clearStorage) still find room for their journal

@@ -163,25 +163,6 @@ impl Usage {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_entries_allowed_scale_with_the_quota_above_a_floor() {
-        let with = |user_files, entries| Limits { user_files, entries, ..Limits::default() }.entries_allowed();
-        // WeChat's defaults: unchanged, the 200,000 of limits.entries binds.
-        assert_eq!(Limits::default().entries_allowed(), 200_000);
-        assert_eq!(with(52_428_800, 200_000), 51_200); // Alipay's 50 MB
-        assert_eq!(with(10 * MIB, 200_000), 10_240); // Douyin, Baidu, QQ
-        assert_eq!(with(1024, 200_000), 1024);
-        assert_eq!(with(0, 200_000), 1024);
-        assert_eq!(with(GIB, 200_000), 200_000);
-        assert_eq!(with(GIB, 2_000_000), 1_048_576);
-        assert_eq!(with(1024, 40), 40);
-    }
-}
-
 fn apply(v: u64, delta: i64) -> u64 {
     if delta >= 0 {
         v.saturating_add(delta as u64)
@@ -203,4 +184,23 @@ pub fn delta(new: u64, old: u64) -> i64 {
 pub fn measure_flat(dir: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
     rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entries_allowed_scale_with_the_quota_above_a_floor() {
+        let with = |user_files, entries| Limits { user_files, entries, ..Limits::default() }.entries_allowed();
+        // WeChat's defaults: unchanged, the 200,000 of limits.entries binds.
+        assert_eq!(Limits::default().entries_allowed(), 200_000);
+        assert_eq!(with(52_428_800, 200_000), 51_200); // Alipay's 50 MB
+        assert_eq!(with(10 * MIB, 200_000), 10_240); // Douyin, Baidu, QQ
+        assert_eq!(with(1024, 200_000), 1024);
+        assert_eq!(with(0, 200_000), 1024);
+        assert_eq!(with(GIB, 200_000), 200_000);
+        assert_eq!(with(GIB, 2_000_000), 1_048_576);
+        assert_eq!(with(1024, 40), 40);
+    }
 }
