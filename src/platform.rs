@@ -92,7 +92,8 @@ impl Platform {
     }
 
     /// The default limits of this platform: WeChat's defaults with the platform's storage item,
-    /// storage total and user-file quota from dialects.json (a `null` item limit means none).
+    /// storage total, user-file quota and per-file limit from dialects.json (a `null` item limit
+    /// means none).
     pub fn default_limits(self) -> Limits {
         let mut l = Limits::default();
         if self == Platform::Wechat {
@@ -109,6 +110,9 @@ impl Platform {
         }
         if let Some(Some(user)) = d.limit("userFiles") {
             l.user_files = user;
+        }
+        if let Some(one) = d.single_file_limit() {
+            l.single_file = one;
         }
         l
     }
@@ -317,7 +321,12 @@ impl Dialect {
                 mapped = true;
             }
             if let Some(m) = m {
-                text = m.replace("${api}", api).replace("${path}", path.unwrap_or("")).replace("${dirPath}", path.unwrap_or(""));
+                let path = path.unwrap_or("");
+                text = render(m, |name| match name {
+                    "api" => Some(api),
+                    "path" | "dirPath" | "filePath" => Some(path),
+                    _ => None,
+                });
             }
         }
         let shown = (mapped || self.envelope.unmapped_code != "omit").then_some(out_code);
@@ -359,6 +368,31 @@ impl Dialect {
     pub fn missing_key(&self) -> Option<Value> {
         self.errors.get("storage-not-found")?.succeeds_with.as_ref()?.get("data").cloned()
     }
+}
+
+/// A message template of dialects.json with each `${name}` that `value` knows replaced, in one
+/// pass over the template's own text: what is put in is never read again, so a caller's path
+/// holding `${path}` is quoted as it is, never expanded (issue 20), and the result is at most the
+/// template plus each placeholder's value once. A name `value` does not know stays as written.
+fn render<'v>(template: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 2..];
+        match tail.find('}').and_then(|end| value(&tail[..end]).map(|v| (end, v))) {
+            Some((end, v)) => {
+                out.push_str(v);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The sandbox directory of (user, app) on `platform` under `root`.
@@ -416,6 +450,10 @@ mod tests {
         assert_eq!(Platform::Wechat.default_limits(), Limits::default());
         let a = Platform::Alipay.default_limits();
         assert_eq!((a.storage_item, a.storage_total, a.user_files), (204_800, 10_485_760, 52_428_800));
+        assert_eq!(a.single_file, 10_485_760);
+        for p in [Platform::Wechat, Platform::Douyin, Platform::Baidu, Platform::Qq] {
+            assert_eq!(p.default_limits().single_file, u64::MAX, "{p:?}");
+        }
         let b = Platform::Baidu.default_limits();
         assert_eq!((b.storage_item, b.user_files), (b.storage_total, 10_485_760));
         assert_eq!(Platform::Douyin.default_limits().storage_item, 1_048_576);
@@ -473,6 +511,19 @@ mod tests {
         assert!(root.join("u/wxa@alipay/usr/a").is_file());
         drop(s);
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_template_is_rendered_in_one_pass_over_its_own_text() {
+        let v = |name: &str| match name {
+            "path" => Some("a/${path}/${api}"),
+            "api" => Some("readFile${dirPath}"),
+            _ => None,
+        };
+        assert_eq!(render("open ${api} ${path}", v), "open readFile${dirPath} a/${path}/${api}");
+        assert_eq!(render("${other} ${ ${path", v), "${other} ${ ${path");
+        assert_eq!(render("${path}${path}}", v), "a/${path}/${api}a/${path}/${api}}");
+        assert_eq!(render("", v), "");
     }
 
     #[test]

@@ -232,6 +232,7 @@ impl Config {
             ("limits.openFiles", a.open_files, b.open_files),
             ("limits.entries", a.entries, b.entries),
             ("limits.bufferUrls", a.buffer_urls, b.buffer_urls),
+            ("limits.singleFile", a.single_file, b.single_file),
         ] {
             check(name, x.to_string(), y.to_string());
         }

@@ -615,3 +615,127 @@ fn write_with_a_non_number_position_writes_at_the_file_pointer() {
     ok(&s, "writeSync", json!({"fd": fd, "data": "Z", "position": 0}));
     assert_eq!(std::fs::read(s.sandbox.dir().join("usr/w")).unwrap(), b"Zbcdddd");
 }
+
+/// Blocks (in bytes) and inodes the file system spends on `dir` and everything beneath it.
+fn disk_of(dir: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (mut bytes, mut inodes) = (0u64, 0u64);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let m = std::fs::symlink_metadata(&d).unwrap();
+        bytes += m.blocks() * 512;
+        inodes += 1;
+        if m.is_dir() {
+            stack.extend(std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    (bytes, inodes)
+}
+
+/// Issue 20, item 8 (B11): what a sandbox occupies as the file system counts it (blocks of its
+/// files and directories, and inodes) stays within its quota plus the stated slack
+/// (docs/design.md §4): at most one entry per KiB of quota, never fewer than 1,024, and each
+/// entry costs at most two 4 KiB blocks and 264 bytes of its parent directory. Under a 1 KiB
+/// quota, directories and empty files (no bytes of quota) stop at 1,024, by every route that
+/// creates an entry; nothing is created past it, and the journal stays exact across a reopen.
+#[test]
+fn a_small_quota_bounds_the_entries_and_the_disk_a_sandbox_occupies() {
+    const QUOTA: u64 = 1024;
+    const BOUND: u64 = 1024; // max(QUOTA / 1 KiB, 1,024)
+    let (s, base) = session_with("disk-bound", |c| c.limits.user_files = QUOTA);
+    let name = |i: u64| format!("{i:04}{}", "n".repeat(251)); // 255 bytes
+    let zip = zip_of(&[("e", b"")]);
+    put_zip(&s, "wxfile://usr/z.zip", &zip);
+    for i in 0..BOUND / 2 {
+        ok(&s, "mkdirSync", json!({"dirPath": format!("wxfile://usr/{}", name(i))}));
+    }
+    let d0 = format!("wxfile://usr/{}", name(0));
+    for i in 0..BOUND / 2 - 2 {
+        ok(&s, "writeFileSync", json!({"filePath": format!("{d0}/{}", name(i)), "data": ""}));
+    }
+    let temp = ok(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
+    ok(&s, "saveFileSync", json!({"tempFilePath": temp})); // the last one: an empty saved file
+    let used = zip.len() as u64;
+    assert_eq!((s.fs.usage().entries, s.fs.usage().user), (BOUND, used));
+    let temp = ok(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
+    let full = |api: &str| format!("{api}:fail the maximum size of the file storage limit is exceeded");
+    let d1 = format!("wxfile://usr/{}", name(1));
+    for (api, args) in [
+        ("mkdirSync", json!({"dirPath": format!("{d1}/x")})),
+        ("mkdirSync", json!({"dirPath": format!("{d1}/x/y"), "recursive": true})),
+        ("writeFileSync", json!({"filePath": format!("{d1}/f"), "data": ""})),
+        ("openSync", json!({"filePath": format!("{d1}/o"), "flag": "w"})),
+        ("copyFileSync", json!({"srcPath": format!("{d0}/{}", name(0)), "destPath": format!("{d1}/c")})),
+        ("saveFileSync", json!({"tempFilePath": temp})),
+        ("saveFileSync", json!({"tempFilePath": temp, "filePath": format!("{d1}/s")})),
+    ] {
+        fails(&s, api, args, &full(api), 1300202);
+    }
+    let (c, r) = call(&s, "unzip", json!({"zipFilePath": "wxfile://usr/z.zip", "targetPath": d1.clone()}));
+    assert_eq!((c, r["errMsg"].as_str().unwrap()), (1300202, full("unzip").as_str()));
+    assert_eq!(std::fs::read_dir(s.sandbox.dir().join("usr").join(name(1))).unwrap().count(), 0, "nothing created");
+    assert_eq!(s.fs.usage().entries, BOUND);
+    // Blocks and inodes of usr and store: the quota plus the slack of BOUND entries (and the two
+    // area directories themselves).
+    let (mut bytes, mut inodes) = (0, 0);
+    for area in ["usr", "store"] {
+        let (b, i) = disk_of(&s.sandbox.dir().join(area));
+        bytes += b;
+        inodes += i;
+    }
+    println!("{bytes} bytes and {inodes} inodes of disk for {BOUND} entries under a {QUOTA}-byte quota");
+    assert!(bytes <= QUOTA + (BOUND + 2) * (8192 + 264), "{bytes} bytes of disk under a {QUOTA}-byte quota");
+    assert_eq!(inodes, BOUND + 2);
+    // The journal is exact after a reopen, and the bound holds there too.
+    let cfg = s.config.clone();
+    drop(s);
+    let s = Session::open(cfg).unwrap();
+    assert_eq!(s.fs.usage(), wxfs::fs::scan(&s.sandbox).unwrap());
+    assert_eq!((s.fs.usage().entries, s.fs.usage().user), (BOUND, used));
+    fails(&s, "mkdirSync", json!({"dirPath": format!("{d1}/x")}), &full("mkdirSync"), 1300202);
+    // Removing one makes room for one.
+    ok(&s, "rmdirSync", json!({"dirPath": d1.clone()}));
+    ok(&s, "writeFileSync", json!({"filePath": format!("{d0}/last"), "data": ""}));
+    fails(&s, "mkdirSync", json!({"dirPath": d1}), &full("mkdirSync"), 1300202);
+    drop(s);
+    let _ = std::fs::remove_dir_all(base);
+}
+
+/// Issue 20, item 8, as reported: 3,000 mkdirs (255-byte names) at usage 0 under a 1 MiB quota,
+/// and 2,985 empty files under a 1 KiB quota. Each stops at the stated point, 1,024 entries
+/// (max(quota / 1 KiB, 1,024)): the 1,025th and every later call fail 1300202 and create
+/// nothing, and the disk the sandbox occupies stays within the quota plus its slack.
+#[test]
+fn the_reported_mkdirs_and_empty_files_stop_at_the_stated_point() {
+    const BOUND: usize = 1024;
+    for (tag, quota, count, api) in
+        [("disk-mkdirs", 1024 * 1024, 3000, "mkdirSync"), ("disk-empties", 1024, 2985, "writeFileSync")]
+    {
+        let (s, base) = session_with(tag, |c| c.limits.user_files = quota);
+        let full = format!("{api}:fail the maximum size of the file storage limit is exceeded");
+        let mut made = 0;
+        for i in 0..count {
+            let path = format!("wxfile://usr/{i:04}{}", "n".repeat(251));
+            let args = match api {
+                "mkdirSync" => json!({"dirPath": path}),
+                _ => json!({"filePath": path, "data": ""}),
+            };
+            let (c, r) = call(&s, api, args);
+            if i < BOUND {
+                assert_eq!((c, r["errMsg"].as_str().unwrap()), (0, format!("{api}:ok").as_str()), "{tag} {i}");
+                made += 1;
+            } else {
+                assert_eq!((c, r["errMsg"].as_str().unwrap()), (1300202, full.as_str()), "{tag} {i}");
+            }
+        }
+        assert_eq!(made, BOUND);
+        assert_eq!(std::fs::read_dir(s.sandbox.dir().join("usr")).unwrap().count(), BOUND, "{tag}");
+        assert_eq!((s.fs.usage().entries, s.fs.usage().user), (BOUND as u64, 0));
+        let (bytes, inodes) = disk_of(&s.sandbox.dir().join("usr"));
+        println!("{tag}: {bytes} bytes and {inodes} inodes of disk for {count} calls under a {quota}-byte quota");
+        assert!(bytes <= quota + (BOUND as u64 + 1) * (8192 + 264), "{tag}: {bytes} bytes of disk");
+        assert_eq!(inodes, BOUND as u64 + 1);
+        drop(s);
+        let _ = std::fs::remove_dir_all(base);
+    }
+}

@@ -43,6 +43,7 @@ struct RawLimits {
     open_files: Option<u64>,
     entries: Option<u64>,
     buffer_urls: Option<u64>,
+    single_file: Option<u64>,
 }
 
 /// Parse and validate a config object; the error says what is wrong.
@@ -94,6 +95,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         open_files: l.open_files.unwrap_or(d.open_files),
         entries: l.entries.unwrap_or(d.entries),
         buffer_urls: l.buffer_urls.unwrap_or(d.buffer_urls),
+        single_file: l.single_file.unwrap_or(d.single_file),
     };
     let encryption_key = match raw.encryption_key.as_deref() {
         None => None,

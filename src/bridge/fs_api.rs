@@ -5,12 +5,13 @@ use std::borrow::Cow;
 use serde_json::{json, Value};
 
 use super::args::Args;
+use super::budget::{self, Budget, JsonOut, HELD};
 use super::reply::Reply;
 use super::Ctx;
 use crate::error::{code, Error, Result};
-use crate::fs::archive::EntryRequest;
+use crate::fs::archive::{EntryRequest, ZipCharge};
 use crate::fs::codec::Encoding;
-use crate::fs::{StatResult, Stats, TempSource};
+use crate::fs::{Listing, SavedFile, StatResult, Stats, TempSource};
 use crate::platform::Platform;
 use crate::session::Session;
 
@@ -24,19 +25,102 @@ fn stats_json(s: &Stats) -> Value {
 }
 
 /// Content read from a file: a string in `encoding`, or an ArrayBuffer when there is none.
-/// `budget`: the text this call may still return (see `FileSystem::text_limit`); a string
+/// `budget`: what this call's result may still add (see `FileSystem::text_limit`); a string
 /// result beyond it is refused before it is built.
-fn content(reply: Reply, key: &str, bytes: Vec<u8>, encoding: Option<Encoding>, budget: &mut u64) -> Result<Reply> {
+fn content(reply: Reply, key: &str, bytes: Vec<u8>, encoding: Option<Encoding>, budget: &mut Budget) -> Result<Reply> {
     match encoding {
         Some(e) => {
-            let len = e.text_len(&bytes);
-            if len > *budget {
-                return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
-            }
-            *budget -= len;
+            budget.charge(e.text_len(&bytes))?;
             Ok(reply.set(key, e.decode(&bytes)))
         }
         None => Ok(reply.bytes(key, bytes)),
+    }
+}
+
+/// The result budget of one call (docs/design.md §4): twice the readFile limit.
+fn budget_of(s: &Session) -> Budget {
+    Budget::new(s.fs.text_limit())
+}
+
+/// Bytes of a Stats object as [`put_stats`] writes it.
+fn stats_len(st: &Stats) -> u64 {
+    let fixed = r#"{"mode":,"size":,"lastAccessedTime":,"lastModifiedTime":}"#.len() as u64;
+    fixed
+        + budget::num_len(st.mode)
+        + budget::num_len(st.size)
+        + budget::num_len(st.last_accessed_time)
+        + budget::num_len(st.last_modified_time)
+}
+
+/// A Stats object, as `stats_json` gives it.
+fn put_stats(out: &mut JsonOut, st: &Stats) {
+    out.put(br#"{"mode":"#);
+    out.put_num(st.mode);
+    out.put(br#","size":"#);
+    out.put_num(st.size);
+    out.put(br#","lastAccessedTime":"#);
+    out.put_num(st.last_accessed_time);
+    out.put(br#","lastModifiedTime":"#);
+    out.put_num(st.last_modified_time);
+    out.put(b"}");
+}
+
+/// A recursive stat, written into its JSON text as the walk finds each entry: an array of
+/// `{"path", <key>: Stats}` (`key` is `stats`, Douyin's `stat`), or Alipay's object keyed by path.
+struct StatTree {
+    out: JsonOut,
+    /// The item's Stats key, or `None` for Alipay's object.
+    key: Option<&'static str>,
+    /// How many copies of the text the result carries (Douyin's `stat` and `stats`).
+    copies: u64,
+    first: bool,
+}
+
+impl StatTree {
+    fn new(budget: Budget, key: Option<&'static str>, copies: u64) -> Result<StatTree> {
+        let mut out = JsonOut::new(budget);
+        out.charge(2 * copies)?;
+        out.put(if key.is_some() { b"[" } else { b"{" });
+        Ok(StatTree { out, key, copies, first: true })
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.out.put(if self.key.is_some() { b"]" } else { b"}" });
+        self.out.into_bytes()
+    }
+}
+
+impl Listing for StatTree {
+    fn charge(&mut self, parent: &str, name: &str, st: &Stats) -> Result<()> {
+        // The shown path "{parent}/{name}" as a JSON string.
+        let path = budget::str_len(parent) + budget::str_len(name) - 1;
+        let item = match self.key {
+            Some(key) => r#"{"path":,"":}"#.len() as u64 + key.len() as u64 + path + stats_len(st),
+            None => path + 1 + stats_len(st),
+        };
+        self.out.charge((item + 1) * self.copies + HELD)
+    }
+
+    fn entry(&mut self, shown: &str, st: &Stats) {
+        if !std::mem::take(&mut self.first) {
+            self.out.put(b",");
+        }
+        match self.key {
+            Some(key) => {
+                self.out.put(br#"{"path":"#);
+                self.out.put_str(shown);
+                self.out.put(b",");
+                self.out.put_str(key);
+                self.out.put(b":");
+                put_stats(&mut self.out, st);
+                self.out.put(b"}");
+            }
+            None => {
+                self.out.put_str(shown);
+                self.out.put(b":");
+                put_stats(&mut self.out, st);
+            }
+        }
     }
 }
 
@@ -45,28 +129,9 @@ pub fn access(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     Ok(Reply::new())
 }
 
-/// A platform's per-file limit (docs/platforms/: Alipay 10 MB), for a file that would be `size` bytes.
-fn check_file_size(s: &Session, size: u64) -> Result<()> {
-    match s.config.platform.dialect().single_file_limit() {
-        Some(limit) if size > limit => Err(Error::new(code::FILE_TOO_LARGE, format!("file larger than {limit} bytes"))),
-        _ => Ok(()),
-    }
-}
-
-/// The size of the file at `path`, 0 when there is none (yet).
-fn size_of(s: &Session, path: &str) -> u64 {
-    match s.fs.stat(path, false) {
-        Ok(StatResult::One(st)) => st.size,
-        _ => 0,
-    }
-}
-
 pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let data = a.data("data")?;
-    if s.config.platform != Platform::Wechat {
-        check_file_size(s, size_of(s, path) + data.len() as u64)?;
-    }
     s.fs.append_file(path, &data)?;
     Ok(Reply::new())
 }
@@ -74,7 +139,6 @@ pub fn append_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 pub fn write_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let data = a.data("data")?;
-    check_file_size(s, data.len() as u64)?;
     s.fs.write_file(path, &data)?;
     Ok(Reply::new())
 }
@@ -83,7 +147,7 @@ pub fn read_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?;
     let encoding = a.encoding("encoding")?;
     let bytes = s.fs.read_file(path, a.opt_num("position")?, a.opt_num("length")?)?;
-    let reply = content(Reply::new(), "data", bytes, encoding, &mut s.fs.text_limit())?;
+    let reply = content(Reply::new(), "data", bytes, encoding, &mut budget_of(s))?;
     Ok(match s.config.platform {
         // Alipay says what it returned (docs/platforms/alipay.md, readFile).
         Platform::Alipay => reply.set("dataType", if encoding.is_some() { "string" } else { "ArrayBuffer" }),
@@ -117,30 +181,45 @@ pub fn rmdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 }
 
 pub fn readdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
-    let files = s.fs.readdir(a.str("dirPath")?)?;
-    Ok(Reply::new().set("files", files))
+    let mut out = JsonOut::new(budget_of(s));
+    out.charge(2)?;
+    let names = s.fs.readdir(a.str("dirPath")?, &mut |name| out.charge(budget::str_len(name) + 1 + HELD))?;
+    out.put(b"[");
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.put(b",");
+        }
+        out.put_str(name);
+    }
+    drop(names);
+    out.put(b"]");
+    Ok(Reply::new().raw("files", out.into_bytes()))
 }
 
 pub fn stat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
-    let res = s.fs.stat(a.str("path")?, a.bool_or("recursive", false)?)?;
+    let path = a.str("path")?;
     let platform = s.config.platform;
-    let stats = match res {
-        StatResult::One(st) => stats_json(&st),
+    let mut tree = match a.bool_or("recursive", false)? {
         // Alipay keeps WeChat's pre-2021 shape: an object keyed by the relative path.
-        StatResult::Tree(list) if platform == Platform::Alipay => {
-            Value::Object(list.iter().map(|(p, st)| (p.clone(), stats_json(st))).collect())
-        }
-        // Douyin (>= 2.60.0) names each item's Stats `stat`.
-        StatResult::Tree(list) if platform == Platform::Douyin => {
-            Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stat": stats_json(st)})).collect())
-        }
-        StatResult::Tree(list) => Value::Array(list.iter().map(|(p, st)| json!({"path": p, "stats": stats_json(st)})).collect()),
+        true if platform == Platform::Alipay => Some(StatTree::new(budget_of(s), None, 1)?),
+        // Douyin (>= 2.60.0) names each item's Stats `stat`, and carries the result twice.
+        true if platform == Platform::Douyin => Some(StatTree::new(budget_of(s), Some("stat"), 2)?),
+        true => Some(StatTree::new(budget_of(s), Some("stats"), 1)?),
+        false => None,
     };
-    match platform {
-        // Douyin's success carries the result as both `stat` and `stats`.
-        Platform::Douyin => Ok(Reply::new().set("stat", stats.clone()).set("stats", stats)),
-        _ => Ok(Reply::new().set("stats", stats)),
-    }
+    let douyin = platform == Platform::Douyin;
+    // Douyin's success carries the result as both `stat` and `stats`.
+    Ok(match s.fs.stat(path, tree.as_mut().map(|t| t as &mut dyn Listing))? {
+        StatResult::One(st) if douyin => Reply::new().set("stat", stats_json(&st)).set("stats", stats_json(&st)),
+        StatResult::One(st) => Reply::new().set("stats", stats_json(&st)),
+        StatResult::Tree => {
+            let text = tree.expect("a tree was asked for").finish();
+            match douyin {
+                true => Reply::new().raw("stat", text.clone()).raw("stats", text),
+                false => Reply::new().raw("stats", text),
+            }
+        }
+    })
 }
 
 fn length_arg(a: &Args, default: u64) -> Result<u64> {
@@ -180,10 +259,17 @@ pub fn read_compressed_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply>
 pub fn read_zip_entry(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
     let path = a.str("filePath")?.to_string();
     let mut encodings = Vec::new();
+    let mut budget = budget_of(s);
     let results = match a.value("entries") {
         Some(Value::String(all)) if all == "all" => {
             let enc = a.encoding("encoding")?;
-            let res = s.fs.read_zip_entries(&path, None)?;
+            // Each entry: its name, its errMsg and the object around them (its data is charged
+            // as it is decoded, below), and what the reply holds of it until it is written.
+            let per = (ctx.api.len() + r#":{"errMsg":":ok"},"#.len()) as u64 + 4 * HELD;
+            let res = s.fs.read_zip_entries(&path, None, &mut |c| match c {
+                ZipCharge::Index(bytes) => budget.charge(bytes),
+                ZipCharge::Entry(name) => budget.charge(budget::str_len(name) + per),
+            })?;
             encodings.resize(res.len(), enc);
             res
         }
@@ -201,12 +287,14 @@ pub fn read_zip_entry(s: &Session, a: &mut Args, ctx: &Ctx) -> Result<Reply> {
                 });
                 encodings.push(entry_args.encoding("encoding")?);
             }
-            s.fs.read_zip_entries(&path, Some(&reqs))?
+            s.fs.read_zip_entries(&path, Some(&reqs), &mut |c| match c {
+                ZipCharge::Index(bytes) => budget.charge(bytes),
+                ZipCharge::Entry(_) => Ok(()),
+            })?
         }
         _ => return Err(Error::param(a.param_code, "entries", "Array or 'all'", "Undefined")),
     };
     let mut entries = Vec::with_capacity(results.len());
-    let mut budget = s.fs.text_limit();
     for ((name, res), enc) in results.into_iter().zip(encodings) {
         let one = match res {
             Ok(bytes) => content(Reply::new(), "data", bytes, enc, &mut budget)?.set("errMsg", format!("{}:ok", ctx.api)),
@@ -231,11 +319,33 @@ pub fn save_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         let name = crate::sandbox::random_name(temp.rsplit(['/', '_']).next().and_then(crate::sandbox::plain_extension));
         file_path = Some(format!("{}/{name}", s.config.platform.dialect().user_data_path));
     }
-    if s.config.platform != Platform::Wechat {
-        check_file_size(s, size_of(s, temp))?;
-    }
     let saved = s.fs.save_file(temp, file_path.as_deref())?;
     Ok(Reply::new().set(if legacy { AP_FILE_PATH } else { "savedFilePath" }, saved))
+}
+
+/// Bytes of one getSavedFileList item as [`put_saved`] writes it, with its comma.
+fn saved_len(path_len: u64, size: u64, create_time: i64, alipay: bool) -> u64 {
+    let fixed = r#"{"filePath":,"size":,"createTime":},"#.len() as u64;
+    let ap = if alipay { r#","apFilePath":"#.len() as u64 + path_len } else { 0 };
+    fixed + path_len + budget::num_len(size) + budget::num_len(create_time) + ap
+}
+
+fn put_saved(out: &mut JsonOut, first: bool, f: &SavedFile, alipay: bool) {
+    if !first {
+        out.put(b",");
+    }
+    out.put(br#"{"filePath":"#);
+    out.put_str(&f.file_path);
+    out.put(br#","size":"#);
+    out.put_num(f.size);
+    out.put(br#","createTime":"#);
+    out.put_num(f.create_time);
+    if alipay {
+        // my.getSavedFileList (legacy) names it apFilePath; the FileSystemManager filePath.
+        out.put(br#","apFilePath":"#);
+        out.put_str(&f.file_path);
+    }
+    out.put(b"}");
 }
 
 pub fn get_saved_file_list(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -243,34 +353,43 @@ pub fn get_saved_file_list(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> 
         return douyin_saved_file_list(s);
     }
     let alipay = s.config.platform == Platform::Alipay;
-    let list: Vec<Value> =
-        s.fs.get_saved_file_list()?
-            .into_iter()
-            .map(|f| {
-                let mut v = json!({"filePath": f.file_path, "size": f.size, "createTime": f.create_time});
-                if alipay {
-                    // my.getSavedFileList (legacy) names it apFilePath; the FileSystemManager filePath.
-                    v[AP_FILE_PATH] = v["filePath"].clone();
-                }
-                v
-            })
-            .collect();
-    Ok(Reply::new().set("fileList", list))
+    let mut out = JsonOut::new(budget_of(s));
+    out.charge(2)?;
+    let files = s.fs.get_saved_file_list(&mut |f| {
+        out.charge(saved_len(budget::str_len(&f.file_path), f.size, f.create_time, alipay) + HELD)
+    })?;
+    out.put(b"[");
+    for (i, f) in files.iter().enumerate() {
+        put_saved(&mut out, i == 0, f, alipay);
+    }
+    drop(files);
+    out.put(b"]");
+    Ok(Reply::new().raw("fileList", out.into_bytes()))
 }
 
 /// Douyin: the saved files are the files of the user dir (TT-T getSavedFileList "用户目录文件列表").
 fn douyin_saved_file_list(s: &Session) -> Result<Reply> {
     let root = &s.config.platform.dialect().user_data_path;
-    let mut list = Vec::new();
-    for name in s.fs.readdir(root)? {
+    let mut out = JsonOut::new(budget_of(s));
+    out.charge(2)?;
+    // Charged as a file of the largest size and time, before its stat is known.
+    let root_len = budget::str_len(root);
+    let names = s.fs.readdir(root, &mut |name| {
+        out.charge(saved_len(root_len + budget::str_len(name) - 1, u64::MAX, i64::MIN, false) + HELD)
+    })?;
+    out.put(b"[");
+    let mut first = true;
+    for name in names {
         let path = format!("{root}/{name}");
-        if let StatResult::One(st) = s.fs.stat(&path, false)? {
+        if let StatResult::One(st) = s.fs.stat(&path, None)? {
             if st.mode & 0o170000 == 0o100000 {
-                list.push(json!({"filePath": path, "size": st.size, "createTime": st.last_modified_time}));
+                let f = SavedFile { file_path: path, size: st.size, create_time: st.last_modified_time };
+                put_saved(&mut out, std::mem::take(&mut first), &f, false);
             }
         }
     }
-    Ok(Reply::new().set("fileList", list))
+    out.put(b"]");
+    Ok(Reply::new().raw("fileList", out.into_bytes()))
 }
 
 pub fn get_saved_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {

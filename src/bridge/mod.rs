@@ -7,6 +7,7 @@
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
 #[doc(hidden)]
 pub mod args;
+mod budget;
 pub mod config;
 mod fs_api;
 pub mod reply;

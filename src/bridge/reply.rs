@@ -142,8 +142,7 @@ impl Reply {
         if !self.fields.iter().any(|(_, f)| matches!(f, Field::Raw(_))) {
             return serde_json::to_vec(&self.into_envelope_with(head, carriage)).unwrap_or_default();
         }
-        let raw_len: usize = self.fields.iter().map(|(k, f)| if let Field::Raw(j) = f { k.len() + j.len() + 4 } else { 0 }).sum();
-        let mut out = Vec::with_capacity(64 + raw_len);
+        let mut out = Vec::with_capacity(64);
         out.push(b'{');
         for (i, (k, v)) in head.iter().enumerate() {
             if i > 0 {
@@ -162,8 +161,19 @@ impl Reply {
             out.push(b':');
             out.extend_from_slice(body);
         };
+        // A raw first field (a listing, stored data) is most of the result: the envelope is
+        // built around it in its own buffer, never copied into a second one (docs/design.md §4,
+        // one call's result).
+        let mut fields = self.fields.into_iter().peekable();
+        let mut base = None;
+        if let Some((_, Field::Raw(_))) = fields.peek() {
+            if let Some((key, Field::Raw(json))) = fields.next() {
+                write(&mut out, &key, b"");
+                base = Some((json, std::mem::replace(&mut out, Vec::with_capacity(64))));
+            }
+        }
         let (mut side_list, mut own_list) = (Vec::new(), Vec::new());
-        for (key, field) in self.fields {
+        for (key, field) in fields {
             match field {
                 Field::Raw(json) => write(&mut out, &key, &json),
                 other => {
@@ -178,7 +188,15 @@ impl Reply {
             write(&mut out, "__nativeBuffers__", &serde_json::to_vec(&own_list).unwrap_or_default());
         }
         out.push(b'}');
-        out
+        match base {
+            None => out,
+            Some((mut json, start)) => {
+                json.reserve_exact(start.len() + out.len());
+                json.splice(0..0, start);
+                json.extend_from_slice(&out);
+                json
+            }
+        }
     }
 }
 

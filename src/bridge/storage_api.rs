@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::args::Args;
+use super::budget::{self, Budget, JsonOut};
 use super::reply::Reply;
 use super::Ctx;
 use crate::error::{code, Error, Result};
@@ -309,8 +310,23 @@ pub fn clear(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
 
 pub fn info(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
     let kb = |b: u64| b.div_ceil(1024);
+    // The keys are written into the result's text as they are read, each charged first
+    // (docs/design.md §4, one call's result).
+    let mut out = JsonOut::new(Budget::new(s.fs.text_limit()));
+    out.charge(2)?;
+    out.put(b"[");
+    let mut first = true;
+    s.crypt.try_each_key(&s.store, |key| {
+        out.charge(budget::str_len(key) + 1)?;
+        if !std::mem::take(&mut first) {
+            out.put(b",");
+        }
+        out.put_str(key);
+        Ok::<(), Error>(())
+    })?;
+    out.put(b"]");
     Ok(Reply::new()
-        .set("keys", s.crypt.keys(&s.store))
+        .raw("keys", out.into_bytes())
         .set("currentSize", kb(s.store.size()))
         .set("limitSize", s.config.limits.storage_total / 1024))
 }

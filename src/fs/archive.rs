@@ -130,15 +130,69 @@ struct UnzipPlan {
     new_dirs: Vec<VPath>,
 }
 
+/// What readZipEntry charges to its result's budget (docs/design.md §4), each before it is held.
+pub enum ZipCharge<'a> {
+    /// The archive's index, as the zip reader holds it in memory: `bytes` (an estimate from the
+    /// central directory's size and entry count, read from its end record before it is parsed).
+    Index(u64),
+    /// One entry of an "all" read, by name.
+    Entry(&'a str),
+}
+
+/// Heap the zip reader spends on an entry of its index beyond the entry's central-directory
+/// bytes, which it keeps about three times over (the record, the name as text, the name as key).
+const INDEX_PER_ENTRY: u64 = 512;
+
+/// The entry count and central-directory size a zip's end record declares (the zip64 one when
+/// the classic record says so), or `None` when there is no end record to read.
+fn index_extent(file: &std::fs::File, len: u64) -> Option<(u64, u64)> {
+    let tail_len = len.min(22 + 65_535);
+    let tail = super::read_exact_at(file, len - tail_len, tail_len).ok()?;
+    let at = (0..tail.len().checked_sub(21)?).rev().find(|&i| tail[i..i + 4] == *b"PK\x05\x06")?;
+    let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]) as u64;
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
+    let u64_at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    let (entries, size) = (u16_at(&tail, at + 10), u32_at(&tail, at + 12));
+    if entries != 0xFFFF && size != 0xFFFF_FFFF {
+        return Some((entries, size));
+    }
+    // Zip64: the locator sits just before the end record and names the zip64 end record.
+    let loc = at.checked_sub(20)?;
+    if tail[loc..loc + 4] != *b"PK\x06\x07" {
+        return Some((entries, size));
+    }
+    let rec = super::read_exact_at(file, u64_at(&tail, loc + 8), 56).ok()?;
+    (rec.len() == 56 && rec[..4] == *b"PK\x06\x06").then(|| (u64_at(&rec, 32), u64_at(&rec, 40)))
+}
+
 impl FileSystem {
     fn open_zip(&self, path: &str) -> Result<zip::ZipArchive<std::fs::File>> {
-        let (file, _) = self.open_read(path)?;
+        self.open_zip_charged(path, &mut |_| Ok(()))
+    }
+
+    /// `open_zip`, with the index charged to `charge` before the reader parses it.
+    fn open_zip_charged(
+        &self,
+        path: &str,
+        charge: &mut dyn FnMut(ZipCharge) -> Result<()>,
+    ) -> Result<zip::ZipArchive<std::fs::File>> {
+        let (file, len) = self.open_read(path)?;
+        if let Some((entries, size)) = index_extent(&file, len) {
+            charge(ZipCharge::Index(size.saturating_mul(3).saturating_add(entries.saturating_mul(INDEX_PER_ENTRY))))?;
+        }
         zip::ZipArchive::new(file).map_err(|_| Error::new(code::UNZIP_OPEN, "unzip open file fail"))
     }
 
-    /// readZipEntry: `None` asks for every file entry.
-    pub fn read_zip_entries(&self, path: &str, wanted: Option<&[EntryRequest]>) -> Result<Vec<(String, Result<Vec<u8>>)>> {
-        let mut zip = self.open_zip(path)?;
+    /// readZipEntry: `None` asks for every file entry. The archive's index, and with `None` each
+    /// entry, are charged to `charge` before they are held; the first charge that fails ends
+    /// the call with its error.
+    pub fn read_zip_entries(
+        &self,
+        path: &str,
+        wanted: Option<&[EntryRequest]>,
+        charge: &mut dyn FnMut(ZipCharge) -> Result<()>,
+    ) -> Result<Vec<(String, Result<Vec<u8>>)>> {
+        let mut zip = self.open_zip_charged(path, charge)?;
         let mut budget = self.limits.read_file;
         let too_big = || Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit");
         let entry_fail = || Error::new(code::UNZIP_ENTRY, "unzip entry fail");
@@ -151,6 +205,7 @@ impl FileSystem {
                         continue;
                     }
                     let name = f.name().to_string();
+                    charge(ZipCharge::Entry(&name))?;
                     match read_up_to(&mut f, budget + 1) {
                         Err(_) => out.push((name, Err(entry_fail()))),
                         Ok(data) if data.len() as u64 > budget => return Err(too_big()),
@@ -271,6 +326,7 @@ impl FileSystem {
         let (mut delta, mut new_files) = (0i64, 0u64);
         let mut watched: Vec<Watched> = Vec::new();
         for (vp, (_, size)) in &plan.files {
+            self.file_fits(*size, 0)?;
             let (old, exists) = self.charged(vp);
             delta = delta.saturating_add(quota::delta(*size, old));
             new_files += !exists as u64;
@@ -281,7 +337,7 @@ impl FileSystem {
             return Err(Error::storage_limit());
         }
         let created = plan.new_dirs.len() as u64 + new_files;
-        if !st.entries_fit(created, self.limits.entries) {
+        if !st.entries_fit(created, &self.limits) {
             return Err(Error::storage_limit());
         }
         // Stage every file in a folder of its own; a stream longer or shorter than its header

@@ -128,7 +128,7 @@ impl FileSystem {
         // Creation and truncation change usage: take the quota lock around them.
         let mut st = self.state.lock();
         let (old, existed) = self.charged(&vp);
-        if flag.create && !existed && !st.entries_fit(1, self.limits.entries) {
+        if flag.create && !existed && !st.entries_fit(1, &self.limits) {
             return Err(Error::storage_limit());
         }
         let open = || {
@@ -205,6 +205,7 @@ impl FileSystem {
         undo: impl FnOnce() -> Result<Option<Undo>>,
         change: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
+        self.file_fits(new_len, len)?;
         let delta = quota::delta(new_len, len);
         match self.place(st, e, len) {
             Place::Uncounted => change(),
@@ -306,6 +307,10 @@ impl FileSystem {
             return Err(fd_denied());
         }
         let mut at = if e.flag.append { None } else { Some(position.unwrap_or(e.pos)) };
+        // The length the whole write makes, checked before its first step: a write past the
+        // per-file limit changes nothing, however many steps it would have taken.
+        let len = e.file.metadata().map_err(|err| Error::system(&err))?.len();
+        self.file_fits(at.unwrap_or(len).saturating_add(data.len() as u64).max(len), len)?;
         let steps: Vec<&[u8]> = if data.is_empty() { vec![data] } else { data.chunks(UNDO_STEP).collect() };
         for step in steps {
             let end = self.write_step(&e, step, at)?;

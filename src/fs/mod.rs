@@ -52,7 +52,7 @@ pub use fd_table::FdTable;
 pub(crate) use fd_table::FileId;
 use fd_table::Tracking;
 pub use recovery::{measure_entry, scan};
-pub use values::{Durability, OpenReport, SavedFile, StatResult, Stats, TempSource};
+pub use values::{Durability, Listing, OpenReport, SavedFile, StatResult, Stats, TempSource};
 
 /// A file of zeros kept in each sandbox so that, on a full device, the mutations that free space
 /// (unlink, rmdir, removeSavedFile, removeStorage, clearStorage) still find room for their journal
@@ -75,9 +75,10 @@ impl State {
         delta <= 0 || self.usage.user.saturating_add(self.files.held).saturating_add(delta as u64) <= limit
     }
 
-    /// Whether `more` new files or directories stay within `limit`.
-    fn entries_fit(&self, more: u64, limit: u64) -> bool {
-        more == 0 || self.usage.entries.saturating_add(more) <= limit
+    /// Whether `more` new files or directories stay within what `limits` allow (the entries
+    /// limit as the quota lowers it: [`Limits::entries_allowed`]).
+    fn entries_fit(&self, more: u64, limits: &Limits) -> bool {
+        more == 0 || self.usage.entries.saturating_add(more) <= limits.entries_allowed()
     }
 }
 
@@ -406,13 +407,14 @@ impl FileSystem {
     }
 
     /// A path that is missing: 1300002 with the method's words, or 1300020 with the same words
-    /// ("not a directory" for "no such file or directory") when a component that should be a
-    /// directory is a file.
+    /// ("not a directory" for the leading "no such file or directory") when a component that
+    /// should be a directory is a file. Only the method's own words are rewritten, never the
+    /// paths quoted after them.
     fn missing(&self, vp: &VPath, reason: String) -> Error {
-        if self.blocked_by_file(vp) {
-            Error::new(code::NOT_A_DIRECTORY, reason.replacen("no such file or directory", "not a directory", 1))
-        } else {
-            Error::new(code::NO_SUCH_FILE, reason)
+        const NOENT: &str = "no such file or directory";
+        match reason.strip_prefix(NOENT) {
+            Some(rest) if self.blocked_by_file(vp) => Error::new(code::NOT_A_DIRECTORY, format!("not a directory{rest}")),
+            _ => Error::new(code::NO_SUCH_FILE, reason),
         }
     }
 
@@ -427,6 +429,19 @@ impl FileSystem {
             }
         }
         false
+    }
+
+    /// The per-file limit (`limits.singleFile`: Alipay's 10 MB, none for WeChat): the one check
+    /// that every route making or growing a file calls (writeFile, appendFile, truncate, an fd's
+    /// write and ftruncate, copyFile, saveFile, rename, unzip) with the length the file would
+    /// have and the length it has (0 for a file that takes a name anew). A file may shrink, or be
+    /// written within its length, whatever its size.
+    fn file_fits(&self, new_len: u64, old_len: u64) -> Result<()> {
+        let limit = self.limits.single_file;
+        if new_len > old_len && new_len > limit {
+            return Err(Error::new(code::FILE_TOO_LARGE, format!("file larger than {limit} bytes")));
+        }
+        Ok(())
     }
 
     /// The parent directory of `vp` must exist and be a directory.

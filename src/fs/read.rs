@@ -1,7 +1,7 @@
 //! Reads: access, stat, readdir, readFile and its relatives.
 
 use super::fail::{denied_or, too_long, Fail};
-use super::values::{StatResult, Stats};
+use super::values::{Listing, StatResult, Stats};
 use super::{archive, classify, read_exact_at, touch_used, walk, FileId, FileSystem};
 use crate::error::{code, Error, Result};
 use crate::sandbox::{self, Area, PathError};
@@ -34,25 +34,27 @@ impl FileSystem {
         })
     }
 
-    /// `stat`: the stats of `path`, or of a whole directory tree with `recursive`.
-    pub fn stat(&self, path: &str, recursive: bool) -> Result<StatResult> {
+    /// `stat`: the stats of `path`, or with `tree` (stat's `recursive`) those of a whole
+    /// directory tree, handed to `tree` entry by entry as the walk finds them.
+    pub fn stat(&self, path: &str, tree: Option<&mut dyn Listing>) -> Result<StatResult> {
         let denied = || format!("permission denied, open {path}");
         let vp = self.readable(path, denied)?;
         let meta = self
             .meta(&vp)
             .map_err(|e| denied_or(&e, denied, || self.missing(&vp, format!("no such file or directory {path}"))))?;
         let top = Stats::from_meta(&meta);
-        if !recursive || !meta.is_dir() {
+        let Some(list) = tree.filter(|_| meta.is_dir()) else {
             return Ok(StatResult::One(top));
-        }
-        let dir = self.dir(vp.area).expect("area");
-        let mut out = vec![("/".to_string(), top)];
-        out.extend(walk::stats(dir, &vp.rel()).map_err(|e| Error::system(&e))?);
-        Ok(StatResult::Tree(out))
+        };
+        list.charge("", "", &top)?;
+        list.entry("/", &top);
+        walk::stats_each(self.dir(vp.area).expect("area"), &vp.rel(), list)?;
+        Ok(StatResult::Tree)
     }
 
-    /// `readdir`: the names in a directory.
-    pub fn readdir(&self, path: &str) -> Result<Vec<String>> {
+    /// `readdir`: the names in a directory, sorted. Each name is charged to `charge` as it is
+    /// read, before it is kept; the first charge that fails ends the call with its error.
+    pub fn readdir(&self, path: &str, charge: &mut dyn FnMut(&str) -> Result<()>) -> Result<Vec<String>> {
         let denied = || format!("permission denied, open {path}");
         let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
@@ -69,9 +71,11 @@ impl FileSystem {
         let mut names = Vec::new();
         for entry in sub.entries().map_err(|e| Error::system(&e))? {
             let entry = entry.map_err(|e| Error::system(&e))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            charge(&name)?;
+            names.push(name);
         }
-        names.sort();
+        names.sort_unstable();
         Ok(names)
     }
 

@@ -77,8 +77,9 @@ impl FileSystem {
         Ok(self.show(&dest))
     }
 
-    /// `getSavedFileList`: every saved file, with its size and creation time.
-    pub fn get_saved_file_list(&self) -> Result<Vec<SavedFile>> {
+    /// `getSavedFileList`: every saved file, with its size and creation time. Each is charged
+    /// to `charge` as it is found, before it is kept; the first charge that fails ends the call.
+    pub fn get_saved_file_list(&self, charge: &mut dyn FnMut(&SavedFile) -> Result<()>) -> Result<Vec<SavedFile>> {
         let store = self.dir(Area::Store).expect("store");
         let mut out = Vec::new();
         for entry in store.entries().map_err(|e| Error::system(&e))? {
@@ -89,9 +90,11 @@ impl FileSystem {
             }
             let name = entry.file_name().to_string_lossy().into_owned();
             let vp = VPath { area: Area::Store, parts: vec![name] };
-            out.push(SavedFile { file_path: self.show(&vp), size: meta.len(), create_time: saved_time(&meta) });
+            let file = SavedFile { file_path: self.show(&vp), size: meta.len(), create_time: saved_time(&meta) };
+            charge(&file)?;
+            out.push(file);
         }
-        out.sort_by(|a, b| (a.create_time, &a.file_path).cmp(&(b.create_time, &b.file_path)));
+        out.sort_unstable_by(|a, b| (a.create_time, &a.file_path).cmp(&(b.create_time, &b.file_path)));
         Ok(out)
     }
 

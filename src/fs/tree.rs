@@ -43,7 +43,7 @@ impl FileSystem {
             return Err(noent());
         }
         let created = (vp.parts.len() - first_missing) as u64;
-        if !st.entries_fit(created, self.limits.entries) {
+        if !st.entries_fit(created, &self.limits) {
             return Err(Error::storage_limit());
         }
         let top = VPath { area: Area::Usr, parts: vp.parts[..=first_missing].to_vec() };
@@ -167,6 +167,11 @@ impl FileSystem {
         let mut st = self.state.lock();
         let ometa = dir.symlink_metadata(ovp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         self.check_parent(&nvp, || self.missing(&nvp, reason()), denied)?;
+        // A file takes its new name as a file made anew does. (Every file beneath a directory
+        // was checked when it was made or grown.)
+        if ometa.is_file() {
+            self.file_fits(ometa.len(), 0)?;
+        }
         // The subtree moved must fit beneath its new place, however shallow its own name is.
         if ometa.is_dir() {
             let room_depth = MAX_DEPTH.saturating_sub(nvp.parts.len());

@@ -37,8 +37,22 @@ impl Stats {
 pub enum StatResult {
     /// Stats of the path itself.
     One(Stats),
-    /// Recursive stat of a directory: `"/"` first, then `"/<rel>"` parents before children.
-    Tree(Vec<(String, Stats)>),
+    /// Recursive stat of a directory: its entries went to the [`Listing`], `"/"` first, then
+    /// `"/<rel>"` parents before children.
+    Tree,
+}
+
+/// Receives a recursive listing entry by entry, while the walk runs, so nothing is gathered
+/// first (docs/design.md §4, one call's result). Each entry is charged when its directory is
+/// read, before the walk keeps it; a charge that fails (the result's budget is spent) stops the
+/// walk there with that error.
+pub trait Listing {
+    /// Charge the entry `name` beneath the shown path `parent` (`""` for the top of the walk,
+    /// so the entry shows as `"{parent}/{name}"`; the top itself is charged as `("", "")`).
+    fn charge(&mut self, parent: &str, name: &str, stats: &Stats) -> crate::error::Result<()>;
+    /// The entry at `shown` (`"/"`, or `"/<path relative to the top>"`), in pre-order: parents
+    /// before children, siblings by name.
+    fn entry(&mut self, shown: &str, stats: &Stats);
 }
 
 /// One entry of getSavedFileList.

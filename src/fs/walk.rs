@@ -8,7 +8,8 @@ use std::io;
 
 use cap_std::fs::Dir;
 
-use super::values::Stats;
+use super::values::{Listing, Stats};
+use crate::error::{Error, Result};
 
 /// The directory at `rel` beneath `area` (`"."` or `""` is the area itself).
 pub(crate) fn open_sub(area: &Dir, rel: &str) -> io::Result<Dir> {
@@ -57,31 +58,42 @@ pub(crate) fn measure(area: &Dir, rel: &str, count_self: bool) -> io::Result<(u6
     Ok((bytes, entries))
 }
 
-/// Every entry beneath `rel` with its stats, as `"/<path relative to rel>"`, parents before
-/// children and siblings by name (a pre-order walk, as recursion would give it).
-pub(crate) fn stats(area: &Dir, rel: &str) -> io::Result<Vec<(String, Stats)>> {
-    let mut out = Vec::new();
-    // Pending entries in reverse order of output: (shown path, path from the area, stats, is dir).
-    let mut pending: Vec<(String, String, Stats, bool)> = Vec::new();
-    let children = |dir_rel: &str, shown: &str| -> io::Result<Vec<(String, String, Stats, bool)>> {
+/// Hands every entry beneath `rel` to `list` as `"/<path relative to rel>"`, parents before
+/// children and siblings by name (a pre-order walk, as recursion would give it). A directory's
+/// entries are charged to `list` as they are read, before any is kept (they are kept only to be
+/// sorted); the first charge that fails ends the walk with its error.
+pub(crate) fn stats_each(area: &Dir, rel: &str, list: &mut dyn Listing) -> Result<()> {
+    let sys = |e: io::Error| Error::system(&e);
+    // One frame per directory on the way down: its shown path, its path from the area, and the
+    // entries not yet handed out, sorted.
+    let read = |dir_rel: &str, shown: &str, list: &mut dyn Listing| -> Result<std::vec::IntoIter<(String, Stats, bool)>> {
         let mut v = Vec::new();
-        for entry in open_sub(area, dir_rel)?.entries()? {
-            let entry = entry?;
+        for entry in open_sub(area, dir_rel).map_err(sys)?.entries().map_err(sys)? {
+            let entry = entry.map_err(sys)?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let meta = entry.metadata()?;
-            v.push((format!("{shown}/{name}"), join(dir_rel, &name), Stats::from_meta(&meta), entry.file_type()?.is_dir()));
+            let stats = Stats::from_meta(&entry.metadata().map_err(sys)?);
+            list.charge(shown, &name, &stats)?;
+            let is_dir = entry.file_type().map_err(sys)?.is_dir();
+            v.push((name, stats, is_dir));
         }
-        v.sort_by(|a, b| b.0.cmp(&a.0));
-        Ok(v)
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(v.into_iter())
     };
-    pending.extend(children(rel, "")?);
-    while let Some((shown, path, st, is_dir)) = pending.pop() {
+    let mut frames = vec![(String::new(), rel.to_string(), read(rel, "", list)?)];
+    while let Some((shown, dir_rel, rest)) = frames.last_mut() {
+        let Some((name, stats, is_dir)) = rest.next() else {
+            frames.pop();
+            continue;
+        };
+        let child = format!("{shown}/{name}");
+        list.entry(&child, &stats);
         if is_dir {
-            pending.extend(children(&path, &shown)?);
+            let child_rel = join(dir_rel, &name);
+            let children = read(&child_rel, &child, list)?;
+            frames.push((child, child_rel, children));
         }
-        out.push((shown, st));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Remove the directory `rel` and everything beneath it, children before parents. Stops at the

@@ -18,9 +18,11 @@ pub(super) struct Admitted {
 }
 
 impl FileSystem {
-    /// Check that a file of `size` bytes may take the place of whatever file is at `vp`: the
-    /// bytes (counting what open fds keep of the file it replaces) and the entry it may create.
+    /// Check that a file of `size` bytes may take the place of whatever file is at `vp`: its
+    /// size, the bytes (counting what open fds keep of the file it replaces) and the entry it
+    /// may create.
     pub(super) fn admit_replace(&self, st: &State, vp: &VPath, size: u64) -> Result<Admitted> {
+        self.file_fits(size, 0)?;
         let (old, exists) = self.charged(vp);
         let watched = st.files.watch(vp, self.dir(vp.area).expect("area"));
         let delta = Delta::user(quota::delta(size, old), !exists as i64);
@@ -28,7 +30,7 @@ impl FileSystem {
         if !st.fits(delta.user.saturating_add(kept), self.limits.user_files) {
             return Err(Error::storage_limit());
         }
-        if !st.entries_fit(!exists as u64, self.limits.entries) {
+        if !st.entries_fit(!exists as u64, &self.limits) {
             return Err(Error::storage_limit());
         }
         Ok(Admitted { delta, watched })
@@ -82,6 +84,7 @@ impl FileSystem {
         if meta.is_dir() {
             return Err(is_dir());
         }
+        self.file_fits(meta.len().saturating_add(data.len() as u64), meta.len())?;
         let delta = data.len() as i64;
         if !st.fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());
@@ -115,6 +118,7 @@ impl FileSystem {
         if meta.is_dir() {
             return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
         }
+        self.file_fits(length, meta.len())?;
         let delta = quota::delta(length, meta.len());
         if !st.fits(delta, self.limits.user_files) {
             return Err(Error::storage_limit());

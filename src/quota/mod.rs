@@ -30,10 +30,14 @@ pub struct Limits {
     pub read_file: u64,
     /// Open fds of one sandbox (a count).
     pub open_files: u64,
-    /// Files and directories in usr and store together (a count).
+    /// Files and directories in usr and store together (a count); the quota lowers it further
+    /// (see [`Limits::entries_allowed`]).
     pub entries: u64,
     /// Bytes the sandbox's `createBufferURL` URLs may hold in memory together.
     pub buffer_urls: u64,
+    /// Bytes of one file of usr or store: none (`u64::MAX`) for WeChat, the platform's own
+    /// limit elsewhere (Alipay's 10 MB). No call makes or grows a file past it.
+    pub single_file: u64,
 }
 
 /// One mebibyte, in bytes.
@@ -54,7 +58,28 @@ impl Default for Limits {
             open_files: default_open_files(),
             entries: 200_000,
             buffer_urls: 64 * MIB,
+            single_file: u64::MAX,
         }
+    }
+}
+
+/// Bytes of quota that each entry (file or directory) of usr and store stands for: a sandbox
+/// holds at most one entry per KiB of `user_files` ...
+pub const QUOTA_PER_ENTRY: u64 = 1024;
+/// ... and never fewer than this many, whatever its quota.
+pub const ENTRIES_FLOOR: u64 = 1024;
+
+impl Limits {
+    /// The entries (files and directories of usr and store) a sandbox may hold: `entries`, and
+    /// at most one per KiB of `user_files`, never fewer than 1,024. An entry needs no byte of
+    /// quota (an empty file, a directory), yet the file system spends blocks and an inode on it:
+    /// a directory's first block, the unused tail of a file's last block, its name in its
+    /// parent. Bounding the entries by the quota bounds what the sandbox occupies on disk by its
+    /// quota plus a stated slack (docs/design.md §4): at most two 4 KiB blocks and 264 bytes of
+    /// directory per entry. WeChat's default (200 MiB) allows 204,800, so `entries` (200,000)
+    /// is what binds there, as before.
+    pub fn entries_allowed(&self) -> u64 {
+        self.entries.min((self.user_files / QUOTA_PER_ENTRY).max(ENTRIES_FLOOR))
     }
 }
 
@@ -159,4 +184,23 @@ pub fn delta(new: u64, old: u64) -> i64 {
 pub fn measure_flat(dir: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
     rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entries_allowed_scale_with_the_quota_above_a_floor() {
+        let with = |user_files, entries| Limits { user_files, entries, ..Limits::default() }.entries_allowed();
+        // WeChat's defaults: unchanged, the 200,000 of limits.entries binds.
+        assert_eq!(Limits::default().entries_allowed(), 200_000);
+        assert_eq!(with(52_428_800, 200_000), 51_200); // Alipay's 50 MB
+        assert_eq!(with(10 * MIB, 200_000), 10_240); // Douyin, Baidu, QQ
+        assert_eq!(with(1024, 200_000), 1024);
+        assert_eq!(with(0, 200_000), 1024);
+        assert_eq!(with(GIB, 200_000), 200_000);
+        assert_eq!(with(GIB, 2_000_000), 1_048_576);
+        assert_eq!(with(1024, 40), 40);
+    }
 }

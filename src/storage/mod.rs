@@ -414,6 +414,17 @@ impl Store {
         inner.index.ordered().iter().map(|e| String::from_utf8_lossy(e.key(log)).into_owned()).collect()
     }
 
+    /// Hands each key to `f` in insertion order, stopping at its first error: the keys without
+    /// a copy of them all (getStorageInfo writes each into its result as it comes).
+    pub fn try_each_key<E>(&self, mut f: impl FnMut(&str) -> std::result::Result<(), E>) -> std::result::Result<(), E> {
+        let inner = self.inner.read();
+        let log = inner.log.bytes();
+        for e in inner.index.ordered() {
+            f(&String::from_utf8_lossy(e.key(log)))?;
+        }
+        Ok(())
+    }
+
     /// The keys that begin with `prefix`, in insertion order (what `keys` would list of them,
     /// without a copy of every other key).
     pub fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {

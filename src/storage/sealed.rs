@@ -297,6 +297,20 @@ impl Sealed {
         let st = self.state.lock();
         store.keys().into_iter().filter_map(|k| if k.starts_with(PREFIX) { st.names.get(&k).cloned() } else { Some(k) }).collect()
     }
+
+    /// [`keys`](Self::keys) handed to `f` one by one, stopping at its first error, with no copy
+    /// of them all.
+    pub fn try_each_key<E>(
+        &self,
+        store: &Store,
+        mut f: impl FnMut(&str) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let st = self.state.lock();
+        store.try_each_key(|k| match k.starts_with(PREFIX) {
+            true => st.names.get(k).map_or(Ok(()), |name| f(name)),
+            false => f(k),
+        })
+    }
 }
 
 fn tombstone(slot: &str) -> (String, Value) {
