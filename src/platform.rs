@@ -372,7 +372,7 @@ impl Dialect {
 
 /// A message template of dialects.json with each `${name}` that `value` knows replaced, in one
 /// pass over the template's own text: what is put in is never read again, so a caller's path
-/// holding `${path}` is quoted as it is, never expanded (issue 20), and the result is at most the
+/// holding `${path}` is quoted as it is, never expanded, and the result is at most the
 /// template plus each placeholder's value once. A name `value` does not know stays as written.
 fn render<'v>(template: &str, value: impl Fn(&str) -> Option<&'v str>) -> String {
     let mut out = String::with_capacity(template.len());

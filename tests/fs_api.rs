@@ -632,7 +632,7 @@ fn disk_of(dir: &std::path::Path) -> (u64, u64) {
     (bytes, inodes)
 }
 
-/// Issue 20, item 8 (B11): what a sandbox occupies as the file system counts it (blocks of its
+/// What a sandbox occupies as the file system counts it (blocks of its
 /// files and directories, and inodes) stays within its quota plus the stated slack
 /// (docs/design.md §4): at most one entry per KiB of quota, never fewer than 1,024, and each
 /// entry costs at most two 4 KiB blocks and 264 bytes of its parent directory. Under a 1 KiB
@@ -701,7 +701,7 @@ fn a_small_quota_bounds_the_entries_and_the_disk_a_sandbox_occupies() {
     let _ = std::fs::remove_dir_all(base);
 }
 
-/// Issue 20, item 8, as reported: 3,000 mkdirs (255-byte names) at usage 0 under a 1 MiB quota,
+/// As reported: 3,000 mkdirs (255-byte names) at usage 0 under a 1 MiB quota,
 /// and 2,985 empty files under a 1 KiB quota. Each stops at the stated point, 1,024 entries
 /// (max(quota / 1 KiB, 1,024)): the 1,025th and every later call fail 1300202 and create
 /// nothing, and the disk the sandbox occupies stays within the quota plus its slack.

@@ -1,4 +1,4 @@
-//! Issue 20, item 4: every result counts against the one-call budget (README: one call's peak
+//! Every result counts against the one-call budget (README: one call's peak
 //! heap is at most five times the readFile limit), listings included: stat recursive, readdir,
 //! getSavedFileList, getStorageInfo's keys, readZipEntry "all", and the envelope around them.
 //! Past the budget the call fails 1300202 `native buffer exceed size limit`, having built

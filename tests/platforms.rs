@@ -236,7 +236,7 @@ fn template_names() -> Vec<String> {
     names
 }
 
-/// Issue 20, item 7: a value from the caller is never expanded as a template, on any platform
+/// A value from the caller is never expanded as a template, on any platform
 /// or in any message. Every argument that reaches a message carries every placeholder name the
 /// templates use; the message quotes it as given (never with a value, or itself, substituted
 /// for a placeholder) and stays within 4x its inputs + 200 bytes.
@@ -369,7 +369,7 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Issue 20, item 6: every route that creates or grows a file enforces the platform's per-file
+/// Every route that creates or grows a file enforces the platform's per-file
 /// limit (writeFile, appendFile, fd write, ftruncate, truncate, copyFile, saveFile, rename,
 /// unzip), with the platform's code and text, and changes nothing; a file at the limit is fine.
 #[test]
