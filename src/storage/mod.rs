@@ -52,6 +52,10 @@ const COMPACT_SLACK_MAX: u64 = 16 << 20;
 const COMPACT_SLACK_MAX: u64 = 512 << 10;
 /// Records of the longest size the slack holds (see `COMPACT_SLACK`).
 const SLACK_RECORDS: u64 = 64;
+/// Compaction also runs once the changes in the log outnumber its live items by half of them
+/// plus this many: an open replays every change with a probe of the index, and a slack of
+/// bytes alone let 16 MiB of 13-byte records (1.5 million) build up beside one large record.
+const SLACK_CHANGES: u64 = 65_536;
 
 /// The garbage a log whose longest record is `largest` bytes may carry beyond half its live
 /// data before it is compacted.
@@ -59,12 +63,23 @@ fn compact_slack(largest: usize) -> u64 {
     (SLACK_RECORDS * largest as u64).clamp(COMPACT_SLACK, COMPACT_SLACK_MAX)
 }
 
-/// Storage quotas in bytes of key + data + dataType.
+/// What each item counts against [`Limits::total`] beside its key, data and dataType bytes:
+/// a share of what the engine spends on it (a 24-byte index entry in a table at most 7/8 full,
+/// and 9 to 15 bytes of record framing in the log). Without it the total bounded bytes but not
+/// items: 2,097,152 one-byte values fit in 10 MiB and cost 217 MiB of index and 2.3-2.9 s per
+/// open (issue 20). With it, at the default 10 MiB, at most 291,271 items fit (3-byte keys,
+/// data `0`); the index stays within 12.5 MiB and, since no item's record is longer than its
+/// count, the log within the 1.5 x 10 MiB + 16 MiB its compaction allows
+/// (docs/wechat-behaviour.md §10, docs/storage-engine.md).
+pub const ITEM_OVERHEAD: u64 = 32;
+
+/// Storage quotas: `item` in bytes of key + data + dataType, `total` in those bytes plus
+/// [`ITEM_OVERHEAD`] per item.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Most bytes of one item.
     pub item: u64,
-    /// Most bytes of all items together.
+    /// Most bytes of all items together, each counted with [`ITEM_OVERHEAD`].
     pub total: u64,
 }
 
@@ -298,14 +313,15 @@ impl Store {
         let inner = &mut *w;
         let hash = inner.index.hash(key.as_bytes());
         let old = inner.index.find(inner.log.bytes(), hash, key.as_bytes()).copied();
-        if (inner.index.size - old.map_or(0, |e| e.size())).saturating_add(size) > limits.total {
+        if (used(&inner.index) - old.map_or(0, |e| e.size() + ITEM_OVERHEAD)).saturating_add(size + ITEM_OVERHEAD) > limits.total
+        {
             return Err(StoreError::TotalExceeded);
         }
         inner.scratch.clear();
         let item = record::encode_set(&mut inner.scratch, key.as_bytes(), data_type.map(str::as_bytes), data.as_bytes());
         check_record_len(&inner.scratch)?;
         let (at, end) = inner.log.append(&inner.scratch)?;
-        inner.index.put_found(hash, old, &shift(&item, at));
+        inner.index.put_found(inner.log.bytes(), hash, old, &shift(&item, at));
         self.maybe_compact(inner);
         drop(w);
         self.commit(end)
@@ -329,9 +345,10 @@ impl Store {
         let mut w = self.lock_write();
         let inner = &mut *w;
         let log = inner.log.bytes();
-        let old: u64 = items.iter().map(|(k, _)| inner.index.get(log, k.as_bytes()).map_or(0, |e| e.size())).sum();
-        let new: u64 = items.iter().map(|(k, v)| item_size(k, v)).sum();
-        if (inner.index.size - old).saturating_add(new) > limits.total {
+        let old: u64 =
+            items.iter().map(|(k, _)| inner.index.get(log, k.as_bytes()).map_or(0, |e| e.size() + ITEM_OVERHEAD)).sum();
+        let new: u64 = items.iter().map(|(k, v)| item_size(k, v) + ITEM_OVERHEAD).sum();
+        if (used(&inner.index) - old).saturating_add(new) > limits.total {
             return Err(StoreError::TotalExceeded);
         }
         inner.scratch.clear();
@@ -351,7 +368,7 @@ impl Store {
     pub fn with<R>(&self, key: &str, f: impl FnOnce(ValueRef<'_>) -> R) -> Option<R> {
         let inner = self.inner.read();
         let log = inner.log.bytes();
-        let item = inner.index.get(log, key.as_bytes())?.item();
+        let item = inner.index.get(log, key.as_bytes())?.item(log);
         Some(f(ValueRef { data: &log[item.data], data_type: item.ty.map(|t| &log[t]) }))
     }
 
@@ -425,6 +442,12 @@ impl Store {
     /// Sum of key + data + dataType bytes over live items.
     pub fn size(&self) -> u64 {
         self.inner.read().index.size
+    }
+
+    /// What the live items count against [`Limits::total`]: [`Store::size`] plus
+    /// [`ITEM_OVERHEAD`] per item (getStorageInfo's `currentSize`).
+    pub fn used(&self) -> u64 {
+        used(&self.inner.read().index)
     }
 
     /// How many items are set.
@@ -534,16 +557,19 @@ impl Store {
         let live = record::HEADER_LEN as u64 + inner.index.live_len;
         let len = inner.log.len() as u64;
         let slack = compact_slack(inner.log.largest_record());
-        if len <= live + live / 2 + slack || (len as usize) < inner.compact_after {
+        let items = inner.index.len() as u64;
+        let changes_due = inner.index.changes > items + items / 2 + SLACK_CHANGES;
+        if (len <= live + live / 2 + slack && !changes_due) || (len as usize) < inner.compact_after {
             return false;
         }
         let entries = inner.index.ordered();
-        let items: Vec<record::Item> = entries.iter().map(|e| e.item()).collect();
+        let log = inner.log.bytes();
+        let items: Vec<record::Item> = entries.iter().map(|e| e.item(log)).collect();
         // Room for the live data to grow by a quarter before the file must.
         let cap = (live + live / 4) as usize + (64 << 10);
         match inner.log.rewrite(&items, cap, self.durability == Durability::Process) {
             Ok(moved) => {
-                inner.index.relocate(&entries, &moved);
+                inner.index.relocate(inner.log.bytes(), &moved);
                 inner.compact_after = 0;
                 // The new file was synced whole before the rename. In power mode the rename is
                 // made durable now (or, if that fails, by the next flush, which retries it); in
@@ -588,6 +614,11 @@ fn apply(index: &mut Index, file: &[u8], op: record::Op) {
         }
         record::Op::Clear => index.clear(),
     }
+}
+
+/// What the items of `index` count against the total.
+fn used(index: &Index) -> u64 {
+    index.size + ITEM_OVERHEAD * index.len() as u64
 }
 
 fn item_size(key: &str, value: &Value) -> u64 {
@@ -836,8 +867,10 @@ mod tests {
     fn limits_reject_without_writing() {
         let t = TempDir::new("limits");
         let (s, _) = open(t.path());
-        let lim = Limits { item: 11, total: 30 };
-        let loose_item = Limits { item: 100, total: 30 };
+        // Each item counts its key and data bytes plus ITEM_OVERHEAD: three items fit here.
+        const O: u64 = ITEM_OVERHEAD;
+        let lim = Limits { item: 11, total: 30 + 3 * O };
+        let loose_item = Limits { item: 100, total: 30 + 3 * O };
 
         s.set("k", v("0123456789"), lim).unwrap(); // 11: exactly the item limit
         let len = file_len(t.path());
@@ -846,38 +879,41 @@ mod tests {
         assert_eq!(s.get("k").unwrap(), v("0123456789"));
         assert_eq!(file_len(t.path()), len);
 
-        s.set("a", v("0123456789"), lim).unwrap(); // 22
+        s.set("a", v("0123456789"), lim).unwrap(); // 22 + 2 O
         let len = file_len(t.path());
-        assert!(matches!(s.set("b", v("0123456789"), lim), Err(StoreError::TotalExceeded))); // 33
+        assert!(matches!(s.set("b", v("0123456789"), lim), Err(StoreError::TotalExceeded))); // 33 + 3 O
         assert_eq!(s.get("b"), None);
         assert_eq!(file_len(t.path()), len);
 
-        s.set("b", v("1234567"), lim).unwrap(); // 30: exactly the total limit
-        assert_eq!(s.size(), 30);
+        s.set("b", v("1234567"), lim).unwrap(); // 30 + 3 O: exactly the total limit
+        assert_eq!((s.size(), s.used()), (30, 30 + 3 * O));
         let len = file_len(t.path());
-        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 31
+        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 31 + 4 O
                                                                                    // An overwrite counts the new size against the total without the old one.
-        assert!(matches!(s.set("a", v("0123456789A"), loose_item), Err(StoreError::TotalExceeded))); // 31
+        assert!(matches!(s.set("a", v("0123456789A"), loose_item), Err(StoreError::TotalExceeded))); // 31 + 3 O
         assert_eq!(s.get("a").unwrap(), v("0123456789"));
         assert_eq!(file_len(t.path()), len);
-        s.set("a", v("abcdefghij"), lim).unwrap(); // 30 again
-        s.set("a", v("x"), lim).unwrap(); // 21
+        s.set("a", v("abcdefghij"), lim).unwrap(); // 30 + 3 O again
+        s.set("a", v("x"), lim).unwrap(); // 21 + 3 O
         assert_eq!(s.size(), 21);
-        s.set("c", v("12345678"), lim).unwrap(); // 30
-        assert_eq!((s.size(), s.len()), (30, 4));
+        // Nine bytes are free, but a fourth item's overhead is not.
+        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 22 + 4 O
+        s.remove("b").unwrap(); // 13 + 2 O
+        s.set("c", v("0123456789ABCDEF"), loose_item).unwrap(); // 30 + 3 O
+        assert_eq!((s.size(), s.used(), s.len()), (30, 30 + 3 * O, 3));
 
         let before = snapshot(&s);
         drop(s);
         let (s, _) = open(t.path());
         assert_eq!(snapshot(&s), before);
-        assert_eq!(s.size(), 30);
+        assert_eq!((s.size(), s.used()), (30, 30 + 3 * O));
     }
 
     #[test]
     fn concurrent_checks_admit_only_what_fits() {
         let t = TempDir::new("admit");
         let (s, _) = open(t.path());
-        let lim = Limits { item: 100, total: 35 };
+        let lim = Limits { item: 100, total: 35 + 3 * ITEM_OVERHEAD };
         for round in 0..20 {
             s.clear().unwrap();
             let ok = std::thread::scope(|sc| {
@@ -889,7 +925,7 @@ mod tests {
                     .collect();
                 hs.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count()
             });
-            // Each item is 2 + 8 = 10 bytes: exactly three fit in 35.
+            // Each item is 2 + 8 = 10 bytes and the overhead: exactly three fit.
             assert_eq!((ok, s.len(), s.size()), (3, 3, 30), "round {round}");
         }
     }
@@ -913,8 +949,8 @@ mod tests {
         let fails = [
             (vec![kv("c", v("1")), kv("", v("2"))], BIG, "empty"),
             (vec![kv("c", v("1")), kv("d", v(&"x".repeat(60)))], Limits { item: 50, total: u64::MAX }, "item"),
-            // 12 - 4 (old a) + 4 (new a) + 3 (c) = 15 > 8
-            (vec![kv("c", v("12")), kv("a", v("123"))], Limits { item: 100, total: 8 }, "total"),
+            // 12 - 4 (old a) + 4 (new a) + 3 (c) = 15 > 14, each of the 3 items with its overhead
+            (vec![kv("c", v("12")), kv("a", v("123"))], Limits { item: 100, total: 14 + 3 * ITEM_OVERHEAD }, "total"),
         ];
         for (items, lim, what) in fails {
             let r = s.set_batch(items, lim);
@@ -928,9 +964,12 @@ mod tests {
         }
         s.set_batch(vec![], BIG).unwrap();
         assert_eq!(file_len(t.path()), len);
-        // At exactly the total (3 + 4 + 8, "Number" included) it fits; a too-large value overwritten later in the batch is never stored.
-        s.set_batch(vec![kv("c", v("12")), kv("a", v(&"y".repeat(99))), kv("a", v("123"))], Limits { item: 10, total: 15 })
-            .unwrap();
+        // At exactly the total (3 + 4 + 8, "Number" included, and 3 overheads) it fits; a too-large value overwritten later in the batch is never stored.
+        s.set_batch(
+            vec![kv("c", v("12")), kv("a", v(&"y".repeat(99))), kv("a", v("123"))],
+            Limits { item: 10, total: 15 + 3 * ITEM_OVERHEAD },
+        )
+        .unwrap();
         let after = vec![kv("a", v("123")), kv("b", vt("2", "Number")), kv("c", v("12"))];
         assert_eq!(snapshot(&s), after);
         drop(s);
