@@ -109,6 +109,9 @@ struct Cipher {
     owner: Vec<u8>,
 }
 
+/// What a sealed value holds: (name, dataType, data).
+type Opened = (String, Option<String>, String);
+
 /// The format of a sealed value that opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -159,11 +162,11 @@ impl Cipher {
 
     /// (name, dataType, data) of a sealed value, or None when it does not open with this key
     /// in this sandbox and slot.
-    fn open(&self, slot: &str, stored: &str) -> Option<(String, Option<String>, String)> {
+    fn open(&self, slot: &str, stored: &str) -> Option<Opened> {
         self.open_as(slot, stored).map(|(v, _)| v)
     }
 
-    fn open_as(&self, slot: &str, stored: &str) -> Option<((String, Option<String>, String), Format)> {
+    fn open_as(&self, slot: &str, stored: &str) -> Option<(Opened, Format)> {
         let b64 = stored.strip_prefix('"')?.strip_suffix('"')?;
         let (b64, format, aad) = match b64.strip_prefix(V2) {
             Some(rest) => (rest, Format::V2, self.aad(slot)),
