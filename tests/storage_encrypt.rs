@@ -254,7 +254,7 @@ const ANY: wxfs::storage::Limits = wxfs::storage::Limits { item: u64::MAX, total
 const DAMAGED: &str = "getStorage:fail the encrypted value of this key does not open: it is damaged, or was written for \
                        another sandbox or with another encryptionKey (removeStorage or a new setStorage replaces it)";
 
-/// Issue 20, item 9: with one host key shared by several users (a per-device key), a sealed
+/// With one host key shared by several users (a per-device key), a sealed
 /// value copied into another sandbox's log (another user's, or a plugin's of the same app) does
 /// not open there; it fails alone, and the sandbox's own encrypted items still work.
 #[test]
@@ -287,7 +287,7 @@ fn a_sealed_value_copied_into_another_sandbox_does_not_open_there() {
     assert_eq!(call(&s, "getStorage", json!({"key": "k", "encrypt": true})).1["data"], "secret of u");
 }
 
-/// Issue 20, item 3: one tampered sealed value fails alone; the others, the keys list and new
+/// One tampered sealed value fails alone; the others, the keys list and new
 /// encrypted sets are unaffected, and a set replaces the damaged value.
 #[test]
 fn one_tampered_sealed_value_fails_only_itself() {

@@ -1,4 +1,4 @@
-//! Issue 20, item 5: what an open store costs is bounded by the limits, whatever the number of
+//! What an open store costs is bounded by the limits, whatever the number of
 //! items. Each item counts its key and data bytes plus `storage::ITEM_OVERHEAD` against the
 //! total (docs/wechat-behaviour.md §10), so the 10 MiB default admits at most 10 MiB / 37
 //! items of a 4-byte key and the value `0`, and no more than that is ever indexed.

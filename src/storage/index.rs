@@ -12,7 +12,7 @@
 //! - where the type and the data begin: they follow the key, each after its length varint,
 //!   which is skipped, not decoded (a non-minimal varint that replay accepted is skipped alike).
 //!
-//! 24 bytes instead of 48 halve the table, the open store's largest allocation (issue 20: a
+//! 24 bytes instead of 48 halve the table, the open store's largest allocation (before items were counted, a
 //! store of 2,097,152 one-byte values held 196 MiB of index). The per-item overhead the store
 //! counts against its total (`storage::ITEM_OVERHEAD`) bounds how many entries there can be.
 

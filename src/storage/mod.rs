@@ -67,7 +67,7 @@ fn compact_slack(largest: usize) -> u64 {
 /// a share of what the engine spends on it (a 24-byte index entry in a table at most 7/8 full,
 /// and 9 to 15 bytes of record framing in the log). Without it the total bounded bytes but not
 /// items: 2,097,152 one-byte values fit in 10 MiB and cost 217 MiB of index and 2.3-2.9 s per
-/// open (issue 20). With it, at the default 10 MiB, at most 291,271 items fit (3-byte keys,
+/// open. With it, at the default 10 MiB, at most 291,271 items fit (3-byte keys,
 /// data `0`); the index stays within 12.5 MiB and, since no item's record is longer than its
 /// count, the log within the 1.5 x 10 MiB + 16 MiB its compaction allows
 /// (docs/wechat-behaviour.md §10, docs/storage-engine.md).
@@ -344,7 +344,7 @@ impl Store {
         }
         let new: u64 = items.iter().map(|(k, v)| item_size(k, v) + ITEM_OVERHEAD).sum();
         // What the batch replaces is at most what is stored: a batch over the total on its own
-        // fails without a lookup per item (2,097,152 of them in issue 20's batch).
+        // fails without a lookup per item (2,097,152 of them in the batch that showed it).
         if new > limits.total {
             return Err(StoreError::TotalExceeded);
         }

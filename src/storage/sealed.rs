@@ -6,7 +6,7 @@
 //! of a 12-byte random nonce and the AES-128-GCM ciphertext of `[name, dataType, data]`. The
 //! associated data binds it to the sandbox it was written for, the [`Owner`] (user, app,
 //! platform, plugin), and to its slot: a sealed value copied into another user's log, another
-//! plugin's or another slot does not open, even under the same host key (issue 20). So neither
+//! plugin's or another slot does not open, even under the same host key. So neither
 //! the key name nor any byte of the value is written in the clear, and the engine (its records,
 //! index, compaction and crash safety) is the one plain items use.
 //!
@@ -115,7 +115,7 @@ type Opened = (String, Option<String>, String);
 /// The format of a sealed value that opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
-    /// Bound to its slot only (written before issue 20).
+    /// Bound to its slot only (written by earlier releases).
     V1,
     /// Bound to its slot and its owner.
     V2,
@@ -437,7 +437,7 @@ mod tests {
         assert_ne!(sealed, c.seal(&a, "a", Some("Date"), "\"x\"").unwrap());
     }
 
-    /// Issue 20, item 9: the owner's fields are each bound; none can be moved into another.
+    /// The owner's fields are each bound; none can be moved into another.
     #[test]
     fn a_sealed_value_opens_only_for_its_owner() {
         let key = EncryptionKey([1; 16]);
@@ -460,7 +460,7 @@ mod tests {
         }
     }
 
-    /// Format 1 as the release before issue 20 wrote it: the slot alone as associated data.
+    /// Format 1 as earlier releases wrote it: the slot alone as associated data.
     fn seal_v1(key: &EncryptionKey, slot: &str, name: &str, data: &str) -> String {
         let plain = serde_json::to_vec(&(name, None::<&str>, data)).unwrap();
         let nonce = [9u8; NONCE_LEN];
