@@ -1,6 +1,6 @@
 //! What an open store costs at the default limits (1 MiB per item, 10 MiB in all), for the
 //! stores that cost the most (docs/wechat-behaviour.md §10, "Items count"):
-//! - *most items*: the most items the total admits (3-byte keys, data `0`), then as many
+//! - *most items*: the most items the total admits (327,680: 3-byte keys, data `0`), then as many
 //!   overwrites as the log keeps before it compacts: the most records an open replays;
 //! - *largest log*: one 1 MiB item, as many small items as fit beside it, the same overwrites,
 //!   then overwrites of the large item up to the byte slack: the longest log an open maps.

@@ -63,24 +63,34 @@ fn compact_slack(largest: usize) -> u64 {
     (SLACK_RECORDS * largest as u64).clamp(COMPACT_SLACK, COMPACT_SLACK_MAX)
 }
 
-/// What each item counts against [`Limits::total`] beside its key, data and dataType bytes:
-/// a share of what the engine spends on it (a 24-byte index entry in a table at most 7/8 full,
-/// and 9 to 15 bytes of record framing in the log). Without it the total bounded bytes but not
-/// items: 2,097,152 one-byte values fit in 10 MiB and cost 217 MiB of index and 2.3-2.9 s per
-/// open. With it, at the default 10 MiB, at most 291,271 items fit (3-byte keys,
-/// data `0`); the index stays within 12.5 MiB and, since no item's record is longer than its
-/// count, the log within the 1.5 x 10 MiB + 16 MiB its compaction allows
-/// (docs/wechat-behaviour.md §10, docs/storage-engine.md).
+/// Bytes of the total per item: the total admits at most `total / ITEM_OVERHEAD` items (and
+/// never fewer than [`MIN_ITEMS`]), a share of what the engine spends on each (a 24-byte index
+/// entry in a table at most 7/8 full, and 9 to 15 bytes of record framing in the log). Without
+/// it the total bounded bytes but not items: 2,097,152 one-byte values fit in 10 MiB and cost
+/// 217 MiB of index and 2.3-2.9 s per open. With it, at the default 10 MiB, at most 327,680
+/// items fit; the index stays within 12.5 MiB and the log within the 1.5 x 10 MiB + 16 MiB its
+/// compaction allows (docs/wechat-behaviour.md §10, docs/storage-engine.md). Bytes are counted
+/// as WeChat counts them, so `currentSize` reaches `limitSize` exactly when a set fails.
 pub const ITEM_OVERHEAD: u64 = 32;
 
-/// Storage quotas: `item` in bytes of key + data + dataType, `total` in those bytes plus
-/// [`ITEM_OVERHEAD`] per item.
+/// The fewest items any total admits (a small configured total keeps WeChat's byte rule alone).
+pub const MIN_ITEMS: u64 = 1024;
+
+/// Storage quotas: `item` and `total` in bytes of key + data + dataType; `total` also bounds the
+/// number of items ([`Limits::max_items`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Most bytes of one item.
     pub item: u64,
-    /// Most bytes of all items together, each counted with [`ITEM_OVERHEAD`].
+    /// Most bytes of all items together; at most one item per [`ITEM_OVERHEAD`] of it.
     pub total: u64,
+}
+
+impl Limits {
+    /// The most items the total admits: `total / ITEM_OVERHEAD`, at least [`MIN_ITEMS`].
+    pub fn max_items(&self) -> u64 {
+        (self.total / ITEM_OVERHEAD).max(MIN_ITEMS)
+    }
 }
 
 impl Default for Limits {
@@ -313,7 +323,8 @@ impl Store {
         let inner = &mut *w;
         let hash = inner.index.hash(key.as_bytes());
         let old = inner.index.find(inner.log.bytes(), hash, key.as_bytes()).copied();
-        if (used(&inner.index) - old.map_or(0, |e| e.size() + ITEM_OVERHEAD)).saturating_add(size + ITEM_OVERHEAD) > limits.total
+        if (inner.index.size - old.map_or(0, |e| e.size())).saturating_add(size) > limits.total
+            || (old.is_none() && inner.index.len() as u64 >= limits.max_items())
         {
             return Err(StoreError::TotalExceeded);
         }
@@ -342,18 +353,19 @@ impl Store {
                 return Err(StoreError::ItemTooLarge);
             }
         }
-        let new: u64 = items.iter().map(|(k, v)| item_size(k, v) + ITEM_OVERHEAD).sum();
-        // What the batch replaces is at most what is stored: a batch over the total on its own
-        // fails without a lookup per item (2,097,152 of them in the batch that showed it).
-        if new > limits.total {
+        let new: u64 = items.iter().map(|(k, v)| item_size(k, v)).sum();
+        // A batch over the total (bytes or items) on its own fails without a lookup per item
+        // (2,097,152 of them in the batch that showed it).
+        if new > limits.total || items.len() as u64 > limits.max_items() {
             return Err(StoreError::TotalExceeded);
         }
         let mut w = self.lock_write();
         let inner = &mut *w;
         let log = inner.log.bytes();
-        let old: u64 =
-            items.iter().map(|(k, _)| inner.index.get(log, k.as_bytes()).map_or(0, |e| e.size() + ITEM_OVERHEAD)).sum();
-        if (used(&inner.index) - old).saturating_add(new) > limits.total {
+        let old: u64 = items.iter().filter_map(|(k, _)| inner.index.get(log, k.as_bytes()).map(|e| e.size())).sum();
+        let replaced = items.iter().filter(|(k, _)| inner.index.get(log, k.as_bytes()).is_some()).count() as u64;
+        let count = inner.index.len() as u64 + items.len() as u64 - replaced;
+        if (inner.index.size - old).saturating_add(new) > limits.total || count > limits.max_items() {
             return Err(StoreError::TotalExceeded);
         }
         inner.scratch.clear();
@@ -447,12 +459,6 @@ impl Store {
     /// Sum of key + data + dataType bytes over live items.
     pub fn size(&self) -> u64 {
         self.inner.read().index.size
-    }
-
-    /// What the live items count against [`Limits::total`]: [`Store::size`] plus
-    /// [`ITEM_OVERHEAD`] per item (getStorageInfo's `currentSize`).
-    pub fn used(&self) -> u64 {
-        used(&self.inner.read().index)
     }
 
     /// How many items are set.
@@ -619,11 +625,6 @@ fn apply(index: &mut Index, file: &[u8], op: record::Op) {
         }
         record::Op::Clear => index.clear(),
     }
-}
-
-/// What the items of `index` count against the total.
-fn used(index: &Index) -> u64 {
-    index.size + ITEM_OVERHEAD * index.len() as u64
 }
 
 fn item_size(key: &str, value: &Value) -> u64 {
@@ -872,10 +873,8 @@ mod tests {
     fn limits_reject_without_writing() {
         let t = TempDir::new("limits");
         let (s, _) = open(t.path());
-        // Each item counts its key and data bytes plus ITEM_OVERHEAD: three items fit here.
-        const O: u64 = ITEM_OVERHEAD;
-        let lim = Limits { item: 11, total: 30 + 3 * O };
-        let loose_item = Limits { item: 100, total: 30 + 3 * O };
+        let lim = Limits { item: 11, total: 30 };
+        let loose_item = Limits { item: 100, total: 30 };
 
         s.set("k", v("0123456789"), lim).unwrap(); // 11: exactly the item limit
         let len = file_len(t.path());
@@ -884,41 +883,38 @@ mod tests {
         assert_eq!(s.get("k").unwrap(), v("0123456789"));
         assert_eq!(file_len(t.path()), len);
 
-        s.set("a", v("0123456789"), lim).unwrap(); // 22 + 2 O
+        s.set("a", v("0123456789"), lim).unwrap(); // 22
         let len = file_len(t.path());
-        assert!(matches!(s.set("b", v("0123456789"), lim), Err(StoreError::TotalExceeded))); // 33 + 3 O
+        assert!(matches!(s.set("b", v("0123456789"), lim), Err(StoreError::TotalExceeded))); // 33
         assert_eq!(s.get("b"), None);
         assert_eq!(file_len(t.path()), len);
 
-        s.set("b", v("1234567"), lim).unwrap(); // 30 + 3 O: exactly the total limit
-        assert_eq!((s.size(), s.used()), (30, 30 + 3 * O));
+        s.set("b", v("1234567"), lim).unwrap(); // 30: exactly the total limit
+        assert_eq!(s.size(), 30);
         let len = file_len(t.path());
-        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 31 + 4 O
+        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 31
                                                                                    // An overwrite counts the new size against the total without the old one.
-        assert!(matches!(s.set("a", v("0123456789A"), loose_item), Err(StoreError::TotalExceeded))); // 31 + 3 O
+        assert!(matches!(s.set("a", v("0123456789A"), loose_item), Err(StoreError::TotalExceeded))); // 31
         assert_eq!(s.get("a").unwrap(), v("0123456789"));
         assert_eq!(file_len(t.path()), len);
-        s.set("a", v("abcdefghij"), lim).unwrap(); // 30 + 3 O again
-        s.set("a", v("x"), lim).unwrap(); // 21 + 3 O
+        s.set("a", v("abcdefghij"), lim).unwrap(); // 30 again
+        s.set("a", v("x"), lim).unwrap(); // 21
         assert_eq!(s.size(), 21);
-        // Nine bytes are free, but a fourth item's overhead is not.
-        assert!(matches!(s.set("c", v(""), lim), Err(StoreError::TotalExceeded))); // 22 + 4 O
-        s.remove("b").unwrap(); // 13 + 2 O
-        s.set("c", v("0123456789ABCDEF"), loose_item).unwrap(); // 30 + 3 O
-        assert_eq!((s.size(), s.used(), s.len()), (30, 30 + 3 * O, 3));
+        s.set("c", v("12345678"), lim).unwrap(); // 30
+        assert_eq!((s.size(), s.len()), (30, 4));
 
         let before = snapshot(&s);
         drop(s);
         let (s, _) = open(t.path());
         assert_eq!(snapshot(&s), before);
-        assert_eq!((s.size(), s.used()), (30, 30 + 3 * O));
+        assert_eq!(s.size(), 30);
     }
 
     #[test]
     fn concurrent_checks_admit_only_what_fits() {
         let t = TempDir::new("admit");
         let (s, _) = open(t.path());
-        let lim = Limits { item: 100, total: 35 + 3 * ITEM_OVERHEAD };
+        let lim = Limits { item: 100, total: 35 };
         for round in 0..20 {
             s.clear().unwrap();
             let ok = std::thread::scope(|sc| {
@@ -930,7 +926,7 @@ mod tests {
                     .collect();
                 hs.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count()
             });
-            // Each item is 2 + 8 = 10 bytes and the overhead: exactly three fit.
+            // Each item is 2 + 8 = 10 bytes: exactly three fit in 35.
             assert_eq!((ok, s.len(), s.size()), (3, 3, 30), "round {round}");
         }
     }
@@ -954,8 +950,8 @@ mod tests {
         let fails = [
             (vec![kv("c", v("1")), kv("", v("2"))], BIG, "empty"),
             (vec![kv("c", v("1")), kv("d", v(&"x".repeat(60)))], Limits { item: 50, total: u64::MAX }, "item"),
-            // 12 - 4 (old a) + 4 (new a) + 3 (c) = 15 > 14, each of the 3 items with its overhead
-            (vec![kv("c", v("12")), kv("a", v("123"))], Limits { item: 100, total: 14 + 3 * ITEM_OVERHEAD }, "total"),
+            // 12 - 4 (old a) + 4 (new a) + 3 (c) = 15 > 8
+            (vec![kv("c", v("12")), kv("a", v("123"))], Limits { item: 100, total: 8 }, "total"),
         ];
         for (items, lim, what) in fails {
             let r = s.set_batch(items, lim);
@@ -969,12 +965,9 @@ mod tests {
         }
         s.set_batch(vec![], BIG).unwrap();
         assert_eq!(file_len(t.path()), len);
-        // At exactly the total (3 + 4 + 8, "Number" included, and 3 overheads) it fits; a too-large value overwritten later in the batch is never stored.
-        s.set_batch(
-            vec![kv("c", v("12")), kv("a", v(&"y".repeat(99))), kv("a", v("123"))],
-            Limits { item: 10, total: 15 + 3 * ITEM_OVERHEAD },
-        )
-        .unwrap();
+        // At exactly the total (3 + 4 + 8, "Number" included) it fits; a too-large value overwritten later in the batch is never stored.
+        s.set_batch(vec![kv("c", v("12")), kv("a", v(&"y".repeat(99))), kv("a", v("123"))], Limits { item: 10, total: 15 })
+            .unwrap();
         let after = vec![kv("a", v("123")), kv("b", vt("2", "Number")), kv("c", v("12"))];
         assert_eq!(snapshot(&s), after);
         drop(s);
