@@ -365,7 +365,9 @@ impl Store {
         let old: u64 = items.iter().filter_map(|(k, _)| inner.index.get(log, k.as_bytes()).map(|e| e.size())).sum();
         let replaced = items.iter().filter(|(k, _)| inner.index.get(log, k.as_bytes()).is_some()).count() as u64;
         let count = inner.index.len() as u64 + items.len() as u64 - replaced;
-        if (inner.index.size - old).saturating_add(new) > limits.total || count > limits.max_items() {
+        if (inner.index.size - old).saturating_add(new) > limits.total
+            || (count > limits.max_items() && replaced < items.len() as u64)
+        {
             return Err(StoreError::TotalExceeded);
         }
         inner.scratch.clear();
