@@ -3,7 +3,8 @@
 # npm package react-native-mmkv-storage 12.0.1 (its MMKV/Core, BSD-3, with its own CMakeLists),
 # and our shim over it (benches/mmkv/shim.cpp); nothing of MMKV is committed. Then runs
 # benches/mmkv.rs (wxfs against MMKV, each ratio with its target) and benches/compare.rs
-# (large values, files, power mode, open). See BENCHMARKS.md.
+# (large values, files, power mode, open), and benches/store_bounds.rs (the RSS and open time of
+# the costliest stores at the default limits). See BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -28,3 +29,4 @@ g++ -O2 -std=c++17 -shared -fPIC -o "$shim" "$repo/benches/mmkv/shim.cpp" -I "$w
 export WXFS_BENCH_MMKV_SHIM="$shim"
 cargo bench --bench mmkv
 cargo bench --bench compare
+cargo bench --bench store_bounds

@@ -13,7 +13,7 @@ use crate::platform::Platform;
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox, Site};
 use crate::storage::buffer_urls::BufferUrls;
-use crate::storage::sealed::{EncryptionKey, Sealed};
+use crate::storage::sealed::{EncryptionKey, Owner, Sealed};
 use crate::storage::{self, Store};
 
 /// How to open one sandbox: where, whose, and with which limits.
@@ -314,7 +314,13 @@ impl Session {
             Durability::Power => storage::Durability::Power,
         };
         let (store, store_report) = Store::open(&sandbox.kv_dir(), durability)?;
-        let (crypt, _) = Sealed::open(&store, config.encryption_key.as_ref()).map_err(|e| match e {
+        let owner = Owner {
+            user: &config.user_id,
+            app: &config.app_id,
+            platform: config.platform.name(),
+            plugin: config.plugin_id.as_deref(),
+        };
+        let (crypt, _) = Sealed::open(&store, config.encryption_key.as_ref(), owner).map_err(|e| match e {
             storage::StoreError::Io(e) => OpenError::Io(e),
             e => OpenError::Io(std::io::Error::other(e.to_string())),
         })?;

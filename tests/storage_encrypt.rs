@@ -233,3 +233,92 @@ fn an_interrupted_encrypted_set_is_finished_at_open() {
     let (_, r) = wxfs::bridge::invoke(&s, "getStorage", &json!({"key": "k", "encrypt": true}).to_string());
     assert_eq!(r["data"], "sealed");
 }
+
+fn session(root: &Path, user: &str, plugin: Option<&str>) -> std::sync::Arc<wxfs::Session> {
+    let mut cfg = wxfs::Config::new(root, user, "wx1");
+    cfg.encryption_key = Some(wxfs::storage::sealed::EncryptionKey::from_base64(KEY_A).unwrap());
+    cfg.plugin_id = plugin.map(str::to_string);
+    wxfs::Session::open(cfg).unwrap()
+}
+
+fn call(s: &wxfs::Session, api: &str, args: Value) -> (i32, Value) {
+    wxfs::bridge::invoke(s, api, &args.to_string())
+}
+
+fn sealed_slots(s: &wxfs::Session) -> Vec<String> {
+    s.store.keys().into_iter().filter(|k| k.starts_with(wxfs::storage::sealed::PREFIX)).collect()
+}
+
+const ANY: wxfs::storage::Limits = wxfs::storage::Limits { item: u64::MAX, total: u64::MAX };
+
+const DAMAGED: &str = "getStorage:fail the encrypted value of this key does not open: it is damaged, or was written for \
+                       another sandbox or with another encryptionKey (removeStorage or a new setStorage replaces it)";
+
+/// With one host key shared by several users (a per-device key), a sealed
+/// value copied into another sandbox's log (another user's, or a plugin's of the same app) does
+/// not open there; it fails alone, and the sandbox's own encrypted items still work.
+#[test]
+fn a_sealed_value_copied_into_another_sandbox_does_not_open_there() {
+    let root = common::fresh_dir("enc-owner");
+    let s = session(&root, "u", None);
+    assert_eq!(call(&s, "setStorage", json!({"key": "k", "data": "secret of u", "encrypt": true})).0, 0);
+    let slots = sealed_slots(&s);
+    assert_eq!(slots.len(), 1);
+    let copied = s.store.get(&slots[0]).unwrap();
+    drop(s);
+    for (user, plugin) in [("u2", None), ("u", Some("wxplugin"))] {
+        let t = session(&root, user, plugin);
+        assert_eq!(call(&t, "setStorage", json!({"key": "own", "data": "mine", "encrypt": true})).0, 0);
+        // The same host key names the same slot: the copy lands where a get of "k" looks.
+        t.store.set_parts(&slots[0], None, &copied.data, ANY).unwrap();
+        drop(t);
+        let t = session(&root, user, plugin);
+        let (rc, r) = call(&t, "getStorage", json!({"key": "k", "encrypt": true}));
+        assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400007, DAMAGED), "{user} {plugin:?}: {r}");
+        let (rc, r) = call(&t, "getStorage", json!({"key": "own", "encrypt": true}));
+        assert_eq!((rc, &r["data"]), (0, &json!("mine")), "{user} {plugin:?}");
+        if plugin.is_none() {
+            // (getStorageInfo is not available to plugins.)
+            assert_eq!(call(&t, "getStorageInfoSync", json!({})).1["keys"], json!(["own"]));
+        }
+    }
+    // Where it was written, it opens.
+    let s = session(&root, "u", None);
+    assert_eq!(call(&s, "getStorage", json!({"key": "k", "encrypt": true})).1["data"], "secret of u");
+}
+
+/// One tampered sealed value fails alone; the others, the keys list and new
+/// encrypted sets are unaffected, and a set replaces the damaged value.
+#[test]
+fn one_tampered_sealed_value_fails_only_itself() {
+    let root = common::fresh_dir("enc-tamper");
+    let s = session(&root, "u", None);
+    for k in ["e1", "e2", "e3"] {
+        assert_eq!(call(&s, "setStorage", json!({"key": k, "data": format!("value of {k}"), "encrypt": true})).0, 0);
+    }
+    assert_eq!(call(&s, "setStorage", json!({"key": "p", "data": "plain"})).0, 0);
+    // Flip one bit of one base64 digit in the middle of e2's sealed value (a valid record: the
+    // damage is in the value, not in the log's framing).
+    let slot = sealed_slots(&s)[1].clone();
+    let mut data = s.store.get(&slot).unwrap().data.into_bytes();
+    let mid = data.len() / 2;
+    data[mid] = if data[mid] == b'A' { b'B' } else { b'A' };
+    s.store.set_parts(&slot, None, std::str::from_utf8(&data).unwrap(), ANY).unwrap();
+    drop(s);
+
+    let s = session(&root, "u", None);
+    let (rc, r) = call(&s, "getStorage", json!({"key": "e2", "encrypt": true}));
+    assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400007, DAMAGED), "{r}");
+    for k in ["e1", "e3"] {
+        let (rc, r) = call(&s, "getStorage", json!({"key": k, "encrypt": true}));
+        assert_eq!((rc, &r["data"]), (0, &json!(format!("value of {k}"))), "{r}");
+    }
+    assert_eq!(call(&s, "setStorage", json!({"key": "e4", "data": 4, "encrypt": true})).0, 0);
+    assert_eq!(call(&s, "getStorageInfoSync", json!({})).1["keys"], json!(["e1", "e3", "p", "e4"]));
+    // A new set of the damaged name replaces it.
+    assert_eq!(call(&s, "setStorage", json!({"key": "e2", "data": "again", "encrypt": true})).0, 0);
+    assert_eq!(call(&s, "getStorage", json!({"key": "e2", "encrypt": true})).1["data"], "again");
+    drop(s);
+    let s = session(&root, "u", None);
+    assert_eq!(call(&s, "getStorage", json!({"key": "e2", "encrypt": true})).1["data"], "again");
+}

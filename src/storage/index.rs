@@ -1,11 +1,22 @@
 //! The in-memory index: key -> where the item's latest key, type and data lie in the mapped log.
 //!
-//! An entry is a few integers; the key bytes are those of the log itself. So a set allocates
-//! nothing, open allocates nothing per key, and dropping the index at close is one free,
-//! whatever the number of keys (the old index's frees were 93% of close). Insertion order, for
-//! `keys()` and for compaction, is a sequence number sorted when asked for: no second structure
-//! to keep up on every set.
+//! An entry is 24 bytes of integers; the key bytes are those of the log itself. So a set
+//! allocates nothing, open allocates nothing per key, and dropping the index at close is one
+//! free, whatever the number of keys (the old index's frees were 93% of close). Insertion order,
+//! for `keys()` and for compaction, is a sequence number sorted when asked for: no second
+//! structure to keep up on every set.
+//!
+//! What an entry leaves out is found again in the log when it is needed:
+//! - the hash: hashbrown needs it only to move entries when the table grows, and then it is
+//!   computed again from the key's bytes in the log;
+//! - where the type and the data begin: they follow the key, each after its length varint,
+//!   which is skipped, not decoded (a non-minimal varint that replay accepted is skipped alike).
+//!
+//! 24 bytes instead of 48 halve the table, the open store's largest allocation (before items were counted, a
+//! store of 2,097,152 one-byte values held 196 MiB of index). The per-item overhead the store
+//! counts against its total (`storage::ITEM_OVERHEAD`) bounds how many entries there can be.
 
+use hashbrown::hash_table::Entry as Slot;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
@@ -13,57 +24,79 @@ use super::record::{self, Item};
 
 /// No dataType (as opposed to an empty one).
 const NO_TYPE: u32 = u32::MAX;
+/// In `Entry::key_len`: the item lies in a batch record, so a length varint precedes its data.
+const IN_BATCH: u32 = 1 << 31;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
-    pub hash: u64,
-    /// Position in insertion order.
-    pub seq: u64,
     /// Offset of the key in the log.
     key_at: u64,
+    /// Length of the key, with `IN_BATCH`. (A record's payload is at most 64 MiB, so every
+    /// length fits in 31 bits.)
     key_len: u32,
-    /// Offsets of type and data from the key.
-    ty_off: u32,
+    /// Length of the dataType, or `NO_TYPE`.
     ty_len: u32,
-    data_off: u32,
     data_len: u32,
+    /// Position in insertion order.
+    pub seq: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 24);
+
+/// Bytes of the LEB128 varint at the start of `bytes` (replay checked that it ends).
+fn varint_bytes(bytes: &[u8]) -> usize {
+    bytes.iter().position(|&b| b < 0x80).map_or(bytes.len(), |i| i + 1)
 }
 
 impl Entry {
-    fn new(hash: u64, seq: u64, item: &Item) -> Entry {
-        let k = item.key.start;
-        let (ty_off, ty_len) = item.ty.as_ref().map_or((0, NO_TYPE), |t| ((t.start - k) as u32, t.len() as u32));
+    fn new(seq: u32, item: &Item) -> Entry {
+        let before_data = item.ty.as_ref().map_or(item.key.end, |t| t.end);
+        let batch = if item.data.start != before_data { IN_BATCH } else { 0 };
         Entry {
-            hash,
-            seq,
-            key_at: k as u64,
-            key_len: item.key.len() as u32,
-            ty_off,
-            ty_len,
-            data_off: (item.data.start - k) as u32,
+            key_at: item.key.start as u64,
+            key_len: item.key.len() as u32 | batch,
+            ty_len: item.ty.as_ref().map_or(NO_TYPE, |t| t.len() as u32),
             data_len: item.data.len() as u32,
+            seq,
         }
     }
 
-    pub fn item(&self) -> Item {
-        let k = self.key_at as usize;
-        let ty = (self.ty_len != NO_TYPE).then(|| k + self.ty_off as usize..k + self.ty_off as usize + self.ty_len as usize);
-        let d = k + self.data_off as usize;
-        Item { key: k..k + self.key_len as usize, ty, data: d..d + self.data_len as usize }
+    fn klen(&self) -> usize {
+        (self.key_len & !IN_BATCH) as usize
+    }
+
+    fn tlen(&self) -> Option<usize> {
+        (self.ty_len != NO_TYPE).then_some(self.ty_len as usize)
+    }
+
+    /// Where the item's parts lie in `log`.
+    pub fn item(&self, log: &[u8]) -> Item {
+        let key = self.key_at as usize..self.key_at as usize + self.klen();
+        let mut at = key.end;
+        let ty = self.tlen().map(|n| {
+            at += varint_bytes(&log[at..]);
+            at += n;
+            at - n..at
+        });
+        if self.key_len & IN_BATCH != 0 {
+            at += varint_bytes(&log[at..]);
+        }
+        Item { key, ty, data: at..at + self.data_len as usize }
     }
 
     pub fn key<'a>(&self, log: &'a [u8]) -> &'a [u8] {
-        &log[self.key_at as usize..self.key_at as usize + self.key_len as usize]
+        &log[self.key_at as usize..self.key_at as usize + self.klen()]
     }
 
-    /// Bytes the item counts against the storage limits: key, data and dataType.
+    /// Bytes of key, data and dataType (what the storage limits count, less the per-item
+    /// overhead).
     pub fn size(&self) -> u64 {
-        self.key_len as u64 + self.data_len as u64 + if self.ty_len == NO_TYPE { 0 } else { self.ty_len as u64 }
+        (self.klen() + self.tlen().unwrap_or(0)) as u64 + self.data_len as u64
     }
 
     /// Bytes of this item's set record in a compacted log.
     fn log_len(&self) -> u64 {
-        record::set_len(self.key_len as usize, (self.ty_len != NO_TYPE).then_some(self.ty_len as usize), self.data_len as usize)
+        record::set_len(self.klen(), self.tlen(), self.data_len as usize)
     }
 }
 
@@ -71,16 +104,26 @@ pub struct Index {
     table: HashTable<Entry>,
     /// Seeded per store, so keys a mini-program crafts cannot be made to collide.
     state: foldhash::fast::RandomState,
-    next_seq: u64,
+    next_seq: u32,
     /// Sum of `Entry::size` over live items.
     pub size: u64,
     /// Sum of the items' set records: the length of a compacted log less its header.
     pub live_len: u64,
+    /// Changes (each item of a batch, each remove and clear) since the log was last compacted:
+    /// what an open replays, one probe of the table each.
+    pub changes: u64,
 }
 
 impl Default for Index {
     fn default() -> Index {
-        Index { table: HashTable::new(), state: foldhash::fast::RandomState::default(), next_seq: 0, size: 0, live_len: 0 }
+        Index {
+            table: HashTable::new(),
+            state: foldhash::fast::RandomState::default(),
+            next_seq: 0,
+            size: 0,
+            live_len: 0,
+            changes: 0,
+        }
     }
 }
 
@@ -101,12 +144,27 @@ impl Index {
         self.find(log, self.hash(key), key)
     }
 
-    /// Records that `item` (ranges of the log) is now the value of its key. `old` is what
-    /// `find` returned for that key.
-    pub fn put_found(&mut self, hash: u64, old: Option<Entry>, item: &Item) {
+    /// Makes room for a new sequence number. Compaction numbers the live items from 0 again,
+    /// so running out takes 2^32 new keys between two compactions; then the live ones are
+    /// renumbered in order.
+    fn ensure_seq(&mut self) {
+        if self.next_seq == u32::MAX {
+            let mut order: Vec<u32> = self.table.iter().map(|e| e.seq).collect();
+            order.sort_unstable();
+            for e in self.table.iter_mut() {
+                e.seq = order.binary_search(&e.seq).unwrap_or(0) as u32;
+            }
+            self.next_seq = order.len() as u32;
+        }
+    }
+
+    /// Records that `item` (ranges of `log`) is now the value of its key. `old` is what `find`
+    /// returned for that key.
+    pub fn put_found(&mut self, log: &[u8], hash: u64, old: Option<Entry>, item: &Item) {
+        self.changes += 1;
         match old {
             Some(old) => {
-                let e = Entry::new(hash, old.seq, item);
+                let e = Entry::new(old.seq, item);
                 self.size = self.size - old.size() + e.size();
                 self.live_len = self.live_len - old.log_len() + e.log_len();
                 if let Some(slot) = self.table.find_mut(hash, |x| x.seq == old.seq) {
@@ -114,24 +172,44 @@ impl Index {
                 }
             }
             None => {
-                let e = Entry::new(hash, self.next_seq, item);
+                self.ensure_seq();
+                let e = Entry::new(self.next_seq, item);
                 self.next_seq += 1;
                 self.size += e.size();
                 self.live_len += e.log_len();
-                self.table.insert_unique(hash, e, |x| x.hash);
+                let state = &self.state;
+                self.table.insert_unique(hash, e, |x| state.hash_one(x.key(log)));
             }
         }
     }
 
-    /// `put_found` with the lookup done here (replay, batches).
+    /// `put_found` with the lookup done here, in one probe (replay, batches).
     pub fn put(&mut self, log: &[u8], item: &Item) {
         let key = &log[item.key.clone()];
         let hash = self.hash(key);
-        let old = self.find(log, hash, key).copied();
-        self.put_found(hash, old, item);
+        self.changes += 1;
+        self.ensure_seq();
+        let state = &self.state;
+        match self.table.entry(hash, |e| e.key(log) == key, |x| state.hash_one(x.key(log))) {
+            Slot::Occupied(mut found) => {
+                let old = *found.get();
+                let e = Entry::new(old.seq, item);
+                self.size = self.size - old.size() + e.size();
+                self.live_len = self.live_len - old.log_len() + e.log_len();
+                *found.get_mut() = e;
+            }
+            Slot::Vacant(slot) => {
+                let e = Entry::new(self.next_seq, item);
+                self.next_seq += 1;
+                self.size += e.size();
+                self.live_len += e.log_len();
+                slot.insert(e);
+            }
+        }
     }
 
     pub fn remove(&mut self, log: &[u8], key: &[u8]) -> bool {
+        self.changes += 1;
         let hash = self.hash(key);
         match self.table.find_entry(hash, |e| e.key(log) == key) {
             Ok(found) => {
@@ -145,6 +223,7 @@ impl Index {
     }
 
     pub fn clear(&mut self) {
+        self.changes += 1;
         self.table.clear();
         self.size = 0;
         self.live_len = 0;
@@ -165,12 +244,15 @@ impl Index {
         v
     }
 
-    /// After a compaction: `items[i]` is where `entries[i]` (in order) now lies.
-    pub fn relocate(&mut self, entries: &[Entry], items: &[Item]) {
+    /// After a compaction: `items` are the live items, in order, where they now lie in `log`.
+    pub fn relocate(&mut self, log: &[u8], items: &[Item]) {
         self.table.clear();
-        for (seq, (e, item)) in entries.iter().zip(items).enumerate() {
-            self.table.insert_unique(e.hash, Entry::new(e.hash, seq as u64, item), |x| x.hash);
+        let state = &self.state;
+        for (seq, item) in items.iter().enumerate() {
+            let hash = state.hash_one(&log[item.key.clone()]);
+            self.table.insert_unique(hash, Entry::new(seq as u32, item), |x| state.hash_one(x.key(log)));
         }
-        self.next_seq = entries.len() as u64;
+        self.next_seq = items.len() as u32;
+        self.changes = items.len() as u64;
     }
 }

@@ -52,6 +52,10 @@ const COMPACT_SLACK_MAX: u64 = 16 << 20;
 const COMPACT_SLACK_MAX: u64 = 512 << 10;
 /// Records of the longest size the slack holds (see `COMPACT_SLACK`).
 const SLACK_RECORDS: u64 = 64;
+/// Compaction also runs once the changes in the log outnumber its live items by half of them
+/// plus this many: an open replays every change with a probe of the index, and a slack of
+/// bytes alone let 16 MiB of 13-byte records (1.5 million) build up beside one large record.
+const SLACK_CHANGES: u64 = 65_536;
 
 /// The garbage a log whose longest record is `largest` bytes may carry beyond half its live
 /// data before it is compacted.
@@ -59,13 +63,34 @@ fn compact_slack(largest: usize) -> u64 {
     (SLACK_RECORDS * largest as u64).clamp(COMPACT_SLACK, COMPACT_SLACK_MAX)
 }
 
-/// Storage quotas in bytes of key + data + dataType.
+/// Bytes of the total per item: the total admits at most `total / ITEM_OVERHEAD` items (and
+/// never fewer than [`MIN_ITEMS`]), a share of what the engine spends on each (a 24-byte index
+/// entry in a table at most 7/8 full, and 9 to 15 bytes of record framing in the log). Without
+/// it the total bounded bytes but not items: 2,097,152 one-byte values fit in 10 MiB and cost
+/// 217 MiB of index and 2.3-2.9 s per open. With it, at the default 10 MiB, at most 327,680
+/// items fit; the index stays within 12.5 MiB and the log within the 1.5 x 10 MiB + 16 MiB its
+/// compaction allows (docs/wechat-behaviour.md §10, docs/storage-engine.md). Bytes are counted
+/// as WeChat counts them, so `currentSize` reaches `limitSize` exactly when a set fails.
+pub const ITEM_OVERHEAD: u64 = 32;
+
+/// The fewest items any total admits (a small configured total keeps WeChat's byte rule alone).
+pub const MIN_ITEMS: u64 = 1024;
+
+/// Storage quotas: `item` and `total` in bytes of key + data + dataType; `total` also bounds the
+/// number of items ([`Limits::max_items`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Most bytes of one item.
     pub item: u64,
-    /// Most bytes of all items together.
+    /// Most bytes of all items together; at most one item per [`ITEM_OVERHEAD`] of it.
     pub total: u64,
+}
+
+impl Limits {
+    /// The most items the total admits: `total / ITEM_OVERHEAD`, at least [`MIN_ITEMS`].
+    pub fn max_items(&self) -> u64 {
+        (self.total / ITEM_OVERHEAD).max(MIN_ITEMS)
+    }
 }
 
 impl Default for Limits {
@@ -298,14 +323,16 @@ impl Store {
         let inner = &mut *w;
         let hash = inner.index.hash(key.as_bytes());
         let old = inner.index.find(inner.log.bytes(), hash, key.as_bytes()).copied();
-        if (inner.index.size - old.map_or(0, |e| e.size())).saturating_add(size) > limits.total {
+        if (inner.index.size - old.map_or(0, |e| e.size())).saturating_add(size) > limits.total
+            || (old.is_none() && inner.index.len() as u64 >= limits.max_items())
+        {
             return Err(StoreError::TotalExceeded);
         }
         inner.scratch.clear();
         let item = record::encode_set(&mut inner.scratch, key.as_bytes(), data_type.map(str::as_bytes), data.as_bytes());
         check_record_len(&inner.scratch)?;
         let (at, end) = inner.log.append(&inner.scratch)?;
-        inner.index.put_found(hash, old, &shift(&item, at));
+        inner.index.put_found(inner.log.bytes(), hash, old, &shift(&item, at));
         self.maybe_compact(inner);
         drop(w);
         self.commit(end)
@@ -326,12 +353,21 @@ impl Store {
                 return Err(StoreError::ItemTooLarge);
             }
         }
+        let new: u64 = items.iter().map(|(k, v)| item_size(k, v)).sum();
+        // A batch over the total (bytes or items) on its own fails without a lookup per item
+        // (2,097,152 of them in the batch that showed it).
+        if new > limits.total || items.len() as u64 > limits.max_items() {
+            return Err(StoreError::TotalExceeded);
+        }
         let mut w = self.lock_write();
         let inner = &mut *w;
         let log = inner.log.bytes();
-        let old: u64 = items.iter().map(|(k, _)| inner.index.get(log, k.as_bytes()).map_or(0, |e| e.size())).sum();
-        let new: u64 = items.iter().map(|(k, v)| item_size(k, v)).sum();
-        if (inner.index.size - old).saturating_add(new) > limits.total {
+        let old: u64 = items.iter().filter_map(|(k, _)| inner.index.get(log, k.as_bytes()).map(|e| e.size())).sum();
+        let replaced = items.iter().filter(|(k, _)| inner.index.get(log, k.as_bytes()).is_some()).count() as u64;
+        let count = inner.index.len() as u64 + items.len() as u64 - replaced;
+        if (inner.index.size - old).saturating_add(new) > limits.total
+            || (count > limits.max_items() && replaced < items.len() as u64)
+        {
             return Err(StoreError::TotalExceeded);
         }
         inner.scratch.clear();
@@ -351,7 +387,7 @@ impl Store {
     pub fn with<R>(&self, key: &str, f: impl FnOnce(ValueRef<'_>) -> R) -> Option<R> {
         let inner = self.inner.read();
         let log = inner.log.bytes();
-        let item = inner.index.get(log, key.as_bytes())?.item();
+        let item = inner.index.get(log, key.as_bytes())?.item(log);
         Some(f(ValueRef { data: &log[item.data], data_type: item.ty.map(|t| &log[t]) }))
     }
 
@@ -545,16 +581,19 @@ impl Store {
         let live = record::HEADER_LEN as u64 + inner.index.live_len;
         let len = inner.log.len() as u64;
         let slack = compact_slack(inner.log.largest_record());
-        if len <= live + live / 2 + slack || (len as usize) < inner.compact_after {
+        let items = inner.index.len() as u64;
+        let changes_due = inner.index.changes > items + items / 2 + SLACK_CHANGES;
+        if (len <= live + live / 2 + slack && !changes_due) || (len as usize) < inner.compact_after {
             return false;
         }
         let entries = inner.index.ordered();
-        let items: Vec<record::Item> = entries.iter().map(|e| e.item()).collect();
+        let log = inner.log.bytes();
+        let items: Vec<record::Item> = entries.iter().map(|e| e.item(log)).collect();
         // Room for the live data to grow by a quarter before the file must.
         let cap = (live + live / 4) as usize + (64 << 10);
         match inner.log.rewrite(&items, cap, self.durability == Durability::Process) {
             Ok(moved) => {
-                inner.index.relocate(&entries, &moved);
+                inner.index.relocate(inner.log.bytes(), &moved);
                 inner.compact_after = 0;
                 // The new file was synced whole before the rename. In power mode the rename is
                 // made durable now (or, if that fails, by the next flush, which retries it); in

@@ -2,11 +2,20 @@
 //!
 //! An encrypted item lives in the same log as the plain ones, under a *slot* name that says
 //! nothing of its own: [`PREFIX`] + 32 hex digits of HMAC-SHA256 of the key name (under a key
-//! derived from the sandbox's `encryptionKey`). Its data is a JSON string, the base64 of a
-//! 12-byte random nonce and the AES-128-GCM ciphertext of `[name, dataType, data]`, with the slot
-//! as associated data (a sealed value moved to another slot does not open). So neither the key
-//! name nor any byte of the value is written in the clear, and the engine (its records, index,
-//! compaction and crash safety) is the one plain items use.
+//! derived from the sandbox's `encryptionKey`). Its data is a JSON string: `v2.` and the base64
+//! of a 12-byte random nonce and the AES-128-GCM ciphertext of `[name, dataType, data]`. The
+//! associated data binds it to the sandbox it was written for, the [`Owner`] (user, app,
+//! platform, plugin), and to its slot: a sealed value copied into another user's log, another
+//! plugin's or another slot does not open, even under the same host key. So neither
+//! the key name nor any byte of the value is written in the clear, and the engine (its records,
+//! index, compaction and crash safety) is the one plain items use.
+//!
+//! Format 1, written before the owner was bound, is the base64 with no `v2.` and the slot alone
+//! as associated data. It still opens, and the open of its sandbox seals it again as format 2.
+//!
+//! A sealed value that does not open fails alone (1400007, naming that value): it is damaged, or
+//! was written for another sandbox. Only when none of the sandbox's sealed values opens is the key
+//! taken to be another one, and every encrypted call fails 1400007 (`wrong_key`).
 //!
 //! One name has one value. Every write that replaces a name's other form is made so a kill at
 //! any instant leaves a state that reads as the write before or the write after:
@@ -33,6 +42,41 @@ pub const PREFIX: &str = "\u{0}wxfs-sealed:";
 /// Data of a slot whose name was set plain: never a JSON string, so never a sealed value.
 const TOMBSTONE: &str = "0";
 const NONCE_LEN: usize = 12;
+/// What begins the base64 of a format-2 sealed value (not a base64 character: a format-1 value
+/// never begins so).
+const V2: &str = "v2.";
+
+/// The sandbox a sealed value is written for: its associated data holds all four.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    /// The config's `userId`.
+    pub user: &'a str,
+    /// The config's `appId`.
+    pub app: &'a str,
+    /// `Platform::name` of the config's platform.
+    pub platform: &'a str,
+    /// The config's `pluginId`, for a plugin's sandbox.
+    pub plugin: Option<&'a str>,
+}
+
+impl Owner<'_> {
+    /// The owner's part of the associated data: each field length-prefixed, so no two owners
+    /// give the same bytes.
+    fn aad(&self) -> Vec<u8> {
+        let mut v = b"wxfs sealed v2\0".to_vec();
+        for field in [Some(self.user), Some(self.app), Some(self.platform), self.plugin] {
+            match field {
+                Some(f) => {
+                    v.push(1);
+                    v.extend_from_slice(&(f.len() as u64).to_le_bytes());
+                    v.extend_from_slice(f.as_bytes());
+                }
+                None => v.push(0),
+            }
+        }
+        v
+    }
+}
 
 /// The sandbox's storage key: 16 bytes (AES-128). Its Debug form does not show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,17 +105,39 @@ struct Cipher {
     aead: Aes128Gcm,
     /// HMAC-SHA256 keyed with a key derived from the encryptionKey (not the AES key itself).
     names: Hmac<Sha256>,
+    /// `Owner::aad` of the sandbox.
+    owner: Vec<u8>,
+}
+
+/// What a sealed value holds: (name, dataType, data).
+type Opened = (String, Option<String>, String);
+
+/// The format of a sealed value that opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// Bound to its slot only (written by earlier releases).
+    V1,
+    /// Bound to its slot and its owner.
+    V2,
 }
 
 impl Cipher {
-    fn new(key: &EncryptionKey) -> Cipher {
+    fn new(key: &EncryptionKey, owner: Owner<'_>) -> Cipher {
         let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("any key length");
         derive.update(b"wxfs storage key names v1");
         let name_key = derive.finalize().into_bytes();
         Cipher {
             aead: Aes128Gcm::new_from_slice(&key.0).expect("16-byte key"),
             names: <Hmac<Sha256> as Mac>::new_from_slice(&name_key).expect("any key length"),
+            owner: owner.aad(),
         }
+    }
+
+    /// The associated data of a format-2 value in `slot`.
+    fn aad(&self, slot: &str) -> Vec<u8> {
+        let mut v = self.owner.clone();
+        v.extend_from_slice(slot.as_bytes());
+        v
     }
 
     fn slot(&self, name: &str) -> String {
@@ -87,23 +153,32 @@ impl Cipher {
         getrandom::getrandom(&mut nonce).map_err(|e| Error::new(code::STORAGE_IO, format!("no random nonce: {e}")))?;
         let ct = self
             .aead
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: slot.as_bytes() })
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: &self.aad(slot) })
             .map_err(|_| Error::new(code::STORAGE_INVALID, "encryption failed"))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
-        Ok(format!("\"{}\"", base64::engine::general_purpose::STANDARD.encode(blob)))
+        Ok(format!("\"{V2}{}\"", base64::engine::general_purpose::STANDARD.encode(blob)))
     }
 
-    /// (name, dataType, data) of a sealed value, or None when it does not open with this key.
-    fn open(&self, slot: &str, stored: &str) -> Option<(String, Option<String>, String)> {
+    /// (name, dataType, data) of a sealed value, or None when it does not open with this key
+    /// in this sandbox and slot.
+    fn open(&self, slot: &str, stored: &str) -> Option<Opened> {
+        self.open_as(slot, stored).map(|(v, _)| v)
+    }
+
+    fn open_as(&self, slot: &str, stored: &str) -> Option<(Opened, Format)> {
         let b64 = stored.strip_prefix('"')?.strip_suffix('"')?;
+        let (b64, format, aad) = match b64.strip_prefix(V2) {
+            Some(rest) => (rest, Format::V2, self.aad(slot)),
+            None => (b64, Format::V1, slot.as_bytes().to_vec()),
+        };
         let blob = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         if blob.len() < NONCE_LEN {
             return None;
         }
         let (nonce, ct) = blob.split_at(NONCE_LEN);
-        let plain = self.aead.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: slot.as_bytes() }).ok()?;
-        serde_json::from_slice(&plain).ok()
+        let plain = self.aead.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad }).ok()?;
+        Some((serde_json::from_slice(&plain).ok()?, format))
     }
 }
 
@@ -122,12 +197,21 @@ pub struct Sealed {
 struct State {
     /// slot -> key name, for every sealed value this key opens.
     names: HashMap<String, String>,
-    /// Some sealed value does not open with the configured key (or there is no key).
+    /// No sealed value opens with the configured key (or there is no key), and some do not:
+    /// the sandbox's encrypted items were written with another key.
     mismatch: bool,
 }
 
 fn no_key() -> Error {
     Error::new(code::STORAGE_NO_KEY, "encrypt: true needs an encryptionKey in the sandbox's open config")
+}
+
+/// One sealed value does not open while others do: it alone fails.
+fn damaged() -> Error {
+    Error::new(
+        code::STORAGE_WRONG_KEY,
+        "the encrypted value of this key does not open: it is damaged, or was written for another sandbox or with another encryptionKey (removeStorage or a new setStorage replaces it)",
+    )
 }
 
 fn wrong_key() -> Error {
@@ -138,29 +222,48 @@ fn wrong_key() -> Error {
 }
 
 impl Sealed {
-    /// Learn the names of the sealed slots and finish what a kill interrupted (see the module).
-    /// Returns how many plain items an interrupted encrypted set left behind and were removed.
-    pub fn open(store: &Store, key: Option<&EncryptionKey>) -> std::result::Result<(Sealed, usize), StoreError> {
-        let cipher = key.map(Cipher::new);
+    /// Learn the names of the sealed slots, finish what a kill interrupted (see the module) and
+    /// seal format-1 values again as format 2, bound to `owner`. Returns how many plain items an
+    /// interrupted encrypted set left behind and were removed.
+    pub fn open(
+        store: &Store,
+        key: Option<&EncryptionKey>,
+        owner: Owner<'_>,
+    ) -> std::result::Result<(Sealed, usize), StoreError> {
+        let cipher = key.map(|k| Cipher::new(k, owner));
         let mut state = State::default();
         let mut repaired = 0;
+        let mut unopened = 0;
         for slot in store.keys_with_prefix(PREFIX) {
             let Some(v) = store.get(&slot) else { continue };
             if !is_sealed(&v.data) {
                 store.remove(&slot)?;
                 continue;
             }
-            match cipher.as_ref().and_then(|c| c.open(&slot, &v.data)) {
-                Some((name, _, _)) => {
+            let Some(c) = cipher.as_ref() else {
+                unopened += 1;
+                continue;
+            };
+            match c.open_as(&slot, &v.data) {
+                Some(((name, data_type, data), format)) => {
                     if store.get(&name).is_some() {
                         store.remove(&name)?;
                         repaired += 1;
                     }
+                    if format == Format::V1 {
+                        // The same value, now bound to this sandbox; its size grows by a few
+                        // bytes, which the total does not refuse (nothing new is stored).
+                        let sealed = c
+                            .seal(&slot, &name, data_type.as_deref(), &data)
+                            .map_err(|e| StoreError::Io(std::io::Error::other(e.reason)))?;
+                        store.set_parts(&slot, None, &sealed, Limits { item: u64::MAX, total: u64::MAX })?;
+                    }
                     state.names.insert(slot, name);
                 }
-                None => state.mismatch = true,
+                None => unopened += 1,
             }
         }
+        state.mismatch = unopened > 0 && state.names.is_empty();
         Ok((Sealed { cipher, state: Mutex::new(state) }, repaired))
     }
 
@@ -255,7 +358,7 @@ impl Sealed {
         let slot = c.slot(key);
         match store.get(&slot) {
             Some(v) if is_sealed(&v.data) => {
-                let (_, data_type, data) = c.open(&slot, &v.data).ok_or_else(wrong_key)?;
+                let (_, data_type, data) = c.open(&slot, &v.data).ok_or_else(damaged)?;
                 Ok(Some(Value { data, data_type }))
             }
             _ => Ok(store.get(key)),
@@ -332,17 +435,76 @@ mod tests {
         assert_eq!(format!("{:?}", EncryptionKey([7; 16])), "EncryptionKey(..)");
     }
 
+    const OWNER: Owner<'static> = Owner { user: "u", app: "wx1", platform: "wechat", plugin: None };
+
     #[test]
     fn a_sealed_value_opens_only_in_its_slot_and_with_its_key() {
-        let c = Cipher::new(&EncryptionKey([1; 16]));
+        let c = Cipher::new(&EncryptionKey([1; 16]), OWNER);
         let (a, b) = (c.slot("a"), c.slot("b"));
         assert_ne!(a, b);
         assert_eq!(a.len(), PREFIX.len() + 32);
         let sealed = c.seal(&a, "a", Some("Date"), "\"x\"").unwrap();
         assert_eq!(c.open(&a, &sealed), Some(("a".into(), Some("Date".into()), "\"x\"".into())));
         assert_eq!(c.open(&b, &sealed), None);
-        assert_eq!(Cipher::new(&EncryptionKey([2; 16])).open(&a, &sealed), None);
+        assert_eq!(Cipher::new(&EncryptionKey([2; 16]), OWNER).open(&a, &sealed), None);
         // Two seals of one value differ (random nonce).
         assert_ne!(sealed, c.seal(&a, "a", Some("Date"), "\"x\"").unwrap());
+    }
+
+    /// The owner's fields are each bound; none can be moved into another.
+    #[test]
+    fn a_sealed_value_opens_only_for_its_owner() {
+        let key = EncryptionKey([1; 16]);
+        let c = Cipher::new(&key, OWNER);
+        let slot = c.slot("a");
+        let sealed = c.seal(&slot, "a", None, "1").unwrap();
+        assert!(sealed.starts_with("\"v2."), "{sealed}");
+        assert_eq!(Cipher::new(&key, OWNER).open(&slot, &sealed), Some(("a".into(), None, "1".into())));
+        let others = [
+            Owner { user: "u2", ..OWNER },
+            Owner { app: "wx2", ..OWNER },
+            Owner { platform: "alipay", ..OWNER },
+            Owner { plugin: Some("wxplugin"), ..OWNER },
+            // Length prefixes: moving a byte from one field to the next is another owner.
+            Owner { user: "uw", app: "x1", ..OWNER },
+            Owner { plugin: Some(""), ..OWNER },
+        ];
+        for other in others {
+            assert_eq!(Cipher::new(&key, other).open(&slot, &sealed), None, "{other:?}");
+        }
+    }
+
+    /// Format 1 as earlier releases wrote it: the slot alone as associated data.
+    fn seal_v1(key: &EncryptionKey, slot: &str, name: &str, data: &str) -> String {
+        let plain = serde_json::to_vec(&(name, None::<&str>, data)).unwrap();
+        let nonce = [9u8; NONCE_LEN];
+        let aead = Aes128Gcm::new_from_slice(&key.0).unwrap();
+        let ct = aead.encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: slot.as_bytes() }).unwrap();
+        format!("\"{}\"", base64::engine::general_purpose::STANDARD.encode([&nonce[..], &ct].concat()))
+    }
+
+    #[test]
+    fn a_format_1_value_still_opens_and_is_bound_at_open() {
+        let t = crate::storage::log::tests::TempDir::new("sealed-v1");
+        let key = EncryptionKey([3; 16]);
+        let slot = Cipher::new(&key, OWNER).slot("old");
+        {
+            let (store, _) = Store::open(t.path(), crate::storage::Durability::Process).unwrap();
+            store.set_parts(&slot, None, &seal_v1(&key, &slot, "old", "\"kept\""), Limits::default()).unwrap();
+        }
+        let (store, _) = Store::open(t.path(), crate::storage::Durability::Process).unwrap();
+        let (sealed, _) = Sealed::open(&store, Some(&key), OWNER).unwrap();
+        let want = Value { data: "\"kept\"".into(), data_type: None };
+        assert_eq!(sealed.get_encrypted(&store, "old").unwrap(), Some(want.clone()));
+        assert_eq!(sealed.keys(&store), vec!["old".to_string()]);
+        // Sealed again as format 2, for this owner only.
+        let stored = store.get(&slot).unwrap().data;
+        assert!(stored.starts_with("\"v2."), "{stored}");
+        let other = Owner { user: "u2", ..OWNER };
+        assert_eq!(Cipher::new(&key, other).open(&slot, &stored), None);
+        drop((sealed, store));
+        let (store, _) = Store::open(t.path(), crate::storage::Durability::Process).unwrap();
+        let (sealed, _) = Sealed::open(&store, Some(&key), OWNER).unwrap();
+        assert_eq!(sealed.get_encrypted(&store, "old").unwrap(), Some(want));
     }
 }
