@@ -7,7 +7,8 @@
 //!   rewritten one (MMKV's in-place write-back is what can wipe an MMKV store).
 //! - The file is longer than its log: after the last record comes a zero tail, reserved on disk
 //!   (`LogFile::allocate`), so a store through the mapping never meets a full disk. The end of
-//!   the log is the first frame that is empty or fails its CRC.
+//!   the log is the last whole record that only zeros or a torn tail follow: open skips damage
+//!   in the middle (a bad frame a whole record follows, `recover`), keeping its bytes aside.
 //! - Every byte after the end is zero before anything is appended there: open zeroes a damaged
 //!   tail (cut and re-extend), and a failed copy is zeroed before the next one. So a record
 //!   never lands in front of stale bytes that could read as a record after the next kill.
@@ -32,6 +33,14 @@ pub const CORRUPT_PREFIX: &str = "data.log.corrupt-";
 /// `data.log` (process mode); the name ends with the length of its compacted part, so that an
 /// open after a kill or a power cut can tell whether that part is whole.
 pub const NEXT_PREFIX: &str = "data.log.next-";
+/// Damaged bytes found in the middle of the log at open, kept aside before the log is rewritten
+/// without them; the name ends with the CRC-32 of the bytes kept, in hex, so that an open that
+/// meets the same damage again (its rewrite failed) finds them kept already.
+pub const DAMAGED_PREFIX: &str = "data.log.damaged-";
+/// A resynchronisation after damage checks the CRC of candidate frames; over a log whose damage
+/// was made to look like frames, it stops after CRC-ing this many times the file's length (the
+/// rest then counts as a damaged tail). Real damage costs a few candidates at most.
+const RESYNC_BUDGET: usize = 8;
 
 /// A new log is written in pieces of about this size rather than one buffer of the whole store.
 const CHUNK: usize = 1 << 20;
@@ -142,6 +151,40 @@ pub struct Opened {
     pub corrupt_moved_to: Option<PathBuf>,
     /// The log was in this older format and has been rewritten in the current one.
     pub upgraded_from: Option<u32>,
+    /// Damage in the middle of the log, skipped: the store must rewrite the log without it.
+    pub damage: Option<Damage>,
+}
+
+/// Damage met in the middle of the log at open (not a torn tail): stretches of bytes that are no
+/// whole record, each followed by a whole record. Recovery skips them; the records after them
+/// are read as usual.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Records the damaged stretches held, as far as their length fields tell (at least one a
+    /// stretch).
+    pub records_lost: u64,
+    /// Whole records read after the first damaged stretch.
+    pub records_after: u64,
+    /// Bytes in the damaged stretches.
+    pub bytes: u64,
+    /// Where they were kept, or why they could not be (then the log still holds them: the store
+    /// does not rewrite it, and the next open tries again).
+    pub kept: Result<PathBuf, String>,
+}
+
+/// What `recover` found in a whole file.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// End of the last whole record: where the next one goes.
+    pub end: usize,
+    /// Whole records read.
+    pub records: u64,
+    /// Damaged stretches skipped, in order.
+    pub spans: Vec<Range<usize>>,
+    pub records_lost: u64,
+    pub records_after: u64,
+    /// Bytes from `end` to the last non-zero byte: a torn tail (or damage no whole record follows).
+    pub torn: usize,
 }
 
 /// Where the log ends in `bytes` (a whole file): calls `apply` with each record's payload range
@@ -174,6 +217,115 @@ pub fn garbage_after(bytes: &[u8], end: usize) -> usize {
     n
 }
 
+/// Reads a whole file as the log: calls `apply` with each whole record's payload range, in
+/// order, as `scan` does; but where a frame is damaged (its length insane, its CRC wrong, or its
+/// payload not a record: `apply` refused it) and a whole record follows further on, the damaged
+/// bytes are skipped and reading goes on from that record (LevelDB's reader resynchronises the
+/// same way). Only damage that no whole record follows is a tail.
+///
+/// A whole record to resume at is a frame of sane length whose CRC matches and whose payload
+/// decodes, followed by another such frame or by the zero tail: bytes inside a payload that
+/// happen to look like a frame header are not enough. A frame whose CRC matches but whose payload
+/// does not decode is whole, so the search resumes right after it.
+pub fn recover(bytes: &[u8], mut apply: impl FnMut(Range<usize>) -> bool) -> Recovery {
+    let mut rec = Recovery::default();
+    let mut off = record::HEADER_LEN;
+    // Everything from here on is zero: the preallocated tail.
+    let content_end = off + garbage_after(bytes, off);
+    let mut budget = bytes.len().saturating_mul(RESYNC_BUDGET);
+    loop {
+        let from = match unframe(&bytes[off..], record::MAX_PAYLOAD) {
+            Some((payload, n)) => {
+                if apply(off + FRAME_HEADER..off + FRAME_HEADER + payload.len()) {
+                    off += n;
+                    rec.records += 1;
+                    rec.records_after += !rec.spans.is_empty() as u64;
+                    continue;
+                }
+                off + n
+            }
+            None if off >= content_end => break,
+            None => off + 1,
+        };
+        let Some(next) = resync(bytes, from, content_end, &mut budget) else { break };
+        rec.records_lost += records_in(&bytes[off..next]);
+        rec.spans.push(off..next);
+        off = next;
+    }
+    rec.end = off;
+    rec.torn = content_end.saturating_sub(off);
+    rec
+}
+
+/// The first offset at or after `from` where a whole record begins that is followed by another
+/// or by the zero tail (which starts at `content_end`).
+fn resync(bytes: &[u8], from: usize, content_end: usize, budget: &mut usize) -> Option<usize> {
+    let whole = |at: usize, budget: &mut usize| -> Option<usize> {
+        let b = bytes.get(at..at + FRAME_HEADER)?;
+        let len = u32::from_le_bytes(b[..4].try_into().unwrap()) as usize;
+        if len == 0 || len > record::MAX_PAYLOAD || len > bytes.len() - at - FRAME_HEADER {
+            return None;
+        }
+        if *budget < len {
+            // Searched enough: give up (the caller treats the rest as a damaged tail).
+            *budget = 0;
+            return None;
+        }
+        *budget -= len;
+        let (_, n) = unframe(&bytes[at..], record::MAX_PAYLOAD)?;
+        record::parse(bytes, at + FRAME_HEADER..at + n, |_| {}).then_some(at + n)
+    };
+    for at in from..content_end {
+        if *budget == 0 {
+            return None;
+        }
+        let Some(after) = whole(at, budget) else { continue };
+        if after >= content_end || whole(after, budget).is_some() {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// How many records a damaged stretch held, as far as its length fields can be followed (at least
+/// one).
+fn records_in(span: &[u8]) -> u64 {
+    let (mut n, mut at) = (0u64, 0usize);
+    while at < span.len() {
+        n += 1;
+        let Some(b) = span.get(at..at + 4) else { break };
+        let len = u32::from_le_bytes(b.try_into().unwrap()) as usize;
+        match (FRAME_HEADER + len).checked_add(at) {
+            Some(next) if len > 0 && next <= span.len() => at = next,
+            _ => break,
+        }
+    }
+    n.max(1)
+}
+
+/// Copies the damaged stretches, in order, into `data.log.damaged-<crc32>` (written under a
+/// temporary name, synced, renamed, the directory synced). Kept already if that file exists.
+fn keep_aside(io: &dyn LogIo, dir: &Path, bytes: &[u8], spans: &[Range<usize>]) -> io::Result<PathBuf> {
+    let mut kept = Vec::with_capacity(spans.iter().map(|s| s.len()).sum());
+    for s in spans {
+        kept.extend_from_slice(&bytes[s.clone()]);
+    }
+    let name = format!("{DAMAGED_PREFIX}{:08x}", crc32fast::hash(&kept));
+    let path = dir.join(&name);
+    if io.exists(&path)? {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!("{name}.tmp"));
+    ignore_missing(io.remove(&tmp))?;
+    let file = io.open_append(&tmp)?;
+    file.append(&kept)?;
+    file.sync()?;
+    drop(file);
+    io.rename(&tmp, &path)?;
+    io.sync_dir(dir)?;
+    Ok(path)
+}
+
 fn round_up(n: usize, to: usize) -> usize {
     n.div_ceil(to) * to
 }
@@ -196,7 +348,7 @@ impl Log {
                 io.sync_dir(dir)?;
                 let mut log = Log::new(io.clone(), dir, file, map, len);
                 log.can_defer = can_defer;
-                Ok(Opened { log, records: 0, truncated_bytes: truncated, corrupt_moved_to, upgraded_from: None })
+                Ok(Opened { log, records: 0, truncated_bytes: truncated, corrupt_moved_to, upgraded_from: None, damage: None })
             };
             if !io.exists(&path)? {
                 return fresh(&io, 0, corrupt_moved_to);
@@ -239,11 +391,20 @@ impl Log {
                 }
             }
             let mut largest = 0;
-            let (end, mut records) = scan(map.bytes(), |r| {
-                largest = largest.max(FRAME_HEADER + r.len());
-                apply(map.bytes(), r)
+            let found = recover(map.bytes(), |r| {
+                let n = FRAME_HEADER + r.len();
+                let ok = apply(map.bytes(), r);
+                largest = largest.max(if ok { n } else { 0 });
+                ok
             });
-            let mut truncated_bytes = garbage_after(map.bytes(), end) as u64;
+            let (end, mut records) = (found.end, found.records);
+            let mut truncated_bytes = found.torn as u64;
+            let damage = (!found.spans.is_empty()).then(|| Damage {
+                records_lost: found.records_lost,
+                records_after: found.records_after,
+                bytes: found.spans.iter().map(|s| s.len() as u64).sum(),
+                kept: keep_aside(&*io, dir, map.bytes(), &found.spans).map_err(|e| e.to_string()),
+            });
             let mut log = Log::new(io.clone(), dir, file, map, end);
             log.largest = largest;
             log.can_defer = can_defer;
@@ -255,7 +416,7 @@ impl Log {
                 truncated_bytes = v1_truncated;
             }
             let upgraded_from = upgraded.map(|_| v1::VERSION);
-            return Ok(Opened { log, records, truncated_bytes, corrupt_moved_to, upgraded_from });
+            return Ok(Opened { log, records, truncated_bytes, corrupt_moved_to, upgraded_from, damage });
         }
     }
 

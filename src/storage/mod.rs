@@ -30,7 +30,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 
 use self::index::Index;
 use self::log::Log;
-pub use self::log::{LogFile, LogIo, StdIo};
+pub use self::log::{Damage, LogFile, LogIo, StdIo};
 pub use crate::io::Durability;
 
 /// Compaction runs once the log is longer than 1.5 times what a compacted log would take, plus a
@@ -154,6 +154,9 @@ pub struct OpenReport {
     pub corrupt_moved_to: Option<PathBuf>,
     /// The log was in this older format version and was rewritten in the current one.
     pub upgraded_from: Option<u32>,
+    /// Damage in the middle of the log: the records it cost, the whole records after it that
+    /// were recovered, and where its bytes were kept (docs/design.md §5, recovery).
+    pub damaged: Option<Damage>,
 }
 
 /// Figures for the inspector, the benchmarks and tests.
@@ -265,6 +268,7 @@ impl Store {
             compacted: false,
             corrupt_moved_to: opened.corrupt_moved_to,
             upgraded_from: opened.upgraded_from,
+            damaged: opened.damage,
         };
         let store = Store {
             durability,
@@ -276,7 +280,12 @@ impl Store {
             writing: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
         };
-        report.compacted = store.maybe_compact(&mut store.inner.write());
+        report.compacted = match &report.damaged {
+            // The damaged bytes are kept: the log is rewritten without them, so that the next
+            // open does not meet them again.
+            Some(Damage { kept: Ok(_), .. }) => store.compact(&mut store.inner.write()),
+            _ => store.maybe_compact(&mut store.inner.write()),
+        };
         Ok((store, report))
     }
 
@@ -537,6 +546,13 @@ impl Store {
         if len <= live + live / 2 + slack || (len as usize) < inner.compact_after {
             return false;
         }
+        self.compact(inner)
+    }
+
+    /// Rewrites the log with the live items only (see `maybe_compact`).
+    fn compact(&self, inner: &mut Inner) -> bool {
+        let live = record::HEADER_LEN as u64 + inner.index.live_len;
+        let slack = compact_slack(inner.log.largest_record());
         let entries = inner.index.ordered();
         let items: Vec<record::Item> = entries.iter().map(|e| e.item()).collect();
         // Room for the live data to grow by a quarter before the file must.
@@ -1036,22 +1052,67 @@ mod tests {
         assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1, "no stray files");
     }
 
+    /// A damaged record costs only itself, wherever in it the damage is (its length, its CRC,
+    /// its payload): the records after it are recovered, its bytes kept aside, the log rewritten
+    /// without them.
     #[test]
-    fn flipped_byte_cuts_that_record_and_everything_after() {
+    fn flipped_byte_costs_only_that_record() {
         let t = TempDir::new("flip");
         let ops = (0..5).map(|i| Op::Set(["k0", "k1", "k2", "k3", "k4"][i], v(&format!("value-{i}")))).collect();
         let (bytes, ends, models) = write_ops(t.path(), ops);
         let (start, end) = (ends[2] as usize, ends[3] as usize); // the middle record
         let path = t.path().join(LOG_NAME);
-        for i in [start, start + 3, start + 4, start + 7, start + 8, (start + end) / 2, end - 1] {
+        let mut want = models[2].0.clone();
+        want.extend(models[5].0[3..].iter().cloned());
+        for i in [start, start + 1, start + 3, start + 4, start + 7, start + 8, (start + end) / 2, end - 1] {
             let mut b = bytes.clone();
             b[i] ^= 0x5a;
+            for e in fs::read_dir(t.path()).unwrap().flatten() {
+                fs::remove_file(e.path()).unwrap();
+            }
             fs::write(&path, &b).unwrap();
             let (s, r) = open(t.path());
-            assert_eq!(snapshot(&s), models[2].0, "byte {i}");
-            assert_eq!((r.records, r.truncated_bytes), (2, (bytes.len() - start) as u64), "byte {i}");
-            assert_eq!(log_bytes(t.path()), bytes[..start], "byte {i}");
+            assert_eq!(snapshot(&s), want, "byte {i}");
+            let d = r.damaged.clone().unwrap_or_else(|| panic!("byte {i}: no damage reported"));
+            assert_eq!((r.records, r.truncated_bytes, d.records_after, d.bytes), (4, 0, 2, (end - start) as u64), "byte {i}");
+            if i >= start + 8 {
+                assert_eq!(d.records_lost, 1, "byte {i}");
+            }
+            let kept = d.kept.unwrap();
+            assert_eq!(fs::read(&kept).unwrap(), b[start..end], "byte {i}");
+            assert!(r.compacted, "byte {i}");
+            drop(s);
+            let (s, r) = open(t.path());
+            assert_eq!((snapshot(&s), r.damaged, r.truncated_bytes), (want.clone(), None, 0), "byte {i}");
         }
+    }
+
+    /// Bytes inside a payload that form a whole frame are not where recovery resumes: a value
+    /// holding a valid "set a" record (CRC and all) whose own record's header is damaged costs
+    /// that record only; the forged set is never applied.
+    #[test]
+    fn a_frame_inside_a_damaged_record_is_not_taken_for_a_record() {
+        let t = TempDir::new("forged");
+        // A frame whose bytes are all ASCII, so that it can sit inside a value.
+        let forged = (0..)
+            .map(|n| {
+                let mut f = Vec::new();
+                record::encode_set(&mut f, b"a", None, format!("\"forged {n}\"").as_bytes());
+                f
+            })
+            .find(|f| f.is_ascii())
+            .unwrap();
+        let inner = format!("\"{}tail\"", std::str::from_utf8(&forged).unwrap());
+        let ops = vec![Op::Set("a", v("1")), Op::Set("x", v(&inner)), Op::Set("b", v("2")), Op::Set("c", v("3"))];
+        let (bytes, ends, _) = write_ops(t.path(), ops);
+        let (start, end) = (ends[1] as usize, ends[2] as usize);
+        let mut b = bytes.clone();
+        b[start + 4] ^= 0xff; // the CRC of x's record
+        fs::write(t.path().join(LOG_NAME), &b).unwrap();
+        let (s, r) = open(t.path());
+        assert_eq!(snapshot(&s), vec![kv("a", v("1")), kv("b", v("2")), kv("c", v("3"))]);
+        let d = r.damaged.unwrap();
+        assert_eq!((d.records_lost, d.records_after, d.bytes), (1, 2, (end - start) as u64));
     }
 
     #[test]
