@@ -646,10 +646,12 @@ pub fn fuzz_decode_record(buf: &[u8]) -> Option<usize> {
 /// What a read-only check of a storage log found (fsck).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verify {
-    /// Whole records before the first bad one.
+    /// Whole records, as open would read them (past damage in the middle, see `damaged`).
     pub records: u64,
     /// Bytes between the last whole record and the last non-zero byte, which open would zero.
     pub bad_tail: u64,
+    /// Damaged bytes in the middle of the log, which open would keep aside and skip.
+    pub damaged: u64,
     /// The header is not ours (open would set the file aside).
     pub bad_header: bool,
     /// A leftover compaction file (open removes it).
@@ -689,9 +691,10 @@ pub fn verify(dir: &Path) -> io::Result<Verify> {
             return Ok(v);
         }
     }
-    let (end, records) = log::scan(&bytes, |r| record::parse(&bytes, r, |_| {}));
-    v.records = records;
-    v.bad_tail = log::garbage_after(&bytes, end) as u64;
+    let found = log::recover(&bytes, |r| record::parse(&bytes, r, |_| {}));
+    v.records = found.records;
+    v.bad_tail = found.torn as u64;
+    v.damaged = found.spans.iter().map(|s| s.len() as u64).sum();
     Ok(v)
 }
 
