@@ -192,6 +192,20 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
             ),
         );
     }
+    if let Some(d) = &store.damaged {
+        let kept = match &d.kept {
+            Ok(path) => format!("{} bytes kept as {}", d.bytes, relative(root, path)),
+            Err(why) => format!("{} damaged bytes could not be kept aside ({why}), the log keeps them", d.bytes),
+        };
+        emit(
+            Level::Error,
+            &name,
+            &format!(
+                "{log}: storage log damaged in the middle: {} record(s) lost, {} whole record(s) after the damage recovered, {kept}",
+                d.records_lost, d.records_after
+            ),
+        );
+    }
     if let Some(moved) = &store.corrupt_moved_to {
         let size = std::fs::metadata(moved).map(|m| m.len()).unwrap_or(0);
         emit(

@@ -54,6 +54,9 @@ impl SandboxReport {
         if self.storage.bad_tail > 0 {
             p.push(format!("storage log has {} bytes after its last whole record", self.storage.bad_tail));
         }
+        if self.storage.damaged > 0 {
+            p.push(format!("storage log has {} damaged bytes in the middle", self.storage.damaged));
+        }
         if self.storage.leftover_compact {
             p.push("storage log has a leftover compaction file".into());
         }
@@ -114,7 +117,12 @@ fn check_one(site: &sandbox::Site, repair: bool) -> std::io::Result<SandboxRepor
             Journal::create(Arc::new(crate::io::StdIo), &jpath, r.real, true)?;
             r.repaired.push(format!("quota journal rewritten from the files: {} user / {} temp bytes", r.real.user, r.real.temp));
         }
-        if r.storage.bad_tail > 0 || r.storage.bad_header || r.storage.leftover_compact || r.storage.pending_next {
+        if r.storage.bad_tail > 0
+            || r.storage.damaged > 0
+            || r.storage.bad_header
+            || r.storage.leftover_compact
+            || r.storage.pending_next
+        {
             let (_, rep) = storage::Store::open(&dir.join(sandbox::KV), storage::Durability::Power)?;
             r.repaired.push(format!(
                 "storage log reopened: {} records kept, {} bytes cut{}",

@@ -7,7 +7,8 @@
 //!   rewritten one (MMKV's in-place write-back is what can wipe an MMKV store).
 //! - The file is longer than its log: after the last record comes a zero tail, reserved on disk
 //!   (`LogFile::allocate`), so a store through the mapping never meets a full disk. The end of
-//!   the log is the first frame that is empty or fails its CRC.
+//!   the log is the last whole record that only zeros or a torn tail follow: open skips damage
+//!   in the middle (a bad frame a whole record follows, `recover`), keeping its bytes aside.
 //! - Every byte after the end is zero before anything is appended there: open zeroes a damaged
 //!   tail (cut and re-extend), and a failed copy is zeroed before the next one. So a record
 //!   never lands in front of stale bytes that could read as a record after the next kill.
@@ -32,6 +33,14 @@ pub const CORRUPT_PREFIX: &str = "data.log.corrupt-";
 /// `data.log` (process mode); the name ends with the length of its compacted part, so that an
 /// open after a kill or a power cut can tell whether that part is whole.
 pub const NEXT_PREFIX: &str = "data.log.next-";
+/// Damaged bytes found in the middle of the log at open, kept aside before the log is rewritten
+/// without them; the name ends with the CRC-32 of the bytes kept, in hex, so that an open that
+/// meets the same damage again (its rewrite failed) finds them kept already.
+pub const DAMAGED_PREFIX: &str = "data.log.damaged-";
+/// A resynchronisation after damage checks the CRC of candidate frames; over a log whose damage
+/// was made to look like frames, it stops after CRC-ing this many times the file's length (the
+/// rest then counts as a damaged tail). Real damage costs a few candidates at most.
+const RESYNC_BUDGET: usize = 8;
 
 /// A new log is written in pieces of about this size rather than one buffer of the whole store.
 const CHUNK: usize = 1 << 20;
@@ -82,14 +91,56 @@ pub struct Log {
     promotion: Option<Promotion>,
     /// The I/O layer lists directories, so a compacted log may go live before it is synced.
     can_defer: bool,
-    /// Tests: a promotion waits for `settle` instead of starting on a thread.
+    /// Tests: a promotion is run by `settle` (or stepped by the test) instead of a thread.
     manual_promotion: bool,
 }
 
 /// The promotion of a compacted log that went live before it was synced.
 enum Promotion {
     Thread(std::thread::JoinHandle<io::Result<()>>),
-    Waiting(Box<dyn FnOnce() -> io::Result<()> + Send + Sync>),
+    /// Tests: run by `settle`, and meanwhile step by step by the test (`Log::promoter`).
+    Manual(Arc<parking_lot::Mutex<Promoter>>),
+}
+
+/// The promotion of a compacted log that went live as `next` before it was synced, in its I/O
+/// steps: sync the file, rename it over `data.log`, sync the directory. Each step starts only
+/// once the one before it has returned, and run again after a failure the steps pick up where
+/// they stopped: the rename is skipped once `next` is gone.
+pub struct Promoter {
+    io: Arc<dyn LogIo>,
+    file: Arc<dyn LogFile>,
+    next: PathBuf,
+    dir: PathBuf,
+    /// Steps done.
+    done: usize,
+}
+
+impl Promoter {
+    fn new(io: Arc<dyn LogIo>, file: Arc<dyn LogFile>, next: PathBuf, dir: PathBuf) -> Promoter {
+        Promoter { io, file, next, dir, done: 0 }
+    }
+
+    /// Does the next step; returns whether the promotion is complete.
+    pub fn step(&mut self) -> io::Result<bool> {
+        match self.done {
+            0 => self.file.sync()?,
+            1 => {
+                if self.io.exists(&self.next)? {
+                    self.io.rename(&self.next, &self.dir.join(LOG_NAME))?;
+                }
+            }
+            2 => self.io.sync_dir(&self.dir)?,
+            _ => return Ok(true),
+        }
+        self.done += 1;
+        Ok(self.done == 3)
+    }
+
+    /// Does the steps not yet done.
+    fn run(&mut self) -> io::Result<()> {
+        while !self.step()? {}
+        Ok(())
+    }
 }
 
 /// What `Log::open` found.
@@ -100,6 +151,40 @@ pub struct Opened {
     pub corrupt_moved_to: Option<PathBuf>,
     /// The log was in this older format and has been rewritten in the current one.
     pub upgraded_from: Option<u32>,
+    /// Damage in the middle of the log, skipped: the store must rewrite the log without it.
+    pub damage: Option<Damage>,
+}
+
+/// Damage met in the middle of the log at open (not a torn tail): stretches of bytes that are no
+/// whole record, each followed by a whole record. Recovery skips them; the records after them
+/// are read as usual.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Records the damaged stretches held, as far as their length fields tell (at least one a
+    /// stretch).
+    pub records_lost: u64,
+    /// Whole records read after the first damaged stretch.
+    pub records_after: u64,
+    /// Bytes in the damaged stretches.
+    pub bytes: u64,
+    /// Where they were kept, or why they could not be (then the log still holds them: the store
+    /// does not rewrite it, and the next open tries again).
+    pub kept: Result<PathBuf, String>,
+}
+
+/// What `recover` found in a whole file.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// End of the last whole record: where the next one goes.
+    pub end: usize,
+    /// Whole records read.
+    pub records: u64,
+    /// Damaged stretches skipped, in order.
+    pub spans: Vec<Range<usize>>,
+    pub records_lost: u64,
+    pub records_after: u64,
+    /// Bytes from `end` to the last non-zero byte: a torn tail (or damage no whole record follows).
+    pub torn: usize,
 }
 
 /// Where the log ends in `bytes` (a whole file): calls `apply` with each record's payload range
@@ -132,6 +217,115 @@ pub fn garbage_after(bytes: &[u8], end: usize) -> usize {
     n
 }
 
+/// Reads a whole file as the log: calls `apply` with each whole record's payload range, in
+/// order, as `scan` does; but where a frame is damaged (its length insane, its CRC wrong, or its
+/// payload not a record: `apply` refused it) and a whole record follows further on, the damaged
+/// bytes are skipped and reading goes on from that record (LevelDB's reader resynchronises the
+/// same way). Only damage that no whole record follows is a tail.
+///
+/// A whole record to resume at is a frame of sane length whose CRC matches and whose payload
+/// decodes, followed by another such frame or by the zero tail: bytes inside a payload that
+/// happen to look like a frame header are not enough. A frame whose CRC matches but whose payload
+/// does not decode is whole, so the search resumes right after it.
+pub fn recover(bytes: &[u8], mut apply: impl FnMut(Range<usize>) -> bool) -> Recovery {
+    let mut rec = Recovery::default();
+    let mut off = record::HEADER_LEN;
+    // Everything from here on is zero: the preallocated tail.
+    let content_end = off + garbage_after(bytes, off);
+    let mut budget = bytes.len().saturating_mul(RESYNC_BUDGET);
+    loop {
+        let from = match unframe(&bytes[off..], record::MAX_PAYLOAD) {
+            Some((payload, n)) => {
+                if apply(off + FRAME_HEADER..off + FRAME_HEADER + payload.len()) {
+                    off += n;
+                    rec.records += 1;
+                    rec.records_after += !rec.spans.is_empty() as u64;
+                    continue;
+                }
+                off + n
+            }
+            None if off >= content_end => break,
+            None => off + 1,
+        };
+        let Some(next) = resync(bytes, from, content_end, &mut budget) else { break };
+        rec.records_lost += records_in(&bytes[off..next]);
+        rec.spans.push(off..next);
+        off = next;
+    }
+    rec.end = off;
+    rec.torn = content_end.saturating_sub(off);
+    rec
+}
+
+/// The first offset at or after `from` where a whole record begins that is followed by another
+/// or by the zero tail (which starts at `content_end`).
+fn resync(bytes: &[u8], from: usize, content_end: usize, budget: &mut usize) -> Option<usize> {
+    let whole = |at: usize, budget: &mut usize| -> Option<usize> {
+        let b = bytes.get(at..at + FRAME_HEADER)?;
+        let len = u32::from_le_bytes(b[..4].try_into().unwrap()) as usize;
+        if len == 0 || len > record::MAX_PAYLOAD || len > bytes.len() - at - FRAME_HEADER {
+            return None;
+        }
+        if *budget < len {
+            // Searched enough: give up (the caller treats the rest as a damaged tail).
+            *budget = 0;
+            return None;
+        }
+        *budget -= len;
+        let (_, n) = unframe(&bytes[at..], record::MAX_PAYLOAD)?;
+        record::parse(bytes, at + FRAME_HEADER..at + n, |_| {}).then_some(at + n)
+    };
+    for at in from..content_end {
+        if *budget == 0 {
+            return None;
+        }
+        let Some(after) = whole(at, budget) else { continue };
+        if after >= content_end || whole(after, budget).is_some() {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// How many records a damaged stretch held, as far as its length fields can be followed (at least
+/// one).
+fn records_in(span: &[u8]) -> u64 {
+    let (mut n, mut at) = (0u64, 0usize);
+    while at < span.len() {
+        n += 1;
+        let Some(b) = span.get(at..at + 4) else { break };
+        let len = u32::from_le_bytes(b.try_into().unwrap()) as usize;
+        match (FRAME_HEADER + len).checked_add(at) {
+            Some(next) if len > 0 && next <= span.len() => at = next,
+            _ => break,
+        }
+    }
+    n.max(1)
+}
+
+/// Copies the damaged stretches, in order, into `data.log.damaged-<crc32>` (written under a
+/// temporary name, synced, renamed, the directory synced). Kept already if that file exists.
+fn keep_aside(io: &dyn LogIo, dir: &Path, bytes: &[u8], spans: &[Range<usize>]) -> io::Result<PathBuf> {
+    let mut kept = Vec::with_capacity(spans.iter().map(|s| s.len()).sum());
+    for s in spans {
+        kept.extend_from_slice(&bytes[s.clone()]);
+    }
+    let name = format!("{DAMAGED_PREFIX}{:08x}", crc32fast::hash(&kept));
+    let path = dir.join(&name);
+    if io.exists(&path)? {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!("{name}.tmp"));
+    ignore_missing(io.remove(&tmp))?;
+    let file = io.open_append(&tmp)?;
+    file.append(&kept)?;
+    file.sync()?;
+    drop(file);
+    io.rename(&tmp, &path)?;
+    io.sync_dir(dir)?;
+    Ok(path)
+}
+
 fn round_up(n: usize, to: usize) -> usize {
     n.div_ceil(to) * to
 }
@@ -145,7 +339,7 @@ impl Log {
         let path = dir.join(LOG_NAME);
         // A leftover compaction output never became live: the rename is what makes it live.
         ignore_missing(io.remove(&dir.join(COMPACT_NAME)))?;
-        let can_defer = resolve_next(&*io, dir)?;
+        let can_defer = resolve_next(&io, dir)?;
         let mut corrupt_moved_to = None;
         let mut upgraded = None;
         loop {
@@ -154,7 +348,7 @@ impl Log {
                 io.sync_dir(dir)?;
                 let mut log = Log::new(io.clone(), dir, file, map, len);
                 log.can_defer = can_defer;
-                Ok(Opened { log, records: 0, truncated_bytes: truncated, corrupt_moved_to, upgraded_from: None })
+                Ok(Opened { log, records: 0, truncated_bytes: truncated, corrupt_moved_to, upgraded_from: None, damage: None })
             };
             if !io.exists(&path)? {
                 return fresh(&io, 0, corrupt_moved_to);
@@ -197,11 +391,20 @@ impl Log {
                 }
             }
             let mut largest = 0;
-            let (end, mut records) = scan(map.bytes(), |r| {
-                largest = largest.max(FRAME_HEADER + r.len());
-                apply(map.bytes(), r)
+            let found = recover(map.bytes(), |r| {
+                let n = FRAME_HEADER + r.len();
+                let ok = apply(map.bytes(), r);
+                largest = largest.max(if ok { n } else { 0 });
+                ok
             });
-            let mut truncated_bytes = garbage_after(map.bytes(), end) as u64;
+            let (end, mut records) = (found.end, found.records);
+            let mut truncated_bytes = found.torn as u64;
+            let damage = (!found.spans.is_empty()).then(|| Damage {
+                records_lost: found.records_lost,
+                records_after: found.records_after,
+                bytes: found.spans.iter().map(|s| s.len() as u64).sum(),
+                kept: keep_aside(&*io, dir, map.bytes(), &found.spans).map_err(|e| e.to_string()),
+            });
             let mut log = Log::new(io.clone(), dir, file, map, end);
             log.largest = largest;
             log.can_defer = can_defer;
@@ -213,7 +416,7 @@ impl Log {
                 truncated_bytes = v1_truncated;
             }
             let upgraded_from = upgraded.map(|_| v1::VERSION);
-            return Ok(Opened { log, records, truncated_bytes, corrupt_moved_to, upgraded_from });
+            return Ok(Opened { log, records, truncated_bytes, corrupt_moved_to, upgraded_from, damage });
         }
     }
 
@@ -355,13 +558,12 @@ impl Log {
     /// if no thread can be started, does it now).
     fn start_promotion(&mut self) {
         let Some(next) = self.next.clone() else { return };
-        let (io, file, dir) = (self.io.clone(), self.file.clone(), self.dir.clone());
-        let job = move || promote(&*io, &*file, &next, &dir);
+        let mut promoter = Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.clone());
         if self.manual_promotion {
-            self.promotion = Some(Promotion::Waiting(Box::new(job)));
+            self.promotion = Some(Promotion::Manual(Arc::new(parking_lot::Mutex::new(promoter))));
             return;
         }
-        match std::thread::Builder::new().name("wxfs-log-promote".into()).spawn(job) {
+        match std::thread::Builder::new().name("wxfs-log-promote".into()).spawn(move || promoter.run()) {
             Ok(h) => self.promotion = Some(Promotion::Thread(h)),
             // `settle` does it in place when it finds no promotion under way.
             Err(_) => {
@@ -377,11 +579,11 @@ impl Log {
         let Some(next) = self.next.clone() else { return Ok(()) };
         let done = match self.promotion.take() {
             Some(Promotion::Thread(h)) => h.join().unwrap_or_else(|_| Err(io::Error::other("log promotion panicked"))),
-            Some(Promotion::Waiting(job)) => job(),
+            Some(Promotion::Manual(p)) => p.lock().run(),
             None => Err(io::Error::other("log promotion not started")),
         };
         if done.is_err() {
-            promote(&*self.io, &*self.file, &next, &self.dir)?;
+            Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.clone()).run()?;
         }
         self.next = None;
         self.dir_synced(self.generation);
@@ -398,6 +600,15 @@ impl Log {
     #[cfg(test)]
     pub fn promotion_pending(&self) -> bool {
         self.next.is_some()
+    }
+
+    /// Tests: the pending promotion, when promotions are manual, for the test to step.
+    #[cfg(test)]
+    pub fn promoter(&self) -> Option<Arc<parking_lot::Mutex<Promoter>>> {
+        match &self.promotion {
+            Some(Promotion::Manual(p)) => Some(p.clone()),
+            _ => None,
+        }
     }
 
     /// Makes the rename of the last compaction durable.
@@ -459,23 +670,13 @@ impl Drop for Log {
     }
 }
 
-/// Syncs `file`, the live log named `next`, renames it over `data.log` and syncs the directory.
-/// Done again after a failure it picks up where it stopped.
-fn promote(io: &dyn LogIo, file: &dyn LogFile, next: &Path, dir: &Path) -> io::Result<()> {
-    if io.exists(next)? {
-        file.sync()?;
-        io.rename(next, &dir.join(LOG_NAME))?;
-    }
-    io.sync_dir(dir)
-}
-
 /// At open: a compacted log that went live under `data.log.next-<n>` before a kill or power cut.
 /// If its first `n` bytes (its compacted part) are whole, it is the log, with everything
 /// appended to it after: it is synced and renamed over `data.log`. If not, a power cut took
 /// part of it before it was synced, and `data.log`, which nothing was written to after it
 /// went live, holds a state the store was in: the partial file is removed. Returns whether
 /// the I/O layer can list directories (without that, compactions sync before they rename).
-fn resolve_next(io: &dyn LogIo, dir: &Path) -> io::Result<bool> {
+fn resolve_next(io: &Arc<dyn LogIo>, dir: &Path) -> io::Result<bool> {
     let names = match io.list(dir) {
         Ok(names) => names,
         Err(e) if e.kind() == io::ErrorKind::Unsupported => return Ok(false),
@@ -486,9 +687,9 @@ fn resolve_next(io: &dyn LogIo, dir: &Path) -> io::Result<bool> {
     for name in names.iter().filter(|n| n.starts_with(NEXT_PREFIX)) {
         let path = dir.join(name);
         let whole = name[NEXT_PREFIX.len()..].parse::<usize>().ok().filter(|_| !promoted);
-        match whole.map(|n| whole_prefix(io, &path, n)).transpose()?.flatten() {
+        match whole.map(|n| whole_prefix(&**io, &path, n)).transpose()?.flatten() {
             Some(file) => {
-                promote(io, &*file, &path, dir)?;
+                Promoter::new(io.clone(), file, path, dir.to_owned()).run()?;
                 promoted = true;
             }
             None => ignore_missing(io.remove(&path))?,
@@ -673,19 +874,37 @@ pub(crate) mod tests {
     //! `MemIo`, the test double: an in-memory file system that counts calls, fails on demand and
     //! can lose power. A power cut keeps of each file only what was synced, and of each directory
     //! only the entries present at its last `sync_dir`.
+    //!
+    //! Durability is monotone, as on a real disk: every change to a file (or to a directory's
+    //! entries) takes a new version from one clock; a sync captures the version and the bytes
+    //! (or entries) when it is called and, when it returns, replaces the durable image only if
+    //! that version is newer than the durable one. So two overlapping syncs (a writer's flush and
+    //! a promotion's sync of the same file, or two directory syncs around a rename) never leave
+    //! the older capture durable: a real fsync never makes durable data older.
+    //!
+    //! Tests can stop between the two halves of a sync: `defer_next_sync` makes the next sync
+    //! capture and return, its durable half run at `complete_deferred` (a sync still in flight
+    //! while other calls go on); and a `hook` is called before every mutating call and between
+    //! the halves of every sync that is not deferred, so a test can run other steps exactly there.
+    //! `image` copies the state a kill or a power cut would leave at that instant.
 
     use super::*;
     use crate::io::MapFlush;
     use parking_lot::Mutex;
+    use std::cell::Cell;
     use std::collections::HashMap;
     use std::fs;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
     use std::time::Duration;
 
-    #[derive(Default)]
+    #[derive(Default, Clone)]
     struct Inode {
         data: Vec<u8>,
         durable: Vec<u8>,
+        /// The clock's value at the last change to `data`.
+        version: u64,
+        /// The version `durable` holds.
+        durable_version: u64,
     }
 
     type Ino = Arc<Mutex<Inode>>;
@@ -694,6 +913,18 @@ pub(crate) mod tests {
     struct Names {
         live: HashMap<PathBuf, Ino>,
         durable: HashMap<PathBuf, Ino>,
+        /// Per directory: the clock's value at the last change to its entries, and the version
+        /// its durable entries hold.
+        version: HashMap<PathBuf, u64>,
+        durable_version: HashMap<PathBuf, u64>,
+    }
+
+    impl Names {
+        fn changed(&mut self, path: &Path, clock: u64) {
+            if let Some(dir) = path.parent() {
+                self.version.insert(dir.to_owned(), clock);
+            }
+        }
     }
 
     /// Failures to inject. Call numbers are 1-based and counted from `MemIo::new`.
@@ -711,6 +942,19 @@ pub(crate) mod tests {
         pub crash_at: Option<u64>,
     }
 
+    /// Where a hook is called.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Point {
+        /// Before a mutating call.
+        Call,
+        /// Inside a sync or directory sync: its capture is taken, its durable half not yet run.
+        InSync,
+    }
+
+    pub(crate) type Hook = Arc<dyn Fn(Point) + Send + Sync>;
+
+    type Completion = Box<dyn FnOnce() + Send>;
+
     #[derive(Default)]
     struct Shared {
         names: Mutex<Names>,
@@ -719,6 +963,12 @@ pub(crate) mod tests {
         syncs: AtomicU64,
         ops: AtomicU64,
         sync_delay_us: AtomicU64,
+        /// Versions of files and directories.
+        clock: AtomicU64,
+        hook: Mutex<Option<Hook>>,
+        /// Syncs still to be deferred, and the durable halves of those deferred.
+        defer: AtomicU32,
+        deferred: Mutex<Vec<Completion>>,
     }
 
     #[derive(Clone, Default)]
@@ -729,18 +979,72 @@ pub(crate) mod tests {
         fs: Arc<Shared>,
     }
 
+    /// `data.resize(len, 0)`, but with zeroed memory from the allocator: `resize` fills byte by
+    /// byte in a debug build, and the tests that open thousands of images spent most of their
+    /// time there.
+    fn resize(data: &mut Vec<u8>, len: usize) {
+        if len <= data.len() {
+            data.truncate(len);
+            return;
+        }
+        let mut grown = vec![0u8; len];
+        grown[..data.len()].copy_from_slice(data);
+        *data = grown;
+    }
+
     fn enospc() -> io::Error {
         io::Error::other("ENOSPC (injected)")
+    }
+
+    thread_local! {
+        /// Set while this thread runs a hook: the calls the hook makes do not call it again.
+        static IN_HOOK: Cell<bool> = const { Cell::new(false) };
     }
 
     impl Shared {
         /// Counts a mutating call; fails it if the simulated process has died.
         fn op(&self) -> io::Result<u64> {
+            self.call_hook(Point::Call);
             let n = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
             match self.faults.lock().crash_at {
                 Some(c) if n >= c => Err(io::Error::other("crashed (injected)")),
                 _ => Ok(n),
             }
+        }
+
+        fn call_hook(&self, at: Point) {
+            let Some(hook) = self.hook.lock().clone() else { return };
+            if IN_HOOK.with(|h| h.replace(true)) {
+                return;
+            }
+            struct Leave;
+            impl Drop for Leave {
+                fn drop(&mut self) {
+                    IN_HOOK.with(|h| h.set(false));
+                }
+            }
+            let _leave = Leave;
+            hook(at);
+        }
+
+        fn tick(&self) -> u64 {
+            self.clock.fetch_add(1, Ordering::SeqCst) + 1
+        }
+
+        /// The durable half of a sync whose capture is taken: run now (after the disk's time and
+        /// the hook), or at `complete_deferred`.
+        fn complete(&self, durable_half: Completion) {
+            if self.defer.load(Ordering::SeqCst) > 0 {
+                self.defer.fetch_sub(1, Ordering::SeqCst);
+                self.deferred.lock().push(durable_half);
+                return;
+            }
+            let delay = self.sync_delay_us.load(Ordering::SeqCst);
+            if delay > 0 {
+                std::thread::sleep(Duration::from_micros(delay));
+            }
+            self.call_hook(Point::InSync);
+            durable_half();
         }
     }
 
@@ -769,6 +1073,25 @@ pub(crate) mod tests {
             self.0.sync_delay_us.store(d.as_micros() as u64, Ordering::SeqCst);
         }
 
+        /// Calls `hook` before every mutating call and inside every sync not deferred.
+        pub fn set_hook(&self, hook: Option<Hook>) {
+            *self.0.hook.lock() = hook;
+        }
+
+        /// The next sync (of a file or a directory) takes its capture and returns; its durable
+        /// half runs at `complete_deferred`.
+        pub fn defer_next_sync(&self) {
+            self.0.defer.fetch_add(1, Ordering::SeqCst);
+        }
+
+        /// Runs the durable halves of the deferred syncs, in the order they were called.
+        pub fn complete_deferred(&self) {
+            let pending = std::mem::take(&mut *self.0.deferred.lock());
+            for durable_half in pending {
+                durable_half();
+            }
+        }
+
         pub fn bytes(&self, path: &Path) -> Option<Vec<u8>> {
             self.0.names.lock().live.get(path).map(|i| i.lock().data.clone())
         }
@@ -781,14 +1104,15 @@ pub(crate) mod tests {
 
         /// Places a file as if it had been there, durably, all along.
         pub fn put(&self, path: &Path, bytes: &[u8]) {
-            let ino = Arc::new(Mutex::new(Inode { data: bytes.to_vec(), durable: bytes.to_vec() }));
+            let ino = Arc::new(Mutex::new(Inode { data: bytes.to_vec(), durable: bytes.to_vec(), ..Inode::default() }));
             let mut n = self.0.names.lock();
             n.live.insert(path.to_owned(), ino.clone());
             n.durable.insert(path.to_owned(), ino);
         }
 
         /// Power is lost and comes back: unsynced bytes and unsynced directory entries are gone,
-        /// handles opened before are detached, and a simulated crash is over.
+        /// handles opened before are detached, syncs in flight never complete, and a simulated
+        /// crash is over.
         pub fn power_cut(&self) {
             let mut n = self.0.names.lock();
             let fresh: HashMap<PathBuf, Ino> = n
@@ -796,12 +1120,53 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(p, ino)| {
                     let d = ino.lock().durable.clone();
-                    (p.clone(), Arc::new(Mutex::new(Inode { data: d.clone(), durable: d })))
+                    (p.clone(), Arc::new(Mutex::new(Inode { data: d.clone(), durable: d, ..Inode::default() })))
                 })
                 .collect();
             n.live = fresh.clone();
             n.durable = fresh;
+            n.version.clear();
+            n.durable_version.clear();
+            drop(n);
+            self.0.deferred.lock().clear();
+            self.0.defer.store(0, Ordering::SeqCst);
             self.0.faults.lock().crash_at = None;
+        }
+
+        /// A copy of the file system as a kill (`power_cut` false) or a power cut would leave it
+        /// now: a process that dies takes its syncs in flight with it, and the OS keeps
+        /// everything written.
+        pub fn image(&self, power_cut: bool) -> MemIo {
+            if power_cut {
+                // Only what is durable: no need to copy the rest.
+                let n = self.0.names.lock();
+                let mut copies: HashMap<*const Mutex<Inode>, Ino> = HashMap::new();
+                let durable = n
+                    .durable
+                    .iter()
+                    .map(|(p, ino)| {
+                        let copy = copies.entry(Arc::as_ptr(ino)).or_insert_with(|| {
+                            let d = ino.lock().durable.clone();
+                            Arc::new(Mutex::new(Inode { data: d.clone(), durable: d, ..Inode::default() }))
+                        });
+                        (p.clone(), copy.clone())
+                    })
+                    .collect::<HashMap<_, _>>();
+                let names = Names { live: durable.clone(), durable, ..Names::default() };
+                return MemIo(Arc::new(Shared { names: Mutex::new(names), ..Shared::default() }));
+            }
+            let n = self.0.names.lock();
+            let mut copies: HashMap<*const Mutex<Inode>, Ino> = HashMap::new();
+            let mut copy =
+                |ino: &Ino| copies.entry(Arc::as_ptr(ino)).or_insert_with(|| Arc::new(Mutex::new(ino.lock().clone()))).clone();
+            let live = n.live.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
+            let durable = n.durable.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
+            let names = Names { live, durable, version: n.version.clone(), durable_version: n.durable_version.clone() };
+            MemIo(Arc::new(Shared {
+                names: Mutex::new(names),
+                clock: AtomicU64::new(self.0.clock.load(Ordering::SeqCst)),
+                ..Shared::default()
+            }))
         }
     }
 
@@ -830,6 +1195,7 @@ pub(crate) mod tests {
             // A store past the end of the file would be SIGBUS.
             assert!(off + src.len() <= ino.data.len(), "write past the end of the file");
             ino.data[off..off + src.len()].copy_from_slice(src);
+            ino.version = self.fs.tick();
             self.buf[off..off + src.len()].copy_from_slice(src);
             Ok(())
         }
@@ -850,6 +1216,7 @@ pub(crate) mod tests {
             self.fs.op()?;
             let n = self.fs.appends.fetch_add(1, Ordering::SeqCst) + 1;
             let mut ino = self.ino.lock();
+            ino.version = self.fs.tick();
             if self.fs.faults.lock().fail_append == Some(n) {
                 ino.data.extend_from_slice(&buf[..buf.len() / 2]);
                 return Err(enospc());
@@ -867,20 +1234,28 @@ pub(crate) mod tests {
                     return Err(io::Error::other("EIO (injected)"));
                 }
             }
-            self.ino.lock().data.resize(len as usize, 0);
+            let mut ino = self.ino.lock();
+            resize(&mut ino.data, len as usize);
+            ino.version = self.fs.tick();
             Ok(())
         }
 
         fn sync(&self) -> io::Result<()> {
             self.fs.op()?;
             self.fs.syncs.fetch_add(1, Ordering::SeqCst);
-            // Capture what is being flushed, then take the time a disk would.
-            let snapshot = self.ino.lock().data.clone();
-            let delay = self.fs.sync_delay_us.load(Ordering::SeqCst);
-            if delay > 0 {
-                std::thread::sleep(Duration::from_micros(delay));
-            }
-            self.ino.lock().durable = snapshot;
+            // What the flush covers: everything written before it was called.
+            let (version, snapshot) = {
+                let ino = self.ino.lock();
+                (ino.version, ino.data.clone())
+            };
+            let ino = self.ino.clone();
+            self.fs.complete(Box::new(move || {
+                let mut ino = ino.lock();
+                if version > ino.durable_version {
+                    ino.durable = snapshot;
+                    ino.durable_version = version;
+                }
+            }));
             Ok(())
         }
 
@@ -899,7 +1274,8 @@ pub(crate) mod tests {
             }
             let mut ino = self.ino.lock();
             if ino.data.len() < len as usize {
-                ino.data.resize(len as usize, 0);
+                resize(&mut ino.data, len as usize);
+                ino.version = self.fs.tick();
             }
             Ok(())
         }
@@ -918,7 +1294,15 @@ pub(crate) mod tests {
         fn open_append(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
             self.0.op()?;
             let mut n = self.0.names.lock();
-            let ino = n.live.entry(path.to_owned()).or_default().clone();
+            let ino = match n.live.get(path) {
+                Some(ino) => ino.clone(),
+                None => {
+                    let ino = Ino::default();
+                    n.live.insert(path.to_owned(), ino.clone());
+                    n.changed(path, self.0.tick());
+                    ino
+                }
+            };
             Ok(Arc::new(MemFile { ino, fs: self.0.clone() }))
         }
 
@@ -942,13 +1326,18 @@ pub(crate) mod tests {
             let mut n = self.0.names.lock();
             let ino = n.live.remove(from).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
             n.live.insert(to.to_owned(), ino);
+            let t = self.0.tick();
+            n.changed(from, t);
+            n.changed(to, t);
             Ok(())
         }
 
         fn remove(&self, path: &Path) -> io::Result<()> {
             self.0.op()?;
             let mut n = self.0.names.lock();
-            n.live.remove(path).map(drop).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+            n.live.remove(path).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            n.changed(path, self.0.tick());
+            Ok(())
         }
 
         fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
@@ -969,14 +1358,23 @@ pub(crate) mod tests {
                     return Err(io::Error::other("EIO (injected)"));
                 }
             }
-            let mut n = self.0.names.lock();
-            let Names { live, durable } = &mut *n;
-            durable.retain(|p, _| p.parent() != Some(dir));
-            for (p, ino) in live.iter() {
-                if p.parent() == Some(dir) {
-                    durable.insert(p.clone(), ino.clone());
+            // What the sync covers: the entries as they are when it is called.
+            let (version, entries) = {
+                let n = self.0.names.lock();
+                let entries: Vec<(PathBuf, Ino)> =
+                    n.live.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, i)| (p.clone(), i.clone())).collect();
+                (n.version.get(dir).copied().unwrap_or(0), entries)
+            };
+            let (fs, dir) = (self.0.clone(), dir.to_owned());
+            self.0.complete(Box::new(move || {
+                let mut n = fs.names.lock();
+                if version <= n.durable_version.get(&dir).copied().unwrap_or(0) {
+                    return;
                 }
-            }
+                n.durable.retain(|p, _| p.parent() != Some(&dir));
+                n.durable.extend(entries);
+                n.durable_version.insert(dir, version);
+            }));
             Ok(())
         }
     }

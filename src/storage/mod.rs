@@ -30,7 +30,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 
 use self::index::Index;
 use self::log::Log;
-pub use self::log::{LogFile, LogIo, StdIo};
+pub use self::log::{Damage, LogFile, LogIo, StdIo};
 pub use crate::io::Durability;
 
 /// Compaction runs once the log is longer than 1.5 times what a compacted log would take, plus a
@@ -179,6 +179,9 @@ pub struct OpenReport {
     pub corrupt_moved_to: Option<PathBuf>,
     /// The log was in this older format version and was rewritten in the current one.
     pub upgraded_from: Option<u32>,
+    /// Damage in the middle of the log: the records it cost, the whole records after it that
+    /// were recovered, and where its bytes were kept (docs/design.md §5, recovery).
+    pub damaged: Option<Damage>,
 }
 
 /// Figures for the inspector, the benchmarks and tests.
@@ -290,6 +293,7 @@ impl Store {
             compacted: false,
             corrupt_moved_to: opened.corrupt_moved_to,
             upgraded_from: opened.upgraded_from,
+            damaged: opened.damage,
         };
         let store = Store {
             durability,
@@ -301,7 +305,12 @@ impl Store {
             writing: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
         };
-        report.compacted = store.maybe_compact(&mut store.inner.write());
+        report.compacted = match &report.damaged {
+            // The damaged bytes are kept: the log is rewritten without them, so that the next
+            // open does not meet them again.
+            Some(Damage { kept: Ok(_), .. }) => store.compact(&mut store.inner.write()),
+            _ => store.maybe_compact(&mut store.inner.write()),
+        };
         Ok((store, report))
     }
 
@@ -586,6 +595,13 @@ impl Store {
         if (len <= live + live / 2 + slack && !changes_due) || (len as usize) < inner.compact_after {
             return false;
         }
+        self.compact(inner)
+    }
+
+    /// Rewrites the log with the live items only (see `maybe_compact`).
+    fn compact(&self, inner: &mut Inner) -> bool {
+        let live = record::HEADER_LEN as u64 + inner.index.live_len;
+        let slack = compact_slack(inner.log.largest_record());
         let entries = inner.index.ordered();
         let log = inner.log.bytes();
         let items: Vec<record::Item> = entries.iter().map(|e| e.item(log)).collect();
@@ -680,10 +696,12 @@ pub fn fuzz_decode_record(buf: &[u8]) -> Option<usize> {
 /// What a read-only check of a storage log found (fsck).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verify {
-    /// Whole records before the first bad one.
+    /// Whole records, as open would read them (past damage in the middle, see `damaged`).
     pub records: u64,
     /// Bytes between the last whole record and the last non-zero byte, which open would zero.
     pub bad_tail: u64,
+    /// Damaged bytes in the middle of the log, which open would keep aside and skip.
+    pub damaged: u64,
     /// The header is not ours (open would set the file aside).
     pub bad_header: bool,
     /// A leftover compaction file (open removes it).
@@ -723,9 +741,10 @@ pub fn verify(dir: &Path) -> io::Result<Verify> {
             return Ok(v);
         }
     }
-    let (end, records) = log::scan(&bytes, |r| record::parse(&bytes, r, |_| {}));
-    v.records = records;
-    v.bad_tail = log::garbage_after(&bytes, end) as u64;
+    let found = log::recover(&bytes, |r| record::parse(&bytes, r, |_| {}));
+    v.records = found.records;
+    v.bad_tail = found.torn as u64;
+    v.damaged = found.spans.iter().map(|s| s.len() as u64).sum();
     Ok(v)
 }
 
@@ -1086,22 +1105,67 @@ mod tests {
         assert_eq!(fs::read_dir(t.path()).unwrap().count(), 1, "no stray files");
     }
 
+    /// A damaged record costs only itself, wherever in it the damage is (its length, its CRC,
+    /// its payload): the records after it are recovered, its bytes kept aside, the log rewritten
+    /// without them.
     #[test]
-    fn flipped_byte_cuts_that_record_and_everything_after() {
+    fn flipped_byte_costs_only_that_record() {
         let t = TempDir::new("flip");
         let ops = (0..5).map(|i| Op::Set(["k0", "k1", "k2", "k3", "k4"][i], v(&format!("value-{i}")))).collect();
         let (bytes, ends, models) = write_ops(t.path(), ops);
         let (start, end) = (ends[2] as usize, ends[3] as usize); // the middle record
         let path = t.path().join(LOG_NAME);
-        for i in [start, start + 3, start + 4, start + 7, start + 8, (start + end) / 2, end - 1] {
+        let mut want = models[2].0.clone();
+        want.extend(models[5].0[3..].iter().cloned());
+        for i in [start, start + 1, start + 3, start + 4, start + 7, start + 8, (start + end) / 2, end - 1] {
             let mut b = bytes.clone();
             b[i] ^= 0x5a;
+            for e in fs::read_dir(t.path()).unwrap().flatten() {
+                fs::remove_file(e.path()).unwrap();
+            }
             fs::write(&path, &b).unwrap();
             let (s, r) = open(t.path());
-            assert_eq!(snapshot(&s), models[2].0, "byte {i}");
-            assert_eq!((r.records, r.truncated_bytes), (2, (bytes.len() - start) as u64), "byte {i}");
-            assert_eq!(log_bytes(t.path()), bytes[..start], "byte {i}");
+            assert_eq!(snapshot(&s), want, "byte {i}");
+            let d = r.damaged.clone().unwrap_or_else(|| panic!("byte {i}: no damage reported"));
+            assert_eq!((r.records, r.truncated_bytes, d.records_after, d.bytes), (4, 0, 2, (end - start) as u64), "byte {i}");
+            if i >= start + 8 {
+                assert_eq!(d.records_lost, 1, "byte {i}");
+            }
+            let kept = d.kept.unwrap();
+            assert_eq!(fs::read(&kept).unwrap(), b[start..end], "byte {i}");
+            assert!(r.compacted, "byte {i}");
+            drop(s);
+            let (s, r) = open(t.path());
+            assert_eq!((snapshot(&s), r.damaged, r.truncated_bytes), (want.clone(), None, 0), "byte {i}");
         }
+    }
+
+    /// Bytes inside a payload that form a whole frame are not where recovery resumes: a value
+    /// holding a valid "set a" record (CRC and all) whose own record's header is damaged costs
+    /// that record only; the forged set is never applied.
+    #[test]
+    fn a_frame_inside_a_damaged_record_is_not_taken_for_a_record() {
+        let t = TempDir::new("forged");
+        // A frame whose bytes are all ASCII, so that it can sit inside a value.
+        let forged = (0..)
+            .map(|n| {
+                let mut f = Vec::new();
+                record::encode_set(&mut f, b"a", None, format!("\"forged {n}\"").as_bytes());
+                f
+            })
+            .find(|f| f.is_ascii())
+            .unwrap();
+        let inner = format!("\"{}tail\"", std::str::from_utf8(&forged).unwrap());
+        let ops = vec![Op::Set("a", v("1")), Op::Set("x", v(&inner)), Op::Set("b", v("2")), Op::Set("c", v("3"))];
+        let (bytes, ends, _) = write_ops(t.path(), ops);
+        let (start, end) = (ends[1] as usize, ends[2] as usize);
+        let mut b = bytes.clone();
+        b[start + 4] ^= 0xff; // the CRC of x's record
+        fs::write(t.path().join(LOG_NAME), &b).unwrap();
+        let (s, r) = open(t.path());
+        assert_eq!(snapshot(&s), vec![kv("a", v("1")), kv("b", v("2")), kv("c", v("3"))]);
+        let d = r.damaged.unwrap();
+        assert_eq!((d.records_lost, d.records_after, d.bytes), (1, 2, (end - start) as u64));
     }
 
     #[test]
@@ -1773,6 +1837,239 @@ mod tests {
         }
     }
 
+    /// The promotion of a deferred compaction against the writer, with every
+    /// interleaving chosen by the test. The promotion is run by the test, one I/O step at a time,
+    /// not by a thread; its syncs are split into the call (what it captures) and the return (when
+    /// that becomes durable), since a real fsync takes time while the writer goes on. The writer's
+    /// calls are points too (a hook before each of them, and one inside each of its syncs). At
+    /// every point of every schedule, the state a kill and the state a power cut would leave are
+    /// opened and checked.
+    mod promotion_schedules {
+        use super::*;
+        use crate::storage::log::tests::{Hook, Point};
+        use crate::storage::log::Promoter;
+        use parking_lot::Mutex as PMutex;
+
+        type State = Vec<(String, Value)>;
+
+        /// A promotion's steps as the test runs them: the file's sync called, that sync returned,
+        /// the rename, the directory's sync called, that sync returned.
+        const PHASES: usize = 5;
+        const PHASE_NAMES: [&str; PHASES] = ["sync called", "sync returned", "rename", "dir sync called", "dir sync returned"];
+
+        fn run_phase(io: &MemIo, p: &PMutex<Promoter>, phase: usize) {
+            match phase {
+                0 | 3 => {
+                    io.defer_next_sync();
+                    p.lock().step().unwrap();
+                }
+                1 | 4 => io.complete_deferred(),
+                _ => drop(p.lock().step().unwrap()),
+            }
+        }
+
+        enum W {
+            Set(&'static str, Value),
+            Sync,
+        }
+
+        /// What the writer does while the compacted log is live under its temporary name: sets
+        /// through the mapping and through the file (9 KB), and two flushes (the first also syncs
+        /// the directory, since the compaction's rename is not known durable).
+        fn writer() -> Vec<W> {
+            vec![
+                W::Set("b", v("3")),
+                W::Sync,
+                W::Set("c", v(&"7".repeat(9000))),
+                W::Set("d", v("5")),
+                W::Sync,
+                W::Set("e", v("6")),
+            ]
+        }
+
+        fn hot(i: usize) -> Value {
+            v(&format!("{i:05}{}", "0".repeat(1995)))
+        }
+
+        /// Sets `a`, `z`, syncs, then sets `hot` until one set compacts (manual promotion).
+        /// Returns the store, every state since the sync (index 0 is the synced one), and the
+        /// promotion.
+        fn to_compaction(io: &MemIo) -> (Store, Vec<State>, Arc<PMutex<Promoter>>) {
+            let (s, _) = mem_open(io, Durability::Process);
+            s.manual_promotion();
+            let mut m = Model::default();
+            for (k, val) in [("a", vt("1", "Number")), ("z", v("2"))] {
+                s.set(k, val.clone(), BIG).unwrap();
+                m.set(k, val);
+            }
+            s.sync().unwrap();
+            let mut states = vec![m.0.clone()];
+            for i in 0.. {
+                s.set("hot", hot(i), BIG).unwrap();
+                m.set("hot", hot(i));
+                states.push(m.0.clone());
+                if s.stats().compactions == 1 {
+                    break;
+                }
+            }
+            let p = s.inner.read().log.promoter().expect("a deferred compaction");
+            (s, states, p)
+        }
+
+        #[derive(Default)]
+        struct Track {
+            /// Every state since the last sync before the compaction; the last is acknowledged.
+            states: Vec<State>,
+            /// Index in `states` of the state the last `sync` that returned made durable.
+            synced: usize,
+            /// The state the writer's step in flight leads to.
+            inflight: Option<State>,
+            /// Points passed.
+            point: usize,
+            failures: Vec<String>,
+        }
+
+        /// Opens what a kill and what a power cut would leave now; returns what is wrong.
+        fn check(io: &MemIo, t: &Track) -> Option<String> {
+            for power_cut in [false, true] {
+                let image = io.image(power_cut);
+                let what = if power_cut { "power cut" } else { "kill" };
+                let s = match Store::open_with_io(Path::new(KV), Durability::Process, image.arc()) {
+                    Ok((s, _)) => s,
+                    Err(e) => return Some(format!("{what}: open failed: {e}")),
+                };
+                let got = snapshot(&s);
+                let acked = t.states.last().unwrap();
+                let ok = if power_cut { t.states[t.synced..].contains(&got) } else { &got == acked };
+                if !ok && t.inflight.as_ref() != Some(&got) {
+                    let at = t.states.iter().position(|st| *st == got);
+                    return Some(format!(
+                        "{what}: the store shows state {at:?} of {} (last sync: {}), keys {:?}",
+                        t.states.len() - 1,
+                        t.synced,
+                        s.keys()
+                    ));
+                }
+                if let Err(e) = s.settle() {
+                    return Some(format!("{what}: settle after the open failed: {e}"));
+                }
+                drop(s);
+                if image.names() != vec![Path::new(KV).join(LOG_NAME)] {
+                    return Some(format!("{what}: files after the open: {:?}", image.names()));
+                }
+            }
+            None
+        }
+
+        /// Runs one schedule: phase `i` of the promotion runs at writer point `at[i]` (points past
+        /// the writer's last run after it, before the close). Returns the points passed and the
+        /// failures.
+        fn run(at: [usize; PHASES]) -> (usize, Vec<String>) {
+            let io = MemIo::new();
+            let (s, states, p) = to_compaction(&io);
+            let track = Arc::new(PMutex::new(Track { states, ..Track::default() }));
+            let done = Arc::new(PMutex::new(0usize));
+            let step_phases = {
+                let (io, p, done) = (io.clone(), p.clone(), done.clone());
+                move |point: usize| {
+                    let mut done = done.lock();
+                    while *done < PHASES && at[*done] <= point {
+                        run_phase(&io, &p, *done);
+                        *done += 1;
+                    }
+                }
+            };
+            let hook: Hook = {
+                let (io, track, step_phases) = (io.clone(), track.clone(), step_phases.clone());
+                let first = at[0];
+                Arc::new(move |point: Point| {
+                    let k = track.lock().point;
+                    step_phases(k);
+                    let mut t = track.lock();
+                    t.point += 1;
+                    // Before the first phase every schedule is the writer alone: checked once.
+                    if first != usize::MAX && k < first {
+                        return;
+                    }
+                    if let Some(f) = check(&io, &t) {
+                        t.failures.push(format!("point {k} ({point:?}): {f}"));
+                    }
+                })
+            };
+            io.set_hook(Some(hook));
+            let mut m = Model(track.lock().states.last().unwrap().clone());
+            for w in writer() {
+                match w {
+                    W::Set(k, val) => {
+                        m.set(k, val.clone());
+                        track.lock().inflight = Some(m.0.clone());
+                        s.set(k, val, BIG).unwrap();
+                        let mut t = track.lock();
+                        t.inflight = None;
+                        t.states.push(m.0.clone());
+                    }
+                    W::Sync => {
+                        s.sync().unwrap();
+                        let mut t = track.lock();
+                        t.synced = t.states.len() - 1;
+                    }
+                }
+            }
+            io.set_hook(None);
+            let points = track.lock().point;
+            step_phases(usize::MAX);
+            let mut failures = std::mem::take(&mut track.lock().failures);
+            if let Some(f) = check(&io, &track.lock()) {
+                failures.push(format!("after the writer: {f}"));
+            }
+            // The close finds the promotion complete.
+            drop(s);
+            assert_eq!(io.names(), vec![Path::new(KV).join(LOG_NAME)]);
+            let (s, _) = mem_open(&io, Durability::Process);
+            assert_eq!(&snapshot(&s), track.lock().states.last().unwrap());
+            (points, failures)
+        }
+
+        /// Every schedule in which the promotion pauses at most once: phases `..i` at writer point
+        /// `a`, phases `i..` at point `b >= a`, for every `i`, `a` and `b`. That runs each phase
+        /// at each point, and puts each stretch of the writer's calls between any two phases.
+        #[test]
+        fn every_schedule_of_the_promotion_against_the_writer_keeps_every_synced_record() {
+            // The points the writer passes, whatever the promotion does meanwhile.
+            let (points, failures) = run([usize::MAX; PHASES]);
+            assert!(failures.is_empty(), "{failures:?}");
+            // set, sync (msync and its inside, directory sync and its inside), set, set, sync, set
+            assert_eq!(points, 2 + 4 + 2 + 2 + 2 + 2);
+            let mut schedules = std::collections::BTreeSet::new();
+            for i in 0..=PHASES {
+                for a in 0..=points {
+                    for b in a..=points {
+                        let mut at = [b; PHASES];
+                        at[..i].fill(a);
+                        schedules.insert(at);
+                    }
+                }
+            }
+            let mut bad = Vec::new();
+            for at in &schedules {
+                let (n, failures) = run(*at);
+                assert_eq!(n, points);
+                if let Some(f) = failures.first() {
+                    let phases: Vec<String> = PHASE_NAMES.iter().zip(at).map(|(p, k)| format!("{p} at {k}")).collect();
+                    bad.push(format!("[{}] {f}", phases.join(", ")));
+                }
+            }
+            assert!(
+                bad.is_empty(),
+                "{} of {} schedules fail; first: {:#?}",
+                bad.len(),
+                schedules.len(),
+                &bad[..bad.len().min(5)]
+            );
+            assert!(schedules.len() > 400, "{}", schedules.len());
+        }
+    }
+
     /// Power cuts at every mutating call of a scripted workload.
     mod power_cuts {
         use super::*;
@@ -1832,8 +2129,14 @@ mod tests {
         /// Run the script until the simulated process dies at mutating call `crash`; returns the
         /// models after each acknowledged step (index 0: empty), and the model when the last
         /// successful `sync` returned.
+        ///
+        /// A deferred compaction's promotion runs in place, when the next compaction or the
+        /// close settles it, never on a thread: the calls counted, and so each cut point, are
+        /// the same in every run. The promotion's steps against each of the writer's are
+        /// `promotion_schedules`.
         fn run_until_crash(io: &MemIo, d: Durability, crash: u64) -> (Vec<Model>, usize) {
             let (s, _) = mem_open(io, d);
+            s.manual_promotion();
             io.faults().crash_at = Some(io.ops().saturating_add(crash));
             let mut models = vec![Model::new()];
             let mut synced = 0;
