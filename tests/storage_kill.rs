@@ -1,4 +1,4 @@
-//! Storage across processes killed around a compaction (issue 20, item 0): a writer process is
+//! Storage across processes killed around a compaction: a writer process is
 //! SIGKILLed the moment a compaction's `data.log.next-*` appears in its `kv/`; a second process
 //! reopens the sandbox and is SIGKILLed 0-15 ms into its open (where an open may promote that
 //! file, or compact again and start a promotion of its own); then this process opens the
