@@ -119,10 +119,7 @@ impl Gate {
 fn wait_for(count: &AtomicUsize, n: usize, what: &str) {
     let (mut seen, mut last_progress) = (count.load(Ordering::SeqCst), Instant::now());
     while seen < n {
-        assert!(
-            last_progress.elapsed() < Duration::from_secs(60),
-            "{what}: {seen} of {n} callbacks came, and none for 60 s"
-        );
+        assert!(last_progress.elapsed() < Duration::from_secs(60), "{what}: {seen} of {n} callbacks came, and none for 60 s");
         std::thread::sleep(Duration::from_millis(5));
         let now = count.load(Ordering::SeqCst);
         if now != seen {

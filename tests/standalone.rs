@@ -18,6 +18,11 @@ fn outside_references() -> Vec<(String, &'static str)> {
     ]
 }
 
+/// `word` in `line`, not as the start of a longer word ("the leading" is not "the lead").
+fn contains_word(line: &str, word: &str) -> bool {
+    line.match_indices(word).any(|(i, _)| !line[i + word.len()..].chars().next().is_some_and(|c| c.is_alphanumeric()))
+}
+
 /// `issue N` (a tracker number that means nothing to a reader of the repository).
 fn issue_number(line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
@@ -81,7 +86,7 @@ fn no_file_points_outside_the_repository() {
         for (n, line) in text.lines().enumerate() {
             let rel = path.strip_prefix(&root).unwrap_or(&path).display();
             for (word, why) in &words {
-                if line.contains(word.as_str()) {
+                if contains_word(line, word) {
                     found.push(format!("{rel}:{}: `{word}`, {why}: {}", n + 1, line.trim()));
                 }
             }
@@ -100,4 +105,6 @@ fn the_issue_number_rule_matches_what_it_should() {
     assert!(issue_number("(Issue 13)"));
     assert!(!issue_number("a known issue with 3 files"));
     assert!(!issue_number("reissue 4"));
+    assert!(contains_word("as the lead said", "the lead"));
+    assert!(!contains_word("for the leading words", "the lead"));
 }
