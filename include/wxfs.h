@@ -23,6 +23,10 @@
  *   - call wxfs_gc and wxfs_remove_sandbox* (the parent's open sandboxes are busy to it);
  *   - free with wxfs_bytes_free / wxfs_result_free what the parent was given before the fork.
  * The parent's async calls never run in the child and their callbacks are not called there.
+ * A completion queue belongs to its creator the same way: in a child, wxfs_queue_fd,
+ * wxfs_queue_drain, wxfs_queue_close and wxfs_invoke_async_queued on the parent's queue return
+ * WXFS_E_FORKED (the fd is shared: a child's read would steal the parent's wake-up). A child
+ * creates queues of its own.
  * The library's tables are held by the forking thread around the fork (pthread_atfork), so a
  * child never finds one left locked by a thread it does not have. Exception: a child forked
  * while another thread was inside the log callback must not call wxfs_log_set (it would wait

@@ -8,7 +8,9 @@
  *   2. children that call every function of wxfs.h that takes a sandbox handle on the inherited
  *      handle (each must answer WXFS_E_FORKED and leave its outputs alone, the writes and the
  *      close included), then do what the header says a child may: open, use (sync and async),
- *      close and remove sandboxes of their own, gc, and free buffers the parent was given.
+ *      close and remove sandboxes of their own, gc, and free buffers the parent was given;
+ *      and every completion-queue function on the parent's queue, which has a completion waiting
+ *      (WXFS_E_FORKED; the parent's fd stays readable and only the parent's drain runs it).
  * After each child, a third process (this program exec'd afresh, so it inherits nothing) must
  * find the parent's sandbox busy; at the end the parent reads every item and file back, exact,
  * before and after closing and reopening its sandbox.
@@ -17,6 +19,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <poll.h>
 #include <pthread.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -160,6 +163,45 @@ static void close_inherited_at_exit(void) {
         CHECK(strstr(last_error(), "forked") != NULL, "%s: last error: %s", #expr, last_error()); \
     } while (0)
 
+/* The parent's completion queue, with one completion waiting on it at every fork. */
+static uint64_t g_queue;
+static int g_queue_fd = -1;
+static int g_queue_ran;
+
+static void on_queued(void *userdata, int32_t code, struct wxfs_result *result) {
+    (void)userdata;
+    (void)result;
+    CHECK(!g_in_child, "a parent's queued callback ran in a child");
+    CHECK_CODE(code, 0);
+    g_queue_ran++;
+}
+
+static int queue_readable(int timeout_ms) {
+    struct pollfd p = {.fd = g_queue_fd, .events = POLLIN};
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+static void every_queue_function_refuses(uint64_t h) {
+    g_test = "child: every completion-queue function on the inherited queue";
+    int fd = 12345;
+    size_t ran = 777;
+    EXPECT_FORKED(wxfs_queue_fd(g_queue, &fd));
+    CHECK(fd == 12345, "wxfs_queue_fd wrote its output");
+    EXPECT_FORKED(wxfs_queue_drain(g_queue, 0, &ran));
+    CHECK(ran == 777, "wxfs_queue_drain wrote its output");
+    const char *api = "getStorage", *args = "{\"key\":\"k1\"}";
+    EXPECT_FORKED(wxfs_invoke_async_queued(h, g_queue, api, strlen(api), args, strlen(args), NULL, 0, on_queued, NULL));
+    EXPECT_FORKED(wxfs_queue_close(g_queue));
+    /* The child's own queue works (and its fd is not the parent's). */
+    uint64_t own = 0;
+    CHECK_CODE(wxfs_queue_create(&own), 0);
+    CHECK_CODE(wxfs_queue_fd(own, &fd), 0);
+    CHECK(fd != g_queue_fd, "the child's queue has the parent's fd");
+    CHECK_CODE(wxfs_queue_close(own), 0);
+    /* The parent's fd still shows its waiting completion: the child drained nothing of it. */
+    CHECK(queue_readable(0), "the child cleared the parent's queue fd");
+}
+
 static void every_handle_function_refuses(uint64_t h) {
     g_test = "child: every handle function on the inherited handle";
     wxfs_bytes r = SENTINEL_BYTES, r2 = SENTINEL_BYTES;
@@ -267,6 +309,7 @@ static void run_child(int round, wxfs_bytes mapped, wxfs_bytes result, int only_
         g_done = 0; /* the parent's count was copied */
         atexit(close_inherited_at_exit);
         if (!only_exit) {
+            every_queue_function_refuses(g_inherited);
             every_handle_function_refuses(g_inherited);
             child_own_work(round, mapped, result);
         }
@@ -328,6 +371,13 @@ int main(int argc, char **argv) {
     const char *api = "getStorage", *args = "{\"key\":\"k1\"}";
     CHECK_CODE(wxfs_invoke_async(g_inherited, api, strlen(api), args, strlen(args), on_result, NULL), 0);
     wait_done(1);
+    /* A completion waits on the parent's queue across every fork below. */
+    CHECK_CODE(wxfs_queue_create(&g_queue), 0);
+    CHECK_CODE(wxfs_queue_fd(g_queue, &g_queue_fd), 0);
+    CHECK_CODE(wxfs_invoke_async_queued(g_inherited, g_queue, api, strlen(api), args, strlen(args), NULL, 0, on_queued, NULL), 0);
+    for (int i = 0; i < 2400 && !queue_readable(100); i++) {
+    }
+    CHECK(queue_readable(0), "the parent's queued completion never arrived");
 
     g_test = "parent: a child that only exits (static destructors close the handle)";
     run_child(0, (wxfs_bytes){NULL, 0}, (wxfs_bytes){NULL, 0}, 1);
@@ -357,6 +407,13 @@ int main(int argc, char **argv) {
     pthread_join(t, NULL);
 
     check_data(g_inherited, "parent: after every child");
+    g_test = "parent: its queue after every child";
+    CHECK(queue_readable(0), "the parent's queue fd is no longer readable");
+    size_t ran = 0;
+    CHECK_CODE(wxfs_queue_drain(g_queue, 0, &ran), 0);
+    CHECK(ran == 1 && g_queue_ran == 1, "the parent drained %zu (callbacks run: %d)", ran, g_queue_ran);
+    CHECK(!queue_readable(0), "the fd is readable with nothing waiting");
+    CHECK_CODE(wxfs_queue_close(g_queue), 0);
     CHECK_CODE(wxfs_close(g_inherited), 0);
     uint64_t again = open_app("wxfork");
     check_data(again, "parent: reopened");
