@@ -350,6 +350,13 @@ uint32_t wxfs_version_number(void);
 uint32_t wxfs_abi_version(void);
 
 /**
+ * What a status code means, in English, as a static NUL-terminated string (never NULL, never
+ * freed): `WXFS_OK`, each `WXFS_E_*`, and for a positive code (an api's errCode) a pointer to the
+ * result's errMsg. For a message about one call, `wxfs_last_error_message` says more. Thread-safe.
+ */
+const char *wxfs_status_str(int32_t code);
+
+/**
  * Call a mini-program api as `wxfs_invoke` does, with ArrayBuffers passed beside the JSON:
  * `buffers`/`buffers_len` are the argument buffers that `{"key", "index"}` entries of the
  * arguments' `__nativeBuffers__` refer to (borrowed for the call; NULL when `buffers_len` is 0),

@@ -238,18 +238,19 @@ pub fn tombstone_left(root: &Path, tomb: &Path, why: &std::io::Error) {
     emit(Level::Warn, "", &format!("{name}: removed sandbox not deleted whole ({why}); the next gc deletes the rest"));
 }
 
+/// The sink is process-wide: unit tests that install one take turns.
+#[cfg(test)]
+pub(crate) static SINK_TURN: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use parking_lot::Mutex;
     use std::sync::Arc;
 
-    /// The sink is process-wide: tests that install one take turns.
-    static SERIAL: Mutex<()> = Mutex::new(());
-
     #[test]
     fn a_sink_receives_events_and_may_not_replace_itself() {
-        let _turn = SERIAL.lock();
+        let _turn = SINK_TURN.lock();
         let got = Arc::new(Mutex::new(Vec::new()));
         let seen = got.clone();
         set_sink(Some(Box::new(move |e: &Event| {

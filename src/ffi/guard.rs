@@ -37,20 +37,61 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Run an export's body; a panic becomes `Status::Panic` plus a last-error message.
+/// A panic caught at the boundary: its message goes to the last error and, at ERROR, to the log
+/// callback (the one report a host gets from an export that returns nothing).
+fn caught(p: &(dyn std::any::Any + Send)) {
+    let why = format!("internal error (panic): {}", panic_text(p));
+    crate::events::emit(crate::events::Level::Error, "", &why);
+    set_last_error(why);
+}
+
+/// Run an export's body; a panic becomes `Status::Panic` plus a last-error message and an event.
 pub fn guard(f: impl FnOnce() -> i32) -> i32 {
     super::fork::register();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(code) => code,
         Err(p) => {
-            set_last_error(format!("internal error (panic): {}", panic_text(&*p)));
+            caught(&*p);
             Status::Panic as i32
         }
     }
 }
 
-/// The same for exports that return nothing.
+/// The same for exports that return nothing: a panic is reported the same way.
 pub fn guard_void(f: impl FnOnce()) {
     super::fork::register();
-    let _ = catch_unwind(AssertUnwindSafe(f));
+    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        caught(&*p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_panic_in_an_export_that_returns_nothing_reaches_the_log() {
+        let _turn = crate::events::SINK_TURN.lock();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        crate::events::set_sink(Some(Box::new(move |e: &crate::events::Event<'_>| {
+            if e.message.contains("guard-void-probe") {
+                s.lock().unwrap().push((e.level, e.message.to_string()));
+            }
+        })))
+        .unwrap();
+        guard_void(|| panic!("guard-void-probe"));
+        assert_eq!(guard(|| panic!("guard-void-probe 2")), Status::Panic as i32);
+        crate::events::set_sink(None).unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            *seen,
+            [
+                (crate::events::Level::Error, "internal error (panic): guard-void-probe".to_string()),
+                (crate::events::Level::Error, "internal error (panic): guard-void-probe 2".to_string()),
+            ]
+        );
+        assert_eq!(last_error(), "internal error (panic): guard-void-probe 2");
+    }
 }

@@ -494,6 +494,74 @@ pub extern "C" fn wxfs_abi_version() -> u32 {
     WXFS_ABI_VERSION
 }
 
+/// What a status code means, in English, as a static NUL-terminated string (never NULL, never
+/// freed): `WXFS_OK`, each `WXFS_E_*`, and for a positive code (an api's errCode) a pointer to the
+/// result's errMsg. For a message about one call, `wxfs_last_error_message` says more. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn wxfs_status_str(code: i32) -> *const c_char {
+    status_text(code).as_ptr()
+}
+
+/// The text of [`wxfs_status_str`], NUL included.
+fn status_text(code: i32) -> &'static std::ffi::CStr {
+    match code {
+        WXFS_OK => c"ok",
+        WXFS_E_NULL => c"a required pointer was NULL (or NULL with a non-zero length)",
+        WXFS_E_HANDLE => c"the handle is 0, stale, closed, forged, or of another kind",
+        WXFS_E_UTF8 => c"a string parameter is not valid UTF-8",
+        WXFS_E_JSON => c"the arguments are not a JSON object (or __nativeBuffers__ is malformed)",
+        WXFS_E_UNKNOWN_API => c"no such api",
+        WXFS_E_CONFIG => c"the configuration given to wxfs_open is invalid",
+        WXFS_E_BUSY => c"the sandbox is held by another process (or open here where exclusivity is needed)",
+        WXFS_E_IO => c"the operating system refused to open the sandbox",
+        WXFS_E_PANIC => c"an internal error was caught at the boundary; the process is unharmed",
+        WXFS_E_BUFFER_TOO_SMALL => c"the caller's buffer is too small; the needed size was reported",
+        WXFS_E_QUEUE_FULL => c"too many async calls are pending, by count or by bytes held; nothing was queued",
+        WXFS_E_REENTRANT => c"called from inside a library callback where it would wait on itself; nothing changed",
+        WXFS_E_FORKED => c"the handle belongs to the process that opened it (this is a forked child); nothing was done",
+        c if c > 0 => c"the api failed: the result's errMsg says why (the code is the platform's errCode)",
+        _ => c"unknown status code",
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn every_status_code_has_its_own_text() {
+        let codes = [
+            WXFS_OK,
+            WXFS_E_NULL,
+            WXFS_E_HANDLE,
+            WXFS_E_UTF8,
+            WXFS_E_JSON,
+            WXFS_E_UNKNOWN_API,
+            WXFS_E_CONFIG,
+            WXFS_E_BUSY,
+            WXFS_E_IO,
+            WXFS_E_PANIC,
+            WXFS_E_BUFFER_TOO_SMALL,
+            WXFS_E_QUEUE_FULL,
+            WXFS_E_REENTRANT,
+            WXFS_E_FORKED,
+        ];
+        // Every code from 0 down to the lowest is in the list, and no two share a text.
+        assert_eq!(codes.len() as i32, 1 - WXFS_E_FORKED, "a WXFS_E_* code is missing from this list");
+        let texts: std::collections::HashSet<_> = codes.iter().map(|&c| status_text(c)).collect();
+        assert_eq!(texts.len(), codes.len());
+        assert!(!texts.contains(status_text(-999)));
+        assert!(!texts.contains(status_text(1300002)));
+        assert_eq!(
+            status_text(WXFS_E_BUSY).to_str().unwrap().split(' ').take(4).collect::<Vec<_>>(),
+            ["the", "sandbox", "is", "held"]
+        );
+        // SAFETY: the pointer is to a static NUL-terminated string.
+        let from_c = unsafe { std::ffi::CStr::from_ptr(wxfs_status_str(WXFS_E_FORKED)) };
+        assert_eq!(from_c, status_text(WXFS_E_FORKED));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

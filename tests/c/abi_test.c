@@ -49,6 +49,12 @@ static void test_versions(void) {
     snprintf(expect, sizeof expect, "%d.%d.%d", WXFS_VERSION_MAJOR, WXFS_VERSION_MINOR, WXFS_VERSION_PATCH);
     CHECK(strcmp(expect, WXFS_VERSION_STRING) == 0, "WXFS_VERSION_STRING \"%s\" is not MAJOR.MINOR.PATCH (%s)",
           WXFS_VERSION_STRING, expect);
+    /* wxfs_status_str: a static text for every code, as sqlite3_errstr. */
+    CHECK(strcmp(wxfs_status_str(WXFS_OK), "ok") == 0, "wxfs_status_str(0) = %s", wxfs_status_str(WXFS_OK));
+    CHECK(strstr(wxfs_status_str(WXFS_E_BUSY), "held by another process") != NULL, "%s", wxfs_status_str(WXFS_E_BUSY));
+    CHECK(strstr(wxfs_status_str(1300002), "errMsg") != NULL, "%s", wxfs_status_str(1300002));
+    CHECK(strcmp(wxfs_status_str(-999), "unknown status code") == 0, "%s", wxfs_status_str(-999));
+    CHECK(wxfs_status_str(WXFS_E_FORKED) == wxfs_status_str(WXFS_E_FORKED), "not a static string");
 }
 
 /* Read the file behind a virtual path through host.realPath; returns malloc'd bytes. */
