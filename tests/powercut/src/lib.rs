@@ -29,6 +29,10 @@
 //!    never was): the zero-length file after a power cut.
 //! 5. Attributes other than the length (mode, owner, times) are not rolled back: a file keeps
 //!    the ones it has at the cut. Extended attributes, device nodes and `O_TMPFILE` are refused.
+//! 6. A file that survives is the same inode (its number unchanged), as on a real disk, so
+//!    recovery that tells files apart by inode number sees what it would see after a real cut;
+//!    only a file whose last name is gone before the cut (an unlink or a replacing rename that
+//!    the cut undoes) comes back as a copy under a new number.
 //!
 //! A strict cut ([`CutMode::Strict`]) keeps only what the rules make durable. A seeded cut
 //! ([`CutMode::Seeded`]) keeps more, as a real disk may: a random subset of each file's unsynced

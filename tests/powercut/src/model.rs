@@ -393,22 +393,46 @@ impl Model {
                             std::fs::hard_link(first, &path)?;
                             continue;
                         }
-                        let bytes = match &node.data {
-                            Data::Dirty { durable, .. } => durable.clone(),
-                            Data::Clean => {
-                                let mut v = Vec::new();
-                                File::open(proc_path(&node.fd))?.read_to_end(&mut v)?;
-                                v
+                        // The same inode, linked under its durable name, as a real disk keeps it
+                        // (recovery may compare inode numbers); a file with no name left (its
+                        // unlink or replacement is undone) can only be a copy.
+                        let linked = rustix::fs::linkat(
+                            rustix::fs::CWD,
+                            proc_path(&node.fd),
+                            rustix::fs::CWD,
+                            &path,
+                            AtFlags::SYMLINK_FOLLOW,
+                        )
+                        .is_ok();
+                        let st = rustix::fs::fstat(&node.fd)?;
+                        let f = match (&node.data, linked) {
+                            (Data::Clean, true) => File::options().write(true).open(&path)?,
+                            (Data::Dirty { durable, .. }, true) => {
+                                let f = File::options().write(true).open(&path)?;
+                                f.set_len(durable.len() as u64)?;
+                                std::os::unix::fs::FileExt::write_all_at(&f, durable, 0)?;
+                                f
+                            }
+                            (data, false) => {
+                                let bytes = match data {
+                                    Data::Dirty { durable, .. } => durable.clone(),
+                                    Data::Clean => {
+                                        let mut v = Vec::new();
+                                        File::open(proc_path(&node.fd))?.read_to_end(&mut v)?;
+                                        v
+                                    }
+                                };
+                                let mut f = File::create(&path)?;
+                                f.write_all(&bytes)?;
+                                rustix::fs::fchmod(f.as_fd(), Mode::from_raw_mode(st.st_mode & 0o7777))?;
+                                f
                             }
                         };
-                        let mut f = File::create(&path)?;
-                        f.write_all(&bytes)?;
-                        let st = rustix::fs::fstat(&node.fd)?;
                         let mtime = std::time::UNIX_EPOCH + std::time::Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32);
                         f.set_times(std::fs::FileTimes::new().set_modified(mtime))?;
-                        rustix::fs::fchmod(f.as_fd(), Mode::from_raw_mode(st.st_mode & 0o7777))?;
+                        let bytes = f.metadata()?.len();
                         report.files += 1;
-                        report.bytes += bytes.len() as u64;
+                        report.bytes += bytes;
                         written.insert(ino, path);
                     }
                 }
