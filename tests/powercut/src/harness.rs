@@ -13,7 +13,7 @@ use crate::model::{CutMode, CutReport, Event};
 const CHILD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Cut points a test enumerates per workload unless `WXFS_POWERCUT_CUTS` says otherwise.
-const DEFAULT_CUTS: usize = 48;
+const DEFAULT_CUTS: usize = 10;
 
 /// Why this machine cannot run power-cut tests.
 #[derive(Debug)]
@@ -232,7 +232,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// Which cut points (`cut_after` values, 0 to the number of events) to try for a workload whose
-/// uncut run made `events`: all of them when they are at most `WXFS_POWERCUT_CUTS` (default 48;
+/// uncut run made `events`: all of them when they are at most `WXFS_POWERCUT_CUTS` (default 10;
 /// `all` for no bound); else the points on either side of every sync first, then others evenly
 /// spread, in order.
 pub fn cut_points(events: &[Event]) -> Vec<u64> {
