@@ -59,6 +59,8 @@
 //! points a test enumerates is bounded by [`cut_points`]: `WXFS_POWERCUT_CUTS` (a number, or
 //! `all`) raises it.
 
+#![cfg(target_os = "linux")]
+
 mod fs;
 mod harness;
 mod model;

@@ -19,6 +19,8 @@
 //! seeded cuts per point. The long run: `WXFS_POWERCUT_CUTS=all WXFS_POWERCUT_SEEDS=8`. Needs
 //! `/dev/fuse`: a visible skip without it, a failure when `CI` is set.
 
+#![cfg(target_os = "linux")]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;

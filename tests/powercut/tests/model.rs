@@ -6,6 +6,8 @@
 //! `cargo test -p wxfs-powercut --test model`; needs `/dev/fuse` (a visible skip without it,
 //! a failure under CI).
 
+#![cfg(target_os = "linux")]
+
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
