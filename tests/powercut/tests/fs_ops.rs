@@ -1,4 +1,4 @@
-//! Crash-point enumeration : each FileSystemManager operation and storage call
+//! Crash-point enumeration: each FileSystemManager operation and storage call
 //! below runs through wxfs on a sandbox rooted on the power-cut file system, in `process` and in
 //! `power` durability; the power is cut after every one of its counted calls in turn (every
 //! mutating call and every sync point, from the sandbox's open to the operation's return); the
