@@ -148,7 +148,11 @@ impl FileSystem {
         }
         let file = if flag.create && !existed {
             // A new (empty) file is one more entry, recorded so that a crash settles it too.
-            self.journaled(&mut st, vec![self.entry(&vp)], false, || Ok((open()?, Delta::user(0, 1))))?
+            self.journaled(&mut st, vec![self.entry(&vp)], false, || {
+                let file = open()?;
+                self.sync_parents([&vp]);
+                Ok((file, Delta::user(0, 1)))
+            })?
         } else {
             open()?
         };

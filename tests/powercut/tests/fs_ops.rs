@@ -578,10 +578,6 @@ fn power_durability_holds_at_every_cut() {
 /// Found by this suite: the file operations of `power` durability make a new or removed name
 /// durable only when it is directly in `usr/`.
 #[test]
-#[ignore = "library bug (docs/powercut.md, findings 1-2): in power durability writeFile, copyFile, saveFile, unzip, \
-            rename, unlink, rmdir -r and mkdir -p are acknowledged before the directory entry they change is durable: \
-            sync_dir (src/fs/mod.rs) syncs the area root usr/, not the target's own directory; unlink, rmdir and \
-            mkdir sync no directory at all"]
 fn power_durability_names_in_subdirectories_are_durable() {
     run_all(
         "power",
