@@ -341,7 +341,9 @@ impl FileSystem {
         let sync = e.flag.sync || self.durability == super::Durability::Power;
         let undo = || -> Result<Option<Undo>> {
             if e.flag.append || at >= len {
-                return Ok(None); // nothing overwritten: cutting back to the old length undoes it
+                // Nothing overwritten: cutting back to the old length undoes it. The CRC tells
+                // a complete write from one whose length a cut kept without all of its bytes.
+                return Ok(Some(Undo { at, end, crc: crc32fast::hash(data), old: Vec::new() }));
             }
             let old = super::read_exact_at(&e.file, at, end.min(len) - at).map_err(|err| Error::system(&err))?;
             Ok(Some(Undo { at, end, crc: crc32fast::hash(data), old }))

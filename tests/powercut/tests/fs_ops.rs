@@ -599,9 +599,6 @@ fn power_durability_names_in_subdirectories_are_durable() {
 /// Found by this suite: an append cut short whose file still reached its final length (a disk
 /// kept its later sectors and not its earlier ones) is taken as complete.
 #[test]
-#[ignore = "library bug (docs/powercut.md, finding 3): an unacknowledged appendFile cut by a power loss may leave \
-            the file at its full new length with some of the appended sectors never written (zeros); recovery \
-            (src/fs/recovery.rs roll_back_torn_write) rolls an append back only when the length falls short"]
 fn power_durability_append_is_all_or_nothing() {
     run_all("power", &["appendFile usr/d/log"], power_promise);
 }
