@@ -73,10 +73,12 @@ impl FileSystem {
                 crate::crash::point();
                 // `power`: each directory of the new tree that holds one, before the tree is
                 // renamed into place (the caller syncs the directory it lands in).
-                let mut held = name.clone();
-                for part in below {
-                    self.sync_staging_dir(&held);
-                    held = format!("{held}/{part}");
+                if self.durability == super::Durability::Power {
+                    let mut held = name.clone();
+                    for part in below {
+                        self.sync_staging_dir(&held);
+                        held = format!("{held}/{part}");
+                    }
                 }
             }
             staging.rename(&name, self.usr(), top.rel())?;
