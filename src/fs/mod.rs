@@ -431,9 +431,9 @@ impl FileSystem {
     }
 
     /// A path that is missing: 1300002 with the method's words, or 1300020 with the same words
-    /// ("not a directory" for the leading "no such file or directory") when a component that
-    /// should be a directory is a file. Only the method's own words are rewritten, never the
-    /// paths quoted after them.
+    /// ("not a directory" in place of the "no such file or directory" they start with) when a
+    /// component that should be a directory is a file. Only the method's own words are
+    /// rewritten, never the paths quoted after them.
     fn missing(&self, vp: &VPath, reason: String) -> Error {
         const NOENT: &str = "no such file or directory";
         match reason.strip_prefix(NOENT) {
