@@ -444,7 +444,14 @@ impl FileSystem {
             let _ = staging.remove_file(format!("{folder}/{PLAN}"));
             return Err(e);
         }
-        self.sync_dir(Area::Usr);
+        // `power`: the directory of every directory made and file placed (the new directories
+        // among them), before the plan that could undo them goes.
+        if self.durability == super::Durability::Power {
+            let in_usr = |rel: &str| VPath { area: Area::Usr, parts: rel.split('/').map(str::to_string).collect() };
+            let changed: Vec<VPath> =
+                plan.dirs.iter().map(|d| in_usr(d)).chain(plan.files.iter().map(|(_, to)| in_usr(to))).collect();
+            self.sync_parents(&changed);
+        }
         crate::crash::point();
         staging.remove_file(format!("{folder}/{PLAN}"))?;
         crate::crash::point();

@@ -148,7 +148,11 @@ impl FileSystem {
         }
         let file = if flag.create && !existed {
             // A new (empty) file is one more entry, recorded so that a crash settles it too.
-            self.journaled(&mut st, vec![self.entry(&vp)], false, || Ok((open()?, Delta::user(0, 1))))?
+            self.journaled(&mut st, vec![self.entry(&vp)], false, || {
+                let file = open()?;
+                self.sync_parents([&vp]);
+                Ok((file, Delta::user(0, 1)))
+            })?
         } else {
             open()?
         };
@@ -337,7 +341,9 @@ impl FileSystem {
         let sync = e.flag.sync || self.durability == super::Durability::Power;
         let undo = || -> Result<Option<Undo>> {
             if e.flag.append || at >= len {
-                return Ok(None); // nothing overwritten: cutting back to the old length undoes it
+                // Nothing overwritten: cutting back to the old length undoes it. The CRC tells
+                // a complete write from one whose length a cut kept without all of its bytes.
+                return Ok(Some(Undo { at, end, crc: crc32fast::hash(data), old: Vec::new() }));
             }
             let old = super::read_exact_at(&e.file, at, end.min(len) - at).map_err(|err| Error::system(&err))?;
             Ok(Some(Undo { at, end, crc: crc32fast::hash(data), old }))

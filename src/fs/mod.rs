@@ -378,14 +378,38 @@ impl FileSystem {
             return Err(e);
         }
         crate::crash::point();
-        self.sync_dir(to.area);
+        self.sync_parents([to]);
         Ok(())
     }
 
-    fn sync_dir(&self, area: Area) {
+    /// `power` durability: fsync the directory holding each entry in `changed` (created,
+    /// replaced or removed), so that the change survives a power cut: a name is durable only
+    /// once the directory it is in is synced, whatever was synced in the file or in the area
+    /// root (docs/powercut.md). Each directory is synced once. Nothing in `process` durability.
+    fn sync_parents<'a>(&self, changed: impl IntoIterator<Item = &'a VPath>) {
+        if self.durability != Durability::Power {
+            return;
+        }
+        let dirs: std::collections::BTreeSet<VPath> = changed.into_iter().filter_map(VPath::parent).collect();
+        for d in &dirs {
+            self.sync_dir(d);
+        }
+    }
+
+    /// `power` durability: fsync the directory `rel` of staging.
+    fn sync_staging_dir(&self, rel: &str) {
         if self.durability == Durability::Power {
-            if let Some(d) = self.dir(area) {
-                if let Ok(f) = d.open(".") {
+            if let Ok(f) = self.sb.staging().open(rel) {
+                let _ = f.into_std().sync_all();
+            }
+        }
+    }
+
+    /// `power` durability: fsync the directory `vp` (its own entries, not its parent's).
+    fn sync_dir(&self, vp: &VPath) {
+        if self.durability == Durability::Power {
+            if let Some(d) = self.dir(vp.area) {
+                if let Ok(f) = d.open(vp.rel()) {
                     let _ = f.into_std().sync_all();
                 }
             }
@@ -407,9 +431,9 @@ impl FileSystem {
     }
 
     /// A path that is missing: 1300002 with the method's words, or 1300020 with the same words
-    /// ("not a directory" for the leading "no such file or directory") when a component that
-    /// should be a directory is a file. Only the method's own words are rewritten, never the
-    /// paths quoted after them.
+    /// ("not a directory" in place of the "no such file or directory" they start with) when a
+    /// component that should be a directory is a file. Only the method's own words are
+    /// rewritten, never the paths quoted after them.
     fn missing(&self, vp: &VPath, reason: String) -> Error {
         const NOENT: &str = "no such file or directory";
         match reason.strip_prefix(NOENT) {

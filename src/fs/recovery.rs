@@ -103,10 +103,13 @@ pub fn measure_entry(sb: &Sandbox, e: &Entry) -> (u64, u64) {
 /// If `e` records a write (an append, or a write through an fd) that a crash tore, put the
 /// file back as it was before it, and return the bytes taken back. Only the file the entry
 /// names by inode is ever touched; a file that merely took the name since is left alone.
-/// - An append or a write past the end (`after`): a file found strictly between the length
-///   before and `after` is cut back. An acknowledged one always reached `after`.
-/// - A write over held bytes (`undo`): complete when the file reaches `end` and the range holds
-///   the bytes written (their CRC); otherwise the old bytes go back and the length is restored.
+/// - A write with an `undo` record (an append, a write past the end, or a write over held bytes):
+///   complete when the file reaches `end` and the range holds the bytes written (their CRC);
+///   otherwise the old bytes (none for an append) go back and the length is restored. A power
+///   cut can keep an append's new length with some of its sectors never written (zeros), so the
+///   length alone does not tell.
+/// - An append recorded by an older journal (`after` only): a file found strictly between the
+///   length before and `after` is cut back.
 pub(crate) fn roll_back_torn_write(sb: &Sandbox, e: &Entry) -> Option<u64> {
     if e.after.is_none() && e.undo.is_none() {
         return None;

@@ -59,12 +59,14 @@ impl FileSystem {
                 self.commit(&staged, &dest).map_err(|e| write_error(&e, noent))?;
                 tmp.remove_file(tvp.rel()).map_err(|e| Error::system(&e))?;
                 crate::crash::point();
+                self.sync_parents([&tvp]);
             } else {
                 tmp.rename(tvp.rel(), ddir, dest.rel()).map_err(|e| match classify(&e) {
                     Fail::NotFound => not_exist(),
                     _ => write_error(&e, noent),
                 })?;
                 crate::crash::point();
+                self.sync_parents([&tvp, &dest]);
             }
             Ok(((), delta))
         });
@@ -73,7 +75,6 @@ impl FileSystem {
         if !copy {
             st.files.renamed(&tvp, &dest);
         }
-        self.sync_dir(dest.area);
         Ok(self.show(&dest))
     }
 
@@ -128,6 +129,7 @@ impl FileSystem {
                 Fail::NotFound => Error::new(code::NO_SUCH_FILE, "file not exist"),
                 _ => Error::system(&e),
             })?;
+            self.sync_parents([&vp]);
             Ok(((), Delta::user(-(meta.len() as i64), -1)))
         });
         st.files.settle(watched, store);

@@ -55,6 +55,7 @@ impl FileSystem {
                 Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
                 _ => write_error(&e, noent),
             })?;
+            self.sync_parents([&top]);
             Ok(((), Delta::user(0, created as i64)))
         })
     }
@@ -70,6 +71,15 @@ impl FileSystem {
             if !below.is_empty() {
                 staging.create_dir_all(format!("{name}/{}", below.join("/")))?;
                 crate::crash::point();
+                // `power`: each directory of the new tree that holds one, before the tree is
+                // renamed into place (the caller syncs the directory it lands in).
+                if self.durability == super::Durability::Power {
+                    let mut held = name.clone();
+                    for part in below {
+                        self.sync_staging_dir(&held);
+                        held = format!("{held}/{part}");
+                    }
+                }
             }
             staging.rename(&name, self.usr(), top.rel())?;
             crate::crash::point();
@@ -105,6 +115,9 @@ impl FileSystem {
                 let trash = format!("rmdir-{}", sandbox::random_name(None));
                 dir.rename(vp.rel(), self.sb.staging(), &trash).map_err(|e| Error::system(&e))?;
                 crate::crash::point();
+                // The removal is made durable on the usr side; the trash's own entry in
+                // staging is transient (removed below, or at the next open).
+                self.sync_parents([&vp]);
                 let _ = walk::remove_tree(self.sb.staging(), &trash);
             } else {
                 dir.remove_dir(vp.rel()).map_err(|e| match classify(&e) {
@@ -112,6 +125,7 @@ impl FileSystem {
                     Fail::NotFound => noent(),
                     _ => Error::system(&e),
                 })?;
+                self.sync_parents([&vp]);
             }
             Ok(((), Delta::user(-(bytes as i64), -(entries as i64))))
         });
@@ -141,6 +155,7 @@ impl FileSystem {
                 Fail::NotFound => noent(),
                 _ => Error::system(&e),
             })?;
+            self.sync_parents([&vp]);
             Ok(((), Delta::user(-(size as i64), -1)))
         });
         st.files.settle(watched, dir);
@@ -201,7 +216,8 @@ impl FileSystem {
                 _ => Error::system(&e),
             })?;
             crate::crash::point();
-            self.sync_dir(Area::Usr);
+            // Both directories, when the name moves between two.
+            self.sync_parents([&ovp, &nvp]);
             Ok(((), Delta::user(-(replaced as i64), -(replaced_entries as i64))))
         });
         st.files.settle(watched, dir);

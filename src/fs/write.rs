@@ -8,6 +8,7 @@ use super::fail::{denied_or, write_error};
 use super::fd_table::{Tracking, Watched};
 use super::{FileSystem, State};
 use crate::error::{code, Error, Result};
+use crate::quota::journal::Undo;
 use crate::quota::{self, Delta};
 use crate::sandbox::VPath;
 
@@ -96,6 +97,10 @@ impl FileSystem {
         let before = fmeta.len();
         let mut entry = self.entry(&vp);
         entry.after = Some(before + data.len() as u64);
+        // The appended range's CRC: a cut may keep the new length with some of the new bytes
+        // never written, which only the contents tell apart from a complete append.
+        let end = before + data.len() as u64;
+        entry.undo = Some(Undo { at: before, end, crc: crc32fast::hash(data), old: Vec::new() });
         entry.ino = Some(std::os::unix::fs::MetadataExt::ino(&fmeta));
         debug_assert_eq!(entry.ino, Some(meta.ino()));
         self.journaled(&mut st, vec![entry], false, || {

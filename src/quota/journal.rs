@@ -75,6 +75,8 @@ pub struct Entry {
 /// What a write through an fd overwrote, so that recovery can tell a complete write from a torn
 /// one (the range `at..end` holds bytes whose CRC is `crc`, and the file is at least `end`
 /// long) and put a torn one back (`old` at `at`, and the file cut to the entry's `before`).
+/// An append, or a write that only adds bytes, has one too, with no `old` bytes: a power cut
+/// can keep its length without all of its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Undo {
     pub at: u64,
