@@ -363,16 +363,18 @@ fn async_then_typed_order_shared() {
 
 /// docs/design.md §7 and wxfs.h "fork": in a forked child every function on an inherited handle
 /// answers WXFS_E_FORKED and changes nothing; the parent keeps its lock and its data.
+// fork_test has no AddressSanitizer run: its children fork while the parent's threads are inside
+// the library, and then allocate. That is safe with glibc's malloc, which locks its arenas around
+// fork, but not with gcc 12's ASan allocator, which does not: a child forked while another thread
+// held an allocator lock waits on it forever (seen once in 4 runs, in round 6: a child blocked in
+// `__sanitizer::SizeClassAllocator64::GetFromAllocator` under `realpath`). The shared and static
+// runs cover the library's own fork handling; ASan covers its memory everywhere else.
 fn fork_test_shared() {
     run_c_program("fork_test", Link::Shared, Tool::Plain, ONCE);
 }
 
 fn fork_test_static() {
     run_c_program("fork_test", Link::Static, Tool::Plain, ONCE);
-}
-
-fn asan_fork_test() {
-    run_c_program("fork_test", Link::Shared, Tool::Asan, ONCE);
 }
 
 fn binary_test_shared() {
@@ -612,7 +614,6 @@ fn main() -> std::process::ExitCode {
         Test { name: "async_then_typed_order_shared", needs: vec![], body: async_then_typed_order_shared },
         Test { name: "fork_test_shared", needs: vec![], body: fork_test_shared },
         Test { name: "fork_test_static", needs: vec![], body: fork_test_static },
-        Test { name: "asan_fork_test", needs: vec![], body: asan_fork_test },
         Test { name: "binary_test_shared", needs: vec![], body: binary_test_shared },
         Test { name: "binary_test_static", needs: vec![], body: binary_test_static },
         Test { name: "asan_binary_test", needs: vec![], body: asan_binary_test },
