@@ -9,35 +9,14 @@
 
 mod common;
 
-use std::cell::Cell;
-
 use serde_json::{json, Value};
 use wxfs::storage::ITEM_OVERHEAD;
 use wxfs::{bridge, Config, Session};
 
-thread_local! {
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-}
-
-fn track(delta: i64) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + delta;
-        live.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
 #[global_allocator]
-static ALLOC: common::Counting = common::Counting(track);
+static ALLOC: common::Counting = common::Counting(common::thread_heap::track);
 
-/// The most heap bytes live at once on this thread while `f` runs, above what was live before.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let start = LIVE.with(|l| l.get());
-    PEAK.with(|p| p.set(start));
-    let out = f();
-    (out, (PEAK.with(|p| p.get()) - start).max(0) as u64)
-}
+use common::thread_heap::peak_during;
 
 const TOTAL: u64 = 10 << 20;
 

@@ -178,6 +178,35 @@ impl Drop for Tmpfs {
     }
 }
 
+/// Heap bytes live on each thread, for [`Counting`]: a test binary that measures one thread's
+/// peak installs `#[global_allocator] static A: common::Counting = common::Counting(common::thread_heap::track);`
+/// and asks [`thread_heap::peak_during`].
+pub mod thread_heap {
+    use std::cell::Cell;
+
+    thread_local! {
+        static LIVE: Cell<i64> = const { Cell::new(0) };
+        static PEAK: Cell<i64> = const { Cell::new(0) };
+    }
+
+    /// The allocator's report: this thread's live bytes changed by `delta`.
+    pub fn track(delta: i64) {
+        let _ = LIVE.try_with(|live| {
+            let now = live.get() + delta;
+            live.set(now);
+            let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+        });
+    }
+
+    /// The most heap bytes live at once on this thread while `f` runs, above what was live before.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        let start = LIVE.with(|l| l.get());
+        PEAK.with(|p| p.set(start));
+        let out = f();
+        (out, (PEAK.with(|p| p.get()) - start).max(0) as u64)
+    }
+}
+
 /// A global allocator that forwards to the system's and reports every change of live heap bytes
 /// to its function (a test binary installs it with
 /// `#[global_allocator] static A: common::Counting = common::Counting(track);`).
