@@ -118,6 +118,7 @@ object WxfsNative {
     const val WXFS_E_BUFFER_TOO_SMALL = -10
     const val WXFS_E_QUEUE_FULL = -11
     const val WXFS_E_REENTRANT = -12
+    const val WXFS_E_FORKED = -13
 
     const val WXFS_LOG_ERROR = 1
     const val WXFS_LOG_WARN = 2
@@ -154,6 +155,12 @@ object WxfsNative {
         buffers: Pointer?, buffersLen: SizeT, cb: WxfsCallbackV2?, userdata: Pointer?
     ): Int
 
+    /** As wxfs_invoke_async_v2, with the callback run by whichever thread drains `queue`. */
+    @JvmStatic external fun wxfs_invoke_async_queued(
+        sandbox: Long, queue: Long, api: ByteArray?, apiLen: SizeT, argsJson: ByteArray?, argsLen: SizeT,
+        buffers: Pointer?, buffersLen: SizeT, cb: WxfsCallbackV2?, userdata: Pointer?
+    ): Int
+
     @JvmStatic external fun wxfs_result_free(result: WxfsResult.ByValue)
 
     @JvmStatic external fun wxfs_api_list(sandbox: Long, outJson: WxfsBytes.ByReference?): Int
@@ -170,6 +177,9 @@ object WxfsNative {
     @JvmStatic external fun wxfs_version_number(): Int
 
     @JvmStatic external fun wxfs_abi_version(): Int
+
+    /** Static NUL-terminated English description of a status code, never freed. */
+    @JvmStatic external fun wxfs_status_str(code: Int): Pointer?
 
     @JvmStatic external fun wxfs_log_set(cb: WxfsLogCallback?, userdata: Pointer?, maxLevel: Int): Int
 
@@ -219,6 +229,15 @@ object WxfsNative {
 
     /** The sandbox a wxfs_open config names (its platform included); `bool *out_removed` as above. */
     @JvmStatic external fun wxfs_remove_sandbox_config(configJson: ByteArray?, configLen: SizeT, outRemoved: ByteArray?): Int
+
+    @JvmStatic external fun wxfs_queue_create(outQueue: LongArray?): Int
+
+    @JvmStatic external fun wxfs_queue_fd(queue: Long, outFd: IntArray?): Int
+
+    /** `size_t *out_ran`: NULL, or SIZE_T_SIZE bytes of memory. */
+    @JvmStatic external fun wxfs_queue_drain(queue: Long, max: SizeT, outRan: Pointer?): Int
+
+    @JvmStatic external fun wxfs_queue_close(queue: Long): Int
 
     /** This thread's last error message (the reason of the last failed typed call). */
     @JvmStatic fun lastErrorMessage(): String {
@@ -445,6 +464,64 @@ object Json {
 }
 
 /**
+ * A completion queue (`wxfs_queue_create`): the callbacks of async calls made with it run on the
+ * thread that calls [drain], typically the app's main thread, instead of on a library worker.
+ *
+ * Add [fd] to the thread's loop for readability and call [drain] when it fires. On Android:
+ * `Looper.myQueue().addOnFileDescriptorEventListener(fd, EVENT_INPUT) { _, _ -> queue.drain(); EVENT_INPUT }`
+ * with a `java.io.FileDescriptor` for [fd] (`ParcelFileDescriptor.fromFd` dups it; remove the
+ * listener before [close]). Never read, write or close [fd]: it belongs to the queue.
+ *
+ * Closing drops the completions still waiting: their callbacks are never called. Thread-safe;
+ * drain one queue from one thread to get the callbacks of one thread's calls in issue order.
+ */
+class CompletionQueue : java.io.Closeable {
+    private val handle = AtomicLong(0)
+
+    /** Tickets of calls made on this queue whose callback has not run yet (dropped at close). */
+    internal val tickets: MutableSet<Long> = ConcurrentHashMap.newKeySet()
+
+    /** The file descriptor that is readable exactly while completions wait. */
+    val fd: Int
+
+    init {
+        val out = LongArray(1)
+        Sandbox.check(WxfsNative.wxfs_queue_create(out))
+        handle.set(out[0])
+        val fdOut = IntArray(1)
+        Sandbox.check(WxfsNative.wxfs_queue_fd(out[0], fdOut))
+        fd = fdOut[0]
+    }
+
+    internal fun h(): Long {
+        val v = handle.get()
+        if (v == 0L) throw WxfsException(WxfsNative.WXFS_E_HANDLE, "completion queue is closed")
+        return v
+    }
+
+    /**
+     * Run the waiting callbacks on this thread: at most `max` of them, or with 0 those waiting
+     * when the call began. Returns how many ran.
+     */
+    @JvmOverloads
+    fun drain(max: Long = 0): Long {
+        val ran = Memory(Native.SIZE_T_SIZE.toLong())
+        ran.clear()
+        Sandbox.check(WxfsNative.wxfs_queue_drain(h(), SizeT(max), ran))
+        return if (Native.SIZE_T_SIZE == 8) ran.getLong(0) else ran.getInt(0).toLong() and 0xffffffffL
+    }
+
+    /** Release the queue (wxfs_queue_close once); the callbacks still waiting never run. */
+    override fun close() {
+        val v = handle.getAndSet(0L)
+        if (v == 0L) return
+        WxfsNative.wxfs_queue_close(v)
+        for (t in tickets) Sandbox.forget(t)
+        tickets.clear()
+    }
+}
+
+/**
  * One open sandbox (a user's view of one mini-program's files and storage).
  *
  * Thread-safe: the library serializes per sandbox. Close it when done (use `use {}`); closing is
@@ -480,6 +557,37 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
                     th.uncaughtExceptionHandler?.uncaughtException(th, t)
                 }
             }
+        }
+
+        /** Callbacks of calls made on a CompletionQueue, by ticket, and the queue that holds each. */
+        private val queued = ConcurrentHashMap<Long, Pair<CompletionQueue, (Int, String) -> Unit>>()
+
+        /** The one v2 trampoline of queued calls: it runs on the thread that drains the queue. */
+        private val queuedDispatcher: WxfsCallbackV2 = object : WxfsCallbackV2 {
+            override fun invoke(userdata: Pointer?, code: Int, result: Pointer?) {
+                val ticket = Pointer.nativeValue(userdata)
+                val entry = queued.remove(ticket) ?: return
+                entry.first.tickets.remove(ticket)
+                // `*result` is the library's (freed after this returns): copy its json now.
+                var text = ""
+                if (result != null) {
+                    val data = result.getPointer(0)
+                    val n = if (Native.SIZE_T_SIZE == 8) result.getLong(Native.POINTER_SIZE.toLong())
+                    else result.getInt(Native.POINTER_SIZE.toLong()).toLong() and 0xffffffffL
+                    if (data != null && n > 0L) text = String(data.getByteArray(0, n.toInt()), Charsets.UTF_8)
+                }
+                try {
+                    entry.second(code, text)
+                } catch (t: Throwable) {
+                    // Never unwind into the library (the draining thread's wxfs_queue_drain).
+                    val th = Thread.currentThread()
+                    th.uncaughtExceptionHandler?.uncaughtException(th, t)
+                }
+            }
+        }
+
+        internal fun forget(ticket: Long) {
+            queued.remove(ticket)
         }
 
         init {
@@ -626,6 +734,32 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
         }
         if (code != WxfsNative.WXFS_OK) {
             pending.remove(ticket)
+            check(code)
+        }
+    }
+
+    /**
+     * The bridge with its result delivered through `queue`: `callback(code, resultJson)` runs
+     * exactly once, on the thread that calls `queue.drain()`, unless the queue is closed first.
+     * Callbacks of the calls one thread makes run in the order it made them. Throws (and never
+     * calls back) when the call could not be queued (WXFS_E_QUEUE_FULL while nobody drains).
+     */
+    fun invokeAsync(api: String, argsJson: String, queue: CompletionQueue, callback: (code: Int, resultJson: String) -> Unit) {
+        val a = utf8(api)
+        val j = utf8(argsJson)
+        val ticket = tickets.incrementAndGet()
+        queued[ticket] = Pair(queue, callback)
+        queue.tickets.add(ticket)
+        val code = try {
+            WxfsNative.wxfs_invoke_async_queued(h(), queue.h(), a, len(a), j, len(j), null, SizeT(0), queuedDispatcher, Pointer(ticket))
+        } catch (t: Throwable) {
+            queued.remove(ticket)
+            queue.tickets.remove(ticket)
+            throw t
+        }
+        if (code != WxfsNative.WXFS_OK) {
+            queued.remove(ticket)
+            queue.tickets.remove(ticket)
             check(code)
         }
     }
