@@ -75,6 +75,19 @@ pub fn mount(backing: &Path, at: &Path) -> Result<Mount, Unavailable> {
     Ok(Mount { session: Some(session), shared, at: at.to_path_buf(), backing: backing.to_path_buf() })
 }
 
+/// Whether this machine can mount the file system: a trial mount of an empty directory under
+/// `scratch`, removed again. The tests' harness asks it once, so that a machine without FUSE shows
+/// them as skipped (ignored), never as passed.
+pub fn probe(scratch: &Path) -> Result<(), Unavailable> {
+    let base = scratch.join(format!("powercut-probe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let backing = base.join("backing");
+    std::fs::create_dir_all(&backing).map_err(|e| Unavailable(format!("{}: {e}", backing.display())))?;
+    let result = mount(&backing, &base.join("mnt")).map(drop);
+    let _ = std::fs::remove_dir_all(&base);
+    result
+}
+
 /// [`mount`], or `None` after printing `skipped: <why>` where FUSE is unavailable; under CI (`CI`
 /// set) that is a failure instead.
 pub fn mount_or_skip(backing: &Path, at: &Path) -> Option<Mount> {

@@ -54,8 +54,9 @@
 //! unmounts and rolls the backing directory back to the durable state; a new [`mount`] of it is
 //! the machine after the reboot, on which a check child runs.
 //!
-//! Where `/dev/fuse` is missing or the mount is refused, [`mount_or_skip`] prints
-//! `skipped: <why>` and returns `None`, and panics instead when `CI` is set. The number of cut
+//! Where `/dev/fuse` is missing or the mount is refused, [`probe`] says why, and the tests' harness
+//! reports every test as skipped (`ignored` in cargo's summary, with a `skipped: <why>` line); when
+//! `CI` is set they fail instead. The number of cut
 //! points a test enumerates is bounded by [`cut_points`]: `WXFS_POWERCUT_CUTS` (a number, or
 //! `all`) raises it.
 
@@ -65,5 +66,5 @@ mod fs;
 mod harness;
 mod model;
 
-pub use harness::{child_command, copy_tree, cut_points, mount, mount_or_skip, Mount, Outcome, Unavailable};
+pub use harness::{child_command, copy_tree, cut_points, mount, mount_or_skip, probe, Mount, Outcome, Unavailable};
 pub use model::{CutMode, CutReport, Event};
