@@ -158,7 +158,10 @@ pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenRepor
         // A new sandbox has no journal to lose: that is its creation, not a recovery.
         Some(_) if sandbox.created() => {}
         // An earlier release's journal format upgraded is routine, not a repair.
-        Some(why) if why.starts_with("quota journal format ") => emit(Level::Info, &name, &format!("{journal}: {why}")),
+        // So is the recount after a restart in process durability (docs/design.md §5).
+        Some(why) if why.starts_with("quota journal format ") || why.starts_with("quota recounted ") => {
+            emit(Level::Info, &name, &format!("{journal}: {why}"))
+        }
         Some(why) => emit(Level::Warn, &name, &format!("{journal}: {why}; usage rebuilt from the files")),
         None => {}
     }

@@ -1,7 +1,8 @@
 //! wxfs: the storage layer of a mini-program host runtime (see docs/design.md).
 //!
 //! Layers, from the boundary inward: `ffi` (C ABI) -> `bridge` (api name + JSON) -> `fs`,
-//! `storage`, `quota` -> `sandbox`. Only `ffi` contains `unsafe` (the compiler enforces it).
+//! `storage`, `quota` -> `sandbox`. Only `ffi` and `boot` contain `unsafe`
+//! (the compiler enforces it).
 //!
 //! A Rust host opens a [`Session`] from a [`Config`] and makes every call through
 //! [`bridge::invoke`] (or [`bridge::invoke_bytes`]) with WeChat's api names and JSON arguments,
@@ -14,6 +15,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+// Which boot this is (docs/design.md §5): unsafe only for Apple's sysctlbyname, argued in place.
+pub(crate) mod boot;
 #[deny(unsafe_code)]
 pub mod bridge;
 #[deny(unsafe_code)]

@@ -27,6 +27,7 @@ mod fd_table;
 #[doc(hidden)]
 pub mod read;
 mod recovery;
+mod restart;
 mod saved;
 mod temp;
 mod tree;
@@ -119,6 +120,7 @@ impl FileSystem {
         let mut report = OpenReport::default();
         recovery::finish_staging(&sb, &mut report);
         crate::crash::point();
+        let restart = restart::check(sb.dir(), crate::boot::id(), power);
         let (usage, journal) = match Journal::open(io.clone(), &path, power)? {
             Ok((mut journal, replay)) => {
                 // An append cut short by a crash is rolled back: appends are all or nothing.
@@ -136,6 +138,11 @@ impl FileSystem {
                     let usage = scan(&sb)?;
                     report.rebuilt = Some(format!("quota journal format {} upgraded to {}", replay.format, journal::FORMAT));
                     (usage, Journal::create(io, &path, usage, power)?)
+                } else if let Some(why) = restart.recount {
+                    // A power cut may have kept a different part of the files than of the journal.
+                    let usage = scan(&sb)?;
+                    report.rebuilt = Some(format!("quota recounted from the files: {why}"));
+                    (usage, Journal::create(io, &path, usage, power)?)
                 } else {
                     let mut usage = replay.usage;
                     usage.apply(journal::settle(&replay.pending, |e| measure_entry(&sb, e)));
@@ -152,6 +159,7 @@ impl FileSystem {
                 (usage, Journal::create(io, &path, usage, power)?)
             }
         };
+        restart.record(sb.dir());
         let fs = FileSystem {
             sb,
             protocol,

@@ -33,6 +33,13 @@ use wxfs_powercut::{child_command, copy_tree, cut_points, mount_or_skip, CutMode
 const USER: &str = "u1";
 const APP: &str = "wxpowercut";
 
+/// The boot the workload runs in, and the one after the cut, in which the test process reopens
+/// the sandbox (`wxfs` reads `WXFS_BOOT_ID` in place of the machine's boot identity): a power
+/// cut is a restart, and `process` durability recounts the quota after one (docs/powercut.md,
+/// finding 4).
+pub const BOOT_OF_THE_WORKLOAD: &str = "powercut: the boot of the workload";
+pub const BOOT_AFTER_THE_CUT: &str = "powercut: the boot after the cut";
+
 /// The operation that creates a sandbox: its user has none in the template.
 const NEW_SANDBOX: &str = "open a new sandbox";
 
@@ -419,6 +426,13 @@ fn enumerate(tag: &str, op: &Op, mode: &'static str, promise: Promise) -> Option
     {
         let s = Session::open(config(&template, "setup", durability)).unwrap();
         setup(&s);
+        // The template was written in the workload's boot, not in the one after the cut that
+        // this process plays (`main`): its `process` stamp names the workload's.
+        let stamp = s.sandbox.dir().join("quota.boot");
+        drop(s);
+        if stamp.exists() {
+            fs::write(&stamp, BOOT_OF_THE_WORKLOAD).unwrap();
+        }
     }
     let fresh = || {
         let _ = fs::remove_dir_all(&backing);
@@ -426,7 +440,10 @@ fn enumerate(tag: &str, op: &Op, mode: &'static str, promise: Promise) -> Option
     };
     let workload = |m: &wxfs_powercut::Mount, cut: Option<u64>| {
         let mut cmd = child_command("workload");
-        cmd.env("POWERCUT_ROOT", m.path()).env("POWERCUT_OP", op.name).env("POWERCUT_DURABILITY", mode);
+        cmd.env("POWERCUT_ROOT", m.path())
+            .env("POWERCUT_OP", op.name)
+            .env("POWERCUT_DURABILITY", mode)
+            .env("WXFS_BOOT_ID", BOOT_OF_THE_WORKLOAD);
         m.run(cmd, cut)
     };
     fresh();
@@ -599,8 +616,8 @@ pub fn process_durability_state_is_one_the_design_allows() {
     run_all("process", &ALL, process_promise);
 }
 
-/// Found by this suite: in `process` durability the journal can run ahead of the files.
-// Run only when asked for (`--ignored`): library bug (docs/powercut.md, finding 4): in process durability a power cut can leave the quota journal unequal to the files: the checkpoint written at close is synced (file and directory) while the operations it counts are not, and a cut that keeps some unsynced writes can keep a file's new bytes without the journal record that counts them; open trusts the journal and does not rescan
+/// Found by this suite (docs/powercut.md, finding 4): in `process` durability a power cut could
+/// leave the quota journal unequal to the files, and open trusted it.
 pub fn process_durability_quota_journal_is_exact_after_a_power_cut() {
     run_all("process", &ALL, journal_promise);
 }
