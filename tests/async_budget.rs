@@ -10,25 +10,18 @@
 
 mod common;
 
-use std::ffi::c_void;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::linked::{invoke, invoke_async, last_error, open};
+use common::process_heap::{peak, reset_peak};
 use serde_json::{json, Value};
 use wxfs::ffi;
 
-static LIVE: AtomicI64 = AtomicI64::new(0);
-static PEAK: AtomicI64 = AtomicI64::new(0);
-
-fn track(delta: i64) {
-    let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
 #[global_allocator]
-static ALLOC: common::Counting = common::Counting(track);
+static ALLOC: common::Counting = common::Counting(common::process_heap::track);
 
 const MIB: usize = 1 << 20;
 const BUDGET: usize = 8 * MIB;
@@ -45,54 +38,10 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
     guard
 }
 
-/// Heap bytes live at most since the last call, above what was live then.
-fn reset_peak() -> i64 {
-    let now = LIVE.load(Ordering::Relaxed);
-    PEAK.store(now, Ordering::Relaxed);
-    now
-}
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 4096];
-    let mut n = 0usize;
-    unsafe { ffi::wxfs_last_error_message(buf.as_mut_ptr().cast(), buf.len(), &mut n) };
-    String::from_utf8_lossy(&buf[..n.min(buf.len())]).into_owned()
-}
-
-fn open(tag: &str) -> u64 {
+/// A fresh sandbox with 1 GiB for files.
+fn roomy(tag: &str) -> u64 {
     let root = common::fresh_dir(tag);
-    let text = json!({"root": root, "appId": "wx1", "userId": "u", "limits": {"userFiles": 1u64 << 30}}).to_string();
-    let mut h = 0u64;
-    assert_eq!(unsafe { ffi::wxfs_open(text.as_ptr().cast(), text.len(), &mut h) }, 0, "{}", last_error());
-    h
-}
-
-fn invoke(h: u64, api: &str, args: &str) -> (i32, Value) {
-    let mut out = ffi::wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
-    let code = unsafe { ffi::wxfs_invoke(h, api.as_ptr().cast(), api.len(), args.as_ptr().cast(), args.len(), &mut out) };
-    let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) };
-    let v = serde_json::from_slice(bytes).unwrap();
-    unsafe { ffi::wxfs_bytes_free(out) };
-    (code, v)
-}
-
-type Handler = Box<dyn FnOnce(i32, &[u8]) + Send>;
-
-unsafe extern "C" fn trampoline(ud: *mut c_void, code: i32, result: *const u8, len: usize) {
-    let f = unsafe { Box::from_raw(ud as *mut Handler) };
-    f(code, unsafe { std::slice::from_raw_parts(result, len) });
-}
-
-/// Submit an async call; `args` is borrowed for the call only (the library copies it).
-fn invoke_async(h: u64, api: &str, args: &str, then: impl FnOnce(i32, &[u8]) + Send + 'static) -> i32 {
-    let ud = Box::into_raw(Box::new(Box::new(then) as Handler));
-    let code = unsafe {
-        ffi::wxfs_invoke_async(h, api.as_ptr().cast(), api.len(), args.as_ptr().cast(), args.len(), Some(trampoline), ud.cast())
-    };
-    if code != 0 {
-        drop(unsafe { Box::from_raw(ud) });
-    }
-    code
+    open(&json!({"root": root, "appId": "wx1", "userId": "u", "limits": {"userFiles": 1u64 << 30}})).unwrap()
 }
 
 /// A gate callbacks wait at until the test opens it.
@@ -133,7 +82,7 @@ fn wait_for(count: &AtomicUsize, n: usize, what: &str) {
 #[test]
 fn results_waiting_behind_slow_callbacks_stay_within_the_byte_budget() {
     let _one = setup();
-    let h = open("budget-read");
+    let h = roomy("budget-read");
     let data = base64::engine::general_purpose::STANDARD.encode(vec![7u8; MIB]);
     let write = json!({"filePath": "wxfile://usr/big.bin", "data": data, "encoding": "base64"}).to_string();
     assert_eq!(invoke(h, "writeFileSync", &write).0, 0);
@@ -164,7 +113,7 @@ fn results_waiting_behind_slow_callbacks_stay_within_the_byte_budget() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let peak = (PEAK.load(Ordering::Relaxed) - start) as usize;
+    let peak = (peak() - start) as usize;
     let (code, why) = refused.expect("400 submissions of 1.33 MiB results behind blocked callbacks were all admitted");
     assert_eq!(code, ffi::WXFS_E_QUEUE_FULL);
     assert!(why.contains("WXFS_ASYNC_QUEUE_BYTES"), "{why}");
@@ -185,7 +134,7 @@ fn results_waiting_behind_slow_callbacks_stay_within_the_byte_budget() {
 #[test]
 fn arguments_queued_faster_than_they_run_stay_within_the_byte_budget() {
     let _one = setup();
-    let h = open("budget-write");
+    let h = roomy("budget-write");
     let data = base64::engine::general_purpose::STANDARD.encode(vec![9u8; 3 * MIB / 4]); // 1 MiB of text
     let called = Arc::new(AtomicUsize::new(0));
     let start = reset_peak();
@@ -205,7 +154,7 @@ fn arguments_queued_faster_than_they_run_stay_within_the_byte_budget() {
             }
         }
     }
-    let peak = (PEAK.load(Ordering::Relaxed) - start) as usize;
+    let peak = (peak() - start) as usize;
     let bound = BUDGET + WORKERS * 5 * MIB;
     assert!(peak <= bound, "peak heap {peak} bytes for 300 writes of 1 MiB ({refused} refused); bound {bound}");
     wait_for(&called, admitted.len(), "writes");

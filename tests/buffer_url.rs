@@ -3,70 +3,34 @@
 
 mod common;
 
-use base64::Engine as _;
-use libloading::Library;
+use common::abi::{Bytes, Lib};
+use common::bridge::{b64, buffer};
 use serde_json::{json, Value};
 
-#[repr(C)]
-struct Bytes {
-    data: *mut u8,
-    len: usize,
-}
-
-type ResolveFn = unsafe extern "C" fn(u64, *const u8, usize, *mut Bytes) -> i32;
-type FreeFn = unsafe extern "C" fn(Bytes);
-
-struct Typed {
-    _lib: Library,
-    resolve: ResolveFn,
-    free: FreeFn,
-}
-
-impl Typed {
-    fn load() -> Typed {
-        let path = common::lib_path();
-        // SAFETY: our own library; the types are those of include/wxfs.h.
-        unsafe {
-            let lib = Library::new(path).unwrap();
-            Typed {
-                resolve: *lib.get(b"wxfs_buffer_url_resolve\0").unwrap(),
-                free: *lib.get(b"wxfs_bytes_free\0").unwrap(),
-                _lib: lib,
-            }
+/// `wxfs_buffer_url_resolve`: the bytes, or the code.
+fn resolve_typed(lib: &Lib, h: u64, url: &str) -> Result<Vec<u8>, i32> {
+    let mut out = Bytes::empty();
+    // SAFETY: valid buffers for the call; the result is freed once.
+    unsafe {
+        let rc = (lib.buffer_url_resolve)(h, url.as_ptr(), url.len(), &mut out);
+        if rc != 0 {
+            return Err(rc);
         }
-    }
-
-    fn resolve(&self, h: u64, url: &str) -> Result<Vec<u8>, i32> {
-        let mut out = Bytes { data: std::ptr::null_mut(), len: 0 };
-        // SAFETY: valid buffers for the call; the result is freed once.
-        unsafe {
-            let rc = (self.resolve)(h, url.as_ptr(), url.len(), &mut out);
-            if rc != 0 {
-                return Err(rc);
-            }
-            let v = std::slice::from_raw_parts(out.data, out.len).to_vec();
-            (self.free)(out);
-            Ok(v)
-        }
+        Ok(lib.take(out))
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn create(lib: &common::Lib, h: u64, bytes: &[u8]) -> (i32, Value) {
+fn create(lib: &Lib, h: u64, bytes: &[u8]) -> (i32, Value) {
     lib.invoke(h, "createBufferURL", &json!({"__nativeBuffers__": [{"key": "data", "base64": b64(bytes)}]}))
 }
 
-fn resolve_bridge(lib: &common::Lib, h: u64, url: &str) -> (i32, Value) {
+fn resolve_bridge(lib: &Lib, h: u64, url: &str) -> (i32, Value) {
     lib.invoke(h, "host.resolveBufferURL", &json!({"url": url}))
 }
 
 #[test]
 fn buffer_urls_are_bounded_per_sandbox_freed_on_revoke_and_close() {
-    let lib = common::Lib::load();
-    let typed = Typed::load();
+    let lib = Lib::load();
     let root = common::fresh_dir("buffer-url");
     let cfg = |app: &str| json!({"root": root, "userId": "u", "appId": app, "limits": {"bufferUrls": 100}});
     let h = lib.open(&cfg("wx1")).unwrap();
@@ -80,10 +44,9 @@ fn buffer_urls_are_bounded_per_sandbox_freed_on_revoke_and_close() {
     // The host gets the bytes both ways; another sandbox does not know the URL.
     let (rc, r) = resolve_bridge(&lib, h, &url);
     assert_eq!(rc, 0, "{r}");
-    let e = r["__nativeBuffers__"].as_array().unwrap().iter().find(|e| e["key"] == "data").unwrap();
-    assert_eq!(base64::engine::general_purpose::STANDARD.decode(e["base64"].as_str().unwrap()).unwrap(), [7u8; 60]);
-    assert_eq!(typed.resolve(h, &url).unwrap(), [7u8; 60]);
-    assert_eq!(typed.resolve(other, &url), Err(1300002));
+    assert_eq!(buffer(&r, "data"), [7u8; 60]);
+    assert_eq!(resolve_typed(&lib, h, &url).unwrap(), [7u8; 60]);
+    assert_eq!(resolve_typed(&lib, other, &url), Err(1300002));
     let (rc, r) = resolve_bridge(&lib, other, &url);
     assert_eq!(
         (rc, r["errMsg"].as_str().unwrap()),
@@ -107,12 +70,12 @@ fn buffer_urls_are_bounded_per_sandbox_freed_on_revoke_and_close() {
 
     // Revoke frees the bytes (and the bound); revoking again, or a URL never made, is a no-op.
     assert_eq!(lib.invoke(h, "revokeBufferURL", &json!({"url": url})).0, 0);
-    assert_eq!(typed.resolve(h, &url), Err(1300002));
+    assert_eq!(resolve_typed(&lib, h, &url), Err(1300002));
     assert_eq!(lib.invoke(h, "revokeBufferURL", &json!({"url": url})).0, 0);
     assert_eq!(lib.invoke(h, "revokeBufferURL", &json!({"url": "wxblob://nothing"})).0, 0);
     let (rc, r) = create(&lib, h, &[4u8; 60]);
     assert_eq!(rc, 0, "{r}");
-    assert_eq!(typed.resolve(h, &second).unwrap(), [2u8; 40]);
+    assert_eq!(resolve_typed(&lib, h, &second).unwrap(), [2u8; 40]);
 
     // Arguments: no buffer is a parameter error; there is no Sync twin.
     let (rc, r) = lib.invoke(h, "createBufferURL", &json!({}));
@@ -125,7 +88,7 @@ fn buffer_urls_are_bounded_per_sandbox_freed_on_revoke_and_close() {
     // Close frees them: a reopened sandbox resolves none, and has its whole bound again.
     assert_eq!(lib.close(h), 0);
     let h = lib.open(&cfg("wx1")).unwrap();
-    assert_eq!(typed.resolve(h, &second), Err(1300002));
+    assert_eq!(resolve_typed(&lib, h, &second), Err(1300002));
     assert_eq!(create(&lib, h, &[5u8; 100]).0, 0);
     assert_eq!(lib.close(h), 0);
     assert_eq!(lib.close(other), 0);

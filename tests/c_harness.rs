@@ -13,11 +13,12 @@
 
 mod common;
 
+use common::command::{run_bounded, work_dir};
+use common::repo_dir;
 use common::skip::{self, Test};
-use common::{build_dir, repo_dir};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const WARNINGS: &[&str] = &["-Wall", "-Wextra", "-Wpedantic", "-Werror"];
 /// A program that has not finished by then is reported as hung.
@@ -38,14 +39,6 @@ enum Tool {
     Asan,
     /// Built plainly against the shared library and run under valgrind's memcheck.
     Valgrind,
-}
-
-/// A fresh, empty directory for one test under `target/<profile>/c-harness/`.
-fn work_dir(name: &str) -> PathBuf {
-    let d = build_dir().join("c-harness").join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
-    d
 }
 
 fn tool(var: &str, default: &str) -> String {
@@ -148,49 +141,6 @@ fn build_program(program: &str, link: Link, tool_: Tool, dir: &Path) -> PathBuf 
     bin
 }
 
-/// Run a command, killing it after RUN_TIMEOUT.
-fn run(mut cmd: Command) -> Output {
-    let shown = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    // Drain the pipes while waiting: valgrind and the sanitizers can write more than a pipe holds.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut so, &mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut se, &mut v);
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = t_out.join().unwrap();
-            let stderr = t_err.join().unwrap();
-            panic!(
-                "{shown} did not finish within {RUN_TIMEOUT:?}\n--- stdout\n{}\n--- stderr\n{}",
-                String::from_utf8_lossy(&stdout),
-                String::from_utf8_lossy(&stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
-}
-
 /// How a program is run.
 enum Runs<'a> {
     /// No arguments.
@@ -220,7 +170,7 @@ fn run_c_program(program: &str, link: Link, tool_: Tool, runs: Runs) {
         _ => format!("{program}-{tool_:?}"),
     }
     .to_lowercase();
-    let dir = work_dir(&name);
+    let dir = work_dir("c-harness", &name);
     let bin = build_program(program, link, tool_, &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
@@ -236,7 +186,7 @@ fn run_c_program(program: &str, link: Link, tool_: Tool, runs: Runs) {
             .collect(),
     };
     for args in &arg_lists {
-        let cmd = match tool_ {
+        let mut cmd = match tool_ {
             Tool::Plain => {
                 let mut c = Command::new(&bin);
                 c.args(args);
@@ -269,7 +219,7 @@ fn run_c_program(program: &str, link: Link, tool_: Tool, runs: Runs) {
                 c
             }
         };
-        let out = run(cmd);
+        let out = run_bounded(&mut cmd, RUN_TIMEOUT);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let why = if out.status.code() == Some(99) && tool_ == Tool::Valgrind {

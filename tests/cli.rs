@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use common::crash::tear_storage_log;
 use serde_json::json;
 use wxfs::{bridge, Config, Session};
 
@@ -19,29 +20,29 @@ fn wxfs(args: &[&str]) -> Output {
     Command::new(CLI).args(args).stdin(Stdio::null()).output().unwrap()
 }
 
-fn text(b: &[u8]) -> String {
+fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 #[track_caller]
 fn expect(out: &Output, code: i32) -> (String, String) {
-    let (o, e) = (text(&out.stdout), text(&out.stderr));
+    let (o, e) = (lossy(&out.stdout), lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(code), "--- stdout\n{o}\n--- stderr\n{e}");
     (o, e)
 }
 
 /// Every file and directory under `dir`, relative, sorted.
-fn tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+fn paths_under(dir: &Path) -> Vec<String> {
+    fn visit(base: &Path, d: &Path, out: &mut Vec<String>) {
         for e in std::fs::read_dir(d).unwrap().flatten() {
             out.push(e.path().strip_prefix(base).unwrap().display().to_string());
             if e.file_type().unwrap().is_dir() {
-                walk(base, &e.path(), out);
+                visit(base, &e.path(), out);
             }
         }
     }
     let mut out = Vec::new();
-    walk(dir, dir, &mut out);
+    visit(dir, dir, &mut out);
     out.sort();
     out
 }
@@ -104,7 +105,7 @@ fn a_wrong_command_line_is_named_with_exit_2_and_runs_nothing() {
         assert!(err.contains(why), "{args:?}: stderr lacks {why:?}:\n{err}");
         assert_eq!(out, "", "{args:?}");
     }
-    assert!(tree(&root).is_empty(), "{:?}", tree(&root));
+    assert!(paths_under(&root).is_empty(), "{:?}", paths_under(&root));
 }
 
 #[test]
@@ -139,7 +140,7 @@ fn inspection_names_a_missing_root_user_or_app_and_creates_nothing() {
     let s1 = Session::open(Config::new(&root, "u1", "wx1")).unwrap();
     assert_eq!(bridge::invoke(&s1, "setStorageSync", r#"{"key":"k","data":"v"}"#).0, 0);
     drop(s1);
-    let before = tree(&root);
+    let before = paths_under(&root);
     let r = s(&root);
     let no_user = format!("wxfs: no user \"u2\" under {r} (users there: \"u1\")");
     let no_app = format!("wxfs: user \"u1\" has no mini-program \"wx2\" under {r} (theirs: \"wx1\")");
@@ -157,7 +158,7 @@ fn inspection_names_a_missing_root_user_or_app_and_creates_nothing() {
         let (out, err) = expect(&wxfs(&args), 1);
         assert_eq!(err, format!("{want}\n"), "{args:?}");
         assert_eq!(out, "", "{args:?}");
-        assert_eq!(tree(&root), before, "{args:?} changed the root");
+        assert_eq!(paths_under(&root), before, "{args:?} changed the root");
     }
     // Reading an existing sandbox changes nothing either (not even its last-use time).
     let last_use = std::fs::metadata(root.join("u1/wx1/LAST_USE")).unwrap().modified().unwrap();
@@ -169,7 +170,7 @@ fn inspection_names_a_missing_root_user_or_app_and_creates_nothing() {
     );
     let (_, err) = expect(&wxfs(&["storage", r, "u1", "wx1", "get", "nope"]), 1);
     assert_eq!(err, "wxfs: no key \"nope\" in the storage of u1/wx1\n");
-    assert_eq!(tree(&root), before);
+    assert_eq!(paths_under(&root), before);
     assert_eq!(std::fs::metadata(root.join("u1/wx1/LAST_USE")).unwrap().modified().unwrap(), last_use);
 
     // Creating takes the flag.
@@ -244,7 +245,7 @@ impl Drop for Holder {
     }
 }
 
-fn hold(root: &Path) -> Holder {
+fn hold_in_child(root: &Path) -> Holder {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "hold_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("WXFS_CLI_HOLD_ROOT", root)
@@ -261,7 +262,7 @@ fn hold(root: &Path) -> Holder {
 fn ls_and_storage_read_a_sandbox_another_process_holds_and_invoke_says_how() {
     let root = common::fresh_dir("cli-held");
     let r = s(&root);
-    let _holder = hold(&root);
+    let _holder = hold_in_child(&root);
     let lock = root.join("u1/wx1/LOCK");
 
     let (out, _) = expect(&wxfs(&["ls", r]), 0);
@@ -318,16 +319,6 @@ fn invoke_reports_the_recovery_its_open_did() {
     let (_, err) = expect(&wxfs(&["invoke", s(&root), "u1", "wx1", "getStorageInfoSync"]), 0);
     assert_eq!(err, "wxfs: warn: u1/wx1: u1/wx1/kv: storage log: 5 bytes after the last whole record cut (1 records kept)\n");
     let _ = std::fs::remove_dir_all(root);
-}
-
-/// What a power cut can leave in the storage log: `garbage` where the next record would start (the
-/// log is followed by a preallocated zero tail, so the end of the log is after its last non-zero
-/// byte, never inside the 8-byte header).
-fn tear_storage_log(log: &std::path::Path, garbage: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let bytes = std::fs::read(log).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(8);
-    std::fs::OpenOptions::new().write(true).open(log).unwrap().write_all_at(garbage, end as u64).unwrap();
 }
 
 /// Encrypted storage items are counted by the inspector, and neither their names nor values shown.

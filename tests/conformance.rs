@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use common::Lib;
+use common::abi::Lib;
 use serde_json::{json, Map, Value};
 
 fn cases_path() -> std::path::PathBuf {

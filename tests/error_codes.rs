@@ -9,12 +9,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use common::bridge::session;
 use serde_json::{json, Value};
 use wxfs::fs::{Durability, FileSystem};
 use wxfs::io::{LogFile, LogIo, StdIo};
 use wxfs::quota::Limits;
 use wxfs::sandbox::{Protocol, Sandbox};
-use wxfs::{bridge, Config, Session};
+use wxfs::{bridge, Session};
 
 /// The quota journal's I/O, failing every append with EIO while `broken` is set: a disk that
 /// reports a read/write error.
@@ -88,11 +89,7 @@ fn an_input_output_error_is_1300005() {
     fs.write_file("wxfile://usr/a", b"after").unwrap();
 }
 
-fn session(tag: &str) -> Arc<Session> {
-    Session::open(Config::new(common::fresh_dir(tag), "u", "wx1")).unwrap()
-}
-
-fn call(s: &Session, api: &str, args: Value) -> (i32, String) {
+fn code_and_msg(s: &Session, api: &str, args: Value) -> (i32, String) {
     let (c, r) = bridge::invoke(s, api, &args.to_string());
     (c, r["errMsg"].as_str().unwrap().to_string())
 }
@@ -100,13 +97,13 @@ fn call(s: &Session, api: &str, args: Value) -> (i32, String) {
 #[test]
 fn get_file_info_of_a_directory_is_1300021() {
     let s = session("eisdir");
-    assert_eq!(call(&s, "mkdirSync", json!({"dirPath": "wxfile://usr/d"})).0, 0);
+    assert_eq!(code_and_msg(&s, "mkdirSync", json!({"dirPath": "wxfile://usr/d"})).0, 0);
     assert_eq!(
-        call(&s, "getFileInfo", json!({"filePath": "wxfile://usr/d"})),
+        code_and_msg(&s, "getFileInfo", json!({"filePath": "wxfile://usr/d"})),
         (1300021, "getFileInfo:fail Is a directory".into())
     );
     assert_eq!(
-        call(&s, "getFileInfo", json!({"filePath": "wxfile://usr/none"})),
+        code_and_msg(&s, "getFileInfo", json!({"filePath": "wxfile://usr/none"})),
         (1300002, "getFileInfo:fail file not exist".into())
     );
 }
@@ -123,12 +120,19 @@ fn a_write_of_nothing_is_1301002() {
         json!({"fd": fd, "__nativeBuffers__": [{"key": "data", "base64": ""}]}),
         json!({"fd": fd, "__nativeBuffers__": [{"key": "data", "base64": "YWJj"}], "length": 0}),
     ] {
-        assert_eq!(call(&s, "writeSync", args.clone()), (1301002, "writeSync:fail data to write is empty".into()), "{args}");
-        assert_eq!(call(&s, "write", args), (1301002, "write:fail data to write is empty".into()));
+        assert_eq!(
+            code_and_msg(&s, "writeSync", args.clone()),
+            (1301002, "writeSync:fail data to write is empty".into()),
+            "{args}"
+        );
+        assert_eq!(code_and_msg(&s, "write", args), (1301002, "write:fail data to write is empty".into()));
     }
     // A bad fd is reported first.
-    assert_eq!(call(&s, "writeSync", json!({"fd": "99", "data": ""})), (1300009, "writeSync:fail bad file descriptor".into()));
-    assert_eq!(call(&s, "writeSync", json!({"fd": fd, "data": "x"})).0, 0);
+    assert_eq!(
+        code_and_msg(&s, "writeSync", json!({"fd": "99", "data": ""})),
+        (1300009, "writeSync:fail bad file descriptor".into())
+    );
+    assert_eq!(code_and_msg(&s, "writeSync", json!({"fd": fd, "data": "x"})).0, 0);
     // writeFile of nothing makes an empty file, as mini-programs rely on.
-    assert_eq!(call(&s, "writeFileSync", json!({"filePath": "wxfile://usr/empty", "data": ""})).0, 0);
+    assert_eq!(code_and_msg(&s, "writeFileSync", json!({"filePath": "wxfile://usr/empty", "data": ""})).0, 0);
 }

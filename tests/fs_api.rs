@@ -3,12 +3,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 
-use base64::Engine as _;
+use common::bridge::{b64, buffer, call, fails, succeeds, write_bytes_args};
+use common::zip::zip_of;
 use serde_json::{json, Value};
-use wxfs::{bridge, Config, Session};
+use wxfs::{Config, Session};
 
 fn session_with(tag: &str, f: impl FnOnce(&mut Config)) -> (Arc<Session>, std::path::PathBuf) {
     let base = common::fresh_dir(tag);
@@ -21,47 +21,20 @@ fn session_with(tag: &str, f: impl FnOnce(&mut Config)) -> (Arc<Session>, std::p
     (Session::open(cfg).unwrap(), base)
 }
 
-fn session(tag: &str) -> Arc<Session> {
+/// A fresh sandbox whose package holds `data/c.json`.
+fn with_package(tag: &str) -> Arc<Session> {
     session_with(tag, |_| {}).0
 }
 
-fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
-    bridge::invoke(s, api, &args.to_string())
-}
-
-fn ok(s: &Session, api: &str, args: Value) -> Value {
-    let (c, r) = call(s, api, args);
-    assert_eq!(c, 0, "{api}: {r}");
-    assert_eq!(r["errMsg"], format!("{api}:ok"));
-    r
-}
-
-/// Fails with exactly this errMsg and errCode.
-fn fails(s: &Session, api: &str, args: Value, msg: &str, code: i64) {
-    let (c, r) = call(s, api, args);
-    assert_eq!(r["errMsg"], msg, "{api}: {r}");
-    assert_eq!(r["errCode"], code, "{api}: {r}");
-    assert_eq!(c as i64, code);
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn buffer(r: &Value, key: &str) -> Vec<u8> {
-    let e = r["__nativeBuffers__"].as_array().unwrap().iter().find(|e| e["key"] == key).unwrap();
-    base64::engine::general_purpose::STANDARD.decode(e["base64"].as_str().unwrap()).unwrap()
-}
-
 fn write(s: &Session, path: &str, data: &str) {
-    ok(s, "writeFileSync", json!({"filePath": path, "data": data}));
+    succeeds(s, "writeFileSync", json!({"filePath": path, "data": data}));
 }
 
 #[test]
 fn documented_errmsgs_byte_for_byte() {
-    let s = session("errmsg");
+    let s = with_package("errmsg");
     write(&s, "wxfile://usr/f.txt", "x");
-    ok(s.as_ref(), "mkdirSync", json!({"dirPath": "wxfile://usr/d"}));
+    succeeds(s.as_ref(), "mkdirSync", json!({"dirPath": "wxfile://usr/d"}));
     let m = "wxfile://usr/missing";
     fails(&s, "access", json!({"path": m}), "access:fail no such file or directory wxfile://usr/missing", 1300002);
     fails(
@@ -119,7 +92,7 @@ fn documented_errmsgs_byte_for_byte() {
     write(&s, "wxfile://usr/d/in", "1");
     fails(&s, "rmdir", json!({"dirPath": "wxfile://usr/d"}), "rmdir:fail directory not empty", 1300066);
     fails(&s, "saveFile", json!({"tempFilePath": "wxfile://tmp_nope"}), "saveFile:fail tempFilePath file not exist", 1301112);
-    let t = ok(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
+    let t = succeeds(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
     fails(
         &s,
         "saveFile",
@@ -240,7 +213,7 @@ fn refused_writes_change_nothing_on_disk() {
         assert_eq!(r["errMsg"], format!("{api}:fail the maximum size of the file storage limit is exceeded"));
         assert_eq!(listing(), before, "{api} changed usr");
     }
-    let fd = ok(&s, "openSync", json!({"filePath": "wxfile://usr/a", "flag": "r+"}))["fd"].as_str().unwrap().to_string();
+    let fd = succeeds(&s, "openSync", json!({"filePath": "wxfile://usr/a", "flag": "r+"}))["fd"].as_str().unwrap().to_string();
     let (c, _) = call(&s, "writeSync", json!({"fd": fd, "data": "z".repeat(41), "position": 60}));
     assert_eq!(c, 1300202);
     let (c, _) = call(&s, "ftruncateSync", json!({"fd": fd, "length": 500}));
@@ -253,10 +226,11 @@ fn refused_writes_change_nothing_on_disk() {
 
 #[test]
 fn open_flags_follow_node() {
-    let s = session("flags");
+    let s = with_package("flags");
     let p = "wxfile://usr/f";
     let open = |flag: &str| call(&s, "openSync", json!({"filePath": p, "flag": flag}));
-    let read_all = || ok(&s, "readFileSync", json!({"filePath": p, "encoding": "utf8"}))["data"].as_str().unwrap().to_string();
+    let read_all =
+        || succeeds(&s, "readFileSync", json!({"filePath": p, "encoding": "utf8"}))["data"].as_str().unwrap().to_string();
     let wr = |fd: &str, d: &str| call(&s, "writeSync", json!({"fd": fd, "data": d}));
     // a: create and append
     let (_, r) = open("a");
@@ -282,7 +256,7 @@ fn open_flags_follow_node() {
     assert_eq!(read_all(), "");
     let fd = open("w+").1["fd"].as_str().unwrap().to_string();
     assert_eq!(wr(&fd, "hello").0, 0);
-    let r = ok(
+    let r = succeeds(
         &s,
         "readSync",
         json!({"fd": fd, "length": 5, "position": 0, "__nativeBuffers__": [{"key": "arrayBuffer", "base64": b64(&[0; 5])}]}),
@@ -300,25 +274,25 @@ fn open_flags_follow_node() {
     // write flags in a read-only area
     let (c, r) = call(&s, "openSync", json!({"filePath": "/data/c.json", "flag": "w"}));
     assert_eq!((c, r["errMsg"].as_str().unwrap()), (1302004, "openSync:fail permission denied when open using flag"));
-    let fd = ok(&s, "openSync", json!({"filePath": "/data/c.json"}))["fd"].as_str().unwrap().to_string();
+    let fd = succeeds(&s, "openSync", json!({"filePath": "/data/c.json"}))["fd"].as_str().unwrap().to_string();
     assert_eq!(wr(&fd, "x").0, 1302001);
 }
 
 #[test]
 fn read_and_write_positions_and_buffers() {
-    let s = session("rw");
+    let s = with_package("rw");
     write(&s, "wxfile://usr/f", "0123456789");
-    let fd = ok(&s, "openSync", json!({"filePath": "wxfile://usr/f", "flag": "r+"}))["fd"].as_str().unwrap().to_string();
+    let fd = succeeds(&s, "openSync", json!({"filePath": "wxfile://usr/f", "flag": "r+"}))["fd"].as_str().unwrap().to_string();
     let buf = |n: usize| json!([{"key": "arrayBuffer", "base64": b64(&vec![b'.'; n])}]);
     // The pointer advances only for reads without a position.
-    let r = ok(&s, "readSync", json!({"fd": fd, "offset": 1, "length": 3, "__nativeBuffers__": buf(6)}));
+    let r = succeeds(&s, "readSync", json!({"fd": fd, "offset": 1, "length": 3, "__nativeBuffers__": buf(6)}));
     assert_eq!((r["bytesRead"].as_u64(), buffer(&r, "arrayBuffer")), (Some(3), b".012..".to_vec()));
-    let r = ok(&s, "readSync", json!({"fd": fd, "length": 2, "position": 8, "__nativeBuffers__": buf(2)}));
+    let r = succeeds(&s, "readSync", json!({"fd": fd, "length": 2, "position": 8, "__nativeBuffers__": buf(2)}));
     assert_eq!(buffer(&r, "arrayBuffer"), b"89");
-    let r = ok(&s, "readSync", json!({"fd": fd, "length": 2, "__nativeBuffers__": buf(2)}));
+    let r = succeeds(&s, "readSync", json!({"fd": fd, "length": 2, "__nativeBuffers__": buf(2)}));
     assert_eq!(buffer(&r, "arrayBuffer"), b"34");
     // Past the end: fewer bytes.
-    let r = ok(&s, "readSync", json!({"fd": fd, "length": 4, "position": 8, "__nativeBuffers__": buf(4)}));
+    let r = succeeds(&s, "readSync", json!({"fd": fd, "length": 4, "position": 8, "__nativeBuffers__": buf(4)}));
     assert_eq!((r["bytesRead"].as_u64(), buffer(&r, "arrayBuffer")), (Some(2), b"89..".to_vec()));
     // Range errors.
     let (c, r) = call(&s, "readSync", json!({"fd": fd, "offset": 7, "length": 1, "__nativeBuffers__": buf(6)}));
@@ -328,21 +302,21 @@ fn read_and_write_positions_and_buffers() {
     let (c, _) = call(&s, "readSync", json!({"fd": fd, "length": 1}));
     assert_eq!(c, 1302005);
     // write: ArrayBuffer with offset/length, at a position; strings in an encoding.
-    let r = ok(
+    let r = succeeds(
         &s,
         "writeSync",
         json!({"fd": fd, "offset": 1, "length": 2, "position": 0, "__nativeBuffers__": [{"key": "data", "base64": b64(b"abcd")}]}),
     );
     assert_eq!(r["bytesWritten"], 2);
-    let r = ok(&s, "writeSync", json!({"fd": fd, "data": "4142", "encoding": "hex", "position": 10}));
+    let r = succeeds(&s, "writeSync", json!({"fd": fd, "data": "4142", "encoding": "hex", "position": 10}));
     assert_eq!(r["bytesWritten"], 2);
-    assert_eq!(ok(&s, "readFileSync", json!({"filePath": "wxfile://usr/f", "encoding": "utf8"}))["data"], "bc23456789AB");
-    let st = ok(&s, "fstatSync", json!({"fd": fd}));
+    assert_eq!(succeeds(&s, "readFileSync", json!({"filePath": "wxfile://usr/f", "encoding": "utf8"}))["data"], "bc23456789AB");
+    let st = succeeds(&s, "fstatSync", json!({"fd": fd}));
     assert_eq!(st["stats"]["size"], 12);
-    ok(&s, "ftruncateSync", json!({"fd": fd, "length": 3}));
-    assert_eq!(ok(&s, "readFileSync", json!({"filePath": "wxfile://usr/f", "encoding": "utf8"}))["data"], "bc2");
+    succeeds(&s, "ftruncateSync", json!({"fd": fd, "length": 3}));
+    assert_eq!(succeeds(&s, "readFileSync", json!({"filePath": "wxfile://usr/f", "encoding": "utf8"}))["data"], "bc2");
     assert_eq!(s.fs.usage().user, 3);
-    ok(&s, "closeSync", json!({"fd": fd}));
+    succeeds(&s, "closeSync", json!({"fd": fd}));
     assert_eq!(call(&s, "closeSync", json!({"fd": fd})).0, 1300009);
 }
 
@@ -350,17 +324,17 @@ fn read_and_write_positions_and_buffers() {
 fn fd_limit_is_enforced() {
     let (s, _) = session_with("fdlimit", |c| c.limits.open_files = 2);
     write(&s, "wxfile://usr/f", "x");
-    let a = ok(&s, "openSync", json!({"filePath": "wxfile://usr/f"}))["fd"].as_str().unwrap().to_string();
-    ok(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
+    let a = succeeds(&s, "openSync", json!({"filePath": "wxfile://usr/f"}))["fd"].as_str().unwrap().to_string();
+    succeeds(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
     let (c, r) = call(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
     assert_eq!((c, r["errMsg"].as_str().unwrap()), (1302002, "openSync:fail excced max concurrent fd limit"));
-    ok(&s, "closeSync", json!({"fd": a}));
-    ok(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
+    succeeds(&s, "closeSync", json!({"fd": a}));
+    succeeds(&s, "openSync", json!({"filePath": "wxfile://usr/f"}));
 }
 
 #[test]
 fn every_encoding_round_trips() {
-    let s = session("enc");
+    let s = with_package("enc");
     let text = "Hé€!";
     for enc in ["utf8", "utf-8", "ucs2", "ucs-2", "utf16le", "utf-16le", "latin1", "binary", "ascii", "hex", "base64"] {
         let p = format!("wxfile://usr/{enc}");
@@ -370,8 +344,8 @@ fn every_encoding_round_trips() {
             "latin1" | "binary" | "ascii" => "Hé".to_string(),
             _ => text.to_string(),
         };
-        ok(&s, "writeFileSync", json!({"filePath": p, "data": input, "encoding": enc}));
-        let back = ok(&s, "readFileSync", json!({"filePath": p, "encoding": enc}))["data"].as_str().unwrap().to_string();
+        succeeds(&s, "writeFileSync", json!({"filePath": p, "data": input, "encoding": enc}));
+        let back = succeeds(&s, "readFileSync", json!({"filePath": p, "encoding": enc}))["data"].as_str().unwrap().to_string();
         // ascii keeps the low 7 bits: é (0xe9) reads back as i (0x69).
         let expect = if enc == "ascii" { "Hi".to_string() } else { input.clone() };
         assert_eq!(back, expect, "{enc}");
@@ -396,30 +370,16 @@ fn read_file_ranges_and_limit() {
     assert_eq!(rd(json!({"filePath": "wxfile://usr/d", "position": 2})).0, 0);
 }
 
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        if name.ends_with('/') {
-            w.add_directory(*name, opts).unwrap();
-        } else {
-            w.start_file(*name, opts).unwrap();
-            w.write_all(data).unwrap();
-        }
-    }
-    w.finish().unwrap().into_inner()
-}
-
-fn put_zip(s: &Session, path: &str, bytes: &[u8]) {
-    ok(s, "writeFileSync", json!({"filePath": path, "__nativeBuffers__": [{"key": "data", "base64": b64(bytes)}]}));
-}
-
 #[test]
 fn unzip_is_all_or_nothing() {
     let (s, _) = session_with("zip", |c| c.limits.user_files = 4 * 1024 * 1024);
     let usr = s.sandbox.dir().join("usr");
-    put_zip(&s, "wxfile://usr/good.zip", &zip_of(&[("a.txt", b"alpha"), ("d/", b""), ("d/e/b.txt", b"beta")]));
-    ok(&s, "unzip", json!({"zipFilePath": "wxfile://usr/good.zip", "targetPath": "wxfile://usr/out"}));
+    succeeds(
+        &s,
+        "writeFileSync",
+        write_bytes_args("wxfile://usr/good.zip", &zip_of(&[("a.txt", b"alpha"), ("d/", b""), ("d/e/b.txt", b"beta")])),
+    );
+    succeeds(&s, "unzip", json!({"zipFilePath": "wxfile://usr/good.zip", "targetPath": "wxfile://usr/out"}));
     assert_eq!(std::fs::read(usr.join("out/d/e/b.txt")).unwrap(), b"beta");
     let used = s.fs.usage().user;
     for (name, bad) in [
@@ -428,7 +388,7 @@ fn unzip_is_all_or_nothing() {
         ("bomb", zip_of(&[("ok.txt", b"1"), ("zeros", &vec![0u8; 8 * 1024 * 1024])])),
     ] {
         let p = format!("wxfile://usr/{name}.zip");
-        put_zip(&s, &p, &bad);
+        succeeds(&s, "writeFileSync", write_bytes_args(&p, &bad));
         let before = s.fs.usage().user;
         let (c, r) = call(&s, "unzip", json!({"zipFilePath": p, "targetPath": "wxfile://usr/x"}));
         assert_ne!(c, 0, "{name}: {r}");
@@ -442,18 +402,18 @@ fn unzip_is_all_or_nothing() {
     }
     assert!(!s.sandbox.dir().join("escape.txt").exists());
     assert!(used > 0);
-    put_zip(&s, "wxfile://usr/junk.zip", b"not a zip at all");
+    succeeds(&s, "writeFileSync", write_bytes_args("wxfile://usr/junk.zip", b"not a zip at all"));
     let (c, r) = call(&s, "unzip", json!({"zipFilePath": "wxfile://usr/junk.zip", "targetPath": "wxfile://usr/x"}));
     assert_eq!((c, r["errMsg"].as_str().unwrap()), (1301102, "unzip:fail unzip open file fail"));
 }
 
 #[test]
 fn read_zip_entry_all_and_ranges() {
-    let s = session("zipentry");
-    put_zip(&s, "wxfile://usr/p.zip", &zip_of(&[("a.txt", b"alpha"), ("b.bin", &[1, 2, 3])]));
-    let r = ok(&s, "readZipEntry", json!({"filePath": "wxfile://usr/p.zip", "entries": "all", "encoding": "utf8"}));
+    let s = with_package("zipentry");
+    succeeds(&s, "writeFileSync", write_bytes_args("wxfile://usr/p.zip", &zip_of(&[("a.txt", b"alpha"), ("b.bin", &[1, 2, 3])])));
+    let r = succeeds(&s, "readZipEntry", json!({"filePath": "wxfile://usr/p.zip", "entries": "all", "encoding": "utf8"}));
     assert_eq!(r["entries"]["a.txt"], json!({"data": "alpha", "errMsg": "readZipEntry:ok"}));
-    let r = ok(
+    let r = succeeds(
         &s,
         "readZipEntry",
         json!({"filePath": "wxfile://usr/p.zip", "entries": [
@@ -467,66 +427,68 @@ fn read_zip_entry_all_and_ranges() {
 
 #[test]
 fn stat_recursive_lists_parents_before_children() {
-    let s = session("stat");
-    ok(&s, "mkdirSync", json!({"dirPath": "wxfile://usr/r/b/c", "recursive": true}));
+    let s = with_package("stat");
+    succeeds(&s, "mkdirSync", json!({"dirPath": "wxfile://usr/r/b/c", "recursive": true}));
     write(&s, "wxfile://usr/r/a.txt", "1");
     write(&s, "wxfile://usr/r/b/c/z.txt", "22");
-    let r = ok(&s, "statSync", json!({"path": "wxfile://usr/r", "recursive": true}));
+    let r = succeeds(&s, "statSync", json!({"path": "wxfile://usr/r", "recursive": true}));
     let paths: Vec<&str> = r["stats"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["/", "/a.txt", "/b", "/b/c", "/b/c/z.txt"]);
     assert_eq!(r["stats"][4]["stats"]["size"], 2);
-    let one = ok(&s, "statSync", json!({"path": "wxfile://usr/r/a.txt", "recursive": true}));
+    let one = succeeds(&s, "statSync", json!({"path": "wxfile://usr/r/a.txt", "recursive": true}));
     assert!(one["stats"].is_object());
 }
 
 #[test]
 fn saved_files_legacy_apis_and_http_protocol() {
     let (s, _) = session_with("saved", |c| c.protocol = wxfs::sandbox::Protocol::Http);
-    let t =
-        ok(&s, "host.createTempFile", json!({"data": "pdf!", "extension": "pdf"}))["tempFilePath"].as_str().unwrap().to_string();
+    let t = succeeds(&s, "host.createTempFile", json!({"data": "pdf!", "extension": "pdf"}))["tempFilePath"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(t.starts_with("http://tmp/") && t.ends_with(".pdf"), "{t}");
-    let saved = ok(&s, "saveFile", json!({"tempFilePath": t}))["savedFilePath"].as_str().unwrap().to_string();
+    let saved = succeeds(&s, "saveFile", json!({"tempFilePath": t}))["savedFilePath"].as_str().unwrap().to_string();
     assert!(saved.starts_with("http://store/") && saved.ends_with(".pdf"), "{saved}");
-    let info = ok(&s, "getSavedFileInfo", json!({"filePath": saved}));
+    let info = succeeds(&s, "getSavedFileInfo", json!({"filePath": saved}));
     assert_eq!(info["size"], 4);
-    let list = ok(&s, "getSavedFileList", json!({}));
+    let list = succeeds(&s, "getSavedFileList", json!({}));
     assert_eq!(list["fileList"][0]["filePath"], saved.as_str());
     // wxfile:// spelling of the same file is accepted on input.
     let wx = saved.replace("http://store/", "wxfile://store_");
-    assert_eq!(ok(&s, "readFileSync", json!({"filePath": wx, "encoding": "utf8"}))["data"], "pdf!");
-    let d = ok(&s, "getFileInfo", json!({"filePath": saved, "digestAlgorithm": "sha256"}));
+    assert_eq!(succeeds(&s, "readFileSync", json!({"filePath": wx, "encoding": "utf8"}))["data"], "pdf!");
+    let d = succeeds(&s, "getFileInfo", json!({"filePath": saved, "digestAlgorithm": "sha256"}));
     assert_eq!(d["digest"], "003a0a350c9425bc4dbc9da4479b24f10c31020ba8d33dd5d3fceda2e1d594e0");
-    ok(&s, "removeSavedFile", json!({"filePath": saved}));
+    succeeds(&s, "removeSavedFile", json!({"filePath": saved}));
     assert_eq!(s.fs.usage().user, 0);
     fails(&s, "getSavedFileInfo", json!({"filePath": saved}), "getSavedFileInfo:fail file not exist", 1300002);
 }
 
 #[test]
 fn storage_types_sizes_and_batch() {
-    let s = session("kv");
-    ok(&s, "setStorageSync", json!({"key": "u", "dataType": "Undefined"}));
+    let s = with_package("kv");
+    succeeds(&s, "setStorageSync", json!({"key": "u", "dataType": "Undefined"}));
     assert_eq!(
-        ok(&s, "getStorageSync", json!({"key": "u"})),
+        succeeds(&s, "getStorageSync", json!({"key": "u"})),
         json!({"errMsg": "getStorageSync:ok", "data": null, "dataType": "Undefined"})
     );
     let (c, r) = call(&s, "setStorageSync", json!({"key": "", "data": 1}));
     assert_eq!((c, r["errMsg"].as_str().unwrap()), (1400004, "setStorageSync:fail parameter error: key should not be empty"));
     let (c, r) = call(&s, "getStorage", json!({"key": "nope"}));
     assert_eq!((c, r), (1400001, json!({"errMsg": "getStorage:fail data not found", "errCode": 1400001})));
-    ok(
+    succeeds(
         &s,
         "batchSetStorageSync",
         json!({"kvList": [{"key": "d", "value": "2020-01-01T00:00:00.000Z", "dataType": "Date"}, {"key": "n", "value": 1}]}),
     );
-    let r = ok(&s, "batchGetStorage", json!({"keyList": ["d", "missing", "n"]}));
+    let r = succeeds(&s, "batchGetStorage", json!({"keyList": ["d", "missing", "n"]}));
     assert_eq!(r["dataList"], json!(["2020-01-01T00:00:00.000Z", "", 1]));
     assert_eq!(r["dataTypeList"], json!(["Date", null, null]));
     // size = key bytes + JSON bytes of data, in KB rounded up
-    ok(&s, "clearStorageSync", json!({}));
-    ok(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1021)})); // 1 + 1023 bytes
-    assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["currentSize"], 1);
-    ok(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1022)})); // 1025 bytes
-    assert_eq!(ok(&s, "getStorageInfoSync", json!({}))["currentSize"], 2);
+    succeeds(&s, "clearStorageSync", json!({}));
+    succeeds(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1021)})); // 1 + 1023 bytes
+    assert_eq!(succeeds(&s, "getStorageInfoSync", json!({}))["currentSize"], 1);
+    succeeds(&s, "setStorageSync", json!({"key": "k", "data": "x".repeat(1022)})); // 1025 bytes
+    assert_eq!(succeeds(&s, "getStorageInfoSync", json!({}))["currentSize"], 2);
 }
 
 /// A path component that should be a directory but is a file gives 1300020 with the
@@ -537,8 +499,8 @@ fn a_file_in_the_middle_of_a_path_is_not_a_directory() {
     let (s, _) = session_with("notdir", |_| {});
     write(&s, "wxfile://usr/f", "a file");
     write(&s, "wxfile://usr/g", "another");
-    put_zip(&s, "wxfile://usr/z.zip", &zip_of(&[("a.txt", b"a")]));
-    let temp = ok(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
+    succeeds(&s, "writeFileSync", write_bytes_args("wxfile://usr/z.zip", &zip_of(&[("a.txt", b"a")])));
+    let temp = succeeds(&s, "host.createTempFile", json!({"data": "t"}))["tempFilePath"].as_str().unwrap().to_string();
     let p = "wxfile://usr/f/x";
     // (api without Sync, args, reason after "fail ")
     let cases = [
@@ -606,13 +568,13 @@ fn a_file_in_the_middle_of_a_path_is_not_a_directory() {
 /// `write` with a position that is not a number writes at the fd's current position.
 #[test]
 fn write_with_a_non_number_position_writes_at_the_file_pointer() {
-    let s = session("write-pos");
-    let fd = ok(&s, "openSync", json!({"filePath": "wxfile://usr/w", "flag": "w+"}))["fd"].clone();
-    ok(&s, "writeSync", json!({"fd": fd, "data": "abc"}));
+    let s = with_package("write-pos");
+    let fd = succeeds(&s, "openSync", json!({"filePath": "wxfile://usr/w", "flag": "w+"}))["fd"].clone();
+    succeeds(&s, "writeSync", json!({"fd": fd, "data": "abc"}));
     for position in [json!("10"), json!(null), json!({}), json!(true)] {
-        assert_eq!(ok(&s, "writeSync", json!({"fd": fd, "data": "d", "position": position}))["bytesWritten"], 1);
+        assert_eq!(succeeds(&s, "writeSync", json!({"fd": fd, "data": "d", "position": position}))["bytesWritten"], 1);
     }
-    ok(&s, "writeSync", json!({"fd": fd, "data": "Z", "position": 0}));
+    succeeds(&s, "writeSync", json!({"fd": fd, "data": "Z", "position": 0}));
     assert_eq!(std::fs::read(s.sandbox.dir().join("usr/w")).unwrap(), b"Zbcdddd");
 }
 
@@ -645,19 +607,19 @@ fn a_small_quota_bounds_the_entries_and_the_disk_a_sandbox_occupies() {
     let (s, base) = session_with("disk-bound", |c| c.limits.user_files = QUOTA);
     let name = |i: u64| format!("{i:04}{}", "n".repeat(251)); // 255 bytes
     let zip = zip_of(&[("e", b"")]);
-    put_zip(&s, "wxfile://usr/z.zip", &zip);
+    succeeds(&s, "writeFileSync", write_bytes_args("wxfile://usr/z.zip", &zip));
     for i in 0..BOUND / 2 {
-        ok(&s, "mkdirSync", json!({"dirPath": format!("wxfile://usr/{}", name(i))}));
+        succeeds(&s, "mkdirSync", json!({"dirPath": format!("wxfile://usr/{}", name(i))}));
     }
     let d0 = format!("wxfile://usr/{}", name(0));
     for i in 0..BOUND / 2 - 2 {
-        ok(&s, "writeFileSync", json!({"filePath": format!("{d0}/{}", name(i)), "data": ""}));
+        succeeds(&s, "writeFileSync", json!({"filePath": format!("{d0}/{}", name(i)), "data": ""}));
     }
-    let temp = ok(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
-    ok(&s, "saveFileSync", json!({"tempFilePath": temp})); // the last one: an empty saved file
+    let temp = succeeds(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
+    succeeds(&s, "saveFileSync", json!({"tempFilePath": temp})); // the last one: an empty saved file
     let used = zip.len() as u64;
     assert_eq!((s.fs.usage().entries, s.fs.usage().user), (BOUND, used));
-    let temp = ok(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
+    let temp = succeeds(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
     let full = |api: &str| format!("{api}:fail the maximum size of the file storage limit is exceeded");
     let d1 = format!("wxfile://usr/{}", name(1));
     for (api, args) in [
@@ -694,8 +656,8 @@ fn a_small_quota_bounds_the_entries_and_the_disk_a_sandbox_occupies() {
     assert_eq!((s.fs.usage().entries, s.fs.usage().user), (BOUND, used));
     fails(&s, "mkdirSync", json!({"dirPath": format!("{d1}/x")}), &full("mkdirSync"), 1300202);
     // Removing one makes room for one.
-    ok(&s, "rmdirSync", json!({"dirPath": d1.clone()}));
-    ok(&s, "writeFileSync", json!({"filePath": format!("{d0}/last"), "data": ""}));
+    succeeds(&s, "rmdirSync", json!({"dirPath": d1.clone()}));
+    succeeds(&s, "writeFileSync", json!({"filePath": format!("{d0}/last"), "data": ""}));
     fails(&s, "mkdirSync", json!({"dirPath": d1}), &full("mkdirSync"), 1300202);
     drop(s);
     let _ = std::fs::remove_dir_all(base);

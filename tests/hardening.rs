@@ -7,35 +7,21 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
+use common::bridge::{b64, call, ok, write_bytes_args};
+use common::zip::zip_of;
 use serde_json::{json, Value};
-use wxfs::{bridge, Config, Session};
+use wxfs::{Config, Session};
 
 /// The stated limits of docs/design.md §4 (docs/design.md): tree depth and a path's length in its area.
 const MAX_DEPTH: usize = 64;
-
-fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
-    bridge::invoke(s, api, &args.to_string())
-}
-
-fn ok(s: &Session, api: &str, args: Value) -> Value {
-    let (c, r) = call(s, api, args.clone());
-    assert_eq!(c, 0, "{api} {args}: {r}");
-    r
-}
 
 fn usr(rel: &str) -> String {
     format!("wxfile://usr/{rel}")
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn cfg(root: &Path, user_files: u64) -> Config {
+fn sized_config(root: &Path, user_files: u64) -> Config {
     let mut c = Config::new(root, "u", "wx1");
     c.limits.user_files = user_files;
     c
@@ -83,7 +69,7 @@ const FD_VARIANTS: &[&str] =
 fn fd_path_child() {
     let Ok(root) = std::env::var("WXFS_HARDEN_ROOT") else { return };
     let variant = std::env::var("WXFS_HARDEN_VARIANT").unwrap();
-    let s = Session::open(cfg(Path::new(&root), 10_000)).unwrap();
+    let s = Session::open(sized_config(Path::new(&root), 10_000)).unwrap();
     ok(&s, "mkdirSync", json!({"dirPath": usr("d")}));
     ok(&s, "writeFileSync", json!({"filePath": usr("d/log.txt"), "data": "a".repeat(100)}));
     let fd = ok(&s, "openSync", json!({"filePath": usr("d/log.txt"), "flag": "a"}))["fd"].clone();
@@ -119,7 +105,7 @@ fn journal_and_rollback_follow_the_file_an_fd_refers_to() {
             &[("WXFS_HARDEN_ROOT", root.display().to_string()), ("WXFS_HARDEN_VARIANT", variant.to_string())],
         );
         assert!(status.success() && out.contains("@@acknowledged"), "{variant}: child failed: {out}");
-        let s = Session::open(cfg(&root, 10_000)).unwrap();
+        let s = Session::open(sized_config(&root, 10_000)).unwrap();
         let b150 = "b".repeat(150).into_bytes();
         let appended = ["a".repeat(100), "c".repeat(100)].concat().into_bytes();
         let mut want: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -167,7 +153,7 @@ fn usage_counts_the_files_open_fds_still_hold() {
     const QUOTA: u64 = 1 << 20;
     const CHUNK: usize = 200 * 1024;
     let root = common::fresh_dir("orphans");
-    let s = Session::open(cfg(&root, QUOTA)).unwrap();
+    let s = Session::open(sized_config(&root, QUOTA)).unwrap();
     let dir = s.sandbox.dir().to_path_buf();
     let mut rng = common::Rng(0x5eed_0002);
     let mut fds: Vec<Value> = Vec::new();
@@ -222,7 +208,7 @@ fn usage_counts_the_files_open_fds_still_hold() {
 #[ignore]
 fn orphan_write_child() {
     let Ok(root) = std::env::var("WXFS_HARDEN_ROOT") else { return };
-    let s = Session::open(cfg(Path::new(&root), 1 << 20)).unwrap();
+    let s = Session::open(sized_config(Path::new(&root), 1 << 20)).unwrap();
     ok(&s, "writeFileSync", json!({"filePath": usr("keep"), "data": "k".repeat(1000)}));
     ok(&s, "writeFileSync", json!({"filePath": usr("doomed"), "data": ""}));
     let fd = ok(&s, "openSync", json!({"filePath": usr("doomed"), "flag": "r+"}))["fd"].clone();
@@ -241,7 +227,7 @@ fn bytes_written_to_an_unlinked_file_do_not_survive_a_restart() {
     let root = common::fresh_dir("orphan-write");
     let (status, out) = common::run_child("orphan_write_child", &[("WXFS_HARDEN_ROOT", root.display().to_string())]);
     assert!(status.success() && out.contains("@@acknowledged"), "child failed: {out}");
-    let s = Session::open(cfg(&root, 1 << 20)).unwrap();
+    let s = Session::open(sized_config(&root, 1 << 20)).unwrap();
     assert_eq!(s.fs.usage().user, 1001, "usage after the restart must be what is on disk");
     assert_room_is_exact(&s, 1 << 20);
     let _ = std::fs::remove_dir_all(root);
@@ -311,7 +297,7 @@ fn chain(prefix: &str, depth: usize) -> String {
 #[test]
 fn every_call_that_deepens_a_tree_enforces_the_depth_limit() {
     let root = common::fresh_dir("depth");
-    let s = Session::open(cfg(&root, 1 << 20)).unwrap();
+    let s = Session::open(sized_config(&root, 1 << 20)).unwrap();
     // mkdir -p beyond the limit fails and creates nothing.
     let (c, r) = call(&s, "mkdirSync", json!({"dirPath": usr(&chain("a", 2000)), "recursive": true}));
     assert_eq!(c, 1300036, "{r}");
@@ -330,7 +316,7 @@ fn every_call_that_deepens_a_tree_enforces_the_depth_limit() {
     assert!(s.sandbox.dir().join("usr/b").is_dir());
     // unzip: an entry deeper than the limit fails the whole call.
     let deep_entry = format!("{}/f", chain("z", MAX_DEPTH));
-    put_zip(&s, "wxfile://usr/deep.zip", &zip_of(&[("ok.txt", b"1"), (&deep_entry, b"2")]));
+    ok(&s, "writeFileSync", write_bytes_args("wxfile://usr/deep.zip", &zip_of(&[("ok.txt", b"1"), (&deep_entry, b"2")])));
     let (c, _) = call(&s, "unzip", json!({"zipFilePath": usr("deep.zip"), "targetPath": usr("out")}));
     assert_ne!(c, 0);
     assert!(!s.sandbox.dir().join("usr/out").exists());
@@ -348,7 +334,7 @@ fn every_call_that_deepens_a_tree_enforces_the_depth_limit() {
 #[ignore]
 fn deep_tree_child() {
     let Ok(root) = std::env::var("WXFS_HARDEN_ROOT") else { return };
-    let s = Session::open(cfg(Path::new(&root), 1 << 20)).unwrap();
+    let s = Session::open(sized_config(Path::new(&root), 1 << 20)).unwrap();
     let limit = rustix::process::Rlimit {
         current: Some(48),
         maximum: rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum,
@@ -397,29 +383,11 @@ fn deep_trees_are_walked_without_recursion_within_the_fd_limit() {
 
 // ---- class 5: unzip counts each target once, and is all or nothing -------------------------
 
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        if name.ends_with('/') {
-            w.add_directory(*name, opts).unwrap();
-        } else {
-            w.start_file(*name, opts).unwrap();
-            w.write_all(data).unwrap();
-        }
-    }
-    w.finish().unwrap().into_inner()
-}
-
-fn put_zip(s: &Session, path: &str, bytes: &[u8]) {
-    ok(s, "writeFileSync", json!({"filePath": path, "__nativeBuffers__": [{"key": "data", "base64": b64(bytes)}]}));
-}
-
 #[test]
 fn unzip_counts_each_final_target_once() {
     const QUOTA: u64 = 2 << 20;
     let root = common::fresh_dir("unzip-alias");
-    let s = Session::open(cfg(&root, QUOTA)).unwrap();
+    let s = Session::open(sized_config(&root, QUOTA)).unwrap();
     ok(&s, "mkdirSync", json!({"dirPath": usr("t")}));
     ok(&s, "writeFileSync", json!({"filePath": usr("t/a"), "data": "o".repeat(1 << 20)}));
     // Every spelling of t/a that unzip resolves to the same file, plus fresh files that only
@@ -432,7 +400,7 @@ fn unzip_counts_each_final_target_once() {
         entries.push((format!("big{i}"), big.clone()));
     }
     let refs: Vec<(&str, &[u8])> = entries.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
-    put_zip(&s, "wxfile://usr/alias.zip", &zip_of(&refs));
+    ok(&s, "writeFileSync", write_bytes_args("wxfile://usr/alias.zip", &zip_of(&refs)));
     let before = usr_files(&s);
     let (c, r) = call(&s, "unzip", json!({"zipFilePath": usr("alias.zip"), "targetPath": usr("t")}));
     assert_eq!(c, 1300202, "2.5 MiB of new files were admitted under a 2 MiB quota: {r}");
@@ -444,7 +412,7 @@ fn unzip_counts_each_final_target_once() {
 #[test]
 fn a_failing_unzip_leaves_the_target_as_it_was() {
     let root = common::fresh_dir("unzip-conflict");
-    let s = Session::open(cfg(&root, 8 << 20)).unwrap();
+    let s = Session::open(sized_config(&root, 8 << 20)).unwrap();
     ok(&s, "mkdirSync", json!({"dirPath": usr("t/keep"), "recursive": true}));
     ok(&s, "writeFileSync", json!({"filePath": usr("t/old.txt"), "data": "old"}));
     ok(&s, "writeFileSync", json!({"filePath": usr("t/plain"), "data": "a file"}));
@@ -457,7 +425,7 @@ fn a_failing_unzip_leaves_the_target_as_it_was() {
         ("over an existing dir", zip_of(&[("one.txt", b"1"), ("old.txt", b"new"), ("keep", b"y")])),
     ];
     for (name, bytes) in cases {
-        put_zip(&s, "wxfile://usr/bad.zip", &bytes);
+        ok(&s, "writeFileSync", write_bytes_args("wxfile://usr/bad.zip", &bytes));
         let before = usr_files(&s);
         let dirs_before = std::fs::read_dir(s.sandbox.dir().join("usr/t")).unwrap().count();
         let (c, r) = call(&s, "unzip", json!({"zipFilePath": usr("bad.zip"), "targetPath": usr("t")}));
@@ -541,7 +509,7 @@ fn fill_disk(s: &Session) -> Value {
 fn a_full_disk_still_opens_reads_and_deletes() {
     let Some(fs) = common::Tmpfs::mount("full-disk", "3m", None) else { return };
     let root: PathBuf = fs.dir.join("root");
-    let config = |root: &Path| cfg(root, 1 << 30);
+    let config = |root: &Path| sized_config(root, 1 << 30);
     let s = Session::open(config(&root)).unwrap();
     ok(&s, "writeFileSync", json!({"filePath": usr("keep.txt"), "data": "kept"}));
     ok(&s, "setStorageSync", json!({"key": "k", "data": "v"}));
@@ -583,7 +551,7 @@ fn entries_on_disk(s: &Session) -> usize {
 #[test]
 fn directories_and_empty_files_count_against_the_entries_limit() {
     let root = common::fresh_dir("entries");
-    let mut c = cfg(&root, 1024);
+    let mut c = sized_config(&root, 1024);
     c.limits.entries = 40;
     let s = Session::open(c.clone()).unwrap();
     let temp = ok(&s, "host.createTempFile", json!({"data": ""}))["tempFilePath"].clone();
@@ -640,7 +608,7 @@ fn directories_and_empty_files_count_against_the_entries_limit() {
 fn one_mini_program_cannot_take_every_inode_of_the_root() {
     let Some(fs) = common::Tmpfs::mount("inodes", "64m", Some(3000)) else { return };
     let root = fs.dir.join("root");
-    let mut c = cfg(&root, 1024);
+    let mut c = sized_config(&root, 1024);
     c.limits.entries = 1000;
     let a = Session::open(c).unwrap();
     let mut made = 0;
@@ -660,7 +628,7 @@ fn one_mini_program_cannot_take_every_inode_of_the_root() {
 fn storage_on_a_full_disk_reads_removes_and_clears() {
     let Some(fs) = common::Tmpfs::mount("full-disk-kv", "3m", None) else { return };
     let root: PathBuf = fs.dir.join("root");
-    let config = |root: &Path| cfg(root, 1 << 30);
+    let config = |root: &Path| sized_config(root, 1 << 30);
     let s = Session::open(config(&root)).unwrap();
     for i in 0..20 {
         ok(&s, "setStorageSync", json!({"key": format!("k{i}"), "data": "v".repeat(1000)}));

@@ -5,16 +5,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::Path;
 use std::sync::Mutex;
 
+use common::crash::{tear_storage_log, two_interrupted_appends};
+use common::files::copy_tree;
+use common::logger::{heard, listen};
 use serde_json::json;
-use wxfs::quota::journal::{Area, Entry, Journal};
-use wxfs::{bridge, Config, Session};
-
-type LogCallback = unsafe extern "C" fn(*mut std::ffi::c_void, i32, *const u8, usize, *const u8, usize);
-type LogSetFn = unsafe extern "C" fn(Option<LogCallback>, *mut std::ffi::c_void, i32) -> i32;
+use wxfs::{Config, Session};
 
 static SEEN: Mutex<Vec<(i32, String, String)>> = Mutex::new(Vec::new());
 
@@ -30,37 +27,14 @@ unsafe extern "C" fn record(
     SEEN.lock().unwrap().push((level, text(sandbox, sandbox_len), text(message, message_len)));
 }
 
-/// What a process killed in the middle of two appends leaves: both reservations written, one
-/// file grown part of the way (torn), the other all the way (complete, its commit lost).
-fn two_interrupted_appends(root: &Path, user: &str) {
-    let s = Session::open(Config::new(root, user, "wx1")).unwrap();
-    for f in ["torn", "whole"] {
-        let args = json!({"filePath": format!("wxfile://usr/{f}"), "data": "a".repeat(100)});
-        assert_eq!(bridge::invoke(&s, "writeFileSync", &args.to_string()).0, 0);
-    }
-    let dir = s.sandbox.dir().to_path_buf();
-    drop(s);
-    let io: std::sync::Arc<dyn wxfs::io::LogIo> = std::sync::Arc::new(wxfs::io::StdIo);
-    let (mut j, _) = Journal::open(io, &dir.join(Journal::FILE), false).unwrap().unwrap();
-    for f in ["torn", "whole"] {
-        j.reserve(vec![Entry { after: Some(200), ..Entry::new(Area::Usr, f.into(), 100, 1) }]).unwrap();
-    }
-    drop(j);
-    std::fs::OpenOptions::new().append(true).open(dir.join("usr/torn")).unwrap().write_all(&[b'b'; 37]).unwrap();
-    std::fs::OpenOptions::new().append(true).open(dir.join("usr/whole")).unwrap().write_all(&[b'b'; 100]).unwrap();
-}
-
 #[test]
 fn the_c_log_callback_hears_of_settled_writes_and_rolled_back_appends() {
     let root = common::fresh_dir("host-log-c");
-    two_interrupted_appends(&root, "c-host");
-    let lib_path = common::lib_path();
-    let raw = unsafe { libloading::Library::new(&lib_path) }.unwrap();
-    let log_set: libloading::Symbol<LogSetFn> = unsafe { raw.get(b"wxfs_log_set\0") }.unwrap();
-    assert_eq!(unsafe { log_set(Some(record), std::ptr::null_mut(), 2) }, 0);
-    let lib = common::Lib::load();
+    two_interrupted_appends(Config::new(&root, "c-host", "wx1"));
+    let lib = common::abi::Lib::load();
+    assert_eq!(unsafe { (lib.log_set)(Some(record), std::ptr::null_mut(), 2) }, 0);
     let h = lib.open(&json!({"root": root, "userId": "c-host", "appId": "wx1"})).unwrap();
-    assert_eq!(unsafe { log_set(None, std::ptr::null_mut(), 0) }, 0);
+    assert_eq!(unsafe { (lib.log_set)(None, std::ptr::null_mut(), 0) }, 0);
     let seen = std::mem::take(&mut *SEEN.lock().unwrap());
     let warn = |m: &str| (2, "c-host/wx1".to_string(), m.to_string());
     assert_eq!(
@@ -79,34 +53,16 @@ fn the_c_log_callback_hears_of_settled_writes_and_rolled_back_appends() {
     let _ = std::fs::remove_dir_all(root);
 }
 
-/// A Rust host's logger: records what target "wxfs" says.
-struct Capture;
-
-static LOGGED: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-impl log::Log for Capture {
-    fn enabled(&self, m: &log::Metadata) -> bool {
-        m.target() == "wxfs"
-    }
-    fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
-            LOGGED.lock().unwrap().push((r.level(), r.args().to_string()));
-        }
-    }
-    fn flush(&self) {}
-}
-
 #[test]
 fn a_rust_host_hears_the_same_events_through_the_log_facade() {
-    let _ = log::set_logger(&Capture);
-    log::set_max_level(log::LevelFilter::Debug);
+    listen();
     let root = common::fresh_dir("host-log-rust");
-    two_interrupted_appends(&root, "rust-host");
+    two_interrupted_appends(Config::new(&root, "rust-host", "wx1"));
     tear_storage_log(&root.join("rust-host/wx1/kv/data.log"), &[1, 2, 3]);
     let s = Session::open(Config::new(&root, "rust-host", "wx1")).unwrap();
     drop(s);
     // The other test of this binary logs too, about its own user.
-    let logged: Vec<_> = LOGGED.lock().unwrap().iter().filter(|(_, m)| m.starts_with("rust-host/")).cloned().collect();
+    let logged: Vec<_> = heard("rust-host/");
     let warn = |m: &str| (log::Level::Warn, format!("rust-host/wx1: {m}"));
     assert_eq!(
         logged,
@@ -124,24 +80,13 @@ fn a_rust_host_hears_the_same_events_through_the_log_facade() {
 /// routine (INFO), with nothing repaired.
 #[test]
 fn an_upgraded_journal_is_reported_at_info() {
-    fn copy_tree(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                copy_tree(&e.path(), &to.join(e.file_name()));
-            } else {
-                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-            }
-        }
-    }
-    let _ = log::set_logger(&Capture);
-    log::set_max_level(log::LevelFilter::Debug);
+    listen();
     let root = common::fresh_dir("host-log-upgrade");
     copy_tree(&common::repo_dir().join("tests/fixtures/v0.1.0/root"), &root);
     for _ in 0..2 {
         drop(Session::open(Config::new(&root, "user-1", "wx0000000000000001")).unwrap());
     }
-    let logged: Vec<_> = LOGGED.lock().unwrap().iter().filter(|(_, m)| m.starts_with("user-1/")).cloned().collect();
+    let logged: Vec<_> = heard("user-1/");
     let journal = "user-1/wx0000000000000001/quota.journal";
     assert_eq!(
         logged,
@@ -154,14 +99,4 @@ fn an_upgraded_journal_is_reported_at_info() {
         ]
     );
     let _ = std::fs::remove_dir_all(root);
-}
-
-/// What a power cut can leave in the storage log: `garbage` where the next record would start (the
-/// log is followed by a preallocated zero tail, so the end of the log is after its last non-zero
-/// byte, never inside the 8-byte header).
-fn tear_storage_log(log: &std::path::Path, garbage: &[u8]) {
-    use std::os::unix::fs::FileExt;
-    let bytes = std::fs::read(log).unwrap();
-    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(8);
-    std::fs::OpenOptions::new().write(true).open(log).unwrap().write_all_at(garbage, end as u64).unwrap();
 }

@@ -16,11 +16,12 @@
 
 mod common;
 
+use common::command::{run_bounded, work_dir};
 use common::skip::{self, Test, Tool};
-use common::{build_dir, lib_dir, repo_dir};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use common::{lib_dir, repo_dir};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ABI: u32 = wxfs::ffi::WXFS_ABI_VERSION;
@@ -28,36 +29,14 @@ const ABI: u32 = wxfs::ffi::WXFS_ABI_VERSION;
 const HOST_RESULT: &str = r#"{"errMsg":"readFileSync:ok","data":"hello from a C host"}"#;
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A fresh, empty directory for one test under `target/<profile>/install-test/`.
-fn work_dir(name: &str) -> PathBuf {
-    let d = build_dir().join("install-test").join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
-    d
-}
-
 fn cc() -> String {
     std::env::var("CC").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| "cc".into())
 }
 
 /// Run a command to completion (killed after RUN_TIMEOUT); a failure panics with its output.
-fn run(cmd: &mut Command) -> Output {
+fn run_ok(cmd: &mut Command) -> Output {
     let shown = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("wait_with_output");
+    let out = run_bounded(cmd, RUN_TIMEOUT);
     if !out.status.success() {
         panic!(
             "{shown} failed: {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -76,7 +55,7 @@ fn stdout(out: &Output) -> String {
 /// `packaging/install.sh PREFIX --no-build --profile-dir target/<profile>/deps`.
 fn install(prefix: &Path) -> Output {
     let libs = lib_dir();
-    run(Command::new("sh").arg(repo_dir().join("packaging/install.sh")).arg(prefix).args([
+    run_ok(Command::new("sh").arg(repo_dir().join("packaging/install.sh")).arg(prefix).args([
         "--no-build".as_ref(),
         "--profile-dir".as_ref(),
         libs.as_os_str(),
@@ -85,7 +64,7 @@ fn install(prefix: &Path) -> Output {
 
 /// `readelf -d` of an ELF file.
 fn dynamic_section(file: &Path) -> String {
-    stdout(&run(Command::new("readelf").arg("-d").arg(file)))
+    stdout(&run_ok(Command::new("readelf").arg("-d").arg(file)))
 }
 
 /// The `[name]`s of the dynamic entries of one kind (`SONAME`, `NEEDED`).
@@ -98,7 +77,7 @@ fn dynamic_entries(dynamic: &str, kind: &str) -> Vec<String> {
 fn run_host(host: &Path, dir: &Path) {
     let root = dir.join(format!("root-{}", host.file_name().unwrap().to_string_lossy()));
     std::fs::create_dir_all(&root).unwrap();
-    let out = run(Command::new(host).arg(&root).env_remove("LD_LIBRARY_PATH"));
+    let out = run_ok(Command::new(host).arg(&root).env_remove("LD_LIBRARY_PATH"));
     let want = format!("wxfs {VERSION} (ABI {ABI}): {HOST_RESULT}\n");
     assert_eq!(stdout(&out), want, "{} printed something else", host.display());
     let on_disk = root.read_dir().unwrap().count();
@@ -186,7 +165,7 @@ fn check_tree(prefix: &Path) {
 }
 
 fn install_tree_and_pkg_config_hosts() {
-    let dir = work_dir("pkg-config");
+    let dir = work_dir("install-test", "pkg-config");
     let prefix = dir.join("prefix");
     install(&prefix);
     // A second run over the first must succeed and leave the same tree.
@@ -208,7 +187,7 @@ fn install_tree_and_pkg_config_hosts() {
     assert!(!dir.join("refused/lib").exists(), "a refused install still created files");
 
     let pkg_config = |args: &[&str]| -> String {
-        let out = run(Command::new("pkg-config").args(args).arg("wxfs").env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
+        let out = run_ok(Command::new("pkg-config").args(args).arg("wxfs").env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")));
         stdout(&out).trim().to_string()
     };
     assert_eq!(pkg_config(&["--modversion"]), VERSION);
@@ -216,12 +195,14 @@ fn install_tree_and_pkg_config_hosts() {
     let words = |s: String| s.split_whitespace().map(String::from).collect::<Vec<_>>();
     let host_c = repo_dir().join("packaging/example/host.c");
     let compile = |out: &Path, flags: Vec<String>| {
-        run(Command::new(cc())
-            .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-            .arg(&host_c)
-            .arg("-o")
-            .arg(out)
-            .args(flags));
+        run_ok(
+            Command::new(cc())
+                .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+                .arg(&host_c)
+                .arg("-o")
+                .arg(out)
+                .args(flags),
+        );
     };
 
     // cc host.c $(pkg-config --cflags --libs wxfs), found at run time through the rpath.
@@ -258,7 +239,7 @@ fn ask_version_file(version_file: &Path, dir: &Path, cases: &[(String, bool)]) {
     }
     let script_path = dir.join("ask-version.cmake");
     std::fs::write(&script_path, script).unwrap();
-    let out = run(Command::new("cmake").arg(format!("-DVERSION_FILE={}", version_file.display())).arg("-P").arg(&script_path));
+    let out = run_ok(Command::new("cmake").arg(format!("-DVERSION_FILE={}", version_file.display())).arg("-P").arg(&script_path));
     let answers = String::from_utf8_lossy(&out.stderr);
     for (req, compatible) in cases {
         let want = format!("{req}={}", if *compatible { "TRUE" } else { "FALSE" });
@@ -303,7 +284,7 @@ fn check_version_files(installed: &Path, dir: &Path) {
 }
 
 fn cmake_hosts_from_a_moved_prefix() {
-    let dir = work_dir("cmake");
+    let dir = work_dir("install-test", "cmake");
     // Install, then move the prefix: the package must find itself relative to its own files.
     let staged = dir.join("staged");
     install(&staged);
@@ -313,17 +294,19 @@ fn cmake_hosts_from_a_moved_prefix() {
     check_version_files(&prefix.join("lib/cmake/wxfs/wxfsConfigVersion.cmake"), &dir);
 
     let build = dir.join("build");
-    let configured = run(Command::new("cmake")
-        .arg("-S")
-        .arg(repo_dir().join("packaging/example"))
-        .arg("-B")
-        .arg(&build)
-        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
-        .env("CC", cc()));
+    let configured = run_ok(
+        Command::new("cmake")
+            .arg("-S")
+            .arg(repo_dir().join("packaging/example"))
+            .arg("-B")
+            .arg(&build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+            .env("CC", cc()),
+    );
     let log = stdout(&configured);
     let found = format!("wxfs {VERSION} (ABI {ABI}) from {}", prefix.join("lib/cmake/wxfs").display());
     assert!(log.contains(&found), "CMake did not find the moved prefix ({found}):\n{log}");
-    run(Command::new("cmake").arg("--build").arg(&build));
+    run_ok(Command::new("cmake").arg("--build").arg(&build));
 
     let shared = build.join("host");
     assert_links(&shared, true);

@@ -14,12 +14,14 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::bridge::b64;
+use common::crash::run_killed;
+use common::zip::zip_of;
 use common::Rng;
 use serde_json::{json, Value};
 use wxfs::{bridge, Config, Session};
@@ -181,14 +183,10 @@ fn apply(m: &Model, op: &Value, result: &str) -> Model {
 const NAMES: [&str; 4] = ["f0", "f1", "d0/f2", "d0/d1/f3"];
 const DIRS: [&str; 3] = ["d0", "d0/d1", "e0"];
 
-fn text(r: &mut Rng, max: u64) -> Vec<u8> {
+fn random_text(r: &mut Rng, max: u64) -> Vec<u8> {
     let n = r.below(max) as usize;
     let c = b'a' + r.below(26) as u8;
     (0..n).map(|i| if i % 97 == 0 { b'0' + (i % 10) as u8 } else { c }).collect()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The child's own view, enough to pick operations that make sense (most of them succeed).
@@ -201,7 +199,7 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
     let key = format!("k{}", r.below(12));
     let name = |r: &mut Rng| NAMES[r.below(NAMES.len() as u64) as usize].to_string();
     let dir = |r: &mut Rng| DIRS[r.below(DIRS.len() as u64) as usize].to_string();
-    let string = |r: &mut Rng, max: u64| String::from_utf8(text(r, max)).unwrap();
+    let string = |r: &mut Rng, max: u64| String::from_utf8(random_text(r, max)).unwrap();
     match r.below(21) {
         0 => json!({"op": "set", "key": key, "data": string(r, 3000)}),
         // An encrypted set of a name the plain ops use too: one name, one value.
@@ -217,10 +215,10 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
         }
         19 if r.below(8) == 0 => json!({"op": "clear"}),
         19 | 20 => json!({"op": "set", "key": key, "data": string(r, 6000)}),
-        3 | 4 => json!({"op": "write", "path": name(r), "data": b64(&text(r, 20000))}),
-        5 => json!({"op": "append", "path": name(r), "data": b64(&text(r, 4000))}),
+        3 | 4 => json!({"op": "write", "path": name(r), "data": b64(&random_text(r, 20000))}),
+        5 => json!({"op": "append", "path": name(r), "data": b64(&random_text(r, 4000))}),
         6 => json!({"op": "copy", "from": name(r), "to": name(r)}),
-        7 => json!({"op": "save", "path": name(r), "data": b64(&text(r, 9000))}),
+        7 => json!({"op": "save", "path": name(r), "data": b64(&random_text(r, 9000))}),
         8 => {
             if r.below(2) == 0 {
                 json!({"op": "rename", "from": name(r), "to": name(r)})
@@ -235,7 +233,7 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
             let mut entries = serde_json::Map::new();
             for i in 0..1 + r.below(4) {
                 let rel = if i % 2 == 0 { format!("u{i}") } else { format!("sub/u{i}") };
-                entries.insert(rel, json!(String::from_utf8(text(r, 5000)).unwrap()));
+                entries.insert(rel, json!(String::from_utf8(random_text(r, 5000)).unwrap()));
             }
             json!({"op": "unzip", "target": dir(r), "entries": entries})
         }
@@ -245,7 +243,7 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
         }
         14 | 15 if !child.fds.is_empty() => {
             let (fd, _) = &child.fds[r.below(child.fds.len() as u64) as usize];
-            json!({"op": "fdwrite", "fd": fd, "data": b64(&text(r, 6000)), "position": r.below(3000)})
+            json!({"op": "fdwrite", "fd": fd, "data": b64(&random_text(r, 6000)), "position": r.below(3000)})
         }
         16 if !child.fds.is_empty() => {
             let (fd, _) = &child.fds[r.below(child.fds.len() as u64) as usize];
@@ -257,16 +255,6 @@ fn random_op(r: &mut Rng, child: &Child) -> Value {
         }
         _ => json!({"op": "remove", "key": key}),
     }
-}
-
-fn zip_of(entries: &serde_json::Map<String, Value>) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        w.start_file(name.as_str(), opts).unwrap();
-        w.write_all(data.as_str().unwrap().as_bytes()).unwrap();
-    }
-    w.finish().unwrap().into_inner()
 }
 
 /// Run one operation; returns its status and, for `open`, the fd.
@@ -294,7 +282,14 @@ fn run_op(s: &Session, op: &Value) -> (i32, String) {
         "rmdir" => call("rmdirSync", json!({"dirPath": usr(&op["path"]), "recursive": true})),
         "unzip" => {
             // The zip lives in tmp, outside the model: what is modelled is only the unzip.
-            let zip = b64(&zip_of(op["entries"].as_object().unwrap()));
+            let zip = b64(&zip_of(
+                &op["entries"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(n, d)| (n.as_str(), d.as_str().unwrap().as_bytes()))
+                    .collect::<Vec<_>>(),
+            ));
             let (c, t) = call("host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
             assert_eq!(c, 0, "{t}");
             call("unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr(&op["target"])}))
@@ -311,7 +306,7 @@ fn run_op(s: &Session, op: &Value) -> (i32, String) {
 /// is often full, and sets past it fail (and are not in the model).
 const STORAGE_TOTAL: u64 = 40_000;
 
-fn config(root: &Path) -> Config {
+fn killer_config(root: &Path) -> Config {
     let mut c = Config::new(root, "killer", "wxkill");
     c.limits.user_files = 400_000;
     c.limits.storage_total = STORAGE_TOTAL;
@@ -325,7 +320,7 @@ fn config(root: &Path) -> Config {
 fn kill_child() {
     let Ok(root) = std::env::var("WXFS_KILL_ROOT") else { return };
     let seed: u64 = std::env::var("WXFS_KILL_SEED").unwrap().parse().unwrap();
-    let s = Session::open(config(Path::new(&root))).unwrap();
+    let s = Session::open(killer_config(Path::new(&root))).unwrap();
     let mut r = Rng(seed | 1);
     let mut child = Child::default();
     let out = std::io::stdout();
@@ -347,7 +342,7 @@ fn kill_child() {
 /// What the sandbox holds now, read through a fresh open (as after a restart), and the
 /// journal's usage against the files'.
 fn observe(root: &Path) -> (Seen, wxfs::quota::Usage, wxfs::quota::Usage, u64) {
-    let s = Session::open(config(root)).unwrap();
+    let s = Session::open(killer_config(root)).unwrap();
     let mut seen = Seen { kv: BTreeMap::new(), files: BTreeMap::new(), dirs: BTreeSet::new() };
     let (_, info) = bridge::invoke(&s, "getStorageInfoSync", "{}");
     for k in info["keys"].as_array().unwrap() {
@@ -386,7 +381,7 @@ fn brief(op: &Option<Value>) -> String {
     o.to_string()
 }
 
-fn describe(m: &Seen) -> String {
+fn describe_seen(m: &Seen) -> String {
     let kv: Vec<_> = m.kv.iter().map(|(k, v)| format!("{k}={}b", v.len())).collect();
     let f: Vec<_> = m.files.iter().map(|(k, v)| format!("{k}={}b", v.len())).collect();
     format!("kv[{}] files[{}] dirs{:?}", kv.join(","), f.join(","), m.dirs)
@@ -425,42 +420,13 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
     let (mut log_len, mut compacted_rounds) = (0u64, 0u64);
     for round in 0..rounds {
         let seed = rng.next();
-        let mut child = Command::new(&exe)
-            .args(["--exact", "kill_child", "--ignored", "--nocapture", "--test-threads=1"])
-            .env("WXFS_KILL_ROOT", &root)
-            .env("WXFS_KILL_SEED", seed.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
         let wait = Duration::from_micros(2_000 + rng.below(60_000));
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(wait);
-            let _ = child.kill(); // SIGKILL
-            let _ = child.wait();
-        });
+        let env = [("WXFS_KILL_ROOT", root.to_str().unwrap().to_string()), ("WXFS_KILL_SEED", seed.to_string())];
         let mut inflight: Option<Value> = None;
         let mut last: Option<Value> = None;
-        let mut reader = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // A line the kill cut short is not a report: a partial "begin" means the op never
-            // started, a partial "ack" leaves the op in flight (either outcome is allowed).
-            if buf.last() != Some(&b'\n') {
-                break;
-            }
-            let line = String::from_utf8_lossy(&buf[..buf.len() - 1]).into_owned();
-            // libtest may have printed "test kill_child ... " in front of the first line.
-            let line = match line.find("@@") {
-                Some(i) => &line[i..],
-                None => continue,
-            };
+        // A line the kill cut short is not a report: a partial "begin" means the op never
+        // started, a partial "ack" leaves the op in flight (either outcome is allowed).
+        for line in run_killed(&exe, "kill_child", &env, wait) {
             if let Some(op) = line.strip_prefix("@@begin ") {
                 if let Some(prev) = inflight.take() {
                     last = Some(prev);
@@ -477,7 +443,6 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
                 acked_total += 1;
             }
         }
-        killer.join().unwrap();
         // What the kill left, kept until the next round: a failure leaves it to look at.
         let crashed = root.with_extension("crashed");
         let _ = std::fs::remove_dir_all(&crashed);
@@ -502,9 +467,9 @@ fn kill_rounds(rounds: usize, base_seed: u64) -> PathBuf {
         } else {
             panic!(
                 "round {round} (seed {seed}): state matches neither the acknowledged model nor the model plus the op in flight\n  seen:  {}\n  model: {}\n  after: {}\n  in flight: {}",
-                describe(&seen),
-                describe(&model.seen()),
-                after.as_ref().map(|a| describe(&a.seen())).unwrap_or_default(),
+                describe_seen(&seen),
+                describe_seen(&model.seen()),
+                after.as_ref().map(|a| describe_seen(&a.seen())).unwrap_or_default(),
                 brief(&inflight)
             );
         }

@@ -13,36 +13,20 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use common::process_heap::peak_during;
 use serde_json::{json, Value};
 use wxfs::platform::Platform;
 use wxfs::{bridge, Config, Session};
 
-static LIVE: AtomicI64 = AtomicI64::new(0);
-static PEAK: AtomicI64 = AtomicI64::new(0);
-
-fn track(delta: i64) {
-    let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
 #[global_allocator]
-static ALLOC: common::Counting = common::Counting(track);
+static ALLOC: common::Counting = common::Counting(common::process_heap::track);
 
 /// One test at a time: the count is the whole process's.
 static TURN: Mutex<()> = Mutex::new(());
 
 const MIB: u64 = 1 << 20;
-
-/// The most heap bytes live at once in the process while `f` runs, above what was live before.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    let out = f();
-    (out, (PEAK.load(Ordering::Relaxed) - start).max(0) as u64)
-}
 
 fn full() -> bool {
     std::env::var_os("WXFS_LISTING_FULL").is_some_and(|v| v == "1")
@@ -53,7 +37,7 @@ fn name(i: usize) -> String {
     format!("{i:06}{}", "n".repeat(249))
 }
 
-fn open(tag: &str, platform: Platform, read_file: u64) -> Arc<Session> {
+fn open_shaped(tag: &str, platform: Platform, read_file: u64) -> Arc<Session> {
     let mut c = Config::new(common::fresh_dir(tag), "u", "wx1").with_platform(platform);
     c.limits.read_file = read_file;
     c.limits.user_files = 200 * MIB;
@@ -61,7 +45,7 @@ fn open(tag: &str, platform: Platform, read_file: u64) -> Arc<Session> {
 }
 
 /// The result as the C ABI returns it (bytes), parsed, with the call's peak heap.
-fn call(s: &Session, api: &str, args: &Value) -> (i32, Value, u64) {
+fn call_measured_bytes(s: &Session, api: &str, args: &Value) -> (i32, Value, u64) {
     let text = args.to_string();
     let ((c, bytes), peak) = peak_during(|| bridge::invoke_bytes(s, api, &text));
     (c, serde_json::from_slice(&bytes).unwrap(), peak)
@@ -69,7 +53,7 @@ fn call(s: &Session, api: &str, args: &Value) -> (i32, Value, u64) {
 
 /// The issue's tree under `usr`: 7 nested directories, then `files` empty files in the deepest.
 /// Returns the deepest directory's path below the area.
-fn tree(s: &Session, files: usize) -> String {
+fn deep_tree(s: &Session, files: usize) -> String {
     let rel = (0..7).map(name).collect::<Vec<_>>().join("/");
     let deep = s.sandbox.dir().join("usr").join(&rel);
     std::fs::create_dir_all(&deep).unwrap();
@@ -88,7 +72,7 @@ fn refusal(s: &Session, api: &str) -> (i32, String) {
     let big = s.sandbox.dir().join("usr/big.bin");
     std::fs::write(&big, vec![0u8; s.config.limits.read_file as usize + 1]).unwrap();
     let top = s.config.platform.dialect().user_data_path.clone();
-    let (c, v, _) = call(s, "readFileSync", &json!({"filePath": format!("{top}/big.bin")}));
+    let (c, v, _) = call_measured_bytes(s, "readFileSync", &json!({"filePath": format!("{top}/big.bin")}));
     std::fs::remove_file(big).unwrap();
     (c, v.to_string())
 }
@@ -111,16 +95,16 @@ fn a_recursive_stat_of_the_issues_tree_fails_within_the_budget_on_every_shape() 
     let (files, limit) = if full() { (199_993, 100 * MIB) } else { (12_000, 8 * MIB) };
     // WeChat's array, Alipay's object keyed by path, Douyin's array carried twice.
     for platform in [Platform::Wechat, Platform::Alipay, Platform::Douyin] {
-        let s = open("list-stat", platform, limit);
-        tree(&s, files);
+        let s = open_shaped("list-stat", platform, limit);
+        deep_tree(&s, files);
         let top = s.config.platform.dialect().user_data_path.clone();
-        let got = call(&s, "statSync", &json!({"path": top, "recursive": true}));
+        let got = call_measured_bytes(&s, "statSync", &json!({"path": top, "recursive": true}));
         assert_refused(&s, "statSync", &got, limit);
         // A tree within the budget is listed whole, in order, within the same multiple.
         for d in ["s", "s/b", "s/a", "s/a/c"] {
-            assert_eq!(call(&s, "mkdirSync", &json!({"dirPath": format!("{top}/{d}")})).0, 0);
+            assert_eq!(call_measured_bytes(&s, "mkdirSync", &json!({"dirPath": format!("{top}/{d}")})).0, 0);
         }
-        let (c, v, peak) = call(&s, "statSync", &json!({"path": format!("{top}/s"), "recursive": true}));
+        let (c, v, peak) = call_measured_bytes(&s, "statSync", &json!({"path": format!("{top}/s"), "recursive": true}));
         assert_eq!(c, 0, "{v:.300}");
         let n = match &v["stats"] {
             Value::Array(a) => {
@@ -146,9 +130,9 @@ fn readdir_and_saved_file_lists_count_against_the_budget() {
     let files = if full() { 199_993 } else { 12_000 };
     // At the default limit the names fit (about 260 bytes each): listed whole, in order.
     let limit = 100 * MIB;
-    let s = open("list-readdir", Platform::Wechat, limit);
-    let deep = tree(&s, files);
-    let (c, v, peak) = call(&s, "readdirSync", &json!({"dirPath": format!("wxfile://usr/{deep}")}));
+    let s = open_shaped("list-readdir", Platform::Wechat, limit);
+    let deep = deep_tree(&s, files);
+    let (c, v, peak) = call_measured_bytes(&s, "readdirSync", &json!({"dirPath": format!("wxfile://usr/{deep}")}));
     assert_eq!(c, 0, "{v:.300}");
     let listed = v["files"].as_array().unwrap();
     assert_eq!(
@@ -160,24 +144,24 @@ fn readdir_and_saved_file_lists_count_against_the_budget() {
     drop(s);
     // Under a limit the names do not fit: refused, within the multiple.
     let limit = MIB;
-    let s = open("list-readdir-small", Platform::Wechat, limit);
-    let deep = tree(&s, 12_000);
-    let got = call(&s, "readdirSync", &json!({"dirPath": format!("wxfile://usr/{deep}")}));
+    let s = open_shaped("list-readdir-small", Platform::Wechat, limit);
+    let deep = deep_tree(&s, 12_000);
+    let got = call_measured_bytes(&s, "readdirSync", &json!({"dirPath": format!("wxfile://usr/{deep}")}));
     assert_refused(&s, "readdirSync", &got, limit);
     // Saved files (the store area, and Douyin's user dir) alike.
     let store = s.sandbox.dir().join("store");
     for i in 0..12_000 {
         std::fs::File::create(store.join(format!("store_{i:06}{}", "n".repeat(243)))).unwrap();
     }
-    let got = call(&s, "getSavedFileListSync", &json!({}));
+    let got = call_measured_bytes(&s, "getSavedFileListSync", &json!({}));
     assert_refused(&s, "getSavedFileListSync", &got, limit);
     drop(s);
-    let s = open("list-saved-douyin", Platform::Douyin, limit);
+    let s = open_shaped("list-saved-douyin", Platform::Douyin, limit);
     let user = s.sandbox.dir().join("usr");
     for i in 0..12_000 {
         std::fs::File::create(user.join(name(i))).unwrap();
     }
-    let got = call(&s, "getSavedFileList", &json!({}));
+    let got = call_measured_bytes(&s, "getSavedFileList", &json!({}));
     assert_refused(&s, "getSavedFileList", &got, limit);
 }
 
@@ -185,18 +169,18 @@ fn readdir_and_saved_file_lists_count_against_the_budget() {
 fn storage_keys_and_zip_entries_count_against_the_budget() {
     let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     let limit = MIB;
-    let s = open("list-keys", Platform::Wechat, limit);
+    let s = open_shaped("list-keys", Platform::Wechat, limit);
     // 10,000 keys of 255 bytes: 2.6 MB of keys' text, within the 10 MiB storage total.
     let list: Vec<Value> = (0..10_000).map(|i| json!({"key": name(i), "data": 0})).collect();
-    let (c, v, _) = call(&s, "batchSetStorageSync", &json!({"kvList": list}));
+    let (c, v, _) = call_measured_bytes(&s, "batchSetStorageSync", &json!({"kvList": list}));
     assert_eq!(c, 0, "{v:.300}");
-    let got = call(&s, "getStorageInfoSync", &json!({}));
+    let got = call_measured_bytes(&s, "getStorageInfoSync", &json!({}));
     assert_refused(&s, "getStorageInfoSync", &got, limit);
     // Within the budget: every key, in order.
-    let s2 = open("list-keys-fit", Platform::Wechat, 100 * MIB);
+    let s2 = open_shaped("list-keys-fit", Platform::Wechat, 100 * MIB);
     let list: Vec<Value> = (0..1_000).map(|i| json!({"key": name(i), "data": 0})).collect();
-    assert_eq!(call(&s2, "batchSetStorageSync", &json!({"kvList": list})).0, 0);
-    let (c, v, _) = call(&s2, "getStorageInfoSync", &json!({}));
+    assert_eq!(call_measured_bytes(&s2, "batchSetStorageSync", &json!({"kvList": list})).0, 0);
+    let (c, v, _) = call_measured_bytes(&s2, "getStorageInfoSync", &json!({}));
     assert_eq!(c, 0);
     let keys = v["keys"].as_array().unwrap();
     assert_eq!((keys.len(), keys[999].as_str().unwrap()), (1_000, name(999).as_str()));
@@ -208,6 +192,6 @@ fn storage_keys_and_zip_entries_count_against_the_budget() {
     }
     let zip = w.finish().unwrap().into_inner();
     std::fs::write(s.sandbox.dir().join("usr/many.zip"), &zip).unwrap();
-    let got = call(&s, "readZipEntry", &json!({"filePath": "wxfile://usr/many.zip", "entries": "all"}));
+    let got = call_measured_bytes(&s, "readZipEntry", &json!({"filePath": "wxfile://usr/many.zip", "entries": "all"}));
     assert_refused(&s, "readZipEntry", &got, limit);
 }

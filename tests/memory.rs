@@ -21,14 +21,14 @@ use common::thread_heap::peak_during;
 
 const MIB: u64 = 1 << 20;
 
-fn session(tag: &str, read_limit: u64) -> std::sync::Arc<Session> {
+fn session_reading(tag: &str, read_limit: u64) -> std::sync::Arc<Session> {
     let mut c = Config::new(common::fresh_dir(tag), "u", "wx1");
     c.limits.read_file = read_limit;
     c.limits.user_files = 64 * MIB;
     Session::open(c).unwrap()
 }
 
-fn call(s: &Session, api: &str, args: &Value) -> (i32, Value, u64) {
+fn call_measured(s: &Session, api: &str, args: &Value) -> (i32, Value, u64) {
     let text = args.to_string();
     let ((c, v), peak) = peak_during(|| bridge::invoke(s, api, &text));
     (c, v, peak)
@@ -36,7 +36,8 @@ fn call(s: &Session, api: &str, args: &Value) -> (i32, Value, u64) {
 
 fn put(s: &Session, path: &str, bytes: &[u8]) {
     let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let (c, v, _) = call(s, "writeFileSync", &json!({"filePath": path, "__nativeBuffers__": [{"key": "data", "base64": b64}]}));
+    let (c, v, _) =
+        call_measured(s, "writeFileSync", &json!({"filePath": path, "__nativeBuffers__": [{"key": "data", "base64": b64}]}));
     assert_eq!(c, 0, "{v}");
 }
 
@@ -58,14 +59,14 @@ fn lying_zip(real: &[u8], declared: u32) -> Vec<u8> {
 
 #[test]
 fn a_declared_entry_size_never_sizes_an_allocation() {
-    let s = session("mem-zip", 100 * MIB);
+    let s = session_reading("mem-zip", 100 * MIB);
     put(&s, "wxfile://usr/lie.zip", &lying_zip(b"ten bytes!", 100 * 1024 * 1024));
     for args in [
         json!({"filePath": "wxfile://usr/lie.zip", "entries": [{"path": "big.bin"}]}),
         json!({"filePath": "wxfile://usr/lie.zip", "entries": "all"}),
     ] {
         for _ in 0..20 {
-            let (_, v, peak) = call(&s, "readZipEntry", &args);
+            let (_, v, peak) = call_measured(&s, "readZipEntry", &args);
             assert!(peak < 2 * MIB, "readZipEntry of a 10-byte entry declaring 100 MiB used {peak} bytes: {v}");
         }
     }
@@ -73,11 +74,11 @@ fn a_declared_entry_size_never_sizes_an_allocation() {
 
 #[test]
 fn a_text_result_is_bounded_before_it_is_built() {
-    let s = session("mem-text", MIB);
+    let s = session_reading("mem-text", MIB);
     put(&s, "wxfile://usr/nul.bin", &vec![0u8; MIB as usize]);
     // utf8 of NUL bytes is six bytes of JSON escape per byte: refused, and never built.
     for enc in ["utf8", "ascii", "latin1", "ucs2"] {
-        let (c, v, peak) = call(&s, "readFileSync", &json!({"filePath": "wxfile://usr/nul.bin", "encoding": enc}));
+        let (c, v, peak) = call_measured(&s, "readFileSync", &json!({"filePath": "wxfile://usr/nul.bin", "encoding": enc}));
         assert_eq!((c, v["errMsg"].as_str().unwrap()), (1300202, "readFileSync:fail native buffer exceed size limit"), "{enc}");
         assert!(peak <= 2 * MIB, "{enc}: {peak} bytes to refuse a 1 MiB read");
     }
@@ -86,11 +87,12 @@ fn a_text_result_is_bounded_before_it_is_built() {
     let text: Vec<u8> = (0..MIB).map(|i| b'a' + (i % 26) as u8).collect();
     put(&s, "wxfile://usr/text.txt", &text);
     for (path, enc) in [("nul.bin", "base64"), ("nul.bin", "hex"), ("text.txt", "utf8"), ("text.txt", "latin1")] {
-        let (c, v, peak) = call(&s, "readFileSync", &json!({"filePath": format!("wxfile://usr/{path}"), "encoding": enc}));
+        let (c, v, peak) =
+            call_measured(&s, "readFileSync", &json!({"filePath": format!("wxfile://usr/{path}"), "encoding": enc}));
         assert_eq!(c, 0, "{enc}: {}", v["errMsg"]);
         assert!(peak <= 5 * MIB, "{path} as {enc}: {peak} bytes for a 1 MiB limit");
     }
-    let (c, _, peak) = call(&s, "readFileSync", &json!({"filePath": "wxfile://usr/nul.bin"}));
+    let (c, _, peak) = call_measured(&s, "readFileSync", &json!({"filePath": "wxfile://usr/nul.bin"}));
     assert_eq!(c, 0);
     assert!(peak <= 3 * MIB, "bytes: {peak}");
     // readZipEntry's text results share one budget.
@@ -102,7 +104,7 @@ fn a_text_result_is_bounded_before_it_is_built() {
     }
     put(&s, "wxfile://usr/nul.zip", &w.finish().unwrap().into_inner());
     let (c, v, peak) =
-        call(&s, "readZipEntry", &json!({"filePath": "wxfile://usr/nul.zip", "entries": "all", "encoding": "utf8"}));
+        call_measured(&s, "readZipEntry", &json!({"filePath": "wxfile://usr/nul.zip", "entries": "all", "encoding": "utf8"}));
     assert_eq!(c, 1300202, "{}", v["errMsg"]);
     assert!(peak <= 3 * MIB, "{peak}");
 }

@@ -5,10 +5,12 @@
 mod common;
 
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::{json, Value};
-use wxfs::{bridge, Config, Session};
+use common::bridge::call;
+use common::files::snapshot;
+use serde_json::json;
+use wxfs::{Config, Session};
 
 struct Fixture {
     base: PathBuf,
@@ -19,7 +21,7 @@ struct Fixture {
 
 const SECRET: &str = "outside-secret";
 
-fn fixture() -> Fixture {
+fn escape_fixture() -> Fixture {
     let base = common::fresh_dir("escape");
     let root = base.join("root");
     let outside = base.join("outside");
@@ -32,33 +34,6 @@ fn fixture() -> Fixture {
     cfg.package_dir = Some(pkg);
     let session = Session::open(cfg).unwrap();
     Fixture { base, root, outside, session }
-}
-
-fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
-    bridge::invoke(s, api, &args.to_string())
-}
-
-/// Every file under `dir`, with its content, sorted: the "unchanged" check.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            let ft = e.file_type().unwrap();
-            if ft.is_dir() {
-                out.push((p.clone(), b"<dir>".to_vec()));
-                walk(&p, out);
-            } else if ft.is_symlink() {
-                out.push((p.clone(), std::fs::read_link(&p).unwrap().to_string_lossy().as_bytes().to_vec()));
-            } else {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, &mut out);
-    out.sort();
-    out
 }
 
 /// Paths that must never reach outside usr (or anywhere at all).
@@ -114,7 +89,7 @@ fn plant_symlinks(f: &Fixture) {
 
 #[test]
 fn no_path_reads_outside_the_sandbox() {
-    let f = fixture();
+    let f = escape_fixture();
     plant_symlinks(&f);
     for p in hostile_paths(&f) {
         for (api, args) in [
@@ -139,14 +114,14 @@ fn no_path_reads_outside_the_sandbox() {
 
 #[test]
 fn no_path_writes_outside_the_sandbox() {
-    let f = fixture();
+    let f = escape_fixture();
     plant_symlinks(&f);
-    let before_outside = snapshot(&f.outside);
-    let before_root = snapshot(&f.root);
+    let before_outside = snapshot(&f.outside, &[]);
+    let before_root = snapshot(&f.root, &[]);
     let (_, t) = call(&f.session, "host.createTempFile", json!({"data": "T"}));
     let temp = t["tempFilePath"].as_str().unwrap().to_string();
     call(&f.session, "writeFileSync", json!({"filePath": "wxfile://usr/ok.txt", "data": "ok"}));
-    let after_setup = snapshot(&f.root);
+    let after_setup = snapshot(&f.root, &[]);
     let link_names = ["wxfile://usr/link_out", "wxfile://usr/link_file", "wxfile://usr/link_abs", "wxfile://usr/link_up"];
     for p in hostile_paths(&f) {
         for (api, args) in [
@@ -176,11 +151,11 @@ fn no_path_writes_outside_the_sandbox() {
             let (code, res) = call(&f.session, api, args);
             assert_ne!(code, 0, "{api} {p:?} succeeded: {res}");
         }
-        assert_eq!(snapshot(&f.outside), before_outside, "outside changed after {p:?}");
+        assert_eq!(snapshot(&f.outside, &[]), before_outside, "outside changed after {p:?}");
     }
-    assert_eq!(before_outside, snapshot(&f.outside));
+    assert_eq!(before_outside, snapshot(&f.outside, &[]));
     // Nothing in the sandbox changed either: every hostile call failed before touching disk.
-    let now = snapshot(&f.root);
+    let now = snapshot(&f.root, &[]);
     let changed: Vec<_> = now.iter().filter(|e| !after_setup.contains(e)).map(|e| e.0.display().to_string()).collect();
     assert_eq!(after_setup, now, "changed: {changed:?}");
     assert!(before_root.len() < after_setup.len());
@@ -189,7 +164,7 @@ fn no_path_writes_outside_the_sandbox() {
 
 #[test]
 fn a_symlink_swapped_in_for_a_directory_does_not_lead_out() {
-    let f = fixture();
+    let f = escape_fixture();
     let usr = wxfs::sandbox::sandbox_dir(&f.root, b"user-1", b"wx1").join("usr");
     let (c, _) = call(&f.session, "mkdirSync", json!({"dirPath": "wxfile://usr/dir"}));
     assert_eq!(c, 0);
@@ -232,9 +207,9 @@ fn hostile_user_and_app_ids_stay_under_the_root() {
 
 #[test]
 fn percent_encoding_is_never_decoded() {
-    let f = fixture();
+    let f = escape_fixture();
     let usr = wxfs::sandbox::sandbox_dir(&f.root, b"user-1", b"wx1").join("usr");
-    let before = snapshot(&f.base.join("root"));
+    let before = snapshot(&f.base.join("root"), &[]);
     // A literal name inside usr: allowed, and it is exactly that name.
     let (c, res) = call(&f.session, "writeFileSync", json!({"filePath": "wxfile://usr/..%2f..%2fx", "data": "p"}));
     assert_eq!(c, 0, "{res}");
@@ -248,14 +223,14 @@ fn percent_encoding_is_never_decoded() {
     assert_eq!(c, 0, "{res}");
     assert!(usr.join(abs.trim_start_matches('/')).is_dir());
     assert_eq!(std::fs::read_to_string(f.outside.join("secret.txt")).unwrap(), SECRET);
-    let after = snapshot(&f.base.join("root"));
+    let after = snapshot(&f.base.join("root"), &[]);
     assert!(after.len() > before.len() + 1);
-    assert_eq!(snapshot(&f.outside).len(), 1);
+    assert_eq!(snapshot(&f.outside, &[]).len(), 1);
 }
 
 #[test]
 fn unlinking_a_planted_link_removes_the_link_not_its_target() {
-    let f = fixture();
+    let f = escape_fixture();
     plant_symlinks(&f);
     let usr = wxfs::sandbox::sandbox_dir(&f.root, b"user-1", b"wx1").join("usr");
     let (c, res) = call(&f.session, "unlinkSync", json!({"filePath": "wxfile://usr/link_file"}));
@@ -266,5 +241,5 @@ fn unlinking_a_planted_link_removes_the_link_not_its_target() {
     assert_eq!(c, 0, "{res}");
     let (c, _) = call(&f.session, "readFileSync", json!({"filePath": "wxfile://usr/moved/secret.txt"}));
     assert_ne!(c, 0);
-    assert_eq!(snapshot(&f.outside).len(), 1);
+    assert_eq!(snapshot(&f.outside, &[]).len(), 1);
 }

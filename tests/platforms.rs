@@ -5,55 +5,22 @@
 
 mod common;
 
-use std::ffi::c_char;
 use std::path::Path;
 
-use common::Lib;
-use libloading::Library;
+use common::abi::Lib;
+use common::bridge::b64;
+use common::zip::zip_of;
 use serde_json::{json, Value};
 
-type RemoveConfigFn = unsafe extern "C" fn(*const c_char, usize, *mut bool) -> i32;
-type GcFn = unsafe extern "C" fn(*const c_char, usize, u64, *mut u64) -> i32;
-type LastErrorFn = unsafe extern "C" fn(*mut c_char, usize, *mut usize) -> i32;
-type WriteFileFn = unsafe extern "C" fn(u64, *const c_char, usize, *const u8, usize) -> i32;
-
-struct Extra {
-    _lib: Library,
-    remove: RemoveConfigFn,
-    gc: GcFn,
-    last_error: LastErrorFn,
-    write_file: WriteFileFn,
+/// `wxfs_remove_sandbox_config`: the code, and whether a sandbox was removed.
+fn remove_config(lib: &Lib, config: &Value) -> (i32, bool) {
+    let text = config.to_string();
+    let mut removed = false;
+    let rc = unsafe { (lib.remove_sandbox_config)(text.as_ptr(), text.len(), &mut removed) };
+    (rc, removed)
 }
 
-impl Extra {
-    fn load() -> Extra {
-        let path = common::lib_path();
-        unsafe {
-            let lib = Library::new(&path).expect("load libwxfs");
-            let remove = *lib.get::<RemoveConfigFn>(b"wxfs_remove_sandbox_config\0").unwrap();
-            let gc = *lib.get::<GcFn>(b"wxfs_gc\0").unwrap();
-            let last_error = *lib.get::<LastErrorFn>(b"wxfs_last_error_message\0").unwrap();
-            let write_file = *lib.get::<WriteFileFn>(b"wxfs_write_file\0").unwrap();
-            Extra { _lib: lib, remove, gc, last_error, write_file }
-        }
-    }
-
-    fn remove(&self, config: &Value) -> (i32, bool) {
-        let text = config.to_string();
-        let mut removed = false;
-        let rc = unsafe { (self.remove)(text.as_ptr() as *const c_char, text.len(), &mut removed) };
-        (rc, removed)
-    }
-
-    fn last_error(&self) -> String {
-        let mut buf = vec![0u8; 512];
-        let mut len = 0usize;
-        unsafe { (self.last_error)(buf.as_mut_ptr() as *mut c_char, buf.len(), &mut len) };
-        String::from_utf8_lossy(&buf[..len.min(buf.len())]).trim_end_matches('\0').to_string()
-    }
-}
-
-fn config(root: &Path, platform: Option<&str>) -> Value {
+fn platform_config(root: &Path, platform: Option<&str>) -> Value {
     let mut c = json!({"root": root.to_str().unwrap(), "appId": "wxApp1", "userId": "user-1"});
     if let Some(p) = platform {
         c["platform"] = json!(p);
@@ -73,7 +40,7 @@ fn each_platform_has_its_own_directory_and_wechat_keeps_its_old_one() {
         (Some("qq"), "qqfile://usr"),
     ];
     for (platform, usr) in user_data {
-        let h = lib.open(&config(&root, platform)).unwrap();
+        let h = lib.open(&platform_config(&root, platform)).unwrap();
         let (rc, _) =
             lib.invoke(h, "writeFileSync", &json!({"filePath": format!("{usr}/who.txt"), "data": platform.unwrap_or("wechat")}));
         assert_eq!(rc, 0, "{platform:?}");
@@ -99,64 +66,61 @@ fn each_platform_has_its_own_directory_and_wechat_keeps_its_old_one() {
 #[test]
 fn an_unknown_platform_is_a_config_error_naming_the_field() {
     let lib = Lib::load();
-    let x = Extra::load();
     let root = common::fresh_dir("platform-bad");
-    assert_eq!(lib.open(&config(&root, Some("toutiao"))), Err(-6));
-    let msg = x.last_error();
+    assert_eq!(lib.open(&platform_config(&root, Some("toutiao"))), Err(-6));
+    let msg = lib.last_error_message();
     assert!(msg.starts_with("invalid config: platform \"toutiao\""), "{msg}");
     assert!(!root.join("user-1").exists(), "a refused config made a directory");
-    let mut c = config(&root, Some("qq"));
+    let mut c = platform_config(&root, Some("qq"));
     c["protocol"] = json!("wxfile");
     assert_eq!(lib.open(&c), Err(-6));
-    assert!(x.last_error().contains("protocol \"wxfile\""));
+    assert!(lib.last_error_message().contains("protocol \"wxfile\""));
     let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn remove_sandbox_config_removes_one_platforms_sandbox_only() {
     let lib = Lib::load();
-    let x = Extra::load();
     let root = common::fresh_dir("platform-remove");
     for p in [None, Some("alipay")] {
-        let h = lib.open(&config(&root, p)).unwrap();
+        let h = lib.open(&platform_config(&root, p)).unwrap();
         let (rc, _) = lib.invoke(h, "setStorageSync", &json!({"key": "k", "data": p.unwrap_or("wechat")}));
         assert_eq!(rc, 0);
         lib.close(h);
     }
-    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
-    assert_eq!(x.remove(&config(&root, Some("alipay"))), (-7, false), "removed while open");
+    let h = lib.open(&platform_config(&root, Some("alipay"))).unwrap();
+    assert_eq!(remove_config(&lib, &platform_config(&root, Some("alipay"))), (-7, false), "removed while open");
     lib.close(h);
-    assert_eq!(x.remove(&config(&root, Some("alipay"))), (0, true));
-    assert_eq!(x.remove(&config(&root, Some("alipay"))), (0, false), "removed twice");
+    assert_eq!(remove_config(&lib, &platform_config(&root, Some("alipay"))), (0, true));
+    assert_eq!(remove_config(&lib, &platform_config(&root, Some("alipay"))), (0, false), "removed twice");
     assert!(!root.join("user-1/wx^app1@alipay").exists());
     // WeChat's sandbox of the same ids is untouched.
-    let h = lib.open(&config(&root, None)).unwrap();
+    let h = lib.open(&platform_config(&root, None)).unwrap();
     let (_, v) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
     assert_eq!(v["data"], "wechat");
     lib.close(h);
-    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let h = lib.open(&platform_config(&root, Some("alipay"))).unwrap();
     let (_, v) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
     assert_eq!(v, json!({"data": null}), "the alipay sandbox starts afresh");
     lib.close(h);
-    assert_eq!(x.remove(&json!({"root": root.to_str().unwrap(), "userId": "u"})).0, -6);
-    assert!(x.last_error().contains("appId"));
+    assert_eq!(remove_config(&lib, &json!({"root": root.to_str().unwrap(), "userId": "u"})).0, -6);
+    assert!(lib.last_error_message().contains("appId"));
     let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn gc_trims_every_platforms_temp_files() {
     let lib = Lib::load();
-    let x = Extra::load();
     let root = common::fresh_dir("platform-gc");
     for p in [Some("douyin"), Some("qq")] {
-        let h = lib.open(&config(&root, p)).unwrap();
+        let h = lib.open(&platform_config(&root, p)).unwrap();
         let (rc, v) = lib.invoke(h, "host.createTempFile", &json!({"data": "x".repeat(1000), "encoding": "utf8"}));
         assert_eq!(rc, 0, "{v}");
         lib.close(h);
     }
     let r = root.to_str().unwrap();
     let mut freed = 0u64;
-    assert_eq!(unsafe { (x.gc)(r.as_ptr() as *const c_char, r.len(), 1, &mut freed) }, 0);
+    assert_eq!(unsafe { (lib.gc)(r.as_ptr(), r.len(), 1, &mut freed) }, 0);
     assert_eq!(freed, 2000);
     let _ = std::fs::remove_dir_all(root);
 }
@@ -167,7 +131,7 @@ fn alipay_refuses_a_file_over_10_mb_and_wechat_does_not() {
     let lib = Lib::load();
     let root = common::fresh_dir("platform-10m");
     let big = json!({"filePath": "https://usr/big.bin", "data": "x".repeat(10 * 1024 * 1024 + 1)});
-    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let h = lib.open(&platform_config(&root, Some("alipay"))).unwrap();
     let (rc, v) = lib.invoke(h, "writeFileSync", &big);
     assert_eq!((rc, v), (10028, json!({"errorMessage": "单个文件超过 10M", "error": 10028})));
     let (rc, v) = lib.invoke(h, "accessSync", &json!({"path": "https://usr/big.bin"}));
@@ -177,7 +141,7 @@ fn alipay_refuses_a_file_over_10_mb_and_wechat_does_not() {
     let (rc, v) = lib.invoke(h, "appendFileSync", &json!({"filePath": "https://usr/big.bin", "data": "y"}));
     assert_eq!((rc, &v["errorMessage"]), (10028, &json!("单个文件超过 10M")));
     lib.close(h);
-    let h = lib.open(&config(&root, None)).unwrap();
+    let h = lib.open(&platform_config(&root, None)).unwrap();
     let mut big = big;
     big["filePath"] = json!("wxfile://usr/big.bin");
     assert_eq!(lib.invoke(h, "writeFileSync", &big).0, 0, "WeChat has no per-file limit");
@@ -190,7 +154,7 @@ fn the_inspector_lists_a_platforms_sandbox_with_its_platform_and_quota() {
     let lib = Lib::load();
     let root = common::fresh_dir("platform-ls");
     for p in [None, Some("alipay")] {
-        let h = lib.open(&config(&root, p)).unwrap();
+        let h = lib.open(&platform_config(&root, p)).unwrap();
         lib.close(h);
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxfs")).args(["ls", root.to_str().unwrap()]).output().unwrap();
@@ -206,7 +170,7 @@ fn the_inspector_lists_a_platforms_sandbox_with_its_platform_and_quota() {
 fn host_apis_answer_in_wechats_envelope_on_every_platform() {
     let lib = Lib::load();
     let root = common::fresh_dir("platform-host");
-    let h = lib.open(&config(&root, Some("alipay"))).unwrap();
+    let h = lib.open(&platform_config(&root, Some("alipay"))).unwrap();
     let (rc, v) = lib.invoke(h, "host.createTempFile", &json!({"data": "x", "encoding": "utf8", "extension": "txt"}));
     assert_eq!(rc, 0);
     assert_eq!(v["errMsg"], "host.createTempFile:ok");
@@ -248,7 +212,7 @@ fn a_callers_value_is_never_expanded_as_a_template() {
     assert!(names.len() >= 4 && names.iter().any(|n| n == "path") && names.iter().any(|n| n == "api"), "{names:?}");
     let platforms = [None, Some("alipay"), Some("douyin"), Some("baidu"), Some("qq")];
     for platform in platforms {
-        let h = lib.open(&config(&root, platform)).unwrap();
+        let h = lib.open(&platform_config(&root, platform)).unwrap();
         let usr = match platform {
             None => "wxfile://usr",
             Some("alipay") => "https://usr",
@@ -354,33 +318,17 @@ fn per_file_limits() -> Vec<(String, u64, i64, String)> {
     out
 }
 
-/// A zip of a few KB holding one deflated entry of `len` zeros.
-fn zip_of_zeros(name: &str, len: usize) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    w.start_file(name, opts).unwrap();
-    w.write_all(&vec![0u8; len]).unwrap();
-    w.finish().unwrap().into_inner()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 /// Every route that creates or grows a file enforces the platform's per-file
 /// limit (writeFile, appendFile, fd write, ftruncate, truncate, copyFile, saveFile, rename,
 /// unzip), with the platform's code and text, and changes nothing; a file at the limit is fine.
 #[test]
 fn every_route_that_makes_or_grows_a_file_keeps_the_platforms_per_file_limit() {
     let lib = Lib::load();
-    let x = Extra::load();
     let limits = per_file_limits();
     assert!(limits.iter().any(|(p, ..)| p == "alipay"), "{limits:?}");
     for (platform, limit, code, text) in limits {
         let root = common::fresh_dir(&format!("platform-per-file-{platform}"));
-        let mut cfg = config(&root, Some(&platform));
+        let mut cfg = platform_config(&root, Some(&platform));
         cfg["limits"] = json!({"userFiles": 200u64 << 20});
         let h = lib.open(&cfg).unwrap();
         let base = match platform.as_str() {
@@ -416,9 +364,9 @@ fn every_route_that_makes_or_grows_a_file_keeps_the_platforms_per_file_limit() {
         // The typed C function answers in WeChat's codes on every platform (the library's own
         // 1400103 here), and keeps the limit too.
         let w = p("w");
-        let rc = unsafe { (x.write_file)(h, w.as_ptr() as *const c_char, w.len(), vec![1u8; over].as_ptr(), over) };
-        if rc != 1_400_103 || !x.last_error().contains(&format!("file larger than {limit} bytes")) {
-            wrong.borrow_mut().push(format!("wxfs_write_file: {rc} {}", x.last_error()));
+        let rc = unsafe { (lib.write_file)(h, w.as_ptr(), w.len(), vec![1u8; over].as_ptr(), over) };
+        if rc != 1_400_103 || !lib.last_error_message().contains(&format!("file larger than {limit} bytes")) {
+            wrong.borrow_mut().push(format!("wxfs_write_file: {rc} {}", lib.last_error_message()));
         }
         refused("appendFile", lib.invoke(h, "appendFileSync", &json!({"filePath": p("full"), "data": "y"})));
         refused("truncate", lib.invoke(h, "truncateSync", &json!({"filePath": p("full"), "length": over})));
@@ -449,7 +397,7 @@ fn every_route_that_makes_or_grows_a_file_keeps_the_platforms_per_file_limit() {
         refused("saveFile", lib.invoke(h, "saveFileSync", &json!({"tempFilePath": big})));
         refused("saveFile to a user path", lib.invoke(h, "saveFileSync", &json!({"tempFilePath": big, "filePath": p("saved")})));
         // unzip: a 12 KB zip holding a 12 MiB entry.
-        let zip = zip_of_zeros("big.bin", 12 << 20);
+        let zip = zip_of(&[("big.bin", &vec![0u8; 12 << 20])]);
         assert!(zip.len() < 64 << 10);
         let (rc, v) = lib.invoke(
             h,
@@ -477,7 +425,7 @@ fn every_route_that_makes_or_grows_a_file_keeps_the_platforms_per_file_limit() {
         assert_eq!(lib.invoke(h, "renameSync", &json!({"oldPath": p("copy"), "newPath": p("copy2")})).0, 0);
         let (rc, v) = lib.invoke(h, "saveFileSync", &json!({"tempFilePath": fits}));
         assert_eq!(rc, 0, "{v}");
-        let zip = zip_of_zeros("ok.bin", limit as usize);
+        let zip = zip_of(&[("ok.bin", &vec![0u8; limit as usize])]);
         let (rc, _) = lib.invoke(
             h,
             "writeFileSync",

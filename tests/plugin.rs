@@ -4,42 +4,22 @@
 
 mod common;
 
-use libloading::Library;
-use serde_json::{json, Value};
+use common::abi::{Bytes, Lib};
+use serde_json::json;
 
-#[repr(C)]
-struct Bytes {
-    data: *mut u8,
-    len: usize,
-}
-
-type ApiListFn = unsafe extern "C" fn(u64, *mut Bytes) -> i32;
-type FreeFn = unsafe extern "C" fn(Bytes);
-
-fn api_list(h: u64) -> Vec<String> {
-    let path = common::lib_path();
-    // SAFETY: our own library; the types are those of include/wxfs.h; the result is freed once.
+/// `wxfs_api_list`: the apis the sandbox offers.
+fn api_list(lib: &Lib, h: u64) -> Vec<String> {
+    let mut out = Bytes::empty();
+    // SAFETY: a valid out-slot; the result is freed once.
     unsafe {
-        let lib = Library::new(path).unwrap();
-        let list: ApiListFn = *lib.get(b"wxfs_api_list\0").unwrap();
-        let free: FreeFn = *lib.get(b"wxfs_bytes_free\0").unwrap();
-        let mut out = Bytes { data: std::ptr::null_mut(), len: 0 };
-        assert_eq!(list(h, &mut out), 0);
-        let v: Vec<String> = serde_json::from_slice(std::slice::from_raw_parts(out.data, out.len)).unwrap();
-        free(out);
-        v
+        assert_eq!((lib.api_list)(h, &mut out), 0);
+        serde_json::from_slice(&lib.take(out)).unwrap()
     }
-}
-
-fn ok(lib: &common::Lib, h: u64, api: &str, args: Value) -> Value {
-    let (rc, r) = lib.invoke(h, api, &args);
-    assert_eq!(rc, 0, "{api}: {r}");
-    r
 }
 
 #[test]
 fn each_plugin_has_its_own_storage_and_files() {
-    let lib = common::Lib::load();
+    let lib = Lib::load();
     let root = common::fresh_dir("plugin");
     let cfg = |app: &str, plugin: Option<&str>| {
         let mut c = json!({"root": root, "userId": "u", "appId": app});
@@ -55,22 +35,22 @@ fn each_plugin_has_its_own_storage_and_files() {
     let all = [(app, "app"), (pa, "plugin A"), (pb, "plugin B"), (pa_other_app, "plugin A in wx2")];
 
     for (h, who) in all {
-        ok(&lib, h, "setStorageSync", json!({"key": "k", "data": who}));
-        ok(&lib, h, "writeFileSync", json!({"filePath": "wxfile://usr/who.txt", "data": who}));
+        lib.ok(h, "setStorageSync", json!({"key": "k", "data": who}));
+        lib.ok(h, "writeFileSync", json!({"filePath": "wxfile://usr/who.txt", "data": who}));
     }
-    ok(&lib, pa, "writeFileSync", json!({"filePath": "wxfile://usr/only-a.txt", "data": "a"}));
+    lib.ok(pa, "writeFileSync", json!({"filePath": "wxfile://usr/only-a.txt", "data": "a"}));
     for (h, who) in all {
-        assert_eq!(ok(&lib, h, "getStorageSync", json!({"key": "k"}))["data"], who);
-        assert_eq!(ok(&lib, h, "readFileSync", json!({"filePath": "wxfile://usr/who.txt", "encoding": "utf8"}))["data"], who);
+        assert_eq!(lib.ok(h, "getStorageSync", json!({"key": "k"}))["data"], who);
+        assert_eq!(lib.ok(h, "readFileSync", json!({"filePath": "wxfile://usr/who.txt", "encoding": "utf8"}))["data"], who);
     }
     for h in [app, pb, pa_other_app] {
         let (rc, r) = lib.invoke(h, "accessSync", &json!({"path": "wxfile://usr/only-a.txt"}));
         assert_eq!(rc, 1300002, "{r}");
     }
     // The app's own view of its storage knows nothing of its plugins'.
-    assert_eq!(ok(&lib, app, "getStorageInfoSync", json!({}))["keys"], json!(["k"]));
-    ok(&lib, app, "clearStorageSync", json!({}));
-    assert_eq!(ok(&lib, pa, "getStorageSync", json!({"key": "k"}))["data"], "plugin A");
+    assert_eq!(lib.ok(app, "getStorageInfoSync", json!({}))["keys"], json!(["k"]));
+    lib.ok(app, "clearStorageSync", json!({}));
+    assert_eq!(lib.ok(pa, "getStorageSync", json!({"key": "k"}))["data"], "plugin A");
 
     // On disk: inside the app's sandbox, per plugin.
     let a_dir = wxfs::sandbox::sandbox_dir(&root, b"u", b"wx1").join("plugin").join("wx^plugin^a");
@@ -79,13 +59,13 @@ fn each_plugin_has_its_own_storage_and_files() {
 
     // A second open of the same plugin shares its sandbox.
     let pa2 = lib.open(&cfg("wx1", Some("wxPluginA"))).unwrap();
-    assert_eq!(ok(&lib, pa2, "getStorageSync", json!({"key": "k"}))["data"], "plugin A");
+    assert_eq!(lib.ok(pa2, "getStorageSync", json!({"key": "k"}))["data"], "plugin A");
     for h in [app, pa, pa2, pb, pa_other_app] {
         assert_eq!(lib.close(h), 0);
     }
     // And its data outlives a close.
     let pa = lib.open(&cfg("wx1", Some("wxPluginA"))).unwrap();
-    assert_eq!(ok(&lib, pa, "getStorageSync", json!({"key": "k"}))["data"], "plugin A");
+    assert_eq!(lib.ok(pa, "getStorageSync", json!({"key": "k"}))["data"], "plugin A");
     assert_eq!(lib.close(pa), 0);
 
     assert!(lib.open(&cfg("wx1", Some(""))).is_err(), "an empty pluginId is a config error");
@@ -93,7 +73,7 @@ fn each_plugin_has_its_own_storage_and_files() {
 
 #[test]
 fn a_plugin_lacks_what_the_typings_say_plugins_lack() {
-    let lib = common::Lib::load();
+    let lib = Lib::load();
     let root = common::fresh_dir("plugin-apis");
     let app = lib.open(&json!({"root": root, "userId": "u", "appId": "wx1"})).unwrap();
     let p = lib.open(&json!({"root": root, "userId": "u", "appId": "wx1", "pluginId": "wxP"})).unwrap();
@@ -117,7 +97,7 @@ fn a_plugin_lacks_what_the_typings_say_plugins_lack() {
         "createBufferURL",
         "revokeBufferURL",
     ];
-    let (app_apis, plugin_apis) = (api_list(app), api_list(p));
+    let (app_apis, plugin_apis) = (api_list(&lib, app), api_list(&lib, p));
     for api in missing {
         assert!(app_apis.iter().any(|a| a == api), "{api} is the app's");
         assert!(!plugin_apis.iter().any(|a| a == api), "{api} is listed for a plugin");
@@ -138,8 +118,8 @@ fn a_plugin_lacks_what_the_typings_say_plugins_lack() {
         assert!(plugin_apis.iter().any(|a| a == api), "{api}");
     }
     // Temp files the host makes for the plugin are the plugin's to read.
-    let t = ok(&lib, p, "host.createTempFile", json!({"data": "from the host"}))["tempFilePath"].as_str().unwrap().to_string();
-    assert_eq!(ok(&lib, p, "readFileSync", json!({"filePath": t, "encoding": "utf8"}))["data"], "from the host");
+    let t = lib.ok(p, "host.createTempFile", json!({"data": "from the host"}))["tempFilePath"].as_str().unwrap().to_string();
+    assert_eq!(lib.ok(p, "readFileSync", json!({"filePath": t, "encoding": "utf8"}))["data"], "from the host");
     assert_eq!(lib.invoke(app, "accessSync", &json!({"path": t})).0, 1300002, "not the app's");
     assert_eq!(lib.close(p), 0);
     assert_eq!(lib.close(app), 0);

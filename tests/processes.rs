@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::crash::run_killed;
 use common::Rng;
 use serde_json::{json, Value};
 use wxfs::{bridge, Config, Session};
@@ -232,41 +233,6 @@ fn process_maintainer() {
         };
         writeln!(out.lock(), "@@ack {op} {} {result}", now()).unwrap();
     }
-}
-
-/// A child's lines, each with the time it was read; the child is killed after `after`.
-fn run_killed(exe: &Path, test: &str, env: &[(&str, String)], after: Duration) -> Vec<String> {
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", test, "--ignored", "--nocapture", "--test-threads=1"]).stdout(Stdio::piped()).stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(after);
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-    });
-    let mut lines = Vec::new();
-    let mut reader = BufReader::new(stdout);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if buf.last() != Some(&b'\n') {
-            break; // cut short by the kill: not a report
-        }
-        let line = String::from_utf8_lossy(&buf[..buf.len() - 1]).into_owned();
-        if let Some(i) = line.find("@@") {
-            lines.push(line[i..].to_string());
-        }
-    }
-    killer.join().unwrap();
-    lines
 }
 
 /// The acknowledged state of both sandboxes.
@@ -479,7 +445,7 @@ const STEP_ROUNDS_MAX: u64 = 1000;
 
 /// Fill the app and its plugin with the same items and files every time (and drop the items a
 /// step test adds), and return what they then hold.
-fn fill(root: &Path) -> Value {
+fn fill_app_and_plugin(root: &Path) -> Value {
     let app = Session::open(app_config(root)).unwrap();
     let plugin = Session::open(plugin_config(root)).unwrap();
     for i in 0..4 {
@@ -639,7 +605,7 @@ fn a_removal_killed_at_each_step_leaves_the_sandbox_whole_or_gone() {
         let mut k = 0;
         loop {
             assert!(k < STEP_ROUNDS_MAX, "{what}: the removal never finished");
-            let full = fill(&root);
+            let full = fill_app_and_plugin(&root);
             let child = StepChild::spawn(&root, what, k, "kill");
             let (done, status) = child.finish();
             if let Some(done) = done {
@@ -702,7 +668,7 @@ fn an_open_at_each_step_of_a_removal_fails_busy_or_keeps_its_writes() {
         let mut k = 0;
         loop {
             assert!(k < STEP_ROUNDS_MAX, "the removal never finished");
-            let full = fill(&root);
+            let full = fill_app_and_plugin(&root);
             let mut child = StepChild::spawn(&root, what, k, "pause");
             let first = child.next().unwrap_or_else(|| panic!("step {k}: the removal child said nothing"));
             if first.starts_with("@@done") {
@@ -794,7 +760,7 @@ fn a_removal_at_each_step_of_an_open_is_busy_or_whole() {
         let mut k = 0;
         loop {
             assert!(k < STEP_ROUNDS_MAX, "the open never finished");
-            let full = fill(&root);
+            let full = fill_app_and_plugin(&root);
             let mut child = StepChild::spawn(&root, "open", k, "pause");
             let first = child.next().unwrap_or_else(|| panic!("step {k}: the open child said nothing"));
             if first.starts_with("@@done") {

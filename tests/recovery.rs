@@ -8,15 +8,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use common::crash::two_interrupted_appends;
 use serde_json::json;
 use wxfs::{bridge, Config, Session};
 
-fn cfg(root: &Path) -> Config {
+fn sandbox_config(root: &Path) -> Config {
     Config::new(root, "u1", "wx1")
 }
 
-fn fill(root: &Path) -> std::path::PathBuf {
-    let s = Session::open(cfg(root)).unwrap();
+fn fill_sandbox(root: &Path) -> std::path::PathBuf {
+    let s = Session::open(sandbox_config(root)).unwrap();
     for (api, args) in [
         ("writeFileSync", json!({"filePath": "wxfile://usr/a.txt", "data": "x".repeat(1000)})),
         ("mkdirSync", json!({"dirPath": "wxfile://usr/d"})),
@@ -32,26 +33,26 @@ fn fill(root: &Path) -> std::path::PathBuf {
 #[test]
 fn missing_or_corrupt_journal_is_rebuilt_and_reported() {
     let root = common::fresh_dir("rebuild");
-    let dir = fill(&root);
+    let dir = fill_sandbox(&root);
     std::fs::remove_file(dir.join("quota.journal")).unwrap();
-    let s = Session::open(cfg(&root)).unwrap();
+    let s = Session::open(sandbox_config(&root)).unwrap();
     assert_eq!(s.fs.open_report().rebuilt.as_deref(), Some("quota journal missing"));
     assert_eq!(s.fs.usage().user, 1234);
     drop(s);
     std::fs::write(dir.join("quota.journal"), b"definitely not a journal").unwrap();
-    let s = Session::open(cfg(&root)).unwrap();
+    let s = Session::open(sandbox_config(&root)).unwrap();
     assert_eq!(s.fs.open_report().rebuilt.as_deref(), Some("quota journal corrupt: bad header"));
     assert_eq!(s.fs.usage().user, 1234);
     drop(s);
     // A clean reopen replays the checkpoint only: no rebuild, no walk.
-    let s = Session::open(cfg(&root)).unwrap();
+    let s = Session::open(sandbox_config(&root)).unwrap();
     assert_eq!(s.fs.open_report(), &wxfs::fs::OpenReport { replayed: 1, ..Default::default() });
 }
 
 #[test]
 fn fsck_finds_damage_and_repair_fixes_it() {
     let root = common::fresh_dir("fsck");
-    let dir = fill(&root);
+    let dir = fill_sandbox(&root);
     let clean = wxfs::fsck::fsck(&root, false, |_, _| {}).unwrap();
     assert_eq!(clean.len(), 1);
     assert!(clean[0].problems().is_empty(), "{:?}", clean[0].problems());
@@ -91,7 +92,7 @@ fn fsck_finds_damage_and_repair_fixes_it() {
     let after = wxfs::fsck::fsck(&root, false, |_, _| {}).unwrap();
     assert!(after[0].problems().is_empty(), "{:?}", after[0].problems());
     assert_eq!(after[0].storage.records, 2);
-    let s = Session::open(cfg(&root)).unwrap();
+    let s = Session::open(sandbox_config(&root)).unwrap();
     assert_eq!(s.fs.usage().user, 1236);
     assert_eq!(bridge::invoke(&s, "getStorageSync", r#"{"key":"k2"}"#).1["data"], json!([1, 2]));
     let ls = Command::new(cli).args(["ls", root.to_str().unwrap()]).output().unwrap();
@@ -104,7 +105,7 @@ fn fsck_finds_damage_and_repair_fixes_it() {
 #[ignore]
 fn hold_child() {
     let Ok(root) = std::env::var("WXFS_HOLD_ROOT") else { return };
-    let _s = Session::open(cfg(Path::new(&root))).unwrap();
+    let _s = Session::open(sandbox_config(Path::new(&root))).unwrap();
     println!("@@held");
     std::io::stdout().flush().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(60));
@@ -123,7 +124,7 @@ fn another_process_holds_the_sandbox_until_it_dies() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert!(lines.any(|l| l.map(|l| l.contains("@@held")).unwrap_or(false)));
     let lock = wxfs::sandbox::sandbox_dir(&root, b"u1", b"wx1").join("LOCK");
-    match Session::open(cfg(&root)) {
+    match Session::open(sandbox_config(&root)) {
         Err(e @ wxfs::sandbox::OpenError::Busy(_)) => {
             assert_eq!(e.to_string(), format!("sandbox is busy: locked by another process ({})", lock.display()));
         }
@@ -132,7 +133,7 @@ fn another_process_holds_the_sandbox_until_it_dies() {
     }
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
-    let s = Session::open(cfg(&root)).expect("a dead process's lock is released");
+    let s = Session::open(sandbox_config(&root)).expect("a dead process's lock is released");
     assert_eq!(bridge::invoke(&s, "getStorageInfoSync", "{}").0, 0);
 }
 
@@ -140,25 +141,11 @@ fn another_process_holds_the_sandbox_until_it_dies() {
 /// its old and new length: open rolls it back. A complete append whose commit was lost is kept.
 #[test]
 fn a_torn_append_is_rolled_back_and_a_complete_one_kept() {
-    use wxfs::quota::journal::{Area, Entry, Journal};
     let root = common::fresh_dir("torn-append");
-    let s = Session::open(cfg(&root)).unwrap();
-    for f in ["torn", "whole"] {
-        let args = json!({"filePath": format!("wxfile://usr/{f}"), "data": "a".repeat(100)});
-        assert_eq!(bridge::invoke(&s, "writeFileSync", &args.to_string()).0, 0);
-    }
-    let dir = s.sandbox.dir().to_path_buf();
-    drop(s);
     // What the process did before it was killed: reservations written, bytes partly written.
-    let io: std::sync::Arc<dyn wxfs::io::LogIo> = std::sync::Arc::new(wxfs::io::StdIo);
-    let (mut j, _) = Journal::open(io, &dir.join(Journal::FILE), false).unwrap().unwrap();
-    for f in ["torn", "whole"] {
-        j.reserve(vec![Entry { after: Some(200), ..Entry::new(Area::Usr, f.into(), 100, 1) }]).unwrap();
-    }
-    drop(j);
-    std::fs::OpenOptions::new().append(true).open(dir.join("usr/torn")).unwrap().write_all(&[b'b'; 37]).unwrap();
-    std::fs::OpenOptions::new().append(true).open(dir.join("usr/whole")).unwrap().write_all(&[b'b'; 100]).unwrap();
-    let s = Session::open(cfg(&root)).unwrap();
+    two_interrupted_appends(sandbox_config(&root));
+    let dir = sandbox_config(&root).sandbox_dir();
+    let s = Session::open(sandbox_config(&root)).unwrap();
     assert_eq!(s.fs.open_report().settled, 2);
     assert_eq!(s.fs.open_report().rolled_back, vec![("torn".to_string(), 37)]);
     assert_eq!(std::fs::read(dir.join("usr/torn")).unwrap(), vec![b'a'; 100]);

@@ -14,19 +14,19 @@ mod soname;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn text(rel: &str) -> String {
+fn repo_text(rel: &str) -> String {
     std::fs::read_to_string(common::repo_dir().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// The value of the first line `<prefix>"value"...` of a file.
 fn quoted_after(rel: &str, prefix: &str) -> String {
-    let t = text(rel);
+    let t = repo_text(rel);
     let line = t.lines().find_map(|l| l.trim_start().strip_prefix(prefix)).unwrap_or_else(|| panic!("{rel}: no line `{prefix}`"));
     line.trim_start().trim_start_matches('"').split('"').next().unwrap().to_string()
 }
 
 fn json(rel: &str) -> serde_json::Value {
-    serde_json::from_str(&text(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    serde_json::from_str(&repo_text(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// Cargo, the header's macros, wxfs_version(), pc and CMake (rendered from Cargo.toml's version by
@@ -39,7 +39,7 @@ fn one_version_everywhere() {
         ("include/wxfs.h WXFS_VERSION_STRING", quoted_after("include/wxfs.h", "#define WXFS_VERSION_STRING")),
         ("Package.swift wxfsVersion", quoted_after("Package.swift", "let wxfsVersion =")),
     ];
-    let header = text("include/wxfs.h");
+    let header = repo_text("include/wxfs.h");
     let define = |name: &str| {
         header
             .lines()
@@ -60,7 +60,7 @@ fn one_version_everywhere() {
     let lock = json("bindings/node/package-lock.json");
     seen.push(("package-lock.json version", lock["version"].as_str().unwrap().to_string()));
     seen.push(("package-lock.json packages[\"\"]", lock["packages"][""]["version"].as_str().unwrap().to_string()));
-    let changelog = text("CHANGELOG.md");
+    let changelog = repo_text("CHANGELOG.md");
     let top = changelog.lines().find_map(|l| l.strip_prefix("## ")).expect("CHANGELOG.md has no entry");
     seen.push(("CHANGELOG.md top entry", top.trim().to_string()));
     let cli = Command::new(env!("CARGO_BIN_EXE_wxfs")).arg("--version").stdin(Stdio::null()).output().unwrap();
@@ -71,11 +71,11 @@ fn one_version_everywhere() {
     // pc and CMake take the version from Cargo.toml when installed, and the CMake requests in the
     // tree ask for this major.minor.
     for template in ["packaging/wxfs.pc.in", "packaging/wxfsConfigVersion.cmake.in"] {
-        assert!(text(template).contains("@VERSION@"), "{template} must take @VERSION@, not a literal");
+        assert!(repo_text(template).contains("@VERSION@"), "{template} must take @VERSION@, not a literal");
     }
     let minor = VERSION.rsplit_once('.').unwrap().0;
     for rel in ["packaging/example/CMakeLists.txt", "packaging/wxfsConfig.cmake.in", "README.md"] {
-        for l in text(rel).lines().filter(|l| l.contains("find_package(wxfs ")) {
+        for l in repo_text(rel).lines().filter(|l| l.contains("find_package(wxfs ")) {
             assert!(
                 l.contains(&format!("find_package(wxfs {minor} REQUIRED)")),
                 "{rel}: `{l}` asks for another version than {minor}"

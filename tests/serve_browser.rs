@@ -17,12 +17,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use common::bridge::ok;
 use common::skip::{self, Test, Tool};
 use serde_json::{json, Value};
 use serve_support::{hold, Holder, Server};
 use wxfs::platform::Platform;
 use wxfs::storage::sealed::{EncryptionKey, PREFIX};
-use wxfs::{bridge, Config, Session};
+use wxfs::{Config, Session};
 
 fn chromium() -> String {
     std::env::var("WXFS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
@@ -47,12 +48,6 @@ fn main() -> std::process::ExitCode {
         vec![Test { name: "the_inspector_in_a_browser", needs: tools(), body: the_inspector_in_a_browser }],
         vec![("holder_child", holder_child)],
     )
-}
-
-fn call(s: &Session, api: &str, args: Value) -> Value {
-    let (code, result) = bridge::invoke(s, api, &args.to_string());
-    assert_eq!(code, 0, "{api} {args}: {result}");
-    result
 }
 
 /// A 96x64 24-bit BMP.
@@ -88,7 +83,7 @@ fn big_config(root: &Path) -> Config {
     c
 }
 
-fn fill(root: &Path) {
+fn fill_big_sandbox(root: &Path) {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let s = Session::open(big_config(root)).unwrap();
@@ -98,56 +93,52 @@ fn fill(root: &Path) {
             1 => json!(format!("value {i}")),
             _ => json!(i * 7),
         };
-        call(&s, "setStorageSync", json!({"key": format!("key-{i:05}"), "data": data}));
+        ok(&s, "setStorageSync", json!({"key": format!("key-{i:05}"), "data": data}));
     }
-    call(&s, "setStorageSync", json!({"key": MARKUP_KEY, "data": "<b onmouseover=window.__pwned=3>bold</b>"}));
-    call(&s, "setStorage", json!({"key": "session-token", "data": "secret-value", "encrypt": true}));
+    ok(&s, "setStorageSync", json!({"key": MARKUP_KEY, "data": "<b onmouseover=window.__pwned=3>bold</b>"}));
+    ok(&s, "setStorage", json!({"key": "session-token", "data": "secret-value", "encrypt": true}));
     for d in 0..DIRS {
-        call(&s, "mkdirSync", json!({"dirPath": format!("wxfile://usr/d{d:03}")}));
+        ok(&s, "mkdirSync", json!({"dirPath": format!("wxfile://usr/d{d:03}")}));
         for f in 0..FILES_PER_DIR {
-            call(
+            ok(
                 &s,
                 "writeFileSync",
                 json!({"filePath": format!("wxfile://usr/d{d:03}/f{f:04}.txt"), "data": format!("file {d}/{f}\n")}),
             );
         }
     }
-    call(
-        &s,
-        "writeFileSync",
-        json!({"filePath": "wxfile://usr/readme.txt", "data": "Hello from the test host.\nSecond line.\n"}),
-    );
+    ok(&s, "writeFileSync", json!({"filePath": "wxfile://usr/readme.txt", "data": "Hello from the test host.\nSecond line.\n"}));
     let pic = b64.encode(picture());
-    call(
+    ok(
         &s,
         "writeFileSync",
         json!({"filePath": "wxfile://usr/picture.bmp", "__nativeBuffers__": [{"key": "data", "base64": pic}]}),
     );
-    call(
+    ok(
         &s,
         "writeFileSync",
         json!({"filePath": format!("wxfile://usr/{MARKUP_FILE}"), "data": "<script>window.__pwned=4</script>"}),
     );
-    let t = call(&s, "host.createTempFile", json!({"data": "a saved download", "extension": "txt"}));
-    call(&s, "saveFile", json!({"tempFilePath": t["tempFilePath"]}));
-    call(&s, "host.createTempFile", json!({"data": "a temp file the host made", "extension": "txt"}));
+    let t = ok(&s, "host.createTempFile", json!({"data": "a saved download", "extension": "txt"}));
+    ok(&s, "saveFile", json!({"tempFilePath": t["tempFilePath"]}));
+    ok(&s, "host.createTempFile", json!({"data": "a temp file the host made", "extension": "txt"}));
     drop(s);
 
     let mut plugin = Config::new(root, "u1", "wxbig");
     plugin.plugin_id = Some("plug-1".into());
     let s = Session::open(plugin).unwrap();
-    call(&s, "setStorageSync", json!({"key": "plugin-setting", "data": {"on": true}}));
-    call(&s, "writeFileSync", json!({"filePath": "wxfile://usr/plugin.txt", "data": "plugin data"}));
+    ok(&s, "setStorageSync", json!({"key": "plugin-setting", "data": {"on": true}}));
+    ok(&s, "writeFileSync", json!({"filePath": "wxfile://usr/plugin.txt", "data": "plugin data"}));
     drop(s);
 
     let s = Session::open(Config::new(root, "u1", "wxali").with_platform(Platform::Alipay)).unwrap();
-    call(&s, "setStorageSync", json!({"key": "ali-key", "data": "支付宝"}));
-    call(&s, "writeFileSync", json!({"filePath": "https://usr/ali.txt", "data": "alipay file"}));
+    ok(&s, "setStorageSync", json!({"key": "ali-key", "data": "支付宝"}));
+    ok(&s, "writeFileSync", json!({"filePath": "https://usr/ali.txt", "data": "alipay file"}));
     drop(s);
 
     let s = Session::open(Config::new(root, "u1", "wxedit")).unwrap();
-    call(&s, "setStorageSync", json!({"key": "greeting", "data": {"hello": "world"}}));
-    call(&s, "setStorageSync", json!({"key": "to-delete", "data": 1}));
+    ok(&s, "setStorageSync", json!({"key": "greeting", "data": {"hello": "world"}}));
+    ok(&s, "setStorageSync", json!({"key": "to-delete", "data": 1}));
     drop(s);
     // An interrupted write, repaired (and reported) by the first open, the browser's edit.
     std::fs::write(root.join("u1/wxedit/staging/.interrupted"), "x").unwrap();
@@ -174,7 +165,7 @@ fn the_inspector_in_a_browser() {
     let (chromium, dir) = (chromium(), common::repo_dir().join("tests/inspector"));
     let root = common::fresh_dir("serve-browser");
     let started = Instant::now();
-    fill(&root);
+    fill_big_sandbox(&root);
     println!("filled the root in {:.1} s", started.elapsed().as_secs_f64());
     let mut expected = serde_json::Map::new();
     expected.insert("u1/wxbig".into(), figures(big_config(&root)));
@@ -271,7 +262,7 @@ fn the_inspector_in_a_browser() {
     assert_eq!(f["markupFileShown"], json!({"title": MARKUP_FILE, "images": 0, "pwned": null, "blocked": []}));
 
     // The edit, read back through the C ABI.
-    let lib = common::Lib::load();
+    let lib = common::abi::Lib::load();
     let h = lib.open(&json!({"root": root, "userId": "u1", "appId": "wxedit"})).unwrap();
     let (_, got) = lib.invoke(h, "getStorageSync", &json!({"key": "greeting"}));
     assert_eq!(
@@ -310,9 +301,9 @@ fn the_inspector_in_a_browser() {
     );
     // And the last of them landed: the holder's final counter and file, read back once it closed.
     let s = Session::open(Config::new(&root, "u2", "wxheld")).unwrap();
-    assert_eq!(call(&s, "getStorageSync", json!({"key": "counter"}))["data"], done.writes);
+    assert_eq!(ok(&s, "getStorageSync", json!({"key": "counter"}))["data"], done.writes);
     assert_eq!(
-        call(&s, "readFileSync", json!({"filePath": "wxfile://usr/counter.txt", "encoding": "utf8"}))["data"],
+        ok(&s, "readFileSync", json!({"filePath": "wxfile://usr/counter.txt", "encoding": "utf8"}))["data"],
         done.writes.to_string()
     );
     drop(s);

@@ -5,68 +5,21 @@
 
 mod common;
 
-use std::ffi::c_void;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::linked::{invoke, invoke_async, last_error, open};
 use serde_json::{json, Value};
 use wxfs::ffi;
 
-fn last_error() -> String {
-    let mut buf = vec![0u8; 4096];
-    let mut n = 0usize;
-    unsafe { ffi::wxfs_last_error_message(buf.as_mut_ptr().cast(), buf.len(), &mut n) };
-    String::from_utf8_lossy(&buf[..n.min(buf.len())]).into_owned()
+/// Submits an async call; `then` gets the code and the parsed result (`null` where it is not JSON).
+fn submit(h: u64, api: &str, args: &Value, then: impl FnOnce(i32, Value) + Send + 'static) -> i32 {
+    invoke_async(h, api, &args.to_string(), move |code, result| then(code, serde_json::from_slice(result).unwrap_or(Value::Null)))
 }
 
-fn open(config: &Value) -> Result<u64, (i32, String)> {
-    let text = config.to_string();
-    let mut h = 0u64;
-    match unsafe { ffi::wxfs_open(text.as_ptr().cast(), text.len(), &mut h) } {
-        0 => Ok(h),
-        code => Err((code, last_error())),
-    }
-}
-
-fn config(root: &Path, user: &str) -> Value {
+fn user_config(root: &Path, user: &str) -> Value {
     json!({"root": root, "appId": "wx1", "userId": user})
-}
-
-fn invoke(h: u64, api: &str, args: &Value) -> (i32, Value) {
-    let text = args.to_string();
-    let mut out = ffi::wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
-    let code = unsafe { ffi::wxfs_invoke(h, api.as_ptr().cast(), api.len(), text.as_ptr().cast(), text.len(), &mut out) };
-    let v = if out.data.is_null() {
-        Value::Null
-    } else {
-        let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) };
-        let v = serde_json::from_slice(bytes).unwrap();
-        unsafe { ffi::wxfs_bytes_free(out) };
-        v
-    };
-    (code, v)
-}
-
-/// The callback's userdata: a boxed closure called with (code, result).
-type Handler = Box<dyn FnOnce(i32, Value) + Send>;
-
-unsafe extern "C" fn trampoline(ud: *mut c_void, code: i32, result: *const u8, len: usize) {
-    let f = unsafe { Box::from_raw(ud as *mut Handler) };
-    let v = serde_json::from_slice(unsafe { std::slice::from_raw_parts(result, len) }).unwrap_or(Value::Null);
-    f(code, v);
-}
-
-fn invoke_async(h: u64, api: &str, args: &Value, then: impl FnOnce(i32, Value) + Send + 'static) -> i32 {
-    let text = args.to_string();
-    let ud = Box::into_raw(Box::new(Box::new(then) as Handler));
-    let code = unsafe {
-        ffi::wxfs_invoke_async(h, api.as_ptr().cast(), api.len(), text.as_ptr().cast(), text.len(), Some(trampoline), ud.cast())
-    };
-    if code != 0 {
-        drop(unsafe { Box::from_raw(ud) });
-    }
-    code
 }
 
 /// Run `f` on a thread; fail the test (instead of hanging it) if it does not finish in time.
@@ -85,16 +38,16 @@ fn a_sync_call_never_waits_on_a_pending_callback_of_its_own_thread() {
     // A JS host whose callbacks run on its JS thread: the callback of setStorage cannot run
     // until the JS thread is free, and the JS thread next calls getStorageSync.
     let root = common::fresh_dir("sess-js-thread");
-    let h = open(&config(&root, "u")).unwrap();
+    let h = open(&user_config(&root, "u")).unwrap();
     let got = within(20, "getStorageSync after setStorage with its callback pending", move || {
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let (done_tx, done_rx) = mpsc::channel();
-        let code = invoke_async(h, "setStorage", &json!({"key": "k", "data": "v1"}), move |code, r| {
+        let code = submit(h, "setStorage", &json!({"key": "k", "data": "v1"}), move |code, r| {
             release_rx.recv().unwrap(); // "the JS thread is busy"
             done_tx.send((code, r)).unwrap();
         });
         assert_eq!(code, 0);
-        let got = invoke(h, "getStorageSync", &json!({"key": "k"}));
+        let got = invoke(h, "getStorageSync", &json!({"key": "k"}).to_string());
         release_tx.send(()).unwrap();
         let (code, r) = done_rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!((code, r["errMsg"].as_str()), (0, Some("setStorage:ok")));
@@ -110,7 +63,7 @@ fn overlapping_callbacks_that_queue_and_then_call_sync_never_deadlock_the_pool()
     // More callbacks at once than the pool has workers, each waiting until all are inside
     // their callbacks, each then queuing an async call and making a sync call on the sandbox.
     let root = common::fresh_dir("sess-overlap");
-    let h = open(&config(&root, "u")).unwrap();
+    let h = open(&user_config(&root, "u")).unwrap();
     let n = 12;
     let results = within(60, "overlapping callbacks", move || {
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
@@ -121,15 +74,15 @@ fn overlapping_callbacks_that_queue_and_then_call_sync_never_deadlock_the_pool()
                 // One submitting thread per call: each is its own (sandbox, thread) queue.
                 std::thread::spawn(move || {
                     let key = format!("k{i}");
-                    let code = invoke_async(h, "setStorage", &json!({"key": key, "data": i}), move |code, _| {
+                    let code = submit(h, "setStorage", &json!({"key": key, "data": i}), move |code, _| {
                         assert_eq!(code, 0);
                         barrier.wait();
                         let (inner_tx, inner_rx) = mpsc::channel();
-                        let c = invoke_async(h, "setStorage", &json!({"key": format!("{key}-inner"), "data": i}), move |c, _| {
+                        let c = submit(h, "setStorage", &json!({"key": format!("{key}-inner"), "data": i}), move |c, _| {
                             inner_tx.send(c).unwrap();
                         });
                         assert_eq!(c, 0);
-                        let (c, r) = invoke(h, "getStorageSync", &json!({"key": format!("{key}-inner")}));
+                        let (c, r) = invoke(h, "getStorageSync", &json!({"key": format!("{key}-inner")}).to_string());
                         tx.send((c, r["data"].clone(), inner_rx.recv_timeout(Duration::from_secs(20)).unwrap())).unwrap();
                     });
                     assert_eq!(code, 0);
@@ -156,12 +109,12 @@ fn overlapping_callbacks_that_queue_and_then_call_sync_never_deadlock_the_pool()
 #[test]
 fn callbacks_of_one_thread_come_in_issue_order() {
     let root = common::fresh_dir("sess-order");
-    let h = open(&config(&root, "u")).unwrap();
+    let h = open(&user_config(&root, "u")).unwrap();
     let (tx, rx) = mpsc::channel();
     for i in 0..200 {
         let tx = tx.clone();
         let api = if i % 2 == 0 { "setStorage" } else { "getStorage" };
-        let code = invoke_async(h, api, &json!({"key": "k", "data": i}), move |_, r| tx.send((i, r)).unwrap());
+        let code = submit(h, api, &json!({"key": "k", "data": i}), move |_, r| tx.send((i, r)).unwrap());
         assert_eq!(code, 0);
     }
     for want in 0..200 {
@@ -180,17 +133,17 @@ fn callbacks_of_one_thread_come_in_issue_order() {
 fn handles_fit_a_javascript_number_and_stale_ones_never_reach_another_sandbox() {
     let root = common::fresh_dir("sess-handles");
     let mut seen = std::collections::HashSet::new();
-    let first = open(&config(&root, "a")).unwrap();
-    assert_eq!(invoke(first, "setStorageSync", &json!({"key": "who", "data": "a"})).0, 0);
+    let first = open(&user_config(&root, "a")).unwrap();
+    assert_eq!(invoke(first, "setStorageSync", &json!({"key": "who", "data": "a"}).to_string()).0, 0);
     assert_eq!(ffi::wxfs_close(first), 0);
     for i in 0..3000 {
         let user = if i % 2 == 0 { "b" } else { "c" };
-        let h = open(&config(&root, user)).unwrap();
+        let h = open(&user_config(&root, user)).unwrap();
         assert!(h > 0 && h < 1 << 53, "handle {h:#x} is not below 2^53");
         assert_eq!((h as f64) as u64, h, "handle {h:#x} is not exact as a double");
         assert!(seen.insert(h), "handle {h:#x} given twice");
         // The stale handle of user a never reads user b's or c's storage.
-        let (code, r) = invoke(first, "getStorageSync", &json!({"key": "who"}));
+        let (code, r) = invoke(first, "getStorageSync", &json!({"key": "who"}).to_string());
         assert_eq!(code, ffi::WXFS_E_HANDLE, "{r}");
         assert_eq!(ffi::wxfs_close(h), 0);
         assert_eq!(ffi::wxfs_close(h), ffi::WXFS_E_HANDLE, "a second close is an error");
@@ -206,12 +159,12 @@ fn any_spelling_of_the_root_shares_the_open_sandbox() {
     let link = root.with_extension("link");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&root, &link).unwrap();
-    let a = open(&config(&root, "u")).unwrap();
-    assert_eq!(invoke(a, "setStorageSync", &json!({"key": "k", "data": 1})).0, 0);
+    let a = open(&user_config(&root, "u")).unwrap();
+    assert_eq!(invoke(a, "setStorageSync", &json!({"key": "k", "data": 1}).to_string()).0, 0);
     let dotted = root.join("..").join(root.file_name().unwrap()).join(".");
     for spelling in [link.clone(), dotted] {
-        let b = open(&config(&spelling, "u")).unwrap_or_else(|e| panic!("{}: {e:?}", spelling.display()));
-        assert_eq!(invoke(b, "getStorageSync", &json!({"key": "k"})).1["data"], 1);
+        let b = open(&user_config(&spelling, "u")).unwrap_or_else(|e| panic!("{}: {e:?}", spelling.display()));
+        assert_eq!(invoke(b, "getStorageSync", &json!({"key": "k"}).to_string()).1["data"], 1);
         assert_eq!(ffi::wxfs_close(b), 0);
     }
     // A relative spelling, from the root's parent.
@@ -220,11 +173,11 @@ fn any_spelling_of_the_root_shares_the_open_sandbox() {
         move || {
             let rel = Path::new(root.file_name().unwrap()).to_path_buf();
             std::env::set_current_dir(root.parent().unwrap()).unwrap();
-            open(&config(&rel, "u"))
+            open(&user_config(&rel, "u"))
         }
     })
     .unwrap();
-    assert_eq!(invoke(b, "getStorageSync", &json!({"key": "k"})).1["data"], 1);
+    assert_eq!(invoke(b, "getStorageSync", &json!({"key": "k"}).to_string()).1["data"], 1);
     assert_eq!(ffi::wxfs_close(b), 0);
     assert_eq!(ffi::wxfs_close(a), 0);
     let _ = std::fs::remove_file(link);
@@ -270,8 +223,8 @@ fn the_hosts_own_gc_and_removal_never_make_an_open_fail() {
     let root = common::fresh_dir("sess-maint");
     // Sandboxes with temp files for gc to trim.
     for user in ["u0", "u1", "u2", "u3"] {
-        let h = open(&config(&root, user)).unwrap();
-        let (code, r) = invoke(h, "host.createTempFile", &json!({"data": "x".repeat(4096), "extension": "txt"}));
+        let h = open(&user_config(&root, user)).unwrap();
+        let (code, r) = invoke(h, "host.createTempFile", &json!({"data": "x".repeat(4096), "extension": "txt"}).to_string());
         assert_eq!(code, 0, "{r}");
         assert_eq!(ffi::wxfs_close(h), 0);
     }
@@ -301,7 +254,7 @@ fn the_hosts_own_gc_and_removal_never_make_an_open_fail() {
     };
     for i in 0..400 {
         let user = ["u0", "u1", "u2", "u3", "gone"][i % 5];
-        let h = open(&config(&root, user)).unwrap_or_else(|(c, why)| panic!("open {i} beside gc/remove failed: {c} {why}"));
+        let h = open(&user_config(&root, user)).unwrap_or_else(|(c, why)| panic!("open {i} beside gc/remove failed: {c} {why}"));
         assert_eq!(ffi::wxfs_close(h), 0);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -311,7 +264,7 @@ fn the_hosts_own_gc_and_removal_never_make_an_open_fail() {
 #[test]
 fn busy_names_another_process_only_when_one_holds_the_lock() {
     let root = common::fresh_dir("sess-busy");
-    let h = open(&config(&root, "u")).unwrap();
+    let h = open(&user_config(&root, "u")).unwrap();
     // Removal while this process has it open: busy, and said to be open here.
     let (r, u, a) = (root.to_str().unwrap(), "u", "wx1");
     let code =
@@ -330,7 +283,7 @@ fn busy_names_another_process_only_when_one_holds_the_lock() {
         .expect("flock(1) from util-linux");
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let (code, why) = open(&config(&root, "u")).unwrap_err();
+    let (code, why) = open(&user_config(&root, "u")).unwrap_err();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(code, ffi::WXFS_E_BUSY);

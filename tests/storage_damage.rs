@@ -5,31 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
+use common::logger::{heard, listen};
 use wxfs::storage::Value;
 use wxfs::{Config, Session};
-
-/// A Rust host's logger: records what target "wxfs" says.
-struct Capture;
-
-static LOGGED: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
-
-impl log::Log for Capture {
-    fn enabled(&self, m: &log::Metadata) -> bool {
-        m.target() == "wxfs"
-    }
-    fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
-            LOGGED.lock().unwrap().push((r.level(), r.args().to_string()));
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn heard(user: &str) -> Vec<(log::Level, String)> {
-    LOGGED.lock().unwrap().iter().filter(|(_, m)| m.starts_with(&format!("{user}/"))).cloned().collect()
-}
 
 fn data(i: usize) -> String {
     format!("\"value {i:03} {}\"", "x".repeat(i % 37))
@@ -88,7 +67,7 @@ fn damaged_files(kv: &Path) -> Vec<PathBuf> {
 
 /// Opens, checks that all but `k100` read back with their exact values, the aside file holds
 /// `frame`, the event; then a second open is clean.
-fn check(root: &Path, user: &str, kv: &Path, frame: &[u8]) {
+fn check_recovered(root: &Path, user: &str, kv: &Path, frame: &[u8]) {
     let s = Session::open(Config::new(root, user, "wx1")).unwrap();
     let keys = s.store.keys();
     assert_eq!(keys.len(), 299);
@@ -102,7 +81,7 @@ fn check(root: &Path, user: &str, kv: &Path, frame: &[u8]) {
     assert_eq!(std::fs::read(&aside[0]).unwrap(), frame, "the damaged bytes are kept as they were");
     let name = aside[0].file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(
-        heard(user),
+        heard(&format!("{user}/")),
         vec![
             (log::Level::Debug, format!("{user}/wx1: sandbox created")),
             (
@@ -120,7 +99,7 @@ fn check(root: &Path, user: &str, kv: &Path, frame: &[u8]) {
     assert_eq!(s.store.keys().len(), 299);
     assert_eq!(s.store.get("k299").unwrap().data, data(299));
     drop(s);
-    assert_eq!(heard(user).len(), 3, "{:?}", heard(user));
+    assert_eq!(heard(&format!("{user}/")).len(), 3, "{:?}", heard(&format!("{user}/")));
     let mut names: Vec<String> =
         std::fs::read_dir(kv).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
@@ -129,8 +108,7 @@ fn check(root: &Path, user: &str, kv: &Path, frame: &[u8]) {
 
 #[test]
 fn one_flipped_payload_byte_costs_only_its_record() {
-    let _ = log::set_logger(&Capture);
-    log::set_max_level(log::LevelFilter::Debug);
+    listen();
     let root = common::fresh_dir("storage-damage-flip");
     let kv = three_hundred_items(&root, "flip");
     // A byte of the value, in the middle of the payload: the CRC fails.
@@ -138,14 +116,13 @@ fn one_flipped_payload_byte_costs_only_its_record() {
         let i = f.len() - 3;
         f[i] ^= 0x20;
     });
-    check(&root, "flip", &kv, &frame);
+    check_recovered(&root, "flip", &kv, &frame);
     let _ = std::fs::remove_dir_all(root);
 }
 
 #[test]
 fn an_unknown_op_with_its_crc_fixed_costs_only_its_record() {
-    let _ = log::set_logger(&Capture);
-    log::set_max_level(log::LevelFilter::Debug);
+    listen();
     let root = common::fresh_dir("storage-damage-op");
     let kv = three_hundred_items(&root, "op");
     // The CRC matches, the payload does not decode.
@@ -154,6 +131,6 @@ fn an_unknown_op_with_its_crc_fixed_costs_only_its_record() {
         let crc = crc32fast::hash(&f[8..]);
         f[4..8].copy_from_slice(&crc.to_le_bytes());
     });
-    check(&root, "op", &kv, &frame);
+    check_recovered(&root, "op", &kv, &frame);
     let _ = std::fs::remove_dir_all(root);
 }

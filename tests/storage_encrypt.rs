@@ -5,29 +5,18 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::bridge::call;
 use serde_json::{json, Value};
 
 const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODw=="; // bytes 0..16
 const KEY_B: &str = "8PHy8/T19vf4+fr7/P3+/w=="; // bytes 0xf0..0x100
 
-fn config(root: &Path, key: Option<&str>, limits: Value) -> Value {
+fn keyed_config(root: &Path, key: Option<&str>, limits: Value) -> Value {
     let mut c = json!({"root": root, "userId": "u", "appId": "wx1", "limits": limits});
     if let Some(k) = key {
         c["encryptionKey"] = json!(k);
     }
     c
-}
-
-fn ok(lib: &common::Lib, h: u64, api: &str, args: Value) -> Value {
-    let (rc, r) = lib.invoke(h, api, &args);
-    assert_eq!(rc, 0, "{api}: {r}");
-    r
-}
-
-fn fails(lib: &common::Lib, h: u64, api: &str, args: Value, code: i32, msg: &str) {
-    let (rc, r) = lib.invoke(h, api, &args);
-    assert_eq!((rc, r["errMsg"].as_str().unwrap_or("")), (code, msg), "{api}: {r}");
-    assert_eq!(r["errCode"], code);
 }
 
 /// Every file under `root`, recursively.
@@ -53,20 +42,20 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn no_byte_of_an_encrypted_key_or_value_is_under_the_root_and_it_survives_close() {
-    let lib = common::Lib::load();
+    let lib = common::abi::Lib::load();
     let root = common::fresh_dir("enc-plain");
     let name = "card-number-of-the-user";
     let secret = "4111-1111-1111-SECRET";
-    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
-    ok(&lib, h, "setStorageSync", json!({"key": "plain-neighbour", "data": "visible"}));
+    let h = lib.open(&keyed_config(&root, Some(KEY_A), json!({}))).unwrap();
+    lib.ok(h, "setStorageSync", json!({"key": "plain-neighbour", "data": "visible"}));
     // Written several times (earlier versions stay in the log until compaction), with a dataType.
     for i in 0..3 {
         let data = json!({"pan": secret, "n": i});
-        ok(&lib, h, "setStorage", json!({"key": name, "data": data, "dataType": "Object", "encrypt": true}));
+        lib.ok(h, "setStorage", json!({"key": name, "data": data, "dataType": "Object", "encrypt": true}));
     }
-    let r = ok(&lib, h, "getStorage", json!({"key": name, "encrypt": true}));
+    let r = lib.ok(h, "getStorage", json!({"key": name, "encrypt": true}));
     assert_eq!(r, json!({"errMsg": "getStorage:ok", "data": {"pan": secret, "n": 2}, "dataType": "Object"}));
-    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["plain-neighbour", name]));
+    assert_eq!(lib.ok(h, "getStorageInfoSync", json!({}))["keys"], json!(["plain-neighbour", name]));
     assert_eq!(lib.close(h), 0);
 
     let all = files(&root);
@@ -79,46 +68,45 @@ fn no_byte_of_an_encrypted_key_or_value_is_under_the_root_and_it_survives_close(
     }
     assert!(all.iter().any(|f| contains(&std::fs::read(f).unwrap(), b"plain-neighbour")), "the plain item is stored plain");
 
-    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
-    let r = ok(&lib, h, "getStorage", json!({"key": name, "encrypt": true}));
+    let h = lib.open(&keyed_config(&root, Some(KEY_A), json!({}))).unwrap();
+    let r = lib.ok(h, "getStorage", json!({"key": name, "encrypt": true}));
     assert_eq!(r["data"], json!({"pan": secret, "n": 2}));
-    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["plain-neighbour", name]));
-    ok(&lib, h, "removeStorage", json!({"key": name}));
-    fails(&lib, h, "getStorage", json!({"key": name, "encrypt": true}), 1400001, "getStorage:fail data not found");
+    assert_eq!(lib.ok(h, "getStorageInfoSync", json!({}))["keys"], json!(["plain-neighbour", name]));
+    lib.ok(h, "removeStorage", json!({"key": name}));
+    lib.fails(h, "getStorage", json!({"key": name, "encrypt": true}), 1400001, "getStorage:fail data not found");
     assert_eq!(lib.close(h), 0);
 }
 
 #[test]
 fn one_name_one_value_across_encrypted_and_plain_reads() {
-    let lib = common::Lib::load();
+    let lib = common::abi::Lib::load();
     let root = common::fresh_dir("enc-mixed");
-    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
-    ok(&lib, h, "setStorage", json!({"key": "k", "data": "sealed", "encrypt": true}));
+    let h = lib.open(&keyed_config(&root, Some(KEY_A), json!({}))).unwrap();
+    lib.ok(h, "setStorage", json!({"key": "k", "data": "sealed", "encrypt": true}));
     // Stored encrypted, read without encrypt: async fails saying so, Sync gets "" (no usable value).
     let stored_enc = "getStorage:fail data was stored with encrypt: true; read it with getStorage({key, encrypt: true})";
-    fails(&lib, h, "getStorage", json!({"key": "k"}), 1400008, stored_enc);
-    assert_eq!(ok(&lib, h, "getStorageSync", json!({"key": "k"})), json!({"errMsg": "getStorageSync:ok", "data": ""}));
-    assert_eq!(ok(&lib, h, "batchGetStorage", json!({"keyList": ["k"]}))["dataList"], json!([""]));
+    lib.fails(h, "getStorage", json!({"key": "k"}), 1400008, stored_enc);
+    assert_eq!(lib.ok(h, "getStorageSync", json!({"key": "k"})), json!({"errMsg": "getStorageSync:ok", "data": ""}));
+    assert_eq!(lib.ok(h, "batchGetStorage", json!({"keyList": ["k"]}))["dataList"], json!([""]));
     // Only the async forms take encrypt.
     let sync_msg =
         |api: &str| format!("{api}:fail parameter error: encrypt is taken only by the async setStorage and getStorage");
-    fails(&lib, h, "setStorageSync", json!({"key": "k", "data": 1, "encrypt": true}), 1400004, &sync_msg("setStorageSync"));
-    fails(&lib, h, "getStorageSync", json!({"key": "k", "encrypt": true}), 1400004, &sync_msg("getStorageSync"));
+    lib.fails(h, "setStorageSync", json!({"key": "k", "data": 1, "encrypt": true}), 1400004, &sync_msg("setStorageSync"));
+    lib.fails(h, "getStorageSync", json!({"key": "k", "encrypt": true}), 1400004, &sync_msg("getStorageSync"));
     // A plain set replaces the encrypted value; a read with encrypt gets the plain value.
-    ok(&lib, h, "setStorage", json!({"key": "k", "data": "plain"}));
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k"}))["data"], "plain");
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "plain");
+    lib.ok(h, "setStorage", json!({"key": "k", "data": "plain"}));
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "k"}))["data"], "plain");
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "plain");
     // And the reverse: an encrypted set replaces the plain value.
-    ok(&lib, h, "setStorage", json!({"key": "k", "data": "sealed again", "encrypt": true}));
-    fails(&lib, h, "getStorage", json!({"key": "k"}), 1400008, stored_enc);
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "sealed again");
+    lib.ok(h, "setStorage", json!({"key": "k", "data": "sealed again", "encrypt": true}));
+    lib.fails(h, "getStorage", json!({"key": "k"}), 1400008, stored_enc);
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "sealed again");
     // batchSetStorage replaces it too, in the same record.
-    ok(&lib, h, "batchSetStorage", json!({"kvList": [{"key": "k", "value": "batch"}]}));
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "batch");
-    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["k"]));
+    lib.ok(h, "batchSetStorage", json!({"kvList": [{"key": "k", "value": "batch"}]}));
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "batch");
+    assert_eq!(lib.ok(h, "getStorageInfoSync", json!({}))["keys"], json!(["k"]));
     // Names of encrypted slots cannot be set plain.
-    fails(
-        &lib,
+    lib.fails(
         h,
         "setStorageSync",
         json!({"key": "\u{0}wxfs-sealed:x", "data": 1}),
@@ -130,17 +118,17 @@ fn one_name_one_value_across_encrypted_and_plain_reads() {
 
 #[test]
 fn missing_and_wrong_keys_fail_clearly() {
-    let lib = common::Lib::load();
+    let lib = common::abi::Lib::load();
     let root = common::fresh_dir("enc-keys");
     let no_key = |api: &str| format!("{api}:fail encrypt: true needs an encryptionKey in the sandbox's open config");
-    let h = lib.open(&config(&root, None, json!({}))).unwrap();
-    fails(&lib, h, "setStorage", json!({"key": "k", "data": 1, "encrypt": true}), 1400006, &no_key("setStorage"));
-    fails(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}), 1400006, &no_key("getStorage"));
+    let h = lib.open(&keyed_config(&root, None, json!({}))).unwrap();
+    lib.fails(h, "setStorage", json!({"key": "k", "data": 1, "encrypt": true}), 1400006, &no_key("setStorage"));
+    lib.fails(h, "getStorage", json!({"key": "k", "encrypt": true}), 1400006, &no_key("getStorage"));
     assert_eq!(lib.close(h), 0);
 
-    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
-    ok(&lib, h, "setStorage", json!({"key": "k", "data": "for A", "encrypt": true}));
-    ok(&lib, h, "setStorage", json!({"key": "p", "data": "plain"}));
+    let h = lib.open(&keyed_config(&root, Some(KEY_A), json!({}))).unwrap();
+    lib.ok(h, "setStorage", json!({"key": "k", "data": "for A", "encrypt": true}));
+    lib.ok(h, "setStorage", json!({"key": "p", "data": "plain"}));
     assert_eq!(lib.close(h), 0);
 
     let wrong = |api: &str| {
@@ -148,46 +136,45 @@ fn missing_and_wrong_keys_fail_clearly() {
             "{api}:fail the encrypted storage of this sandbox was written with another encryptionKey (clearStorage discards it)"
         )
     };
-    let h = lib.open(&config(&root, Some(KEY_B), json!({}))).unwrap();
-    fails(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}), 1400007, &wrong("getStorage"));
-    fails(&lib, h, "setStorage", json!({"key": "k2", "data": 1, "encrypt": true}), 1400007, &wrong("setStorage"));
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "p"}))["data"], "plain", "plain items are unaffected");
-    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["p"]));
+    let h = lib.open(&keyed_config(&root, Some(KEY_B), json!({}))).unwrap();
+    lib.fails(h, "getStorage", json!({"key": "k", "encrypt": true}), 1400007, &wrong("getStorage"));
+    lib.fails(h, "setStorage", json!({"key": "k2", "data": 1, "encrypt": true}), 1400007, &wrong("setStorage"));
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "p"}))["data"], "plain", "plain items are unaffected");
+    assert_eq!(lib.ok(h, "getStorageInfoSync", json!({}))["keys"], json!(["p"]));
     assert_eq!(lib.close(h), 0);
 
     // Without a key, the encrypted item is neither listed nor readable, and stays.
-    let h = lib.open(&config(&root, None, json!({}))).unwrap();
-    assert_eq!(ok(&lib, h, "getStorageInfoSync", json!({}))["keys"], json!(["p"]));
-    fails(&lib, h, "getStorage", json!({"key": "k"}), 1400001, "getStorage:fail data not found");
+    let h = lib.open(&keyed_config(&root, None, json!({}))).unwrap();
+    assert_eq!(lib.ok(h, "getStorageInfoSync", json!({}))["keys"], json!(["p"]));
+    lib.fails(h, "getStorage", json!({"key": "k"}), 1400001, "getStorage:fail data not found");
     assert_eq!(lib.close(h), 0);
-    let h = lib.open(&config(&root, Some(KEY_A), json!({}))).unwrap();
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "for A");
+    let h = lib.open(&keyed_config(&root, Some(KEY_A), json!({}))).unwrap();
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "for A");
     assert_eq!(lib.close(h), 0);
 
     // clearStorage discards what the other key wrote; the new key works from then on.
-    let h = lib.open(&config(&root, Some(KEY_B), json!({}))).unwrap();
-    ok(&lib, h, "clearStorage", json!({}));
-    ok(&lib, h, "setStorage", json!({"key": "k", "data": "for B", "encrypt": true}));
-    assert_eq!(ok(&lib, h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "for B");
+    let h = lib.open(&keyed_config(&root, Some(KEY_B), json!({}))).unwrap();
+    lib.ok(h, "clearStorage", json!({}));
+    lib.ok(h, "setStorage", json!({"key": "k", "data": "for B", "encrypt": true}));
+    assert_eq!(lib.ok(h, "getStorage", json!({"key": "k", "encrypt": true}))["data"], "for B");
     assert_eq!(lib.close(h), 0);
 
     for bad in ["AAAA", "not base64!", ""] {
-        let e = lib.open(&config(&root, Some(bad), json!({}))).unwrap_err();
+        let e = lib.open(&keyed_config(&root, Some(bad), json!({}))).unwrap_err();
         assert!(e < 0, "{bad:?}: {e}");
     }
 }
 
 #[test]
 fn encrypted_items_have_the_0_7_and_7_1_limits() {
-    let lib = common::Lib::load();
+    let lib = common::abi::Lib::load();
     let root = common::fresh_dir("enc-limits");
     // 0.7 x 10,000 = 7,000 per item; 0.71 x 100,000 = 71,000 in all.
-    let h = lib.open(&config(&root, Some(KEY_A), json!({"storageItem": 10_000, "storageTotal": 100_000}))).unwrap();
+    let h = lib.open(&keyed_config(&root, Some(KEY_A), json!({"storageItem": 10_000, "storageTotal": 100_000}))).unwrap();
     let text = |n: usize| "x".repeat(n - 2); // JSON text of n bytes
                                              // key 1 byte + data 6,999 = 7,000: fits; one more byte does not.
-    ok(&lib, h, "setStorage", json!({"key": "k", "data": text(6_999), "encrypt": true}));
-    fails(
-        &lib,
+    lib.ok(h, "setStorage", json!({"key": "k", "data": text(6_999), "encrypt": true}));
+    lib.fails(
         h,
         "setStorage",
         json!({"key": "k", "data": text(7_000), "encrypt": true}),
@@ -195,8 +182,8 @@ fn encrypted_items_have_the_0_7_and_7_1_limits() {
         "setStorage:fail exceed storage item max length",
     );
     // The same 7,000 bytes plain: the plain limit is 10,000.
-    ok(&lib, h, "setStorage", json!({"key": "p", "data": text(7_000)}));
-    ok(&lib, h, "removeStorage", json!({"key": "p"}));
+    lib.ok(h, "setStorage", json!({"key": "p", "data": text(7_000)}));
+    lib.ok(h, "removeStorage", json!({"key": "p"}));
     // Fill with encrypted items until the 7.1 total refuses one.
     let mut n = 1;
     loop {
@@ -208,10 +195,10 @@ fn encrypted_items_have_the_0_7_and_7_1_limits() {
         n += 1;
         assert!(n < 20);
     }
-    let used = ok(&lib, h, "getStorageInfoSync", json!({}))["currentSize"].as_u64().unwrap();
+    let used = lib.ok(h, "getStorageInfoSync", json!({}))["currentSize"].as_u64().unwrap();
     assert!(used * 1024 <= 71_000 + 1023 && used * 1024 > 60_000, "{used} KB");
     // What the encrypted total refused fits under the plain total.
-    ok(&lib, h, "setStorage", json!({"key": format!("k{n}"), "data": text(6_000)}));
+    lib.ok(h, "setStorage", json!({"key": format!("k{n}"), "data": text(6_000)}));
     assert_eq!(lib.close(h), 0);
 }
 
@@ -234,15 +221,11 @@ fn an_interrupted_encrypted_set_is_finished_at_open() {
     assert_eq!(r["data"], "sealed");
 }
 
-fn session(root: &Path, user: &str, plugin: Option<&str>) -> std::sync::Arc<wxfs::Session> {
+fn sealed_session(root: &Path, user: &str, plugin: Option<&str>) -> std::sync::Arc<wxfs::Session> {
     let mut cfg = wxfs::Config::new(root, user, "wx1");
     cfg.encryption_key = Some(wxfs::storage::sealed::EncryptionKey::from_base64(KEY_A).unwrap());
     cfg.plugin_id = plugin.map(str::to_string);
     wxfs::Session::open(cfg).unwrap()
-}
-
-fn call(s: &wxfs::Session, api: &str, args: Value) -> (i32, Value) {
-    wxfs::bridge::invoke(s, api, &args.to_string())
 }
 
 fn sealed_slots(s: &wxfs::Session) -> Vec<String> {
@@ -260,19 +243,19 @@ const DAMAGED: &str = "getStorage:fail the encrypted value of this key does not 
 #[test]
 fn a_sealed_value_copied_into_another_sandbox_does_not_open_there() {
     let root = common::fresh_dir("enc-owner");
-    let s = session(&root, "u", None);
+    let s = sealed_session(&root, "u", None);
     assert_eq!(call(&s, "setStorage", json!({"key": "k", "data": "secret of u", "encrypt": true})).0, 0);
     let slots = sealed_slots(&s);
     assert_eq!(slots.len(), 1);
     let copied = s.store.get(&slots[0]).unwrap();
     drop(s);
     for (user, plugin) in [("u2", None), ("u", Some("wxplugin"))] {
-        let t = session(&root, user, plugin);
+        let t = sealed_session(&root, user, plugin);
         assert_eq!(call(&t, "setStorage", json!({"key": "own", "data": "mine", "encrypt": true})).0, 0);
         // The same host key names the same slot: the copy lands where a get of "k" looks.
         t.store.set_parts(&slots[0], None, &copied.data, ANY).unwrap();
         drop(t);
-        let t = session(&root, user, plugin);
+        let t = sealed_session(&root, user, plugin);
         let (rc, r) = call(&t, "getStorage", json!({"key": "k", "encrypt": true}));
         assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400007, DAMAGED), "{user} {plugin:?}: {r}");
         let (rc, r) = call(&t, "getStorage", json!({"key": "own", "encrypt": true}));
@@ -283,7 +266,7 @@ fn a_sealed_value_copied_into_another_sandbox_does_not_open_there() {
         }
     }
     // Where it was written, it opens.
-    let s = session(&root, "u", None);
+    let s = sealed_session(&root, "u", None);
     assert_eq!(call(&s, "getStorage", json!({"key": "k", "encrypt": true})).1["data"], "secret of u");
 }
 
@@ -292,7 +275,7 @@ fn a_sealed_value_copied_into_another_sandbox_does_not_open_there() {
 #[test]
 fn one_tampered_sealed_value_fails_only_itself() {
     let root = common::fresh_dir("enc-tamper");
-    let s = session(&root, "u", None);
+    let s = sealed_session(&root, "u", None);
     for k in ["e1", "e2", "e3"] {
         assert_eq!(call(&s, "setStorage", json!({"key": k, "data": format!("value of {k}"), "encrypt": true})).0, 0);
     }
@@ -306,7 +289,7 @@ fn one_tampered_sealed_value_fails_only_itself() {
     s.store.set_parts(&slot, None, std::str::from_utf8(&data).unwrap(), ANY).unwrap();
     drop(s);
 
-    let s = session(&root, "u", None);
+    let s = sealed_session(&root, "u", None);
     let (rc, r) = call(&s, "getStorage", json!({"key": "e2", "encrypt": true}));
     assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400007, DAMAGED), "{r}");
     for k in ["e1", "e3"] {
@@ -319,6 +302,6 @@ fn one_tampered_sealed_value_fails_only_itself() {
     assert_eq!(call(&s, "setStorage", json!({"key": "e2", "data": "again", "encrypt": true})).0, 0);
     assert_eq!(call(&s, "getStorage", json!({"key": "e2", "encrypt": true})).1["data"], "again");
     drop(s);
-    let s = session(&root, "u", None);
+    let s = sealed_session(&root, "u", None);
     assert_eq!(call(&s, "getStorage", json!({"key": "e2", "encrypt": true})).1["data"], "again");
 }

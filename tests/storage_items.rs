@@ -9,7 +9,7 @@
 
 mod common;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use wxfs::storage::ITEM_OVERHEAD;
 use wxfs::{bridge, Config, Session};
 
@@ -41,10 +41,6 @@ fn kv_list(keys: std::ops::Range<usize>) -> String {
     s + "]}"
 }
 
-fn call(s: &Session, api: &str, args: &str) -> (i32, Value) {
-    bridge::invoke(s, api, args)
-}
-
 fn log_len(root: &std::path::Path) -> u64 {
     let kv = wxfs::sandbox::sandbox_dir(root, b"u", b"wx1").join("kv");
     std::fs::metadata(kv.join("data.log")).unwrap().len()
@@ -61,13 +57,13 @@ fn two_million_tiny_items_fail_the_total_and_change_nothing() {
     let n = 2_097_152;
     assert_eq!(n * (4 + 1), TOTAL as usize);
     let args = kv_list(0..n);
-    let (rc, r) = call(&s, "batchSetStorageSync", &args);
+    let (rc, r) = bridge::invoke(&s, "batchSetStorageSync", &args);
     assert_eq!(
         (rc, r),
         (1400003, json!({"errMsg": "batchSetStorageSync:fail exceed storage max size 10Mb", "errCode": 1400003}))
     );
     // Nothing changed: not in memory, not on disk, not after a reopen.
-    let (_, info) = call(&s, "getStorageInfoSync", "{}");
+    let (_, info) = bridge::invoke(&s, "getStorageInfoSync", "{}");
     assert_eq!((info["keys"].clone(), info["currentSize"].clone()), (json!([]), json!(0)));
     assert_eq!(log_len(&root), len);
     drop(s);
@@ -83,20 +79,20 @@ fn the_most_items_the_total_admits_open_within_a_bounded_heap() {
     assert_eq!(most, 327_680);
     let mut n = 0;
     while n + 10_000 <= most {
-        let (rc, r) = call(&s, "batchSetStorageSync", &kv_list(n..n + 10_000));
+        let (rc, r) = bridge::invoke(&s, "batchSetStorageSync", &kv_list(n..n + 10_000));
         assert_eq!(rc, 0, "{r}");
         n += 10_000;
     }
-    let (rc, r) = call(&s, "batchSetStorageSync", &kv_list(n..most));
+    let (rc, r) = bridge::invoke(&s, "batchSetStorageSync", &kv_list(n..most));
     assert_eq!(rc, 0, "{r}");
     // One more item, however small, is refused; an overwrite of the same size is not.
-    let (rc, r) = call(&s, "setStorageSync", &json!({"key": key(most), "data": 0}).to_string());
+    let (rc, r) = bridge::invoke(&s, "setStorageSync", &json!({"key": key(most), "data": 0}).to_string());
     assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400003, "setStorageSync:fail exceed storage max size 10Mb"));
-    let (rc, r) = call(&s, "setStorageSync", &json!({"key": key(0), "data": 1}).to_string());
+    let (rc, r) = bridge::invoke(&s, "setStorageSync", &json!({"key": key(0), "data": 1}).to_string());
     assert_eq!(rc, 0, "{r}");
     // currentSize is what WeChat reports, key and data bytes (docs/wechat-behaviour.md §10):
     // the count, not the bytes, refused the item.
-    let info = call(&s, "getStorageInfoSync", "{}").1;
+    let info = bridge::invoke(&s, "getStorageInfoSync", "{}").1;
     assert_eq!(info["currentSize"], json!((most as u64 * 5).div_ceil(1024)));
     assert_eq!(info["keys"].as_array().unwrap().len(), most);
     drop(info);

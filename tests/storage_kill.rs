@@ -22,7 +22,7 @@ use common::Rng;
 use wxfs::storage::Value;
 use wxfs::{Config, Session};
 
-fn config(root: &Path) -> Config {
+fn store_config(root: &Path) -> Config {
     Config::new(root, "u1", "wxstorekill")
 }
 
@@ -40,7 +40,7 @@ fn value(tag: u64, len: usize) -> String {
 fn storage_kill_writer() {
     let Ok(root) = std::env::var("WXFS_SK_ROOT") else { return };
     let seed: u64 = std::env::var("WXFS_SK_SEED").unwrap().parse().unwrap();
-    let s = Session::open(config(Path::new(&root))).unwrap();
+    let s = Session::open(store_config(Path::new(&root))).unwrap();
     let mut r = Rng(seed | 1);
     let limits = s.storage_limits(false);
     loop {
@@ -59,7 +59,7 @@ fn storage_kill_reopener() {
     let Ok(root) = std::env::var("WXFS_SK_ROOT") else { return };
     println!("@@opening");
     let t = Instant::now();
-    let s = Session::open(config(Path::new(&root))).unwrap();
+    let s = Session::open(store_config(Path::new(&root))).unwrap();
     println!("@@opened {} {:?}", s.store.len(), t.elapsed());
     std::thread::sleep(Duration::from_secs(600));
 }
@@ -105,7 +105,7 @@ fn next_files(kv: &Path) -> Vec<String> {
 
 type Model = BTreeMap<String, String>;
 
-fn describe(m: &Model) -> String {
+fn describe_items(m: &Model) -> String {
     m.iter().map(|(k, v)| format!("{k}={}", &v[..17.min(v.len())])).collect::<Vec<_>>().join(" ")
 }
 
@@ -145,7 +145,7 @@ fn round(root: &Path, kv: &Path, model: &mut Model, r: &mut Rng, what: &str) -> 
     kill(opener);
     let opened = lines.iter().any(|l| l.starts_with("@@opened"));
     // 3. The next open shows the acknowledged state, or that plus the set in flight.
-    let s = Session::open(config(root)).unwrap();
+    let s = Session::open(store_config(root)).unwrap();
     let seen: Model = s.store.keys().into_iter().map(|k| (k.clone(), s.store.get(&k).unwrap().data)).collect();
     let mut after = model.clone();
     if let Some((k, v)) = &inflight {
@@ -157,8 +157,8 @@ fn round(root: &Path, kv: &Path, model: &mut Model, r: &mut Rng, what: &str) -> 
         assert!(
             seen == *model,
             "{what}: storage is neither the acknowledged state nor that plus the set in flight\n  seen:  {}\n  acked: {}\n  in flight: {:?}",
-            describe(&seen),
-            describe(model),
+            describe_items(&seen),
+            describe_items(model),
             inflight.as_ref().map(|(k, v)| (k, &v[..17.min(v.len())]))
         );
     }
@@ -178,7 +178,7 @@ fn kills_around_a_compaction_and_a_reopen_lose_nothing_acknowledged() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
     let root = common::fresh_dir("storage-kill");
-    let kv: PathBuf = config(&root).sandbox_dir().join("kv");
+    let kv: PathBuf = store_config(&root).sandbox_dir().join("kv");
     let mut model = Model::new();
     let mut r = Rng(seed | 1);
     let mut opened = 0;

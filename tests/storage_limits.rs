@@ -3,67 +3,48 @@
 
 mod common;
 
-use libloading::Library;
+use common::abi::Lib;
 use serde_json::{json, Value};
 
-type SetFn = unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *const u8, usize) -> i32;
-type InfoFn = unsafe extern "C" fn(u64, *mut u64, *mut u64, *mut u64) -> i32;
-
-struct Typed {
-    _lib: Library,
-    set: SetFn,
-    info: InfoFn,
+/// `wxfs_storage_set`.
+fn typed_set(lib: &Lib, h: u64, key: &str, json: &str, data_type: Option<&str>) -> i32 {
+    let (t, tl) = data_type.map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
+    // SAFETY: valid buffers for the call.
+    unsafe { (lib.storage_set)(h, key.as_ptr(), key.len(), json.as_ptr(), json.len(), t, tl) }
 }
 
-impl Typed {
-    fn load() -> Typed {
-        let path = common::lib_path();
-        // SAFETY: our own library; the types are those of include/wxfs.h.
-        unsafe {
-            let lib = Library::new(path).unwrap();
-            Typed { set: *lib.get(b"wxfs_storage_set\0").unwrap(), info: *lib.get(b"wxfs_storage_info\0").unwrap(), _lib: lib }
-        }
-    }
-
-    fn set(&self, h: u64, key: &str, json: &str, data_type: Option<&str>) -> i32 {
-        let (t, tl) = data_type.map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
-        // SAFETY: valid buffers for the call.
-        unsafe { (self.set)(h, key.as_ptr(), key.len(), json.as_ptr(), json.len(), t, tl) }
-    }
-
-    fn bytes_used(&self, h: u64) -> u64 {
-        let mut n = 0;
-        // SAFETY: a valid out-pointer; the others may be NULL.
-        assert_eq!(unsafe { (self.info)(h, &mut n, std::ptr::null_mut(), std::ptr::null_mut()) }, 0);
-        n
-    }
+/// `wxfs_storage_info`'s bytes used.
+fn bytes_used(lib: &Lib, h: u64) -> u64 {
+    let mut n = 0;
+    // SAFETY: a valid out-pointer; the others may be NULL.
+    assert_eq!(unsafe { (lib.storage_info)(h, &mut n, std::ptr::null_mut(), std::ptr::null_mut()) }, 0);
+    n
 }
 
-fn open(lib: &common::Lib, tag: &str, limits: Value) -> u64 {
+fn open_limited(lib: &Lib, tag: &str, limits: Value) -> u64 {
     let root = common::fresh_dir(tag);
     lib.open(&json!({"root": root, "userId": "u", "appId": "wx1", "limits": limits})).unwrap()
 }
 
 #[test]
 fn data_type_counts_against_the_item_and_total_limits() {
-    let lib = common::Lib::load();
-    let typed = Typed::load();
-    let h = open(&lib, "dtype-limits", json!({"storageItem": 100, "storageTotal": 300}));
+    let lib = Lib::load();
+    let h = open_limited(&lib, "dtype-limits", json!({"storageItem": 100, "storageTotal": 300}));
     let big_type = "T".repeat(200);
     // key 1 + data 3 + dataType 200 = 204 > 100, through either entry point.
     let (rc, v) = lib.invoke(h, "setStorageSync", &json!({"key": "k", "data": "x", "dataType": big_type}));
     assert_eq!(rc, 1400002, "{v}");
-    assert_eq!(typed.set(h, "k", "\"x\"", Some(&big_type)), 1400002);
-    assert_eq!(typed.bytes_used(h), 0);
+    assert_eq!(typed_set(&lib, h, "k", "\"x\"", Some(&big_type)), 1400002);
+    assert_eq!(bytes_used(&lib, h), 0);
     // 1 + 3 + 90 = 94 each: three fit in 300, a fourth does not.
     let t90 = "D".repeat(90);
     for k in ["a", "b"] {
         let (rc, v) = lib.invoke(h, "setStorageSync", &json!({"key": k, "data": "x", "dataType": t90}));
         assert_eq!(rc, 0, "{v}");
     }
-    assert_eq!(typed.set(h, "c", "\"x\"", Some(&t90)), 0);
-    assert_eq!(typed.bytes_used(h), 282);
-    assert_eq!(typed.set(h, "d", "\"x\"", Some(&t90)), 1400003);
+    assert_eq!(typed_set(&lib, h, "c", "\"x\"", Some(&t90)), 0);
+    assert_eq!(bytes_used(&lib, h), 282);
+    assert_eq!(typed_set(&lib, h, "d", "\"x\"", Some(&t90)), 1400003);
     let (rc, v) = lib.invoke(h, "batchSetStorageSync", &json!({"kvList": [{"key": "d", "value": "x", "dataType": t90}]}));
     assert_eq!(rc, 1400003, "{v}");
     let (_, info) = lib.invoke(h, "getStorageInfoSync", &json!({}));
@@ -73,9 +54,8 @@ fn data_type_counts_against_the_item_and_total_limits() {
 
 #[test]
 fn the_typed_api_stores_exactly_what_the_bridge_accepts() {
-    let lib = common::Lib::load();
-    let typed = Typed::load();
-    let h = open(&lib, "one-validator", json!({}));
+    let lib = Lib::load();
+    let h = open_limited(&lib, "one-validator", json!({}));
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     let cases = [
         r#""\ud800""#.to_string(),
@@ -92,7 +72,7 @@ fn the_typed_api_stores_exactly_what_the_bridge_accepts() {
     ];
     let mut accepted = 0;
     for json in &cases {
-        let typed_rc = typed.set(h, "t", json, None);
+        let typed_rc = typed_set(&lib, h, "t", json, None);
         let args = format!(r#"{{"key":"b","data":{json}}}"#);
         let (bridge_rc, v) = lib.invoke_raw(h, "setStorageSync", args.as_bytes());
         assert!(typed_rc == 0 || typed_rc == -4, "{json:.30}: {typed_rc}");
@@ -113,9 +93,8 @@ fn the_typed_api_stores_exactly_what_the_bridge_accepts() {
 fn set_storage_stores_and_counts_data_as_the_typed_api_does() {
     // The bridge keeps `data` as the JSON text sent (compacted), as wxfs_storage_set does: both
     // store, count and read back alike, and other fields of the argument object change nothing.
-    let lib = common::Lib::load();
-    let typed = Typed::load();
-    let h = open(&lib, "set-paths", json!({"storageItem": 64}));
+    let lib = Lib::load();
+    let h = open_limited(&lib, "set-paths", json!({"storageItem": 64}));
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     let datas = [
         r#""x""#.to_string(),
@@ -131,15 +110,15 @@ fn set_storage_stores_and_counts_data_as_the_typed_api_does() {
         format!(r#""{}""#, "x".repeat(70)),
     ];
     for data in &datas {
-        let before = typed.bytes_used(h);
-        let typed_rc = typed.set(h, "k", data, Some("T"));
-        let typed_used = typed.bytes_used(h) - before;
+        let before = bytes_used(&lib, h);
+        let typed_rc = typed_set(&lib, h, "k", data, Some("T"));
+        let typed_used = bytes_used(&lib, h) - before;
         let (_, typed_got) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
         assert_eq!(lib.invoke(h, "clearStorageSync", &json!({})).0, 0);
         for other in ["", r#","other":true"#, r#","encrypt":false"#] {
             let args = format!(r#"{{"key":"k","data":{data},"dataType":"T"{other}}}"#);
             let (rc, v) = lib.invoke_raw(h, "setStorageSync", args.as_bytes());
-            let used = typed.bytes_used(h) - before;
+            let used = bytes_used(&lib, h) - before;
             let (_, got) = lib.invoke(h, "getStorageSync", &json!({"key": "k"}));
             assert_eq!(lib.invoke(h, "clearStorageSync", &json!({})).0, 0);
             assert_eq!(rc == 0, typed_rc == 0, "{data:.40}{other}: {v}");

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use common::bridge::{buffer, call};
 use common::Rng;
 use serde_json::{json, Value};
-use wxfs::{bridge, Config, Session};
+use wxfs::{Config, Session};
 
 const THREADS: usize = 16;
 const SANDBOXES: usize = 4;
@@ -23,15 +24,6 @@ struct Model {
     files: BTreeMap<String, Vec<u8>>,
     kv: BTreeMap<String, Value>,
     saved: BTreeMap<String, Vec<u8>>,
-}
-
-fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
-    bridge::invoke(s, api, &args.to_string())
-}
-
-fn buf(r: &Value, key: &str) -> Vec<u8> {
-    let e = r["__nativeBuffers__"].as_array().unwrap().iter().find(|e| e["key"] == key).unwrap();
-    base64::engine::general_purpose::STANDARD.decode(e["base64"].as_str().unwrap()).unwrap()
 }
 
 fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
@@ -76,7 +68,7 @@ fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
                 let n = name(&mut r);
                 let (c, res) = call(&s, "readFileSync", json!({"filePath": format!("{dir}/{n}")}));
                 match m.files.get(&n) {
-                    Some(f) => assert_eq!((c, buf(&res, "data")), (0, f.clone()), "readFile {n}"),
+                    Some(f) => assert_eq!((c, buffer(&res, "data")), (0, f.clone()), "readFile {n}"),
                     None => assert_eq!(c, 1300002),
                 }
             }
@@ -210,7 +202,7 @@ fn worker(s: Arc<Session>, t: usize, seed: u64) -> Model {
     m
 }
 
-fn check(s: &Session, models: &[(usize, &Model)]) {
+fn check_models(s: &Session, models: &[(usize, &Model)]) {
     let usr = s.sandbox.dir().join("usr");
     let mut user_bytes = 0u64;
     for (t, m) in models {
@@ -226,7 +218,7 @@ fn check(s: &Session, models: &[(usize, &Model)]) {
         }
         for (p, d) in &m.saved {
             let (c, r) = call(s, "readFileSync", json!({"filePath": p}));
-            assert_eq!((c, buf(&r, "data")), (0, d.clone()));
+            assert_eq!((c, buffer(&r, "data")), (0, d.clone()));
         }
     }
     // The contended key holds one thread's value; the shared file is whole.
@@ -264,13 +256,13 @@ fn sixteen_threads_four_sandboxes_match_their_models() {
     });
     for (i, s) in sessions.iter().enumerate() {
         let mine: Vec<(usize, &Model)> = models.iter().enumerate().filter(|(t, _)| t % SANDBOXES == i).collect();
-        check(s, &mine);
+        check_models(s, &mine);
     }
     drop(sessions);
     for i in 0..SANDBOXES {
         let s = Session::open(cfg(i)).unwrap();
         let mine: Vec<(usize, &Model)> = models.iter().enumerate().filter(|(t, _)| t % SANDBOXES == i).collect();
-        check(&s, &mine);
+        check_models(&s, &mine);
     }
     let _ = std::fs::remove_dir_all(root);
 }

@@ -7,50 +7,32 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use common::files::copy_tree;
+use serde_json::json;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-fn fixture(release: &str) -> PathBuf {
+fn release_fixture(release: &str) -> PathBuf {
     let root = common::fresh_dir(&format!("upgrade-{release}"));
     copy_tree(&common::repo_dir().join("tests/fixtures").join(release).join("root"), &root);
     root
 }
 
-fn ok(lib: &common::Lib, h: u64, api: &str, args: Value) -> Value {
-    let (rc, v) = lib.invoke(h, api, &args);
-    assert_eq!(rc, 0, "{api} {args}: {v}");
-    v
-}
-
 /// Everything the 0.1.0 sandbox held, as a mini-program reads it.
-fn check_v010(lib: &common::Lib, h: u64) {
-    let text = |path: &str| ok(lib, h, "readFileSync", json!({"filePath": path, "encoding": "utf8"}))["data"].clone();
+fn check_v010(lib: &common::abi::Lib, h: u64) {
+    let text = |path: &str| lib.ok(h, "readFileSync", json!({"filePath": path, "encoding": "utf8"}))["data"].clone();
     assert_eq!(text("wxfile://usr/a/b/hello.txt"), "hello, v0.1.0 appended");
     assert_eq!(text("wxfile://usr/big.bin"), "x".repeat(3000));
     assert_eq!(text("wxfile://store_df57bb170eba311c3d74fa834fb86eb8.png"), "temp bytes");
     assert_eq!(text("wxfile://tmp_30a1a363f3778e23420d8227f5ecfd73.jpg"), "kept temp");
-    let list = ok(lib, h, "getSavedFileList", json!({}));
+    let list = lib.ok(h, "getSavedFileList", json!({}));
     assert_eq!(list["fileList"].as_array().unwrap().len(), 1);
     assert_eq!(list["fileList"][0]["filePath"], "wxfile://store_df57bb170eba311c3d74fa834fb86eb8.png");
     assert_eq!(list["fileList"][0]["size"], 10);
 
-    let info = ok(lib, h, "getStorageInfoSync", json!({}));
+    let info = lib.ok(h, "getStorageInfoSync", json!({}));
     assert_eq!(info["keys"], json!(["image_cache", "when", "obj", "b1", "b2"]));
-    let get = |k: &str| ok(lib, h, "getStorageSync", json!({"key": k}));
+    let get = |k: &str| lib.ok(h, "getStorageSync", json!({"key": k}));
     assert_eq!(get("image_cache")["data"], "wxfile://store_x.png");
     assert_eq!(get("when")["data"], "2026-01-02T03:04:05.000Z");
     assert_eq!(get("when")["dataType"], "Date");
@@ -66,14 +48,14 @@ fn check_v010(lib: &common::Lib, h: u64) {
     let (rc, v) =
         lib.invoke(h, "writeFileSync", &json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize + 1)}));
     assert_eq!(rc, 1300202, "{v}");
-    ok(lib, h, "writeFileSync", json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize)}));
-    ok(lib, h, "unlinkSync", json!({"filePath": "wxfile://usr/fill"}));
+    lib.ok(h, "writeFileSync", json!({"filePath": "wxfile://usr/fill", "data": "z".repeat(room as usize)}));
+    lib.ok(h, "unlinkSync", json!({"filePath": "wxfile://usr/fill"}));
 }
 
 #[test]
 fn a_sandbox_written_by_0_1_0_opens_and_keeps_everything() {
-    let root = fixture("v0.1.0");
-    let lib = common::Lib::load();
+    let root = release_fixture("v0.1.0");
+    let lib = common::abi::Lib::load();
     for user in ["user-1", "user-2"] {
         let cfg = json!({"root": root, "userId": user, "appId": "wx0000000000000001", "limits": {"userFiles": 4096}});
         // First open: the earlier format, upgraded if this release upgrades it.
@@ -83,10 +65,10 @@ fn a_sandbox_written_by_0_1_0_opens_and_keeps_everything() {
         // Second open: whatever this release wrote at the first.
         let h = lib.open(&cfg).unwrap();
         check_v010(&lib, h);
-        ok(&lib, h, "setStorageSync", json!({"key": "after", "data": 1}));
+        lib.ok(h, "setStorageSync", json!({"key": "after", "data": 1}));
         assert_eq!(lib.close(h), 0);
         let h = lib.open(&cfg).unwrap();
-        assert_eq!(ok(&lib, h, "getStorageSync", json!({"key": "after"}))["data"], 1);
+        assert_eq!(lib.ok(h, "getStorageSync", json!({"key": "after"}))["data"], 1);
         assert_eq!(lib.close(h), 0);
     }
     let _ = std::fs::remove_dir_all(root);
@@ -97,11 +79,11 @@ fn a_sandbox_written_by_0_1_0_opens_and_keeps_everything() {
 /// before anything in it is read or changed.
 #[test]
 fn the_sandbox_format_marker_is_written_and_a_newer_format_refused() {
-    let root = fixture("v0.1.0");
+    let root = release_fixture("v0.1.0");
     let dir = root.join("user-1/wx0000000000000001");
     assert!(!dir.join("FORMAT").exists(), "0.1.0 wrote no marker");
     assert_eq!(wxfs::sandbox::format_version(&dir).unwrap(), 1);
-    let lib = common::Lib::load();
+    let lib = common::abi::Lib::load();
     let cfg = json!({"root": root, "userId": "user-1", "appId": "wx0000000000000001"});
     let h = lib.open(&cfg).unwrap();
     assert_eq!(lib.close(h), 0);

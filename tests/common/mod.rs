@@ -1,22 +1,14 @@
-//! Shared by the integration tests: the built library loaded at run time, as a host loads it.
+//! Shared by the integration tests. Each test binary compiles this module (`mod common;`) and
+//! uses part of it, hence the `dead_code` allowance. The library as a host loads it is in
+//! [`abi`]; the bridge in-process in [`bridge`], the C ABI linked in in [`linked`]; zips made in
+//! memory in [`zip`]; what a crash leaves in [`crash`]; a `log` facade listener in [`logger`];
+//! trees on disk in [`files`]; outside programs in [`command`]; tests needing a tool in [`skip`].
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use libloading::{Library, Symbol};
 use serde_json::Value;
-
-#[repr(C)]
-pub struct Bytes {
-    pub data: *mut u8,
-    pub len: usize,
-}
-
-type OpenFn = unsafe extern "C" fn(*const u8, usize, *mut u64) -> i32;
-type InvokeFn = unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *mut Bytes) -> i32;
-type CloseFn = unsafe extern "C" fn(u64) -> i32;
-type FreeFn = unsafe extern "C" fn(Bytes);
 
 /// Where the library cargo built for this test run lives: `target/<profile>/deps`. (`cargo test`
 /// refreshes the cdylib and staticlib there but does not copy them up to `target/<profile>`,
@@ -47,61 +39,6 @@ pub fn fresh_dir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-pub struct Lib {
-    _lib: Library,
-    open: OpenFn,
-    invoke: InvokeFn,
-    close: CloseFn,
-    free: FreeFn,
-}
-
-impl Lib {
-    pub fn load() -> Lib {
-        let path = lib_path();
-        assert!(path.exists(), "shared library not built at {}", path.display());
-        unsafe {
-            let lib = Library::new(&path).expect("load libwxfs");
-            let open: Symbol<OpenFn> = lib.get(b"wxfs_open\0").unwrap();
-            let invoke: Symbol<InvokeFn> = lib.get(b"wxfs_invoke\0").unwrap();
-            let close: Symbol<CloseFn> = lib.get(b"wxfs_close\0").unwrap();
-            let free: Symbol<FreeFn> = lib.get(b"wxfs_bytes_free\0").unwrap();
-            let (open, invoke, close, free) = (*open, *invoke, *close, *free);
-            Lib { _lib: lib, open, invoke, close, free }
-        }
-    }
-
-    pub fn open(&self, config: &Value) -> Result<u64, i32> {
-        let text = config.to_string();
-        let mut h = 0u64;
-        let rc = unsafe { (self.open)(text.as_ptr(), text.len(), &mut h) };
-        if rc == 0 {
-            Ok(h)
-        } else {
-            Err(rc)
-        }
-    }
-
-    /// Call an api with raw argument bytes; returns the status and the parsed result.
-    pub fn invoke_raw(&self, h: u64, api: &str, args: &[u8]) -> (i32, Value) {
-        let mut out = Bytes { data: std::ptr::null_mut(), len: 0 };
-        let rc = unsafe { (self.invoke)(h, api.as_ptr(), api.len(), args.as_ptr(), args.len(), &mut out) };
-        assert!(!out.data.is_null(), "{api}: no result");
-        let bytes = unsafe { std::slice::from_raw_parts(out.data, out.len) }.to_vec();
-        unsafe { (self.free)(out) };
-        let v: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{api}: result is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-        (rc, v)
-    }
-
-    pub fn invoke(&self, h: u64, api: &str, args: &Value) -> (i32, Value) {
-        self.invoke_raw(h, api, args.to_string().as_bytes())
-    }
-
-    pub fn close(&self, h: u64) -> i32 {
-        unsafe { (self.close)(h) }
-    }
 }
 
 pub fn write_tree(dir: &Path, files: &serde_json::Map<String, Value>) {
@@ -207,6 +144,41 @@ pub mod thread_heap {
     }
 }
 
+/// Heap bytes live in the whole process, for [`Counting`]: a test binary that measures what the
+/// library's own threads hold installs
+/// `#[global_allocator] static A: common::Counting = common::Counting(common::process_heap::track);`.
+pub mod process_heap {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    static LIVE: AtomicI64 = AtomicI64::new(0);
+    static PEAK: AtomicI64 = AtomicI64::new(0);
+
+    /// The allocator's report: the process's live bytes changed by `delta`.
+    pub fn track(delta: i64) {
+        let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Starts a new peak from what is live now; returns that.
+    pub fn reset_peak() -> i64 {
+        let now = LIVE.load(Ordering::Relaxed);
+        PEAK.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// The most heap bytes live at once since the last [`reset_peak`].
+    pub fn peak() -> i64 {
+        PEAK.load(Ordering::Relaxed)
+    }
+
+    /// The most heap bytes live at once in the process while `f` runs, above what was live before.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        let start = reset_peak();
+        let out = f();
+        (out, (peak() - start).max(0) as u64)
+    }
+}
+
 /// A global allocator that forwards to the system's and reports every change of live heap bytes
 /// to its function (a test binary installs it with
 /// `#[global_allocator] static A: common::Counting = common::Counting(track);`).
@@ -233,4 +205,12 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         q
     }
 }
+pub mod abi;
+pub mod bridge;
+pub mod command;
+pub mod crash;
+pub mod files;
+pub mod linked;
+pub mod logger;
 pub mod skip;
+pub mod zip;

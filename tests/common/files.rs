@@ -1,0 +1,44 @@
+//! Directory trees on disk: copied, and compared before and after.
+
+use std::path::{Path, PathBuf};
+
+/// Every entry under `dir` with its content (a directory as `<dir>`, a symlink as its target),
+/// sorted, leaving out entries named in `skip`: the "nothing changed" check. A missing `dir` is empty.
+pub fn snapshot(dir: &Path, skip: &[&str]) -> Vec<(PathBuf, Vec<u8>)> {
+    fn add_entries(d: &Path, skip: &[&str], out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if skip.iter().any(|s| e.file_name() == *s) {
+                continue;
+            }
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                out.push((p.clone(), b"<dir>".to_vec()));
+                add_entries(&p, skip, out);
+            } else if ft.is_symlink() {
+                out.push((p.clone(), std::fs::read_link(&p).unwrap().to_string_lossy().as_bytes().to_vec()));
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    add_entries(dir, skip, &mut out);
+    out.sort();
+    out
+}
+
+/// Copies the tree `from` to `to` (files and directories).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
