@@ -7,7 +7,8 @@
 #
 # The engine comes from a crates.io package (bindings/quickjs/engine.sh), built once into
 # OUTDIR/engine-<name>: WXFS_QUICKJS_ENGINE=quickjs (Bellard's) or quickjs-ng (the default);
-# WXFS_QUICKJS_ENGINE_DIR names an engine engine.sh built already. CFLAGS are added to the
+# WXFS_QUICKJS_ENGINE_DIR names an engine engine.sh built already; WXFS_LIB_DIR, the directory of
+# libwxfs.a (default target/release). CFLAGS are added to the
 # host's and the glue's compile (-fsanitize=address, ...). The host links libwxfs statically and
 # reads bindings/js from this checkout.
 set -euo pipefail
@@ -17,7 +18,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 engine="${WXFS_QUICKJS_ENGINE:-quickjs-ng}"
 engine_dir="${WXFS_QUICKJS_ENGINE_DIR:-$out/engine-$engine}"
-lib="$repo/target/release/libwxfs.a"
+lib="${WXFS_LIB_DIR:-$repo/target/release}/libwxfs.a"
 [ -f "$lib" ] || { echo "build.sh: $lib not found: run \`cargo build --release\` in $repo first" >&2; exit 1; }
 if [ ! -f "$engine_dir/libquickjs.a" ]; then
     "$repo/bindings/quickjs/engine.sh" "$engine" "$engine_dir"
@@ -28,4 +29,4 @@ fi
     -DWXFS_JS_DIR="\"$repo/bindings/js\"" \
     "$repo/examples/quickjs-host/host.c" "$repo/bindings/quickjs/wxfs_quickjs.c" \
     "$engine_dir/libquickjs.a" "$lib" -lpthread -ldl -lm -o "$out/host"
-echo "$out/host ($engine)"
+echo "$out/host (engine: $engine_dir)"

@@ -1,7 +1,10 @@
 /*
  * A mini-program host runtime on QuickJS, in one file: opens the sandbox of user u1 and app
  * wx0123456789abcdef under ROOT, installs `wx` (or the platform's object) and console.log, runs a
- * script, then the event loop until no call is pending.
+ * script, then the event loop until no call is pending. Beside what bindings/js gives, it adds the
+ * one api a real host brings itself for the seed scenario: `wx.downloadFile({url})`, here a "download"
+ * of a local file (a path or a file:// URL) into a temp file, through the bridge's
+ * host.createTempFile, as a host's network stack would hand its download over.
  *
  *   host ROOT SCRIPT.js [--platform P]
  *
@@ -33,6 +36,43 @@ static JSValue console_log(JSContext *ctx, JSValueConst this_val, int argc, JSVa
     fflush(stdout);
     return JS_UNDEFINED;
 }
+
+static uint64_t sandbox;
+static void json_str(char *out, size_t cap, const char *s);
+
+/* __download(url) -> the result JSON of host.createTempFile {sourcePath, extension} */
+static JSValue download(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)this_val; (void)argc;
+    const char *url = JS_ToCString(ctx, argv[0]);
+    if (!url) return JS_EXCEPTION;
+    const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    char jpath[4200], jext[64] = "null", args[4400];
+    json_str(jpath, sizeof jpath, path);
+    if (dot && (!slash || dot > slash) && strlen(dot + 1) < 16) json_str(jext, sizeof jext, dot + 1);
+    snprintf(args, sizeof args, "{\"sourcePath\":%s,\"extension\":%s}", jpath, jext);
+    JS_FreeCString(ctx, url);
+    wxfs_bytes out = {NULL, 0};
+    wxfs_invoke(sandbox, "host.createTempFile", strlen("host.createTempFile"), args, strlen(args), &out);
+    JSValue v = JS_NewStringLen(ctx, out.data ? (const char *)out.data : "{}", out.len);
+    wxfs_bytes_free(out);
+    return v;
+}
+
+/* wx.downloadFile in WeChat's shape over __download: success({tempFilePath, statusCode: 200}) or
+ * fail({errMsg}), then complete, later on this thread. */
+static const char DOWNLOAD_JS[] =
+    "(function (wx, download) {\n"
+    "  wx.downloadFile = function (o) {\n"
+    "    var r = JSON.parse(download(String(o.url)));\n"
+    "    var res = /:ok$/.test(r.errMsg) ? { tempFilePath: r.tempFilePath, statusCode: 200, errMsg: 'downloadFile:ok' }\n"
+    "                                    : { errMsg: 'downloadFile:fail ' + r.errMsg.replace(/^[^:]*:fail ?/, '') };\n"
+    "    Promise.resolve().then(function () {\n"
+    "      if (res.tempFilePath) { if (o.success) o.success(res); } else if (o.fail) o.fail(res);\n"
+    "      if (o.complete) o.complete(res);\n"
+    "    });\n"
+    "  };\n"
+    "})";
 
 /* The pending exception, with its stack when it has one, on stderr. */
 static void print_exception(JSContext *ctx) {
@@ -108,7 +148,6 @@ int main(int argc, char **argv) {
     json_str(jroot, sizeof jroot, root);
     json_str(jplat, sizeof jplat, platform);
     snprintf(config, sizeof config, "{\"root\":%s,\"appId\":\"wx0123456789abcdef\",\"userId\":\"u1\",\"platform\":%s}", jroot, jplat);
-    uint64_t sandbox = 0;
     if (wxfs_open(config, strlen(config), &sandbox) != 0) {
         char msg[1024] = "";
         wxfs_last_error_message(msg, sizeof msg, NULL);
@@ -128,11 +167,27 @@ int main(int argc, char **argv) {
     int status = 0;
     wxfs_qjs_options opts = {WXFS_JS_DIR, NULL, 0};
     wxfs_qjs *q = wxfs_qjs_install(ctx, sandbox, config, &opts);
+    if (q && strcmp(platform, "wechat") == 0) {
+        /* wx.downloadFile beside bindings/js's wx (the other platforms' download apis are left out) */
+        JSValue add = JS_Eval(ctx, DOWNLOAD_JS, sizeof DOWNLOAD_JS - 1, "<host>", JS_EVAL_TYPE_GLOBAL);
+        JSValue g = JS_GetGlobalObject(ctx);
+        JSValue args[2] = {JS_GetPropertyStr(ctx, g, "wx"), JS_NewCFunction(ctx, download, "download", 1)};
+        JSValue r = JS_IsException(add) ? JS_EXCEPTION : JS_Call(ctx, add, JS_UNDEFINED, 2, args);
+        if (JS_IsException(r)) {
+            print_exception(ctx);
+            status = 1;
+        }
+        JS_FreeValue(ctx, r);
+        JS_FreeValue(ctx, args[0]);
+        JS_FreeValue(ctx, args[1]);
+        JS_FreeValue(ctx, g);
+        JS_FreeValue(ctx, add);
+    }
     if (!q) {
         print_exception(ctx);
         status = 1;
     } else {
-        JSValue r = JS_Eval(ctx, src, src_len, script, JS_EVAL_TYPE_GLOBAL);
+        JSValue r = status ? JS_UNDEFINED : JS_Eval(ctx, src, src_len, script, JS_EVAL_TYPE_GLOBAL);
         if (JS_IsException(r)) {
             print_exception(ctx);
             status = 1;

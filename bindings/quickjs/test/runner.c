@@ -3,7 +3,10 @@
  * library, through the glue: every sandbox a test opens gets its object from wxfs_qjs_api, and
  * every async result comes back through the glue's completion queue and wxfs_qjs_drain.
  *
- *   runner REPO [FILE.test.js ...]     (default: every .test.js file of bindings/node/test)
+ *   runner REPO [--skip TEXT]... [FILE.test.js ...]   (default: every .test.js file of bindings/node/test)
+ *
+ * `--skip TEXT` leaves out the tests whose name contains TEXT (printed as "left out", counted
+ * nowhere): the valgrind run leaves out the 20 MiB one.
  *
  * Prints one line per test (ok / not ok / needs Node) and "N passed, N failed, N skipped (need
  * Node)"; exits 0 when none failed. At exit it frees the glue, the context and the runtime (a
@@ -247,7 +250,12 @@ int main(int argc, char **argv) {
     const char *repo = argv[1];
     char *files[256];
     int nfiles = 0;
-    for (int i = 2; i < argc && nfiles < 256; i++) files[nfiles++] = strdup(argv[i]);
+    const char *skips[16];
+    int nskips = 0;
+    for (int i = 2; i < argc && nfiles < 256; i++) {
+        if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc && nskips < 16) skips[nskips++] = argv[++i];
+        else files[nfiles++] = strdup(argv[i]);
+    }
     if (nfiles == 0) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/bindings/node/test", repo);
@@ -300,10 +308,14 @@ int main(int argc, char **argv) {
     } else {
         JSValue list = JS_NewArray(ctx);
         for (int i = 0; i < nfiles; i++) JS_SetPropertyUint32(ctx, list, (uint32_t)i, JS_NewString(ctx, files[i]));
+        JSValue skip_list = JS_NewArray(ctx);
+        for (int i = 0; i < nskips; i++) JS_SetPropertyUint32(ctx, skip_list, (uint32_t)i, JS_NewString(ctx, skips[i]));
         JSValue run_all = JS_GetPropertyStr(ctx, suite, "runAll");
-        JSValue promise = JS_Call(ctx, run_all, suite, 1, &list);
+        JSValue run_args[2] = {list, skip_list};
+        JSValue promise = JS_Call(ctx, run_all, suite, 2, run_args);
         JS_FreeValue(ctx, run_all);
         JS_FreeValue(ctx, list);
+        JS_FreeValue(ctx, skip_list);
         /* Record the outcome on the suite object once the promise settles. */
         static const char RECORD[] =
             "(function (s, p) { p.then(function (r) { s.finished = r; }, function (e) { s.finished = { failed: 1, error: String(e) }; }); })";
