@@ -27,8 +27,6 @@ use std::sync::Mutex;
 /// The tests of bindings/node/test that need nothing of Node, all of which pass in both engines.
 const SUITE_PASSING: usize = 48;
 
-const ENGINES: [&str; 2] = ["quickjs", "quickjs-ng"];
-
 /// `target/<profile>/quickjs-engines/<engine>`, built once (engine.sh) and reused.
 fn engine(name: &str) -> PathBuf {
     static BUILDING: Mutex<()> = Mutex::new(());
@@ -172,8 +170,37 @@ fn host_contract(engine_name: &str) {
 
     let syntax = host_run(&host, &work.join("syntax"), "console.log('never';", &[]);
     assert_eq!(syntax.status.code(), Some(1), "{}", text(&syntax));
-    assert!(syntax.stdout.is_empty() && String::from_utf8_lossy(&syntax.stderr).starts_with("Uncaught SyntaxError"), "{}", text(&syntax));
+    assert!(
+        syntax.stdout.is_empty() && String::from_utf8_lossy(&syntax.stderr).starts_with("Uncaught SyntaxError"),
+        "{}",
+        text(&syntax)
+    );
     std::fs::remove_dir_all(&work).unwrap();
+}
+
+/// The README's "Your first JS host: QuickJS" block, run as written (with this run's library and
+/// the cached engine named by the environment, which build.sh reads), prints what the README says.
+fn readme_quickjs() {
+    let repo = repo_dir();
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let at = readme.find("\n## Your first JS host: QuickJS\n").expect("README has no \"Your first JS host: QuickJS\" section");
+    let block = |from: usize, lang: &str| -> (String, usize) {
+        let open = format!("\n```{lang}\n");
+        let start = readme[from..].find(&open).map(|i| from + i + open.len()).expect("a fenced block");
+        let end = start + readme[start..].find("\n```").expect("a closing fence");
+        (readme[start..end].to_string(), end + 4)
+    };
+    let (commands, next) = block(at, "sh");
+    let (printed, _) = block(next, "text");
+    let out = run(Command::new("bash")
+        .args(["-e", "-c", &commands])
+        .current_dir(&repo)
+        .env("WXFS_QUICKJS_ENGINE_DIR", engine("quickjs-ng"))
+        .env("WXFS_LIB_DIR", lib_dir()));
+    assert!(out.status.success(), "{}", text(&out));
+    let got = lines(&out);
+    let want: Vec<&str> = printed.lines().collect();
+    assert!(got.len() >= want.len() && got[got.len() - want.len()..] == want[..], "README block printed:\n{}", text(&out));
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -208,8 +235,13 @@ fn suite(engine_name: &str, how: How) {
     let mut cmd = match how {
         How::Valgrind => {
             let mut c = Command::new("valgrind");
-            c.args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect"])
-                .arg(&bin);
+            c.args([
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--show-leak-kinds=definite,indirect",
+            ])
+            .arg(&bin);
             c
         }
         _ => Command::new(&bin),
@@ -218,8 +250,7 @@ fn suite(engine_name: &str, how: How) {
     if how == How::Valgrind {
         cmd.args(["--skip", "large files: 20 MiB"]);
     }
-    cmd
-        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=98")
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=98")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         .env("LSAN_OPTIONS", "exitcode=97");
     let out = run(&mut cmd);
@@ -230,7 +261,8 @@ fn suite(engine_name: &str, how: How) {
         assert!(!SANITIZER_REPORTS.iter().any(|m| stderr.contains(m)), "a sanitizer report:\n{}", text(&out));
     }
     let last = stdout.lines().last().unwrap_or_default();
-    let counts: Vec<usize> = last.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    let counts: Vec<usize> =
+        last.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
     assert!(last.ends_with("skipped (need Node)") && counts.len() == 3, "no count line:\n{}", text(&out));
     let (passed, failed, node) = (counts[0], counts[1], counts[2]);
     assert_eq!(failed, 0, "{}", text(&out));
@@ -246,6 +278,7 @@ macro_rules! per_engine {
 }
 
 per_engine! {
+    readme_quickjs_host => readme_quickjs();
     seed_scenario_quickjs => seed_scenario("quickjs");
     seed_scenario_quickjs_ng => seed_scenario("quickjs-ng");
     host_contract_quickjs => host_contract("quickjs");
@@ -259,7 +292,6 @@ per_engine! {
 }
 
 fn main() -> std::process::ExitCode {
-    let _ = ENGINES;
     let cc = || vec![Tool::runs("cc", &["--version"], "apt-get install gcc")];
     let valgrind = || {
         let mut t = cc();
@@ -267,6 +299,7 @@ fn main() -> std::process::ExitCode {
         t
     };
     skip::run(vec![
+        Test { name: "readme_quickjs_host", needs: cc(), body: readme_quickjs_host },
         Test { name: "seed_scenario_quickjs", needs: cc(), body: seed_scenario_quickjs },
         Test { name: "seed_scenario_quickjs_ng", needs: cc(), body: seed_scenario_quickjs_ng },
         Test { name: "host_contract_quickjs", needs: cc(), body: host_contract_quickjs },
