@@ -455,7 +455,24 @@ static int valid_name(const char *n, size_t len) {
     return 1;
 }
 
-/* src(name) -> the source text of bindings/js/<name>.js (only while wxfs_qjs_new loads it) */
+/* The CommonJS wrapper of one file, compiled under its name (stack traces name the file). */
+static JSValue compile_module(JSContext *ctx, const char *name, const char *text, size_t len) {
+    static const char head[] = "(function (exports, require, module) {";
+    static const char tail[] = "\n})";
+    char file[96];
+    snprintf(file, sizeof file, "bindings/js/%s.js", name);
+    char *wrapped = malloc(sizeof head + len + sizeof tail);
+    if (!wrapped) return JS_ThrowOutOfMemory(ctx);
+    memcpy(wrapped, head, sizeof head - 1);
+    memcpy(wrapped + sizeof head - 1, text, len);
+    memcpy(wrapped + sizeof head - 1 + len, tail, sizeof tail);
+    JSValue f = JS_Eval(ctx, wrapped, sizeof head - 1 + len + sizeof tail - 1, file, JS_EVAL_TYPE_GLOBAL);
+    free(wrapped);
+    return f;
+}
+
+/* src(name) -> bindings/js/<name>.js as a function (exports, require, module), only while
+ * wxfs_qjs_new loads it */
 static JSValue js_src(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv, int magic, JSValue *data) {
     (void)this_val; (void)magic;
     struct wxfs_qjs *q = glue_of(ctx, data);
@@ -473,7 +490,7 @@ static JSValue js_src(JSContext *ctx, JSValueConst this_val, int argc, JSValueCo
         for (size_t i = 0; i < o->sources_len; i++) {
             if (o->sources[i].name && strcmp(o->sources[i].name, name) == 0) {
                 JS_FreeValue(ctx, v);
-                v = JS_NewStringLen(ctx, o->sources[i].text, o->sources[i].len);
+                v = compile_module(ctx, name, o->sources[i].text, o->sources[i].len);
                 break;
             }
         }
@@ -497,7 +514,7 @@ static JSValue js_src(JSContext *ctx, JSValueConst this_val, int argc, JSValueCo
         }
         if (f) fclose(f);
         if (text) {
-            v = JS_NewStringLen(ctx, text, (size_t)size);
+            v = compile_module(ctx, name, text, (size_t)size);
             free(text);
         } else {
             v = JS_ThrowTypeError(ctx, "wxfs: cannot read bindings/js file %s", path ? path : name);
@@ -511,8 +528,8 @@ static JSValue js_src(JSContext *ctx, JSValueConst this_val, int argc, JSValueCo
 /* ---- the prelude ---------------------------------------------------------------------------- */
 
 /* Loads bindings/js with a CommonJS `require` over native.src, and returns the factory. Each file
- * runs as `(function (exports, require, module) { ... })`; names resolve relative to the file
- * asking ("./derive" from "dialects/alipay" is "dialects/derive"). */
+ * runs as `(function (exports, require, module) { ... })` (no eval needed in the context); names
+ * resolve relative to the file asking ("./derive" from "dialects/alipay" is "dialects/derive"). */
 static const char PRELUDE[] =
     "(function (native) {\n"
     "  'use strict';\n"
@@ -528,7 +545,7 @@ static const char PRELUDE[] =
     "    if (cache[id]) return cache[id].exports;\n"
     "    var module = { exports: {} };\n"
     "    cache[id] = module;\n"
-    "    var f = (0, eval)('(function (exports, require, module) {' + native.src(id) + '\\n})\\n//# sourceURL=bindings/js/' + id + '.js');\n"
+    "    var f = native.src(id);\n"
     "    f.call(module.exports, module.exports, function (n) { return load(resolve(id, n)); }, module);\n"
     "    return module.exports;\n"
     "  }\n"
