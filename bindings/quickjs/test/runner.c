@@ -5,6 +5,8 @@
  *
  *   runner REPO [--skip TEXT]... [FILE.test.js ...]   (default: every .test.js file of bindings/node/test)
  *
+ * `--embedded` hands the glue bindings/js as a table of sources (wxfs_qjs_options.sources), as a
+ * host that embeds the files does, instead of its directory.
  * `--skip TEXT` leaves out the tests whose name contains TEXT (printed as "left out", counted
  * nowhere): the valgrind run leaves out the 20 MiB one.
  *
@@ -251,9 +253,10 @@ int main(int argc, char **argv) {
     char *files[256];
     int nfiles = 0;
     const char *skips[16];
-    int nskips = 0;
+    int nskips = 0, embedded = 0;
     for (int i = 2; i < argc && nfiles < 256; i++) {
-        if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc && nskips < 16) skips[nskips++] = argv[++i];
+        if (strcmp(argv[i], "--embedded") == 0) embedded = 1;
+        else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc && nskips < 16) skips[nskips++] = argv[++i];
         else files[nfiles++] = strdup(argv[i]);
     }
     if (nfiles == 0) {
@@ -275,7 +278,23 @@ int main(int argc, char **argv) {
     JSRuntime *rt = JS_NewRuntime();
     JSContext *ctx = JS_NewContext(rt);
     wxfs_qjs_options opts = {js_dir, NULL, 0};
+    static const char *const NAMES[] = {"index", "codec", "core", "dialects/derive", "dialects/wechat",
+                                        "dialects/alipay", "dialects/douyin", "dialects/baidu", "dialects/qq"};
+    wxfs_qjs_source sources[9];
+    char *texts[9] = {0};
+    if (embedded) {
+        for (int i = 0; i < 9; i++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/%s.js", js_dir, NAMES[i]);
+            size_t len = 0;
+            texts[i] = slurp(p, &len);
+            if (!texts[i]) { fprintf(stderr, "cannot read %s\n", p); return 2; }
+            sources[i] = (wxfs_qjs_source){NAMES[i], texts[i], len};
+        }
+        opts = (wxfs_qjs_options){NULL, sources, 9};
+    }
     glue = wxfs_qjs_new(ctx, &opts);
+    for (int i = 0; i < 9; i++) free(texts[i]); /* the glue keeps nothing of them */
     int failures = 0;
     if (!glue) {
         print_exception(ctx, "wxfs_qjs_new");
