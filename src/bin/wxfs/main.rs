@@ -172,8 +172,11 @@ enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Print wxfs's man page (roff) on stdout
-    Man,
+    /// Print wxfs's man page (roff) on stdout, or with COMMAND that command's (wxfs-COMMAND(1))
+    Man {
+        /// A command: its own page, as the main page's list of commands names it
+        command: Option<String>,
+    },
 }
 
 /// Which sandbox of (USER, APP): another platform's, or a plugin's inside the app's.
@@ -250,7 +253,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "wxfs", &mut std::io::stdout());
             Ok(())
         }
-        Command::Man => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()).map_err(|e| e.to_string()),
+        Command::Man { command } => man(command.as_deref()),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -259,6 +262,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The man page of wxfs, or of one of its commands (`wxfs-ls(1)`, as the main page refers to it);
+/// an unknown command is a wrong command line (exit 2).
+fn man(command: Option<&str>) -> Result<(), String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let page = match command {
+        None => cli,
+        Some(name) => match cli.find_subcommand(name) {
+            Some(sub) => sub.clone().name(format!("wxfs-{name}")).version(env!("CARGO_PKG_VERSION")),
+            None => {
+                let known: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+                let msg = format!("invalid value '{name}' for '[COMMAND]': one of {}", known.join(", "));
+                let mut man = cli.find_subcommand("man").cloned().unwrap_or_default();
+                man.error(clap::error::ErrorKind::InvalidValue, msg).exit()
+            }
+        },
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout()).map_err(|e| e.to_string())
 }
 
 /// A progress bar on stderr when it is a terminal and the run is long enough to need one.
