@@ -109,6 +109,10 @@ fn a_wrong_command_line_is_named_with_exit_2_and_runs_nothing() {
         (&["ls", r, "u1", "wx1", "--platform", "line"], "invalid value 'line' for '--platform <P>'"),
         (&["storage", r, "u1", "wx1", "--plugin", ""], "a value is required for '--plugin <ID>' but none was supplied"),
         (&["rm", r, "u1"], "<APP>"),
+        (
+            &["ls", r, "--plugin", "p1"],
+            "error: --platform and --plugin name one sandbox: give USER and APP too\n\nUsage: wxfs ls ",
+        ),
         (&["completions", "tcsh"], "invalid value 'tcsh' for '<SHELL>'"),
         (&["ls"], "required arguments were not provided:\n  <ROOT>"),
         (&["ls", r, "u1"], "required arguments were not provided:\n  <APP>"),

@@ -227,6 +227,16 @@ fn main() -> ExitCode {
     }
     let res = match cli.command {
         Command::Demo { root } => demo::demo(root),
+        Command::Ls { user: None, target: Target { platform: Some(_), .. } | Target { plugin: Some(_), .. }, .. } => {
+            let mut cli = Cli::command();
+            cli.build();
+            let ls = cli.find_subcommand_mut("ls").expect("ls is a subcommand");
+            ls.error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--platform and --plugin name one sandbox: give USER and APP too",
+            )
+            .exit()
+        }
         Command::Ls { root, user: None, json, .. } => inspect::ls_root(&root, json),
         Command::Ls { root, user: Some(user), app: Some(app), target, json } => {
             inspect::ls_sandbox(&inspect::config(&root, &user, &app, &target), json)
