@@ -10,9 +10,42 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
+use wxfs::platform::Platform;
 use wxfs::quota::journal;
 use wxfs::sandbox::{self, naming};
 use wxfs::{bridge, Config, Session};
+
+use crate::Target;
+
+/// The config of the sandbox a command names: the one `wxfs::Config` with that platform and
+/// plugin opens (its directory is `Config::sandbox_dir`, the library's one definition).
+pub fn config(root: &Path, user: &str, app: &str, target: &Target) -> Config {
+    let mut cfg = Config::new(root, user, app).with_platform(target.platform.unwrap_or_default());
+    cfg.plugin_id = target.plugin.clone();
+    cfg
+}
+
+/// The options that name `cfg`'s sandbox, as typed on a command line (empty for WeChat's app).
+fn target_flags(cfg: &Config) -> String {
+    let mut flags = String::new();
+    if cfg.platform != Platform::Wechat {
+        flags += &format!(" --platform {}", cfg.platform.name());
+    }
+    if let Some(p) = &cfg.plugin_id {
+        flags += &format!(" --plugin {p}");
+    }
+    flags
+}
+
+/// Prints `v` as the command's one JSON document on stdout.
+pub fn print_json(v: &serde_json::Value) -> Result<(), String> {
+    println!("{}", serde_json::to_string_pretty(v).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn lossy(id: &[u8]) -> String {
+    String::from_utf8_lossy(id).into_owned()
+}
 
 /// Fails, naming it, when `root` is not a directory. Nothing is created.
 pub fn existing_root(root: &Path) -> Result<(), String> {
@@ -32,7 +65,9 @@ fn ids_in(dir: &Path) -> Vec<String> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            naming::decode_id(&name).map(|id| format!("{:?}", String::from_utf8_lossy(&id))).unwrap_or(name)
+            // Another platform's app directory is `<app>@<platform>`: shown so.
+            let (platform, base) = Platform::of_dir_name(&name);
+            naming::decode_id(base).map(|id| format!("{:?}{}", lossy(&id), platform.dir_suffix())).unwrap_or(name)
         })
         .collect();
     names.sort();
@@ -47,23 +82,43 @@ fn listing(names: &[String]) -> String {
     }
 }
 
-/// The directory of the existing sandbox of (user, app), or an error naming what is missing:
-/// the root, the user or the app. Nothing is created.
-pub fn existing_sandbox(root: &Path, user: &str, app: &str) -> Result<PathBuf, String> {
+/// The directory of the existing sandbox `cfg` names, or an error naming what is missing: the
+/// root, the user, the app (on its platform) or the plugin. Nothing is created.
+pub fn existing_sandbox(cfg: &Config) -> Result<PathBuf, String> {
+    let (root, user, app) = (cfg.root.as_path(), cfg.user_id.as_str(), cfg.app_id.as_str());
     existing_root(root)?;
     let user_dir = root.join(naming::encode_id(user.as_bytes()));
     if !user_dir.is_dir() {
         return Err(format!("no user {user:?} under {} (users there: {})", root.display(), listing(&ids_in(root))));
     }
-    let dir = sandbox::sandbox_dir(root, user.as_bytes(), app.as_bytes());
-    if !dir.join(sandbox::LOCK).is_file() {
-        return Err(format!(
-            "user {user:?} has no mini-program {app:?} under {} (theirs: {})",
+    let on = match cfg.platform {
+        Platform::Wechat => String::new(),
+        p => format!(" on {}", p.name()),
+    };
+    let app_dir = Config { plugin_id: None, ..cfg.clone() }.sandbox_dir();
+    let dir = cfg.sandbox_dir();
+    if dir.join(sandbox::LOCK).is_file() {
+        return Ok(dir);
+    }
+    Err(match &cfg.plugin_id {
+        None => format!(
+            "user {user:?} has no mini-program {app:?}{on} under {} (theirs: {})",
             root.display(),
             listing(&ids_in(&user_dir))
-        ));
-    }
-    Ok(dir)
+        ),
+        Some(plugin) => {
+            let plugins: Vec<String> = sandbox::plugin_sandboxes(&app_dir)
+                .iter()
+                .filter_map(|p| p.file_name()?.to_str().and_then(naming::decode_id))
+                .map(|id| format!("{:?}", lossy(&id)))
+                .collect();
+            format!(
+                "user {user:?} has no plugin {plugin:?} in mini-program {app:?}{on} under {} (its plugins: {})",
+                root.display(),
+                listing(&plugins)
+            )
+        }
+    })
 }
 
 /// Who holds a sandbox's lock.
@@ -134,7 +189,11 @@ impl Locks {
 }
 
 fn state(dir: &Path) -> &'static str {
-    match Locks::read().holder(dir) {
+    state_in(&Locks::read(), dir)
+}
+
+fn state_in(locks: &Locks, dir: &Path) -> &'static str {
+    match locks.holder(dir) {
         Holder::Process(_) => "open",
         Holder::Idle => "closed",
         Holder::Unknown => "?",
@@ -196,45 +255,88 @@ fn unsettled(state: &str, pending: usize) -> String {
     }
 }
 
-pub fn ls_root(root: &Path) -> Result<(), String> {
+/// Bytes of the files in a sandbox's storage directory.
+fn storage_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join(sandbox::KV))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Every sandbox under `root`: each app's, on its platform, and each plugin's inside an app's
+/// (listed even when the app itself holds no sandbox), one row each.
+pub fn ls_root(root: &Path, as_json: bool) -> Result<(), String> {
     existing_root(root)?;
-    let dirs = sandbox::list(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    let limits = wxfs::quota::Limits::default();
+    let sites = sandbox::sites(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let locks = Locks::read();
     let mut p = crate::progress("ls");
-    println!("{:<24} {:<20} {:>22} {:>12} {:>12}  state", "user", "app", "user+saved files", "temp", "storage");
-    for (i, dir) in dirs.iter().enumerate() {
-        p(i + 1, dirs.len());
-        let (user, app) = sandbox::ids_of(dir)
-            .map(|(u, a)| (String::from_utf8_lossy(&u).into_owned(), String::from_utf8_lossy(&a).into_owned()))
+    let mut rows = Vec::new();
+    for (i, site) in sites.iter().enumerate() {
+        p(i + 1, sites.len());
+        let dir = &site.dir;
+        let app_dir = site.app_dir();
+        let (user, app) = sandbox::ids_of(app_dir)
+            .map(|(u, a)| (lossy(&u), lossy(&a)))
             .unwrap_or_else(|| ("?".into(), wxfs::events::relative(root, dir)));
+        let plugin = site.plugin.then(|| {
+            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            naming::decode_id(name).map_or_else(|| name.to_string(), |id| lossy(&id))
+        });
         // Another platform's sandbox (<app>@<platform>) says which, with that platform's quota.
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let (platform, _) = wxfs::platform::Platform::of_dir_name(name);
-        let (app, limits) = match platform {
-            wxfs::platform::Platform::Wechat => (app, limits),
-            p => (format!("{app}@{}", p.name()), p.default_limits()),
-        };
-        let storage: u64 = std::fs::read_dir(dir.join(sandbox::KV))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.metadata().ok())
-            .map(|m| m.len())
-            .sum();
+        let (platform, _) = Platform::of_dir_name(app_dir.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+        let state = state_in(&locks, dir);
+        let mut row = json!({
+            "user": user, "app": app, "platform": platform.name(), "plugin": plugin,
+            "dir": wxfs::events::relative(root, dir), "state": state,
+            "userBytes": null, "userLimit": platform.default_limits().user_files, "tempBytes": null,
+            "storageBytes": storage_bytes(dir), "interruptedWrites": null,
+        });
         match journal_figures(dir) {
-            Ok((usage, pending)) => println!(
-                "{user:<24} {app:<20} {:>10} / {:<9} {:>12} {:>12}  {}{}",
-                mib(usage.user),
-                mib(limits.user_files).trim_end_matches(".0 MiB").to_string() + " MiB",
-                mib(usage.temp),
-                format!("log {}", mib(storage)),
-                state(dir),
-                unsettled(state(dir), pending)
+            Ok((usage, pending)) => {
+                row["userBytes"] = json!(usage.user);
+                row["tempBytes"] = json!(usage.temp);
+                row["interruptedWrites"] = json!(pending);
+            }
+            Err(why) => row["journalProblem"] = json!(why),
+        }
+        rows.push(row);
+    }
+    if as_json {
+        return print_json(&json!({"sandboxes": rows, "count": sites.len()}));
+    }
+    println!("{:<24} {:<20} {:<16} {:>22} {:>12} {:>12}  state", "user", "app", "plugin", "user+saved files", "temp", "storage");
+    for r in &rows {
+        let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+        let num = |k: &str| r[k].as_u64().unwrap_or(0);
+        let app = match text("platform").as_str() {
+            "wechat" => text("app"),
+            p => format!("{}@{p}", text("app")),
+        };
+        let plugin = r["plugin"].as_str().unwrap_or("-").to_string();
+        let (user, state) = (text("user"), text("state"));
+        match r.get("journalProblem").and_then(|w| w.as_str()) {
+            None => println!(
+                "{user:<24} {app:<20} {plugin:<16} {:>10} / {:<9} {:>12} {:>12}  {state}{}",
+                mib(num("userBytes")),
+                mib(num("userLimit")).trim_end_matches(".0 MiB").to_string() + " MiB",
+                mib(num("tempBytes")),
+                format!("log {}", mib(num("storageBytes"))),
+                unsettled(&state, num("interruptedWrites") as usize)
             ),
-            Err(why) => println!("{user:<24} {app:<20} {:>22} {:>12} {:>12}  {} ({why})", "?", "?", mib(storage), state(dir)),
+            Some(why) => {
+                println!(
+                    "{user:<24} {app:<20} {plugin:<16} {:>22} {:>12} {:>12}  {state} ({why})",
+                    "?",
+                    "?",
+                    mib(num("storageBytes"))
+                )
+            }
         }
     }
-    println!("{} sandboxes", dirs.len());
+    println!("{} sandboxes", rows.len());
     Ok(())
 }
 
@@ -286,41 +388,65 @@ fn snapshot(dir: &Path) -> (Result<(wxfs::quota::Usage, usize), String>, Vec<Ent
     (journal_figures(dir), last, false)
 }
 
-pub fn ls_sandbox(root: &Path, user: &str, app: &str) -> Result<(), String> {
-    let dir = existing_sandbox(root, user, app)?;
+pub fn ls_sandbox(cfg: &Config, as_json: bool) -> Result<(), String> {
+    let dir = existing_sandbox(cfg)?;
+    let (root, user, app) = (cfg.root.as_path(), cfg.user_id.as_str(), cfg.app_id.as_str());
     let (figures, entries, stable) = snapshot(&dir);
-    let limits = wxfs::quota::Limits::default();
     let state = state(&dir);
-    println!("sandbox {} (user {user:?}, app {app:?}): {state}", wxfs::events::relative(root, &dir));
+    let (mut files, mut user_bytes, mut temp_bytes) = (0u64, 0u64, 0u64);
+    for (path, size, _) in &entries {
+        if let Some(n) = size {
+            files += 1;
+            if path.starts_with("wxfile://tmp_") {
+                temp_bytes += n;
+            } else {
+                user_bytes += n;
+            }
+        }
+    }
+    if !stable {
+        eprintln!("wxfs: the sandbox changed during every listing; this one may mix two states");
+    }
+    let rel = wxfs::events::relative(root, &dir);
+    if as_json {
+        let journal = match &figures {
+            Ok((usage, pending)) => json!({
+                "userBytes": usage.user, "userLimit": cfg.limits.user_files, "tempBytes": usage.temp, "interruptedWrites": pending,
+            }),
+            Err(why) => json!({"problem": why}),
+        };
+        let listed: Vec<_> = entries.iter().map(|(path, size, _)| json!({"path": path, "size": size})).collect();
+        return print_json(&json!({
+            "sandbox": rel, "user": user, "app": app, "platform": cfg.platform.name(), "plugin": cfg.plugin_id,
+            "state": state, "journal": journal, "entries": listed,
+            "files": {"count": files, "userBytes": user_bytes, "tempBytes": temp_bytes}, "stable": stable,
+        }));
+    }
+    let mut named = format!("user {user:?}, app {app:?}");
+    if cfg.platform != Platform::Wechat {
+        named += &format!(", platform {:?}", cfg.platform.name());
+    }
+    if let Some(p) = &cfg.plugin_id {
+        named += &format!(", plugin {p:?}");
+    }
+    println!("sandbox {rel} ({named}): {state}");
     match figures {
         Ok((usage, pending)) => println!(
             "quota journal: {} bytes of user and saved files (default limit {}), {} bytes of temp files{}",
             usage.user,
-            limits.user_files,
+            cfg.limits.user_files,
             usage.temp,
             unsettled(state, pending)
         ),
         Err(why) => println!("quota journal: {why} (the next open rebuilds it from the files)"),
     }
-    let (mut files, mut user_bytes, mut temp_bytes) = (0, 0, 0);
     for (path, size, _) in &entries {
         match size {
-            Some(n) => {
-                files += 1;
-                if path.starts_with("wxfile://tmp_") {
-                    temp_bytes += n;
-                } else {
-                    user_bytes += n;
-                }
-                println!("{path:<60} {n:>12}");
-            }
+            Some(n) => println!("{path:<60} {n:>12}"),
             None => println!("{path:<60} {:>12}", "-"),
         }
     }
     println!("{files} files: {user_bytes} bytes of user and saved files, {temp_bytes} bytes of temp files");
-    if !stable {
-        eprintln!("wxfs: the sandbox changed during every listing; this one may mix two states");
-    }
     Ok(())
 }
 
@@ -382,69 +508,95 @@ pub fn open_copy(
     Ok((store, report, scratch))
 }
 
-fn storage_notes(report: &wxfs::storage::OpenReport) {
+/// What the next real open would repair in the storage log, in words.
+fn storage_notes(report: &wxfs::storage::OpenReport) -> Vec<String> {
+    let mut notes = Vec::new();
     if report.truncated_bytes > 0 {
-        println!("note: the storage log ends in {} bytes of a torn record (the next open cuts them)", report.truncated_bytes);
+        notes
+            .push(format!("the storage log ends in {} bytes of a torn record (the next open cuts them)", report.truncated_bytes));
     }
     if report.corrupt_moved_to.is_some() {
-        println!("note: the storage log's header is not recognised (the next open sets it aside and starts empty)");
+        notes.push("the storage log's header is not recognised (the next open sets it aside and starts empty)".into());
     }
+    notes
 }
 
-pub fn storage_list(root: &Path, user: &str, app: &str) -> Result<(), String> {
-    let dir = existing_sandbox(root, user, app)?;
-    let (store, report, _scratch) = storage_snapshot(&dir)?;
-    let keys = store.keys();
-    // Encrypted items (`encrypt: true`) are counted, never shown: their names and values are sealed.
-    let sealed = keys.iter().filter(|k| k.starts_with(wxfs::storage::sealed::PREFIX)).count();
-    println!(
-        "{} keys{}, {} bytes of keys, data and dataTypes (default limit {})",
-        keys.len(),
-        if sealed > 0 { format!(" ({sealed} encrypted, not shown)") } else { String::new() },
-        store.size(),
-        wxfs::storage::Limits::default().total
-    );
-    for key in keys {
-        if key.starts_with(wxfs::storage::sealed::PREFIX) {
-            continue;
-        }
-        let Some(v) = store.get(&key) else { continue };
-        let shown: String = v.data.chars().take(80).collect();
-        println!("{key:<32} {shown}{}", if shown.len() < v.data.len() { "..." } else { "" });
-    }
-    storage_notes(&report);
-    Ok(())
-}
-
-pub fn storage_get(root: &Path, user: &str, app: &str, key: &str) -> Result<(), String> {
-    let dir = existing_sandbox(root, user, app)?;
-    let (store, report, _scratch) = storage_snapshot(&dir)?;
-    storage_notes(&report);
-    let v = store.get(key).ok_or_else(|| format!("no key {key:?} in the storage of {}", wxfs::events::relative(root, &dir)))?;
+/// One item as `storage get` prints it: key, data (as JSON when it is JSON text), dataType.
+fn item_json(key: &str, v: &wxfs::storage::Value) -> serde_json::Value {
     let data: serde_json::Value = serde_json::from_str(&v.data).unwrap_or_else(|_| json!(v.data));
     let mut shown = json!({"key": key, "data": data});
     if let Some(t) = &v.data_type {
         shown["dataType"] = json!(t);
     }
-    println!("{}", serde_json::to_string_pretty(&shown).map_err(|e| e.to_string())?);
+    shown
+}
+
+pub fn storage_list(cfg: &Config, as_json: bool) -> Result<(), String> {
+    let dir = existing_sandbox(cfg)?;
+    let (store, report, _scratch) = storage_snapshot(&dir)?;
+    let keys = store.keys();
+    // Encrypted items (`encrypt: true`) are counted, never shown: their names and values are sealed.
+    let sealed = keys.iter().filter(|k| k.starts_with(wxfs::storage::sealed::PREFIX)).count();
+    let shown: Vec<(String, wxfs::storage::Value)> = keys
+        .iter()
+        .filter(|k| !k.starts_with(wxfs::storage::sealed::PREFIX))
+        .filter_map(|k| Some((k.clone(), store.get(k)?)))
+        .collect();
+    let limit = cfg.limits.storage_total;
+    if as_json {
+        return print_json(&json!({
+            "keys": keys.len(), "encrypted": sealed, "bytes": store.size(), "limit": limit,
+            "items": shown.iter().map(|(k, v)| item_json(k, v)).collect::<Vec<_>>(),
+            "notes": storage_notes(&report),
+        }));
+    }
+    println!(
+        "{} keys{}, {} bytes of keys, data and dataTypes (default limit {limit})",
+        keys.len(),
+        if sealed > 0 { format!(" ({sealed} encrypted, not shown)") } else { String::new() },
+        store.size(),
+    );
+    for (key, v) in &shown {
+        let start: String = v.data.chars().take(80).collect();
+        println!("{key:<32} {start}{}", if start.len() < v.data.len() { "..." } else { "" });
+    }
+    for note in storage_notes(&report) {
+        println!("note: {note}");
+    }
     Ok(())
 }
 
-pub fn invoke(root: &Path, user: &str, app: &str, api: &str, args: &str, create: bool) -> Result<(), String> {
-    if !create {
-        existing_sandbox(root, user, app).map_err(|e| format!("{e}; pass --create to create it"))?;
+/// One key's item as JSON on stdout (what the next open would repair goes to stderr, so stdout
+/// stays one JSON document, the shape of an item of `storage --json`).
+pub fn storage_get(cfg: &Config, key: &str) -> Result<(), String> {
+    let dir = existing_sandbox(cfg)?;
+    let (store, report, _scratch) = storage_snapshot(&dir)?;
+    for note in storage_notes(&report) {
+        eprintln!("wxfs: note: {note}");
     }
-    let s: Arc<Session> = Session::open(Config::new(root, user, app)).map_err(|e| match e {
+    let v =
+        store.get(key).ok_or_else(|| format!("no key {key:?} in the storage of {}", wxfs::events::relative(&cfg.root, &dir)))?;
+    print_json(&item_json(key, &v))
+}
+
+pub fn invoke(cfg: &Config, api: &str, args: &str, create: bool) -> Result<(), String> {
+    if !create {
+        existing_sandbox(cfg).map_err(|e| format!("{e}; pass --create to create it"))?;
+    }
+    let s: Arc<Session> = Session::open(cfg.clone()).map_err(|e| match e {
         sandbox::OpenError::Busy(_) => format!(
             "{e}\n`wxfs invoke` runs the api in this process, so it needs the sandbox to itself: close the \
-             mini-program first. To look while it runs: `wxfs ls {root} {user} {app}` (files and quota) and \
-             `wxfs storage {root} {user} {app}` (storage).",
-            root = root.display()
+             mini-program first. To look while it runs: `wxfs ls {root} {user} {app}{flags}` (files and quota) and \
+             `wxfs storage {root} {user} {app}{flags}` (storage).",
+            root = cfg.root.display(),
+            user = cfg.user_id,
+            app = cfg.app_id,
+            flags = target_flags(cfg),
         ),
         e => e.to_string(),
     })?;
     let (code, result) = bridge::invoke(&s, api, args);
-    println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
+    print_json(&result)?;
     if code == 0 {
         Ok(())
     } else {

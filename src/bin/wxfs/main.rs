@@ -4,7 +4,8 @@
 //! Inspection never creates or changes a sandbox: `ls`, `storage` and `serve` read (they work while
 //! the mini-program runs in another process; `serve --write` edits storage only where none runs),
 //! `invoke` runs an api only in a sandbox that exists unless `--create` says otherwise. Exit
-//! status: 0 success, 1 failure (named on stderr), 2 a wrong command line.
+//! status: 0 success, 1 failure (named on stderr), 2 a wrong command line, 3 `fsck` left sandboxes
+//! unchecked because they were open elsewhere.
 
 mod demo;
 mod inspect;
@@ -14,7 +15,8 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::builder::TypedValueParser;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -22,7 +24,8 @@ use clap::{Parser, Subcommand};
     version,
     about = "Inspect and maintain the wxfs sandboxes of a mini-program host",
     after_help = "Inspection never creates or changes a sandbox; `ls` and `storage` also work while the \
-                  mini-program runs in another process, and so does `serve`.\nExit status: 0 success, 1 failure, 2 wrong arguments."
+                  mini-program runs in another process, and so does `serve`.\nExit status: 0 success, 1 failure, 2 wrong arguments, \
+                  3 `fsck` skipped sandboxes open elsewhere."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +52,11 @@ enum Command {
         /// An appId
         #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         app: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        /// Print one JSON document instead of the table
+        #[arg(long)]
+        json: bool,
     },
     /// Show a sandbox's storage, as the devtools Storage panel shows it
     ///
@@ -63,6 +71,11 @@ enum Command {
         /// The appId
         #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         app: String,
+        #[command(flatten)]
+        target: Target,
+        /// Print one JSON document (`get` prints JSON either way)
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         what: Option<StorageCommand>,
     },
@@ -86,6 +99,24 @@ enum Command {
         /// Create the sandbox (and ROOT) when it does not exist, instead of failing
         #[arg(long)]
         create: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove a sandbox (with its plugins' sandboxes; with --plugin, that plugin's alone)
+    ///
+    /// What `wxfs_remove_sandbox` does: all or nothing, refused (exit 1) while the sandbox or one
+    /// of its plugins' is open, here or in another process.
+    Rm {
+        /// The host's wxfs root directory
+        root: PathBuf,
+        /// The userId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        user: String,
+        /// The appId
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        app: String,
+        #[command(flatten)]
+        target: Target,
     },
     /// Serve a web page on this machine to look into the sandboxes under ROOT (and edit storage)
     ///
@@ -109,24 +140,56 @@ enum Command {
     },
     /// Trim the temp files of all sandboxes under ROOT, least recently used sandbox first
     ///
-    /// Open sandboxes are skipped. LIMIT_BYTES 0 means the default, as in `wxfs_gc`.
+    /// Open sandboxes are skipped. LIMIT 0 means the default, as in `wxfs_gc`.
     Gc {
         /// The host's wxfs root directory
         root: PathBuf,
-        /// Temp bytes to keep across all sandboxes; 0 or none: the default (6 GiB)
-        #[arg(value_name = "LIMIT_BYTES")]
+        /// Temp bytes to keep across all sandboxes: bytes (4096) or a size (512MiB, 6GiB, 1.5GB;
+        /// KB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024); 0 or none: the default (6 GiB)
+        #[arg(value_name = "LIMIT", value_parser = maintain::parse_size)]
         limit: Option<u64>,
+        /// Print one JSON document instead of the text
+        #[arg(long)]
+        json: bool,
     },
     /// Check every sandbox's quota journal and storage log against its files
     ///
-    /// Exit 1 when a problem is left unrepaired. Sandboxes open in another process are not checked.
+    /// Sandboxes open in another process are skipped, not checked. Exit status: 0 every sandbox
+    /// checked and consistent (or repaired), 1 a problem left unrepaired, 3 no problem found but
+    /// some sandboxes skipped (open elsewhere: run it again when they are closed).
     Fsck {
         /// The host's wxfs root directory
         root: PathBuf,
         /// Fix what can be fixed: rewrite journals, cut torn tails, remove staging leftovers
         #[arg(long)]
         repair: bool,
+        /// Print one JSON document instead of the text
+        #[arg(long)]
+        json: bool,
     },
+    /// Print shell completions for wxfs (bash, zsh, fish, elvish, powershell) on stdout
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print wxfs's man page (roff) on stdout, or with COMMAND that command's (wxfs-COMMAND(1))
+    Man {
+        /// A command: its own page, as the main page's list of commands names it
+        command: Option<String>,
+    },
+}
+
+/// Which sandbox of (USER, APP): another platform's, or a plugin's inside the app's.
+#[derive(Args, Clone, Default)]
+pub struct Target {
+    /// The platform whose sandbox it is (as the config's `platform`) [default: wechat]
+    #[arg(long, global = true, value_name = "P", value_parser = clap::builder::PossibleValuesParser::new(
+        wxfs::platform::Platform::ALL.map(wxfs::platform::Platform::name)
+    ).map(|p| wxfs::platform::Platform::from_name(&p).unwrap_or_default()))]
+    pub platform: Option<wxfs::platform::Platform>,
+    /// The plugin's sandbox inside the app's (as the config's `pluginId`)
+    #[arg(long, global = true, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub plugin: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -164,17 +227,43 @@ fn main() -> ExitCode {
     }
     let res = match cli.command {
         Command::Demo { root } => demo::demo(root),
-        Command::Ls { root, user: None, .. } => inspect::ls_root(&root),
-        Command::Ls { root, user: Some(user), app: Some(app) } => inspect::ls_sandbox(&root, &user, &app),
+        Command::Ls { user: None, target: Target { platform: Some(_), .. } | Target { plugin: Some(_), .. }, .. } => {
+            let mut cli = Cli::command();
+            cli.build();
+            let ls = cli.find_subcommand_mut("ls").expect("ls is a subcommand");
+            ls.error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--platform and --plugin name one sandbox: give USER and APP too",
+            )
+            .exit()
+        }
+        Command::Ls { root, user: None, json, .. } => inspect::ls_root(&root, json),
+        Command::Ls { root, user: Some(user), app: Some(app), target, json } => {
+            inspect::ls_sandbox(&inspect::config(&root, &user, &app, &target), json)
+        }
         Command::Ls { .. } => unreachable!("clap requires APP with USER"),
-        Command::Storage { root, user, app, what } => match what {
-            None | Some(StorageCommand::List) => inspect::storage_list(&root, &user, &app),
-            Some(StorageCommand::Get { key }) => inspect::storage_get(&root, &user, &app, &key),
-        },
-        Command::Invoke { root, user, app, api, json, create } => inspect::invoke(&root, &user, &app, &api, &json, create),
+        Command::Storage { root, user, app, target, json, what } => {
+            let cfg = inspect::config(&root, &user, &app, &target);
+            match what {
+                None | Some(StorageCommand::List) => inspect::storage_list(&cfg, json),
+                Some(StorageCommand::Get { key }) => inspect::storage_get(&cfg, &key),
+            }
+        }
+        Command::Invoke { root, user, app, api, json, create, target } => {
+            inspect::invoke(&inspect::config(&root, &user, &app, &target), &api, &json, create)
+        }
+        Command::Rm { root, user, app, target } => maintain::rm(&inspect::config(&root, &user, &app, &target)),
         Command::Serve { root, port, write, listen } => serve::serve(&root, port, write, listen),
-        Command::Gc { root, limit } => maintain::gc(&root, limit.unwrap_or(0)),
-        Command::Fsck { root, repair } => maintain::fsck(&root, repair),
+        Command::Gc { root, limit, json } => maintain::gc(&root, limit.unwrap_or(0), json),
+        Command::Fsck { root, repair, json } => match maintain::fsck(&root, repair, json) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "wxfs", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { command } => man(command.as_deref()),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -183,6 +272,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The man page of wxfs, or of one of its commands (`wxfs-ls(1)`, as the main page refers to it);
+/// an unknown command is a wrong command line (exit 2).
+fn man(command: Option<&str>) -> Result<(), String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let page = match command {
+        None => cli,
+        Some(name) => match cli.find_subcommand(name) {
+            Some(sub) => sub.clone().name(format!("wxfs-{name}")).version(env!("CARGO_PKG_VERSION")),
+            None => {
+                let known: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+                let msg = format!("invalid value '{name}' for '[COMMAND]': one of {}", known.join(", "));
+                let mut man = cli.find_subcommand("man").cloned().unwrap_or_default();
+                man.error(clap::error::ErrorKind::InvalidValue, msg).exit()
+            }
+        },
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout()).map_err(|e| e.to_string())
 }
 
 /// A progress bar on stderr when it is a terminal and the run is long enough to need one.
