@@ -3,7 +3,7 @@
 //! ```text
 //! file    = header record* zero-tail
 //! header  = "WXKV" 2:u32le
-//! record  = frame(payload)          io.rs: len:u32le crc32(payload):u32le payload; len >= 1
+//! record  = frame(payload)          io/mod.rs: len:u32le crc32(payload):u32le payload; len >= 1
 //! payload = 1 klen key data                 set
 //!         | 5 klen key tlen type data       set with a dataType
 //!         | 2 key                           remove (the key runs to the end)

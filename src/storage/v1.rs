@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! file    = "WXKV" 1:u32le record*
-//! record  = frame(payload)                      (io.rs: len:u32le crc32:u32le payload)
+//! record  = frame(payload)                      (io/mod.rs: len:u32le crc32:u32le payload)
 //! payload = 1 key data type?          set
 //!         | 2 key                     remove
 //!         | 3                         clear
