@@ -153,29 +153,6 @@ fn io_kind_text(err: &std::io::Error) -> String {
     }
 }
 
-/// Storage failures in the words of docs/wechat-behaviour.md §10, with this library's codes: one mapping for the
-/// bridge and the typed C API alike.
-impl From<crate::storage::StoreError> for Error {
-    fn from(e: crate::storage::StoreError) -> Error {
-        use crate::storage::StoreError;
-        match e {
-            StoreError::ItemTooLarge => Error::new(code::STORAGE_ITEM_TOO_LARGE, "exceed storage item max length"),
-            StoreError::TotalExceeded => Error::new(code::STORAGE_FULL, "exceed storage max size 10Mb"),
-            StoreError::EmptyKey => Error::new(code::STORAGE_INVALID, "parameter error: key should not be empty"),
-            StoreError::Io(e) if is_device_full(&e) => {
-                Error::new(code::STORAGE_FULL, "exceed storage max size 10Mb (no space left on device)")
-            }
-            StoreError::Io(e) => Error::new(code::STORAGE_IO, format!("storage I/O error: {}", e.kind())),
-        }
-    }
-}
-
-/// The device (or the user's disk quota) is full.
-fn is_device_full(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
-        || matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (errCode {})", self.reason, self.code)

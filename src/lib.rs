@@ -1,8 +1,8 @@
 //! wxfs: the storage layer of a mini-program host runtime (see docs/design.md).
 //!
 //! Layers, from the boundary inward: `ffi` (C ABI) -> `bridge` (api name + JSON) -> `fs`,
-//! `storage`, `quota` -> `sandbox`. Only `ffi` and `boot` contain `unsafe`
-//! (the compiler enforces it).
+//! `storage`, `quota` -> `sandbox`, `io`. Only `ffi`, `io::mmap` (the storage log's shared
+//! mapping) and `boot` (Apple's boot time) contain `unsafe` (the compiler enforces it).
 //!
 //! A Rust host opens a [`Session`] from a [`Config`] and makes every call through
 //! [`bridge::invoke`] (or [`bridge::invoke_bytes`]) with WeChat's api names and JSON arguments,
@@ -33,6 +33,8 @@ pub mod fs;
 #[deny(unsafe_code)]
 pub mod fsck;
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+// `unsafe` is denied in `io` but for one module, `io::mmap`: mapping a file is `unsafe`, and the
+// mapping's soundness is argued there (`io/mod.rs` allows it on that module's line alone).
 #[doc(hidden)]
 #[deny(unsafe_code)]
 pub mod io;

@@ -8,13 +8,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
 
+use crate::error::{code, Error};
 use crate::fs::{Durability, FileSystem};
 use crate::platform::Platform;
 use crate::quota::Limits;
 use crate::sandbox::{OpenError, Protocol, Sandbox, Site};
-use crate::storage::buffer_urls::BufferUrls;
+use crate::storage::buffer_urls::{BufferUrls, Refused};
 use crate::storage::sealed::{EncryptionKey, Owner, Sealed};
-use crate::storage::{self, Store};
+use crate::storage::{self, Store, StoreError};
 
 /// How to open one sandbox: where, whose, and with which limits.
 ///
@@ -309,11 +310,7 @@ impl Session {
             crate::sandbox::removal::clean_tombstones(beside);
         }
         let fs = FileSystem::new(sandbox.clone(), config.protocol, config.limits, config.durability)?;
-        let durability = match config.durability {
-            Durability::Process => storage::Durability::Process,
-            Durability::Power => storage::Durability::Power,
-        };
-        let (store, store_report) = Store::open(&sandbox.kv_dir(), durability)?;
+        let (store, store_report) = Store::open(&sandbox.kv_dir(), config.durability)?;
         let owner = Owner {
             user: &config.user_id,
             app: &config.app_id,
@@ -392,6 +389,60 @@ pub struct GcReport {
     pub trimmed: Vec<PathBuf>,
     /// Sandboxes skipped because they are open (here or in another process).
     pub busy: Vec<PathBuf>,
+}
+
+/// Storage failures in the words of docs/wechat-behaviour.md §10, with this library's codes: the
+/// store returns its own error, and this is the one wording of it for the bridge and the typed C
+/// API alike.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::ItemTooLarge => Error::new(code::STORAGE_ITEM_TOO_LARGE, "exceed storage item max length"),
+            StoreError::TotalExceeded => Error::new(code::STORAGE_FULL, "exceed storage max size 10Mb"),
+            StoreError::EmptyKey => Error::new(code::STORAGE_INVALID, "parameter error: key should not be empty"),
+            StoreError::Io(e) if is_device_full(&e) => {
+                Error::new(code::STORAGE_FULL, "exceed storage max size 10Mb (no space left on device)")
+            }
+            StoreError::Io(e) => Error::new(code::STORAGE_IO, format!("storage I/O error: {}", e.kind())),
+            StoreError::ReservedKey => Error::new(
+                code::STORAGE_INVALID,
+                "parameter error: key names beginning with U+0000 \"wxfs-sealed:\" are reserved",
+            ),
+            StoreError::NoKey => {
+                Error::new(code::STORAGE_NO_KEY, "encrypt: true needs an encryptionKey in the sandbox's open config")
+            }
+            StoreError::WrongKey => Error::new(
+                code::STORAGE_WRONG_KEY,
+                "the encrypted storage of this sandbox was written with another encryptionKey (clearStorage discards it)",
+            ),
+            // One sealed value does not open while others do: it alone fails.
+            StoreError::Damaged => Error::new(
+                code::STORAGE_WRONG_KEY,
+                "the encrypted value of this key does not open: it is damaged, or was written for another sandbox or with another encryptionKey (removeStorage or a new setStorage replaces it)",
+            ),
+            StoreError::NoRandom(e) => Error::new(code::STORAGE_IO, format!("no random nonce: {e}")),
+            StoreError::Seal(e) => Error::new(code::STORAGE_INVALID, e),
+        }
+    }
+}
+
+/// The device (or the user's disk quota) is full.
+fn is_device_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+        || matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+}
+
+/// A refused buffer URL, in this library's words and code.
+impl From<Refused> for Error {
+    fn from(e: Refused) -> Error {
+        let reason = match e {
+            Refused::TooMany { max } => format!("this sandbox holds {max} buffer URLs, the most it may; revoke some first"),
+            Refused::TooLarge { would_hold, limit } => {
+                format!("the buffer URLs of this sandbox would hold {would_hold} bytes, over their limit of {limit} (limits.bufferUrls)")
+            }
+        };
+        Error::new(code::BUFFER_URL_LIMIT, reason)
+    }
 }
 
 /// Trim the temp areas of all sandboxes under `root` to at most `limit` bytes together, least

@@ -4,88 +4,30 @@
 
 mod common;
 
-use std::io;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::bridge::session;
 use serde_json::{json, Value};
 use wxfs::fs::{Durability, FileSystem};
-use wxfs::io::{LogFile, LogIo, StdIo};
+use wxfs::io::mem::MemIo;
 use wxfs::quota::Limits;
 use wxfs::sandbox::{Protocol, Sandbox};
 use wxfs::{bridge, Session};
-
-/// The quota journal's I/O, failing every append with EIO while `broken` is set: a disk that
-/// reports a read/write error.
-struct Eio {
-    broken: Arc<AtomicBool>,
-}
-
-struct EioFile {
-    inner: Arc<dyn LogFile>,
-    broken: Arc<AtomicBool>,
-}
-
-impl LogFile for EioFile {
-    fn append(&self, buf: &[u8]) -> io::Result<()> {
-        if self.broken.load(Ordering::SeqCst) {
-            return Err(io::Error::from_raw_os_error(libc::EIO));
-        }
-        self.inner.append(buf)
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-}
-
-impl LogIo for Eio {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        StdIo.create_dir_all(dir)
-    }
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
-        Ok(Arc::new(EioFile { inner: StdIo.open_append(path)?, broken: self.broken.clone() }))
-    }
-    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
-        StdIo.read(path)
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        StdIo.exists(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdIo.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        StdIo.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        StdIo.sync_dir(dir)
-    }
-}
 
 #[test]
 fn an_input_output_error_is_1300005() {
     let root = common::fresh_dir("eio");
     let sb = Arc::new(Sandbox::open(&root, b"u", b"wx1", None).unwrap());
-    let broken = Arc::new(AtomicBool::new(false));
-    let fs = FileSystem::with_io(
-        sb.clone(),
-        Protocol::Wxfile,
-        Limits::default(),
-        Durability::Process,
-        Arc::new(Eio { broken: broken.clone() }),
-    )
-    .unwrap();
+    // The quota journal on the shared I/O double: a disk that reports a read/write error on
+    // every append while it is broken.
+    let io = MemIo::new();
+    let fs = FileSystem::with_io(sb.clone(), Protocol::Wxfile, Limits::default(), Durability::Process, io.arc()).unwrap();
     fs.write_file("wxfile://usr/a", b"before").unwrap();
-    broken.store(true, Ordering::SeqCst);
+    io.faults().fail_appends_with = Some(libc::EIO);
     let e = fs.write_file("wxfile://usr/a", b"after").unwrap_err();
     assert_eq!((e.code, e.reason.as_str()), (1300005, "Input/output error"));
     assert_eq!(std::fs::read(sb.dir().join("usr/a")).unwrap(), b"before", "nothing changed");
-    broken.store(false, Ordering::SeqCst);
+    io.faults().fail_appends_with = None;
     fs.write_file("wxfile://usr/a", b"after").unwrap();
 }
 

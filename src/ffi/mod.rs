@@ -12,7 +12,6 @@ mod fork;
 mod guard;
 mod invoke_v2;
 mod log;
-pub(crate) mod mapping;
 mod pool;
 mod queue;
 mod registry;

@@ -103,7 +103,8 @@ unsafe fn opt_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<Option
     unsafe { text(ptr, len, name) }.map(Some)
 }
 
-fn api(e: Error) -> i32 {
+fn api(e: impl Into<Error>) -> i32 {
+    let e = e.into();
     set_last_error(e.reason);
     e.code as i32
 }

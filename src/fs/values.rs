@@ -79,15 +79,9 @@ pub enum TempSource<'a> {
     },
 }
 
-/// Durability of file replacement: `power` flushes data and directory before returning.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// A completed write survives the process being killed (no flush).
-    #[default]
-    Process,
-    /// A completed write also survives a power cut (data and directory flushed).
-    Power,
-}
+/// Durability of file replacement: `power` flushes data and directory before returning. One
+/// definition for the file system, the store and the quota journal.
+pub use crate::io::Durability;
 
 /// What open found and repaired: the figures a host log reports (paths relative to the sandbox).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

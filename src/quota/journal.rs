@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Delta, Usage};
-use crate::io::{frame, unframe, LogFile, LogIo};
+use crate::io::{frame, unframe, LogFile, LogIo, Reader};
 
 const MAGIC: &[u8; 4] = b"WXQJ";
 /// The format this release writes.
@@ -150,35 +150,10 @@ fn encode(rec: &Rec) -> Vec<u8> {
     out
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        self.u64().map(|v| v as i64)
-    }
-}
-
 /// One record of format `version`. Format 1 had no entry counts, no inodes and no entry deltas.
 fn decode(payload: &[u8], version: u32) -> Option<Rec> {
     let v2 = version >= 2;
-    let mut r = Reader(payload);
+    let mut r = Reader::new(payload);
     let rec = match r.u8()? {
         1 => Rec::Checkpoint(Usage { user: r.u64()?, temp: r.u64()?, entries: if v2 { r.u64()? } else { 0 } }),
         2 => {
@@ -210,7 +185,7 @@ fn decode(payload: &[u8], version: u32) -> Option<Rec> {
         4 => Rec::Release(r.u64()?),
         _ => return None,
     };
-    r.0.is_empty().then_some(rec)
+    r.is_empty().then_some(rec)
 }
 
 /// What replaying the journal found.

@@ -10,8 +10,6 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::error::{code, Error, Result};
-
 /// Most URLs one sandbox holds at once, whatever their bytes: empty buffers cost nothing against
 /// `limits.bufferUrls`, but each URL's bookkeeping does.
 pub const MAX_URLS: usize = 65_536;
@@ -31,6 +29,23 @@ struct Inner {
     bytes: u64,
 }
 
+/// Why a buffer URL was refused (the session words it: this library's code 1400102).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The sandbox holds `max` URLs already.
+    TooMany {
+        /// The most URLs a sandbox holds.
+        max: usize,
+    },
+    /// The URLs would hold `would_hold` bytes, over their `limit` (`limits.bufferUrls`).
+    TooLarge {
+        /// Bytes held with this one.
+        would_hold: u64,
+        /// The most bytes held at once.
+        limit: u64,
+    },
+}
+
 impl BufferUrls {
     /// No URLs yet; at most `limit` bytes held at once.
     pub fn new(limit: u64) -> BufferUrls {
@@ -38,23 +53,13 @@ impl BufferUrls {
     }
 
     /// A new URL for a copy of `bytes`; refused, holding nothing, past the limit.
-    pub fn create(&self, bytes: &[u8]) -> Result<String> {
+    pub fn create(&self, bytes: &[u8]) -> Result<String, Refused> {
         let mut inner = self.inner.lock();
         if inner.urls.len() >= MAX_URLS {
-            return Err(Error::new(
-                code::BUFFER_URL_LIMIT,
-                format!("this sandbox holds {MAX_URLS} buffer URLs, the most it may; revoke some first"),
-            ));
+            return Err(Refused::TooMany { max: MAX_URLS });
         }
         if inner.bytes.saturating_add(bytes.len() as u64) > self.limit {
-            return Err(Error::new(
-                code::BUFFER_URL_LIMIT,
-                format!(
-                    "the buffer URLs of this sandbox would hold {} bytes, over their limit of {} (limits.bufferUrls)",
-                    inner.bytes.saturating_add(bytes.len() as u64),
-                    self.limit
-                ),
-            ));
+            return Err(Refused::TooLarge { would_hold: inner.bytes.saturating_add(bytes.len() as u64), limit: self.limit });
         }
         let url = format!("{SCHEME}{}", crate::sandbox::random_name(None));
         inner.bytes += bytes.len() as u64;
@@ -94,6 +99,7 @@ impl BufferUrls {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{code, Error};
 
     #[test]
     fn bounded_revocable_and_unguessable() {
@@ -102,7 +108,7 @@ mod tests {
         let u2 = b.create(b"12345").unwrap();
         assert_ne!(u1, u2, "equal bytes, distinct URLs");
         assert!(u1.starts_with(SCHEME) && u1.len() == SCHEME.len() + 32, "{u1}");
-        assert_eq!(b.create(b"x").unwrap_err().code, code::BUFFER_URL_LIMIT);
+        assert_eq!(Error::from(b.create(b"x").unwrap_err()).code, code::BUFFER_URL_LIMIT);
         assert_eq!(b.usage(), (10, 2));
         let held = b.resolve(&u1).unwrap();
         assert!(b.revoke(&u1));
@@ -117,7 +123,7 @@ mod tests {
     fn empty_buffers_are_bounded_by_count() {
         let b = BufferUrls::new(10);
         let urls: Vec<String> = (0..MAX_URLS).map(|_| b.create(b"").unwrap()).collect();
-        let e = b.create(b"").unwrap_err();
+        let e = Error::from(b.create(b"").unwrap_err());
         assert_eq!(e.code, code::BUFFER_URL_LIMIT, "{}", e.reason);
         assert_eq!(b.usage(), (0, MAX_URLS));
         assert!(b.revoke(&urls[0]));

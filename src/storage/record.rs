@@ -3,7 +3,7 @@
 //! ```text
 //! file    = header record* zero-tail
 //! header  = "WXKV" 2:u32le
-//! record  = frame(payload)          io.rs: len:u32le crc32(payload):u32le payload; len >= 1
+//! record  = frame(payload)          io/mod.rs: len:u32le crc32(payload):u32le payload; len >= 1
 //! payload = 1 klen key data                 set
 //!         | 5 klen key tlen type data       set with a dataType
 //!         | 2 key                           remove (the key runs to the end)
@@ -27,7 +27,7 @@
 use std::ops::Range;
 
 use super::Value;
-use crate::io::{frame_with, FRAME_HEADER};
+use crate::io::{frame_with, Reader, FRAME_HEADER};
 
 pub const MAGIC: [u8; 4] = *b"WXKV";
 pub const VERSION: u32 = 2;
@@ -183,112 +183,81 @@ pub fn encode_batch(out: &mut Vec<u8>, items: &[(String, Value)]) -> Vec<Item> {
 /// are of `file`). `false` when it does not decode; then `f` has not been called, so a bad
 /// batch applies nothing.
 pub fn parse(file: &[u8], range: Range<usize>, mut f: impl FnMut(Op)) -> bool {
-    let mut r = Reader { file, at: range.start, end: range.end };
+    let mut r = Reader::within(file, range);
     let Some(op) = r.u8() else { return false };
     match op {
         OP_SET | OP_SET_TYPED => {
-            let Some(key) = r.part() else { return false };
+            let Some(key) = part(&mut r, file) else { return false };
             let ty = if op == OP_SET_TYPED {
-                match r.part() {
+                match part(&mut r, file) {
                     Some(t) => Some(t),
                     None => return false,
                 }
             } else {
                 None
             };
-            let Some(data) = r.rest() else { return false };
+            let Some(data) = rest(&mut r, file) else { return false };
             f(Op::Set(Item { key, ty, data }));
         }
         OP_REMOVE => {
-            let Some(key) = r.rest().filter(|k| !k.is_empty()) else { return false };
+            let Some(key) = rest(&mut r, file).filter(|k| !k.is_empty()) else { return false };
             f(Op::Remove(key));
         }
         OP_CLEAR => {
-            if r.at != r.end {
+            if !r.is_empty() {
                 return false;
             }
             f(Op::Clear);
         }
         OP_BATCH => {
             // Check the whole batch before applying any of it: all or nothing.
-            let start = r.at;
-            let Some(count) = r.batch_items(|_| {}) else { return false };
-            r.at = start;
+            let start = r.pos();
+            let Some(count) = batch_items(&mut r, file, |_| {}) else { return false };
+            r.seek(start);
             let _ = count;
-            r.batch_items(|item| f(Op::Set(item)));
+            batch_items(&mut r, file, |item| f(Op::Set(item)));
         }
         _ => return false,
     }
     true
 }
 
-struct Reader<'a> {
-    file: &'a [u8],
-    at: usize,
-    end: usize,
+/// `len` bytes of UTF-8.
+fn text(r: &mut Reader<'_>, file: &[u8], len: usize) -> Option<Range<usize>> {
+    let range = r.take_range(len)?;
+    std::str::from_utf8(&file[range.clone()]).ok()?;
+    Some(range)
 }
 
-impl Reader<'_> {
-    fn u8(&mut self) -> Option<u8> {
-        (self.at < self.end).then(|| {
-            self.at += 1;
-            self.file[self.at - 1]
-        })
-    }
+/// A varint length and that many bytes of UTF-8.
+fn part(r: &mut Reader<'_>, file: &[u8]) -> Option<Range<usize>> {
+    let n = r.varint()?;
+    text(r, file, n)
+}
 
-    fn varint(&mut self) -> Option<usize> {
-        let mut n = 0usize;
-        for shift in (0..35).step_by(7) {
-            let b = self.u8()?;
-            n |= ((b & 0x7f) as usize) << shift;
-            if b < 0x80 {
-                return Some(n);
-            }
-        }
-        None
-    }
+/// UTF-8 to the end of the payload.
+fn rest(r: &mut Reader<'_>, file: &[u8]) -> Option<Range<usize>> {
+    text(r, file, r.remaining())
+}
 
-    /// `len` bytes of UTF-8.
-    fn text(&mut self, len: usize) -> Option<Range<usize>> {
-        if len > self.end - self.at {
-            return None;
-        }
-        let r = self.at..self.at + len;
-        std::str::from_utf8(&self.file[r.clone()]).ok()?;
-        self.at += len;
-        Some(r)
+fn batch_items(r: &mut Reader<'_>, file: &[u8], mut f: impl FnMut(Item)) -> Option<usize> {
+    let count = r.varint()?;
+    // Each item takes at least 4 bytes: reject an impossible count before looping on it.
+    if count > r.remaining() / 4 {
+        return None;
     }
-
-    /// A varint length and that many bytes of UTF-8.
-    fn part(&mut self) -> Option<Range<usize>> {
-        let n = self.varint()?;
-        self.text(n)
+    for _ in 0..count {
+        let typed = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let key = part(r, file)?;
+        let ty = if typed { Some(part(r, file)?) } else { None };
+        let data = part(r, file)?;
+        f(Item { key, ty, data });
     }
-
-    /// UTF-8 to the end of the payload.
-    fn rest(&mut self) -> Option<Range<usize>> {
-        self.text(self.end - self.at)
-    }
-
-    fn batch_items(&mut self, mut f: impl FnMut(Item)) -> Option<usize> {
-        let count = self.varint()?;
-        // Each item takes at least 4 bytes: reject an impossible count before looping on it.
-        if count > (self.end - self.at) / 4 {
-            return None;
-        }
-        for _ in 0..count {
-            let typed = match self.u8()? {
-                0 => false,
-                1 => true,
-                _ => return None,
-            };
-            let key = self.part()?;
-            let ty = if typed { Some(self.part()?) } else { None };
-            let data = self.part()?;
-            f(Item { key, ty, data });
-        }
-        (self.at == self.end).then_some(count)
-    }
+    r.is_empty().then_some(count)
 }
 
 #[cfg(test)]

@@ -35,7 +35,8 @@ use parking_lot::Mutex;
 use sha2::Sha256;
 
 use super::{Limits, Store, StoreError, Value};
-use crate::error::{code, Error, Result};
+/// A result whose error is the store's.
+type Result<T> = std::result::Result<T, StoreError>;
 
 /// Key names that begin with this are slots of encrypted items; a plain set refuses them.
 pub const PREFIX: &str = "\u{0}wxfs-sealed:";
@@ -148,13 +149,13 @@ impl Cipher {
 
     /// The data to store in `slot`: a JSON string.
     fn seal(&self, slot: &str, name: &str, data_type: Option<&str>, data: &str) -> Result<String> {
-        let plain = serde_json::to_vec(&(name, data_type, data)).map_err(|e| Error::new(code::STORAGE_INVALID, e.to_string()))?;
+        let plain = serde_json::to_vec(&(name, data_type, data)).map_err(|e| StoreError::Seal(e.to_string()))?;
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::getrandom(&mut nonce).map_err(|e| Error::new(code::STORAGE_IO, format!("no random nonce: {e}")))?;
+        getrandom::getrandom(&mut nonce).map_err(|e| StoreError::NoRandom(e.to_string()))?;
         let ct = self
             .aead
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad: &self.aad(slot) })
-            .map_err(|_| Error::new(code::STORAGE_INVALID, "encryption failed"))?;
+            .map_err(|_| StoreError::Seal("encryption failed".into()))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
         Ok(format!("\"{V2}{}\"", base64::engine::general_purpose::STANDARD.encode(blob)))
@@ -202,34 +203,11 @@ struct State {
     mismatch: bool,
 }
 
-fn no_key() -> Error {
-    Error::new(code::STORAGE_NO_KEY, "encrypt: true needs an encryptionKey in the sandbox's open config")
-}
-
-/// One sealed value does not open while others do: it alone fails.
-fn damaged() -> Error {
-    Error::new(
-        code::STORAGE_WRONG_KEY,
-        "the encrypted value of this key does not open: it is damaged, or was written for another sandbox or with another encryptionKey (removeStorage or a new setStorage replaces it)",
-    )
-}
-
-fn wrong_key() -> Error {
-    Error::new(
-        code::STORAGE_WRONG_KEY,
-        "the encrypted storage of this sandbox was written with another encryptionKey (clearStorage discards it)",
-    )
-}
-
 impl Sealed {
     /// Learn the names of the sealed slots, finish what a kill interrupted (see the module) and
     /// seal format-1 values again as format 2, bound to `owner`. Returns how many plain items an
     /// interrupted encrypted set left behind and were removed.
-    pub fn open(
-        store: &Store,
-        key: Option<&EncryptionKey>,
-        owner: Owner<'_>,
-    ) -> std::result::Result<(Sealed, usize), StoreError> {
+    pub fn open(store: &Store, key: Option<&EncryptionKey>, owner: Owner<'_>) -> Result<(Sealed, usize)> {
         let cipher = key.map(|k| Cipher::new(k, owner));
         let mut state = State::default();
         let mut repaired = 0;
@@ -255,7 +233,7 @@ impl Sealed {
                         // bytes, which the total does not refuse (nothing new is stored).
                         let sealed = c
                             .seal(&slot, &name, data_type.as_deref(), &data)
-                            .map_err(|e| StoreError::Io(std::io::Error::other(e.reason)))?;
+                            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
                         store.set_parts(&slot, None, &sealed, Limits { item: u64::MAX, total: u64::MAX })?;
                     }
                     state.names.insert(slot, name);
@@ -278,10 +256,7 @@ impl Sealed {
 
     fn check_plain_key(key: &str) -> Result<()> {
         if key.starts_with(PREFIX) {
-            return Err(Error::new(
-                code::STORAGE_INVALID,
-                "parameter error: key names beginning with U+0000 \"wxfs-sealed:\" are reserved",
-            ));
+            return Err(StoreError::ReservedKey);
         }
         Ok(())
     }
@@ -291,12 +266,12 @@ impl Sealed {
         Self::check_plain_key(key)?;
         if self.cipher.is_none() {
             // No slot can be reached: the store's own write path (and its group commit), no lock.
-            return Ok(store.set_parts(key, data_type, data, limits)?);
+            return store.set_parts(key, data_type, data, limits);
         }
         let mut st = self.state.lock();
         let slot = self.slot_if_any(key).filter(|s| store.with(s, |_| ()).is_some());
         let Some(slot) = slot else {
-            return Ok(store.set_parts(key, data_type, data, limits)?);
+            return store.set_parts(key, data_type, data, limits);
         };
         let value = Value { data: data.to_string(), data_type: data_type.map(str::to_string) };
         store.set_batch(vec![(key.to_string(), value), tombstone(&slot)], limits)?;
@@ -311,7 +286,7 @@ impl Sealed {
             Self::check_plain_key(k)?;
         }
         if self.cipher.is_none() {
-            return Ok(store.set_batch(items, limits)?);
+            return store.set_batch(items, limits);
         }
         let mut st = self.state.lock();
         let slots: Vec<String> =
@@ -329,16 +304,16 @@ impl Sealed {
     /// setStorage with `encrypt: true`. `limits` are the encrypted ones: the item limit applies
     /// to key + data + dataType as given, the total to what the store holds with the sealed form.
     pub fn set_encrypted(&self, store: &Store, key: &str, data_type: Option<&str>, data: &str, limits: Limits) -> Result<()> {
-        let c = self.cipher.as_ref().ok_or_else(no_key)?;
+        let c = self.cipher.as_ref().ok_or(StoreError::NoKey)?;
         if key.is_empty() {
-            return Err(StoreError::EmptyKey.into());
+            return Err(StoreError::EmptyKey);
         }
         let mut st = self.state.lock();
         if st.mismatch {
-            return Err(wrong_key());
+            return Err(StoreError::WrongKey);
         }
         if (key.len() + data.len() + data_type.map_or(0, str::len)) as u64 > limits.item {
-            return Err(StoreError::ItemTooLarge.into());
+            return Err(StoreError::ItemTooLarge);
         }
         let slot = c.slot(key);
         let sealed = c.seal(&slot, key, data_type, data)?;
@@ -350,15 +325,15 @@ impl Sealed {
 
     /// getStorage with `encrypt: true`: the encrypted value, else the plain one, else None.
     pub fn get_encrypted(&self, store: &Store, key: &str) -> Result<Option<Value>> {
-        let c = self.cipher.as_ref().ok_or_else(no_key)?;
+        let c = self.cipher.as_ref().ok_or(StoreError::NoKey)?;
         let st = self.state.lock();
         if st.mismatch {
-            return Err(wrong_key());
+            return Err(StoreError::WrongKey);
         }
         let slot = c.slot(key);
         match store.get(&slot) {
             Some(v) if is_sealed(&v.data) => {
-                let (_, data_type, data) = c.open(&slot, &v.data).ok_or_else(damaged)?;
+                let (_, data_type, data) = c.open(&slot, &v.data).ok_or(StoreError::Damaged)?;
                 Ok(Some(Value { data, data_type }))
             }
             _ => Ok(store.get(key)),
@@ -485,7 +460,7 @@ mod tests {
 
     #[test]
     fn a_format_1_value_still_opens_and_is_bound_at_open() {
-        let t = crate::storage::log::tests::TempDir::new("sealed-v1");
+        let t = crate::storage::tests::TempDir::new("sealed-v1");
         let key = EncryptionKey([3; 16]);
         let slot = Cipher::new(&key, OWNER).slot("old");
         {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! file    = "WXKV" 1:u32le record*
-//! record  = frame(payload)                      (io.rs: len:u32le crc32:u32le payload)
+//! record  = frame(payload)                      (io/mod.rs: len:u32le crc32:u32le payload)
 //! payload = 1 key data type?          set
 //!         | 2 key                     remove
 //!         | 3                         clear
@@ -13,7 +13,7 @@
 //! ```
 
 use super::Value;
-use crate::io::unframe;
+use crate::io::{unframe, Reader};
 
 pub const VERSION: u32 = 1;
 /// The largest payload release 0.1.0 wrote.
@@ -47,67 +47,46 @@ pub fn decode(buf: &[u8]) -> Option<(Record, usize)> {
 }
 
 fn decode_payload(payload: &[u8]) -> Option<Record> {
-    let mut r = Reader(payload);
+    let mut r = Reader::new(payload);
     let record = match r.u8()? {
         OP_SET => {
-            let (key, value) = r.item()?;
+            let (key, value) = item(&mut r)?;
             Record::Set { key, value }
         }
-        OP_REMOVE => Record::Remove { key: r.string()? },
+        OP_REMOVE => Record::Remove { key: string(&mut r)? },
         OP_CLEAR => Record::Clear,
         OP_BATCH => {
             let count = r.u32()? as usize;
             // Each item takes at least 9 bytes: reject an impossible count before looping on it.
-            if count > r.0.len() / 9 {
+            if count > r.remaining() / 9 {
                 return None;
             }
             let mut items = Vec::with_capacity(count);
             for _ in 0..count {
-                items.push(r.item()?);
+                items.push(item(&mut r)?);
             }
             Record::Batch(items)
         }
         _ => return None,
     };
-    r.0.is_empty().then_some(record)
+    r.is_empty().then_some(record)
 }
 
-struct Reader<'a>(&'a [u8]);
+/// A length-prefixed UTF-8 string.
+fn string(r: &mut Reader<'_>) -> Option<String> {
+    let n = r.u32()? as usize;
+    std::str::from_utf8(r.take(n)?).ok().map(str::to_owned)
+}
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        if n > self.0.len() {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        let bytes = self.take(n)?;
-        std::str::from_utf8(bytes).ok().map(str::to_owned)
-    }
-
-    fn item(&mut self) -> Option<(String, Value)> {
-        let key = self.string()?;
-        let data = self.string()?;
-        let data_type = match self.u8()? {
-            0 => None,
-            1 => Some(self.string()?),
-            _ => return None,
-        };
-        Some((key, Value { data, data_type }))
-    }
+fn item(r: &mut Reader<'_>) -> Option<(String, Value)> {
+    let key = string(r)?;
+    let data = string(r)?;
+    let data_type = match r.u8()? {
+        0 => None,
+        1 => Some(string(r)?),
+        _ => return None,
+    };
+    Some((key, Value { data, data_type }))
 }
 
 /// Writers of version-1 logs, as release 0.1.0 wrote them, for tests that make such logs.

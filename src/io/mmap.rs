@@ -1,6 +1,6 @@
-//! The one shared writable file mapping of the crate (the storage log's), here because mapping a
-//! file is `unsafe` and `unsafe` lives only in `src/ffi`. The core sees it through the safe
-//! `LogMap` trait of `src/io.rs`.
+//! The one shared writable file mapping of the crate (the storage log's). Mapping a file is
+//! `unsafe`, and this is the one module outside `src/ffi` allowed it (lib.rs names it); the core
+//! sees it through the safe `LogMap` trait of `src/io/mod.rs`.
 //!
 //! Why it is sound:
 //! - `bytes(&self)` hands out a slice, and the only ways this type writes the memory are
@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
 
-use crate::io::{LogMap, MapFlush};
+use super::{LogMap, MapFlush};
 
 pub(crate) struct SharedMap {
     raw: Arc<MmapRaw>,

@@ -8,6 +8,10 @@
 //! preallocated file (the storage log), with default methods that report `Unsupported`, so a
 //! backend written for version 1 keeps compiling and the log falls back to nothing silently.
 //!
+//! Beside this file: `std.rs` is the real files, `mmap.rs` their shared mapping (the one place
+//! under `io` with `unsafe`), `mem.rs` the in-memory double with faults and power cuts that the
+//! tests share, and `reader.rs` the byte reader every record decoder uses.
+//!
 //! Contracts of version 2, one sentence each (redb's `StorageBackend` style):
 //! - `LogFile::allocate(n)` extends the file to `n` bytes of zeros whose blocks are reserved, so
 //!   a later store through a mapping can never meet a full disk (which would be SIGBUS).
@@ -18,18 +22,33 @@
 //! - `MapFlush::flush(off, len)` returns once those bytes (and the file length) are on stable
 //!   storage; it never touches the mapped memory, so it can run outside the writer's lock.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::Path;
-use std::sync::Arc;
+use ::std::io;
+use ::std::path::Path;
+use ::std::sync::Arc;
 
-/// When a write call returns. One definition for the file system and the store.
+#[doc(hidden)]
+pub mod mem;
+// The one module under `io` allowed `unsafe` (lib.rs names it): mapping a file is `unsafe`, and
+// its soundness is argued at the top of mmap.rs.
+#[allow(unsafe_code)]
+mod mmap;
+mod reader;
+mod std;
+
+pub use self::reader::Reader;
+pub use self::std::StdIo;
+
+/// When a write call returns: the one definition for the file system, the store and the quota
+/// journal (the sandbox's `durability` config).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// Once the data is in the OS: it survives the app being killed, not a power cut.
+    /// Once the data is in the OS: a completed write survives the app being killed, not a power
+    /// cut (no flush).
     #[default]
     Process,
-    /// Once the data is on stable storage. Concurrent writers share one flush.
+    /// Once the data is on stable storage (file data and the directory entries it changed
+    /// flushed): a completed write also survives a power cut. The store's concurrent writers
+    /// share one flush.
     Power,
 }
 
@@ -114,127 +133,6 @@ pub trait LogIo: Send + Sync {
     /// a new log that went live under a temporary name.
     fn list(&self, _dir: &Path) -> io::Result<Vec<String>> {
         Err(unsupported("list"))
-    }
-}
-
-/// `LogIo` on `std::fs`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StdIo;
-
-struct StdFile(Arc<File>);
-
-impl LogFile for StdFile {
-    fn append(&self, buf: &[u8]) -> io::Result<()> {
-        // The handle is in append mode: every write lands at the current end of the file.
-        let written = loop {
-            match (&*self.0).write(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other?,
-            }
-        };
-        if written != buf.len() {
-            // Only a full disk or a file size limit makes a regular file write short; report it
-            // rather than write the rest in a second call.
-            return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write: {written} of {} bytes", buf.len())));
-        }
-        Ok(())
-    }
-
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-
-    fn sync(&self) -> io::Result<()> {
-        self.0.sync_data()
-    }
-
-    fn size(&self) -> io::Result<u64> {
-        Ok(self.0.metadata()?.len())
-    }
-
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        let cur = self.size()?;
-        if len <= cur {
-            return Ok(());
-        }
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
-            use rustix::fs::{fallocate, FallocateFlags};
-            use rustix::io::Errno;
-            match fallocate(&self.0, FallocateFlags::empty(), cur, len - cur) {
-                Ok(()) => return Ok(()),
-                // A file system without fallocate: reserve the blocks by writing zeros.
-                Err(Errno::OPNOTSUPP | Errno::NOSYS) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        write_zeros(&self.0, cur, len)
-    }
-
-    fn map(&self, len: usize) -> io::Result<Box<dyn LogMap>> {
-        Ok(Box::new(crate::ffi::mapping::SharedMap::new(self.0.clone(), len)?))
-    }
-}
-
-/// Extends `file` from `from` to `to` with written zeros: every block is then really allocated.
-fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let zeros = vec![0u8; 64 << 10];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
-        at += n as u64;
-    }
-    Ok(())
-}
-
-impl LogIo for StdIo {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        fs::create_dir_all(dir)
-    }
-
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
-        let file = OpenOptions::new().append(true).create(true).open(path)?;
-        Ok(Arc::new(StdFile(Arc::new(file))))
-    }
-
-    fn open_rw(&self, path: &Path) -> io::Result<Arc<dyn LogFile>> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(Arc::new(StdFile(Arc::new(file))))
-    }
-    fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        path.try_exists()
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
-    }
-
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        fs::remove_file(path)
-    }
-
-    #[cfg(unix)]
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
-    }
-
-    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
-    }
-
-    #[cfg(not(unix))]
-    fn sync_dir(&self, _dir: &Path) -> io::Result<()> {
-        Ok(())
     }
 }
 
