@@ -77,18 +77,28 @@ impl LogMap for SharedMap {
     }
 
     fn flusher(&self) -> Arc<dyn MapFlush> {
-        Arc::new(Flusher(self.raw.clone()))
+        Arc::new(Flusher { raw: self.raw.clone(), file: self.file.clone() })
     }
 }
 
-struct Flusher(Arc<MmapRaw>);
+struct Flusher {
+    raw: Arc<MmapRaw>,
+    file: Arc<File>,
+}
 
 impl MapFlush for Flusher {
     fn flush(&self, off: usize, len: usize) -> io::Result<()> {
-        let len = len.min(self.0.len().saturating_sub(off));
+        let len = len.min(self.raw.len().saturating_sub(off));
         if len == 0 {
             return Ok(());
         }
-        self.0.flush_range(off, len)
+        for step in super::MAP_FLUSH {
+            match step {
+                super::FlushStep::Msync => self.raw.flush_range(off, len)?,
+                // std's `sync_data` is `fcntl(F_FULLFSYNC)` on Apple targets.
+                super::FlushStep::FullSync => self.file.sync_data()?,
+            }
+        }
+        Ok(())
     }
 }

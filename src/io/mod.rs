@@ -103,6 +103,29 @@ pub trait LogMap: Send + Sync {
     fn prefault(&self, _off: usize, _len: usize) {}
 }
 
+/// One step of making mapped bytes durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FlushStep {
+    /// `msync(MS_SYNC)` of the range: on Linux and Android this also flushes the drive's cache
+    /// (it runs the file system's fsync of the range).
+    Msync,
+    /// The file's `sync_data`: on Apple targets std makes it `fcntl(F_FULLFSYNC)`, the only call
+    /// there that flushes the drive's cache (`msync` and `fsync` leave the bytes in it).
+    FullSync,
+}
+
+/// What a durable flush of mapped bytes does on a target: the one place that choice is made.
+pub(crate) const fn map_flush_steps(apple: bool) -> &'static [FlushStep] {
+    if apple {
+        &[FlushStep::Msync, FlushStep::FullSync]
+    } else {
+        &[FlushStep::Msync]
+    }
+}
+
+/// [`map_flush_steps`] of the target this is compiled for.
+pub(crate) const MAP_FLUSH: &[FlushStep] = map_flush_steps(cfg!(target_vendor = "apple"));
+
 /// Flushes a range of a mapping to stable storage.
 pub trait MapFlush: Send + Sync {
     fn flush(&self, off: usize, len: usize) -> io::Result<()>;
@@ -175,6 +198,15 @@ pub fn unframe(buf: &[u8], max: usize) -> Option<(&[u8], usize)> {
 
 #[cfg(test)]
 mod tests {
+    use super::{map_flush_steps, FlushStep, MAP_FLUSH};
+
+    #[test]
+    fn a_mapped_flush_reaches_the_drive_on_apple_targets_too() {
+        assert_eq!(map_flush_steps(false), [FlushStep::Msync]);
+        assert_eq!(map_flush_steps(true), [FlushStep::Msync, FlushStep::FullSync], "msync leaves Apple's drive cache");
+        assert_eq!(MAP_FLUSH, map_flush_steps(cfg!(target_vendor = "apple")));
+    }
+
     use super::*;
 
     #[test]
