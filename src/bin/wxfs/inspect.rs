@@ -199,7 +199,6 @@ fn unsettled(state: &str, pending: usize) -> String {
 pub fn ls_root(root: &Path) -> Result<(), String> {
     existing_root(root)?;
     let dirs = sandbox::list(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    let limits = wxfs::quota::Limits::default();
     let mut p = crate::progress("ls");
     println!("{:<24} {:<20} {:>22} {:>12} {:>12}  state", "user", "app", "user+saved files", "temp", "storage");
     for (i, dir) in dirs.iter().enumerate() {
@@ -210,10 +209,7 @@ pub fn ls_root(root: &Path) -> Result<(), String> {
         // Another platform's sandbox (<app>@<platform>) says which, with that platform's quota.
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let (platform, _) = wxfs::platform::Platform::of_dir_name(name);
-        let (app, limits) = match platform {
-            wxfs::platform::Platform::Wechat => (app, limits),
-            p => (format!("{app}@{}", p.name()), p.default_limits()),
-        };
+        let (app, limits) = (format!("{app}{}", platform.dir_suffix()), platform.default_limits());
         let storage: u64 = std::fs::read_dir(dir.join(sandbox::KV))
             .into_iter()
             .flatten()
