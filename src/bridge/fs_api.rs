@@ -11,6 +11,7 @@ use super::Ctx;
 use crate::error::{code, Error, Result};
 use crate::fs::archive::{EntryRequest, ZipCharge};
 use crate::fs::codec::Encoding;
+use crate::fs::texts::Text;
 use crate::fs::{Listing, SavedFile, StatResult, Stats, TempSource};
 use crate::platform::{SavedArea, Shapes};
 use crate::session::Session;
@@ -222,7 +223,7 @@ pub fn stat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 }
 
 fn length_arg(a: &Args, default: u64) -> Result<u64> {
-    Ok(a.opt_index("length", || Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"))?.unwrap_or(default))
+    Ok(a.opt_index("length", || Text::LengthRange.error())?.unwrap_or(default))
 }
 
 pub fn truncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -435,11 +436,11 @@ pub fn ftruncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 }
 
 fn position_arg(a: &Args) -> Result<Option<u64>> {
-    a.opt_index("position", || Error::new(code::POSITION_RANGE, "the value of \"position\" is out of range"))
+    a.opt_index("position", || Text::PositionRange.error())
 }
 
 fn offset_arg(a: &Args) -> Result<u64> {
-    Ok(a.opt_index("offset", || Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"))?.unwrap_or(0))
+    Ok(a.opt_index("offset", || Text::OffsetRange.error())?.unwrap_or(0))
 }
 
 /// read: into the caller's `arrayBuffer` (sent in, returned whole with the bytes at `offset`), or,
@@ -455,7 +456,7 @@ pub fn read(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         let (n, buf) = s.fs.read_fd(&fd, buf, offset, length, position)?;
         return Ok(Reply::new().set("bytesRead", n).bytes("arrayBuffer", buf));
     }
-    let no_buffer = || Error::new(code::NO_ARRAY_BUFFER, "array buffer does not exist");
+    let no_buffer = || Text::NoArrayBuffer.error();
     let capacity = a.opt_index("arrayBufferLength", no_buffer)?.ok_or_else(no_buffer)?;
     // An empty stand-in buffer makes read_fd report the range error (after its fd checks) that
     // the caller's buffer of `capacity` bytes would have.
@@ -480,11 +481,11 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         Some(buf) => {
             let offset = offset_arg(a)?;
             if offset > buf.len() as u64 {
-                return Err(Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"));
+                return Err(Text::OffsetRange.error());
             }
             let length = length_arg(a, buf.len() as u64 - offset)?;
             if length > buf.len() as u64 - offset {
-                return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"));
+                return Err(Text::LengthRange.error());
             }
             Cow::Borrowed(&buf[offset as usize..(offset + length) as usize])
         }
@@ -492,7 +493,7 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     };
     if data.is_empty() {
         s.fs.fstat(&fd)?; // a bad fd says so first
-        return Err(Error::new(code::DATA_EMPTY, "data to write is empty"));
+        return Err(Text::DataEmpty.error());
     }
     let n = s.fs.write_fd(&fd, &data, position)?;
     Ok(Reply::new().set("bytesWritten", n))

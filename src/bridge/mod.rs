@@ -250,7 +250,7 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
         Ok(reply) => (0, Ok(reply)),
         Err(e) if platform == Platform::Wechat => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
         // One internal error, in the platform's words, code and envelope (docs/platforms/).
-        Err(e) => match dialect().render_failure(api, e.code as i64, &e.reason, main_path(&args)) {
+        Err(e) => match dialect().render_failure(api, &e, main_path(&args)) {
             Rendered::Fail(v, rc) => (rc, Err(v)),
             Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
         },

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::shapes::Shapes;
-use crate::error::code;
+use crate::error::{code, Error};
 
 /// How results are shaped.
 #[derive(Deserialize, Debug)]
@@ -79,11 +79,17 @@ pub enum Rendered {
     Success(Map<String, Value>),
 }
 
-/// The abstract failure kind (dialects.json `failureKinds`) of an internal error.
-fn kind_of(errcode: u32, reason: &str, base_api: &str) -> Option<&'static str> {
+/// The abstract failure kind (dialects.json `failureKinds`) of an internal error: the one its
+/// row of WeChat's words names (`fs::texts`), else the one its code stands for.
+fn kind_of(e: &Error, base_api: &str) -> Option<&'static str> {
+    e.kind.or_else(|| kind_of_code(e.code, base_api))
+}
+
+/// The failure kind an errCode stands for, for errors no row names a kind for (storage's, the
+/// bridge's, an OS error's, and a failure whose kind depends on the api).
+pub(super) fn kind_of_code(errcode: u32, base_api: &str) -> Option<&'static str> {
     use code::*;
     Some(match errcode {
-        NO_SUCH_FILE if reason == "file not exist" => "saved-not-exist",
         NO_SUCH_FILE => "not-found",
         NOT_A_DIRECTORY => "not-a-dir",
         ILLEGAL_ON_DIR | IS_A_DIRECTORY => "is-a-dir",
@@ -147,13 +153,13 @@ impl Dialect {
     }
 
     /// Render an internal failure of `api`; `path` is the call's main path argument (for `${path}`).
-    pub fn render_failure(&self, api: &str, errcode: i64, reason: &str, path: Option<&str>) -> Rendered {
+    pub fn render_failure(&self, api: &str, error: &Error, path: Option<&str>) -> Rendered {
         let base = api.strip_suffix("Sync").unwrap_or(api);
         let entry = match self.shapes.native {
             true => None,
-            false => u32::try_from(errcode).ok().and_then(|c| kind_of(c, reason, base)).and_then(|k| self.entry(k, base)),
+            false => kind_of(error, base).and_then(|k| self.entry(k, base)),
         };
-        let (mut out_code, mut text) = (errcode, reason.to_string());
+        let (mut out_code, mut text) = (error.code as i64, error.reason.clone());
         let mut mapped = self.shapes.native;
         if let Some(e) = entry {
             if let Some(Value::Object(fields)) = &e.succeeds_with {

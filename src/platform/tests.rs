@@ -3,7 +3,8 @@
 
 use super::dialect::render;
 use super::*;
-use crate::error::code;
+use crate::error::{code, Error};
+use crate::fs::texts::Text;
 use serde_json::Value;
 
 #[test]
@@ -73,7 +74,7 @@ fn limits_come_from_the_table() {
 
 #[test]
 fn one_internal_error_rendered_per_platform() {
-    let render = |p: Platform, api, c, r: &str, path| match p.dialect().render_failure(api, c, r, path) {
+    let render = |p: Platform, api, c: i64, r: &str, path| match p.dialect().render_failure(api, &Error::new(c as u32, r), path) {
         Rendered::Fail(v, rc) => (v, rc),
         Rendered::Success(_) => panic!("success"),
     };
@@ -99,7 +100,7 @@ fn one_internal_error_rendered_per_platform() {
     let (v, rc) = render(Platform::Baidu, "setStorageSync", code::STORAGE_FULL as i64, "exceed storage max size 10Mb", None);
     assert_eq!((v["errCode"].as_i64(), rc), (Some(1003), 1003));
     assert!(matches!(
-        Platform::Douyin.dialect().render_failure("getStorage", code::STORAGE_NOT_FOUND as i64, "data not found", None),
+        Platform::Douyin.dialect().render_failure("getStorage", &Error::new(code::STORAGE_NOT_FOUND, "data not found"), None),
         Rendered::Success(_)
     ));
     assert_eq!(Platform::Alipay.dialect().missing_key(), Some(Value::Null));
@@ -161,4 +162,37 @@ fn the_shapes_rows_are_whole_and_one_platform_is_untagged() {
     assert_eq!(Platform::of_dir_name("wx1@wechat"), (Platform::Wechat, "wx1@wechat"));
     assert_eq!(Platform::of_dir_name("wx1@other"), (Platform::Wechat, "wx1@other"));
     assert_eq!(Platform::of_dir_name("a@b@douyin"), (Platform::Douyin, "a@b"));
+}
+
+#[test]
+fn a_failure_is_rendered_by_its_kind_never_by_its_words() {
+    let alipay = Platform::Alipay.dialect();
+    let shown = |e: &Error, api| match alipay.render_failure(api, e, None) {
+        Rendered::Fail(v, rc) => (v, rc),
+        Rendered::Success(_) => panic!("success"),
+    };
+    // The saved-file apis' "file not exist" is its own kind: Alipay's code 12.
+    let (v, rc) = shown(&Text::FileNotExist.error(), "getFileInfo");
+    assert_eq!((v, rc), (serde_json::json!({"errorMessage": "文件不存在", "error": 12}), 12));
+    // The same code and words without the row's kind are a plain missing file.
+    let (v, rc) = shown(&Error::new(code::NO_SUCH_FILE, "file not exist"), "getFileInfo");
+    assert_eq!((v["error"].as_i64(), rc), (Some(10022), 10022));
+}
+
+#[test]
+fn every_row_of_wechats_words_names_the_kind_its_code_stands_for() {
+    // Where a row names a kind, it is the code's, but for the one failure the code cannot tell
+    // apart (the saved-file apis' "file not exist"); where it names none, the api decides.
+    for t in Text::ALL {
+        let e = t.error();
+        match t {
+            Text::FileNotExist => assert_eq!(e.kind, Some("saved-not-exist")),
+            Text::NotPermittedUnlink => assert_eq!(e.kind, None),
+            _ => assert_eq!(e.kind, super::dialect::kind_of_code(e.code, "any"), "{t:?}"),
+        }
+        if let Some(kind) = e.kind {
+            let file: serde_json::Value = serde_json::from_str(DIALECTS_JSON).unwrap();
+            assert!(file["failureKinds"].get(kind).is_some(), "{t:?}: {kind} is no failure kind of the table");
+        }
+    }
 }
