@@ -19,6 +19,9 @@ pub struct Shapes {
     pub stat: StatShape,
     /// Where the saved-file apis find saved files, and their legacy path field.
     pub saved_files: SavedFiles,
+    /// The path protocols a host may choose by config `protocol` (WeChat's `wxfile` and its
+    /// devtools' `http`); empty: the platform's own only, and config `protocol` is refused.
+    pub config_protocols: Vec<String>,
 }
 
 /// The values of readFile's `dataType` (Alipay's `"string"` and `"ArrayBuffer"`).

@@ -196,3 +196,26 @@ fn every_row_of_wechats_words_names_the_kind_its_code_stands_for() {
         }
     }
 }
+
+#[test]
+fn the_config_protocols_come_from_the_rows_in_the_same_words() {
+    let parse = |extra: &str| crate::bridge::config::parse(&format!(r#"{{"root":"/r","appId":"a","userId":"u"{extra}}}"#));
+    let protocol = |extra: &str| parse(extra).map(|c| c.protocol);
+    assert_eq!(protocol(""), Ok(Protocol::Wxfile));
+    assert_eq!(protocol(r#","protocol":"wxfile""#), Ok(Protocol::Wxfile));
+    assert_eq!(protocol(r#","protocol":"http""#), Ok(Protocol::Http));
+    assert_eq!(protocol(r#","platform":"baidu""#), Ok(Protocol::Bdfile));
+    assert_eq!(protocol(r#","protocol":"ftp""#), Err(r#"invalid config: protocol "ftp" is not "wxfile" or "http""#.to_string()));
+    assert_eq!(
+        protocol(r#","platform":"douyin","protocol":"http""#),
+        Err(r#"invalid config: protocol "http" is for platform "wechat"; platform "douyin" has its own"#.to_string())
+    );
+    assert_eq!(
+        protocol(r#","platform":"alipay","protocol":"https""#),
+        Err(r#"invalid config: protocol "https" is for platform "wechat"; platform "alipay" has its own"#.to_string())
+    );
+    assert_eq!(
+        protocol(r#","platform":"weixin""#),
+        Err(r#"invalid config: platform "weixin" is not "wechat", "alipay", "douyin", "baidu" or "qq""#.to_string())
+    );
+}
