@@ -61,7 +61,7 @@ fn abi_version(ffi: &std::path::Path) -> u32 {
 
 /// Writes `$OUT_DIR/dialects.json`: `docs/platforms/dialects.json` without its research notes
 /// (sources, statuses, notes and decisions, which no code reads), so the library embeds only the
-/// data `src/platform.rs` parses.
+/// data `src/platform/` parses.
 fn embed_dialects(crate_dir: &std::path::Path) {
     const NOTES: [&str; 6] = ["about", "sources", "source", "status", "note", "decision"];
     fn strip(v: &mut serde_json::Value) {

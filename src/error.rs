@@ -102,6 +102,9 @@ pub struct Error {
     pub code: u32,
     /// What follows `"<api>:fail "` in errMsg.
     pub reason: String,
+    /// Its failure kind (docs/platforms/dialects.json `failureKinds`), where the row of WeChat's
+    /// words it was built from (`fs::texts`) names one; otherwise the code tells the kind.
+    pub kind: Option<&'static str>,
 }
 
 /// A result whose error is an API failure.
@@ -110,7 +113,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// An error with this errCode and reason text.
     pub fn new(code: u32, reason: impl Into<String>) -> Self {
-        Error { code, reason: reason.into() }
+        Error { code, reason: reason.into(), kind: None }
     }
 
     /// WeChat's wording for a missing or mistyped argument.

@@ -60,22 +60,26 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Err("invalid config: \"appId\" and \"userId\" must not be empty".into());
     }
     let platform = match raw.platform.as_deref() {
-        None => Platform::Wechat,
-        Some(p) => Platform::from_name(p).ok_or_else(|| {
-            format!("invalid config: platform \"{p}\" is not \"wechat\", \"alipay\", \"douyin\", \"baidu\" or \"qq\"")
-        })?,
+        None => Platform::default(),
+        Some(p) => Platform::from_name(p)
+            .ok_or_else(|| format!("invalid config: platform \"{p}\" is not {}", one_of(Platform::ALL.map(Platform::name))))?,
     };
-    let protocol = match (platform, raw.protocol.as_deref()) {
-        (Platform::Wechat, None | Some("wxfile")) => Protocol::Wxfile,
-        (Platform::Wechat, Some("http")) => Protocol::Http,
-        (Platform::Wechat, Some(p)) => return Err(format!("invalid config: protocol \"{p}\" is not \"wxfile\" or \"http\"")),
-        (other, None) => other.protocol(),
-        (other, Some(p)) => {
-            return Err(format!(
-                "invalid config: protocol \"{p}\" is for platform \"wechat\"; platform \"{}\" has its own",
-                other.name()
-            ))
+    // The protocols the platform's row lets a host choose (docs/platforms/dialects.json).
+    let choices = &platform.dialect().shapes.config_protocols;
+    let protocol = match raw.protocol.as_deref() {
+        None => platform.protocol(),
+        Some(p) if choices.iter().any(|c| c == p) => {
+            Protocol::of_scheme(p).ok_or_else(|| format!("invalid config: protocol \"{p}\" has no spelling"))?
         }
+        Some(p) if choices.is_empty() => {
+            let chooser = Platform::ALL.into_iter().find(|o| !o.dialect().shapes.config_protocols.is_empty()).unwrap_or_default();
+            return Err(format!(
+                "invalid config: protocol \"{p}\" is for platform \"{}\"; platform \"{}\" has its own",
+                chooser.name(),
+                platform.name()
+            ));
+        }
+        Some(p) => return Err(format!("invalid config: protocol \"{p}\" is not {}", one_of(choices.iter().map(String::as_str)))),
     };
     let durability = match raw.durability.as_deref() {
         None | Some("process") => Durability::Process,
@@ -116,6 +120,15 @@ pub fn parse(text: &str) -> Result<Config, String> {
         plugin_id: raw.plugin_id,
         platform,
     })
+}
+
+/// `"a", "b" or "c"`.
+fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = names.into_iter().map(|n| format!("\"{n}\"")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
 }
 
 #[cfg(test)]

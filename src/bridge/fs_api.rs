@@ -11,9 +11,15 @@ use super::Ctx;
 use crate::error::{code, Error, Result};
 use crate::fs::archive::{EntryRequest, ZipCharge};
 use crate::fs::codec::Encoding;
+use crate::fs::texts::Text;
 use crate::fs::{Listing, SavedFile, StatResult, Stats, TempSource};
-use crate::platform::Platform;
+use crate::platform::{SavedArea, Shapes};
 use crate::session::Session;
+
+/// How this sandbox's platform shapes its results (docs/platforms/dialects.json `shapes`).
+fn shapes(s: &Session) -> &'static Shapes {
+    &s.config.platform.dialect().shapes
+}
 
 fn stats_json(s: &Stats) -> Value {
     json!({
@@ -148,10 +154,10 @@ pub fn read_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let encoding = a.encoding("encoding")?;
     let bytes = s.fs.read_file(path, a.opt_num("position")?, a.opt_num("length")?)?;
     let reply = content(Reply::new(), "data", bytes, encoding, &mut budget_of(s))?;
-    Ok(match s.config.platform {
-        // Alipay says what it returned (docs/platforms/alipay.md, readFile).
-        Platform::Alipay => reply.set("dataType", if encoding.is_some() { "string" } else { "ArrayBuffer" }),
-        _ => reply,
+    // A platform may say what it returned (Alipay, docs/platforms/alipay.md, readFile).
+    Ok(match &shapes(s).read_file_data_type {
+        Some(t) => reply.set("dataType", if encoding.is_some() { t.encoded.as_str() } else { t.raw.as_str() }),
+        None => reply,
     })
 }
 
@@ -198,32 +204,26 @@ pub fn readdir(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 
 pub fn stat(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = a.str("path")?;
-    let platform = s.config.platform;
+    // The platform's shape: the fields the result is carried under, each a copy (Douyin's
+    // `stat` and `stats`), and a tree's items (`{path, <itemKey>}`, or Alipay's object keyed by
+    // the relative path, WeChat's pre-2021 shape).
+    let shape = &shapes(s).stat;
+    let (last, others) = shape.keys.split_last().expect("a stat shape names its fields (unit-tested)");
     let mut tree = match a.bool_or("recursive", false)? {
-        // Alipay keeps WeChat's pre-2021 shape: an object keyed by the relative path.
-        true if platform == Platform::Alipay => Some(StatTree::new(budget_of(s), None, 1)?),
-        // Douyin (>= 2.60.0) names each item's Stats `stat`, and carries the result twice.
-        true if platform == Platform::Douyin => Some(StatTree::new(budget_of(s), Some("stat"), 2)?),
-        true => Some(StatTree::new(budget_of(s), Some("stats"), 1)?),
+        true => Some(StatTree::new(budget_of(s), shape.item_key.as_deref(), shape.keys.len() as u64)?),
         false => None,
     };
-    let douyin = platform == Platform::Douyin;
-    // Douyin's success carries the result as both `stat` and `stats`.
     Ok(match s.fs.stat(path, tree.as_mut().map(|t| t as &mut dyn Listing))? {
-        StatResult::One(st) if douyin => Reply::new().set("stat", stats_json(&st)).set("stats", stats_json(&st)),
-        StatResult::One(st) => Reply::new().set("stats", stats_json(&st)),
+        StatResult::One(st) => others.iter().fold(Reply::new(), |r, k| r.set(k, stats_json(&st))).set(last, stats_json(&st)),
         StatResult::Tree => {
             let text = tree.expect("a tree was asked for").finish();
-            match douyin {
-                true => Reply::new().raw("stat", text.clone()).raw("stats", text),
-                false => Reply::new().raw("stats", text),
-            }
+            others.iter().fold(Reply::new(), |r, k| r.raw(k, text.clone())).raw(last, text)
         }
     })
 }
 
 fn length_arg(a: &Args, default: u64) -> Result<u64> {
-    Ok(a.opt_index("length", || Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"))?.unwrap_or(default))
+    Ok(a.opt_index("length", || Text::LengthRange.error())?.unwrap_or(default))
 }
 
 pub fn truncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
@@ -232,16 +232,16 @@ pub fn truncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     Ok(Reply::new())
 }
 
-/// A path argument, or on Alipay its legacy name `apFilePath` (my.saveFile family); the bool
-/// says the legacy name was used, so the answer uses it too.
-fn path_arg<'a>(s: &Session, a: &'a Args, name: &str) -> Result<(&'a str, bool)> {
-    if s.config.platform == Platform::Alipay && !a.has(name) && a.has(AP_FILE_PATH) {
-        return Ok((a.str(AP_FILE_PATH)?, true));
+/// A path argument, or the platform's legacy name for it (Alipay's `apFilePath`, my.saveFile
+/// family); the legacy name when it was used, so the answer uses it too.
+fn path_arg<'a>(s: &Session, a: &'a Args, name: &str) -> Result<(&'a str, Option<&'static str>)> {
+    if let Some(legacy) = shapes(s).saved_files.legacy_path.as_deref() {
+        if !a.has(name) && a.has(legacy) {
+            return Ok((a.str(legacy)?, Some(legacy)));
+        }
     }
-    Ok((a.str(name)?, false))
+    Ok((a.str(name)?, None))
 }
-
-const AP_FILE_PATH: &str = "apFilePath";
 
 pub fn get_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let algo = a.opt_str("digestAlgorithm")?.unwrap_or("md5");
@@ -313,24 +313,25 @@ pub fn unzip(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 pub fn save_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let (temp, legacy) = path_arg(s, a, "tempFilePath")?;
     let mut file_path = a.opt_str("filePath")?.map(str::to_string);
-    if file_path.is_none() && s.config.platform == Platform::Douyin {
-        // Douyin has no cache area: a file saved without filePath goes into the user dir under
-        // a fresh name (docs/platforms/douyin.md, the decision for the name).
+    if file_path.is_none() && shapes(s).saved_files.area == SavedArea::Usr {
+        // A platform without a cache area (Douyin): a file saved without filePath goes into the
+        // user dir under a fresh name (docs/platforms/douyin.md, the decision for the name).
         let name = crate::sandbox::random_name(temp.rsplit(['/', '_']).next().and_then(crate::sandbox::plain_extension));
         file_path = Some(format!("{}/{name}", s.config.platform.dialect().user_data_path));
     }
     let saved = s.fs.save_file(temp, file_path.as_deref())?;
-    Ok(Reply::new().set(if legacy { AP_FILE_PATH } else { "savedFilePath" }, saved))
+    Ok(Reply::new().set(legacy.unwrap_or("savedFilePath"), saved))
 }
 
 /// Bytes of one getSavedFileList item as [`put_saved`] writes it, with its comma.
-fn saved_len(path_len: u64, size: u64, create_time: i64, alipay: bool) -> u64 {
+fn saved_len(path_len: u64, size: u64, create_time: i64, legacy: Option<&str>) -> u64 {
     let fixed = r#"{"filePath":,"size":,"createTime":},"#.len() as u64;
-    let ap = if alipay { r#","apFilePath":"#.len() as u64 + path_len } else { 0 };
-    fixed + path_len + budget::num_len(size) + budget::num_len(create_time) + ap
+    let again = legacy.map_or(0, |key| budget::str_len(key) + 2 + path_len);
+    fixed + path_len + budget::num_len(size) + budget::num_len(create_time) + again
 }
 
-fn put_saved(out: &mut JsonOut, first: bool, f: &SavedFile, alipay: bool) {
+/// One getSavedFileList item; `legacy`: the platform's legacy path field, carrying the path again.
+fn put_saved(out: &mut JsonOut, first: bool, f: &SavedFile, legacy: Option<&str>) {
     if !first {
         out.put(b",");
     }
@@ -340,42 +341,46 @@ fn put_saved(out: &mut JsonOut, first: bool, f: &SavedFile, alipay: bool) {
     out.put_num(f.size);
     out.put(br#","createTime":"#);
     out.put_num(f.create_time);
-    if alipay {
+    if let Some(key) = legacy {
         // my.getSavedFileList (legacy) names it apFilePath; the FileSystemManager filePath.
-        out.put(br#","apFilePath":"#);
+        out.put(b",");
+        out.put_str(key);
+        out.put(b":");
         out.put_str(&f.file_path);
     }
     out.put(b"}");
 }
 
 pub fn get_saved_file_list(s: &Session, _: &mut Args, _: &Ctx) -> Result<Reply> {
-    if s.config.platform == Platform::Douyin {
-        return douyin_saved_file_list(s);
+    let saved = &shapes(s).saved_files;
+    if saved.area == SavedArea::Usr {
+        return usr_saved_file_list(s, saved.legacy_path.as_deref());
     }
-    let alipay = s.config.platform == Platform::Alipay;
+    let legacy = saved.legacy_path.as_deref();
     let mut out = JsonOut::new(budget_of(s));
     out.charge(2)?;
     let files = s.fs.get_saved_file_list(&mut |f| {
-        out.charge(saved_len(budget::str_len(&f.file_path), f.size, f.create_time, alipay) + HELD)
+        out.charge(saved_len(budget::str_len(&f.file_path), f.size, f.create_time, legacy) + HELD)
     })?;
     out.put(b"[");
     for (i, f) in files.iter().enumerate() {
-        put_saved(&mut out, i == 0, f, alipay);
+        put_saved(&mut out, i == 0, f, legacy);
     }
     drop(files);
     out.put(b"]");
     Ok(Reply::new().raw("fileList", out.into_bytes()))
 }
 
-/// Douyin: the saved files are the files of the user dir (TT-T getSavedFileList "用户目录文件列表").
-fn douyin_saved_file_list(s: &Session) -> Result<Reply> {
+/// A platform without a cache area (Douyin): the saved files are the files of the user dir
+/// (TT-T getSavedFileList "用户目录文件列表").
+fn usr_saved_file_list(s: &Session, legacy: Option<&str>) -> Result<Reply> {
     let root = &s.config.platform.dialect().user_data_path;
     let mut out = JsonOut::new(budget_of(s));
     out.charge(2)?;
     // Charged as a file of the largest size and time, before its stat is known.
     let root_len = budget::str_len(root);
     let names = s.fs.readdir(root, &mut |name| {
-        out.charge(saved_len(root_len + budget::str_len(name) - 1, u64::MAX, i64::MIN, false) + HELD)
+        out.charge(saved_len(root_len + budget::str_len(name) - 1, u64::MAX, i64::MIN, legacy) + HELD)
     })?;
     out.put(b"[");
     let mut first = true;
@@ -384,7 +389,7 @@ fn douyin_saved_file_list(s: &Session) -> Result<Reply> {
         if let StatResult::One(st) = s.fs.stat(&path, None)? {
             if st.mode & 0o170000 == 0o100000 {
                 let f = SavedFile { file_path: path, size: st.size, create_time: st.last_modified_time };
-                put_saved(&mut out, std::mem::take(&mut first), &f, false);
+                put_saved(&mut out, std::mem::take(&mut first), &f, legacy);
             }
         }
     }
@@ -399,10 +404,9 @@ pub fn get_saved_file_info(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> 
 
 pub fn remove_saved_file(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     let path = path_arg(s, a, "filePath")?.0;
-    match s.config.platform {
-        // Douyin's saved files live in the user dir.
-        Platform::Douyin => s.fs.unlink(path)?,
-        _ => s.fs.remove_saved_file(path)?,
+    match shapes(s).saved_files.area {
+        SavedArea::Usr => s.fs.unlink(path)?,
+        SavedArea::Store => s.fs.remove_saved_file(path)?,
     }
     Ok(Reply::new())
 }
@@ -432,11 +436,11 @@ pub fn ftruncate(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
 }
 
 fn position_arg(a: &Args) -> Result<Option<u64>> {
-    a.opt_index("position", || Error::new(code::POSITION_RANGE, "the value of \"position\" is out of range"))
+    a.opt_index("position", || Text::PositionRange.error())
 }
 
 fn offset_arg(a: &Args) -> Result<u64> {
-    Ok(a.opt_index("offset", || Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"))?.unwrap_or(0))
+    Ok(a.opt_index("offset", || Text::OffsetRange.error())?.unwrap_or(0))
 }
 
 /// read: into the caller's `arrayBuffer` (sent in, returned whole with the bytes at `offset`), or,
@@ -452,7 +456,7 @@ pub fn read(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         let (n, buf) = s.fs.read_fd(&fd, buf, offset, length, position)?;
         return Ok(Reply::new().set("bytesRead", n).bytes("arrayBuffer", buf));
     }
-    let no_buffer = || Error::new(code::NO_ARRAY_BUFFER, "array buffer does not exist");
+    let no_buffer = || Text::NoArrayBuffer.error();
     let capacity = a.opt_index("arrayBufferLength", no_buffer)?.ok_or_else(no_buffer)?;
     // An empty stand-in buffer makes read_fd report the range error (after its fd checks) that
     // the caller's buffer of `capacity` bytes would have.
@@ -477,11 +481,11 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
         Some(buf) => {
             let offset = offset_arg(a)?;
             if offset > buf.len() as u64 {
-                return Err(Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"));
+                return Err(Text::OffsetRange.error());
             }
             let length = length_arg(a, buf.len() as u64 - offset)?;
             if length > buf.len() as u64 - offset {
-                return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"));
+                return Err(Text::LengthRange.error());
             }
             Cow::Borrowed(&buf[offset as usize..(offset + length) as usize])
         }
@@ -489,7 +493,7 @@ pub fn write(s: &Session, a: &mut Args, _: &Ctx) -> Result<Reply> {
     };
     if data.is_empty() {
         s.fs.fstat(&fd)?; // a bad fd says so first
-        return Err(Error::new(code::DATA_EMPTY, "data to write is empty"));
+        return Err(Text::DataEmpty.error());
     }
     let n = s.fs.write_fd(&fd, &data, position)?;
     Ok(Reply::new().set("bytesWritten", n))

@@ -210,10 +210,14 @@ pub fn invoke_carried(
     let (code, out) = run(session, api, args_json, side);
     match out {
         Err(fail) => (code, to_bytes(&fail)),
-        Ok(reply) => match platform_of(session, api) {
-            Platform::Wechat => (code, reply.into_bytes(api, carriage)),
-            p => (code, reply.into_bytes_with(&p.dialect().ok_head(api), carriage)),
-        },
+        Ok(reply) => {
+            let dialect = platform_of(session, api).dialect();
+            match dialect.envelope.ok_message && !dialect.envelope.ok_flag {
+                // `errMsg: "<api>:ok"` alone: the form with a path for a bare success.
+                true => (code, reply.into_bytes(api, carriage)),
+                false => (code, reply.into_bytes_with(&dialect.ok_head(api), carriage)),
+            }
+        }
     }
 }
 
@@ -229,13 +233,13 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
         return (s, Err(dialect().fail_object(api, &format!("api \"{api}\" is not available to plugins"), Some(s as i64))));
     }
     let ctx = Ctx { api };
-    // The most frequent call, without building a value of its arguments (WeChat's words for a
-    // failure; other platforms take the general path, which renders theirs).
-    if platform == Platform::Wechat && entry.name == "setStorage" && side.is_empty() {
+    // The most frequent call, without building a value of its arguments (where the platform's
+    // words are the internal ones; other platforms take the general path, which renders theirs).
+    if dialect().shapes.native && entry.name == "setStorage" && side.is_empty() {
         if let Some(plain) = storage_api::PlainSet::parse(args_json) {
             return match storage_api::set_plain(session, plain) {
                 Ok(reply) => (0, Ok(reply)),
-                Err(e) => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
+                Err(e) => (e.code as i32, Err(dialect().fail_object(api, &e.reason, Some(e.code as i64)))),
             };
         }
     }
@@ -248,9 +252,8 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
     };
     match (entry.handler)(session, &mut args, &ctx) {
         Ok(reply) => (0, Ok(reply)),
-        Err(e) if platform == Platform::Wechat => (e.code as i32, Err(fail(api, &e.reason, Some(e.code as i64)))),
         // One internal error, in the platform's words, code and envelope (docs/platforms/).
-        Err(e) => match dialect().render_failure(api, e.code as i64, &e.reason, main_path(&args)) {
+        Err(e) => match dialect().render_failure(api, &e, main_path(&args)) {
             Rendered::Fail(v, rc) => (rc, Err(v)),
             Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
         },

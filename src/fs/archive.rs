@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::fail::{too_long, write_error};
 use super::fd_table::{Tracking, Watched};
 use super::recovery::{Plan, PLAN, UNZIP_PREFIX};
+use super::texts::Text;
 use super::{classify, walk, Fail, FileSystem};
 use crate::error::{code, Error, Result};
 use crate::quota::{self, Delta};
@@ -77,10 +78,8 @@ pub fn brotli_decompress(mut input: impl Read, limit: u64) -> Result<Vec<u8>> {
     let mut out = Capped { out: Vec::new(), limit };
     match brotli_decompressor::BrotliDecompress(&mut input, &mut out) {
         Ok(()) => Ok(out.out),
-        Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
-            Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"))
-        }
-        Err(_) => Err(Error::new(code::BROTLI_FAIL, "decompress fail")),
+        Err(e) if e.kind() == io::ErrorKind::OutOfMemory => Err(Text::NativeBufferLimit.error()),
+        Err(_) => Err(Text::DecompressFail.error()),
     }
 }
 
@@ -180,7 +179,7 @@ impl FileSystem {
         if let Some((entries, size)) = index_extent(&file, len) {
             charge(ZipCharge::Index(size.saturating_mul(3).saturating_add(entries.saturating_mul(INDEX_PER_ENTRY))))?;
         }
-        zip::ZipArchive::new(file).map_err(|_| Error::new(code::UNZIP_OPEN, "unzip open file fail"))
+        zip::ZipArchive::new(file).map_err(|_| Text::UnzipOpen.error())
     }
 
     /// readZipEntry: `None` asks for every file entry. The archive's index, and with `None` each
@@ -194,8 +193,8 @@ impl FileSystem {
     ) -> Result<Vec<(String, Result<Vec<u8>>)>> {
         let mut zip = self.open_zip_charged(path, charge)?;
         let mut budget = self.limits.read_file;
-        let too_big = || Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit");
-        let entry_fail = || Error::new(code::UNZIP_ENTRY, "unzip entry fail");
+        let too_big = || Text::NativeBufferLimit.error();
+        let entry_fail = || Text::UnzipEntry.error();
         let mut out = Vec::new();
         match wanted {
             None => {
@@ -219,9 +218,7 @@ impl FileSystem {
             Some(reqs) => {
                 for req in reqs {
                     let res = (|| {
-                        let mut f = zip.by_name(&req.path).map_err(|_| {
-                            Error::new(code::NO_SUCH_FILE, format!("no such file or directory, open {}", req.path))
-                        })?;
+                        let mut f = zip.by_name(&req.path).map_err(|_| Text::NoentOpen.at(&[&req.path]))?;
                         let (pos, count) = self.read_range(f.size(), req.position, req.length)?;
                         if count > budget {
                             return Err(too_big());
@@ -247,8 +244,8 @@ impl FileSystem {
     /// Work out an unzip into `tvp`: every entry's final path, conflicts between entries and
     /// with what is on disk, the directories it creates. Nothing is changed.
     fn plan_unzip(&self, zip: &mut zip::ZipArchive<std::fs::File>, tvp: &VPath) -> Result<UnzipPlan> {
-        let entry_fail = || Error::new(code::UNZIP_ENTRY, "unzip entry fail");
-        let unzip_fail = || Error::new(code::UNZIP_FAIL, "unzip fail");
+        let entry_fail = || Text::UnzipEntry.error();
+        let unzip_fail = || Text::UnzipFail.error();
         let mut files: BTreeMap<VPath, (usize, u64)> = BTreeMap::new();
         let mut dirs: BTreeSet<VPath> = BTreeSet::new();
         for i in 0..zip.len() {
@@ -303,23 +300,23 @@ impl FileSystem {
     /// part-way puts everything back; a crash part-way is completed from the plan at the next
     /// open. Each final path is written once and counted once, however many entries name it.
     pub fn unzip(&self, zip_path: &str, target: &str) -> Result<()> {
-        let denied = || format!("permission denied, unzip {zip_path} -> {target}");
-        let noent = || Error::new(code::NO_SUCH_FILE, format!("no such file or directory, unzip {zip_path} -> \"{target}"));
+        let denied = || Text::DeniedUnzip.words(&[zip_path, target]);
+        let noent = || Text::NoentUnzip.at(&[zip_path, target]);
         let tvp = self.writable(target, denied)?;
         let mut zip = match self.open_zip(zip_path) {
             Err(e) if e.code == code::NO_SUCH_FILE => return Err(noent()),
             other => other?,
         };
-        let entry_fail = || Error::new(code::UNZIP_ENTRY, "unzip entry fail");
+        let entry_fail = || Text::UnzipEntry.error();
         if zip.len() > MAX_ENTRIES {
-            return Err(Error::new(code::UNZIP_FAIL, "unzip fail"));
+            return Err(Text::UnzipFail.error());
         }
         let mut st = self.state.lock();
         if self.meta(&tvp).map(|m| !m.is_dir()).unwrap_or(false) {
-            return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, unzip {zip_path} -> {target}")));
+            return Err(Text::NotDirUnzip.at(&[zip_path, target]));
         }
         if self.blocked_by_file(&tvp) {
-            return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, unzip {zip_path} -> {target}")));
+            return Err(Text::NotDirUnzip.at(&[zip_path, target]));
         }
         let plan = self.plan_unzip(&mut zip, &tvp)?;
         let usr = self.usr();
@@ -387,8 +384,7 @@ impl FileSystem {
                 .and_then(|_| fdir.rename(format!("{PLAN}.new"), &fdir, PLAN))
                 .map_err(|e| write_error(&e, noent))?;
             crate::crash::point();
-            self.move_into_place(&folder, &disk_plan)
-                .map_err(|e| write_error(&e, || Error::new(code::UNZIP_FAIL, "unzip fail")))?;
+            self.move_into_place(&folder, &disk_plan).map_err(|e| write_error(&e, || Text::UnzipFail.error()))?;
             Ok(((), Delta::user(delta, created as i64)))
         });
         st.files.settle(watched, usr);

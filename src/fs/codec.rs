@@ -2,7 +2,8 @@
 
 use base64::Engine as _;
 
-use crate::error::{code, Error, Result};
+use super::texts::Text;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -88,7 +89,7 @@ impl Encoding {
 }
 
 fn base64_error() -> Error {
-    Error::new(code::BASE64_ERROR, "base64 encode error")
+    Text::Base64.error()
 }
 
 /// Bare base64, standard or URL-safe alphabet, padding optional, ASCII whitespace ignored.
@@ -117,7 +118,7 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>> {
 }
 
 fn decode_hex(text: &str) -> Result<Vec<u8>> {
-    hex::decode(text).map_err(|_| Error::new(code::INVALID_ARGUMENT, "Invalid argument, invalid hex data"))
+    hex::decode(text).map_err(|_| Text::InvalidHex.error())
 }
 
 #[cfg(test)]
@@ -145,7 +146,7 @@ mod tests {
         assert_eq!(decode_base64("AQID/w==").unwrap(), vec![1, 2, 3, 255]);
         assert_eq!(decode_base64("AQID_w").unwrap(), vec![1, 2, 3, 255]);
         assert_eq!(decode_base64("AQ ID\n/w==").unwrap(), vec![1, 2, 3, 255]);
-        assert_eq!(decode_base64("data:image/png;base64,AAAA").unwrap_err().code, code::BASE64_ERROR);
+        assert_eq!(decode_base64("data:image/png;base64,AAAA").unwrap_err().code, crate::error::code::BASE64_ERROR);
         assert!(decode_base64("A===").is_err());
         assert!(Encoding::Hex.encode("zz").is_err());
     }

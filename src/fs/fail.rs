@@ -2,6 +2,7 @@
 
 use std::io;
 
+use super::texts::Text;
 use crate::error::{code, Error};
 use crate::sandbox::{Area, PathError};
 
@@ -59,11 +60,11 @@ pub(crate) fn denied_or(e: &io::Error, denied: impl Fn() -> String, other: impl 
 }
 
 pub(crate) fn too_long() -> Error {
-    Error::new(code::NAME_TOO_LONG, "File name too long")
+    Text::NameTooLong.error()
 }
 
 pub(crate) fn fd_limit() -> Error {
-    Error::new(code::FD_LIMIT, "excced max concurrent fd limit")
+    Text::FdLimit.error()
 }
 
 /// A parse failure in the words of the method's permission message.

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 
 use super::fail::{fd_limit, too_long, write_error};
 use super::fd_table::{FdEntry, FileId};
+use super::texts::Text;
 use super::{classify, Fail, FileSystem, State, Stats};
 use crate::error::{code, Error, Result};
 use crate::quota::journal::Undo;
@@ -58,11 +59,11 @@ impl Flag {
 }
 
 fn bad_fd() -> Error {
-    Error::new(code::BAD_FD, "bad file descriptor")
+    Text::BadFd.error()
 }
 
 fn fd_denied() -> Error {
-    Error::new(code::FD_PERMISSION, "permission denied")
+    Text::FdDenied.error()
 }
 
 /// Where an fd's file is, as a write through it must treat it.
@@ -103,13 +104,13 @@ impl FileSystem {
 
     /// `open`: open `path` with one of WeChat's flags (`"r"`, `"a+"`, ...); returns the fd.
     pub fn open_fd(&self, path: &str, flag: &str) -> Result<String> {
-        let flag = Flag::parse(flag).ok_or_else(|| Error::new(code::INVALID_FLAG, "invalid flag"))?;
-        let denied = || format!("permission denied, open {path}");
+        let flag = Flag::parse(flag).ok_or_else(|| Text::InvalidFlag.error())?;
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp: VPath = sandbox::path::parse_in(path, self.protocol).map_err(|e| super::fail::path_error(e, denied))?;
-        let noent = || self.missing(&vp, format!("no such file or directory \"{path}\""));
-        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
+        let noent = || self.missing(&vp, Text::NoentQuoted.words(&[path]));
+        let is_dir = || Text::IllegalOpen.at(&[path]);
         if flag.write && !vp.area.writable() {
-            return Err(Error::new(code::FLAG_PERMISSION, "permission denied when open using flag"));
+            return Err(Text::FlagDenied.error());
         }
         if vp.is_area_root() {
             return Err(is_dir());
@@ -133,7 +134,7 @@ impl FileSystem {
         }
         let open = || {
             dir.open_with(vp.rel(), &opts).map_err(|e| match classify(&e) {
-                Fail::Exists => Error::new(code::ALREADY_EXISTS, format!("file already exists {path}")),
+                Fail::Exists => Text::Exists.at(&[path]),
                 Fail::IsDir => is_dir(),
                 Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
                 Fail::TooLong => too_long(),
@@ -278,10 +279,10 @@ impl FileSystem {
         }
         let cap = buf.len() as u64;
         if offset > cap {
-            return Err(Error::new(code::OFFSET_RANGE, "the value of \"offset\" is out of range"));
+            return Err(Text::OffsetRange.error());
         }
         if length > cap - offset {
-            return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range"));
+            return Err(Text::LengthRange.error());
         }
         let at = position.unwrap_or(e.pos);
         let window = &mut buf[offset as usize..(offset + length) as usize];

@@ -30,6 +30,7 @@ mod recovery;
 mod restart;
 mod saved;
 mod temp;
+pub(crate) mod texts;
 mod tree;
 mod values;
 mod walk;
@@ -47,6 +48,7 @@ use crate::io::{LogIo, StdIo};
 use crate::quota::journal::{self, Entry, Journal};
 use crate::quota::{Delta, Limits, Usage};
 use crate::sandbox::{self, Area, Sandbox, VPath};
+use texts::Text;
 
 pub(crate) use fail::{classify, Fail};
 pub use fd_table::FdTable;
@@ -445,7 +447,7 @@ impl FileSystem {
     fn missing(&self, vp: &VPath, reason: String) -> Error {
         const NOENT: &str = "no such file or directory";
         match reason.strip_prefix(NOENT) {
-            Some(rest) if self.blocked_by_file(vp) => Error::new(code::NOT_A_DIRECTORY, format!("not a directory{rest}")),
+            Some(rest) if self.blocked_by_file(vp) => Text::NotDirInstead.at(&[rest]),
             _ => Error::new(code::NO_SUCH_FILE, reason),
         }
     }
@@ -471,7 +473,7 @@ impl FileSystem {
     fn file_fits(&self, new_len: u64, old_len: u64) -> Result<()> {
         let limit = self.limits.single_file;
         if new_len > old_len && new_len > limit {
-            return Err(Error::new(code::FILE_TOO_LARGE, format!("file larger than {limit} bytes")));
+            return Err(Text::FileTooLarge.at(&[&limit.to_string()]));
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Reads: access, stat, readdir, readFile and its relatives.
 
 use super::fail::{denied_or, too_long, Fail};
+use super::texts::Text;
 use super::values::{Listing, StatResult, Stats};
 use super::{archive, classify, read_exact_at, touch_used, walk, FileId, FileSystem};
 use crate::error::{code, Error, Result};
@@ -22,14 +23,14 @@ pub struct ForMap {
 impl FileSystem {
     /// `access`: whether `path` exists (`Ok`) or why not.
     pub fn access(&self, path: &str) -> Result<()> {
-        let noent = format!("no such file or directory {path}");
+        let noent = Text::Noent.words(&[path]);
         let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::NO_SUCH_FILE, noent)),
         };
         self.meta(&vp).map(|_| ()).map_err(|e| match classify(&e) {
-            Fail::Denied => Error::new(code::PERMISSION_DENIED, format!("permission denied, open {path}")),
+            Fail::Denied => Text::DeniedOpen.at(&[path]),
             _ => self.missing(&vp, noent),
         })
     }
@@ -37,11 +38,9 @@ impl FileSystem {
     /// `stat`: the stats of `path`, or with `tree` (stat's `recursive`) those of a whole
     /// directory tree, handed to `tree` entry by entry as the walk finds them.
     pub fn stat(&self, path: &str, tree: Option<&mut dyn Listing>) -> Result<StatResult> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.readable(path, denied)?;
-        let meta = self
-            .meta(&vp)
-            .map_err(|e| denied_or(&e, denied, || self.missing(&vp, format!("no such file or directory {path}"))))?;
+        let meta = self.meta(&vp).map_err(|e| denied_or(&e, denied, || self.missing(&vp, Text::Noent.words(&[path]))))?;
         let top = Stats::from_meta(&meta);
         let Some(list) = tree.filter(|_| meta.is_dir()) else {
             return Ok(StatResult::One(top));
@@ -55,16 +54,16 @@ impl FileSystem {
     /// `readdir`: the names in a directory, sorted. Each name is charged to `charge` as it is
     /// read, before it is kept; the first charge that fails ends the call with its error.
     pub fn readdir(&self, path: &str, charge: &mut dyn FnMut(&str) -> Result<()>) -> Result<Vec<String>> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = match sandbox::path::parse_in(path, self.protocol) {
             Ok(vp) => vp,
             Err(PathError::TooLong) => return Err(too_long()),
             Err(_) => return Err(Error::new(code::PATH_PERMISSION_DENIED, denied())),
         };
-        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let noent = || self.missing(&vp, Text::Noent.words(&[path]));
         let dir = self.dir(vp.area).ok_or_else(noent)?;
         let sub = walk::open_sub(dir, &vp.rel()).map_err(|e| match classify(&e) {
-            Fail::NotDir if !self.blocked_by_file(&vp) => Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")),
+            Fail::NotDir if !self.blocked_by_file(&vp) => Text::NotDir.at(&[path]),
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
         })?;
@@ -86,10 +85,10 @@ impl FileSystem {
     }
 
     fn open_read_at(&self, path: &str) -> Result<(std::fs::File, u64, sandbox::VPath)> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.readable(path, denied)?;
-        let noent = || self.missing(&vp, format!("no such file or directory, open {path}"));
-        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
+        let noent = || self.missing(&vp, Text::NoentOpen.words(&[path]));
+        let is_dir = || Text::IllegalOpen.at(&[path]);
         let dir = self.dir(vp.area).ok_or_else(noent)?;
         if vp.is_area_root() {
             return Err(is_dir());
@@ -115,7 +114,7 @@ impl FileSystem {
     pub fn open_for_map(&self, path: &str) -> Result<ForMap> {
         let (file, len, vp) = self.open_read_at(path)?;
         if len > self.limits.read_file {
-            return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
+            return Err(Text::NativeBufferLimit.error());
         }
         let id = FileId::of(&file.metadata().map_err(|e| Error::system(&e))?);
         Ok(ForMap { file, len, mappable: vp.area != Area::Usr, id })
@@ -132,15 +131,15 @@ impl FileSystem {
         let pos = match position {
             None => 0,
             Some(p) if p.fract() == 0.0 && p >= 0.0 && (p < len as f64 || (p == 0.0 && len == 0)) => p as u64,
-            Some(_) => return Err(Error::new(code::POSITION_RANGE, "the value of \"position\" is out of range")),
+            Some(_) => return Err(Text::PositionRange.error()),
         };
         let count = match length {
             None => len - pos,
             Some(l) if l.fract() == 0.0 && l >= 1.0 && l <= len as f64 => (l as u64).min(len - pos),
-            Some(_) => return Err(Error::new(code::LENGTH_RANGE, "the value of \"length\" is out of range")),
+            Some(_) => return Err(Text::LengthRange.error()),
         };
         if count > self.limits.read_file {
-            return Err(Error::new(code::STORAGE_LIMIT, "native buffer exceed size limit"));
+            return Err(Text::NativeBufferLimit.error());
         }
         Ok((pos, count))
     }
@@ -155,15 +154,14 @@ impl FileSystem {
 
     /// `getFileInfo`: a file's size and its digest (`"md5"`, `"sha1"` or `"sha256"`) in lowercase hex.
     pub fn get_file_info(&self, path: &str, algorithm: &str) -> Result<(u64, String)> {
-        let algo = archive::Digest::parse(algorithm)
-            .ok_or_else(|| Error::new(code::INVALID_ARGUMENT, format!("invalid digestAlgorithm \"{algorithm}\"")))?;
-        let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
+        let algo = archive::Digest::parse(algorithm).ok_or_else(|| Text::InvalidDigest.at(&[algorithm]))?;
+        let not_exist = || Text::FileNotExist.error();
         let vp = sandbox::path::parse_in(path, self.protocol).map_err(|_| not_exist())?;
         let file = match self.dir(vp.area).map(|d| d.open(vp.rel())) {
             Some(Ok(f)) => f,
             // Its own words for a missing file hold no path; a file in the middle of the path
             // is named as every other api names it (docs/wechat-behaviour.md §10, 1300020).
-            _ if self.blocked_by_file(&vp) => return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory, {path}"))),
+            _ if self.blocked_by_file(&vp) => return Err(Text::NotDirComma.at(&[path])),
             _ => return Err(not_exist()),
         };
         let mut file = file.into_std();
@@ -182,7 +180,7 @@ impl FileSystem {
     /// `readCompressedFile`: a brotli file (`algorithm` `"br"`), decompressed.
     pub fn read_compressed_file(&self, path: &str, algorithm: &str) -> Result<Vec<u8>> {
         if algorithm != "br" {
-            return Err(Error::new(code::BROTLI_FAIL, "decompress fail"));
+            return Err(Text::DecompressFail.error());
         }
         let (file, _) = self.open_read(path)?;
         archive::brotli_decompress(file, self.limits.read_file)

@@ -6,9 +6,10 @@ use std::io::{self, Read as _};
 use cap_std::fs::{Metadata, MetadataExt};
 
 use super::fail::write_error;
+use super::texts::Text;
 use super::values::SavedFile;
 use super::{classify, Fail, FileId, FileSystem};
-use crate::error::{code, Error, Result};
+use crate::error::{Error, Result};
 use crate::quota::Delta;
 use crate::sandbox::{self, Area, VPath};
 
@@ -16,7 +17,7 @@ impl FileSystem {
     /// saveFile: move a temp file into the saved-file area, or to `file_path` in usr. A temp file
     /// the host holds mapped is copied instead, so that no call can cut the mapping in place.
     pub fn save_file(&self, temp_path: &str, file_path: Option<&str>) -> Result<String> {
-        let not_exist = || Error::new(code::TEMP_NOT_EXIST, "tempFilePath file not exist");
+        let not_exist = || Text::TempNotExist.error();
         let tvp = sandbox::path::parse_in(temp_path, self.protocol).map_err(|_| not_exist())?;
         if tvp.area != Area::Tmp {
             return Err(not_exist());
@@ -33,14 +34,14 @@ impl FileSystem {
                 VPath { area: Area::Store, parts: vec![sandbox::random_name(ext)] }
             }
             Some(fp) => {
-                let denied = || format!("permission denied, open \"{fp}\"");
+                let denied = || Text::DeniedOpenQuoted.words(&[fp]);
                 let vp = self.writable(fp, denied)?;
                 if vp.is_area_root() || self.target_is_dir(&vp, denied)? {
-                    return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{fp}\"")));
+                    return Err(Text::IllegalOpen.at(&[fp]));
                 }
                 let parent = vp.parent().expect("not root");
                 let pshow = self.show(&parent);
-                self.check_parent(&vp, || self.missing(&vp, format!("no such file or directory \"{pshow}\"")), denied)?;
+                self.check_parent(&vp, || self.missing(&vp, Text::NoentQuoted.words(&[&pshow])), denied)?;
                 vp
             }
         };
@@ -100,7 +101,7 @@ impl FileSystem {
     }
 
     fn saved_meta(&self, path: &str) -> Result<(VPath, Metadata)> {
-        let not_exist = || Error::new(code::NO_SUCH_FILE, "file not exist");
+        let not_exist = || Text::FileNotExist.error();
         let vp = sandbox::path::parse_in(path, self.protocol).map_err(|_| not_exist())?;
         if vp.area != Area::Store {
             return Err(not_exist());
@@ -126,7 +127,7 @@ impl FileSystem {
         let watched = st.files.watch(&vp, store);
         let res = self.journaled(&mut st, vec![self.entry(&vp)], true, || {
             store.remove_file(vp.rel()).map_err(|e| match classify(&e) {
-                Fail::NotFound => Error::new(code::NO_SUCH_FILE, "file not exist"),
+                Fail::NotFound => Text::FileNotExist.error(),
                 _ => Error::system(&e),
             })?;
             self.sync_parents([&vp]);

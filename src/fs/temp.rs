@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use cap_std::fs::MetadataExt;
 
 use super::fail::{denied_or, write_error};
+use super::texts::Text;
 use super::values::TempSource;
 use super::FileSystem;
-use crate::error::{code, Error, Result};
+use crate::error::{Error, Result};
 use crate::quota::{self, Delta};
 use crate::sandbox::{self, Area, VPath};
 
@@ -17,22 +18,20 @@ impl FileSystem {
     pub fn create_temp(&self, source: TempSource<'_>, extension: Option<&str>) -> Result<String> {
         if let Some(ext) = extension.filter(|e| !e.is_empty()) {
             if sandbox::plain_extension(&format!("x.{ext}")) != Some(ext) {
-                return Err(Error::new(code::INVALID_ARGUMENT, format!("invalid extension \"{ext}\"")));
+                return Err(Text::InvalidExtension.at(&[ext]));
             }
         }
         let size = match &source {
             TempSource::Bytes(b) => b.len() as u64,
-            TempSource::File { path, .. } => std::fs::metadata(path)
-                .map_err(|_| Error::new(code::NO_SUCH_FILE, "no such file or directory, open sourcePath"))?
-                .len(),
+            TempSource::File { path, .. } => std::fs::metadata(path).map_err(|_| Text::NoentSourcePath.error())?.len(),
         };
         let mut st = self.state.lock();
         if st.usage.temp.saturating_add(size) > self.limits.temp_runtime {
-            return Err(Error::new(code::TEMP_LIMIT, "the maximum size of the temp file storage limit is exceeded"));
+            return Err(Text::TempLimit.error());
         }
         let vp = VPath { area: Area::Tmp, parts: vec![sandbox::random_name(extension.filter(|e| !e.is_empty()))] };
         let tmp = self.dir(Area::Tmp).expect("tmp");
-        let noent = || Error::new(code::NO_SUCH_FILE, "no such file or directory, open sourcePath");
+        let noent = || Text::NoentSourcePath.error();
         self.journaled(&mut st, vec![self.entry(&vp)], false, || {
             let written = match source {
                 TempSource::Bytes(b) => self.stage(|f| f.write_all(b)).and_then(|s| self.commit(&s, &vp)),
@@ -62,9 +61,9 @@ impl FileSystem {
 
     /// The OS path behind a readable virtual path (host.realPath).
     pub fn real_path(&self, path: &str) -> Result<PathBuf> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.readable(path, denied)?;
-        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let noent = || self.missing(&vp, Text::Noent.words(&[path]));
         self.meta(&vp).map_err(|e| denied_or(&e, denied, noent))?;
         self.sb.os_path(&vp).ok_or_else(noent)
     }

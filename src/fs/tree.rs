@@ -2,6 +2,7 @@
 //! releases what open fds hold along with the names (fds follow their files).
 
 use super::fail::{denied_or, too_long, write_error};
+use super::texts::Text;
 use super::{classify, walk, Fail, FileSystem};
 use crate::error::{code, Error, Result};
 use crate::quota::Delta;
@@ -11,10 +12,10 @@ use crate::sandbox::{self, Area, VPath};
 impl FileSystem {
     /// `mkdir`: create a directory in usr (and its parents, with `recursive`).
     pub fn mkdir(&self, path: &str, recursive: bool) -> Result<()> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.writable(path, denied)?;
-        let exists = || Error::new(code::ALREADY_EXISTS, format!("file already exists {path}"));
-        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let exists = || Text::Exists.at(&[path]);
+        let noent = || self.missing(&vp, Text::Noent.words(&[path]));
         let dir = self.usr();
         let mut st = self.state.lock();
         if vp.is_area_root() {
@@ -26,7 +27,7 @@ impl FileSystem {
             match dir.metadata(vp.parts[..n].join("/")) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) if n == vp.parts.len() => return Err(exists()),
-                Ok(_) => return Err(self.missing(&vp, format!("no such file or directory {path}"))),
+                Ok(_) => return Err(self.missing(&vp, Text::Noent.words(&[path]))),
                 Err(e) => match classify(&e) {
                     Fail::Denied => return Err(Error::new(code::PERMISSION_DENIED, denied())),
                     _ => {
@@ -93,17 +94,17 @@ impl FileSystem {
 
     /// `rmdir`: remove a directory of usr (and everything in it, with `recursive`).
     pub fn rmdir(&self, path: &str, recursive: bool) -> Result<()> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.writable(path, denied)?;
         if vp.is_area_root() {
             return Err(Error::new(code::PERMISSION_DENIED, denied()));
         }
-        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
+        let noent = || self.missing(&vp, Text::Noent.words(&[path]));
         let dir = self.usr();
         let mut st = self.state.lock();
         let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         if !meta.is_dir() {
-            return Err(Error::new(code::NOT_A_DIRECTORY, format!("not a directory {path}")));
+            return Err(Text::NotDir.at(&[path]));
         }
         let entry = self.entry(&vp);
         let (bytes, entries) = (entry.before, entry.before_entries);
@@ -121,7 +122,7 @@ impl FileSystem {
                 let _ = walk::remove_tree(self.sb.staging(), &trash);
             } else {
                 dir.remove_dir(vp.rel()).map_err(|e| match classify(&e) {
-                    Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
+                    Fail::NotEmpty | Fail::Exists => Text::NotEmpty.error(),
                     Fail::NotFound => noent(),
                     _ => Error::system(&e),
                 })?;
@@ -135,10 +136,10 @@ impl FileSystem {
 
     /// `unlink`: remove a file of usr.
     pub fn unlink(&self, path: &str) -> Result<()> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.writable(path, denied)?;
-        let noent = || self.missing(&vp, format!("no such file or directory {path}"));
-        let not_permitted = || Error::new(code::NOT_PERMITTED, format!("operation not permitted, unlink {path}"));
+        let noent = || self.missing(&vp, Text::Noent.words(&[path]));
+        let not_permitted = || Text::NotPermittedUnlink.at(&[path]);
         if vp.is_area_root() {
             return Err(not_permitted());
         }
@@ -164,8 +165,8 @@ impl FileSystem {
 
     /// `rename`: move a file or directory within usr.
     pub fn rename(&self, old: &str, new: &str) -> Result<()> {
-        let denied = || format!("permission denied, rename {old} -> {new}");
-        let reason = || format!("no such file or directory, rename {old} -> {new}");
+        let denied = || Text::DeniedRename.words(&[old, new]);
+        let reason = || Text::NoentRename.words(&[old, new]);
         let ovp = self.writable(old, denied)?;
         let nvp = self.writable(new, denied)?;
         let noent = || self.missing(&ovp, reason());
@@ -176,7 +177,7 @@ impl FileSystem {
             return self.meta(&ovp).map(|_| ()).map_err(|_| noent());
         }
         if nvp.starts_with(&ovp) {
-            return Err(Error::new(code::INVALID_ARGUMENT, format!("Invalid argument, rename {old} -> {new}")));
+            return Err(Text::InvalidRename.at(&[old, new]));
         }
         let dir = self.usr();
         let mut st = self.state.lock();
@@ -208,11 +209,9 @@ impl FileSystem {
             dir.rename(ovp.rel(), dir, nvp.rel()).map_err(|e| match classify(&e) {
                 Fail::NotFound => noent(),
                 Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
-                Fail::IsDir => {
-                    Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, rename {old} -> {new}"))
-                }
-                Fail::NotDir => Error::new(code::NOT_A_DIRECTORY, format!("not a directory, rename {old} -> {new}")),
-                Fail::NotEmpty | Fail::Exists => Error::new(code::DIR_NOT_EMPTY, "directory not empty"),
+                Fail::IsDir => Text::IllegalRename.at(&[old, new]),
+                Fail::NotDir => Text::NotDirRename.at(&[old, new]),
+                Fail::NotEmpty | Fail::Exists => Text::NotEmpty.error(),
                 _ => Error::system(&e),
             })?;
             crate::crash::point();

@@ -6,8 +6,9 @@ use cap_std::fs::{MetadataExt, OpenOptions};
 
 use super::fail::{denied_or, write_error};
 use super::fd_table::{Tracking, Watched};
+use super::texts::Text;
 use super::{FileSystem, State};
-use crate::error::{code, Error, Result};
+use crate::error::{Error, Result};
 use crate::quota::journal::Undo;
 use crate::quota::{self, Delta};
 use crate::sandbox::VPath;
@@ -57,10 +58,10 @@ impl FileSystem {
 
     /// writeFile: create or atomically replace a user file.
     pub fn write_file(&self, path: &str, data: &[u8]) -> Result<()> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.writable(path, denied)?;
-        let noent = || self.missing(&vp, format!("no such file or directory, open {path}"));
-        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
+        let noent = || self.missing(&vp, Text::NoentOpen.words(&[path]));
+        let is_dir = || Text::IllegalOpen.at(&[path]);
         if vp.is_area_root() {
             return Err(is_dir());
         }
@@ -76,10 +77,10 @@ impl FileSystem {
 
     /// appendFile: the file must exist; bytes go on at its end.
     pub fn append_file(&self, path: &str, data: &[u8]) -> Result<()> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.writable(path, denied)?;
-        let noent = || self.missing(&vp, format!("no such file or directory, open {path}"));
-        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\""));
+        let noent = || self.missing(&vp, Text::NoentOpen.words(&[path]));
+        let is_dir = || Text::IllegalOpen.at(&[path]);
         let mut st = self.state.lock();
         let meta = self.meta(&vp).map_err(|e| denied_or(&e, denied, noent))?;
         if meta.is_dir() {
@@ -115,13 +116,13 @@ impl FileSystem {
 
     /// `truncate`: cut or extend a file of usr to `length` bytes.
     pub fn truncate(&self, path: &str, length: u64) -> Result<()> {
-        let denied = || format!("permission denied, open {path}");
+        let denied = || Text::DeniedOpen.words(&[path]);
         let vp = self.writable(path, denied)?;
-        let noent = || self.missing(&vp, format!("no such file or directory, open {path}"));
+        let noent = || self.missing(&vp, Text::NoentOpen.words(&[path]));
         let mut st = self.state.lock();
         let meta = self.meta(&vp).map_err(|e| denied_or(&e, denied, noent))?;
         if meta.is_dir() {
-            return Err(Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, open \"{path}\"")));
+            return Err(Text::IllegalOpen.at(&[path]));
         }
         self.file_fits(length, meta.len())?;
         let delta = quota::delta(length, meta.len());
@@ -139,9 +140,9 @@ impl FileSystem {
 
     /// `copyFile`: copy a file to a path in usr.
     pub fn copy_file(&self, src: &str, dst: &str) -> Result<()> {
-        let denied = || format!("permission denied, copyFile {src} -> {dst}");
-        let reason = || format!("no such file or directory, copyFile {src} -> {dst}");
-        let is_dir = || Error::new(code::ILLEGAL_ON_DIR, format!("illegal operation on a directory, copyFile {src} -> {dst}"));
+        let denied = || Text::DeniedCopy.words(&[src, dst]);
+        let reason = || Text::NoentCopy.words(&[src, dst]);
+        let is_dir = || Text::IllegalCopy.at(&[src, dst]);
         let svp = self.readable(src, denied)?;
         let dvp = self.writable(dst, denied)?;
         if dvp.is_area_root() || svp.is_area_root() {

@@ -158,12 +158,30 @@ pub fn plugin_sandboxes(app_dir: &Path) -> Vec<PathBuf> {
 
 /// Where the (WeChat) sandbox of (user, app) lives under `root`.
 pub fn sandbox_dir(root: &Path, user_id: &[u8], app_id: &[u8]) -> PathBuf {
-    sandbox_dir_on(root, user_id, app_id, "")
+    sandbox_dir_on(root, user_id, app_id, None)
 }
 
-/// `sandbox_dir` with `suffix` after the app's name (`crate::platform::Platform::dir_suffix`).
-pub fn sandbox_dir_on(root: &Path, user_id: &[u8], app_id: &[u8], suffix: &str) -> PathBuf {
-    root.join(naming::encode_id(user_id)).join(format!("{}{suffix}", naming::encode_id(app_id)))
+/// `sandbox_dir` of a sandbox that carries a `tag` after the app's name (`<app>@<tag>`): the
+/// platform layer tags every platform's sandbox but WeChat's (docs/platforms/dialects.json,
+/// `shapes.dirTag`), so WeChat's sandboxes stay where they were before platforms existed.
+pub fn sandbox_dir_on(root: &Path, user_id: &[u8], app_id: &[u8], tag: Option<&str>) -> PathBuf {
+    let app = naming::encode_id(app_id);
+    root.join(naming::encode_id(user_id)).join(match tag {
+        Some(tag) => format!("{app}{TAG_MARK}{tag}"),
+        None => app,
+    })
+}
+
+/// What separates an app's directory name from its tag: a character [`naming::encode_id`] never
+/// writes, so no appId's directory can be taken for another's tagged one.
+pub const TAG_MARK: char = '@';
+
+/// An app directory's name cut into the app part and its tag (after the last [`TAG_MARK`]), if any.
+pub fn split_tag(name: &str) -> (&str, Option<&str>) {
+    match name.rsplit_once(TAG_MARK) {
+        Some((app, tag)) => (app, Some(tag)),
+        None => (name, None),
+    }
 }
 
 impl Sandbox {
@@ -176,7 +194,7 @@ impl Sandbox {
         Sandbox::open_in(&sandbox_dir(root, user_id, app_id), package_dir)
     }
 
-    /// Open (creating it if needed) the sandbox directory `dir` (`<root>/<user>/<app>[@platform]`).
+    /// Open (creating it if needed) the sandbox directory `dir` (`<root>/<user>/<app>[@<tag>]`).
     pub fn open_in(dir: &Path, package_dir: Option<&Path>) -> Result<Sandbox, OpenError> {
         Sandbox::open_site_in(&Site::app(dir), package_dir)
     }
@@ -371,10 +389,10 @@ pub fn tombstone_dirs(root: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The (userId, appId) a sandbox directory belongs to, when its names decode (the platform
-/// suffix of a non-WeChat sandbox is not part of the appId).
+/// The (userId, appId) a sandbox directory belongs to, when its names decode (the tag of a
+/// tagged sandbox, [`split_tag`], is not part of the appId).
 pub fn ids_of(dir: &Path) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (_, app) = crate::platform::Platform::of_dir_name(dir.file_name()?.to_str()?);
+    let (app, _) = split_tag(dir.file_name()?.to_str()?);
     let user = dir.parent()?.file_name()?.to_str()?;
     Some((naming::decode_id(user)?, naming::decode_id(app)?))
 }

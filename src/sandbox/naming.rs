@@ -103,6 +103,21 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_is_cut_after_the_last_mark_an_encoded_id_never_holds() {
+        use super::super::{sandbox_dir_on, split_tag, TAG_MARK};
+        for id in ["a@b", "@", "x@alipay", "用户@qq"] {
+            assert!(!encode_id(id.as_bytes()).contains(TAG_MARK), "{id}");
+        }
+        let dir = sandbox_dir_on(std::path::Path::new("/r"), b"u", b"wxA", Some("douyin"));
+        assert_eq!(dir, std::path::Path::new("/r/u/wx^a@douyin"));
+        assert_eq!(sandbox_dir_on(std::path::Path::new("/r"), b"u", b"wxA", None), std::path::Path::new("/r/u/wx^a"));
+        assert_eq!(split_tag("wx^a@douyin"), ("wx^a", Some("douyin")));
+        assert_eq!(split_tag("wx^a"), ("wx^a", None));
+        assert_eq!(split_tag("a@b@qq"), ("a@b", Some("qq")));
+        assert_eq!(super::super::ids_of(&dir), Some((b"u".to_vec(), b"wxA".to_vec())));
+    }
+
+    #[test]
     fn long_ids_are_bounded_and_distinct() {
         let a = vec![b'Z'; 5000];
         let mut b = a.clone();

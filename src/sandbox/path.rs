@@ -77,6 +77,14 @@ impl Protocol {
         Layout { scheme, usr, tmp, store }
     }
 
+    /// The protocol whose scheme is `scheme` (`"wxfile"`, `"https"`, ...: a platform's
+    /// `protocol.scheme` in docs/platforms/dialects.json).
+    pub fn of_scheme(scheme: &str) -> Option<Protocol> {
+        const ALL: [Protocol; 6] =
+            [Protocol::Wxfile, Protocol::Http, Protocol::Https, Protocol::Ttfile, Protocol::Bdfile, Protocol::Qqfile];
+        ALL.into_iter().find(|p| p.layout().scheme.strip_suffix("://") == Some(scheme))
+    }
+
     /// The spellings a sandbox of this protocol reads.
     fn accepted(self) -> &'static [Protocol] {
         match self {

@@ -28,7 +28,7 @@ pub fn config(root: &Path, user: &str, app: &str, target: &Target) -> Config {
 /// The options that name `cfg`'s sandbox, as typed on a command line (empty for WeChat's app).
 fn target_flags(cfg: &Config) -> String {
     let mut flags = String::new();
-    if cfg.platform != Platform::Wechat {
+    if cfg.platform != Platform::default() {
         flags += &format!(" --platform {}", cfg.platform.name());
     }
     if let Some(p) = &cfg.plugin_id {
@@ -91,10 +91,7 @@ pub fn existing_sandbox(cfg: &Config) -> Result<PathBuf, String> {
     if !user_dir.is_dir() {
         return Err(format!("no user {user:?} under {} (users there: {})", root.display(), listing(&ids_in(root))));
     }
-    let on = match cfg.platform {
-        Platform::Wechat => String::new(),
-        p => format!(" on {}", p.name()),
-    };
+    let on = if cfg.platform == Platform::default() { String::new() } else { format!(" on {}", cfg.platform.name()) };
     let app_dir = Config { plugin_id: None, ..cfg.clone() }.sandbox_dir();
     let dir = cfg.sandbox_dir();
     if dir.join(sandbox::LOCK).is_file() {
@@ -423,7 +420,7 @@ pub fn ls_sandbox(cfg: &Config, as_json: bool) -> Result<(), String> {
         }));
     }
     let mut named = format!("user {user:?}, app {app:?}");
-    if cfg.platform != Platform::Wechat {
+    if cfg.platform != Platform::default() {
         named += &format!(", platform {:?}", cfg.platform.name());
     }
     if let Some(p) = &cfg.plugin_id {
