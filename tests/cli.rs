@@ -353,7 +353,7 @@ fn ls_and_storage_read_a_sandbox_another_process_holds_and_invoke_says_how() {
     );
 
     // rm refuses an open sandbox and changes nothing.
-    let before = tree(&root);
+    let before = paths_under(&root);
     let (out, err) = expect(&wxfs(&["rm", r, "u1", "wx1"]), 1);
     assert_eq!(out, "");
     assert_eq!(
@@ -363,7 +363,7 @@ fn ls_and_storage_read_a_sandbox_another_process_holds_and_invoke_says_how() {
             lock.display()
         )
     );
-    assert_eq!(tree(&root), before);
+    assert_eq!(paths_under(&root), before);
 }
 
 #[test]
