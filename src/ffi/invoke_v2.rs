@@ -13,13 +13,7 @@
 //! JavaScript ArrayBuffer that wraps it is collected; `wxfs_result_free` releases what is left.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use once_cell::sync::Lazy;
 
 use super::guard::{clear_last_error, guard, guard_void, set_last_error};
 use super::{
@@ -57,51 +51,13 @@ pub struct wxfs_result {
 /// whatever is left when the callback returns.
 pub type wxfs_callback_v2 = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *mut wxfs_result)>;
 
-/// Result buffers handed out, by data address, until freed: they are exact-length allocations
-/// (a file read is not copied to make room for a terminator), so `wxfs_bytes_free` must know them.
-/// A `std` mutex: it is held around `fork` (`fork.rs`); the child keeps the table.
-static HELD: Lazy<Mutex<HashMap<usize, Vec<u8>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
-
-fn held() -> MutexGuard<'static, HashMap<usize, Vec<u8>>> {
-    HELD.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Before `fork`: hold the table of result buffers.
-pub(super) fn fork_prepare() -> MutexGuard<'static, HashMap<usize, Vec<u8>>> {
-    held()
-}
-
-/// Entries in `HELD`: frees of other buffers skip the lock while it is 0.
-static HELD_LIVE: AtomicUsize = AtomicUsize::new(0);
-
-fn hold(v: Vec<u8>) -> wxfs_bytes {
-    if v.is_empty() {
-        return wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
-    }
-    let out = wxfs_bytes { data: v.as_ptr() as *mut u8, len: v.len() };
-    HELD_LIVE.fetch_add(1, SeqCst);
-    held().insert(out.data as usize, v);
-    out
-}
-
-/// Release a result buffer if `data` is one; false when it is not.
-pub(super) fn release(data: *mut u8) -> bool {
-    if HELD_LIVE.load(SeqCst) == 0 {
-        return false;
-    }
-    let gone = held().remove(&(data as usize));
-    if gone.is_some() {
-        HELD_LIVE.fetch_sub(1, SeqCst);
-    }
-    gone.is_some()
-}
-
 fn result_out(json: Vec<u8>, side: Vec<Vec<u8>>) -> wxfs_result {
     let json = bytes_out(json);
     if side.is_empty() {
         return wxfs_result { json, buffers: std::ptr::null_mut(), buffers_len: 0 };
     }
-    let list: Box<[wxfs_bytes]> = side.into_iter().map(hold).collect();
+    let list: Box<[wxfs_bytes]> =
+        side.into_iter().map(|v| wxfs_bytes { len: v.len(), data: super::handed::result_buffer(v) }).collect();
     let buffers_len = list.len();
     wxfs_result { json, buffers: Box::into_raw(list) as *mut wxfs_bytes, buffers_len }
 }
@@ -253,7 +209,7 @@ pub unsafe extern "C" fn wxfs_invoke_async_queued(
 #[allow(clippy::too_many_arguments)]
 unsafe fn submit_v2(
     sandbox: u64,
-    queue: Option<std::sync::Arc<super::queue::CompletionQueue>>,
+    queue: Option<std::sync::Arc<super::completion::CompletionQueue>>,
     api: *const c_char,
     api_len: usize,
     args_json: *const c_char,
@@ -312,7 +268,7 @@ unsafe fn submit_v2(
             None => Box::new(move || complete(true)),
             Some(q) => Box::new(move || {
                 let held = pool::POOL.hold(held);
-                q.push(super::queue::Completion { run: Box::new(complete), held: Some(held) });
+                q.push(super::completion::Completion { run: Box::new(complete), held: Some(held) });
             }),
         };
         pool::Delivery { deliver, bytes: held }

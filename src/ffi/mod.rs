@@ -8,8 +8,10 @@
 
 #![allow(non_camel_case_types)]
 
+mod completion;
 mod fork;
 mod guard;
+mod handed;
 mod invoke_v2;
 mod log;
 pub(crate) mod mapping;
@@ -30,7 +32,7 @@ use crate::bridge;
 use crate::sandbox::OpenError;
 use crate::session::Session;
 use guard::{clear_last_error, guard, guard_void, set_last_error};
-use registry::{Miss, Registry};
+use registry::{Miss, QUEUES, SANDBOXES};
 
 /// Success.
 pub const WXFS_OK: i32 = 0;
@@ -86,9 +88,6 @@ pub struct wxfs_bytes {
 /// during the call.
 pub type wxfs_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
 
-static SANDBOXES: Registry<Session> = Registry::new(1);
-static QUEUES: Registry<queue::CompletionQueue> = Registry::new(2);
-
 /// The session behind a handle, or the code that says why there is none (`WXFS_E_FORKED`
 /// after one atomic load, before any lock, for a handle of the parent of a forked process).
 fn lookup(sandbox: u64) -> Result<std::sync::Arc<Session>, (i32, &'static str)> {
@@ -106,7 +105,7 @@ fn miss(m: Miss) -> (i32, &'static str) {
 }
 
 /// The completion queue behind a handle, or the code that says why there is none.
-fn queue_lookup(queue: u64) -> Result<std::sync::Arc<queue::CompletionQueue>, (i32, &'static str)> {
+fn queue_lookup(queue: u64) -> Result<std::sync::Arc<completion::CompletionQueue>, (i32, &'static str)> {
     QUEUES.get(queue).map_err(|m| match m {
         Miss::Invalid => (WXFS_E_HANDLE, "invalid completion queue handle"),
         Miss::Forked => (
@@ -180,7 +179,6 @@ pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize
                 return WXFS_E_CONFIG;
             }
         };
-        fork::register();
         match Session::open(config) {
             Ok(session) => {
                 let Some(h) = SANDBOXES.insert(session) else {
@@ -419,7 +417,7 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
     guard_void(|| {
-        if bytes.data.is_null() || typed::unmap(bytes.data) || invoke_v2::release(bytes.data) {
+        if bytes.data.is_null() || handed::release(bytes.data) {
             return;
         }
         // SAFETY: `data` came from `bytes_out`, which allocated `len + 1` bytes as a boxed slice.
