@@ -16,10 +16,7 @@ use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 
 use super::guard::{clear_last_error, guard, guard_void, set_last_error};
-use super::{
-    borrow, bytes_out, invoke_caught, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, WXFS_E_NULL, WXFS_E_QUEUE_FULL,
-    WXFS_E_UTF8, WXFS_OK,
-};
+use super::{borrow, bytes_out, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, WXFS_E_NULL, WXFS_OK};
 use crate::bridge::{self, Carriage};
 
 /// Bytes the caller lends to the library for the duration of a call. `data` may be NULL when
@@ -201,8 +198,8 @@ pub unsafe extern "C" fn wxfs_invoke_async_queued(
     })
 }
 
-/// The one submit of the `_v2` async calls: the operation runs on a worker; its completion is
-/// delivered there (`queue` None) or handed to the completion queue.
+/// The `_v2` async calls: the result's completion is delivered on the worker (`queue` None) or
+/// handed to the completion queue.
 ///
 /// # Safety
 /// As `wxfs_invoke_async_v2`.
@@ -225,31 +222,9 @@ unsafe fn submit_v2(
         return WXFS_E_NULL;
     };
     // SAFETY: see `borrow` and `slices`.
-    let (api, args, side) = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
-    let (Some(api), Some(args), Some(side)) = (api.filter(|a| !a.is_empty()), args, side) else {
-        set_last_error("api, args_json or buffers is NULL");
-        return WXFS_E_NULL;
-    };
-    let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
-        set_last_error("api or args_json is not valid UTF-8");
-        return WXFS_E_UTF8;
-    };
-    let session = match super::lookup(sandbox) {
-        Ok(s) => s,
-        Err((code, why)) => {
-            set_last_error(why);
-            return code;
-        }
-    };
-    let key = pool::key(&session);
-    let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
-    let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
-    let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
-    let op: pool::Operation = Box::new(move || {
-        let mut carriage = Carriage::Side(Vec::new());
-        let side = owned.into_iter().map(Cow::Owned).collect();
-        let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
-        drop(session);
+    let call = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
+    let ud = UserData(userdata);
+    super::submit(sandbox, call, "api, args_json or buffers is NULL", Carriage::Side(Vec::new()), move |code, json, carriage| {
         let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
         let held = json.len() + side.iter().map(|b| b.len()).sum::<usize>();
         // Calls the host's callback with the result (or only frees the result), then frees what
@@ -272,14 +247,7 @@ unsafe fn submit_v2(
             }),
         };
         pool::Delivery { deliver, bytes: held }
-    });
-    match pool::POOL.submit(key, cost, op) {
-        Ok(()) => WXFS_OK,
-        Err(why) => {
-            set_last_error(why.to_string());
-            WXFS_E_QUEUE_FULL
-        }
-    }
+    })
 }
 
 /// Release a `_v2` result: its `json` and every buffer still in `buffers` (entries set to

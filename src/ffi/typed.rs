@@ -13,7 +13,6 @@ use super::guard::{clear_last_error, guard, set_last_error};
 use super::{borrow, bytes_out, wxfs_bytes, WXFS_E_IO, WXFS_E_JSON, WXFS_E_NULL, WXFS_E_UTF8, WXFS_OK};
 use crate::error::{code, Error};
 use crate::fs::TempSource;
-use crate::sandbox::OpenError;
 use crate::session::Session;
 
 /// Files at least this large are handed out mapped rather than copied.
@@ -432,14 +431,7 @@ pub unsafe extern "C" fn wxfs_remove_sandbox_config(
             set_last_error(why);
             super::WXFS_E_CONFIG
         })?;
-        let removed = crate::session::remove_sandbox_of(&config).map_err(|e| {
-            set_last_error(e.to_string());
-            match e {
-                OpenError::Busy(_) | OpenError::InUse(_) => super::WXFS_E_BUSY,
-                OpenError::Invalid(_) => super::WXFS_E_CONFIG,
-                OpenError::Io(_) => WXFS_E_IO,
-            }
-        })?;
+        let removed = crate::session::remove_sandbox_of(&config).map_err(super::open_failed)?;
         if !out_removed.is_null() {
             put(out_removed, removed);
         }
@@ -458,14 +450,7 @@ unsafe fn remove_sandbox(
     // SAFETY: forwarded.
     let (root, user, app) =
         unsafe { (text(root, root_len, "root")?, text(user_id, user_id_len, "user_id")?, text(app_id, app_id_len, "app_id")?) };
-    crate::session::remove_sandbox(Path::new(root), user, app).map_err(|e| {
-        set_last_error(e.to_string());
-        match e {
-            OpenError::Busy(_) | OpenError::InUse(_) => super::WXFS_E_BUSY,
-            OpenError::Invalid(_) => super::WXFS_E_CONFIG,
-            OpenError::Io(_) => WXFS_E_IO,
-        }
-    })
+    crate::session::remove_sandbox(Path::new(root), user, app).map_err(super::open_failed)
 }
 
 /// host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`
