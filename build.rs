@@ -11,6 +11,7 @@ mod soname;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=src/bridge/status.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=WXFS_WRITE_HEADER");
     println!("cargo:rerun-if-changed=docs/platforms/dialects.json");
@@ -33,6 +34,8 @@ fn main() {
     ));
     let bindings = cbindgen::Builder::new()
         .with_config(config)
+        // The status codes first: they are defined below the C ABI, where the bridge uses them too.
+        .with_src(crate_dir.join("src/bridge/status.rs"))
         .with_src(crate_dir.join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen could not generate the header");

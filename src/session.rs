@@ -334,12 +334,12 @@ impl Session {
     /// The storage limits a set must keep to: the configured ones, or for an encrypted value
     /// (`encrypt`) the smaller ones WeChat applies (0.7 of the item limit, 0.71 of the total).
     pub fn storage_limits(&self, encrypt: bool) -> storage::Limits {
-        let l = &self.config.limits;
+        let l = storage::Limits::of(&self.config.limits);
         if encrypt {
             // WeChat: encrypted values grow ~1.4x, so the limits become 0.7 MiB / 7.1 MiB.
-            storage::Limits { item: l.storage_item * 7 / 10, total: l.storage_total * 71 / 100 }
+            storage::Limits { item: l.item * 7 / 10, total: l.total * 71 / 100 }
         } else {
-            storage::Limits { item: l.storage_item, total: l.storage_total }
+            l
         }
     }
 }

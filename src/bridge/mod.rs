@@ -11,6 +11,7 @@ mod budget;
 pub mod config;
 mod fs_api;
 pub mod reply;
+pub mod status;
 pub(crate) mod storage_api;
 
 use std::borrow::Cow;
@@ -23,32 +24,32 @@ use crate::session::Session;
 use args::Args;
 pub use reply::{Carriage, Reply};
 
-/// Why the bridge could not run a call. Values are the negative codes of the C ABI.
+/// Why the bridge could not run a call: the negative codes of the C ABI ([`status`]) by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub enum Status {
     /// `WXFS_E_NULL`: a required pointer was NULL.
-    NullPointer = -1,
+    NullPointer = status::WXFS_E_NULL,
     /// `WXFS_E_HANDLE`: the handle is not an open one.
-    BadHandle = -2,
+    BadHandle = status::WXFS_E_HANDLE,
     /// `WXFS_E_UTF8`: a string is not valid UTF-8.
-    InvalidUtf8 = -3,
+    InvalidUtf8 = status::WXFS_E_UTF8,
     /// `WXFS_E_JSON`: the arguments are not a JSON object (or `__nativeBuffers__` is malformed).
-    InvalidJson = -4,
+    InvalidJson = status::WXFS_E_JSON,
     /// `WXFS_E_UNKNOWN_API`: no such api.
-    UnknownApi = -5,
+    UnknownApi = status::WXFS_E_UNKNOWN_API,
     /// `WXFS_E_CONFIG`: the open configuration is invalid.
-    InvalidConfig = -6,
+    InvalidConfig = status::WXFS_E_CONFIG,
     /// `WXFS_E_BUSY`: the sandbox is held by another process.
-    Busy = -7,
+    Busy = status::WXFS_E_BUSY,
     /// `WXFS_E_IO`: the operating system refused to open the sandbox.
-    Io = -8,
+    Io = status::WXFS_E_IO,
     /// `WXFS_E_PANIC`: an internal error was caught at the boundary.
-    Panic = -9,
+    Panic = status::WXFS_E_PANIC,
     /// `WXFS_E_BUFFER_TOO_SMALL`: the caller's buffer is too small.
-    BufferTooSmall = -10,
+    BufferTooSmall = status::WXFS_E_BUFFER_TOO_SMALL,
     /// `WXFS_E_FORKED`: the handle was opened by the parent of this forked process.
-    Forked = -13,
+    Forked = status::WXFS_E_FORKED,
 }
 
 type Handler = fn(&Session, &mut Args<'_>, &Ctx) -> Result<Reply, Error>;

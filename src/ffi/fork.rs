@@ -24,6 +24,8 @@
 use std::cell::RefCell;
 use std::sync::Once;
 
+use super::registry::{QUEUES, SANDBOXES};
+
 static REGISTER: Once = Once::new();
 
 /// Install the fork handlers, once, before the first handle is given.
@@ -43,8 +45,7 @@ struct Held {
     open: crate::session::ForkGuard,
     registry: std::sync::RwLockWriteGuard<'static, std::collections::BTreeMap<u64, std::sync::Arc<crate::session::Session>>>,
     pool: std::sync::MutexGuard<'static, super::pool::State>,
-    mapped: std::sync::MutexGuard<'static, std::collections::HashMap<usize, super::typed::Mapped>>,
-    results: std::sync::MutexGuard<'static, std::collections::HashMap<usize, Vec<u8>>>,
+    handed: super::handed::ForkGuard,
 }
 
 thread_local! {
@@ -56,10 +57,9 @@ extern "C" fn prepare() {
         let held = Held {
             claims_and_locks: crate::sandbox::fork_prepare(),
             open: crate::session::fork_prepare(),
-            registry: super::SANDBOXES.fork_prepare(),
+            registry: SANDBOXES.fork_prepare(),
             pool: super::pool::POOL.fork_prepare(),
-            mapped: super::typed::fork_prepare(),
-            results: super::invoke_v2::fork_prepare(),
+            handed: super::handed::fork_prepare(),
         };
         // Not kept when this thread's locals are gone (a fork from an atexit handler): the
         // tables are then let go at once, and the child refuses inherited handles all the same.
@@ -74,13 +74,13 @@ extern "C" fn parent() {
 extern "C" fn child() {
     // First, and whatever else fails: every handle given so far is the parent's. The child has
     // one thread, this one, so the registry's counter is read unlocked.
-    super::SANDBOXES.forked();
-    super::QUEUES.forked();
+    SANDBOXES.forked();
+    QUEUES.forked();
     let _ = std::panic::catch_unwind(|| {
         let Some(mut held) = HELD.try_with(|h| h.borrow_mut().take()).ok().flatten() else { return };
         super::pool::POOL.forked(&mut held.pool);
         held.claims_and_locks.child();
         held.open.child();
-        drop((held.registry, held.pool, held.mapped, held.results));
+        drop((held.registry, held.pool, held.handed));
     });
 }

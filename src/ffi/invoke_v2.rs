@@ -13,19 +13,10 @@
 //! JavaScript ArrayBuffer that wraps it is collected; `wxfs_result_free` releases what is left.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use once_cell::sync::Lazy;
 
 use super::guard::{clear_last_error, guard, guard_void, set_last_error};
-use super::{
-    borrow, bytes_out, invoke_caught, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, WXFS_E_NULL, WXFS_E_QUEUE_FULL,
-    WXFS_E_UTF8, WXFS_OK,
-};
+use super::{borrow, bytes_out, pool, run_invoke, wxfs_bytes, wxfs_bytes_free, UserData, WXFS_E_NULL, WXFS_OK};
 use crate::bridge::{self, Carriage};
 
 /// Bytes the caller lends to the library for the duration of a call. `data` may be NULL when
@@ -57,51 +48,13 @@ pub struct wxfs_result {
 /// whatever is left when the callback returns.
 pub type wxfs_callback_v2 = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *mut wxfs_result)>;
 
-/// Result buffers handed out, by data address, until freed: they are exact-length allocations
-/// (a file read is not copied to make room for a terminator), so `wxfs_bytes_free` must know them.
-/// A `std` mutex: it is held around `fork` (`fork.rs`); the child keeps the table.
-static HELD: Lazy<Mutex<HashMap<usize, Vec<u8>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
-
-fn held() -> MutexGuard<'static, HashMap<usize, Vec<u8>>> {
-    HELD.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Before `fork`: hold the table of result buffers.
-pub(super) fn fork_prepare() -> MutexGuard<'static, HashMap<usize, Vec<u8>>> {
-    held()
-}
-
-/// Entries in `HELD`: frees of other buffers skip the lock while it is 0.
-static HELD_LIVE: AtomicUsize = AtomicUsize::new(0);
-
-fn hold(v: Vec<u8>) -> wxfs_bytes {
-    if v.is_empty() {
-        return wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
-    }
-    let out = wxfs_bytes { data: v.as_ptr() as *mut u8, len: v.len() };
-    HELD_LIVE.fetch_add(1, SeqCst);
-    held().insert(out.data as usize, v);
-    out
-}
-
-/// Release a result buffer if `data` is one; false when it is not.
-pub(super) fn release(data: *mut u8) -> bool {
-    if HELD_LIVE.load(SeqCst) == 0 {
-        return false;
-    }
-    let gone = held().remove(&(data as usize));
-    if gone.is_some() {
-        HELD_LIVE.fetch_sub(1, SeqCst);
-    }
-    gone.is_some()
-}
-
 fn result_out(json: Vec<u8>, side: Vec<Vec<u8>>) -> wxfs_result {
     let json = bytes_out(json);
     if side.is_empty() {
         return wxfs_result { json, buffers: std::ptr::null_mut(), buffers_len: 0 };
     }
-    let list: Box<[wxfs_bytes]> = side.into_iter().map(hold).collect();
+    let list: Box<[wxfs_bytes]> =
+        side.into_iter().map(|v| wxfs_bytes { len: v.len(), data: super::handed::result_buffer(v) }).collect();
     let buffers_len = list.len();
     wxfs_result { json, buffers: Box::into_raw(list) as *mut wxfs_bytes, buffers_len }
 }
@@ -245,15 +198,15 @@ pub unsafe extern "C" fn wxfs_invoke_async_queued(
     })
 }
 
-/// The one submit of the `_v2` async calls: the operation runs on a worker; its completion is
-/// delivered there (`queue` None) or handed to the completion queue.
+/// The `_v2` async calls: the result's completion is delivered on the worker (`queue` None) or
+/// handed to the completion queue.
 ///
 /// # Safety
 /// As `wxfs_invoke_async_v2`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn submit_v2(
     sandbox: u64,
-    queue: Option<std::sync::Arc<super::queue::CompletionQueue>>,
+    queue: Option<std::sync::Arc<super::completion::CompletionQueue>>,
     api: *const c_char,
     api_len: usize,
     args_json: *const c_char,
@@ -269,31 +222,9 @@ unsafe fn submit_v2(
         return WXFS_E_NULL;
     };
     // SAFETY: see `borrow` and `slices`.
-    let (api, args, side) = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
-    let (Some(api), Some(args), Some(side)) = (api.filter(|a| !a.is_empty()), args, side) else {
-        set_last_error("api, args_json or buffers is NULL");
-        return WXFS_E_NULL;
-    };
-    let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
-        set_last_error("api or args_json is not valid UTF-8");
-        return WXFS_E_UTF8;
-    };
-    let session = match super::lookup(sandbox) {
-        Ok(s) => s,
-        Err((code, why)) => {
-            set_last_error(why);
-            return code;
-        }
-    };
-    let key = pool::key(&session);
-    let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
-    let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
-    let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
-    let op: pool::Operation = Box::new(move || {
-        let mut carriage = Carriage::Side(Vec::new());
-        let side = owned.into_iter().map(Cow::Owned).collect();
-        let (code, json) = invoke_caught(&session, &api, &args, side, &mut carriage);
-        drop(session);
+    let call = unsafe { (borrow(api, api_len), borrow(args_json, args_len), slices(buffers, buffers_len)) };
+    let ud = UserData(userdata);
+    super::submit(sandbox, call, "api, args_json or buffers is NULL", Carriage::Side(Vec::new()), move |code, json, carriage| {
         let Carriage::Side(side) = carriage else { unreachable!("the carriage chosen above") };
         let held = json.len() + side.iter().map(|b| b.len()).sum::<usize>();
         // Calls the host's callback with the result (or only frees the result), then frees what
@@ -312,18 +243,11 @@ unsafe fn submit_v2(
             None => Box::new(move || complete(true)),
             Some(q) => Box::new(move || {
                 let held = pool::POOL.hold(held);
-                q.push(super::queue::Completion { run: Box::new(complete), held: Some(held) });
+                q.push(super::completion::Completion { run: Box::new(complete), held: Some(held) });
             }),
         };
         pool::Delivery { deliver, bytes: held }
-    });
-    match pool::POOL.submit(key, cost, op) {
-        Ok(()) => WXFS_OK,
-        Err(why) => {
-            set_last_error(why.to_string());
-            WXFS_E_QUEUE_FULL
-        }
-    }
+    })
 }
 
 /// Release a `_v2` result: its `json` and every buffer still in `buffers` (entries set to

@@ -8,8 +8,10 @@
 
 #![allow(non_camel_case_types)]
 
+mod completion;
 mod fork;
 mod guard;
+mod handed;
 mod invoke_v2;
 mod log;
 mod pool;
@@ -26,46 +28,12 @@ use std::borrow::Cow;
 use std::ffi::{c_char, c_void};
 
 use crate::bridge;
+use crate::bridge::status::text as status_text;
+pub use crate::bridge::status::*;
 use crate::sandbox::OpenError;
 use crate::session::Session;
 use guard::{clear_last_error, guard, guard_void, set_last_error};
-use registry::{Miss, Registry};
-
-/// Success.
-pub const WXFS_OK: i32 = 0;
-/// A required pointer was NULL (or NULL with a non-zero length).
-pub const WXFS_E_NULL: i32 = -1;
-/// The handle is 0, stale, closed, forged, or of another kind.
-pub const WXFS_E_HANDLE: i32 = -2;
-/// A string parameter is not valid UTF-8.
-pub const WXFS_E_UTF8: i32 = -3;
-/// Arguments are not a JSON object (or `__nativeBuffers__` is malformed).
-pub const WXFS_E_JSON: i32 = -4;
-/// No such api.
-pub const WXFS_E_UNKNOWN_API: i32 = -5;
-/// The configuration given to `wxfs_open` is invalid.
-pub const WXFS_E_CONFIG: i32 = -6;
-/// The sandbox is held by another process; the message names its lock file.
-pub const WXFS_E_BUSY: i32 = -7;
-/// The operating system refused to open the sandbox.
-pub const WXFS_E_IO: i32 = -8;
-/// An internal error was caught at the boundary; the process is unharmed.
-pub const WXFS_E_PANIC: i32 = -9;
-/// The caller's buffer is too small; the needed size was reported.
-pub const WXFS_E_BUFFER_TOO_SMALL: i32 = -10;
-
-/// Too many async calls are pending, by count or by bytes held (see `wxfs_invoke_async`);
-/// nothing was queued and the callback will not be called.
-pub const WXFS_E_QUEUE_FULL: i32 = -11;
-
-/// Called from inside a callback of the library where it would wait on itself (`wxfs_log_set`
-/// from the log callback); nothing changed.
-pub const WXFS_E_REENTRANT: i32 = -12;
-
-/// The handle was opened by another process: this process is a child forked from the one
-/// that opened it (`fork()`), and a handle belongs to the process that opened it. Nothing was
-/// done: no lock released, nothing read or written. See "fork" at the top of this header.
-pub const WXFS_E_FORKED: i32 = -13;
+use registry::{Miss, QUEUES, SANDBOXES};
 
 /// Version of the binary interface; bumped only when a shipped signature or struct changes.
 pub const WXFS_ABI_VERSION: u32 = 1;
@@ -85,9 +53,6 @@ pub struct wxfs_bytes {
 /// during the call.
 pub type wxfs_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, code: i32, result: *const u8, result_len: usize)>;
 
-static SANDBOXES: Registry<Session> = Registry::new(1);
-static QUEUES: Registry<queue::CompletionQueue> = Registry::new(2);
-
 /// The session behind a handle, or the code that says why there is none (`WXFS_E_FORKED`
 /// after one atomic load, before any lock, for a handle of the parent of a forked process).
 fn lookup(sandbox: u64) -> Result<std::sync::Arc<Session>, (i32, &'static str)> {
@@ -105,7 +70,7 @@ fn miss(m: Miss) -> (i32, &'static str) {
 }
 
 /// The completion queue behind a handle, or the code that says why there is none.
-fn queue_lookup(queue: u64) -> Result<std::sync::Arc<queue::CompletionQueue>, (i32, &'static str)> {
+fn queue_lookup(queue: u64) -> Result<std::sync::Arc<completion::CompletionQueue>, (i32, &'static str)> {
     QUEUES.get(queue).map_err(|m| match m {
         Miss::Invalid => (WXFS_E_HANDLE, "invalid completion queue handle"),
         Miss::Forked => (
@@ -179,7 +144,6 @@ pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize
                 return WXFS_E_CONFIG;
             }
         };
-        fork::register();
         match Session::open(config) {
             Ok(session) => {
                 let Some(h) = SANDBOXES.insert(session) else {
@@ -190,16 +154,20 @@ pub unsafe extern "C" fn wxfs_open(config_json: *const c_char, config_len: usize
                 unsafe { *out_sandbox = h };
                 WXFS_OK
             }
-            Err(e) => {
-                set_last_error(e.to_string());
-                match e {
-                    OpenError::Busy(_) | OpenError::InUse(_) => WXFS_E_BUSY,
-                    OpenError::Invalid(_) => WXFS_E_CONFIG,
-                    OpenError::Io(_) => WXFS_E_IO,
-                }
-            }
+            Err(e) => open_failed(e),
         }
     })
+}
+
+/// A failure to open, remove or reach a sandbox: its words go to the last error, its code is
+/// returned.
+fn open_failed(e: OpenError) -> i32 {
+    set_last_error(e.to_string());
+    match e {
+        OpenError::Busy(_) | OpenError::InUse(_) => WXFS_E_BUSY,
+        OpenError::Invalid(_) => WXFS_E_CONFIG,
+        OpenError::Io(_) => WXFS_E_IO,
+    }
 }
 
 /// Call a mini-program api (`readFile`, `setStorageSync`, `host.createTempFile`, ...) with its
@@ -345,43 +313,72 @@ pub unsafe extern "C" fn wxfs_invoke_async(
         };
         // SAFETY: see `borrow`.
         let (api, args) = unsafe { (borrow(api, api_len), borrow(args_json, args_len)) };
-        let (Some(api), Some(args)) = (api.filter(|a| !a.is_empty()), args) else {
-            set_last_error("api or args_json is NULL");
-            return WXFS_E_NULL;
-        };
-        let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
-            set_last_error("api or args_json is not valid UTF-8");
-            return WXFS_E_UTF8;
-        };
-        let session = match lookup(sandbox) {
-            Ok(s) => s,
-            Err((code, why)) => {
-                set_last_error(why);
-                return code;
-            }
-        };
-        let key = pool::key(&session);
-        let cost = api.len() + args.len();
-        let (api, args, ud) = (api.to_string(), args.to_string(), UserData(userdata));
-        let op: pool::Operation = Box::new(move || {
-            let (code, bytes) = invoke_caught(&session, &api, &args, Vec::new(), &mut bridge::Carriage::Base64);
-            drop(session);
-            let held = bytes.len();
-            let deliver = move || {
-                let ud = ud;
-                // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
-                unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };
-            };
-            pool::Delivery { deliver: Box::new(deliver), bytes: held }
-        });
-        match pool::POOL.submit(key, cost, op) {
-            Ok(()) => WXFS_OK,
-            Err(why) => {
-                set_last_error(why.to_string());
-                WXFS_E_QUEUE_FULL
-            }
-        }
+        let ud = UserData(userdata);
+        submit(
+            sandbox,
+            (api, args, Some(Vec::new())),
+            "api or args_json is NULL",
+            bridge::Carriage::Base64,
+            move |code, bytes, _| {
+                let held = bytes.len();
+                let deliver = move || {
+                    let ud = ud;
+                    // SAFETY: the host's callback, with the pointer it gave us and a buffer valid for the call.
+                    unsafe { cb(ud.0, code, bytes.as_ptr(), bytes.len()) };
+                };
+                pool::Delivery { deliver: Box::new(deliver), bytes: held }
+            },
+        )
     })
+}
+
+/// A call as the host lent it: the api name, the arguments and the ArrayBuffers (each `None`
+/// when NULL with a non-zero length).
+type Lent<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, Option<Vec<&'a [u8]>>);
+
+/// The one submit of every async call, after its callback was checked: the checks of the call,
+/// then its operation queued on the pool. On a worker the operation runs the call with
+/// `carriage` and gives the status, the result and the carriage to `deliver`, which makes what
+/// the pool delivers (a callback on the worker, or a completion put on a queue).
+fn submit(
+    sandbox: u64,
+    (api, args, side): Lent<'_>,
+    null_why: &str,
+    mut carriage: bridge::Carriage,
+    deliver: impl FnOnce(i32, Vec<u8>, bridge::Carriage) -> pool::Delivery + Send + 'static,
+) -> i32 {
+    let (Some(api), Some(args), Some(side)) = (api.filter(|a| !a.is_empty()), args, side) else {
+        set_last_error(null_why);
+        return WXFS_E_NULL;
+    };
+    let (Ok(api), Ok(args)) = (std::str::from_utf8(api), std::str::from_utf8(args)) else {
+        set_last_error("api or args_json is not valid UTF-8");
+        return WXFS_E_UTF8;
+    };
+    let session = match lookup(sandbox) {
+        Ok(s) => s,
+        Err((code, why)) => {
+            set_last_error(why);
+            return code;
+        }
+    };
+    let key = pool::key(&session);
+    let cost = api.len() + args.len() + side.iter().map(|b| b.len()).sum::<usize>();
+    let owned: Vec<Vec<u8>> = side.into_iter().map(<[u8]>::to_vec).collect();
+    let (api, args) = (api.to_string(), args.to_string());
+    let op: pool::Operation = Box::new(move || {
+        let side = owned.into_iter().map(Cow::Owned).collect();
+        let (code, result) = invoke_caught(&session, &api, &args, side, &mut carriage);
+        drop(session);
+        deliver(code, result, carriage)
+    });
+    match pool::POOL.submit(key, cost, op) {
+        Ok(()) => WXFS_OK,
+        Err(why) => {
+            set_last_error(why.to_string());
+            WXFS_E_QUEUE_FULL
+        }
+    }
 }
 
 /// Release a sandbox handle. Closing 0 is a no-op returning 0; closing a handle twice (or a
@@ -418,7 +415,7 @@ pub extern "C" fn wxfs_close(sandbox: u64) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wxfs_bytes_free(bytes: wxfs_bytes) {
     guard_void(|| {
-        if bytes.data.is_null() || typed::unmap(bytes.data) || invoke_v2::release(bytes.data) {
+        if bytes.data.is_null() || handed::release(bytes.data) {
             return;
         }
         // SAFETY: `data` came from `bytes_out`, which allocated `len + 1` bytes as a boxed slice.
@@ -499,28 +496,6 @@ pub extern "C" fn wxfs_abi_version() -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn wxfs_status_str(code: i32) -> *const c_char {
     status_text(code).as_ptr()
-}
-
-/// The text of [`wxfs_status_str`], NUL included.
-fn status_text(code: i32) -> &'static std::ffi::CStr {
-    match code {
-        WXFS_OK => c"ok",
-        WXFS_E_NULL => c"a required pointer was NULL (or NULL with a non-zero length)",
-        WXFS_E_HANDLE => c"the handle is 0, stale, closed, forged, or of another kind",
-        WXFS_E_UTF8 => c"a string parameter is not valid UTF-8",
-        WXFS_E_JSON => c"the arguments are not a JSON object (or __nativeBuffers__ is malformed)",
-        WXFS_E_UNKNOWN_API => c"no such api",
-        WXFS_E_CONFIG => c"the configuration given to wxfs_open is invalid",
-        WXFS_E_BUSY => c"the sandbox is held by another process (or open here where exclusivity is needed)",
-        WXFS_E_IO => c"the operating system refused to open the sandbox",
-        WXFS_E_PANIC => c"an internal error was caught at the boundary; the process is unharmed",
-        WXFS_E_BUFFER_TOO_SMALL => c"the caller's buffer is too small; the needed size was reported",
-        WXFS_E_QUEUE_FULL => c"too many async calls are pending, by count or by bytes held; nothing was queued",
-        WXFS_E_REENTRANT => c"called from inside a library callback where it would wait on itself; nothing changed",
-        WXFS_E_FORKED => c"the handle belongs to the process that opened it (this is a forked child); nothing was done",
-        c if c > 0 => c"the api failed: the result's errMsg says why (the code is the platform's errCode)",
-        _ => c"unknown status code",
-    }
 }
 
 #[cfg(test)]

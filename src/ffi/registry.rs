@@ -1,4 +1,5 @@
-//! The global handle registry (docs/design.md §7).
+//! The global handle registries (docs/design.md §7): the sandboxes and the completion queues
+//! the C ABI has handed out.
 //!
 //! Guarantees:
 //! - A handle packs a type tag (bits 46..52) and a serial (bits 0..45): 53 bits in all, so a
@@ -19,6 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
+use super::completion::CompletionQueue;
+use crate::session::Session;
+
 const SERIAL_BITS: u32 = 46;
 const SERIAL_MASK: u64 = (1 << SERIAL_BITS) - 1;
 
@@ -30,6 +34,11 @@ pub enum Miss {
     /// Given to the parent of this forked process.
     Forked,
 }
+
+/// The open sessions, by handle.
+pub(super) static SANDBOXES: Registry<Session> = Registry::new(1);
+/// The completion queues, by handle.
+pub(super) static QUEUES: Registry<CompletionQueue> = Registry::new(2);
 
 pub struct Registry<T> {
     tag: u8,

@@ -3,71 +3,20 @@
 //! Each function returns 0, the errCode of an API failure (the reason is the thread's last
 //! error message), or a negative `WXFS_E_*`. Outputs are written only on success.
 
-use std::collections::HashMap;
 use std::ffi::c_char;
 use std::path::Path;
 use std::sync::Arc;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use memmap2::Mmap;
-use once_cell::sync::Lazy;
 
 use super::guard::{clear_last_error, guard, set_last_error};
 use super::{borrow, bytes_out, wxfs_bytes, WXFS_E_IO, WXFS_E_JSON, WXFS_E_NULL, WXFS_E_UTF8, WXFS_OK};
 use crate::error::{code, Error};
 use crate::fs::TempSource;
-use crate::sandbox::OpenError;
 use crate::session::Session;
 
 /// Files at least this large are handed out mapped rather than copied.
 const MAP_THRESHOLD: u64 = 64 * 1024;
-
-/// A mapping handed out by `wxfs_read_file`, and the file system that keeps its file out of
-/// reach of in-place changes until it is freed.
-pub(super) struct Mapped {
-    _map: Mmap,
-    pin: Option<(std::sync::Weak<Session>, crate::fs::FileId)>,
-    /// The process that mapped it: only there does freeing it unpin the file (in a forked
-    /// child the session is the parent's, never touched).
-    owner: u32,
-}
-
-/// Mappings handed out by `wxfs_read_file`, by data address, until `wxfs_bytes_free`. A `std`
-/// mutex: it is held around `fork` (`fork.rs`), and the child keeps the table (a mapping the
-/// parent was given may be freed there).
-static MAPPED: Lazy<Mutex<HashMap<usize, Mapped>>> = Lazy::new(|| Mutex::new(HashMap::new()));
-
-fn mapped() -> MutexGuard<'static, HashMap<usize, Mapped>> {
-    MAPPED.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Before `fork`: hold the table of mappings.
-pub(super) fn fork_prepare() -> MutexGuard<'static, HashMap<usize, Mapped>> {
-    mapped()
-}
-
-/// Number of entries in `MAPPED`: frees of ordinary buffers skip the lock while it is 0.
-static MAPPED_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Release a mapping if `data` is one; false when it is not (then it is a heap buffer).
-pub(super) fn unmap(data: *mut u8) -> bool {
-    use std::sync::atomic::Ordering::SeqCst;
-    if MAPPED_LIVE.load(SeqCst) == 0 {
-        return false;
-    }
-    let gone = mapped().remove(&(data as usize));
-    let Some(gone) = gone else { return false };
-    MAPPED_LIVE.fetch_sub(1, SeqCst);
-    if let Some((session, id)) = gone.pin {
-        if gone.owner == std::process::id() {
-            if let Some(s) = session.upgrade() {
-                s.fs.unpin(id);
-            }
-        }
-    }
-    true
-}
 
 type Res<T> = std::result::Result<T, i32>;
 
@@ -154,12 +103,10 @@ pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_
             // package files are only replaced by rename, and a pinned temp file is copied, not
             // moved, into usr), so the mapping stays valid until the host frees it.
             let map = unsafe { Mmap::map(&f.file) }.map_err(|e| api(Error::system(&e)))?;
-            let bytes = wxfs_bytes { data: map.as_ptr() as *mut u8, len: map.len() };
             s.fs.pin_mapped(&f);
-            MAPPED_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let pin = Some((Arc::downgrade(&s), f.id));
-            mapped().insert(map.as_ptr() as usize, Mapped { _map: map, pin, owner: std::process::id() });
-            put(out_data, bytes);
+            let len = map.len();
+            let data = super::handed::mapping(map, Some((Arc::downgrade(&s), f.id)));
+            put(out_data, wxfs_bytes { data, len });
         } else {
             let data = crate::fs::read_exact_at(&f.file, 0, f.len).map_err(|e| api(Error::system(&e)))?;
             put(out_data, bytes_out(data));
@@ -485,14 +432,7 @@ pub unsafe extern "C" fn wxfs_remove_sandbox_config(
             set_last_error(why);
             super::WXFS_E_CONFIG
         })?;
-        let removed = crate::session::remove_sandbox_of(&config).map_err(|e| {
-            set_last_error(e.to_string());
-            match e {
-                OpenError::Busy(_) | OpenError::InUse(_) => super::WXFS_E_BUSY,
-                OpenError::Invalid(_) => super::WXFS_E_CONFIG,
-                OpenError::Io(_) => WXFS_E_IO,
-            }
-        })?;
+        let removed = crate::session::remove_sandbox_of(&config).map_err(super::open_failed)?;
         if !out_removed.is_null() {
             put(out_removed, removed);
         }
@@ -511,14 +451,7 @@ unsafe fn remove_sandbox(
     // SAFETY: forwarded.
     let (root, user, app) =
         unsafe { (text(root, root_len, "root")?, text(user_id, user_id_len, "user_id")?, text(app_id, app_id_len, "app_id")?) };
-    crate::session::remove_sandbox(Path::new(root), user, app).map_err(|e| {
-        set_last_error(e.to_string());
-        match e {
-            OpenError::Busy(_) | OpenError::InUse(_) => super::WXFS_E_BUSY,
-            OpenError::Invalid(_) => super::WXFS_E_CONFIG,
-            OpenError::Io(_) => WXFS_E_IO,
-        }
-    })
+    crate::session::remove_sandbox(Path::new(root), user, app).map_err(super::open_failed)
 }
 
 /// host.resolveBufferURL: a copy of the bytes behind a `wxblob://` URL that `createBufferURL`

@@ -9,6 +9,7 @@ use cap_std::fs::OpenOptions;
 use parking_lot::Mutex;
 
 use super::fail::{fd_limit, too_long, write_error};
+pub use super::fd_table::Flag;
 use super::fd_table::{FdEntry, FileId};
 use super::texts::Text;
 use super::{classify, Fail, FileSystem, State, Stats};
@@ -16,47 +17,6 @@ use crate::error::{code, Error, Result};
 use crate::quota::journal::Undo;
 use crate::quota::{self, Delta};
 use crate::sandbox::{self, Area, VPath};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Flag {
-    pub read: bool,
-    pub write: bool,
-    pub append: bool,
-    pub create: bool,
-    pub exclusive: bool,
-    pub truncate: bool,
-    pub sync: bool,
-}
-
-impl Flag {
-    /// Node.js `fs.open` flag strings (docs/wechat-behaviour.md §1, open flags).
-    pub fn parse(s: &str) -> Option<Flag> {
-        let f = |read, write, append, create, exclusive, truncate, sync| Flag {
-            read,
-            write,
-            append,
-            create,
-            exclusive,
-            truncate,
-            sync,
-        };
-        Some(match s {
-            "r" => f(true, false, false, false, false, false, false),
-            "r+" => f(true, true, false, false, false, false, false),
-            "w" => f(false, true, false, true, false, true, false),
-            "wx" => f(false, true, false, true, true, true, false),
-            "w+" => f(true, true, false, true, false, true, false),
-            "wx+" => f(true, true, false, true, true, true, false),
-            "a" => f(false, true, true, true, false, false, false),
-            "ax" => f(false, true, true, true, true, false, false),
-            "a+" => f(true, true, true, true, false, false, false),
-            "ax+" => f(true, true, true, true, true, false, false),
-            "as" => f(false, true, true, true, false, false, true),
-            "as+" => f(true, true, true, true, false, false, true),
-            _ => return None,
-        })
-    }
-}
 
 fn bad_fd() -> Error {
     Text::BadFd.error()

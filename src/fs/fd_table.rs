@@ -21,7 +21,6 @@ use std::sync::Arc;
 use cap_std::fs::Dir;
 use parking_lot::Mutex;
 
-use super::fd::Flag;
 use crate::sandbox::{Area, VPath};
 
 /// A file's identity on its device.
@@ -39,6 +38,55 @@ impl FileId {
     pub fn of_cap(m: &cap_std::fs::Metadata) -> FileId {
         use cap_std::fs::MetadataExt;
         FileId { dev: m.dev(), ino: m.ino() }
+    }
+}
+
+/// How an fd was opened: the access and the creation its flag string asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag {
+    /// The fd may be read.
+    pub read: bool,
+    /// The fd may be written.
+    pub write: bool,
+    /// Every write goes to the end of the file.
+    pub append: bool,
+    /// A missing file is created.
+    pub create: bool,
+    /// Fails when the file exists (`x`).
+    pub exclusive: bool,
+    /// An existing file is cut to 0 bytes at open.
+    pub truncate: bool,
+    /// Every write is synced before it returns (`s`).
+    pub sync: bool,
+}
+
+impl Flag {
+    /// Node.js `fs.open` flag strings (docs/wechat-behaviour.md §1, open flags).
+    pub fn parse(s: &str) -> Option<Flag> {
+        let f = |read, write, append, create, exclusive, truncate, sync| Flag {
+            read,
+            write,
+            append,
+            create,
+            exclusive,
+            truncate,
+            sync,
+        };
+        Some(match s {
+            "r" => f(true, false, false, false, false, false, false),
+            "r+" => f(true, true, false, false, false, false, false),
+            "w" => f(false, true, false, true, false, true, false),
+            "wx" => f(false, true, false, true, true, true, false),
+            "w+" => f(true, true, false, true, false, true, false),
+            "wx+" => f(true, true, false, true, true, true, false),
+            "a" => f(false, true, true, true, false, false, false),
+            "ax" => f(false, true, true, true, true, false, false),
+            "a+" => f(true, true, true, true, false, false, false),
+            "ax+" => f(true, true, true, true, true, false, false),
+            "as" => f(false, true, true, true, false, false, true),
+            "as+" => f(true, true, true, true, false, false, true),
+            _ => return None,
+        })
     }
 }
 

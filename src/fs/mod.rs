@@ -234,7 +234,7 @@ impl FileSystem {
     /// A journal entry for a path and what it holds now (its bytes and entries).
     fn entry(&self, vp: &VPath) -> Entry {
         let (bytes, entries) = self.measure(vp);
-        Entry::new(journal_area(vp.area), vp.rel(), bytes, entries)
+        Entry::new(vp.area, vp.rel(), bytes, entries)
     }
 
     /// Bytes and entries at a path: a file's length and 1, a directory's totals, or nothing.
@@ -505,22 +505,6 @@ impl FileSystem {
             f.sync_data()?;
         }
         Ok(())
-    }
-}
-
-fn journal_area(a: Area) -> journal::Area {
-    match a {
-        Area::Usr | Area::Package => journal::Area::Usr,
-        Area::Store => journal::Area::Store,
-        Area::Tmp => journal::Area::Tmp,
-    }
-}
-
-fn area_of(a: journal::Area) -> Area {
-    match a {
-        journal::Area::Usr => Area::Usr,
-        journal::Area::Store => Area::Store,
-        journal::Area::Tmp => Area::Tmp,
     }
 }
 

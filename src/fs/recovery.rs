@@ -8,7 +8,7 @@ use cap_std::fs::{MetadataExt, OpenOptions};
 use serde::{Deserialize, Serialize};
 
 use super::values::OpenReport;
-use super::{area_of, walk};
+use super::walk;
 use crate::quota::journal::Entry;
 use crate::quota::Usage;
 use crate::sandbox::{Area, Sandbox};
@@ -96,7 +96,7 @@ pub(crate) fn finish_staging(sb: &Sandbox, report: &mut OpenReport) {
 /// Bytes and entries a journal entry's path holds now: a file's length and 1, a directory's
 /// totals, or nothing.
 pub fn measure_entry(sb: &Sandbox, e: &Entry) -> (u64, u64) {
-    let Some(dir) = sb.area_dir(area_of(e.area)) else { return (0, 0) };
+    let Some(dir) = sb.area_dir(e.area) else { return (0, 0) };
     walk::measure(dir, &e.rel, e.rel != ".").unwrap_or((0, 0))
 }
 
@@ -114,7 +114,7 @@ pub(crate) fn roll_back_torn_write(sb: &Sandbox, e: &Entry) -> Option<u64> {
     if e.after.is_none() && e.undo.is_none() {
         return None;
     }
-    let dir = sb.area_dir(area_of(e.area))?;
+    let dir = sb.area_dir(e.area)?;
     let meta = dir.symlink_metadata(&e.rel).ok()?;
     if !meta.is_file() || e.ino.is_some_and(|ino| ino != meta.ino()) {
         return None;

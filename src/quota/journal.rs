@@ -35,23 +35,27 @@ const MAX_RECORD: usize = 16 << 20;
 /// Records after which the journal is rewritten as one checkpoint.
 const CHECKPOINT_EVERY: u64 = 8192;
 
-/// Which usage figure a path counts towards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Area {
-    Usr = 0,
-    Store = 1,
-    Tmp = 2,
+/// The area of a path: which usage figure it counts towards ([`Entry::new`] counts the package,
+/// which is never written, as usr).
+pub use crate::sandbox::Area;
+
+/// An area's byte in a record.
+fn area_byte(a: Area) -> u8 {
+    match a {
+        Area::Usr | Area::Package => 0,
+        Area::Store => 1,
+        Area::Tmp => 2,
+    }
 }
 
-impl Area {
-    fn from_u8(b: u8) -> Option<Area> {
-        Some(match b {
-            0 => Area::Usr,
-            1 => Area::Store,
-            2 => Area::Tmp,
-            _ => return None,
-        })
-    }
+/// The area a record's byte names.
+fn area_from_byte(b: u8) -> Option<Area> {
+    Some(match b {
+        0 => Area::Usr,
+        1 => Area::Store,
+        2 => Area::Tmp,
+        _ => return None,
+    })
 }
 
 /// One path a mutation touches: its area, its path relative to the area, and what it held before
@@ -86,7 +90,9 @@ pub struct Undo {
 }
 
 impl Entry {
+    /// An entry of `rel` in `area` (the package, never written, counts as usr).
     pub fn new(area: Area, rel: String, before: u64, before_entries: u64) -> Entry {
+        let area = if area == Area::Package { Area::Usr } else { area };
         Entry { area, rel, before, before_entries, after: None, ino: None, undo: None }
     }
 }
@@ -113,7 +119,7 @@ fn encode(rec: &Rec) -> Vec<u8> {
             p.extend_from_slice(&id.to_le_bytes());
             p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
             for e in entries {
-                p.push(e.area as u8);
+                p.push(area_byte(e.area));
                 p.extend_from_slice(&e.before.to_le_bytes());
                 p.extend_from_slice(&e.before_entries.to_le_bytes());
                 p.extend_from_slice(&e.after.unwrap_or(u64::MAX).to_le_bytes());
@@ -161,7 +167,7 @@ fn decode(payload: &[u8], version: u32) -> Option<Rec> {
             let n = r.u32()? as usize;
             let mut entries = Vec::with_capacity(n.min(1024));
             for _ in 0..n {
-                let area = Area::from_u8(r.u8()?)?;
+                let area = area_from_byte(r.u8()?)?;
                 let before = r.u64()?;
                 let before_entries = if v2 { r.u64()? } else { 0 };
                 let after = Some(r.u64()?).filter(|&a| a != u64::MAX);

@@ -92,6 +92,11 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The store's share of a sandbox's limits: its `storage_item` and `storage_total`.
+    pub fn of(sandbox: &crate::quota::Limits) -> Limits {
+        Limits { item: sandbox.storage_item, total: sandbox.storage_total }
+    }
+
     /// The most items the total admits: `total / ITEM_OVERHEAD`, at least [`MIN_ITEMS`].
     pub fn max_items(&self) -> u64 {
         (self.total / ITEM_OVERHEAD).max(MIN_ITEMS)
@@ -99,9 +104,9 @@ impl Limits {
 }
 
 impl Default for Limits {
-    /// WeChat's: 1 MiB per item, 10 MiB in all.
+    /// WeChat's, the share of a sandbox's default limits: 1 MiB per item, 10 MiB in all.
     fn default() -> Limits {
-        Limits { item: 1 << 20, total: 10 << 20 }
+        Limits::of(&crate::quota::Limits::default())
     }
 }
 

@@ -229,14 +229,7 @@ pub fn journal_figures(dir: &Path) -> Result<(wxfs::quota::Usage, usize), String
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("quota journal missing".into()),
         Err(e) => return Err(format!("quota journal unreadable: {e}")),
     };
-    let delta = journal::settle(&replay.pending, |e| {
-        let area = match e.area {
-            journal::Area::Usr => sandbox::USR,
-            journal::Area::Store => sandbox::STORE,
-            journal::Area::Tmp => sandbox::TMP,
-        };
-        measure(&dir.join(area).join(&e.rel), e.rel != ".")
-    });
+    let delta = journal::settle(&replay.pending, |e| measure(&dir.join(e.area.dir_name()).join(&e.rel), e.rel != "."));
     let mut usage = replay.usage;
     usage.apply(delta);
     Ok((usage, replay.pending.len()))
