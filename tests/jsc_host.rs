@@ -122,24 +122,7 @@ fn seed_scenario_000() {
         lines(&second),
         [format!("cached {saved}"), "read true 777777".into(), "identical true".into(), "async read 777777".into()]
     );
-    // And the bytes on disk are the image's, found where the library says the saved file is.
-    let found: Vec<PathBuf> = walk(&root).into_iter().filter(|p| p.to_string_lossy().ends_with(&format!("store_{}.jpg", name.unwrap()))).collect();
-    assert_eq!(found.len(), 1, "one file behind {saved}: {found:?}");
-    assert!(std::fs::read(&found[0]).unwrap() == image, "the saved file holds the image's bytes");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Exit 1 and the exception on stderr for an uncaught exception; the platform's object.
@@ -187,6 +170,42 @@ fn example_host_contract() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", show("--platform alipay", &out));
     assert_eq!(lines(&out), ["object undefined https://usr", "{\"data\":1}"]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The body of the first fenced block of kind `lang` after `from` in `text`, and where it ends.
+fn block<'a>(text: &'a str, from: usize, lang: &str) -> (&'a str, usize) {
+    let open = format!("```{lang}\n");
+    let start = from + text[from..].find(&open).unwrap_or_else(|| panic!("no ```{lang} block after byte {from}")) + open.len();
+    let len = text[start..].find("```\n").expect("unclosed block");
+    (&text[start..start + len], start + len + 4)
+}
+
+/// README's "Your first JS host: JavaScriptCore", as written: its script is
+/// examples/jsc-host/hello.js, its shell lines build and run the host from the repository root,
+/// and it prints what the README says. build.sh is pointed (WXFS_LIB_DIR) at the static library
+/// of this test run, which is what `cargo build --release` makes for the README's reader.
+fn readme_jsc_host_runs_as_written() {
+    let repo = repo_dir();
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let section = readme
+        .find("\n## Your first JS host: JavaScriptCore\n")
+        .expect("README has no \"Your first JS host: JavaScriptCore\" section");
+    let (script, next) = block(&readme, section, "js");
+    assert_eq!(
+        script,
+        std::fs::read_to_string(repo.join("examples/jsc-host/hello.js")).unwrap(),
+        "README's js block differs from examples/jsc-host/hello.js"
+    );
+    let (commands, next) = block(&readme, next, "sh");
+    let (printed, _) = block(&readme, next, "text");
+    for stale in ["target/jsc-host", "target/jsc-host-root"] {
+        let _ = std::fs::remove_dir_all(repo.join(stale));
+    }
+    let out = run(Command::new("sh").args(["-eu", "-c", commands]).current_dir(&repo).env("WXFS_LIB_DIR", lib_dir()));
+    assert!(out.status.success(), "{}", show("the README's lines", &out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.ends_with(printed), "the README says it prints\n{printed}\nit printed\n{stdout}");
+    let _ = std::fs::remove_dir_all(repo.join("target/jsc-host-root"));
 }
 
 // ---- bindings/js's suite inside JavaScriptCore --------------------------------------------------
@@ -370,6 +389,7 @@ fn main() -> std::process::ExitCode {
     skip::run(vec![
         Test { name: "seed_scenario_000", needs: jsc(), body: seed_scenario_000 },
         Test { name: "example_host_contract", needs: jsc(), body: example_host_contract },
+        Test { name: "readme_jsc_host_runs_as_written", needs: jsc(), body: readme_jsc_host_runs_as_written },
         Test { name: "bindings_js_suite", needs: jsc(), body: bindings_js_suite },
         Test { name: "bindings_js_suite_asan", needs: jsc(), body: bindings_js_suite_asan },
         Test { name: "bindings_js_suite_valgrind", needs: jsc_and_valgrind(), body: bindings_js_suite_valgrind },
