@@ -2,7 +2,8 @@
 // over the real library through bindings/jsc. Loaded by suite_host.c, which gives it `__host`:
 //   readText(path) -> string | undefined; compile(source, url) -> function(module, exports,
 //   require, __filename, __dirname); open(configJson, platform, protocol) -> {handle, name, api};
-//   close(handle) -> code; mkdirs(path); writeText(path, text); bridge (wxfs_jsc_bridge);
+//   close(handle) -> code; mkdirs(path); writeText(path, text); bytesEqual(a, b) (memcmp of two
+//   typed arrays); bridge (wxfs_jsc_bridge);
 //   tmp (a fresh directory for roots); testDir; jsDir; files (the test files to run).
 //
 // What Node gives the tests and JavaScriptCore does not is provided here, small: `node:test`
@@ -180,9 +181,7 @@
       return v instanceof Buffer;
     }
     equals(o) {
-      if (this.length !== o.length) return false;
-      for (var i = 0; i < this.length; i++) if (this[i] !== o[i]) return false;
-      return true;
+      return H.bytesEqual(this, bytesOf(o));
     }
     toString(enc) {
       if (enc === 'hex') {
