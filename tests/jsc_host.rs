@@ -165,6 +165,18 @@ fn example_host_contract() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", show("pending calls", &out));
     assert_eq!(lines(&out), ["files 50", "keys [\"a\"]"]);
 
+    // A key with a lone surrogate is its own key (U+FFFD in its place, as Node-API makes it), not
+    // the key cut short at the surrogate: JSStringGetUTF8CString stops there, and 'a\ud800b'
+    // once overwrote 'a'.
+    let lone = script(
+        "lone.js",
+        "wx.setStorageSync('a', 2);\nwx.setStorageSync('a\\ud800b', 1);\n\
+         console.log(wx.getStorageSync('a'), wx.getStorageSync('a\\ud800b'), JSON.stringify(wx.getStorageInfoSync().keys.sort()));\n",
+    );
+    let out = host(&bin, &dir, &dir.join("root-lone"), &lone, &[]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", show("lone surrogate", &out));
+    assert_eq!(lines(&out), ["2 1 [\"a\",\"a\u{fffd}b\"]"]);
+
     let my = script("my.js", "console.log(typeof my, typeof wx, my.env.USER_DATA_PATH);\nmy.setStorageSync({ key: 'k', data: 1 });\nconsole.log(JSON.stringify(my.getStorageSync({ key: 'k' })));\n");
     let out = host(&bin, &dir, &root, &my, &["--platform", "alipay"]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", show("--platform alipay", &out));

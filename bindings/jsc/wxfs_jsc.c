@@ -96,21 +96,50 @@ static void throw_error(JSContextRef ctx, JSValueRef *exception, const char *cto
     *exception = err != NULL ? (JSValueRef)err : msg;
 }
 
-/* `v` as UTF-8 (malloc'd, NUL-terminated, length in *len); NULL with *exception set on failure. */
+/*
+ * `v` as UTF-8 (malloc'd, NUL-terminated, length in *len); NULL with *exception set on failure.
+ * Converted here from the string's UTF-16, not with JSStringGetUTF8CString, which stops at a
+ * lone surrogate: 'a\ud800b' would have become the key "a". A lone surrogate becomes U+FFFD, as
+ * Node-API's UTF-8 (bindings/node) makes it, so a key means the same in either engine.
+ */
 static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception) {
     JSStringRef s = JSValueToStringCopy(ctx, v, exception);
     if (s == NULL) return NULL;
-    size_t max = JSStringGetMaximumUTF8CStringSize(s);
-    char *buf = malloc(max);
+    size_t n = JSStringGetLength(s);
+    const JSChar *u = JSStringGetCharactersPtr(s);
+    char *buf = n <= (SIZE_MAX - 1) / 3 ? malloc(n * 3 + 1) : NULL;
     if (buf == NULL) {
         JSStringRelease(s);
         throw_error(ctx, exception, "Error", "wxfs: out of memory");
         return NULL;
     }
-    size_t n = JSStringGetUTF8CString(s, buf, max);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = u[i];
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] < 0xe000) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (uint32_t)(u[++i] - 0xdc00);
+        } else if (c >= 0xd800 && c < 0xe000) {
+            c = 0xfffd;
+        }
+        if (c < 0x80) {
+            buf[k++] = (char)c;
+        } else if (c < 0x800) {
+            buf[k++] = (char)(0xc0 | (c >> 6));
+            buf[k++] = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            buf[k++] = (char)(0xe0 | (c >> 12));
+            buf[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            buf[k++] = (char)(0x80 | (c & 0x3f));
+        } else { /* a pair: 4 bytes for 2 UTF-16 units, within the 3 per unit allowed */
+            buf[k++] = (char)(0xf0 | (c >> 18));
+            buf[k++] = (char)(0x80 | ((c >> 12) & 0x3f));
+            buf[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            buf[k++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
     JSStringRelease(s);
-    *len = n > 0 ? n - 1 : 0;
-    if (n == 0) buf[0] = 0;
+    buf[k] = 0;
+    *len = k;
     return buf;
 }
 
