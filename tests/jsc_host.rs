@@ -177,7 +177,10 @@ fn example_host_contract() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", show("lone surrogate", &out));
     assert_eq!(lines(&out), ["2 1 [\"a\",\"a\u{fffd}b\"]"]);
 
-    let my = script("my.js", "console.log(typeof my, typeof wx, my.env.USER_DATA_PATH);\nmy.setStorageSync({ key: 'k', data: 1 });\nconsole.log(JSON.stringify(my.getStorageSync({ key: 'k' })));\n");
+    let my = script(
+        "my.js",
+        "console.log(typeof my, typeof wx, my.env.USER_DATA_PATH);\nmy.setStorageSync({ key: 'k', data: 1 });\nconsole.log(JSON.stringify(my.getStorageSync({ key: 'k' })));\n",
+    );
     let out = host(&bin, &dir, &root, &my, &["--platform", "alipay"]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", show("--platform alipay", &out));
     assert_eq!(lines(&out), ["object undefined https://usr", "{\"data\":1}"]);
@@ -355,7 +358,10 @@ fn suite(variant: Variant) {
     assert_eq!(needs_node, expected_needs, "the tests that need Node changed\n{report}");
     let expected_failed: Vec<String> = ENGINE_WORDING.iter().map(|(t, why)| format!("{t}: {why}")).collect();
     assert_eq!(failed, expected_failed, "only V8-worded assertions may fail\n{report}");
-    assert!(passed >= 49, "{passed} tests passed, fewer than the 49 that ran in JavaScriptCore when this test was written\n{report}");
+    assert!(
+        passed >= 49,
+        "{passed} tests passed, fewer than the 49 that ran in JavaScriptCore when this test was written\n{report}"
+    );
     assert!(
         stdout.contains(&format!("jsc suite: {passed} passed, {} need Node, {} failed\n", needs_node.len(), failed.len())),
         "{report}"
@@ -364,7 +370,8 @@ fn suite(variant: Variant) {
     // What no leak checker sees: every JSStringRef released, every protect undone, every
     // ArrayBuffer made over the library's bytes given back to wxfs_bytes_free.
     let balance = stdout.lines().find_map(|l| l.strip_prefix("balance: ")).unwrap_or_else(|| panic!("no balance line\n{report}"));
-    let nums: Vec<u64> = balance.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
+    let nums: Vec<u64> =
+        balance.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
     assert_eq!(nums.len(), 6, "balance line {balance:?}");
     assert_eq!(nums[0], nums[1], "JSStringRefs made/released: {balance}");
     assert_eq!(nums[2], nums[3], "values protected/unprotected: {balance}");
@@ -381,7 +388,11 @@ fn suite(variant: Variant) {
     if variant == Variant::Valgrind {
         assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{report}");
     }
-    println!("{variant:?}: {passed} tests of bindings/node/test passed in JavaScriptCore, {} need Node, {} V8-worded; {balance}", needs_node.len(), failed.len());
+    println!(
+        "{variant:?}: {passed} tests of bindings/node/test passed in JavaScriptCore, {} need Node, {} V8-worded; {balance}",
+        needs_node.len(),
+        failed.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
