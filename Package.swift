@@ -37,7 +37,14 @@ let package = Package(
     ],
     targets: [
         cModule,
-        .target(name: "Wxfs", dependencies: ["CWxfs"], path: "bindings/swift/Sources/Wxfs"),
+        // bindings/jsc, the JavaScriptCore glue (C over JavaScriptCore's C API), on Apple platforms;
+        // bindings/swift/Sources/Wxfs/JSContext+Wxfs.swift hands it a JSContext.
+        .target(name: "CWxfsJSC", dependencies: ["CWxfs"], path: "bindings/jsc", exclude: ["test", "README.md"],
+                sources: ["wxfs_jsc.c"], publicHeadersPath: ".",
+                cSettings: [.headerSearchPath("../../include")],
+                linkerSettings: [.linkedFramework("JavaScriptCore")]),
+        .target(name: "Wxfs", dependencies: ["CWxfs", .target(name: "CWxfsJSC", condition: .when(platforms: [.iOS, .macOS]))],
+                path: "bindings/swift/Sources/Wxfs"),
         .testTarget(name: "WxfsTests", dependencies: ["Wxfs"], path: "bindings/swift/Tests/WxfsTests"),
     ]
 )

@@ -19,6 +19,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 HEADER = os.path.join(REPO, "include", "wxfs.h")
+# bindings/jsc's header: JSContext+Wxfs.swift calls the glue, which tests/jsc_host.rs runs through
+# its suite host (plain, ASan, valgrind) and the example host.
+JSC_HEADER = os.path.join(REPO, "bindings", "jsc", "wxfs_jsc.h")
+JSC_HARNESSES = (os.path.join(REPO, "bindings", "jsc", "test"), os.path.join(REPO, "examples", "jsc-host"))
 SHIM = os.path.join(HERE, "Sources", "CWxfs", "shim.h")
 MANIFEST = os.path.join(REPO, "Package.swift")
 HARNESS = os.path.join(REPO, "tests", "c")
@@ -60,8 +64,10 @@ def syntax_problems(parser, path):
 
 
 def header_names():
-    with open(HEADER, encoding="utf-8") as f:
-        text = f.read()
+    text = ""
+    for header in (HEADER, JSC_HEADER):
+        with open(header, encoding="utf-8") as f:
+            text += f.read() + "\n"
     # Drop comments, then collect declared functions and struct types.
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
@@ -115,10 +121,11 @@ def main():
     # The C harness calls every function the Swift code calls: Swift cannot be compiled here, so
     # the harness is what runs each of those C calls (under -Werror, ASan and valgrind).
     harness_calls = set()
-    for name in sorted(os.listdir(HARNESS)):
-        if name.endswith((".c", ".h")):
-            with open(os.path.join(HARNESS, name), encoding="utf-8") as f:
-                harness_calls |= set(re.findall(r"\b(wxfs_[a-z0-9_]+)\s*\(", f.read()))
+    for d in (HARNESS,) + JSC_HARNESSES:
+        for name in sorted(os.listdir(d)):
+            if name.endswith((".c", ".h")):
+                with open(os.path.join(d, name), encoding="utf-8") as f:
+                    harness_calls |= set(re.findall(r"\b(wxfs_[a-z0-9_]+)\s*\(", f.read()))
     uncovered = sorted(n for n in called if n in functions and n not in harness_calls)
     if uncovered:
         failed += 1

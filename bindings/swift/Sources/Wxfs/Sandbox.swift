@@ -391,7 +391,8 @@ public final class Sandbox: @unchecked Sendable {
         return handle == 0
     }
 
-    private func current() throws -> UInt64 {
+    /// The open handle (internal: JSContext+Wxfs.swift hands it to bindings/jsc).
+    func current() throws -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
         if handle == 0 {

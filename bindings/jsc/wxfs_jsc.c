@@ -1,0 +1,901 @@
+/*
+ * wxfs for JavaScriptCore (see wxfs_jsc.h). JavaScriptCore's C API and the C standard library
+ * only, so that the file compiles unchanged for iOS.
+ *
+ * Rules the code keeps:
+ * - JavaScript never runs while the glue holds a pointer into an ArrayBuffer: every value that
+ *   can run JavaScript to be read (strings, the buffer list's length and elements) is read first,
+ *   then the pointers are taken, then the library is called. A buffer a getter detached meanwhile
+ *   is passed as what it is then (empty), never as memory it no longer owns.
+ * - Values the glue keeps beyond one native call (the dispatcher, the native object, queued
+ *   tasks, a pending exception, buffer list elements while pointers are taken) are protected
+ *   with JSValueProtect, since JavaScriptCore's collector scans the stack but not the C heap.
+ * - The library calls back only inside wxfs_queue_drain, on the thread that drains: no lock.
+ */
+#include "wxfs_jsc.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wxfs.h"
+
+/* Bounds on what JavaScript may ask of the glue (bounded resources). */
+#define MAX_BUFFERS 65536u
+#define MAX_SOURCE_BYTES (4u << 20)
+
+/* One async call in flight: its id in the JavaScript dispatcher's table. */
+struct call {
+    wxfs_jsc *glue;
+    double id;
+    struct call *prev, *next;
+};
+
+/* The class of the native objects (one per glue), whose private data is their glue: made once. */
+static JSClassRef native_class;
+static pthread_once_t native_class_once = PTHREAD_ONCE_INIT;
+
+static void native_class_make(void) {
+    JSClassDefinition def = kJSClassDefinitionEmpty;
+    def.className = "WxfsNative";
+    native_class = JSClassCreate(&def);
+}
+
+struct wxfs_jsc {
+    JSGlobalContextRef ctx;
+    JSObjectRef native;   /* protected */
+    JSObjectRef dispatch; /* protected: dispatch(id, json, buffers) */
+    JSObjectRef create;   /* protected: create(handle, platform, protocol) -> {name, api} */
+    char *js_dir;
+    uint64_t queue;
+    int fd;
+    size_t calls;        /* async calls whose callback has not run */
+    struct call *inflight; /* their records, freed at wxfs_jsc_free if never called back */
+    JSObjectRef *tasks;  /* protected, FIFO in [head, tail) */
+    size_t head, tail, cap;
+    JSValueRef drain_exception; /* protected while set */
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static JSValueRef make_string(JSContextRef ctx, const char *text) {
+    JSStringRef s = JSStringCreateWithUTF8CString(text);
+    JSValueRef v = JSValueMakeString(ctx, s);
+    JSStringRelease(s);
+    return v;
+}
+
+/* A string from library bytes: text results carry a NUL at data[len]. */
+static JSValueRef bytes_string(JSContextRef ctx, const wxfs_bytes *b) {
+    if (b->data == NULL || b->len == 0) return make_string(ctx, "");
+    if (b->data[b->len] == 0) return make_string(ctx, (const char *)b->data);
+    char *copy = malloc(b->len + 1);
+    if (copy == NULL) return NULL;
+    memcpy(copy, b->data, b->len);
+    copy[b->len] = 0;
+    JSValueRef v = make_string(ctx, copy);
+    free(copy);
+    return v;
+}
+
+/* Throw `new <ctor>(message)` (ctor "Error" or "TypeError") into *exception. */
+static void throw_error(JSContextRef ctx, JSValueRef *exception, const char *ctor, const char *message) {
+    if (exception == NULL) return;
+    JSValueRef msg = make_string(ctx, message);
+    JSStringRef name = JSStringCreateWithUTF8CString(ctor);
+    JSValueRef c = JSObjectGetProperty(ctx, JSContextGetGlobalObject(ctx), name, NULL);
+    JSStringRelease(name);
+    JSValueRef e = NULL;
+    JSObjectRef err = NULL;
+    if (c != NULL && JSValueIsObject(ctx, c) && JSObjectIsConstructor(ctx, (JSObjectRef)c)) {
+        err = JSObjectCallAsConstructor(ctx, (JSObjectRef)c, 1, &msg, &e);
+    }
+    if (err == NULL) err = JSObjectMakeError(ctx, 1, &msg, &e);
+    *exception = err != NULL ? (JSValueRef)err : msg;
+}
+
+/*
+ * `v` as UTF-8 (malloc'd, NUL-terminated, length in *len); NULL with *exception set on failure.
+ * Converted here from the string's UTF-16, not with JSStringGetUTF8CString, which stops at a
+ * lone surrogate: 'a\ud800b' would have become the key "a". A lone surrogate becomes U+FFFD, as
+ * Node-API's UTF-8 (bindings/node) makes it, so a key means the same in either engine.
+ */
+static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception) {
+    JSStringRef s = JSValueToStringCopy(ctx, v, exception);
+    if (s == NULL) return NULL;
+    size_t n = JSStringGetLength(s);
+    const JSChar *u = JSStringGetCharactersPtr(s);
+    char *buf = n <= (SIZE_MAX - 1) / 3 ? malloc(n * 3 + 1) : NULL;
+    if (buf == NULL) {
+        JSStringRelease(s);
+        throw_error(ctx, exception, "Error", "wxfs: out of memory");
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = u[i];
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] < 0xe000) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (uint32_t)(u[++i] - 0xdc00);
+        } else if (c >= 0xd800 && c < 0xe000) {
+            c = 0xfffd;
+        }
+        if (c < 0x80) {
+            buf[k++] = (char)c;
+        } else if (c < 0x800) {
+            buf[k++] = (char)(0xc0 | (c >> 6));
+            buf[k++] = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            buf[k++] = (char)(0xe0 | (c >> 12));
+            buf[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            buf[k++] = (char)(0x80 | (c & 0x3f));
+        } else { /* a pair: 4 bytes for 2 UTF-16 units, within the 3 per unit allowed */
+            buf[k++] = (char)(0xf0 | (c >> 18));
+            buf[k++] = (char)(0x80 | ((c >> 12) & 0x3f));
+            buf[k++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            buf[k++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    JSStringRelease(s);
+    buf[k] = 0;
+    *len = k;
+    return buf;
+}
+
+/* The glue a native function was called on: `this` must be the glue's native object. */
+static wxfs_jsc *glue_of(JSContextRef ctx, JSObjectRef self, JSValueRef *exception) {
+    wxfs_jsc *g = NULL;
+    /* Another class's object has private data of its own: check the class first. */
+    if (self != NULL && JSValueIsObjectOfClass(ctx, self, native_class)) g = JSObjectGetPrivate(self);
+    if (g == NULL || g->native != self) {
+        throw_error(ctx, exception, "TypeError",
+                    g == NULL ? "wxfs: this context's wxfs glue was released" : "wxfs: called on another object");
+        return NULL;
+    }
+    return g;
+}
+
+static JSValueRef arg(size_t argc, const JSValueRef argv[], size_t i, JSContextRef ctx) {
+    return i < argc ? argv[i] : JSValueMakeUndefined(ctx);
+}
+
+/* A sandbox handle from a JavaScript number (an integer below 2^53), else 0, which is no handle. */
+static uint64_t handle_of(JSContextRef ctx, JSValueRef v, JSValueRef *exception) {
+    double d = JSValueToNumber(ctx, v, exception);
+    if (!(d >= 0 && d < 9007199254740992.0) || d != floor(d)) return 0;
+    return (uint64_t)d;
+}
+
+/* The args JSON: a string's bytes, or "{}" for anything else (as bindings/node's addon). */
+static char *args_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception) {
+    if (JSValueIsString(ctx, v)) return utf8_of(ctx, v, len, exception);
+    char *s = malloc(3);
+    if (s == NULL) {
+        throw_error(ctx, exception, "Error", "wxfs: out of memory");
+        return NULL;
+    }
+    memcpy(s, "{}", 3);
+    *len = 2;
+    return s;
+}
+
+/* ---- argument buffers ---------------------------------------------------------------------- */
+
+struct buffers {
+    JSValueRef *values; /* protected while held */
+    wxfs_slice *slices;
+    size_t n;
+};
+
+static void buffers_release(JSContextRef ctx, struct buffers *b) {
+    for (size_t i = 0; i < b->n; i++)
+        if (b->values[i] != NULL) JSValueUnprotect(ctx, b->values[i]);
+    free(b->values);
+    free(b->slices);
+    memset(b, 0, sizeof *b);
+}
+
+/*
+ * Read the buffer list `list` (undefined or null: none). Phase one reads the elements, which may
+ * run JavaScript (getters); phase two takes the pointers and runs none. Returns 0, or -1 with
+ * *exception set.
+ */
+static int buffers_gather(JSContextRef ctx, JSValueRef list, struct buffers *b, JSValueRef *exception) {
+    memset(b, 0, sizeof *b);
+    if (JSValueIsUndefined(ctx, list) || JSValueIsNull(ctx, list)) return 0;
+    if (!JSValueIsObject(ctx, list)) {
+        throw_error(ctx, exception, "TypeError", "wxfs: the buffer list must be an array");
+        return -1;
+    }
+    JSObjectRef arr = (JSObjectRef)list;
+    JSStringRef length = JSStringCreateWithUTF8CString("length");
+    JSValueRef lv = JSObjectGetProperty(ctx, arr, length, exception);
+    JSStringRelease(length);
+    if (lv == NULL || (exception != NULL && *exception != NULL)) return -1;
+    double d = JSValueToNumber(ctx, lv, exception);
+    if (exception != NULL && *exception != NULL) return -1;
+    if (!(d >= 0 && d <= MAX_BUFFERS) || d != floor(d)) {
+        throw_error(ctx, exception, "TypeError", "wxfs: a buffer list holds at most 65536 buffers");
+        return -1;
+    }
+    size_t n = (size_t)d;
+    if (n == 0) return 0;
+    b->values = calloc(n, sizeof *b->values);
+    b->slices = calloc(n, sizeof *b->slices);
+    if (b->values == NULL || b->slices == NULL) {
+        free(b->values);
+        free(b->slices);
+        memset(b, 0, sizeof *b);
+        throw_error(ctx, exception, "Error", "wxfs: out of memory");
+        return -1;
+    }
+    b->n = n;
+    /* Phase one: JavaScript may run. */
+    for (size_t i = 0; i < n; i++) {
+        JSValueRef v = JSObjectGetPropertyAtIndex(ctx, arr, (unsigned)i, exception);
+        if (v == NULL || (exception != NULL && *exception != NULL)) {
+            buffers_release(ctx, b);
+            return -1;
+        }
+        JSValueProtect(ctx, v);
+        b->values[i] = v;
+    }
+    /* Phase two: no JavaScript runs from here until the library has the bytes. */
+    for (size_t i = 0; i < n; i++) {
+        JSValueRef v = b->values[i];
+        const uint8_t *ptr = NULL;
+        size_t len = 0;
+        int ok = 0;
+        if (JSValueIsObject(ctx, v)) {
+            JSObjectRef o = (JSObjectRef)v;
+            if (JSValueGetTypedArrayType(ctx, v, NULL) == kJSTypedArrayTypeArrayBuffer) {
+                ptr = JSObjectGetArrayBufferBytesPtr(ctx, o, NULL);
+                len = JSObjectGetArrayBufferByteLength(ctx, o, NULL);
+                ok = 1;
+            } else {
+                /* A typed array or a DataView: its ArrayBuffer, at its offset. The view's bytes
+                 * pointer is the buffer's start, not the view's, in JavaScriptCore. */
+                JSObjectRef buf = JSObjectGetTypedArrayBuffer(ctx, o, NULL);
+                if (buf != NULL) {
+                    size_t off = JSObjectGetTypedArrayByteOffset(ctx, o, NULL);
+                    size_t n_ = JSObjectGetTypedArrayByteLength(ctx, o, NULL);
+                    const uint8_t *base = JSObjectGetArrayBufferBytesPtr(ctx, buf, NULL);
+                    size_t total = JSObjectGetArrayBufferByteLength(ctx, buf, NULL);
+                    if (base != NULL && off <= total && n_ <= total - off) {
+                        ptr = base + off;
+                        len = n_;
+                    }
+                    ok = 1;
+                }
+            }
+        }
+        if (!ok) {
+            buffers_release(ctx, b);
+            throw_error(ctx, exception, "TypeError", "wxfs: a buffer must be an ArrayBuffer, a typed array or a DataView");
+            return -1;
+        }
+        if (ptr == NULL) len = 0; /* detached, or empty */
+        b->slices[i].data = ptr;
+        b->slices[i].len = len;
+    }
+    return 0;
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+static void free_library_bytes(void *bytes, void *len) {
+    wxfs_bytes b = {(uint8_t *)bytes, (size_t)(uintptr_t)len};
+    wxfs_bytes_free(b);
+}
+
+/* An ArrayBuffer over the library's bytes (taken out of *b, which becomes {NULL, 0}): no copy. */
+static JSObjectRef take_buffer(JSContextRef ctx, wxfs_bytes *b, JSValueRef *exception) {
+    if (b->data == NULL || b->len == 0) {
+        JSObjectRef view = JSObjectMakeTypedArray(ctx, kJSTypedArrayTypeUint8Array, 0, exception);
+        return view != NULL ? JSObjectGetTypedArrayBuffer(ctx, view, exception) : NULL;
+    }
+    JSObjectRef ab = JSObjectMakeArrayBufferWithBytesNoCopy(ctx, b->data, b->len, free_library_bytes,
+                                                           (void *)(uintptr_t)b->len, exception);
+    if (ab != NULL) {
+        b->data = NULL;
+        b->len = 0;
+    }
+    return ab;
+}
+
+/*
+ * The result as bindings/js takes it: the JSON text alone, or [json, ...ArrayBuffer] (with_json)
+ * / [...ArrayBuffer] (!with_json). Buffers are taken out of `r`; the caller frees the rest.
+ */
+static JSValueRef result_value(JSContextRef ctx, wxfs_result *r, int with_json, JSValueRef *exception) {
+    JSValueRef json = bytes_string(ctx, &r->json);
+    if (json == NULL) {
+        throw_error(ctx, exception, "Error", "wxfs: out of memory");
+        return NULL;
+    }
+    if (r->buffers_len == 0 && with_json) return json;
+    size_t n = r->buffers_len + (with_json ? 1 : 0);
+    JSValueRef *items = calloc(n ? n : 1, sizeof *items);
+    if (items == NULL) {
+        throw_error(ctx, exception, "Error", "wxfs: out of memory");
+        return NULL;
+    }
+    size_t k = 0;
+    if (with_json) {
+        items[k++] = json;
+        JSValueProtect(ctx, json);
+    }
+    JSValueRef out = NULL;
+    for (size_t i = 0; i < r->buffers_len; i++) {
+        JSObjectRef ab = take_buffer(ctx, &r->buffers[i], exception);
+        if (ab == NULL) goto done;
+        JSValueProtect(ctx, ab);
+        items[k++] = ab;
+    }
+    out = JSObjectMakeArray(ctx, k, items, exception);
+done:
+    for (size_t i = 0; i < k; i++) JSValueUnprotect(ctx, items[i]);
+    free(items);
+    return out;
+}
+
+/* ---- the native object ----------------------------------------------------------------------- */
+
+#define NATIVE(name)                                                                                      \
+    static JSValueRef name(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,                \
+                           const JSValueRef argv[], JSValueRef *exception)
+
+/* invoke(handle, api, argsJson, buffers?) -> json | [json, ...ArrayBuffer] (wxfs_invoke_v2). */
+NATIVE(n_invoke) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
+    size_t api_len = 0, json_len = 0;
+    char *api = utf8_of(ctx, arg(argc, argv, 1, ctx), &api_len, exception);
+    char *json = api != NULL ? args_of(ctx, arg(argc, argv, 2, ctx), &json_len, exception) : NULL;
+    struct buffers b;
+    JSValueRef out = NULL;
+    if (json != NULL && *exception == NULL && buffers_gather(ctx, arg(argc, argv, 3, ctx), &b, exception) == 0) {
+        wxfs_result r;
+        memset(&r, 0, sizeof r);
+        wxfs_invoke_v2(h, api, api_len, json, json_len, b.slices, b.n, &r);
+        buffers_release(ctx, &b);
+        out = result_value(ctx, &r, 1, exception);
+        wxfs_result_free(r);
+    }
+    free(api);
+    free(json);
+    return out;
+}
+
+static void call_unlink(wxfs_jsc *g, struct call *c) {
+    if (c->prev != NULL) c->prev->next = c->next;
+    else g->inflight = c->next;
+    if (c->next != NULL) c->next->prev = c->prev;
+}
+
+/* A completion, run by wxfs_queue_drain on the draining (JavaScript) thread. */
+static void on_done(void *userdata, int32_t code, wxfs_result *r) {
+    (void)code; /* the result's JSON says what happened */
+    struct call *c = userdata;
+    wxfs_jsc *g = c->glue;
+    JSContextRef ctx = g->ctx;
+    double id = c->id;
+    call_unlink(g, c);
+    free(c);
+    g->calls--;
+    JSValueRef e = NULL;
+    JSValueRef args[3];
+    args[0] = JSValueMakeNumber(ctx, id);
+    args[1] = bytes_string(ctx, &r->json);
+    if (args[1] == NULL) args[1] = make_string(ctx, "{\"errMsg\":\"wxfs: out of memory\"}");
+    JSValueProtect(ctx, args[1]);
+    args[2] = r->buffers_len > 0 ? result_value(ctx, r, 0, &e) : JSValueMakeUndefined(ctx);
+    if (args[2] != NULL) {
+        JSObjectCallAsFunction(ctx, g->dispatch, NULL, 3, args, &e);
+    }
+    JSValueUnprotect(ctx, args[1]);
+    /* The library frees what is left of *r (buffers not taken) when this returns. */
+    if (e != NULL && g->drain_exception == NULL) {
+        g->drain_exception = e;
+        JSValueProtect(ctx, e);
+    }
+}
+
+/* invokeAsync(handle, api, argsJson, buffers, id) -> code (wxfs_invoke_async_queued). */
+NATIVE(n_invoke_async) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
+    double id = JSValueToNumber(ctx, arg(argc, argv, 4, ctx), exception);
+    size_t api_len = 0, json_len = 0;
+    char *api = *exception == NULL ? utf8_of(ctx, arg(argc, argv, 1, ctx), &api_len, exception) : NULL;
+    char *json = api != NULL ? args_of(ctx, arg(argc, argv, 2, ctx), &json_len, exception) : NULL;
+    struct buffers b;
+    JSValueRef out = NULL;
+    if (json != NULL && *exception == NULL && buffers_gather(ctx, arg(argc, argv, 3, ctx), &b, exception) == 0) {
+        struct call *c = calloc(1, sizeof *c);
+        int32_t rc = WXFS_E_NULL;
+        if (c != NULL) {
+            c->glue = g;
+            c->id = id;
+            /* The buffers are copied by the library before it returns. */
+            rc = wxfs_invoke_async_queued(h, g->queue, api, api_len, json, json_len, b.slices, b.n, on_done, c);
+            if (rc == 0) {
+                c->next = g->inflight;
+                if (g->inflight != NULL) g->inflight->prev = c;
+                g->inflight = c;
+                g->calls++;
+            } else {
+                free(c);
+            }
+        }
+        buffers_release(ctx, &b);
+        out = c != NULL ? JSValueMakeNumber(ctx, rc) : NULL;
+        if (c == NULL) throw_error(ctx, exception, "Error", "wxfs: out of memory");
+    }
+    free(api);
+    free(json);
+    return out;
+}
+
+/* storageSet(handle, key, json, dataType?) -> code (wxfs_storage_set). */
+NATIVE(n_storage_set) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
+    size_t key_len = 0, json_len = 0, dt_len = 0;
+    char *key = *exception == NULL ? utf8_of(ctx, arg(argc, argv, 1, ctx), &key_len, exception) : NULL;
+    char *json = key != NULL ? utf8_of(ctx, arg(argc, argv, 2, ctx), &json_len, exception) : NULL;
+    char *dt = NULL;
+    JSValueRef out = NULL;
+    if (json != NULL && JSValueIsString(ctx, arg(argc, argv, 3, ctx)))
+        dt = utf8_of(ctx, arg(argc, argv, 3, ctx), &dt_len, exception);
+    if (json != NULL && *exception == NULL) {
+        int32_t rc = wxfs_storage_set(h, key, key_len, json, json_len, dt, dt_len);
+        out = JSValueMakeNumber(ctx, rc);
+    }
+    free(key);
+    free(json);
+    free(dt);
+    return out;
+}
+
+/* storageGet(handle, key) -> json | [json, dataType] | code (wxfs_storage_get). */
+NATIVE(n_storage_get) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
+    size_t key_len = 0;
+    char *key = *exception == NULL ? utf8_of(ctx, arg(argc, argv, 1, ctx), &key_len, exception) : NULL;
+    if (key == NULL) return NULL;
+    wxfs_bytes json = {NULL, 0}, dt = {NULL, 0};
+    int32_t rc = wxfs_storage_get(h, key, key_len, &json, &dt);
+    free(key);
+    if (rc != 0) return JSValueMakeNumber(ctx, rc);
+    JSValueRef text = bytes_string(ctx, &json);
+    JSValueRef out = text;
+    if (text != NULL && dt.data != NULL) {
+        JSValueRef pair[2];
+        pair[0] = text;
+        pair[1] = bytes_string(ctx, &dt);
+        out = pair[1] != NULL ? (JSValueRef)JSObjectMakeArray(ctx, 2, pair, exception) : NULL;
+    }
+    wxfs_bytes_free(json);
+    wxfs_bytes_free(dt);
+    if (out == NULL && *exception == NULL) throw_error(ctx, exception, "Error", "wxfs: out of memory");
+    return out;
+}
+
+/* apiList(handle) -> json (wxfs_api_list); throws for a handle that is not open. */
+NATIVE(n_api_list) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    uint64_t h = JSValueIsNumber(ctx, arg(argc, argv, 0, ctx)) ? handle_of(ctx, argv[0], exception) : 0;
+    wxfs_bytes out = {NULL, 0};
+    int32_t rc = wxfs_api_list(h, &out);
+    if (rc != 0 || (h == 0 && JSValueIsNumber(ctx, arg(argc, argv, 0, ctx)))) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "wxfs: no open sandbox has handle %llu (%s)", (unsigned long long)h,
+                 wxfs_status_str(rc != 0 ? rc : WXFS_E_HANDLE));
+        wxfs_bytes_free(out);
+        throw_error(ctx, exception, "Error", msg);
+        return NULL;
+    }
+    JSValueRef v = bytes_string(ctx, &out);
+    wxfs_bytes_free(out);
+    return v;
+}
+
+/* lastError() -> this thread's wxfs_last_error_message. */
+NATIVE(n_last_error) {
+    (void)fn;
+    (void)argc;
+    (void)argv;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    char buf[1024];
+    size_t len = 0;
+    if (wxfs_last_error_message(buf, sizeof buf, &len) != 0) return make_string(ctx, "(message too long)");
+    return make_string(ctx, buf);
+}
+
+/* defer(fn): run fn in the next drain, as a task of its own. */
+NATIVE(n_defer) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    JSValueRef f = arg(argc, argv, 0, ctx);
+    if (!JSValueIsObject(ctx, f) || !JSObjectIsFunction(ctx, (JSObjectRef)f)) {
+        throw_error(ctx, exception, "TypeError", "wxfs: defer takes a function");
+        return NULL;
+    }
+    if (g->tail == g->cap) {
+        if (g->head > 0) {
+            memmove(g->tasks, g->tasks + g->head, (g->tail - g->head) * sizeof *g->tasks);
+            g->tail -= g->head;
+            g->head = 0;
+        } else {
+            size_t cap = g->cap ? g->cap * 2 : 64;
+            JSObjectRef *t = realloc(g->tasks, cap * sizeof *t);
+            if (t == NULL) {
+                throw_error(ctx, exception, "Error", "wxfs: out of memory");
+                return NULL;
+            }
+            g->tasks = t;
+            g->cap = cap;
+        }
+    }
+    JSValueProtect(ctx, f);
+    g->tasks[g->tail++] = (JSObjectRef)f;
+    return JSValueMakeUndefined(ctx);
+}
+
+/* module(path) -> function(module, exports, require) compiled from js_dir/path. */
+NATIVE(n_module) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    size_t len = 0;
+    char *rel = utf8_of(ctx, arg(argc, argv, 0, ctx), &len, exception);
+    if (rel == NULL) return NULL;
+    char msg[512];
+    if (strstr(rel, "..") != NULL || rel[0] == '/') {
+        snprintf(msg, sizeof msg, "wxfs: %.300s is not a file of bindings/js", rel);
+        free(rel);
+        throw_error(ctx, exception, "Error", msg);
+        return NULL;
+    }
+    size_t plen = strlen(g->js_dir) + 1 + len + 1;
+    char *path = malloc(plen);
+    FILE *f = NULL;
+    if (path != NULL) {
+        snprintf(path, plen, "%s/%s", g->js_dir, rel);
+        f = fopen(path, "rb");
+    }
+    char *src = NULL;
+    size_t n = 0;
+    if (f != NULL) {
+        src = malloc(MAX_SOURCE_BYTES + 1);
+        if (src != NULL) n = fread(src, 1, MAX_SOURCE_BYTES + 1, f);
+        fclose(f);
+    }
+    JSValueRef out = NULL;
+    if (src == NULL || n > MAX_SOURCE_BYTES) {
+        snprintf(msg, sizeof msg, "wxfs: cannot load bindings/js/%.200s from %.250s", rel, path ? path : g->js_dir);
+        throw_error(ctx, exception, "Error", msg);
+    } else {
+        src[n] = 0;
+        JSStringRef body = JSStringCreateWithUTF8CString(src);
+        snprintf(msg, sizeof msg, "bindings/js/%.400s", rel);
+        JSStringRef url = JSStringCreateWithUTF8CString(msg);
+        JSStringRef params[3] = {JSStringCreateWithUTF8CString("module"), JSStringCreateWithUTF8CString("exports"),
+                                 JSStringCreateWithUTF8CString("require")};
+        out = JSObjectMakeFunction(ctx, NULL, 3, params, body, url, 1, exception);
+        for (int i = 0; i < 3; i++) JSStringRelease(params[i]);
+        JSStringRelease(body);
+        JSStringRelease(url);
+    }
+    free(src);
+    free(path);
+    free(rel);
+    return out;
+}
+
+/*
+ * The JavaScript half, evaluated once per context: a CommonJS loader for bindings/js's files, the
+ * host object bindings/js is built over (docs: bindings/js/README.md "Wiring it into a host"), and
+ * the dispatcher of async results. It is a closure: mini-program code reaches only api objects.
+ */
+static const char PRELUDE[] =
+    "(function (N) {\n"
+    "  'use strict';\n"
+    "  var cache = {};\n"
+    "  function resolve(from, name) {\n"
+    "    if (name.charAt(0) !== '.') throw new Error('wxfs: bindings/js asked for ' + name + ', which is not one of its files');\n"
+    "    var parts = from.split('/');\n"
+    "    parts.pop();\n"
+    "    var segs = name.split('/');\n"
+    "    for (var i = 0; i < segs.length; i++) {\n"
+    "      if (segs[i] === '.' || segs[i] === '') continue;\n"
+    "      if (segs[i] === '..') {\n"
+    "        if (parts.length === 0) throw new Error('wxfs: ' + name + ' is outside bindings/js');\n"
+    "        parts.pop();\n"
+    "      } else parts.push(segs[i]);\n"
+    "    }\n"
+    "    var p = parts.join('/');\n"
+    "    return /\\.js$/.test(p) ? p : p + '.js';\n"
+    "  }\n"
+    "  function load(path) {\n"
+    "    var m = cache[path];\n"
+    "    if (m) return m.exports;\n"
+    "    m = cache[path] = { exports: {} };\n"
+    "    N.module(path).call(m.exports, m, m.exports, function (name) { return load(resolve(path, name)); });\n"
+    "    return m.exports;\n"
+    "  }\n"
+    "  var js = load('index.js');\n"
+    "  var pending = new Map();\n"
+    "  var nextId = 1;\n"
+    "  function defer(f) { N.defer(f); }\n"
+    "  function reportError(e) { N.defer(function () { throw e; }); }\n"
+    "  function create(handle, platform, protocol) {\n"
+    "    var dialect = Object.prototype.hasOwnProperty.call(js.dialects, platform) ? js.dialects[platform] : null;\n"
+    "    if (!dialect) throw new TypeError('wxfs: unknown platform ' + JSON.stringify(platform));\n"
+    "    var host = {\n"
+    "      invokeBinary: function (api, json, buffers) { return N.invoke(handle, api, json, buffers); },\n"
+    "      invokeBinaryAsync: function (api, json, buffers, done) {\n"
+    "        var id = nextId++;\n"
+    "        pending.set(id, done);\n"
+    "        var rc = N.invokeAsync(handle, api, json, buffers, id);\n"
+    "        if (rc !== 0) {\n"
+    "          pending.delete(id);\n"
+    "          var message = N.lastError();\n"
+    "          done(JSON.stringify(dialect.failure ? dialect.failure(api, message, rc) : { errMsg: api + ':fail ' + message, errCode: rc }));\n"
+    "        }\n"
+    "      },\n"
+    "      storageSet: function (key, json, dataType) { return N.storageSet(handle, key, json, dataType); },\n"
+    "      storageGet: function (key) { return N.storageGet(handle, key); },\n"
+    "      apis: N.apiList(handle),\n"
+    "      protocol: protocol,\n"
+    "      defer: defer,\n"
+    "      reportError: reportError,\n"
+    "    };\n"
+    "    return { name: dialect.name, api: js.createApi(host, dialect) };\n"
+    "  }\n"
+    "  function dispatch(id, json, buffers) {\n"
+    "    var done = pending.get(id);\n"
+    "    pending.delete(id);\n"
+    "    if (done) done(json, buffers);\n"
+    "  }\n"
+    "  return { create: create, dispatch: dispatch };\n"
+    "})";
+
+static JSObjectRef get_function(JSContextRef ctx, JSObjectRef o, const char *name, JSValueRef *exception) {
+    JSStringRef s = JSStringCreateWithUTF8CString(name);
+    JSValueRef v = JSObjectGetProperty(ctx, o, s, exception);
+    JSStringRelease(s);
+    if (v == NULL || !JSValueIsObject(ctx, v) || !JSObjectIsFunction(ctx, (JSObjectRef)v)) return NULL;
+    return (JSObjectRef)v;
+}
+
+static void set_function(JSContextRef ctx, JSObjectRef o, const char *name, JSObjectCallAsFunctionCallback cb) {
+    JSStringRef s = JSStringCreateWithUTF8CString(name);
+    JSObjectSetProperty(ctx, o, s, JSObjectMakeFunctionWithCallback(ctx, s, cb),
+                        kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontDelete, NULL);
+    JSStringRelease(s);
+}
+
+/* ---- the public functions -------------------------------------------------------------------- */
+
+int32_t wxfs_jsc_new(JSGlobalContextRef ctx, const char *js_dir, wxfs_jsc **out, JSValueRef *exception) {
+    if (ctx == NULL || js_dir == NULL || out == NULL) return WXFS_E_NULL;
+    JSValueRef local = NULL;
+    if (exception == NULL) exception = &local;
+    *exception = NULL;
+    wxfs_jsc *g = calloc(1, sizeof *g);
+    if (g == NULL) return WXFS_E_IO;
+    g->js_dir = malloc(strlen(js_dir) + 1);
+    if (g->js_dir == NULL) {
+        free(g);
+        return WXFS_E_IO;
+    }
+    strcpy(g->js_dir, js_dir);
+    int32_t rc = wxfs_queue_create(&g->queue);
+    if (rc == 0) rc = wxfs_queue_fd(g->queue, &g->fd);
+    if (rc != 0) {
+        if (g->queue != 0) wxfs_queue_close(g->queue);
+        free(g->js_dir);
+        free(g);
+        return rc;
+    }
+    g->ctx = JSGlobalContextRetain(ctx);
+    pthread_once(&native_class_once, native_class_make);
+    g->native = JSObjectMake(ctx, native_class, g);
+    JSValueProtect(ctx, g->native);
+    set_function(ctx, g->native, "invoke", n_invoke);
+    set_function(ctx, g->native, "invokeAsync", n_invoke_async);
+    set_function(ctx, g->native, "storageSet", n_storage_set);
+    set_function(ctx, g->native, "storageGet", n_storage_get);
+    set_function(ctx, g->native, "apiList", n_api_list);
+    set_function(ctx, g->native, "lastError", n_last_error);
+    set_function(ctx, g->native, "defer", n_defer);
+    set_function(ctx, g->native, "module", n_module);
+
+    JSStringRef src = JSStringCreateWithUTF8CString(PRELUDE);
+    JSStringRef url = JSStringCreateWithUTF8CString("bindings/jsc/wxfs_jsc.c");
+    JSValueRef setup = JSEvaluateScript(ctx, src, NULL, url, 1, exception);
+    JSStringRelease(src);
+    JSStringRelease(url);
+    JSValueRef made = NULL;
+    if (setup != NULL && JSValueIsObject(ctx, setup)) {
+        JSValueRef n = g->native;
+        made = JSObjectCallAsFunction(ctx, (JSObjectRef)setup, NULL, 1, &n, exception);
+    }
+    if (made != NULL && JSValueIsObject(ctx, made)) {
+        g->dispatch = get_function(ctx, (JSObjectRef)made, "dispatch", exception);
+        g->create = get_function(ctx, (JSObjectRef)made, "create", exception);
+    }
+    if (g->dispatch == NULL || g->create == NULL) {
+        g->dispatch = g->create = NULL;
+        if (*exception == NULL) throw_error(ctx, exception, "Error", "wxfs: bindings/js did not load");
+        wxfs_jsc_free(g);
+        return WXFS_JSC_E_EXCEPTION;
+    }
+    JSValueProtect(ctx, g->dispatch);
+    JSValueProtect(ctx, g->create);
+    *out = g;
+    return 0;
+}
+
+/* create(...) -> {name, api}, or NULL with *exception set. */
+static JSObjectRef create_api(wxfs_jsc *g, uint64_t sandbox, const char *platform, const char *protocol,
+                              JSValueRef *exception) {
+    JSContextRef ctx = g->ctx;
+    JSValueRef args[3];
+    args[0] = JSValueMakeNumber(ctx, (double)sandbox);
+    args[1] = make_string(ctx, platform != NULL ? platform : "wechat");
+    args[2] = make_string(ctx, protocol != NULL ? protocol : "wxfile");
+    JSValueRef made = JSObjectCallAsFunction(ctx, g->create, NULL, 3, args, exception);
+    if (made == NULL || !JSValueIsObject(ctx, made)) return NULL;
+    return (JSObjectRef)made;
+}
+
+static JSValueRef get(JSContextRef ctx, JSObjectRef o, const char *name) {
+    JSStringRef s = JSStringCreateWithUTF8CString(name);
+    JSValueRef v = JSObjectGetProperty(ctx, o, s, NULL);
+    JSStringRelease(s);
+    return v;
+}
+
+JSObjectRef wxfs_jsc_api(wxfs_jsc *glue, uint64_t sandbox, const char *platform, const char *protocol,
+                         JSValueRef *exception) {
+    if (glue == NULL) return NULL;
+    JSValueRef local = NULL;
+    if (exception == NULL) exception = &local;
+    *exception = NULL;
+    JSObjectRef made = create_api(glue, sandbox, platform, protocol, exception);
+    if (made == NULL) return NULL;
+    JSValueRef api = get(glue->ctx, made, "api");
+    return api != NULL && JSValueIsObject(glue->ctx, api) ? (JSObjectRef)api : NULL;
+}
+
+int32_t wxfs_jsc_install(JSGlobalContextRef ctx, uint64_t sandbox, const char *platform, const char *js_dir,
+                         wxfs_jsc **out, JSValueRef *exception) {
+    JSValueRef local = NULL;
+    if (exception == NULL) exception = &local;
+    wxfs_jsc *g = NULL;
+    int32_t rc = wxfs_jsc_new(ctx, js_dir, &g, exception);
+    if (rc != 0) return rc;
+    JSObjectRef made = create_api(g, sandbox, platform, NULL, exception);
+    if (made == NULL) {
+        wxfs_jsc_free(g);
+        return WXFS_JSC_E_EXCEPTION;
+    }
+    JSValueRef name = get(ctx, made, "name");
+    JSValueRef api = get(ctx, made, "api");
+    JSStringRef key = JSValueToStringCopy(ctx, name, exception);
+    if (key == NULL) {
+        wxfs_jsc_free(g);
+        return WXFS_JSC_E_EXCEPTION;
+    }
+    /* Beside what the host already put on the object (wx.request, ...), as bindings/js's README. */
+    JSObjectRef global = JSContextGetGlobalObject(ctx);
+    JSValueRef existing = JSObjectGetProperty(ctx, global, key, NULL);
+    if (existing != NULL && JSValueIsObject(ctx, existing)) {
+        JSPropertyNameArrayRef names = JSObjectCopyPropertyNames(ctx, (JSObjectRef)api);
+        size_t n = JSPropertyNameArrayGetCount(names);
+        for (size_t i = 0; i < n; i++) {
+            JSStringRef p = JSPropertyNameArrayGetNameAtIndex(names, i);
+            JSObjectSetProperty(ctx, (JSObjectRef)existing, p, JSObjectGetProperty(ctx, (JSObjectRef)api, p, NULL), 0,
+                                exception);
+        }
+        JSPropertyNameArrayRelease(names);
+    } else {
+        JSObjectSetProperty(ctx, global, key, api, 0, exception);
+    }
+    JSStringRelease(key);
+    if (*exception != NULL) {
+        wxfs_jsc_free(g);
+        return WXFS_JSC_E_EXCEPTION;
+    }
+    *out = g;
+    return 0;
+}
+
+int wxfs_jsc_fd(const wxfs_jsc *glue) {
+    return glue != NULL ? glue->fd : -1;
+}
+
+size_t wxfs_jsc_pending(const wxfs_jsc *glue) {
+    return glue != NULL ? glue->calls + (glue->tail - glue->head) : 0;
+}
+
+int wxfs_jsc_has_tasks(const wxfs_jsc *glue) {
+    return glue != NULL && glue->tail > glue->head;
+}
+
+JSObjectRef wxfs_jsc_bridge(wxfs_jsc *glue) {
+    return glue != NULL ? glue->native : NULL;
+}
+
+int32_t wxfs_jsc_drain(wxfs_jsc *glue, JSValueRef *exception) {
+    if (glue == NULL) return WXFS_E_NULL;
+    JSValueRef local = NULL;
+    if (exception == NULL) exception = &local;
+    *exception = NULL;
+    JSContextRef ctx = glue->ctx;
+    size_t ran = 0;
+    int32_t rc = wxfs_queue_drain(glue->queue, 0, &ran);
+    if (rc != 0) return rc;
+    /* The tasks queued so far (by those callbacks too); tasks they queue wait for the next drain. */
+    size_t todo = glue->tail - glue->head;
+    while (todo > 0 && glue->drain_exception == NULL) {
+        todo--;
+        JSObjectRef task = glue->tasks[glue->head++];
+        JSValueRef e = NULL;
+        JSObjectCallAsFunction(ctx, task, NULL, 0, NULL, &e);
+        JSValueUnprotect(ctx, task);
+        ran++;
+        if (e != NULL) {
+            glue->drain_exception = e;
+            JSValueProtect(ctx, e);
+        }
+        /* A task may queue more (n_defer may move the queue down to index 0: `todo` counts). */
+        if (glue->head == glue->tail) glue->head = glue->tail = 0;
+    }
+    if (glue->drain_exception != NULL) {
+        *exception = glue->drain_exception;
+        JSValueUnprotect(ctx, glue->drain_exception);
+        glue->drain_exception = NULL;
+        return WXFS_JSC_E_EXCEPTION;
+    }
+    return (int32_t)(ran > INT32_MAX ? INT32_MAX : ran);
+}
+
+void wxfs_jsc_free(wxfs_jsc *glue) {
+    if (glue == NULL) return;
+    JSContextRef ctx = glue->ctx;
+    /* Completions waiting or still running are freed by the library; their callbacks never run. */
+    wxfs_queue_close(glue->queue);
+    while (glue->inflight != NULL) {
+        struct call *c = glue->inflight;
+        glue->inflight = c->next;
+        free(c);
+    }
+    for (size_t i = glue->head; i < glue->tail; i++) JSValueUnprotect(ctx, glue->tasks[i]);
+    free(glue->tasks);
+    if (glue->drain_exception != NULL) JSValueUnprotect(ctx, glue->drain_exception);
+    if (glue->dispatch != NULL) JSValueUnprotect(ctx, glue->dispatch);
+    if (glue->create != NULL) JSValueUnprotect(ctx, glue->create);
+    JSObjectSetPrivate(glue->native, NULL);
+    JSValueUnprotect(ctx, glue->native);
+    JSGlobalContextRelease(glue->ctx);
+    free(glue->js_dir);
+    free(glue);
+}
