@@ -35,6 +35,8 @@ pub mod fsck;
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
 #[doc(hidden)]
 #[deny(unsafe_code)]
+pub mod import;
+#[deny(unsafe_code)]
 pub mod io;
 #[deny(unsafe_code)]
 pub mod platform;

@@ -10,6 +10,7 @@
 
 mod fork;
 mod guard;
+mod import;
 mod invoke_v2;
 mod log;
 pub(crate) mod mapping;
@@ -18,6 +19,7 @@ mod queue;
 mod registry;
 mod typed;
 
+pub use import::{wxfs_import_mmkv, WXFS_E_IMPORT_REFUSED};
 pub use invoke_v2::*;
 pub use log::*;
 pub use queue::{wxfs_queue_close, wxfs_queue_create, wxfs_queue_drain, wxfs_queue_fd};
@@ -519,6 +521,9 @@ fn status_text(code: i32) -> &'static std::ffi::CStr {
         WXFS_E_QUEUE_FULL => c"too many async calls are pending, by count or by bytes held; nothing was queued",
         WXFS_E_REENTRANT => c"called from inside a library callback where it would wait on itself; nothing changed",
         WXFS_E_FORKED => c"the handle belongs to the process that opened it (this is a forked child); nothing was done",
+        WXFS_E_IMPORT_REFUSED => {
+            c"the store to import was refused (damaged, encrypted without its key, missing); nothing changed"
+        }
         c if c > 0 => c"the api failed: the result's errMsg says why (the code is the platform's errCode)",
         _ => c"unknown status code",
     }
@@ -545,9 +550,10 @@ mod status_tests {
             WXFS_E_QUEUE_FULL,
             WXFS_E_REENTRANT,
             WXFS_E_FORKED,
+            WXFS_E_IMPORT_REFUSED,
         ];
         // Every code from 0 down to the lowest is in the list, and no two share a text.
-        assert_eq!(codes.len() as i32, 1 - WXFS_E_FORKED, "a WXFS_E_* code is missing from this list");
+        assert_eq!(codes.len() as i32, 1 - WXFS_E_IMPORT_REFUSED, "a WXFS_E_* code is missing from this list");
         let texts: std::collections::HashSet<_> = codes.iter().map(|&c| status_text(c)).collect();
         assert_eq!(texts.len(), codes.len());
         assert!(!texts.contains(status_text(-999)));

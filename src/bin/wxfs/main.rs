@@ -7,6 +7,7 @@
 //! status: 0 success, 1 failure (named on stderr), 2 a wrong command line.
 
 mod demo;
+mod import;
 mod inspect;
 mod maintain;
 mod serve;
@@ -107,6 +108,12 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::IpAddr>,
     },
+    /// Import a Dimina container's MMKV storage into a sandbox's storage (all or nothing)
+    ///
+    /// Reads MMKV_DIR/ID and ID.crc and writes every key through the storage api, so the
+    /// sandbox's limits apply; creates the sandbox if needed. Refuses a damaged store (see
+    /// --recover) and an encrypted one without its key. Prints the keys imported and skipped.
+    ImportMmkv(ImportMmkvArgs),
     /// Trim the temp files of all sandboxes under ROOT, least recently used sandbox first
     ///
     /// Open sandboxes are skipped. LIMIT_BYTES 0 means the default, as in `wxfs_gc`.
@@ -127,6 +134,38 @@ enum Command {
         #[arg(long)]
         repair: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct ImportMmkvArgs {
+    /// The host's wxfs root directory
+    root: PathBuf,
+    /// The userId
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    user: String,
+    /// The appId
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    app: String,
+    /// The MMKV root directory that holds the store
+    mmkv_dir: PathBuf,
+    /// The store's MMKV id [default: APP, as Dimina's Android container names it]
+    #[arg(long)]
+    id: Option<String>,
+    /// How the container encoded values: auto (from the id), android, ios, harmony
+    #[arg(long, default_value = "auto")]
+    layout: String,
+    /// The store's encryption key, as text (MMKV uses its first 16 bytes)
+    #[arg(long, conflicts_with = "key_hex")]
+    key: Option<String>,
+    /// The store's encryption key, in hex
+    #[arg(long)]
+    key_hex: Option<String>,
+    /// Import a store whose checksum fails: every record that parses, reported as damaged
+    #[arg(long)]
+    recover: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +212,7 @@ fn main() -> ExitCode {
         },
         Command::Invoke { root, user, app, api, json, create } => inspect::invoke(&root, &user, &app, &api, &json, create),
         Command::Serve { root, port, write, listen } => serve::serve(&root, port, write, listen),
+        Command::ImportMmkv(a) => import_mmkv(a),
         Command::Gc { root, limit } => maintain::gc(&root, limit.unwrap_or(0)),
         Command::Fsck { root, repair } => maintain::fsck(&root, repair),
     };
@@ -183,6 +223,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn import_mmkv(a: ImportMmkvArgs) -> Result<(), String> {
+    let key = match (a.key, a.key_hex) {
+        (Some(k), _) => Some(k.into_bytes()),
+        (None, Some(h)) => Some(hex::decode(h).map_err(|e| format!("--key-hex: {e}"))?),
+        (None, None) => None,
+    };
+    import::import_mmkv(import::Args {
+        root: &a.root,
+        user: &a.user,
+        app: &a.app,
+        mmkv_dir: &a.mmkv_dir,
+        id: a.id.as_deref(),
+        layout: Some(&a.layout),
+        key,
+        recover: a.recover,
+        json: a.json,
+    })
 }
 
 /// A progress bar on stderr when it is a terminal and the run is long enough to need one.
