@@ -13,7 +13,7 @@ use serde_json::json;
 use wxfs::{bridge, Config, Session};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wxfs");
-const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "serve", "invoke", "gc", "fsck"];
+const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "serve", "invoke", "gc", "fsck", "import-mmkv"];
 
 fn wxfs(args: &[&str]) -> Output {
     Command::new(CLI).args(args).stdin(Stdio::null()).output().unwrap()
@@ -120,6 +120,7 @@ fn inspection_names_a_missing_root_user_or_app_and_creates_nothing() {
         vec!["invoke", m, "u1", "wx1", "getStorageInfoSync"],
         vec!["gc", m],
         vec!["fsck", m],
+        vec!["import-mmkv", m, "u1", "wx1", m],
     ] {
         let (out, err) = expect(&wxfs(&args), 1);
         assert_eq!(

@@ -213,7 +213,7 @@ fn android_value(rng: &mut Rng, i: u64) -> (Op, Option<&'static str>, Value) {
             (Op::Int(n), Some("Int"), json!(n))
         }
         1 => {
-            let n = (rng.next() >> 12) as i64 * if i % 2 == 0 { 1 } else { -1 };
+            let n = (rng.next() >> 12) as i64 * if i.is_multiple_of(2) { 1 } else { -1 };
             (Op::Long(n), Some("Long"), json!(n))
         }
         2 => {
@@ -225,7 +225,7 @@ fn android_value(rng: &mut Rng, i: u64) -> (Op, Option<&'static str>, Value) {
             (Op::Float(f), Some("Float"), json!(f64::from(f)))
         }
         4 => {
-            let d = f64::from_bits(rng.next() >> 2) * if i % 3 == 0 { -1.0 } else { 1.0 };
+            let d = f64::from_bits(rng.next() >> 2) * if i.is_multiple_of(3) { -1.0 } else { 1.0 };
             (Op::Double(d), Some("Double"), json!(d))
         }
         5 => {
@@ -249,9 +249,11 @@ fn android_value(rng: &mut Rng, i: u64) -> (Op, Option<&'static str>, Value) {
     }
 }
 
-/// Android's store of `n` keys after a history of overwrites and removals: the writer's ops and
-/// the keys a mini-program reads back.
-fn android_store(n: u64, seed: u64) -> (Vec<(String, Op)>, Vec<(String, Value)>) {
+/// The writer's ops for a store, and each key with the value a mini-program reads back.
+type Store = (Vec<(String, Op)>, Vec<(String, Value)>);
+
+/// Android's store of `n` keys after a history of overwrites and removals.
+fn android_store(n: u64, seed: u64) -> Store {
     let mut rng = Rng(seed);
     let mut ops = Vec::new();
     let mut expected = std::collections::BTreeMap::new();

@@ -25,6 +25,9 @@ pub fn import_mmkv(a: Args) -> Result<(), String> {
         Some(name) => Some(Layout::parse(name).ok_or_else(|| format!("--layout {name}: none of auto, android, ios, harmony"))?),
     };
     let id = a.id.unwrap_or(a.app);
+    // The sandbox is created when needed (a migration fills a new one), its root is not: a
+    // mistyped root is named, as every command names it.
+    crate::inspect::existing_root(a.root)?;
     let s: Arc<Session> = Session::open(Config::new(a.root, a.user, a.app)).map_err(|e| match e {
         wxfs::sandbox::OpenError::Busy(_) => {
             format!("{e}\n`wxfs import-mmkv` writes the sandbox's storage in this process: close the mini-program first.")

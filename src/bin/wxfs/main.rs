@@ -111,8 +111,9 @@ enum Command {
     /// Import a Dimina container's MMKV storage into a sandbox's storage (all or nothing)
     ///
     /// Reads MMKV_DIR/ID and ID.crc and writes every key through the storage api, so the
-    /// sandbox's limits apply; creates the sandbox if needed. Refuses a damaged store (see
+    /// sandbox's limits apply. Refuses a damaged store (see
     /// --recover) and an encrypted one without its key. Prints the keys imported and skipped.
+    /// ROOT must exist; the sandbox is created when it does not.
     ImportMmkv(ImportMmkvArgs),
     /// Trim the temp files of all sandboxes under ROOT, least recently used sandbox first
     ///
