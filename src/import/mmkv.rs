@@ -26,7 +26,12 @@ use aes::cipher::{AsyncStreamCipher, KeyIvInit};
 /// The largest data file read: a store this large is far beyond any storage limit of a sandbox
 /// (MMKV files grow by pages and keep history, so the bound is generous), and reading stays
 /// bounded whatever file is named.
-pub const MAX_FILE: u64 = 256 << 20;
+pub const MAX_FILE: u64 = 128 << 20;
+
+/// The most keys a store may hold at any point of its history: ten times what a sandbox's
+/// default total admits, and a bound on the index the parse builds (a file of 4-byte records
+/// would otherwise make tens of millions of entries).
+pub const MAX_KEYS: usize = 1 << 20;
 
 /// The meta file's bytes that are read (its fields end at 112; MMKV keeps a page).
 const META_LEN: usize = 112;
@@ -72,6 +77,8 @@ pub enum ReadError {
     Io(PathBuf, std::io::Error),
     /// The data file is larger than [`MAX_FILE`].
     TooLarge(PathBuf, u64),
+    /// The store holds more than [`MAX_KEYS`] keys.
+    TooManyKeys,
     /// The checksum fails (or the meta file is missing or short): the store is damaged.
     Damaged(String),
     /// The checksum holds but the data does not parse: an encrypted store read without its
@@ -91,6 +98,9 @@ impl fmt::Display for ReadError {
             ReadError::Io(p, e) => write!(f, "cannot read {}: {e}", p.display()),
             ReadError::TooLarge(p, n) => {
                 write!(f, "{} is {n} bytes, more than the {MAX_FILE} bytes an import reads", p.display())
+            }
+            ReadError::TooManyKeys => {
+                write!(f, "the store holds more than {MAX_KEYS} keys, more than an import takes; nothing was imported")
             }
             ReadError::Damaged(why) => {
                 write!(f, "the store is damaged ({why}); nothing was imported. Pass the recover option to import every record that still parses")
@@ -178,12 +188,12 @@ pub fn read(dir: &Path, id: &str, key: Option<&[u8]>, recover: bool) -> Result<C
         return Err(ReadError::Damaged(damaged.unwrap_or_default()));
     }
     let meta = meta.unwrap_or_default();
-    let mut data = file[4..4 + region].to_vec();
+    let mut data = std::borrow::Cow::Borrowed(&file[4..4 + region]);
     if let Some(k) = key {
-        decrypt(&mut data, k, &meta);
+        decrypt(data.to_mut(), k, &meta);
     }
     let expire = meta.version >= VERSION_FLAG && meta.flags & FLAG_KEY_EXPIRE != 0;
-    let (items, stopped) = parse_records(&data, expire);
+    let (items, stopped) = parse_records(&data, expire, MAX_KEYS).ok_or(ReadError::TooManyKeys)?;
     let damaged = match (stopped, damaged) {
         (None, d) => d,
         (Some(why), None) if !recover => return Err(ReadError::Unparsable { with_key: key.is_some(), why }),
@@ -259,7 +269,8 @@ fn chunk<'a>(b: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
 
 /// The records of decrypted data, folded to each key's last value, in the order of the last
 /// writes; and, when a record does not parse, where and why (the items before it are kept).
-fn parse_records(data: &[u8], expire: bool) -> (Vec<Item>, Option<String>) {
+/// `None` when more than `max_keys` keys are live at once.
+fn parse_records(data: &[u8], expire: bool, max_keys: usize) -> Option<(Vec<Item>, Option<String>)> {
     use std::collections::HashMap;
     let mut last: HashMap<&[u8], (usize, &[u8])> = HashMap::new();
     let mut seq = 0usize;
@@ -288,6 +299,9 @@ fn parse_records(data: &[u8], expire: bool) -> (Vec<Item>, Option<String>) {
         } else {
             last.insert(key, (seq, value));
             seq += 1;
+            if last.len() > max_keys {
+                return None;
+            }
         }
     }
     let mut items: Vec<(usize, &[u8], &[u8])> = last.into_iter().map(|(k, (s, v))| (s, k, v)).collect();
@@ -304,7 +318,7 @@ fn parse_records(data: &[u8], expire: bool) -> (Vec<Item>, Option<String>) {
             Item { key: k.to_vec(), value, expires }
         })
         .collect();
-    (items, stopped)
+    Some((items, stopped))
 }
 
 /// A value written by `set(std::string)` (or NSData, NSString): a varint length and exactly that
@@ -369,7 +383,7 @@ mod tests {
         record(&mut d, b"a", b"\x013");
         record(&mut d, b"b", b"");
         record(&mut d, b"c", b"\x014");
-        let (items, stopped) = parse_records(&d, false);
+        let (items, stopped) = parse_records(&d, false, MAX_KEYS).unwrap();
         assert_eq!(stopped, None);
         let got: Vec<(&[u8], &[u8])> = items.iter().map(|i| (&i.key[..], &i.value[..])).collect();
         assert_eq!(got, vec![(&b"a"[..], &b"\x013"[..]), (&b"c"[..], &b"\x014"[..])]);
@@ -380,16 +394,33 @@ mod tests {
         let mut d = vec![0x80, 0x80, 0x80, 0x01];
         record(&mut d, b"a", b"\x011");
         d.extend_from_slice(&[5, b'x']);
-        let (items, stopped) = parse_records(&d, false);
+        let (items, stopped) = parse_records(&d, false, MAX_KEYS).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(stopped.as_deref(), Some("the key of the record at byte 9 of 11 runs past the end"));
+    }
+
+    #[test]
+    fn more_live_keys_than_the_bound_are_refused_and_tombstones_free_their_place() {
+        let mut d = vec![0x80, 0x80, 0x80, 0x01];
+        for i in 0..=100 {
+            record(&mut d, format!("{i:x}").as_bytes(), b"\x01v");
+        }
+        assert!(parse_records(&d, false, 100).is_none());
+        let mut d = vec![0x80, 0x80, 0x80, 0x01];
+        for i in 0..=150 {
+            record(&mut d, format!("{i:x}").as_bytes(), b"\x01v");
+            if i % 2 == 0 {
+                record(&mut d, format!("{i:x}").as_bytes(), b"");
+            }
+        }
+        assert_eq!(parse_records(&d, false, 100).unwrap().0.len(), 75);
     }
 
     #[test]
     fn key_expiry_takes_the_last_four_bytes() {
         let mut d = vec![0x80, 0x80, 0x80, 0x01];
         record(&mut d, b"a", b"\x02hi\x10\x00\x00\x00");
-        let (items, _) = parse_records(&d, true);
+        let (items, _) = parse_records(&d, true, MAX_KEYS).unwrap();
         assert_eq!(items[0].value, b"\x02hi");
         assert_eq!(items[0].expires, Some(16));
     }

@@ -153,7 +153,7 @@ pub fn import_mmkv(session: &Session, dir: &Path, id: &str, opts: &Options) -> R
     let contents = mmkv::read(dir, id, opts.key.as_deref(), opts.recover).map_err(ImportError::Store)?;
     let layout = opts.layout.unwrap_or_else(|| Layout::of_id(id));
     let (values, skipped, type_records) = decode(&contents.items, layout);
-    let item_limit = session.storage_limits(false).item;
+    let limits = session.storage_limits(false);
     let mut report = Report {
         layout,
         encrypted: contents.encrypted,
@@ -163,20 +163,34 @@ pub fn import_mmkv(session: &Session, dir: &Path, id: &str, opts: &Options) -> R
         skipped,
         type_records,
     };
-    let mut list = Vec::with_capacity(values.len());
+    // Each value's size first; the batch holds what fits, and when the keys are more than the
+    // sandbox's total admits on its own, only the first of them that already are: the bridge
+    // refuses that in its own words, and the batch stays as small as the total.
+    let mut fits = Vec::with_capacity(values.len());
     for (key, value) in values {
-        let text = value.to_string();
-        let size = (key.len() + text.len()) as u64;
-        if size > item_limit {
-            report.skipped.push(Skip { key, reason: format!("over the storage item limit: {size} bytes, limit {item_limit}") });
+        let size = (key.len() + value.to_string().len()) as u64;
+        if size > limits.item {
+            report
+                .skipped
+                .push(Skip { key, reason: format!("over the storage item limit: {size} bytes, limit {}", limits.item) });
             continue;
         }
         report.imported += 1;
         report.imported_bytes += size;
-        list.push(serde_json::json!({"key": key, "value": value}));
+        fits.push((key, value, size));
     }
-    if list.is_empty() {
+    if fits.is_empty() {
         return Ok(report);
+    }
+    let (mut bytes, mut count) = (0u64, 0u64);
+    let mut list = Vec::with_capacity(fits.len());
+    for (key, value, size) in fits {
+        if bytes > limits.total || count > limits.max_items() {
+            break;
+        }
+        bytes += size;
+        count += 1;
+        list.push(serde_json::json!({"key": key, "value": value}));
     }
     let args = serde_json::json!({ "kvList": list }).to_string();
     drop(list);
