@@ -123,6 +123,13 @@
 #define WXFS_E_FORKED -13
 
 /**
+ * The store `wxfs_import_mmkv` was asked to import was refused and nothing changed: its
+ * checksum fails (import it with `"recover": true`), it does not parse (encrypted: pass its
+ * key; or a wrong key), or it is missing, unreadable or too large. The last error message says which.
+ */
+#define WXFS_E_IMPORT_REFUSED -14
+
+/**
  * Version of the binary interface; bumped only when a shipped signature or struct changes.
  */
 #define WXFS_ABI_VERSION 1
@@ -355,6 +362,37 @@ uint32_t wxfs_abi_version(void);
  * result's errMsg. For a message about one call, `wxfs_last_error_message` says more. Thread-safe.
  */
 const char *wxfs_status_str(int32_t code);
+
+/**
+ * Import the MMKV store `mmkv_id` of directory `mmkv_dir` (the files `<mmkv_dir>/<mmkv_id>` and
+ * `<mmkv_id>.crc`), as a Dimina container wrote it, into the storage of the open `sandbox`.
+ *
+ * `options_json` (NULL or empty: none): `{"layout": "auto" | "android" | "ios" | "harmony",
+ * "key": "the store's encryption key" | "keyHex": "...", "recover": false}`. `auto` (the
+ * default) takes the layout from the id: `com.dimina.storage.*` iOS, `dimina_mmkv_*` HarmonyOS,
+ * else Android.
+ *
+ * All or nothing: on 0 every importable key was written through the storage api (limits,
+ * journal and durability apply) and `*out_report` (required; free it with `wxfs_bytes_free`)
+ * is JSON: `{"layout", "encrypted", "damaged": null | "why", "imported", "importedBytes",
+ * "skipped": [{"key", "reason"}], "typeRecords"}`; a key is skipped when it is over the item
+ * limit or holds no value a mini-program could have stored. Otherwise nothing changed and the
+ * last error message says why: `WXFS_E_IMPORT_REFUSED` (the store: damaged, encrypted without
+ * its key, missing), the storage errCode when the keys do not fit the sandbox's total, or
+ * `WXFS_E_NULL`, `WXFS_E_UTF8`, `WXFS_E_JSON` (bad options), `WXFS_E_HANDLE`.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; bytes handed out by the library are released only by `wxfs_bytes_free`.
+ */
+int32_t wxfs_import_mmkv(uint64_t sandbox,
+                         const char *mmkv_dir,
+                         size_t mmkv_dir_len,
+                         const char *mmkv_id,
+                         size_t mmkv_id_len,
+                         const char *options_json,
+                         size_t options_len,
+                         struct wxfs_bytes *out_report);
 
 /**
  * Call a mini-program api as `wxfs_invoke` does, with ArrayBuffers passed beside the JSON:

@@ -33,6 +33,10 @@ pub mod fs;
 #[deny(unsafe_code)]
 pub mod fsck;
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
+#[deny(unsafe_code)]
+pub mod import;
+// Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
 // `unsafe` is denied in `io` but for one module, `io::mmap`: mapping a file is `unsafe`, and the
 // mapping's soundness is argued there (`io/mod.rs` allows it on that module's line alone).
 #[doc(hidden)]

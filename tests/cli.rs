@@ -14,7 +14,7 @@ use serde_json::json;
 use wxfs::{bridge, Config, Session};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wxfs");
-const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "serve", "invoke", "rm", "gc", "fsck", "completions", "man"];
+const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "serve", "invoke", "rm", "gc", "fsck", "import-mmkv", "completions", "man"];
 
 fn wxfs(args: &[&str]) -> Output {
     Command::new(CLI).args(args).stdin(Stdio::null()).output().unwrap()
@@ -146,6 +146,7 @@ fn inspection_names_a_missing_root_user_or_app_and_creates_nothing() {
         vec!["gc", m],
         vec!["fsck", m],
         vec!["rm", m, "u1", "wx1"],
+        vec!["import-mmkv", m, "u1", "wx1", m],
     ] {
         let (out, err) = expect(&wxfs(&args), 1);
         assert_eq!(

@@ -39,6 +39,11 @@ pub const WXFS_E_REENTRANT: i32 = -12;
 /// done: no lock released, nothing read or written. See "fork" at the top of this header.
 pub const WXFS_E_FORKED: i32 = -13;
 
+/// The store `wxfs_import_mmkv` was asked to import was refused and nothing changed: its
+/// checksum fails (import it with `"recover": true`), it does not parse (encrypted: pass its
+/// key; or a wrong key), or it is missing, unreadable or too large. The last error message says which.
+pub const WXFS_E_IMPORT_REFUSED: i32 = -14;
+
 /// What a status code means, NUL included: the text of `wxfs_status_str`.
 pub fn text(code: i32) -> &'static std::ffi::CStr {
     match code {
@@ -56,6 +61,9 @@ pub fn text(code: i32) -> &'static std::ffi::CStr {
         WXFS_E_QUEUE_FULL => c"too many async calls are pending, by count or by bytes held; nothing was queued",
         WXFS_E_REENTRANT => c"called from inside a library callback where it would wait on itself; nothing changed",
         WXFS_E_FORKED => c"the handle belongs to the process that opened it (this is a forked child); nothing was done",
+        WXFS_E_IMPORT_REFUSED => {
+            c"the store to import was refused (damaged, encrypted without its key, missing); nothing changed"
+        }
         c if c > 0 => c"the api failed: the result's errMsg says why (the code is the platform's errCode)",
         _ => c"unknown status code",
     }

@@ -12,6 +12,7 @@ mod completion;
 mod fork;
 mod guard;
 mod handed;
+mod import;
 mod invoke_v2;
 mod log;
 mod pool;
@@ -19,6 +20,7 @@ mod queue;
 mod registry;
 mod typed;
 
+pub use import::wxfs_import_mmkv;
 pub use invoke_v2::*;
 pub use log::*;
 pub use queue::{wxfs_queue_close, wxfs_queue_create, wxfs_queue_drain, wxfs_queue_fd};
@@ -519,9 +521,10 @@ mod status_tests {
             WXFS_E_QUEUE_FULL,
             WXFS_E_REENTRANT,
             WXFS_E_FORKED,
+            WXFS_E_IMPORT_REFUSED,
         ];
         // Every code from 0 down to the lowest is in the list, and no two share a text.
-        assert_eq!(codes.len() as i32, 1 - WXFS_E_FORKED, "a WXFS_E_* code is missing from this list");
+        assert_eq!(codes.len() as i32, 1 - WXFS_E_IMPORT_REFUSED, "a WXFS_E_* code is missing from this list");
         let texts: std::collections::HashSet<_> = codes.iter().map(|&c| status_text(c)).collect();
         assert_eq!(texts.len(), codes.len());
         assert!(!texts.contains(status_text(-999)));

@@ -8,6 +8,7 @@
 //! unchecked because they were open elsewhere.
 
 mod demo;
+mod import;
 mod inspect;
 mod maintain;
 mod serve;
@@ -138,6 +139,13 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::IpAddr>,
     },
+    /// Import a Dimina container's MMKV storage into a sandbox's storage (all or nothing)
+    ///
+    /// Reads MMKV_DIR/ID and ID.crc and writes every key through the storage api, so the
+    /// sandbox's limits apply. Refuses a damaged store (see
+    /// --recover) and an encrypted one without its key. Prints the keys imported and skipped.
+    /// ROOT must exist; the sandbox is created when it does not.
+    ImportMmkv(ImportMmkvArgs),
     /// Trim the temp files of all sandboxes under ROOT, least recently used sandbox first
     ///
     /// Open sandboxes are skipped. LIMIT 0 means the default, as in `wxfs_gc`.
@@ -190,6 +198,38 @@ pub struct Target {
     /// The plugin's sandbox inside the app's (as the config's `pluginId`)
     #[arg(long, global = true, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub plugin: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ImportMmkvArgs {
+    /// The host's wxfs root directory
+    root: PathBuf,
+    /// The userId
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    user: String,
+    /// The appId
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    app: String,
+    /// The MMKV root directory that holds the store
+    mmkv_dir: PathBuf,
+    /// The store's MMKV id [default: APP, as Dimina's Android container names it]
+    #[arg(long)]
+    id: Option<String>,
+    /// How the container encoded values: auto (from the id), android, ios, harmony
+    #[arg(long, default_value = "auto")]
+    layout: String,
+    /// The store's encryption key, as text (MMKV uses its first 16 bytes)
+    #[arg(long, conflicts_with = "key_hex")]
+    key: Option<String>,
+    /// The store's encryption key, in hex
+    #[arg(long)]
+    key_hex: Option<String>,
+    /// Import a store whose checksum fails: every record that parses, reported as damaged
+    #[arg(long)]
+    recover: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -254,6 +294,7 @@ fn main() -> ExitCode {
         }
         Command::Rm { root, user, app, target } => maintain::rm(&inspect::config(&root, &user, &app, &target)),
         Command::Serve { root, port, write, listen } => serve::serve(&root, port, write, listen),
+        Command::ImportMmkv(a) => import_mmkv(a),
         Command::Gc { root, limit, json } => maintain::gc(&root, limit.unwrap_or(0), json),
         Command::Fsck { root, repair, json } => match maintain::fsck(&root, repair, json) {
             Ok(code) => return code,
@@ -292,6 +333,25 @@ fn man(command: Option<&str>) -> Result<(), String> {
         },
     };
     clap_mangen::Man::new(page).render(&mut std::io::stdout()).map_err(|e| e.to_string())
+}
+
+fn import_mmkv(a: ImportMmkvArgs) -> Result<(), String> {
+    let key = match (a.key, a.key_hex) {
+        (Some(k), _) => Some(k.into_bytes()),
+        (None, Some(h)) => Some(hex::decode(h).map_err(|e| format!("--key-hex: {e}"))?),
+        (None, None) => None,
+    };
+    import::import_mmkv(import::Args {
+        root: &a.root,
+        user: &a.user,
+        app: &a.app,
+        mmkv_dir: &a.mmkv_dir,
+        id: a.id.as_deref(),
+        layout: Some(&a.layout),
+        key,
+        recover: a.recover,
+        json: a.json,
+    })
 }
 
 /// A progress bar on stderr when it is a terminal and the run is long enough to need one.

@@ -285,7 +285,8 @@ private fun run(root: String, appId: String, userId: String) {
         expect(str(WxfsNative.WXFS_E_QUEUE_FULL) == "too many async calls are pending, by count or by bytes held; nothing was queued") { str(-11) }
         expect(str(WxfsNative.WXFS_E_FORKED) == "the handle belongs to the process that opened it (this is a forked child); nothing was done") { str(-13) }
         expect(str(1300002) == "the api failed: the result's errMsg says why (the code is the platform's errCode)") { str(1300002) }
-        expect(str(-14) == "unknown status code") { str(-14) }
+        expect(str(WxfsNative.WXFS_E_IMPORT_REFUSED) == "the store to import was refused (damaged, encrypted without its key, missing); nothing changed") { str(-14) }
+        expect(str(-15) == "unknown status code") { str(-15) }
     }
 
     check("completion queue: callbacks on the draining thread, once each, in order; fd readable exactly while they wait") {

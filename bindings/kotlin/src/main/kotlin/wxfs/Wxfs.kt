@@ -119,6 +119,7 @@ object WxfsNative {
     const val WXFS_E_QUEUE_FULL = -11
     const val WXFS_E_REENTRANT = -12
     const val WXFS_E_FORKED = -13
+    const val WXFS_E_IMPORT_REFUSED = -14
 
     const val WXFS_LOG_ERROR = 1
     const val WXFS_LOG_WARN = 2
@@ -180,6 +181,12 @@ object WxfsNative {
 
     /** Static NUL-terminated English description of a status code, never freed. */
     @JvmStatic external fun wxfs_status_str(code: Int): Pointer?
+
+    /** A Dimina MMKV store into the sandbox's storage (docs/import-mmkv.md); the report is JSON. */
+    @JvmStatic external fun wxfs_import_mmkv(
+        sandbox: Long, mmkvDir: ByteArray?, mmkvDirLen: SizeT, mmkvId: ByteArray?, mmkvIdLen: SizeT,
+        optionsJson: ByteArray?, optionsLen: SizeT, outReport: WxfsBytes.ByReference?
+    ): Int
 
     @JvmStatic external fun wxfs_log_set(cb: WxfsLogCallback?, userdata: Pointer?, maxLevel: Int): Int
 
