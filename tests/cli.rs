@@ -14,7 +14,8 @@ use serde_json::json;
 use wxfs::{bridge, Config, Session};
 
 const CLI: &str = env!("CARGO_BIN_EXE_wxfs");
-const SUBCOMMANDS: &[&str] = &["demo", "ls", "storage", "serve", "invoke", "rm", "gc", "fsck", "import-mmkv", "completions", "man"];
+const SUBCOMMANDS: &[&str] =
+    &["demo", "ls", "storage", "serve", "invoke", "rm", "gc", "fsck", "import-mmkv", "completions", "man"];
 
 fn wxfs(args: &[&str]) -> Output {
     Command::new(CLI).args(args).stdin(Stdio::null()).output().unwrap()

@@ -13,8 +13,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::abi::{Bytes, Lib};
 use common::skip::{self, Test, Tool};
-use common::{Bytes, Lib, Rng};
+use common::Rng;
 use serde_json::{json, Value};
 
 const APP: &str = "wx0123456789abcdef";
