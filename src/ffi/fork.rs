@@ -9,7 +9,7 @@
 //!   atomic load (`Registry::forked`) before any lock is taken. Its session is never looked up,
 //!   closed or dropped there; `Session`'s own drop does nothing outside its opener's process.
 //! - Around the fork (`pthread_atfork`) the library's process-wide tables are held by the forking
-//!   thread: the registry, the open sessions, the lock and claim tables, the async pool and the
+//!   thread: the registries (sandboxes and completion queues), the open sessions, the lock and claim tables, the async pool and the
 //!   tables of buffers handed out. None is changing at the instant of fork, so the child finds
 //!   each whole; the child's handler clears what was the parent's alone (its open sessions, its
 //!   locks and claims, its pool's queues and threads) and lets them go. These are `std` locks,
@@ -44,6 +44,8 @@ struct Held {
     claims_and_locks: crate::sandbox::ForkGuard,
     open: crate::session::ForkGuard,
     registry: std::sync::RwLockWriteGuard<'static, std::collections::BTreeMap<u64, std::sync::Arc<crate::session::Session>>>,
+    queues:
+        std::sync::RwLockWriteGuard<'static, std::collections::BTreeMap<u64, std::sync::Arc<super::completion::CompletionQueue>>>,
     pool: std::sync::MutexGuard<'static, super::pool::State>,
     handed: super::handed::ForkGuard,
 }
@@ -58,6 +60,7 @@ extern "C" fn prepare() {
             claims_and_locks: crate::sandbox::fork_prepare(),
             open: crate::session::fork_prepare(),
             registry: SANDBOXES.fork_prepare(),
+            queues: QUEUES.fork_prepare(),
             pool: super::pool::POOL.fork_prepare(),
             handed: super::handed::fork_prepare(),
         };
@@ -81,6 +84,25 @@ extern "C" fn child() {
         super::pool::POOL.forked(&mut held.pool);
         held.claims_and_locks.child();
         held.open.child();
-        drop((held.registry, held.pool, held.handed));
+        drop((held.registry, held.queues, held.pool, held.handed));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table changing at the instant of fork would be inherited locked (its writer does not
+    /// exist in the child), and the child's first call on it would hang: the prepare handler
+    /// holds each one until the parent's (or the child's) handler lets it go.
+    #[test]
+    fn the_prepare_handler_holds_both_registries_until_the_parent_handler() {
+        prepare();
+        let (sandboxes, queues) = std::thread::spawn(|| (SANDBOXES.is_held(), QUEUES.is_held())).join().unwrap();
+        parent();
+        assert!(sandboxes, "the sandbox registry was not held across the fork");
+        assert!(queues, "the completion-queue registry was not held across the fork");
+        let after = std::thread::spawn(|| (SANDBOXES.is_held(), QUEUES.is_held())).join().unwrap();
+        assert_eq!(after, (false, false), "the parent handler let the registries go");
+    }
 }

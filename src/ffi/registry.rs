@@ -96,6 +96,12 @@ impl<T> Registry<T> {
         inner.remove(&serial).ok_or(Miss::Invalid)
     }
 
+    /// Whether another thread holds the table (the fork handlers' test).
+    #[cfg(test)]
+    pub fn is_held(&self) -> bool {
+        matches!(self.inner.try_write(), Err(std::sync::TryLockError::WouldBlock))
+    }
+
     /// Before `fork`: hold the table, so no thread is changing it at the instant of fork.
     pub fn fork_prepare(&self) -> RwLockWriteGuard<'_, BTreeMap<u64, Arc<T>>> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)

@@ -113,6 +113,10 @@ static void *hammer(void *arg) {
         if (n++ % 8 == 0) {
             uint64_t side = open_app("wxside");
             CHECK_CODE(wxfs_close(side), 0);
+            /* The queue table changes too: a fork must not find it mid-change. */
+            uint64_t q = 0;
+            CHECK_CODE(wxfs_queue_create(&q), 0);
+            CHECK_CODE(wxfs_queue_close(q), 0);
         }
     }
     return NULL;
@@ -284,6 +288,19 @@ static void child_own_work(int round, wxfs_bytes parent_mapped, wxfs_bytes paren
     CHECK_CODE(wxfs_invoke_async_v2(own, api, strlen(api), args, strlen(args), NULL, 0, on_result_v2, NULL), 0);
     wait_done(2);
     CHECK_CODE(g_code, 0);
+    /* A completion queue of its own, drained on this thread. */
+    uint64_t q = 0;
+    int qfd = -1;
+    CHECK_CODE(wxfs_queue_create(&q), 0);
+    CHECK_CODE(wxfs_queue_fd(q, &qfd), 0);
+    CHECK_CODE(wxfs_invoke_async_queued(own, q, api, strlen(api), args, strlen(args), NULL, 0, on_result_v2, NULL), 0);
+    struct pollfd qp = {.fd = qfd, .events = POLLIN};
+    CHECK(poll(&qp, 1, 60000) == 1, "the child's own queue never became readable");
+    size_t qran = 0;
+    CHECK_CODE(wxfs_queue_drain(q, 0, &qran), 0);
+    CHECK(qran == 1 && g_done == 3, "the child's queue ran %zu callbacks (%d done)", qran, g_done);
+    CHECK_CODE(g_code, 0);
+    CHECK_CODE(wxfs_queue_close(q), 0);
     CHECK_CODE(wxfs_close(own), 0);
     removed = false;
     CHECK_CODE(wxfs_remove_sandbox_v2(g_root, strlen(g_root), "u1", 2, app, strlen(app), &removed), 0);
