@@ -99,14 +99,14 @@ fn matches(expected: &Value, actual: Option<&Value>, at: &str) -> Result<(), Str
                     _ => false,
                 };
                 if !ok {
-                    return Err(format!("{at}: expected {op} {arg}, got {}", show(actual)));
+                    return Err(format!("{at}: expected {op} {arg}, got {}", abbreviated(actual)));
                 }
             }
             Ok(())
         }
         Value::Object(o) => {
             let Some(Value::Object(act)) = actual else {
-                return Err(format!("{at}: expected an object, got {}", show(actual)));
+                return Err(format!("{at}: expected an object, got {}", abbreviated(actual)));
             };
             for (k, e) in o {
                 let here = format!("{at}.{k}");
@@ -128,7 +128,7 @@ fn matches(expected: &Value, actual: Option<&Value>, at: &str) -> Result<(), Str
         }
         Value::Array(want) => {
             let Some(Value::Array(got)) = actual else {
-                return Err(format!("{at}: expected an array, got {}", show(actual)));
+                return Err(format!("{at}: expected an array, got {}", abbreviated(actual)));
             };
             if want.len() != got.len() {
                 return Err(format!("{at}: expected {} elements, got {}", want.len(), Value::Array(got.clone())));
@@ -140,7 +140,7 @@ fn matches(expected: &Value, actual: Option<&Value>, at: &str) -> Result<(), Str
         }
         scalar => match actual {
             Some(a) if num_eq(scalar, a) => Ok(()),
-            _ => Err(format!("{at}: expected {scalar}, got {}", show(actual))),
+            _ => Err(format!("{at}: expected {scalar}, got {}", abbreviated(actual))),
         },
     }
 }
@@ -152,7 +152,7 @@ fn native_buffer(obj: &Map<String, Value>, key: &str) -> Option<Vec<u8>> {
     })
 }
 
-fn show(v: Option<&Value>) -> String {
+fn abbreviated(v: Option<&Value>) -> String {
     match v {
         None => "(absent)".into(),
         Some(v) => {
@@ -305,7 +305,7 @@ impl Runner<'_> {
             None => self.lib.invoke(h, api, &substitute(s.get("args").unwrap_or(&json!({})), &self.vars)),
         };
         let expect = substitute(s.get("expect").unwrap_or(&json!({})), &self.vars);
-        matches(&expect, Some(&result), api).map_err(|e| format!("{e}\n      result: {}", show(Some(&result))))?;
+        matches(&expect, Some(&result), api).map_err(|e| format!("{e}\n      result: {}", abbreviated(Some(&result))))?;
         match s.get("returns") {
             Some(m) => matches(m, Some(&json!(rc)), &format!("{api} return"))?,
             None => {
@@ -314,7 +314,7 @@ impl Runner<'_> {
                     return Err(format!("{api}: returned {rc}, expected 0"));
                 }
                 if !ok && rc == 0 {
-                    return Err(format!("{api}: returned 0, expected non-zero\n      result: {}", show(Some(&result))));
+                    return Err(format!("{api}: returned 0, expected non-zero\n      result: {}", abbreviated(Some(&result))));
                 }
             }
         }

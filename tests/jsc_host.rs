@@ -25,8 +25,10 @@
 
 mod common;
 
+use common::command::{described, output_of, stdout_lines, work_dir};
+use common::files::fenced_block;
 use common::skip::{self, Test, Tool};
-use common::{build_dir, lib_dir, repo_dir};
+use common::{lib_dir, repo_dir};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -48,67 +50,46 @@ fn jsc_and_valgrind() -> Vec<Tool> {
     t
 }
 
-fn work_dir(name: &str) -> PathBuf {
-    let d = build_dir().join("jsc-host").join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn show(what: &str, out: &Output) -> String {
-    format!("{what}: {}\n--- stdout\n{}\n--- stderr\n{}", out.status, text(&out.stdout), text(&out.stderr))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
 fn pkg_config(what: &str) -> Vec<String> {
-    let out = run(Command::new("pkg-config").args([what, "javascriptcoregtk-4.1"]));
-    assert!(out.status.success(), "{}", show("pkg-config", &out));
-    text(&out.stdout).split_whitespace().map(str::to_string).collect()
+    let out = output_of(Command::new("pkg-config").args([what, "javascriptcoregtk-4.1"]));
+    assert!(out.status.success(), "{}", described("pkg-config", &out));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect()
 }
 
 /// The example host, built by its own build.sh against this run's static library.
 fn build_example(dir: &Path) -> PathBuf {
-    let out = run(Command::new("bash")
-        .arg(repo_dir().join("examples/jsc-host/build.sh"))
-        .arg(dir.join("bin"))
-        .env("WXFS_LIB_DIR", lib_dir()));
-    assert!(out.status.success(), "{}", show("examples/jsc-host/build.sh", &out));
+    let out = output_of(
+        Command::new("bash")
+            .arg(repo_dir().join("examples/jsc-host/build.sh"))
+            .arg(dir.join("bin"))
+            .env("WXFS_LIB_DIR", lib_dir()),
+    );
+    assert!(out.status.success(), "{}", described("examples/jsc-host/build.sh", &out));
     let host = dir.join("bin/host");
     assert!(host.is_file(), "build.sh made no {}", host.display());
     host
 }
 
 /// Run the host in `cwd` with ROOT and SCRIPT (and more arguments).
-fn host(host: &Path, cwd: &Path, root: &Path, script: &Path, more: &[&str]) -> Output {
-    run(Command::new(host).current_dir(cwd).arg(root).arg(script).args(more))
-}
-
-fn lines(out: &Output) -> Vec<String> {
-    text(&out.stdout).lines().map(str::to_string).collect()
+fn run_jsc_host(host: &Path, cwd: &Path, root: &Path, script: &Path, more: &[&str]) -> Output {
+    output_of(Command::new(host).current_dir(cwd).arg(root).arg(script).args(more))
 }
 
 /// docs: examples/jsc-host/scenario-000. The image of the scenario: 777,777 bytes, every value.
 fn seed_scenario_000() {
-    let dir = work_dir("seed");
+    let dir = work_dir("jsc-host", "seed");
     let bin = build_example(&dir);
     let image: Vec<u8> = (0..777_777u32).map(|i| ((i * 131 + (i >> 9)) & 255) as u8).collect();
     std::fs::write(dir.join("image.jpg"), &image).unwrap();
     let root = dir.join("root");
     let scripts = repo_dir().join("examples/jsc-host/scenario-000");
 
-    let first = host(&bin, &dir, &root, &scripts.join("1-download-and-save.js"), &[]);
-    assert!(first.status.success() && first.stderr.is_empty(), "{}", show("first run", &first));
-    let got = lines(&first);
-    assert_eq!(got.len(), 2, "{}", show("first run", &first));
+    let first = run_jsc_host(&bin, &dir, &root, &scripts.join("1-download-and-save.js"), &[]);
+    assert!(first.status.success() && first.stderr.is_empty(), "{}", described("first run", &first));
+    let got = stdout_lines(&first);
+    assert_eq!(got.len(), 2, "{}", described("first run", &first));
     assert_eq!(got[0], "downloaded true 200");
-    let saved = got[1].strip_prefix("saved ").unwrap_or_else(|| panic!("{}", show("first run", &first))).to_string();
+    let saved = got[1].strip_prefix("saved ").unwrap_or_else(|| panic!("{}", described("first run", &first))).to_string();
     let name = saved.strip_prefix("wxfile://store_").and_then(|s| s.strip_suffix(".jpg"));
     assert!(
         name.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_hexdigit())),
@@ -116,10 +97,10 @@ fn seed_scenario_000() {
     );
 
     // The restart: a new process, so the sandbox closed, reopened, and a new context.
-    let second = host(&bin, &dir, &root, &scripts.join("2-after-restart.js"), &[]);
-    assert!(second.status.success() && second.stderr.is_empty(), "{}", show("after the restart", &second));
+    let second = run_jsc_host(&bin, &dir, &root, &scripts.join("2-after-restart.js"), &[]);
+    assert!(second.status.success() && second.stderr.is_empty(), "{}", described("after the restart", &second));
     assert_eq!(
-        lines(&second),
+        stdout_lines(&second),
         [format!("cached {saved}"), "read true 777777".into(), "identical true".into(), "async read 777777".into()]
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -127,7 +108,7 @@ fn seed_scenario_000() {
 
 /// Exit 1 and the exception on stderr for an uncaught exception; the platform's object.
 fn example_host_contract() {
-    let dir = work_dir("contract");
+    let dir = work_dir("jsc-host", "contract");
     let bin = build_example(&dir);
     let root = dir.join("root");
     let script = |name: &str, body: &str| {
@@ -137,10 +118,14 @@ fn example_host_contract() {
     };
 
     let top = script("top.js", "console.log('before');\nthrow new TypeError('top level');\n");
-    let out = host(&bin, &dir, &root, &top, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", show("top-level throw", &out));
-    assert_eq!(lines(&out), ["before"]);
-    assert!(text(&out.stderr).starts_with("uncaught exception: TypeError: top level\n"), "{}", show("top-level throw", &out));
+    let out = run_jsc_host(&bin, &dir, &root, &top, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", described("top-level throw", &out));
+    assert_eq!(stdout_lines(&out), ["before"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("uncaught exception: TypeError: top level\n"),
+        "{}",
+        described("top-level throw", &out)
+    );
 
     // A callback's exception: complete still runs (bindings/js's contract), then the host exits 1.
     let cb = script(
@@ -148,10 +133,14 @@ fn example_host_contract() {
         "wx.setStorage({ key: 'a', data: 1, success() { throw new Error('boom'); }, complete() { console.log('complete ran'); } });\n\
          console.log('returned');\n",
     );
-    let out = host(&bin, &dir, &root, &cb, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", show("callback throw", &out));
-    assert_eq!(lines(&out), ["returned", "complete ran"]);
-    assert!(text(&out.stderr).starts_with("uncaught exception: Error: boom\n"), "{}", show("callback throw", &out));
+    let out = run_jsc_host(&bin, &dir, &root, &cb, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", described("callback throw", &out));
+    assert_eq!(stdout_lines(&out), ["returned", "complete ran"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("uncaught exception: Error: boom\n"),
+        "{}",
+        described("callback throw", &out)
+    );
 
     // Nothing pending: the loop ends at once; calls pending: it waits for each.
     let idle = script(
@@ -161,9 +150,9 @@ fn example_host_contract() {
          fs.readdir({ dirPath: wx.env.USER_DATA_PATH, success(r) { console.log('files', r.files.length); } });\n\
          wx.getStorageInfo().then(function (r) { console.log('keys', JSON.stringify(r.keys)); });\n",
     );
-    let out = host(&bin, &dir, &root, &idle, &[]);
-    assert!(out.status.success() && out.stderr.is_empty(), "{}", show("pending calls", &out));
-    assert_eq!(lines(&out), ["files 50", "keys [\"a\"]"]);
+    let out = run_jsc_host(&bin, &dir, &root, &idle, &[]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", described("pending calls", &out));
+    assert_eq!(stdout_lines(&out), ["files 50", "keys [\"a\"]"]);
 
     // A key with a lone surrogate is its own key (U+FFFD in its place, as Node-API makes it), not
     // the key cut short at the surrogate: JSStringGetUTF8CString stops there, and 'a\ud800b'
@@ -173,26 +162,18 @@ fn example_host_contract() {
         "wx.setStorageSync('a', 2);\nwx.setStorageSync('a\\ud800b', 1);\n\
          console.log(wx.getStorageSync('a'), wx.getStorageSync('a\\ud800b'), JSON.stringify(wx.getStorageInfoSync().keys.sort()));\n",
     );
-    let out = host(&bin, &dir, &dir.join("root-lone"), &lone, &[]);
-    assert!(out.status.success() && out.stderr.is_empty(), "{}", show("lone surrogate", &out));
-    assert_eq!(lines(&out), ["2 1 [\"a\",\"a\u{fffd}b\"]"]);
+    let out = run_jsc_host(&bin, &dir, &dir.join("root-lone"), &lone, &[]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", described("lone surrogate", &out));
+    assert_eq!(stdout_lines(&out), ["2 1 [\"a\",\"a\u{fffd}b\"]"]);
 
     let my = script(
         "my.js",
         "console.log(typeof my, typeof wx, my.env.USER_DATA_PATH);\nmy.setStorageSync({ key: 'k', data: 1 });\nconsole.log(JSON.stringify(my.getStorageSync({ key: 'k' })));\n",
     );
-    let out = host(&bin, &dir, &root, &my, &["--platform", "alipay"]);
-    assert!(out.status.success() && out.stderr.is_empty(), "{}", show("--platform alipay", &out));
-    assert_eq!(lines(&out), ["object undefined https://usr", "{\"data\":1}"]);
+    let out = run_jsc_host(&bin, &dir, &root, &my, &["--platform", "alipay"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", described("--platform alipay", &out));
+    assert_eq!(stdout_lines(&out), ["object undefined https://usr", "{\"data\":1}"]);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The body of the first fenced block of kind `lang` after `from` in `text`, and where it ends.
-fn block<'a>(text: &'a str, from: usize, lang: &str) -> (&'a str, usize) {
-    let open = format!("```{lang}\n");
-    let start = from + text[from..].find(&open).unwrap_or_else(|| panic!("no ```{lang} block after byte {from}")) + open.len();
-    let len = text[start..].find("```\n").expect("unclosed block");
-    (&text[start..start + len], start + len + 4)
 }
 
 /// README's "Your first JS host: JavaScriptCore", as written: its script is
@@ -205,20 +186,20 @@ fn readme_jsc_host_runs_as_written() {
     let section = readme
         .find("\n## Your first JS host: JavaScriptCore\n")
         .expect("README has no \"Your first JS host: JavaScriptCore\" section");
-    let (script, next) = block(&readme, section, "js");
+    let (script, next) = fenced_block(&readme, section, "js");
     assert_eq!(
         script,
         std::fs::read_to_string(repo.join("examples/jsc-host/hello.js")).unwrap(),
         "README's js block differs from examples/jsc-host/hello.js"
     );
-    let (commands, next) = block(&readme, next, "sh");
-    let (printed, _) = block(&readme, next, "text");
+    let (commands, next) = fenced_block(&readme, next, "sh");
+    let (printed, _) = fenced_block(&readme, next, "text");
     for stale in ["target/jsc-host", "target/jsc-host-root"] {
         let _ = std::fs::remove_dir_all(repo.join(stale));
     }
-    let out = run(Command::new("sh").args(["-eu", "-c", commands]).current_dir(&repo).env("WXFS_LIB_DIR", lib_dir()));
-    assert!(out.status.success(), "{}", show("the README's lines", &out));
-    let stdout = text(&out.stdout);
+    let out = output_of(Command::new("sh").args(["-eu", "-c", commands]).current_dir(&repo).env("WXFS_LIB_DIR", lib_dir()));
+    assert!(out.status.success(), "{}", described("the README's lines", &out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.ends_with(printed), "the README says it prints\n{printed}\nit printed\n{stdout}");
     let _ = std::fs::remove_dir_all(repo.join("target/jsc-host-root"));
 }
@@ -295,13 +276,13 @@ fn build_suite(dir: &Path, variant: Variant) -> PathBuf {
     args.extend(pkg_config("--libs"));
     args.extend(["-lpthread", "-ldl", "-lm"].map(String::from));
     let cc = std::env::var("CC").ok().filter(|c| !c.is_empty()).unwrap_or_else(|| "cc".into());
-    let out = run(Command::new(&cc).args(&args));
-    assert!(out.status.success(), "{}", show(&format!("{cc} {}", args.join(" ")), &out));
+    let out = output_of(Command::new(&cc).args(&args));
+    assert!(out.status.success(), "{}", described(&format!("{cc} {}", args.join(" ")), &out));
     bin
 }
 
-fn suite(variant: Variant) {
-    let dir = work_dir(&format!("suite-{variant:?}").to_lowercase());
+fn jsc_suite(variant: Variant) {
+    let dir = work_dir("jsc-host", &format!("suite-{variant:?}").to_lowercase());
     let bin = build_suite(&dir, variant);
     let tmp = dir.join("roots");
     std::fs::create_dir_all(&tmp).unwrap();
@@ -335,10 +316,10 @@ fn suite(variant: Variant) {
         .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=98")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         .env("LSAN_OPTIONS", "exitcode=97");
-    let out = run(&mut cmd);
-    let report = show(&format!("the suite ({variant:?}, binary and roots kept in {})", dir.display()), &out);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let out = output_of(&mut cmd);
+    let report = described(&format!("the suite ({variant:?}, binary and roots kept in {})", dir.display()), &out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
 
     let mut passed = 0;
     let mut needs_node = BTreeSet::new();
@@ -397,15 +378,15 @@ fn suite(variant: Variant) {
 }
 
 fn bindings_js_suite() {
-    suite(Variant::Plain);
+    jsc_suite(Variant::Plain);
 }
 
 fn bindings_js_suite_asan() {
-    suite(Variant::Asan);
+    jsc_suite(Variant::Asan);
 }
 
 fn bindings_js_suite_valgrind() {
-    suite(Variant::Valgrind);
+    jsc_suite(Variant::Valgrind);
 }
 
 fn main() -> std::process::ExitCode {

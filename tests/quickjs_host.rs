@@ -17,11 +17,12 @@
 
 mod common;
 
+use common::command::{described, output_of, stdout_lines};
 use common::skip::{self, Test, Tool};
 use common::{build_dir, fresh_dir, lib_dir, repo_dir};
 use md5::Digest;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 
 /// The tests of bindings/node/test that need nothing of Node, all of which pass in both engines.
@@ -33,33 +34,22 @@ fn engine(name: &str) -> PathBuf {
     let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = build_dir().join("quickjs-engines").join(name);
     if !dir.join("libquickjs.a").exists() {
-        let out = run(Command::new(repo_dir().join("bindings/quickjs/engine.sh")).arg(name).arg(&dir));
-        assert!(out.status.success(), "engine.sh {name} failed:\n{}", text(&out));
+        let out = output_of(Command::new(repo_dir().join("bindings/quickjs/engine.sh")).arg(name).arg(&dir));
+        assert!(out.status.success(), "engine.sh {name} failed:\n{}", described("run", &out));
     }
     dir
 }
 
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The example host for `engine`, built by its build.sh against this run's library.
-fn host(engine_name: &str) -> PathBuf {
+fn build_host(engine_name: &str) -> PathBuf {
     let out_dir = build_dir().join("quickjs-host").join(engine_name);
-    let out = run(Command::new(repo_dir().join("examples/quickjs-host/build.sh"))
-        .arg(&out_dir)
-        .env("WXFS_QUICKJS_ENGINE_DIR", engine(engine_name))
-        .env("WXFS_LIB_DIR", lib_dir()));
-    assert!(out.status.success(), "examples/quickjs-host/build.sh failed:\n{}", text(&out));
+    let out = output_of(
+        Command::new(repo_dir().join("examples/quickjs-host/build.sh"))
+            .arg(&out_dir)
+            .env("WXFS_QUICKJS_ENGINE_DIR", engine(engine_name))
+            .env("WXFS_LIB_DIR", lib_dir()),
+    );
+    assert!(out.status.success(), "examples/quickjs-host/build.sh failed:\n{}", described("run", &out));
     out_dir.join("host")
 }
 
@@ -67,11 +57,7 @@ fn host(engine_name: &str) -> PathBuf {
 fn host_run(host: &Path, root: &Path, script: &str, extra: &[&str]) -> Output {
     let file = root.with_extension("js");
     std::fs::write(&file, script).unwrap();
-    run(Command::new(host).arg(root).arg(&file).args(extra))
-}
-
-fn lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+    output_of(Command::new(host).arg(root).arg(&file).args(extra))
 }
 
 /// The image the seed scenario "downloads": bytes a user would notice if one moved.
@@ -110,24 +96,24 @@ fs.readFile({ filePath: cached, success: function (r) {
 /// -> restart (the process ends: sandbox closed; a new process reopens it with a new context)
 /// -> getStorageSync -> the bytes read back, Sync and async, identical.
 fn seed_scenario(engine_name: &str) {
-    let host = host(engine_name);
+    let host = build_host(engine_name);
     let work = fresh_dir(&format!("qjs-seed-{engine_name}"));
     let img = work.join("image.jpg");
     std::fs::write(&img, image()).unwrap();
     let root = work.join("root");
 
     let first = host_run(&host, &root, &SEED_SAVE.replace("IMAGE", img.to_str().unwrap()), &[]);
-    assert!(first.status.success(), "{}", text(&first));
-    let saved = lines(&first);
-    assert_eq!(saved.len(), 1, "{}", text(&first));
-    let path = saved[0].strip_prefix("saved ").unwrap_or_else(|| panic!("{}", text(&first))).to_string();
+    assert!(first.status.success(), "{}", described("run", &first));
+    let saved = stdout_lines(&first);
+    assert_eq!(saved.len(), 1, "{}", described("run", &first));
+    let path = saved[0].strip_prefix("saved ").unwrap_or_else(|| panic!("{}", described("run", &first))).to_string();
     let name = path.strip_prefix("wxfile://store_").and_then(|n| n.strip_suffix(".jpg"));
     assert!(name.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_hexdigit())), "saved path {path}");
 
     let second = host_run(&host, &root.with_file_name("root"), SEED_CHECK, &[]);
-    assert!(second.status.success(), "{}", text(&second));
+    assert!(second.status.success(), "{}", described("run", &second));
     assert_eq!(
-        lines(&second),
+        stdout_lines(&second),
         [
             format!("cached {path}"),
             "sync true 777777 identical true".to_string(),
@@ -135,7 +121,7 @@ fn seed_scenario(engine_name: &str) {
             format!("md5 {}", hex::encode(md5::Md5::digest(image()))),
         ],
         "{}",
-        text(&second)
+        described("run", &second)
     );
     std::fs::remove_dir_all(&work).unwrap();
 }
@@ -143,7 +129,7 @@ fn seed_scenario(engine_name: &str) {
 /// The rest of the host's contract: another platform's object, and an exception a callback
 /// throws that nothing catches (complete still runs, then exit 1 with it on stderr).
 fn host_contract(engine_name: &str) {
-    let host = host(engine_name);
+    let host = build_host(engine_name);
     let work = fresh_dir(&format!("qjs-contract-{engine_name}"));
     let my = host_run(
         &host,
@@ -152,8 +138,8 @@ fn host_contract(engine_name: &str) {
          console.log(typeof my.getFileSystemManager, typeof wx, JSON.stringify(my.getStorageSync({ key: 'k' }).data));",
         &["--platform", "alipay"],
     );
-    assert!(my.status.success(), "{}", text(&my));
-    assert_eq!(lines(&my), ["function undefined {\"n\":1}"], "{}", text(&my));
+    assert!(my.status.success(), "{}", described("run", &my));
+    assert_eq!(stdout_lines(&my), ["function undefined {\"n\":1}"], "{}", described("run", &my));
 
     let uncaught = host_run(
         &host,
@@ -163,17 +149,17 @@ fn host_contract(engine_name: &str) {
          console.log('script done');",
         &[],
     );
-    assert_eq!(uncaught.status.code(), Some(1), "{}", text(&uncaught));
-    assert_eq!(lines(&uncaught), ["script done", "complete ran"], "{}", text(&uncaught));
+    assert_eq!(uncaught.status.code(), Some(1), "{}", described("run", &uncaught));
+    assert_eq!(stdout_lines(&uncaught), ["script done", "complete ran"], "{}", described("run", &uncaught));
     let stderr = String::from_utf8_lossy(&uncaught.stderr);
-    assert!(stderr.starts_with("Uncaught Error: boom\n"), "{}", text(&uncaught));
+    assert!(stderr.starts_with("Uncaught Error: boom\n"), "{}", described("run", &uncaught));
 
     let syntax = host_run(&host, &work.join("syntax"), "console.log('never';", &[]);
-    assert_eq!(syntax.status.code(), Some(1), "{}", text(&syntax));
+    assert_eq!(syntax.status.code(), Some(1), "{}", described("run", &syntax));
     assert!(
         syntax.stdout.is_empty() && String::from_utf8_lossy(&syntax.stderr).starts_with("Uncaught SyntaxError"),
         "{}",
-        text(&syntax)
+        described("run", &syntax)
     );
     std::fs::remove_dir_all(&work).unwrap();
 }
@@ -192,15 +178,21 @@ fn readme_quickjs() {
     };
     let (commands, next) = block(at, "sh");
     let (printed, _) = block(next, "text");
-    let out = run(Command::new("bash")
-        .args(["-e", "-c", &commands])
-        .current_dir(&repo)
-        .env("WXFS_QUICKJS_ENGINE_DIR", engine("quickjs-ng"))
-        .env("WXFS_LIB_DIR", lib_dir()));
-    assert!(out.status.success(), "{}", text(&out));
-    let got = lines(&out);
+    let out = output_of(
+        Command::new("bash")
+            .args(["-e", "-c", &commands])
+            .current_dir(&repo)
+            .env("WXFS_QUICKJS_ENGINE_DIR", engine("quickjs-ng"))
+            .env("WXFS_LIB_DIR", lib_dir()),
+    );
+    assert!(out.status.success(), "{}", described("run", &out));
+    let got = stdout_lines(&out);
     let want: Vec<&str> = printed.lines().collect();
-    assert!(got.len() >= want.len() && got[got.len() - want.len()..] == want[..], "README block printed:\n{}", text(&out));
+    assert!(
+        got.len() >= want.len() && got[got.len() - want.len()..] == want[..],
+        "README block printed:\n{}",
+        described("run", &out)
+    );
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -214,7 +206,7 @@ const SANITIZER_REPORTS: &[&str] = &["ERROR: AddressSanitizer", "ERROR: LeakSani
 
 /// bindings/js's test suite in QuickJS through the glue: the runner's own count line, no
 /// failure, and every test that needs no Node passing.
-fn suite(engine_name: &str, how: How) {
+fn quickjs_suite(engine_name: &str, how: How) {
     let dir = build_dir().join("quickjs-suite");
     std::fs::create_dir_all(&dir).unwrap();
     let tag = match how {
@@ -228,8 +220,8 @@ fn suite(engine_name: &str, how: How) {
     if how == How::Asan {
         build.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]);
     }
-    let out = run(&mut build);
-    assert!(out.status.success(), "runner build failed:\n{}", text(&out));
+    let out = output_of(&mut build);
+    assert!(out.status.success(), "runner build failed:\n{}", described("run", &out));
 
     let repo = repo_dir();
     let mut cmd = match how {
@@ -257,21 +249,25 @@ fn suite(engine_name: &str, how: How) {
     cmd.env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=98")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         .env("LSAN_OPTIONS", "exitcode=97");
-    let out = run(&mut cmd);
+    let out = output_of(&mut cmd);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the suite failed in {engine_name} ({tag}):\n{}", text(&out));
+    assert!(out.status.success(), "the suite failed in {engine_name} ({tag}):\n{}", described("run", &out));
     if how == How::Asan {
-        assert!(!SANITIZER_REPORTS.iter().any(|m| stderr.contains(m)), "a sanitizer report:\n{}", text(&out));
+        assert!(!SANITIZER_REPORTS.iter().any(|m| stderr.contains(m)), "a sanitizer report:\n{}", described("run", &out));
     }
     let last = stdout.lines().last().unwrap_or_default();
     let counts: Vec<usize> =
         last.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
-    assert!(last.ends_with("skipped (need Node)") && counts.len() == 3, "no count line:\n{}", text(&out));
+    assert!(last.ends_with("skipped (need Node)") && counts.len() == 3, "no count line:\n{}", described("run", &out));
     let (passed, failed, node) = (counts[0], counts[1], counts[2]);
-    assert_eq!(failed, 0, "{}", text(&out));
+    assert_eq!(failed, 0, "{}", described("run", &out));
     let floor = if how == How::Valgrind { SUITE_PASSING - 1 } else { SUITE_PASSING };
-    assert!(passed >= floor, "only {passed} tests passed in {engine_name} ({tag}), {floor} expected:\n{}", text(&out));
+    assert!(
+        passed >= floor,
+        "only {passed} tests passed in {engine_name} ({tag}), {floor} expected:\n{}",
+        described("run", &out)
+    );
     eprintln!("{engine_name} ({tag}): {passed} passed, {failed} failed, {node} need Node");
 }
 
@@ -287,12 +283,12 @@ per_engine! {
     seed_scenario_quickjs_ng => seed_scenario("quickjs-ng");
     host_contract_quickjs => host_contract("quickjs");
     host_contract_quickjs_ng => host_contract("quickjs-ng");
-    suite_quickjs => suite("quickjs", How::Plain);
-    suite_quickjs_ng => suite("quickjs-ng", How::Plain);
-    asan_suite_quickjs => suite("quickjs", How::Asan);
-    asan_suite_quickjs_ng => suite("quickjs-ng", How::Asan);
-    valgrind_suite_quickjs => suite("quickjs", How::Valgrind);
-    valgrind_suite_quickjs_ng => suite("quickjs-ng", How::Valgrind);
+    suite_quickjs => quickjs_suite("quickjs", How::Plain);
+    suite_quickjs_ng => quickjs_suite("quickjs-ng", How::Plain);
+    asan_suite_quickjs => quickjs_suite("quickjs", How::Asan);
+    asan_suite_quickjs_ng => quickjs_suite("quickjs-ng", How::Asan);
+    valgrind_suite_quickjs => quickjs_suite("quickjs", How::Valgrind);
+    valgrind_suite_quickjs_ng => quickjs_suite("quickjs-ng", How::Valgrind);
 }
 
 fn main() -> std::process::ExitCode {

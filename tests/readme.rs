@@ -4,30 +4,23 @@
 //! command, as in CI, that build is already done.)
 
 mod common;
+use common::files::fenced_block;
 
 use std::process::{Command, Stdio};
-
-/// The body of the first fenced block of kind `lang` after `from` in `text`, and where it ends.
-fn block<'a>(text: &'a str, from: usize, lang: &str) -> (&'a str, usize) {
-    let open = format!("```{lang}\n");
-    let start = from + text[from..].find(&open).unwrap_or_else(|| panic!("no ```{lang} block after byte {from}")) + open.len();
-    let len = text[start..].find("```\n").expect("unclosed block");
-    (&text[start..start + len], start + len + 4)
-}
 
 #[test]
 fn the_readme_c_example_builds_links_and_runs_as_written() {
     let repo = common::repo_dir();
     let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
     let section = readme.find("\n## Your first C host\n").expect("README has no \"Your first C host\" section");
-    let (code, next) = block(&readme, section, "c");
+    let (code, next) = fenced_block(&readme, section, "c");
     assert_eq!(
         code,
         std::fs::read_to_string(repo.join("examples/c/host.c")).unwrap(),
         "README's C block differs from examples/c/host.c"
     );
-    let (commands, next) = block(&readme, next, "sh");
-    let (printed, _) = block(&readme, next, "text");
+    let (commands, next) = fenced_block(&readme, next, "sh");
+    let (printed, _) = fenced_block(&readme, next, "text");
 
     for stale in ["target/dist", "target/host-root"] {
         let _ = std::fs::remove_dir_all(repo.join(stale));

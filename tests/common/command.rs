@@ -12,6 +12,26 @@ pub fn work_dir(group: &str, name: &str) -> PathBuf {
     d
 }
 
+/// Runs `cmd` to its end with its output captured and no input.
+pub fn output_of(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// What a run did, for a failure message: its status and both streams, under `what`.
+pub fn described(what: &str, out: &Output) -> String {
+    format!(
+        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The lines a run printed on stdout.
+pub fn stdout_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
 /// Runs `cmd` to its end with its output captured; one still running after `timeout` is killed
 /// and the test panics with what it printed.
 pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Output {

@@ -42,3 +42,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The body of the first fenced block of language `lang` in `text` at or after byte `from`, and
+/// the byte after its closing fence (a README's commands, run as written).
+pub fn fenced_block<'a>(text: &'a str, from: usize, lang: &str) -> (&'a str, usize) {
+    let open = format!("```{lang}\n");
+    let start = from + text[from..].find(&open).unwrap_or_else(|| panic!("no ```{lang} block after byte {from}")) + open.len();
+    let len = text[start..].find("```\n").expect("unclosed block");
+    (&text[start..start + len], start + len + 4)
+}
