@@ -27,54 +27,27 @@
 #[path = "fs_ops/cases.rs"]
 mod cases;
 #[cfg(target_os = "linux")]
-#[path = "../../common/skip.rs"]
-#[allow(dead_code)] // the harness half these tests use
-mod skip;
+mod harness;
 
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
-    // A child this binary starts for a case (`--exact <name> --ignored`) runs on a mount made
-    // by its parent: it probes nothing.
-    let child = std::env::args().any(|a| a == "--ignored");
-    if !child {
+    if !harness::is_child() {
         // Before any thread starts: this process reopens sandboxes as the machine after the cut.
         std::env::set_var("WXFS_BOOT_ID", cases::BOOT_AFTER_THE_CUT);
     }
-    let fuse = if child { Ok(()) } else { wxfs_powercut::probe(std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))) };
-    let need = || match &fuse {
-        Ok(()) => vec![skip::Tool::probed("FUSE", true, "")],
-        Err(e) => {
-            vec![skip::Tool::probed(&format!("a mountable FUSE ({})", e.0), false, "Debian: fuse3; /dev/fuse in the container")]
-        }
-    };
-    let tests = vec![
-        skip::Test {
-            name: "power_durability_holds_at_every_cut",
-            needs: need(),
-            body: cases::power_durability_holds_at_every_cut,
-        },
-        skip::Test {
-            name: "power_durability_names_in_subdirectories_are_durable",
-            needs: need(),
-            body: cases::power_durability_names_in_subdirectories_are_durable,
-        },
-        skip::Test {
-            name: "power_durability_append_is_all_or_nothing",
-            needs: need(),
-            body: cases::power_durability_append_is_all_or_nothing,
-        },
-        skip::Test {
-            name: "process_durability_state_is_one_the_design_allows",
-            needs: need(),
-            body: cases::process_durability_state_is_one_the_design_allows,
-        },
-        skip::Test {
-            name: "process_durability_quota_journal_is_exact_after_a_power_cut",
-            needs: need(),
-            body: cases::process_durability_quota_journal_is_exact_after_a_power_cut,
-        },
-    ];
-    skip::run_with_ignored(tests, vec![("workload", cases::workload as fn()), ("one", cases::one as fn())])
+    harness::run(
+        &[
+            ("power_durability_holds_at_every_cut", cases::power_durability_holds_at_every_cut),
+            ("power_durability_names_in_subdirectories_are_durable", cases::power_durability_names_in_subdirectories_are_durable),
+            ("power_durability_append_is_all_or_nothing", cases::power_durability_append_is_all_or_nothing),
+            ("process_durability_state_is_one_the_design_allows", cases::process_durability_state_is_one_the_design_allows),
+            (
+                "process_durability_quota_journal_is_exact_after_a_power_cut",
+                cases::process_durability_quota_journal_is_exact_after_a_power_cut,
+            ),
+        ],
+        &[("workload", cases::workload), ("one", cases::one)],
+    )
 }
 
 #[cfg(not(target_os = "linux"))]
