@@ -8,7 +8,7 @@
 # - readFileSync of a 20 MiB file as an ArrayBuffer against a plain read(2) into a fresh
 #   malloc'd buffer (open, fstat, malloc, read, close, free), measured in C in the same process.
 # Each figure is the median of 9 rounds; each ratio is against its baseline measured in the same
-# process just before. Targets (issue 22): get <= 2x, set <= 3x, 20 MiB read <= 1.5x.
+# process just before. Targets: get <= 2x, set <= 3x, 20 MiB read <= 1.5x.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
