@@ -317,10 +317,18 @@ impl Session {
             platform: config.platform.name(),
             plugin: config.plugin_id.as_deref(),
         };
-        let (crypt, _) = Sealed::open(&store, config.encryption_key.as_ref(), owner).map_err(|e| match e {
+        let kv_dir = sandbox.kv_dir();
+        let format_one = storage::sealed::FormatOne::of(&kv_dir);
+        let (crypt, _) = Sealed::open(&store, config.encryption_key.as_ref(), owner, format_one).map_err(|e| match e {
             storage::StoreError::Io(e) => OpenError::Io(e),
             e => OpenError::Io(std::io::Error::other(e.to_string())),
         })?;
+        if format_one == storage::sealed::FormatOne::Taken && crypt.all_bound() {
+            // Every sealed value is format 2 now: made durable first, then the marker that
+            // refuses format 1 from here on (storage-engine.md, encrypted items).
+            store.sync()?;
+            storage::sealed::mark_bound(&kv_dir)?;
+        }
         sandbox.touch_last_use();
         let buffer_urls = BufferUrls::new(config.limits.buffer_urls);
         let parts = Parts { config, sandbox, fs, store, crypt, buffer_urls };

@@ -305,3 +305,71 @@ fn one_tampered_sealed_value_fails_only_itself() {
     let s = sealed_session(&root, "u", None);
     assert_eq!(call(&s, "getStorage", json!({"key": "e2", "encrypt": true})).1["data"], "again");
 }
+
+/// A format-1 sealed value (as releases before the owner binding wrote it: the slot alone as
+/// associated data) of `name`, sealed with KEY_A.
+fn sealed_v1(slot: &str, name: &str, data: &str) -> String {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.decode(KEY_A).unwrap();
+    let plain = serde_json::to_vec(&(name, None::<&str>, data)).unwrap();
+    let nonce = [7u8; 12];
+    let aead = aes_gcm::Aes128Gcm::new_from_slice(&key).unwrap();
+    let ct = aead.encrypt(aes_gcm::Nonce::from_slice(&nonce), Payload { msg: &plain, aad: slot.as_bytes() }).unwrap();
+    format!("\"{}\"", base64::engine::general_purpose::STANDARD.encode([&nonce[..], &ct].concat()))
+}
+
+/// A format-1 value carries no owner, so it opens only in a store no open with a key has marked
+/// yet: there it is the store's own, and that first open binds it. Copied into a store this
+/// release has opened with a key (another user's, from a backup of an older release), it fails
+/// alone as a damaged value does, and says nothing of the key.
+#[test]
+fn a_format_1_value_opens_only_in_a_store_no_keyed_open_has_marked() {
+    let root = common::fresh_dir("enc-format1");
+    // The slot of "k" under KEY_A (the slot names no owner).
+    let slot = {
+        let s = sealed_session(&root, "probe", None);
+        assert_eq!(call(&s, "setStorage", json!({"key": "k", "data": 0, "encrypt": true})).0, 0);
+        sealed_slots(&s).remove(0)
+    };
+    let v1 = sealed_v1(&slot, "k", "\"old secret\"");
+
+    // A store an older release wrote: opened here without a key (no marker), holding the value.
+    let old = wxfs::Session::open(wxfs::Config::new(&root, "old", "wx1")).unwrap();
+    old.store.set_parts(&slot, None, &v1, ANY).unwrap();
+    let marker = old.sandbox.kv_dir().join(wxfs::storage::sealed::BOUND);
+    drop(old);
+    assert!(!marker.exists(), "an open without a key marks nothing");
+    let old = sealed_session(&root, "old", None);
+    assert!(marker.exists(), "the first keyed open marks the store");
+    assert_eq!(call(&old, "getStorage", json!({"key": "k", "encrypt": true})).1["data"], "old secret");
+    drop(old);
+    let old = sealed_session(&root, "old", None);
+    assert_eq!(call(&old, "getStorage", json!({"key": "k", "encrypt": true})).1["data"], "old secret");
+    drop(old);
+
+    // The same format-1 bytes copied into stores this release has opened with the key.
+    for (user, own) in [("u2", true), ("u3", false)] {
+        let t = sealed_session(&root, user, None);
+        if own {
+            assert_eq!(call(&t, "setStorage", json!({"key": "own", "data": "mine", "encrypt": true})).0, 0);
+        }
+        t.store.set_parts(&slot, None, &v1, ANY).unwrap();
+        drop(t);
+        let t = sealed_session(&root, user, None);
+        let (rc, r) = call(&t, "getStorage", json!({"key": "k", "encrypt": true}));
+        assert_eq!((rc, r["errMsg"].as_str().unwrap()), (1400007, DAMAGED), "{user}: {r}");
+        if own {
+            let (rc, r) = call(&t, "getStorage", json!({"key": "own", "encrypt": true}));
+            assert_eq!((rc, &r["data"]), (0, &json!("mine")), "{user}");
+            assert_eq!(call(&t, "getStorageInfoSync", json!({})).1["keys"], json!(["own"]));
+        } else {
+            // The refused value alone is not taken for another key: encrypted sets still work.
+            assert_eq!(call(&t, "setStorage", json!({"key": "new", "data": 1, "encrypt": true})).0, 0);
+            assert_eq!(call(&t, "getStorage", json!({"key": "new", "encrypt": true})).1["data"], 1);
+        }
+        // A set of the name replaces the refused value.
+        assert_eq!(call(&t, "setStorage", json!({"key": "k", "data": "again", "encrypt": true})).0, 0);
+        assert_eq!(call(&t, "getStorage", json!({"key": "k", "encrypt": true})).1["data"], "again");
+    }
+}

@@ -11,7 +11,11 @@
 //! index, compaction and crash safety) is the one plain items use.
 //!
 //! Format 1, written before the owner was bound, is the base64 with no `v2.` and the slot alone
-//! as associated data. It still opens, and the open of its sandbox seals it again as format 2.
+//! as associated data. It carries no owner, so it opens only in a store that has never been
+//! opened with a key by this release: that first open seals every format-1 value again as format
+//! 2, syncs the store, and leaves the marker [`BOUND`] beside the log. From then on the store
+//! takes format 2 only, and a format-1 value copied into it (from a backup, or another user's
+//! store that this release never opened) fails alone as a damaged one does.
 //!
 //! A sealed value that does not open fails alone (1400007, naming that value): it is damaged, or
 //! was written for another sandbox. Only when none of the sandbox's sealed values opens is the key
@@ -46,6 +50,42 @@ const NONCE_LEN: usize = 12;
 /// What begins the base64 of a format-2 sealed value (not a base64 character: a format-1 value
 /// never begins so).
 const V2: &str = "v2.";
+
+/// The file beside the log that says every sealed value of the store is format 2, so a format-1
+/// value found there was not written there (see the module).
+pub const BOUND: &str = "SEALED.v2";
+
+/// Whether an open takes format-1 sealed values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatOne {
+    /// The store has no [`BOUND`] marker: its format-1 values are its own, sealed again at open.
+    Taken,
+    /// The store is marked: a format-1 value does not open.
+    Refused,
+}
+
+impl FormatOne {
+    /// What the store in `kv_dir` takes.
+    pub fn of(kv_dir: &std::path::Path) -> FormatOne {
+        match kv_dir.join(BOUND).exists() {
+            true => FormatOne::Refused,
+            false => FormatOne::Taken,
+        }
+    }
+}
+
+/// Leaves the [`BOUND`] marker in `kv_dir`, durably: written, synced, renamed into place, and the
+/// directory synced. The caller has synced the store first, so the format-2 values the marker
+/// vouches for are durable before it is.
+pub fn mark_bound(kv_dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = kv_dir.join(format!("{BOUND}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(b"wxfs: every sealed value here is format 2\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, kv_dir.join(BOUND))?;
+    std::fs::File::open(kv_dir)?.sync_all()
+}
 
 /// The sandbox a sealed value is written for: its associated data holds all four.
 #[derive(Clone, Copy, Debug)]
@@ -108,6 +148,8 @@ struct Cipher {
     names: Hmac<Sha256>,
     /// `Owner::aad` of the sandbox.
     owner: Vec<u8>,
+    /// Whether a format-1 value opens.
+    format_one: FormatOne,
 }
 
 /// What a sealed value holds: (name, dataType, data).
@@ -123,7 +165,12 @@ enum Format {
 }
 
 impl Cipher {
+    #[cfg(test)]
     fn new(key: &EncryptionKey, owner: Owner<'_>) -> Cipher {
+        Cipher::taking(key, owner, FormatOne::Taken)
+    }
+
+    fn taking(key: &EncryptionKey, owner: Owner<'_>, format_one: FormatOne) -> Cipher {
         let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("any key length");
         derive.update(b"wxfs storage key names v1");
         let name_key = derive.finalize().into_bytes();
@@ -131,6 +178,7 @@ impl Cipher {
             aead: Aes128Gcm::new_from_slice(&key.0).expect("16-byte key"),
             names: <Hmac<Sha256> as Mac>::new_from_slice(&name_key).expect("any key length"),
             owner: owner.aad(),
+            format_one,
         }
     }
 
@@ -171,6 +219,7 @@ impl Cipher {
         let b64 = stored.strip_prefix('"')?.strip_suffix('"')?;
         let (b64, format, aad) = match b64.strip_prefix(V2) {
             Some(rest) => (rest, Format::V2, self.aad(slot)),
+            None if self.format_one == FormatOne::Refused => return None,
             None => (b64, Format::V1, slot.as_bytes().to_vec()),
         };
         let blob = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
@@ -191,6 +240,9 @@ fn is_sealed(stored: &str) -> bool {
 /// a key) and the names of the sealed slots, learnt at open and kept as items are set.
 pub struct Sealed {
     cipher: Option<Cipher>,
+    /// Some sealed value of the store was left as it was found: it did not open, or there was
+    /// no key. The store cannot be marked [`BOUND`] then.
+    unbound: bool,
     state: Mutex<State>,
 }
 
@@ -205,10 +257,10 @@ struct State {
 
 impl Sealed {
     /// Learn the names of the sealed slots, finish what a kill interrupted (see the module) and
-    /// seal format-1 values again as format 2, bound to `owner`. Returns how many plain items an
-    /// interrupted encrypted set left behind and were removed.
-    pub fn open(store: &Store, key: Option<&EncryptionKey>, owner: Owner<'_>) -> Result<(Sealed, usize)> {
-        let cipher = key.map(|k| Cipher::new(k, owner));
+    /// seal format-1 values again as format 2, bound to `owner` (when `format_one` takes them).
+    /// Returns how many plain items an interrupted encrypted set left behind and were removed.
+    pub fn open(store: &Store, key: Option<&EncryptionKey>, owner: Owner<'_>, format_one: FormatOne) -> Result<(Sealed, usize)> {
+        let cipher = key.map(|k| Cipher::taking(k, owner, format_one));
         let mut state = State::default();
         let mut repaired = 0;
         let mut unopened = 0;
@@ -222,6 +274,11 @@ impl Sealed {
                 unopened += 1;
                 continue;
             };
+            if c.format_one == FormatOne::Refused && !v.data.starts_with(&format!("\"{V2}")) {
+                // Not written here (see the module): it fails alone at its get, and says
+                // nothing of the key.
+                continue;
+            }
             match c.open_as(&slot, &v.data) {
                 Some(((name, data_type, data), format)) => {
                     if store.get(&name).is_some() {
@@ -242,7 +299,13 @@ impl Sealed {
             }
         }
         state.mismatch = unopened > 0 && state.names.is_empty();
-        Ok((Sealed { cipher, state: Mutex::new(state) }, repaired))
+        Ok((Sealed { cipher, unbound: unopened > 0, state: Mutex::new(state) }, repaired))
+    }
+
+    /// Whether the open had a key and every sealed value of the store is now format 2, bound to
+    /// this sandbox: the store may then be marked [`BOUND`].
+    pub fn all_bound(&self) -> bool {
+        self.cipher.is_some() && !self.unbound
     }
 
     /// Whether the sandbox was opened with an encryptionKey.
@@ -468,7 +531,7 @@ mod tests {
             store.set_parts(&slot, None, &seal_v1(&key, &slot, "old", "\"kept\""), Limits::default()).unwrap();
         }
         let (store, _) = Store::open(t.path(), crate::storage::Durability::Process).unwrap();
-        let (sealed, _) = Sealed::open(&store, Some(&key), OWNER).unwrap();
+        let (sealed, _) = Sealed::open(&store, Some(&key), OWNER, FormatOne::Taken).unwrap();
         let want = Value { data: "\"kept\"".into(), data_type: None };
         assert_eq!(sealed.get_encrypted(&store, "old").unwrap(), Some(want.clone()));
         assert_eq!(sealed.keys(&store), vec!["old".to_string()]);
@@ -479,7 +542,7 @@ mod tests {
         assert_eq!(Cipher::new(&key, other).open(&slot, &stored), None);
         drop((sealed, store));
         let (store, _) = Store::open(t.path(), crate::storage::Durability::Process).unwrap();
-        let (sealed, _) = Sealed::open(&store, Some(&key), OWNER).unwrap();
+        let (sealed, _) = Sealed::open(&store, Some(&key), OWNER, FormatOne::Taken).unwrap();
         assert_eq!(sealed.get_encrypted(&store, "old").unwrap(), Some(want));
     }
 }
