@@ -19,16 +19,23 @@
  *        -o target/release/jsc_bench
  *     target/release/jsc_bench "$(mktemp -d)"
  *
- * Measured at e8af309 on the shared 2-core machine under load 20 (so the wall figures are mostly
- * waiting for a core; the thread CPU figures are the ones to read), two runs:
- *   getStorageSync  3.45-3.68 us CPU vs 0.94-0.97 us (Map + JSON.parse): 3.69-3.78x (target <= 2x)
- *   setStorageSync  3.82-4.18 us CPU vs 0.54-0.55 us (Map + JSON.stringify): 6.90-7.68x (target <= 3x)
- *   readFileSync 20 MiB  6.43-6.90 ms CPU vs 18.64-18.66 ms (read(2) into a fresh ArrayBuffer):
- *     0.34-0.37x (wall 0.55-0.65x; target <= 1.5x)
- * The storage calls are over target: JavaScriptCore's JIT makes the Map + JSON side a fraction of
- * a microsecond, while each native call through the C API (the callback, its lock, a string
- * converted each way) costs more than the library's own get (the typed C get is ~0.16 us in
- * BENCHMARKS.md).
+ * Measured on the shared 2-core machine at load 10.6-11.1 (so the wall figures are mostly waiting
+ * for a core, and a long round is preempted more often than a short one; the thread CPU figures
+ * are the ones to read), three runs, each beside a run of the glue before the storage calls were
+ * profiled (fa371e4), thread CPU:
+ *   getStorageSync  1.74 / 1.71 / 2.80 us vs 0.61 / 0.65 / 0.92 us (Map + JSON.parse):
+ *     2.87x / 2.63x / 3.05x (before: 3.67x / 2.74x / 3.96x; target <= 2x)
+ *   setStorageSync  2.14 / 3.33 / 3.53 us vs 0.41 / 0.59 / 0.61 us (Map + JSON.stringify):
+ *     5.28x / 5.67x / 5.81x (before: 7.30x / 5.90x / 6.66x; target <= 3x)
+ *   readFileSync 20 MiB  0.47x / 0.28x / 0.37x of read(2) into a fresh ArrayBuffer (target <= 1.5x)
+ * Still over target. Per call (callgrind, the interpreter, JSC_useJIT=0, 20,000 calls), a get's
+ * native callback is about 5,020 instructions (8,322 before): the result string 2,558
+ * (JSValueMakeString alone 1,100: it copies the string again, isolatedCopy, before making the
+ * cell), the key 1,556 (JSValueToStringCopy copies, JSStringGetCharactersPtr widens a Latin-1
+ * string), the library's get 616 and its free 136. A set's is 8,823 (11,082 before): the
+ * library's typed set 4,820, the key and the JSON 3,790. What is left is JavaScriptCore's
+ * C API itself (every string crosses as a copy, each call takes the context's lock) and the
+ * library's set, while the JIT makes the Map + JSON side a fraction of a microsecond.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
