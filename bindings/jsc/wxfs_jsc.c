@@ -14,6 +14,7 @@
  */
 #include "wxfs_jsc.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <pthread.h>
@@ -1182,30 +1183,32 @@ void wxfs_jsc_free(wxfs_jsc *glue) {
 }
 
 /*
- * JavaScriptCore's hook for unhandled rejections: exported by JavaScriptCore (WebKitGTK 2.28 and
- * later; iOS 13.4 and macOS 10.15.4) but declared in JSContextRefPrivate.h, which neither
- * installs. Declared here weak, so that a JavaScriptCore without it links and the hook reports
- * WXFS_JSC_E_UNSUPPORTED. A host that must not reach a private symbol defines
- * WXFS_JSC_NO_REJECTION_HOOK.
+ * JavaScriptCore's hook for unhandled rejections, JSGlobalContextSetUnhandledRejectionCallback: exported
+ * by JavaScriptCore (WebKitGTK 2.28 and later; iOS 13.4 and macOS 10.15.4) but declared in
+ * JSContextRefPrivate.h, which neither installs, and absent from an SDK's list of the framework's
+ * symbols. Looked up when the host asks for it (dlsym), so that the glue links everywhere and the
+ * hook reports WXFS_JSC_E_UNSUPPORTED where the engine lacks it. A host that must not reach a
+ * private symbol defines WXFS_JSC_NO_REJECTION_HOOK.
  */
+typedef void (*set_rejection_callback_fn)(JSGlobalContextRef ctx, JSObjectRef function, JSValueRef *exception);
+
+static set_rejection_callback_fn find_set_rejection_callback(void) {
+    set_rejection_callback_fn f = NULL;
 #ifndef WXFS_JSC_NO_REJECTION_HOOK
-#if defined(__APPLE__)
-extern void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObjectRef function,
-                                                          JSValueRef *exception) __attribute__((weak_import));
-#else
-extern void JSGlobalContextSetUnhandledRejectionCallback(JSGlobalContextRef ctx, JSObjectRef function,
-                                                          JSValueRef *exception) __attribute__((weak));
+    void *self = dlopen(NULL, RTLD_LAZY); /* the program and the libraries it was linked with */
+    if (self != NULL) {
+        void *sym = dlsym(self, "JSGlobalContextSetUnhandledRejectionCallback");
+        memcpy(&f, &sym, sizeof f); /* POSIX: a function's address, as a data pointer */
+        dlclose(self);
+    }
 #endif
-#endif
+    return f;
+}
 
 int32_t wxfs_jsc_set_rejection_hook(wxfs_jsc *glue, wxfs_jsc_rejection_fn fn, void *userdata) {
     if (glue == NULL) return WXFS_E_NULL;
-#ifdef WXFS_JSC_NO_REJECTION_HOOK
-    (void)fn;
-    (void)userdata;
-    return WXFS_JSC_E_UNSUPPORTED;
-#else
-    if (JSGlobalContextSetUnhandledRejectionCallback == NULL) return WXFS_JSC_E_UNSUPPORTED;
+    set_rejection_callback_fn set = find_set_rejection_callback();
+    if (set == NULL) return WXFS_JSC_E_UNSUPPORTED;
     int first = glue->rejection == NULL && fn != NULL;
     glue->rejection = fn;
     glue->rejection_data = userdata;
@@ -1216,11 +1219,10 @@ int32_t wxfs_jsc_set_rejection_hook(wxfs_jsc *glue, wxfs_jsc_rejection_fn fn, vo
         return WXFS_E_IO;
     }
     JSValueRef e = NULL;
-    JSGlobalContextSetUnhandledRejectionCallback(glue->ctx, f, &e);
+    set(glue->ctx, f, &e);
     if (e != NULL) {
         glue->rejection = NULL;
         return WXFS_JSC_E_EXCEPTION;
     }
     return 0;
-#endif
 }

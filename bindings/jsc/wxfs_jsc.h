@@ -125,7 +125,7 @@ typedef void (*wxfs_jsc_rejection_fn)(void *userdata, JSContextRef ctx, JSValueR
  * Returns 0; `WXFS_JSC_E_UNSUPPORTED` when this JavaScriptCore has no
  * `JSGlobalContextSetUnhandledRejectionCallback` (WebKitGTK before 2.28, iOS before 13.4, or
  * built with `WXFS_JSC_NO_REJECTION_HOOK`: that function is exported but declared in a private
- * header); `WXFS_E_IO` when out of memory. The callback JavaScriptCore holds is the context's
+ * header, so the glue looks it up with dlsym); `WXFS_E_IO` when out of memory. The callback JavaScriptCore holds is the context's
  * only one: a host that set its own loses it.
  */
 int32_t wxfs_jsc_set_rejection_hook(wxfs_jsc *glue, wxfs_jsc_rejection_fn fn, void *userdata);
