@@ -6,7 +6,8 @@
 //!   setStorageSync; restart, a new process; getStorageSync -> read back) and each line it prints
 //!   is asserted.
 //! - `example_host_contract`: exit 1 with the exception on stderr for an uncaught exception (at the
-//!   top level and from a callback), the platform's object with `--platform`.
+//!   top level and from a callback), the platform's object with `--platform`, storage text of every
+//!   width round-tripped exactly, unhandled promise rejections printed (wxfs_jsc_set_rejection_hook).
 //! - `bindings_js_suite`: bindings/js's own test suite (bindings/node/test, unchanged) inside
 //!   JavaScriptCore over the real library through the glue (`bindings/jsc/test/suite_host.c` and
 //!   `runner.js`). Every test passes except those listed in [`NEEDS_NODE`] (they need a child

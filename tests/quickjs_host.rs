@@ -5,7 +5,8 @@
 //!
 //! - the seed scenario (image cache) through the example host (examples/quickjs-host), with the
 //!   host's contract: `host ROOT SCRIPT.js [--platform P]`, one stdout line per console.log, exit 0,
-//!   or 1 with the uncaught exception on stderr;
+//!   or 1 with the uncaught exception on stderr, unhandled promise rejections printed to stderr
+//!   (wxfs_qjs_set_rejection_hook);
 //! - bindings/js's own test suite (bindings/node/test) inside QuickJS through the glue
 //!   (bindings/quickjs/test/runner.c): no test fails, and at least the 48 that need no Node pass;
 //! - that suite with the glue and the runner built with AddressSanitizer + UBSan, and under
