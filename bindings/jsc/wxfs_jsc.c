@@ -112,7 +112,12 @@ static JSValueRef bytes_string(JSContextRef ctx, const wxfs_bytes *b) {
             if ((((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) & ~w & 0x8080808080808080ull) !=
                 0x8080808080808080ull)
                 break; /* a byte >= 0x80, or a NUL: decoded one by one below */
-            for (int i = 0; i < 8; i++) u[k++] = p[i];
+            /* From the word already loaded (little or big endian: memcpy kept the byte order). */
+            uint8_t bytes[8];
+            memcpy(bytes, &w, 8);
+            JSChar *out = u + k;
+            for (int i = 0; i < 8; i++) out[i] = bytes[i];
+            k += 8;
             p += 8;
         }
         if (p == end) break;
