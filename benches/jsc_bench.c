@@ -19,20 +19,20 @@
  *        -o target/release/jsc_bench
  *     target/release/jsc_bench "$(mktemp -d)"
  *
- * Measured on the shared 2-core machine at load 10.6-11.1 (so the wall figures are mostly waiting
+ * Measured on the shared 2-core machine at load 9.5-9.9 (so the wall figures are mostly waiting
  * for a core, and a long round is preempted more often than a short one; the thread CPU figures
- * are the ones to read), three runs, each beside a run of the glue before the storage calls were
- * profiled (fa371e4), thread CPU:
- *   getStorageSync  1.74 / 1.71 / 2.80 us vs 0.61 / 0.65 / 0.92 us (Map + JSON.parse):
- *     2.87x / 2.63x / 3.05x (before: 3.67x / 2.74x / 3.96x; target <= 2x)
- *   setStorageSync  2.14 / 3.33 / 3.53 us vs 0.41 / 0.59 / 0.61 us (Map + JSON.stringify):
- *     5.28x / 5.67x / 5.81x (before: 7.30x / 5.90x / 6.66x; target <= 3x)
- *   readFileSync 20 MiB  0.47x / 0.28x / 0.37x of read(2) into a fresh ArrayBuffer (target <= 1.5x)
+ * are the ones to read), three runs at c2d86d8, each beside a run built with the glue before the
+ * storage calls were profiled (fa371e4), thread CPU:
+ *   getStorageSync  3.35 / 2.67 / 2.88 us vs 1.12 / 0.83 / 1.00 us (Map + JSON.parse):
+ *     2.98x / 3.22x / 2.88x (before: 3.83x / 3.58x / 3.65x; target <= 2x)
+ *   setStorageSync  3.56 / 3.29 / 3.51 us vs 0.66 / 0.61 / 0.61 us (Map + JSON.stringify):
+ *     5.42x / 5.44x / 5.77x (before: 7.70x / 6.65x / 7.01x; target <= 3x)
+ *   readFileSync 20 MiB  1.08x / 0.32x / 0.34x of read(2) into a fresh ArrayBuffer (target <= 1.5x)
  * Still over target. Per call (callgrind, the interpreter, JSC_useJIT=0, 20,000 calls), a get's
- * native callback is about 5,020 instructions (8,322 before): the result string 2,558
- * (JSValueMakeString alone 1,100: it copies the string again, isolatedCopy, before making the
- * cell), the key 1,556 (JSValueToStringCopy copies, JSStringGetCharactersPtr widens a Latin-1
- * string), the library's get 616 and its free 136. A set's is 8,823 (11,082 before): the
+ * native callback is about 4,700 instructions (8,322 before): the result string 2,128
+ * (JSValueMakeString alone about 1,000: it copies the string again, isolatedCopy, before making
+ * the cell), the key 1,556-1,668 (JSValueToStringCopy copies, JSStringGetCharactersPtr widens a
+ * Latin-1 string), the library's get 616 and its free 136. A set's is 8,823 (11,082 before): the
  * library's typed set 4,820, the key and the JSON 3,790. What is left is JavaScriptCore's
  * C API itself (every string crosses as a copy, each call takes the context's lock) and the
  * library's set, while the JIT makes the Map + JSON side a fraction of a microsecond.
