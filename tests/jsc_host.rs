@@ -6,7 +6,8 @@
 //!   setStorageSync; restart, a new process; getStorageSync -> read back) and each line it prints
 //!   is asserted.
 //! - `example_host_contract`: exit 1 with the exception on stderr for an uncaught exception (at the
-//!   top level and from a callback), the platform's object with `--platform`.
+//!   top level and from a callback), the platform's object with `--platform`, storage text of every
+//!   width round-tripped exactly, unhandled promise rejections printed (wxfs_jsc_set_rejection_hook).
 //! - `bindings_js_suite`: bindings/js's own test suite (bindings/node/test, unchanged) inside
 //!   JavaScriptCore over the real library through the glue (`bindings/jsc/test/suite_host.c` and
 //!   `runner.js`). Every test passes except those listed in [`NEEDS_NODE`] (they need a child
@@ -166,6 +167,47 @@ fn example_host_contract() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", described("lone surrogate", &out));
     assert_eq!(stdout_lines(&out), ["2 1 [\"a\",\"a\u{fffd}b\"]"]);
 
+    // Text crosses both ways exactly: the glue converts keys and values itself (UTF-16 to UTF-8
+    // in, UTF-8 to UTF-16 out, on the stack up to a size and in a buffer past it), so every
+    // width of character, both sides of those sizes, and a NUL inside a value come back as set.
+    let text = script(
+        "text.js",
+        "var vals = ['', 'a', 'h\\u00e9llo', '\\u65e5\\u672c\\u8a9e', '\\ud83d\\ude00 \\ud83c\\udf89', 'x'.repeat(511), 'x'.repeat(513),\n\
+           '\\u00e9'.repeat(600), '\\u65e5'.repeat(700), '\\ud83d\\ude00'.repeat(300), '\\u0001\\u007f\\u0080\\u07ff\\u0800\\uffff',\n\
+           { a: '\\u0000b' }, [1, '\\u00fc', { k: '\\ud834\\udd1e' }], 'y'.repeat(5000) + '\\u00e9'];\n\
+         var keys = ['k', 'k\\u00e9', 'k\\u65e5', 'k\\ud83d\\ude00', 'k'.repeat(400), '\\u00e9'.repeat(400), '\\ud83d\\ude00'.repeat(300), 'z\\u0000z'];\n\
+         var bad = 0;\n\
+         keys.forEach(function (k) { vals.forEach(function (v) {\n\
+           wx.setStorageSync(k, v);\n\
+           if (JSON.stringify(wx.getStorageSync(k)) !== JSON.stringify(v)) bad++;\n\
+         }); });\n\
+         console.log('mismatches', bad, JSON.stringify(wx.getStorageInfoSync().keys.map(function (k) { return k.length; }).sort()));\n",
+    );
+    let out = run_jsc_host(&bin, &dir, &dir.join("root-text"), &text, &[]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", described("text round trip", &out));
+    assert_eq!(stdout_lines(&out), ["mismatches 0 [1,2,2,3,3,400,400,600]"]);
+
+    // A promise rejected with no handler reaches the host (wxfs_jsc_set_rejection_hook), which
+    // prints it and goes on; one handled in the same turn, and bindings/js's own promises
+    // (handled from birth), do not.
+    let rejection = script(
+        "rejection.js",
+        "Promise.reject(new Error('nobody awaits this'));\n\
+         Promise.reject(new Error('handled')).catch(function () { console.log('caught'); });\n\
+         (async function () { throw new TypeError('async threw'); })();\n\
+         wx.getStorage({ key: 'missing' });\n\
+         wx.setStorage({ key: 'k', data: 1, success: function () { Promise.reject('from a callback'); console.log('set'); } });\n",
+    );
+    let out = run_jsc_host(&bin, &dir, &dir.join("root-rejection"), &rejection, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", described("unhandled rejections", &out));
+    assert_eq!(stdout_lines(&out), ["caught", "set"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "unhandled promise rejection: Error: nobody awaits this\n\
+         unhandled promise rejection: TypeError: async threw\n\
+         unhandled promise rejection: from a callback\n"
+    );
+
     let my = script(
         "my.js",
         "console.log(typeof my, typeof wx, my.env.USER_DATA_PATH);\nmy.setStorageSync({ key: 'k', data: 1 });\nconsole.log(JSON.stringify(my.getStorageSync({ key: 'k' })));\n",
@@ -251,6 +293,7 @@ fn build_suite(dir: &Path, variant: Variant) -> PathBuf {
     let bin = dir.join("suite_host");
     let wraps = [
         "JSStringCreateWithUTF8CString",
+        "JSStringCreateWithCharacters",
         "JSValueToStringCopy",
         "JSValueCreateJSONString",
         "JSStringRelease",

@@ -5,7 +5,8 @@
 //!
 //! - the seed scenario (image cache) through the example host (examples/quickjs-host), with the
 //!   host's contract: `host ROOT SCRIPT.js [--platform P]`, one stdout line per console.log, exit 0,
-//!   or 1 with the uncaught exception on stderr;
+//!   or 1 with the uncaught exception on stderr, unhandled promise rejections printed to stderr
+//!   (wxfs_qjs_set_rejection_hook);
 //! - bindings/js's own test suite (bindings/node/test) inside QuickJS through the glue
 //!   (bindings/quickjs/test/runner.c): no test fails, and at least the 48 that need no Node pass;
 //! - that suite with the glue and the runner built with AddressSanitizer + UBSan, and under
@@ -153,6 +154,28 @@ fn host_contract(engine_name: &str) {
     assert_eq!(stdout_lines(&uncaught), ["script done", "complete ran"], "{}", described("run", &uncaught));
     let stderr = String::from_utf8_lossy(&uncaught.stderr);
     assert!(stderr.starts_with("Uncaught Error: boom\n"), "{}", described("run", &uncaught));
+
+    // A promise rejected with no handler reaches the host (wxfs_qjs_set_rejection_hook) once the
+    // job queue ran empty, and the host prints it and goes on; one handled in the same turn, and
+    // bindings/js's own promises (handled from birth), do not.
+    let rejection = host_run(
+        &host,
+        &work.join("rejection"),
+        "Promise.reject(new Error('nobody awaits this'));\n\
+         Promise.reject(new Error('handled')).catch(function () { console.log('caught'); });\n\
+         (async function () { throw new TypeError('async threw'); })();\n\
+         wx.getStorage({ key: 'missing' });\n\
+         wx.setStorage({ key: 'k', data: 1, success: function () { Promise.reject('from a callback'); console.log('set'); } });\n",
+        &[],
+    );
+    assert_eq!(rejection.status.code(), Some(0), "{}", described("run", &rejection));
+    assert_eq!(stdout_lines(&rejection), ["caught", "set"], "{}", described("run", &rejection));
+    assert_eq!(
+        String::from_utf8_lossy(&rejection.stderr),
+        "unhandled promise rejection: Error: nobody awaits this\n\
+         unhandled promise rejection: TypeError: async threw\n\
+         unhandled promise rejection: from a callback\n"
+    );
 
     let syntax = host_run(&host, &work.join("syntax"), "console.log('never';", &[]);
     assert_eq!(syntax.status.code(), Some(1), "{}", described("run", &syntax));

@@ -14,7 +14,9 @@
  */
 #include "wxfs_jsc.h"
 
+#include <dlfcn.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,9 @@ struct wxfs_jsc {
     JSObjectRef *tasks;  /* protected, FIFO in [head, tail) */
     size_t head, tail, cap;
     JSValueRef drain_exception; /* protected while set */
+    struct glue_ref *ref; /* what the sandboxes' own functions reach the glue through */
+    wxfs_jsc_rejection_fn rejection; /* the host's hook for unhandled rejections, or NULL */
+    void *rejection_data;
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -67,9 +72,8 @@ static JSValueRef make_string(JSContextRef ctx, const char *text) {
     return v;
 }
 
-/* A string from library bytes: text results carry a NUL at data[len]. */
-static JSValueRef bytes_string(JSContextRef ctx, const wxfs_bytes *b) {
-    if (b->data == NULL || b->len == 0) return make_string(ctx, "");
+/* A string from library bytes, as JSStringCreateWithUTF8CString makes it: up to the first NUL. */
+static JSValueRef bytes_string_slow(JSContextRef ctx, const wxfs_bytes *b) {
     if (b->data[b->len] == 0) return make_string(ctx, (const char *)b->data);
     char *copy = malloc(b->len + 1);
     if (copy == NULL) return NULL;
@@ -77,6 +81,87 @@ static JSValueRef bytes_string(JSContextRef ctx, const wxfs_bytes *b) {
     copy[b->len] = 0;
     JSValueRef v = make_string(ctx, copy);
     free(copy);
+    return v;
+}
+
+/* UTF-16 units decoded on the stack; longer texts take a malloc'd buffer. */
+#define STACK_UNITS 512
+
+/*
+ * A string from library bytes (UTF-8; text results carry a NUL at data[len]). Decoded here to
+ * UTF-16 for JSStringCreateWithCharacters: JSStringCreateWithUTF8CString decodes through a
+ * function call per byte, which was a third of a getStorageSync's glue time (perf: 16% of the
+ * samples of N.storageGet in WTF::Unicode::convert alone). Bytes it alone decides the meaning
+ * of (not well-formed UTF-8, or a NUL, where it stops) go to it, so the string is the same
+ * either way.
+ */
+static JSValueRef bytes_string(JSContextRef ctx, const wxfs_bytes *b) {
+    if (b->data == NULL || b->len == 0) return make_string(ctx, "");
+    JSChar stack[STACK_UNITS];
+    JSChar *u = b->len <= STACK_UNITS ? stack : malloc(b->len * sizeof *u);
+    if (u == NULL) return NULL;
+    const uint8_t *p = b->data, *end = b->data + b->len;
+    size_t k = 0;
+    int ok = 1;
+    while (p < end) {
+        /* Eight ASCII bytes at a time, none of them NUL (the common case: JSON text). */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            /* Per byte, the top bit of ((low 7 bits) + 0x7f) & ~byte: set for 0x01..0x7f alone. */
+            if ((((w & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) & ~w & 0x8080808080808080ull) !=
+                0x8080808080808080ull)
+                break; /* a byte >= 0x80, or a NUL: decoded one by one below */
+            /* From the word already loaded (little or big endian: memcpy kept the byte order). */
+            uint8_t bytes[8];
+            memcpy(bytes, &w, 8);
+            JSChar *out = u + k;
+            for (int i = 0; i < 8; i++) out[i] = bytes[i];
+            k += 8;
+            p += 8;
+        }
+        if (p == end) break;
+        uint32_t c = *p;
+        if (c - 1 < 0x7f) { /* ASCII but NUL */
+            u[k++] = (JSChar)c;
+            p++;
+            continue;
+        }
+        size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (n == 0 || (size_t)(end - p) < n) {
+            ok = 0;
+            break;
+        }
+        c &= 0x3f >> (n - 1);
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                ok = 0;
+                break;
+            }
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
+        if (!ok || (n == 3 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) || (n == 4 && (c < 0x10000 || c > 0x10ffff))) {
+            ok = 0;
+            break;
+        }
+        if (c >= 0x10000) { /* 4 bytes in, 2 units out: within the one unit a byte is given */
+            u[k++] = (JSChar)(0xd800 + ((c - 0x10000) >> 10));
+            u[k++] = (JSChar)(0xdc00 + ((c - 0x10000) & 0x3ff));
+        } else {
+            u[k++] = (JSChar)c;
+        }
+        p += n;
+    }
+    JSValueRef v;
+    if (ok) {
+        JSStringRef s = JSStringCreateWithCharacters(u, k);
+        v = JSValueMakeString(ctx, s);
+        JSStringRelease(s);
+    } else {
+        v = bytes_string_slow(ctx, b);
+    }
+    if (u != stack) free(u);
     return v;
 }
 
@@ -96,18 +181,29 @@ static void throw_error(JSContextRef ctx, JSValueRef *exception, const char *cto
     *exception = err != NULL ? (JSValueRef)err : msg;
 }
 
+/* UTF-8 bytes converted on the stack by the hot calls (a storage key, a small value's JSON). */
+#define STACK_TEXT 1024
+
+/* Free what utf8_of returned with `stack` as its stack buffer. */
+static void text_free(char *text, const char *stack) {
+    if (text != stack) free(text);
+}
+
 /*
- * `v` as UTF-8 (malloc'd, NUL-terminated, length in *len); NULL with *exception set on failure.
+ * `v` as UTF-8, NUL-terminated, length in *len: in `stack` (`cap` bytes; NULL, 0 for none) when
+ * it fits, else malloc'd (free it with text_free). NULL with *exception set on failure.
  * Converted here from the string's UTF-16, not with JSStringGetUTF8CString, which stops at a
- * lone surrogate: 'a\ud800b' would have become the key "a". A lone surrogate becomes U+FFFD, as
- * Node-API's UTF-8 (bindings/node) makes it, so a key means the same in either engine.
+ * lone surrogate ('a\ud800b' would have become the key "a") and costs more: a lone surrogate
+ * becomes U+FFFD, as Node-API's UTF-8 (bindings/node) makes it, so a key means the same in
+ * either engine.
  */
-static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception) {
+static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception, char *stack, size_t cap) {
     JSStringRef s = JSValueToStringCopy(ctx, v, exception);
     if (s == NULL) return NULL;
     size_t n = JSStringGetLength(s);
     const JSChar *u = JSStringGetCharactersPtr(s);
-    char *buf = n <= (SIZE_MAX - 1) / 3 ? malloc(n * 3 + 1) : NULL;
+    size_t max = n <= (SIZE_MAX - 1) / 3 ? n * 3 + 1 : 0;
+    char *buf = max != 0 && max <= cap ? stack : max != 0 ? malloc(max) : NULL;
     if (buf == NULL) {
         JSStringRelease(s);
         throw_error(ctx, exception, "Error", "wxfs: out of memory");
@@ -115,6 +211,19 @@ static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *ex
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        /* Four ASCII units at a time (keys and JSON text are mostly ASCII). */
+        while (n - i >= 4) {
+            uint64_t w;
+            memcpy(&w, u + i, 8);
+            if ((w & 0xff80ff80ff80ff80ull) != 0) break;
+            buf[k] = (char)u[i];
+            buf[k + 1] = (char)u[i + 1];
+            buf[k + 2] = (char)u[i + 2];
+            buf[k + 3] = (char)u[i + 3];
+            k += 4;
+            i += 4;
+        }
+        if (i == n) break;
         uint32_t c = u[i];
         if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] < 0xe000) {
             c = 0x10000 + ((c - 0xd800) << 10) + (uint32_t)(u[++i] - 0xdc00);
@@ -168,16 +277,11 @@ static uint64_t handle_of(JSContextRef ctx, JSValueRef v, JSValueRef *exception)
 }
 
 /* The args JSON: a string's bytes, or "{}" for anything else (as bindings/node's addon). */
-static char *args_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception) {
-    if (JSValueIsString(ctx, v)) return utf8_of(ctx, v, len, exception);
-    char *s = malloc(3);
-    if (s == NULL) {
-        throw_error(ctx, exception, "Error", "wxfs: out of memory");
-        return NULL;
-    }
-    memcpy(s, "{}", 3);
+static char *args_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *exception, char *stack, size_t cap) {
+    if (JSValueIsString(ctx, v)) return utf8_of(ctx, v, len, exception, stack, cap);
+    memcpy(stack, "{}", 3);
     *len = 2;
-    return s;
+    return stack;
 }
 
 /* ---- argument buffers ---------------------------------------------------------------------- */
@@ -340,6 +444,116 @@ done:
     return out;
 }
 
+/*
+ * The calls, over a glue and a sandbox handle: the bridge's functions (handle as their first
+ * argument) and the sandbox's own (handle bound, see `struct bound`) both run these.
+ */
+
+/* invoke: json | [json, ...ArrayBuffer] (wxfs_invoke_v2). */
+static JSValueRef call_invoke(JSContextRef ctx, uint64_t h, JSValueRef api_v, JSValueRef json_v, JSValueRef list,
+                              JSValueRef *exception) {
+    char api_stack[256], json_stack[STACK_TEXT];
+    size_t api_len = 0, json_len = 0;
+    char *api = utf8_of(ctx, api_v, &api_len, exception, api_stack, sizeof api_stack);
+    char *json = api != NULL ? args_of(ctx, json_v, &json_len, exception, json_stack, sizeof json_stack) : NULL;
+    struct buffers b;
+    JSValueRef out = NULL;
+    if (json != NULL && *exception == NULL && buffers_gather(ctx, list, &b, exception) == 0) {
+        wxfs_result r;
+        memset(&r, 0, sizeof r);
+        wxfs_invoke_v2(h, api, api_len, json, json_len, b.slices, b.n, &r);
+        buffers_release(ctx, &b);
+        out = result_value(ctx, &r, 1, exception);
+        wxfs_result_free(r);
+    }
+    if (api != NULL) text_free(api, api_stack);
+    if (json != NULL) text_free(json, json_stack);
+    return out;
+}
+
+static void on_done(void *userdata, int32_t code, wxfs_result *r);
+
+/* invokeAsync: code (wxfs_invoke_async_queued); the result goes to dispatch(id, ...). */
+static JSValueRef call_invoke_async(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JSValueRef api_v, JSValueRef json_v,
+                                    JSValueRef list, JSValueRef id_v, JSValueRef *exception) {
+    double id = JSValueToNumber(ctx, id_v, exception);
+    char api_stack[256], json_stack[STACK_TEXT];
+    size_t api_len = 0, json_len = 0;
+    char *api = *exception == NULL ? utf8_of(ctx, api_v, &api_len, exception, api_stack, sizeof api_stack) : NULL;
+    char *json = api != NULL ? args_of(ctx, json_v, &json_len, exception, json_stack, sizeof json_stack) : NULL;
+    struct buffers b;
+    JSValueRef out = NULL;
+    if (json != NULL && *exception == NULL && buffers_gather(ctx, list, &b, exception) == 0) {
+        struct call *c = calloc(1, sizeof *c);
+        int32_t rc = WXFS_E_NULL;
+        if (c != NULL) {
+            c->glue = g;
+            c->id = id;
+            /* The buffers are copied by the library before it returns. */
+            rc = wxfs_invoke_async_queued(h, g->queue, api, api_len, json, json_len, b.slices, b.n, on_done, c);
+            if (rc == 0) {
+                c->next = g->inflight;
+                if (g->inflight != NULL) g->inflight->prev = c;
+                g->inflight = c;
+                g->calls++;
+            } else {
+                free(c);
+            }
+        }
+        buffers_release(ctx, &b);
+        out = c != NULL ? JSValueMakeNumber(ctx, rc) : NULL;
+        if (c == NULL) throw_error(ctx, exception, "Error", "wxfs: out of memory");
+    }
+    if (api != NULL) text_free(api, api_stack);
+    if (json != NULL) text_free(json, json_stack);
+    return out;
+}
+
+/* storageSet: code (wxfs_storage_set). `dt_v` NULL or not a string: no dataType. */
+static JSValueRef call_storage_set(JSContextRef ctx, uint64_t h, JSValueRef key_v, JSValueRef json_v, JSValueRef dt_v,
+                                   JSValueRef *exception) {
+    char key_stack[STACK_TEXT], json_stack[STACK_TEXT], dt_stack[64];
+    size_t key_len = 0, json_len = 0, dt_len = 0;
+    char *key = utf8_of(ctx, key_v, &key_len, exception, key_stack, sizeof key_stack);
+    char *json = key != NULL ? utf8_of(ctx, json_v, &json_len, exception, json_stack, sizeof json_stack) : NULL;
+    char *dt = NULL;
+    JSValueRef out = NULL;
+    if (json != NULL && dt_v != NULL && JSValueIsString(ctx, dt_v))
+        dt = utf8_of(ctx, dt_v, &dt_len, exception, dt_stack, sizeof dt_stack);
+    if (json != NULL && *exception == NULL) {
+        int32_t rc = wxfs_storage_set(h, key, key_len, json, json_len, dt, dt_len);
+        out = JSValueMakeNumber(ctx, rc);
+    }
+    if (key != NULL) text_free(key, key_stack);
+    if (json != NULL) text_free(json, json_stack);
+    if (dt != NULL) text_free(dt, dt_stack);
+    return out;
+}
+
+/* storageGet: json | [json, dataType] | code (wxfs_storage_get). */
+static JSValueRef call_storage_get(JSContextRef ctx, uint64_t h, JSValueRef key_v, JSValueRef *exception) {
+    char key_stack[STACK_TEXT];
+    size_t key_len = 0;
+    char *key = utf8_of(ctx, key_v, &key_len, exception, key_stack, sizeof key_stack);
+    if (key == NULL) return NULL;
+    wxfs_bytes json = {NULL, 0}, dt = {NULL, 0};
+    int32_t rc = wxfs_storage_get(h, key, key_len, &json, &dt);
+    text_free(key, key_stack);
+    if (rc != 0) return JSValueMakeNumber(ctx, rc);
+    JSValueRef text = bytes_string(ctx, &json);
+    JSValueRef out = text;
+    if (text != NULL && dt.data != NULL) {
+        JSValueRef pair[2];
+        pair[0] = text;
+        pair[1] = bytes_string(ctx, &dt);
+        out = pair[1] != NULL ? (JSValueRef)JSObjectMakeArray(ctx, 2, pair, exception) : NULL;
+    }
+    wxfs_bytes_free(json);
+    if (dt.data != NULL) wxfs_bytes_free(dt);
+    if (out == NULL && *exception == NULL) throw_error(ctx, exception, "Error", "wxfs: out of memory");
+    return out;
+}
+
 /* ---- the native object ----------------------------------------------------------------------- */
 
 #define NATIVE(name)                                                                                      \
@@ -352,22 +566,7 @@ NATIVE(n_invoke) {
     wxfs_jsc *g = glue_of(ctx, self, exception);
     if (g == NULL) return NULL;
     uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
-    size_t api_len = 0, json_len = 0;
-    char *api = utf8_of(ctx, arg(argc, argv, 1, ctx), &api_len, exception);
-    char *json = api != NULL ? args_of(ctx, arg(argc, argv, 2, ctx), &json_len, exception) : NULL;
-    struct buffers b;
-    JSValueRef out = NULL;
-    if (json != NULL && *exception == NULL && buffers_gather(ctx, arg(argc, argv, 3, ctx), &b, exception) == 0) {
-        wxfs_result r;
-        memset(&r, 0, sizeof r);
-        wxfs_invoke_v2(h, api, api_len, json, json_len, b.slices, b.n, &r);
-        buffers_release(ctx, &b);
-        out = result_value(ctx, &r, 1, exception);
-        wxfs_result_free(r);
-    }
-    free(api);
-    free(json);
-    return out;
+    return call_invoke(ctx, h, arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx), arg(argc, argv, 3, ctx), exception);
 }
 
 static void call_unlink(wxfs_jsc *g, struct call *c) {
@@ -410,36 +609,8 @@ NATIVE(n_invoke_async) {
     wxfs_jsc *g = glue_of(ctx, self, exception);
     if (g == NULL) return NULL;
     uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
-    double id = JSValueToNumber(ctx, arg(argc, argv, 4, ctx), exception);
-    size_t api_len = 0, json_len = 0;
-    char *api = *exception == NULL ? utf8_of(ctx, arg(argc, argv, 1, ctx), &api_len, exception) : NULL;
-    char *json = api != NULL ? args_of(ctx, arg(argc, argv, 2, ctx), &json_len, exception) : NULL;
-    struct buffers b;
-    JSValueRef out = NULL;
-    if (json != NULL && *exception == NULL && buffers_gather(ctx, arg(argc, argv, 3, ctx), &b, exception) == 0) {
-        struct call *c = calloc(1, sizeof *c);
-        int32_t rc = WXFS_E_NULL;
-        if (c != NULL) {
-            c->glue = g;
-            c->id = id;
-            /* The buffers are copied by the library before it returns. */
-            rc = wxfs_invoke_async_queued(h, g->queue, api, api_len, json, json_len, b.slices, b.n, on_done, c);
-            if (rc == 0) {
-                c->next = g->inflight;
-                if (g->inflight != NULL) g->inflight->prev = c;
-                g->inflight = c;
-                g->calls++;
-            } else {
-                free(c);
-            }
-        }
-        buffers_release(ctx, &b);
-        out = c != NULL ? JSValueMakeNumber(ctx, rc) : NULL;
-        if (c == NULL) throw_error(ctx, exception, "Error", "wxfs: out of memory");
-    }
-    free(api);
-    free(json);
-    return out;
+    return call_invoke_async(ctx, g, h, arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx), arg(argc, argv, 3, ctx),
+                             arg(argc, argv, 4, ctx), exception);
 }
 
 /* storageSet(handle, key, json, dataType?) -> code (wxfs_storage_set). */
@@ -448,21 +619,9 @@ NATIVE(n_storage_set) {
     wxfs_jsc *g = glue_of(ctx, self, exception);
     if (g == NULL) return NULL;
     uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
-    size_t key_len = 0, json_len = 0, dt_len = 0;
-    char *key = *exception == NULL ? utf8_of(ctx, arg(argc, argv, 1, ctx), &key_len, exception) : NULL;
-    char *json = key != NULL ? utf8_of(ctx, arg(argc, argv, 2, ctx), &json_len, exception) : NULL;
-    char *dt = NULL;
-    JSValueRef out = NULL;
-    if (json != NULL && JSValueIsString(ctx, arg(argc, argv, 3, ctx)))
-        dt = utf8_of(ctx, arg(argc, argv, 3, ctx), &dt_len, exception);
-    if (json != NULL && *exception == NULL) {
-        int32_t rc = wxfs_storage_set(h, key, key_len, json, json_len, dt, dt_len);
-        out = JSValueMakeNumber(ctx, rc);
-    }
-    free(key);
-    free(json);
-    free(dt);
-    return out;
+    if (*exception != NULL) return NULL;
+    return call_storage_set(ctx, h, arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx), arg(argc, argv, 3, ctx),
+                            exception);
 }
 
 /* storageGet(handle, key) -> json | [json, dataType] | code (wxfs_storage_get). */
@@ -471,24 +630,138 @@ NATIVE(n_storage_get) {
     wxfs_jsc *g = glue_of(ctx, self, exception);
     if (g == NULL) return NULL;
     uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
-    size_t key_len = 0;
-    char *key = *exception == NULL ? utf8_of(ctx, arg(argc, argv, 1, ctx), &key_len, exception) : NULL;
-    if (key == NULL) return NULL;
-    wxfs_bytes json = {NULL, 0}, dt = {NULL, 0};
-    int32_t rc = wxfs_storage_get(h, key, key_len, &json, &dt);
-    free(key);
-    if (rc != 0) return JSValueMakeNumber(ctx, rc);
-    JSValueRef text = bytes_string(ctx, &json);
-    JSValueRef out = text;
-    if (text != NULL && dt.data != NULL) {
-        JSValueRef pair[2];
-        pair[0] = text;
-        pair[1] = bytes_string(ctx, &dt);
-        out = pair[1] != NULL ? (JSValueRef)JSObjectMakeArray(ctx, 2, pair, exception) : NULL;
+    if (*exception != NULL) return NULL;
+    return call_storage_get(ctx, h, arg(argc, argv, 1, ctx), exception);
+}
+
+/* ---- a sandbox's own functions ---------------------------------------------------------------- */
+
+/*
+ * The functions bindings/js calls on every storage call and invoke: each a callable object of
+ * its own class whose private data holds the glue and the sandbox handle, so a call reads both
+ * with one JSObjectGetPrivate of the callee. The bridge's functions take the handle as a number
+ * (JSValueToNumber) and check `this` (JSValueIsObjectOfClass): each of those takes the context's
+ * lock, about 60 ns apiece per call.
+ *
+ * The glue is reached through `struct glue_ref`, never directly: wxfs_jsc_free empties it, and
+ * a function still reachable then throws. A finalizer (which JavaScriptCore may run on any
+ * thread) only drops its reference, atomically; the last one frees it.
+ */
+struct glue_ref {
+    atomic_size_t refs;
+    wxfs_jsc *glue; /* NULL once wxfs_jsc_free ran; read and written on the JavaScript thread */
+};
+
+enum op { OP_INVOKE, OP_INVOKE_ASYNC, OP_STORAGE_SET, OP_STORAGE_GET, OP_REJECTION };
+
+struct bound {
+    struct glue_ref *ref;
+    uint64_t handle;
+    enum op op;
+};
+
+static JSClassRef bound_class;
+static pthread_once_t bound_class_once = PTHREAD_ONCE_INIT;
+
+static void ref_drop(struct glue_ref *r) {
+    if (atomic_fetch_sub(&r->refs, 1) == 1) free(r);
+}
+
+static void bound_finalize(JSObjectRef o) {
+    struct bound *b = JSObjectGetPrivate(o);
+    if (b == NULL) return;
+    ref_drop(b->ref);
+    free(b);
+}
+
+static JSValueRef bound_call(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
+                             JSValueRef *exception) {
+    (void)self;
+    const struct bound *b = JSObjectGetPrivate(fn); /* fn is of bound_class: the class's callback */
+    wxfs_jsc *g = b != NULL ? b->ref->glue : NULL;
+    if (b != NULL && b->op == OP_REJECTION) {
+        /* (promise, reason), from JavaScriptCore once the microtasks ran and none handled it. */
+        if (g != NULL && g->rejection != NULL) g->rejection(g->rejection_data, ctx, arg(argc, argv, 1, ctx));
+        return JSValueMakeUndefined(ctx);
     }
-    wxfs_bytes_free(json);
-    wxfs_bytes_free(dt);
-    if (out == NULL && *exception == NULL) throw_error(ctx, exception, "Error", "wxfs: out of memory");
+    if (g == NULL) {
+        throw_error(ctx, exception, "TypeError", "wxfs: this context's wxfs glue was released");
+        return NULL;
+    }
+    switch (b->op) {
+    case OP_STORAGE_GET:
+        return call_storage_get(ctx, b->handle, arg(argc, argv, 0, ctx), exception);
+    case OP_STORAGE_SET:
+        return call_storage_set(ctx, b->handle, arg(argc, argv, 0, ctx), arg(argc, argv, 1, ctx),
+                                arg(argc, argv, 2, ctx), exception);
+    case OP_INVOKE:
+        return call_invoke(ctx, b->handle, arg(argc, argv, 0, ctx), arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx),
+                           exception);
+    case OP_INVOKE_ASYNC:
+        return call_invoke_async(ctx, g, b->handle, arg(argc, argv, 0, ctx), arg(argc, argv, 1, ctx),
+                                 arg(argc, argv, 2, ctx), arg(argc, argv, 3, ctx), exception);
+    case OP_REJECTION:
+        break;
+    }
+    return NULL;
+}
+
+static void bound_class_make(void) {
+    JSClassDefinition def = kJSClassDefinitionEmpty;
+    def.className = "WxfsSandboxFunction";
+    def.callAsFunction = bound_call;
+    def.finalize = bound_finalize;
+    bound_class = JSClassCreate(&def);
+}
+
+/* A callable object of bound_class for `op` over `h`, or NULL when out of memory. */
+static JSObjectRef bound_make(JSContextRef ctx, wxfs_jsc *g, uint64_t h, enum op op) {
+    pthread_once(&bound_class_once, bound_class_make);
+    struct bound *b = malloc(sizeof *b);
+    if (b == NULL) return NULL;
+    b->ref = g->ref;
+    b->handle = h;
+    b->op = op;
+    atomic_fetch_add(&g->ref->refs, 1);
+    return JSObjectMake(ctx, bound_class, b);
+}
+
+/* sandbox(handle) -> {invoke, invokeAsync, storageSet, storageGet} over that sandbox. */
+NATIVE(n_sandbox) {
+    (void)fn;
+    wxfs_jsc *g = glue_of(ctx, self, exception);
+    if (g == NULL) return NULL;
+    uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
+    if (*exception != NULL) return NULL;
+    static const struct {
+        const char *name;
+        enum op op;
+    } fns[] = {{"invoke", OP_INVOKE},
+               {"invokeAsync", OP_INVOKE_ASYNC},
+               {"storageSet", OP_STORAGE_SET},
+               {"storageGet", OP_STORAGE_GET}};
+    JSObjectRef out = JSObjectMake(ctx, NULL, NULL);
+    /* Function.prototype under each, so that call, apply and bind work on them as on functions. */
+    JSStringRef fp_name = JSStringCreateWithUTF8CString("Function");
+    JSValueRef function_ctor = JSObjectGetProperty(ctx, JSContextGetGlobalObject(ctx), fp_name, NULL);
+    JSStringRelease(fp_name);
+    JSValueRef proto = NULL;
+    if (function_ctor != NULL && JSValueIsObject(ctx, function_ctor)) {
+        JSStringRef p = JSStringCreateWithUTF8CString("prototype");
+        proto = JSObjectGetProperty(ctx, (JSObjectRef)function_ctor, p, NULL);
+        JSStringRelease(p);
+    }
+    for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
+        JSObjectRef f = bound_make(ctx, g, h, fns[i].op);
+        if (f == NULL) {
+            throw_error(ctx, exception, "Error", "wxfs: out of memory");
+            return NULL;
+        }
+        if (proto != NULL && JSValueIsObject(ctx, proto)) JSObjectSetPrototype(ctx, f, proto);
+        JSStringRef name = JSStringCreateWithUTF8CString(fns[i].name);
+        JSObjectSetProperty(ctx, out, name, f, kJSPropertyAttributeReadOnly | kJSPropertyAttributeDontDelete, NULL);
+        JSStringRelease(name);
+    }
     return out;
 }
 
@@ -563,7 +836,7 @@ NATIVE(n_module) {
     wxfs_jsc *g = glue_of(ctx, self, exception);
     if (g == NULL) return NULL;
     size_t len = 0;
-    char *rel = utf8_of(ctx, arg(argc, argv, 0, ctx), &len, exception);
+    char *rel = utf8_of(ctx, arg(argc, argv, 0, ctx), &len, exception, NULL, 0);
     if (rel == NULL) return NULL;
     char msg[512];
     if (strstr(rel, "..") != NULL || rel[0] == '/') {
@@ -647,20 +920,22 @@ static const char PRELUDE[] =
     "  function create(handle, platform, protocol) {\n"
     "    var dialect = Object.prototype.hasOwnProperty.call(js.dialects, platform) ? js.dialects[platform] : null;\n"
     "    if (!dialect) throw new TypeError('wxfs: unknown platform ' + JSON.stringify(platform));\n"
+    "    var S = N.sandbox(handle);\n"
+    "    var invokeAsync = S.invokeAsync;\n"
     "    var host = {\n"
-    "      invokeBinary: function (api, json, buffers) { return N.invoke(handle, api, json, buffers); },\n"
+    "      invokeBinary: S.invoke,\n"
     "      invokeBinaryAsync: function (api, json, buffers, done) {\n"
     "        var id = nextId++;\n"
     "        pending.set(id, done);\n"
-    "        var rc = N.invokeAsync(handle, api, json, buffers, id);\n"
+    "        var rc = invokeAsync(api, json, buffers, id);\n"
     "        if (rc !== 0) {\n"
     "          pending.delete(id);\n"
     "          var message = N.lastError();\n"
     "          done(JSON.stringify(dialect.failure ? dialect.failure(api, message, rc) : { errMsg: api + ':fail ' + message, errCode: rc }));\n"
     "        }\n"
     "      },\n"
-    "      storageSet: function (key, json, dataType) { return N.storageSet(handle, key, json, dataType); },\n"
-    "      storageGet: function (key) { return N.storageGet(handle, key); },\n"
+    "      storageSet: S.storageSet,\n"
+    "      storageGet: S.storageGet,\n"
     "      apis: N.apiList(handle),\n"
     "      protocol: protocol,\n"
     "      defer: defer,\n"
@@ -706,10 +981,19 @@ int32_t wxfs_jsc_new(JSGlobalContextRef ctx, const char *js_dir, wxfs_jsc **out,
         return WXFS_E_IO;
     }
     strcpy(g->js_dir, js_dir);
+    g->ref = malloc(sizeof *g->ref);
+    if (g->ref == NULL) {
+        free(g->js_dir);
+        free(g);
+        return WXFS_E_IO;
+    }
+    atomic_init(&g->ref->refs, 1);
+    g->ref->glue = g;
     int32_t rc = wxfs_queue_create(&g->queue);
     if (rc == 0) rc = wxfs_queue_fd(g->queue, &g->fd);
     if (rc != 0) {
         if (g->queue != 0) wxfs_queue_close(g->queue);
+        free(g->ref);
         free(g->js_dir);
         free(g);
         return rc;
@@ -726,6 +1010,7 @@ int32_t wxfs_jsc_new(JSGlobalContextRef ctx, const char *js_dir, wxfs_jsc **out,
     set_function(ctx, g->native, "lastError", n_last_error);
     set_function(ctx, g->native, "defer", n_defer);
     set_function(ctx, g->native, "module", n_module);
+    set_function(ctx, g->native, "sandbox", n_sandbox);
 
     JSStringRef src = JSStringCreateWithUTF8CString(PRELUDE);
     JSStringRef url = JSStringCreateWithUTF8CString("bindings/jsc/wxfs_jsc.c");
@@ -894,8 +1179,55 @@ void wxfs_jsc_free(wxfs_jsc *glue) {
     if (glue->dispatch != NULL) JSValueUnprotect(ctx, glue->dispatch);
     if (glue->create != NULL) JSValueUnprotect(ctx, glue->create);
     JSObjectSetPrivate(glue->native, NULL);
+    glue->ref->glue = NULL; /* the sandboxes' functions still reachable throw from now on */
+    ref_drop(glue->ref);
     JSValueUnprotect(ctx, glue->native);
     JSGlobalContextRelease(glue->ctx);
     free(glue->js_dir);
     free(glue);
+}
+
+/*
+ * JavaScriptCore's hook for unhandled rejections, JSGlobalContextSetUnhandledRejectionCallback: exported
+ * by JavaScriptCore (WebKitGTK 2.28 and later; iOS 13.4 and macOS 10.15.4) but declared in
+ * JSContextRefPrivate.h, which neither installs, and absent from an SDK's list of the framework's
+ * symbols. Looked up when the host asks for it (dlsym), so that the glue links everywhere and the
+ * hook reports WXFS_JSC_E_UNSUPPORTED where the engine lacks it. A host that must not reach a
+ * private symbol defines WXFS_JSC_NO_REJECTION_HOOK.
+ */
+typedef void (*set_rejection_callback_fn)(JSGlobalContextRef ctx, JSObjectRef function, JSValueRef *exception);
+
+static set_rejection_callback_fn find_set_rejection_callback(void) {
+    set_rejection_callback_fn f = NULL;
+#ifndef WXFS_JSC_NO_REJECTION_HOOK
+    void *self = dlopen(NULL, RTLD_LAZY); /* the program and the libraries it was linked with */
+    if (self != NULL) {
+        void *sym = dlsym(self, "JSGlobalContextSetUnhandledRejectionCallback");
+        memcpy(&f, &sym, sizeof f); /* POSIX: a function's address, as a data pointer */
+        dlclose(self);
+    }
+#endif
+    return f;
+}
+
+int32_t wxfs_jsc_set_rejection_hook(wxfs_jsc *glue, wxfs_jsc_rejection_fn fn, void *userdata) {
+    if (glue == NULL) return WXFS_E_NULL;
+    set_rejection_callback_fn set = find_set_rejection_callback();
+    if (set == NULL) return WXFS_JSC_E_UNSUPPORTED;
+    int first = glue->rejection == NULL && fn != NULL;
+    glue->rejection = fn;
+    glue->rejection_data = userdata;
+    if (!first) return 0; /* the callback is in place already, or fn NULL: it reports nothing */
+    JSObjectRef f = bound_make(glue->ctx, glue, 0, OP_REJECTION);
+    if (f == NULL) {
+        glue->rejection = NULL;
+        return WXFS_E_IO;
+    }
+    JSValueRef e = NULL;
+    set(glue->ctx, f, &e);
+    if (e != NULL) {
+        glue->rejection = NULL;
+        return WXFS_JSC_E_EXCEPTION;
+    }
+    return 0;
 }

@@ -50,6 +50,9 @@ extern "C" {
 /** A JavaScript exception was thrown; it is in `*exception` (when that is non-NULL). */
 #define WXFS_JSC_E_EXCEPTION (-100)
 
+/** This JavaScriptCore lacks what the call needs (see wxfs_jsc_set_rejection_hook). */
+#define WXFS_JSC_E_UNSUPPORTED (-101)
+
 /** The glue of one JSGlobalContext: its completion queue, its tasks, bindings/js loaded once. */
 typedef struct wxfs_jsc wxfs_jsc;
 
@@ -106,6 +109,26 @@ int wxfs_jsc_has_tasks(const wxfs_jsc *glue);
  * number.
  */
 JSObjectRef wxfs_jsc_bridge(wxfs_jsc *glue);
+
+/**
+ * Receives a promise rejection that nothing handled: `reason` is what the promise was rejected
+ * with (an Error, usually). Called on the JavaScript thread, once the microtasks that could have
+ * handled it ran; it may stringify `reason`, and must not throw into JavaScript.
+ */
+typedef void (*wxfs_jsc_rejection_fn)(void *userdata, JSContextRef ctx, JSValueRef reason);
+
+/**
+ * Report every promise of the context rejected with no handler to `fn` (NULL: report nothing),
+ * as a browser's "Uncaught (in promise)": a mini-program's `async` function that threw, a
+ * `Promise.reject` nobody awaits. bindings/js's own promises never count (they are handled from
+ * birth: an unawaited failing `wx.getStorage({key})` is the caller's choice, as in WeChat).
+ * Returns 0; `WXFS_JSC_E_UNSUPPORTED` when this JavaScriptCore has no
+ * `JSGlobalContextSetUnhandledRejectionCallback` (WebKitGTK before 2.28, iOS before 13.4, or
+ * built with `WXFS_JSC_NO_REJECTION_HOOK`: that function is exported but declared in a private
+ * header, so the glue looks it up with dlsym); `WXFS_E_IO` when out of memory. The callback JavaScriptCore holds is the context's
+ * only one: a host that set its own loses it.
+ */
+int32_t wxfs_jsc_set_rejection_hook(wxfs_jsc *glue, wxfs_jsc_rejection_fn fn, void *userdata);
 
 /**
  * Release the glue: its completion queue is closed (results of calls still pending are freed and

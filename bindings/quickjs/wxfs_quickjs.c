@@ -14,6 +14,7 @@
 #include "wxfs_quickjs.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,19 @@
 #define WXFS_QJS_AB_REALLOC 0
 #endif
 #endif
+
+/* QuickJS-ng's rejection tracker takes a bool where QuickJS takes a JS_BOOL (an int). */
+#if defined(QJS_VERSION_MAJOR)
+typedef bool tracker_bool;
+#else
+typedef JS_BOOL tracker_bool;
+#endif
+
+/* A promise rejected with no handler yet: reported at the end of a drain unless one is added. */
+struct rejection {
+    JSValue promise, reason;
+    struct rejection *next;
+};
 
 struct call {
     struct wxfs_qjs *q;
@@ -45,6 +59,9 @@ struct wxfs_qjs {
     JSValue error;       /* the first uncaught exception since the last drain, or JS_UNDEFINED */
     int has_error;
     const wxfs_qjs_options *load; /* only while wxfs_qjs_new loads bindings/js */
+    wxfs_qjs_rejection_fn rejection; /* the host's hook (wxfs_qjs_set_rejection_hook), or NULL */
+    void *rejection_data;
+    struct rejection *rejected, **rejected_tail; /* unhandled so far, oldest first */
 };
 
 /* ---- the table of live glues: natives carry an id, so a released glue is never dereferenced --- */
@@ -609,6 +626,7 @@ wxfs_qjs *wxfs_qjs_new(JSContext *ctx, const wxfs_qjs_options *opts) {
     }
     q->ctx = ctx;
     q->calls.next = q->calls.prev = &q->calls;
+    q->rejected_tail = &q->rejected;
     q->make = JS_UNDEFINED;
     q->error = JS_UNDEFINED;
     q->id = table_add(q);
@@ -693,7 +711,62 @@ int wxfs_qjs_fd(const wxfs_qjs *q) { return q->fd; }
 
 size_t wxfs_qjs_pending(const wxfs_qjs *q) { return q->pending; }
 
-int wxfs_qjs_busy(const wxfs_qjs *q) { return q->pending > 0 || JS_IsJobPending(JS_GetRuntime(q->ctx)) || q->has_error; }
+int wxfs_qjs_busy(const wxfs_qjs *q) {
+    return q->pending > 0 || JS_IsJobPending(JS_GetRuntime(q->ctx)) || q->has_error || q->rejected != NULL;
+}
+
+/* QuickJS's tracker: called when a promise is rejected with no handler (is_handled false) and when
+ * one is added to such a promise later (true). Only this glue's context is tracked. */
+static void track_rejection(JSContext *ctx, JSValueConst promise, JSValueConst reason, tracker_bool is_handled,
+                            void *opaque) {
+    struct wxfs_qjs *q = opaque;
+    if (ctx != q->ctx) return;
+    if (!is_handled) {
+        struct rejection *r = malloc(sizeof *r);
+        if (!r) return; /* out of memory: this one goes unreported */
+        r->promise = JS_DupValue(ctx, promise);
+        r->reason = JS_DupValue(ctx, reason);
+        r->next = NULL;
+        *q->rejected_tail = r;
+        q->rejected_tail = &r->next;
+        return;
+    }
+    for (struct rejection **at = &q->rejected; *at; at = &(*at)->next) {
+        struct rejection *r = *at;
+        if (JS_VALUE_GET_PTR(r->promise) != JS_VALUE_GET_PTR(promise)) continue;
+        *at = r->next;
+        if (q->rejected_tail == &r->next) q->rejected_tail = at;
+        JS_FreeValue(ctx, r->promise);
+        JS_FreeValue(ctx, r->reason);
+        free(r);
+        return;
+    }
+}
+
+/* Hand the rejections still unhandled to the host's hook (the job queue is empty: nothing can
+ * handle them in this turn any more), and forget them. Those the hook's own calls cause (a
+ * reason whose toString rejects) wait for the next drain. */
+static void report_rejections(struct wxfs_qjs *q) {
+    struct rejection *list = q->rejected;
+    q->rejected = NULL;
+    q->rejected_tail = &q->rejected;
+    while (list) {
+        struct rejection *r = list;
+        list = r->next;
+        if (q->rejection) q->rejection(q->rejection_data, q->ctx, r->reason);
+        JS_FreeValue(q->ctx, r->promise);
+        JS_FreeValue(q->ctx, r->reason);
+        free(r);
+    }
+}
+
+void wxfs_qjs_set_rejection_hook(wxfs_qjs *q, wxfs_qjs_rejection_fn fn, void *userdata) {
+    if (!q) return;
+    q->rejection = fn;
+    q->rejection_data = userdata;
+    JS_SetHostPromiseRejectionTracker(JS_GetRuntime(q->ctx), fn ? track_rejection : NULL, fn ? q : NULL);
+    if (!fn) report_rejections(q); /* frees what was tracked; nothing is reported */
+}
 
 /* Hand the kept exception to the host: pending in the context, -1. */
 static int raise_kept(struct wxfs_qjs *q) {
@@ -718,7 +791,10 @@ int wxfs_qjs_drain(wxfs_qjs *q) {
             return -1;
         }
         if (q->has_error) return raise_kept(q);
-        if (r == 0) return 0;
+        if (r == 0) {
+            report_rejections(q);
+            return 0;
+        }
     }
 }
 
@@ -735,6 +811,7 @@ void wxfs_qjs_free(wxfs_qjs *q) {
     }
     JS_FreeValue(ctx, q->make);
     if (q->has_error) JS_FreeValue(ctx, q->error);
+    if (q->rejection) wxfs_qjs_set_rejection_hook(q, NULL, NULL);
     table_remove(q->id);
     free(q);
 }

@@ -88,6 +88,20 @@ size_t wxfs_qjs_pending(const wxfs_qjs *q);
 /** Whether the loop has work: an async call pending, or a QuickJS job waiting. */
 int wxfs_qjs_busy(const wxfs_qjs *q);
 
+/** Receives a promise rejection nothing handled: `reason` is what the promise was rejected with.
+ * Called on the context's thread from wxfs_qjs_drain; it may read `reason` (JS_ToCString), and
+ * must not free it. */
+typedef void (*wxfs_qjs_rejection_fn)(void *userdata, JSContext *ctx, JSValueConst reason);
+
+/** Report every promise of the context rejected with no handler to `fn` (NULL: stop), as a
+ * browser's "Uncaught (in promise)": a mini-program's `async` function that threw, a
+ * `Promise.reject` nobody awaits. A rejection counts as unhandled when the job queue ran empty
+ * without a handler added to it: wxfs_qjs_drain reports it then (and wxfs_qjs_busy stays true
+ * until it has). bindings/js's own promises never count (handled from birth, as in WeChat).
+ * It installs the runtime's promise rejection tracker (JS_SetHostPromiseRejectionTracker): one
+ * glue per runtime may use it, and a tracker the host set is replaced; wxfs_qjs_free removes it. */
+void wxfs_qjs_set_rejection_hook(wxfs_qjs *q, wxfs_qjs_rejection_fn fn, void *userdata);
+
 /** Close the queue (results still pending are freed, their callbacks never run) and release
  * everything the glue holds in the context. Call it before JS_FreeContext; api objects still
  * reachable then throw a TypeError when called. NULL is a no-op. */

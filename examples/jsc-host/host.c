@@ -2,7 +2,8 @@
  * A mini-program host runtime on JavaScriptCore, in one file: it opens the sandbox of user `u1`
  * and app `wx0123456789abcdef` under ROOT, makes a JavaScript context with `wx` (or the
  * platform's object) and `console.log`, runs SCRIPT, then runs the event loop until no call is
- * pending, and exits: 0, or 1 on an uncaught exception (printed to stderr).
+ * pending, and exits: 0, or 1 on an uncaught exception (printed to stderr). A promise rejected
+ * with no handler is printed to stderr ("unhandled promise rejection: ...") and the host goes on.
  *
  *     host ROOT SCRIPT.js [--platform wechat|alipay|douyin|baidu|qq]
  *
@@ -115,6 +116,14 @@ static void report(JSContextRef ctx, JSValueRef exc) {
     free(stack);
 }
 
+/* A promise rejected with no handler: reported, as a browser's console does; the host goes on. */
+static void on_rejection(void *userdata, JSContextRef ctx, JSValueRef reason) {
+    (void)userdata;
+    char *text = utf8(ctx, reason);
+    fprintf(stderr, "unhandled promise rejection: %s\n", text ? text : "?");
+    free(text);
+}
+
 static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (f == NULL) return NULL;
@@ -200,6 +209,8 @@ int main(int argc, char **argv) {
         status = 2;
         goto out;
     }
+    /* WXFS_JSC_E_UNSUPPORTED on a JavaScriptCore without the hook: then nothing is reported. */
+    wxfs_jsc_set_rejection_hook(glue, on_rejection, NULL);
     {
         /* The platform's object is the global bindings/js's dialect names: find it by elimination. */
         static const char *const names[] = {"wx", "my", "tt", "swan", "qq"};

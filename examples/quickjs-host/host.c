@@ -9,7 +9,8 @@
  *   host ROOT SCRIPT.js [--platform P]
  *
  * Exit status: 0; 1 on an uncaught exception (printed to stderr); 2 on bad usage or when the
- * sandbox cannot be opened. Built by build.sh beside this file.
+ * sandbox cannot be opened. A promise rejected with no handler is printed to stderr ("unhandled
+ * promise rejection: ...") and the host goes on. Built by build.sh beside this file.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +23,15 @@
 #ifndef WXFS_JS_DIR
 #error "build with -DWXFS_JS_DIR=\"<checkout>/bindings/js\" (build.sh does)"
 #endif
+
+/* A promise rejected with no handler: reported, as a browser's console does; the host goes on. */
+static void on_rejection(void *userdata, JSContext *ctx, JSValueConst reason) {
+    (void)userdata;
+    const char *s = JS_ToCString(ctx, reason);
+    fprintf(stderr, "unhandled promise rejection: %s\n", s ? s : "?");
+    if (s) JS_FreeCString(ctx, s);
+    else JS_FreeValue(ctx, JS_GetException(ctx));
+}
 
 static JSValue console_log(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
     (void)this_val;
@@ -167,6 +177,7 @@ int main(int argc, char **argv) {
     int status = 0;
     wxfs_qjs_options opts = {WXFS_JS_DIR, NULL, 0};
     wxfs_qjs *q = wxfs_qjs_install(ctx, sandbox, config, &opts);
+    if (q) wxfs_qjs_set_rejection_hook(q, on_rejection, NULL);
     if (q && strcmp(platform, "wechat") == 0) {
         /* wx.downloadFile beside bindings/js's wx (the other platforms' download apis are left out) */
         JSValue add = JS_Eval(ctx, DOWNLOAD_JS, sizeof DOWNLOAD_JS - 1, "<host>", JS_EVAL_TYPE_GLOBAL);

@@ -5,8 +5,8 @@
  * table until wxfs_bytes_free (so a buffer never freed is "still reachable", not a leak). Linked
  * into suite_host with `-Wl,--wrap=<fn>` for each function below, it counts, in the glue and the
  * host alike:
- * - JSStringRefs made (JSStringCreateWithUTF8CString, JSValueToStringCopy, JSValueCreateJSONString)
- *   against JSStringRelease;
+ * - JSStringRefs made (JSStringCreateWithUTF8CString, JSStringCreateWithCharacters,
+ *   JSValueToStringCopy, JSValueCreateJSONString) against JSStringRelease;
  * - JSValueProtect against JSValueUnprotect;
  * - ArrayBuffers made over library bytes (JSObjectMakeArrayBufferWithBytesNoCopy) against
  *   wxfs_bytes_free of those same bytes (which the deallocator must call when the collector
@@ -28,6 +28,13 @@ static atomic_long strings_made, strings_released, protects, unprotects, buffers
 JSStringRef __real_JSStringCreateWithUTF8CString(const char *s);
 JSStringRef __wrap_JSStringCreateWithUTF8CString(const char *s) {
     JSStringRef r = __real_JSStringCreateWithUTF8CString(s);
+    if (r != NULL) atomic_fetch_add(&strings_made, 1);
+    return r;
+}
+
+JSStringRef __real_JSStringCreateWithCharacters(const JSChar *u, size_t n);
+JSStringRef __wrap_JSStringCreateWithCharacters(const JSChar *u, size_t n) {
+    JSStringRef r = __real_JSStringCreateWithCharacters(u, n);
     if (r != NULL) atomic_fetch_add(&strings_made, 1);
     return r;
 }
