@@ -102,6 +102,18 @@ function transport(host, binaryFields, realm) {
     return typeof out === 'string' ? codec.decodeBinary(out, undefined, realm) : codec.decodeBinary(out[0], out.slice(1), realm);
   }
   var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
+  var okTexts = Object.create(null);
+  /** The library's whole answer to `api` succeeding with nothing to return. */
+  function okText(api) {
+    var t = okTexts[api];
+    if (t === undefined) t = okTexts[api] = '{"errMsg":' + JSON.stringify(api + ':ok') + '}';
+    return t;
+  }
+  function okResult(api) {
+    var r = realm ? new realm.Object() : {};
+    r.errMsg = api + ':ok';
+    return r;
+  }
   function callRaw(api, json) {
     return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
   }
@@ -129,8 +141,10 @@ function transport(host, binaryFields, realm) {
     callAsync: function (api, args, lift, done) {
       var e = encode(args, lift);
       if (binary) {
+        var ok = okText(api);
         host.invokeBinaryAsync(api, e.json, e.buffers, function (json, buffers) {
-          done(codec.decodeBinary(json, buffers, realm));
+          // A bare success (most async calls' whole answer) is made, not parsed: the same object.
+          done(json === ok && !buffers ? okResult(api) : codec.decodeBinary(json, buffers, realm));
         });
       } else {
         host.invokeJsonAsync(api, e.json, function (json) {
@@ -156,6 +170,9 @@ function transport(host, binaryFields, realm) {
  *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
  *   storageGet(key) -> json | [json, dataType] | code: optional, the typed wxfs_storage_get, which
  *     getStorageSync uses first (anything but a value found is then asked of the bridge).
+ *   readFile(filePath) -> ArrayBuffer | code: optional, a whole file's bytes (wxfs_read_file_alloc),
+ *     which readFileSync(filePath) uses first when the platform's readFileSync returns the bytes
+ *     alone (a failure is then asked of the bridge).
  *   realm: optional, {JSON, Object, Date, Error, ArrayBuffer, Uint8Array, Promise} of the realm the object
  *     is for (a `vm` context, an iframe), when that is not this one: results, Dates, Sync Errors,
  *     ArrayBuffers (copied) and Promises are then made there, so `instanceof` there holds.
@@ -198,6 +215,7 @@ function createApi(host, dialect) {
   var types = dialect.storageTypes;
   var storageSet = typeof host.storageSet === 'function' ? host.storageSet : null;
   var storageGet = typeof host.storageGet === 'function' ? host.storageGet : null;
+  var readFile = typeof host.readFile === 'function' ? host.readFile : null;
 
   function callSafely(f, res) {
     if (typeof f !== 'function') return;
@@ -367,8 +385,16 @@ function createApi(host, dialect) {
       };
     }
     var syncName = method + 'Sync';
+    // readFileSync(filePath) with nothing else, returning the bytes alone: the host's typed read
+    // when it has one. Anything but the bytes (a failure) is asked of the bridge, which answers
+    // in the platform's words.
+    var typedRead = method === 'readFile' && readFile !== null && row.returns === 'data' && Array.isArray(row.sync) && row.sync[0] === 'filePath';
     if (row.sync !== null && has(syncName)) {
       fsm[syncName] = function () {
+        if (typedRead && typeof arguments[0] === 'string' && arguments[1] === undefined && arguments[2] === undefined && arguments[3] === undefined) {
+          var got = readFile(arguments[0]);
+          if (typeof got !== 'number') return codec.adopt(got, realm);
+        }
         var o = syncOption(row, arguments);
         if (isRead) {
           var r = readArgs(o);
