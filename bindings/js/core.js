@@ -15,6 +15,9 @@
 
 var codec = require('./codec');
 
+/** No argument field is lifted out as bytes (storage arguments). */
+var NO_FIELDS = [];
+
 var S_IFMT = 0xf000;
 var S_IFREG = 0x8000;
 var S_IFDIR = 0x4000;
@@ -55,7 +58,10 @@ function reviveStats(stats) {
 
 function isOkMessage(res) {
   var m = res && res.errMsg;
-  return typeof m === 'string' && m.slice(-3) === ':ok';
+  if (typeof m !== 'string') return false;
+  // m ends with ':ok' (no substring made: this runs twice for every async result).
+  var n = m.length;
+  return n >= 3 && m.charCodeAt(n - 3) === 58 && m.charCodeAt(n - 2) === 111 && m.charCodeAt(n - 1) === 107;
 }
 
 /** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode; an
@@ -88,7 +94,8 @@ function defaultReport(e) {
 
 /**
  * The transport: api + argument object in, result object out, over whichever native form the
- * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done)}.
+ * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done), ...}; with a binary
+ * host, callAsync's `done` gets the native's (json, buffers), which decodeAsync makes a result.
  */
 function transport(host, binaryFields, realm) {
   var binary = typeof host.invokeBinary === 'function';
@@ -96,7 +103,7 @@ function transport(host, binaryFields, realm) {
     throw new TypeError('wxfs: the host must provide invokeBinary(api, json, buffers) or invokeJson(api, json)');
   }
   function encode(args, lift) {
-    return codec.encodeArgs(args, lift ? binaryFields : [], binary);
+    return codec.encodeArgs(args, lift ? binaryFields : NO_FIELDS, binary);
   }
   function decodeBinary(out) {
     return typeof out === 'string' ? codec.decodeBinary(out, undefined, realm) : codec.decodeBinary(out[0], out.slice(1), realm);
@@ -137,15 +144,19 @@ function transport(host, binaryFields, realm) {
      */
     callRaw: callRaw,
     decode: decode,
+    /**
+     * The result object of an async call from what the binary host's async native gave (the
+     * JSON text and its buffers; callAsync hands `done` those as they come). A bare success
+     * (most async calls' whole answer) is made, not parsed: the same object.
+     */
+    decodeAsync: function (api, json, buffers) {
+      return json === okText(api) && !buffers ? okResult(api) : codec.decodeBinary(json, buffers, realm);
+    },
     hasAsync: typeof asyncNative === 'function',
     callAsync: function (api, args, lift, done) {
       var e = encode(args, lift);
       if (binary) {
-        var ok = okText(api);
-        host.invokeBinaryAsync(api, e.json, e.buffers, function (json, buffers) {
-          // A bare success (most async calls' whole answer) is made, not parsed: the same object.
-          done(json === ok && !buffers ? okResult(api) : codec.decodeBinary(json, buffers, realm));
-        });
+        host.invokeBinaryAsync(api, e.json, e.buffers, done);
       } else {
         host.invokeJsonAsync(api, e.json, function (json) {
           done(codec.decodeBase64(json, realm));
@@ -255,11 +266,14 @@ function createApi(host, dialect) {
       // not become Node's fatal unhandled rejection. Awaiting it still throws.
       result.catch(function () {});
     }
-    var deliver = function (res) {
+    // `res`: the result object; or, from a binary host's async native, its JSON text and buffers
+    // (one closure a call, not one to decode and one to deliver).
+    var deliver = function (res, buffers) {
       // This runs inside the host's native callback: nothing may throw out of it, or the
       // callbacks never run (and a Node host under the strict exception policy exits).
       var shaped;
       try {
+        if (typeof res === 'string') res = t.decodeAsync(api, res, buffers);
         shaped = isOk(res) ? finish(res, o) : res;
       } catch (e) {
         shaped = failure(api, e && e.message ? e.message : String(e));

@@ -15,7 +15,7 @@
 //! - `invoke(handle, api, argsJson, buffers?) -> json | [json, ...ArrayBuffer]`;
 //! - `storageSet(handle, key, json, dataType?) -> code`, `storageGet(handle, key) -> json | [json, dataType] | code`;
 //! - `readFile(handle, path) -> ArrayBuffer | code`;
-//! - `setDispatcher(fn(ids, jsons, buffers?))`, then `invokeAsync(handle, api, argsJson, buffers?, id) -> code`:
+//! - `setDispatcher(fn(ids, jsons, buffers?))` (`ids` a Float64Array, `jsons` an array or one text shared by all), then `invokeAsync(handle, api, argsJson, buffers?, id) -> code`:
 //!   the dispatcher gets every result waiting at once (see `Waiting`), in the order they came.
 
 // `unsafe` is allowed by name in two modules only: `napi` (Node-API) and `wxfs` (libwxfs's C ABI),
@@ -240,8 +240,9 @@ struct Wake;
 
 impl Deliver for Wake {
     /// Runs on the JS thread, outside any call into the library: hands every waiting result to
-    /// the dispatcher at once, as `(ids, jsons, buffers)`: `buffers` is undefined when no result
-    /// has any, else `buffers[i]` is the ArrayBuffers of result i (a hole when it has none).
+    /// the dispatcher at once, as `(ids, jsons, buffers)`: `ids` a Float64Array; `jsons` the
+    /// texts, or one text when all are the same; `buffers` undefined when no result has any, else
+    /// `buffers[i]` the ArrayBuffers of result i (a hole when it has none).
     fn deliver<'s>(self, env: &mut Env<'s>, callback: Value<'s>) {
         let Some(inst) = env.instance::<Instance>() else { return };
         let batch = std::mem::take(&mut *inst.waiting.lock());
@@ -259,23 +260,18 @@ impl Deliver for Wake {
 
 fn deliver_batch<'s>(env: &mut Env<'s>, callback: Value<'s>, batch: Vec<Done>) -> Js<()> {
     let n = batch.len();
-    let ids = env.array(n)?;
-    let jsons = env.array(n)?;
+    let ids: Vec<f64> = batch.iter().map(|d| d.id).collect();
+    let ids = env.float64_array(&ids)?;
+    // Results of a burst are mostly the same text ({"errMsg":"setStorage:ok"}): then one string.
+    let same = batch.windows(2).all(|w| w[0].json.as_bytes() == w[1].json.as_bytes());
+    let jsons = if same { env.make_string(batch[0].json.as_bytes())? } else { env.array(n)? };
     let bufs = if batch.iter().any(|d| !d.buffers.is_empty()) { env.array(n)? } else { env.undefined() };
-    // Results of a burst are mostly the same text ({"errMsg":"setStorage:ok"}): one string each.
-    let mut last: Option<(Owned, Value<'s>)> = None;
-    for (i, Done { id, json, buffers }) in (0u32..).zip(batch) {
-        let id = env.make_number(id)?;
-        env.set_element(ids, i, id);
-        let text = match &last {
-            Some((prev, v)) if prev.as_bytes() == json.as_bytes() => *v,
-            _ => {
-                let v = env.make_string(json.as_bytes())?;
-                last = Some((json, v));
-                v
-            }
-        };
-        env.set_element(jsons, i, text);
+    for (i, Done { json, buffers, .. }) in (0u32..).zip(batch) {
+        if !same {
+            let text = env.make_string(json.as_bytes())?;
+            env.set_element(jsons, i, text);
+        }
+        drop(json);
         if !buffers.is_empty() {
             let list = env.array(buffers.len())?;
             for (j, b) in (0u32..).zip(buffers) {
@@ -286,7 +282,6 @@ fn deliver_batch<'s>(env: &mut Env<'s>, callback: Value<'s>, batch: Vec<Done>) -
             env.set_element(bufs, i, list);
         }
     }
-    drop(last);
     // An exception thrown by the dispatcher propagates as Node's uncaught exception.
     env.call_function(callback, &[ids, jsons, bufs]);
     Ok(())

@@ -197,9 +197,8 @@ impl<'s> Env<'s> {
         // SAFETY: valid env; `v` alive in 's; `inline` is writable for `INLINE` bytes, which Node
         // does not exceed (it writes at most len - 1 bytes and a NUL). Node checks the type and
         // answers napi_string_expected for another, writing nothing.
-        let status = unsafe {
-            sys::napi_get_value_string_utf8(self.raw, v.raw, out.inline.as_mut_ptr() as *mut c_char, INLINE, &mut got)
-        };
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(self.raw, v.raw, out.inline.as_mut_ptr() as *mut c_char, INLINE, &mut got) };
         if status == sys::Status::napi_string_expected {
             return Err(self.throw("wxfs addon: expected a string"));
         }
@@ -428,8 +427,9 @@ impl<'s> Env<'s> {
             let (mut ab_len, mut ab_data) = (0usize, null_mut());
             // SAFETY: valid env; `node_buf` is the Buffer (a Uint8Array) just made, alive in this
             // handle scope; the outs are locals.
-            let ta =
-                unsafe { sys::napi_get_typedarray_info(self.raw, node_buf, &mut kind, &mut count, &mut data, &mut ab, &mut offset) };
+            let ta = unsafe {
+                sys::napi_get_typedarray_info(self.raw, node_buf, &mut kind, &mut count, &mut data, &mut ab, &mut offset)
+            };
             if ta == sys::Status::napi_ok {
                 // SAFETY: valid env; `ab` is that typed array's ArrayBuffer, alive in this scope;
                 // the outs are locals.
@@ -444,6 +444,26 @@ impl<'s> Env<'s> {
         let status = unsafe { sys::napi_create_arraybuffer(self.raw, len, &mut dst, &mut v) };
         self.check(status, "create_arraybuffer")?;
         Ok((self.value(v), dst as *mut u8))
+    }
+
+    /// A new Float64Array holding `values`.
+    pub fn float64_array(&self, values: &[f64]) -> Js<Value<'s>> {
+        let bytes = std::mem::size_of_val(values);
+        let (mut ab, mut dst) = (null_mut(), null_mut());
+        // SAFETY: valid env; the outs are locals.
+        let status = unsafe { sys::napi_create_arraybuffer(self.raw, bytes, &mut dst, &mut ab) };
+        self.check(status, "create_arraybuffer")?;
+        if bytes != 0 {
+            // SAFETY: on success `dst` is the new buffer's `bytes` writable bytes (V8 allocates
+            // ArrayBuffers aligned for any element type), referenced by nothing else yet.
+            unsafe { std::ptr::copy_nonoverlapping(values.as_ptr() as *const u8, dst as *mut u8, bytes) };
+        }
+        let mut v = null_mut();
+        // SAFETY: valid env; `ab` was just made, `values.len()` doubles long from offset 0.
+        let status =
+            unsafe { sys::napi_create_typedarray(self.raw, sys::TypedarrayType::float64_array, values.len(), ab, 0, &mut v) };
+        self.check(status, "create_typedarray")?;
+        Ok(self.value(v))
     }
 
     /// A new ArrayBuffer holding the first `n` bytes of the ArrayBuffer `ab` (all of them if it

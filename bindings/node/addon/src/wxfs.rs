@@ -309,7 +309,14 @@ impl Lib {
         // SAFETY: `path` is readable for its length; `alloc_with::<F>` matches wxfs_alloc_fn and
         // receives `alloc`, a live `&mut F`, during this call only; `n` is a local.
         let rc = unsafe {
-            (self.read_file_alloc)(handle, path.as_ptr(), path.len(), Some(alloc_with::<F>), alloc as *mut F as *mut c_void, &mut n)
+            (self.read_file_alloc)(
+                handle,
+                path.as_ptr(),
+                path.len(),
+                Some(alloc_with::<F>),
+                alloc as *mut F as *mut c_void,
+                &mut n,
+            )
         };
         if rc == 0 {
             Ok(n)
