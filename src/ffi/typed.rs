@@ -157,7 +157,8 @@ pub unsafe extern "C" fn wxfs_read_file_alloc(
             put(out_len, 0);
             return Ok(());
         }
-        let len = usize::try_from(f.len).map_err(|_| api(Error::system(&std::io::Error::from(std::io::ErrorKind::OutOfMemory))))?;
+        let len =
+            usize::try_from(f.len).map_err(|_| api(Error::system(&std::io::Error::from(std::io::ErrorKind::OutOfMemory))))?;
         // SAFETY: the host's function, called as its type says.
         let data = unsafe { alloc(userdata, len) };
         if data.is_null() {
