@@ -240,6 +240,13 @@ typedef void (*wxfs_log_callback)(void *userdata,
                                   const char *message,
                                   size_t message_len);
 
+/**
+ * The host's allocator for [`wxfs_read_file_alloc`]: `len` (never 0) writable bytes that the
+ * host owns, or NULL when it has none to give.
+ */
+typedef uint8_t *(*wxfs_alloc_fn)(void *userdata,
+                                  size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -589,6 +596,30 @@ int32_t wxfs_read_file(uint64_t sandbox,
                        const char *path,
                        size_t path_len,
                        struct wxfs_bytes *out_data);
+
+/**
+ * Read a whole file (any readable virtual path) straight into memory the host allocates, for a
+ * host whose runtime must own the bytes (a JavaScript engine's ArrayBuffer): no copy from the
+ * library's memory to the host's. Once the file is open and checked, and only then, `alloc` is
+ * called once, on this thread, with the file's size, and the file is read into what it
+ * returns; `*out_len` receives how many bytes were read: the size, or fewer if the file shrank
+ * meanwhile (the rest of the host's memory is then unwritten). An empty file is not allocated
+ * for: `*out_len` is 0. Fails as `wxfs_read_file` does, before `alloc` is called (1300002,
+ * 1300202 beyond the readFile limit, ...), `WXFS_E_NULL` when `alloc` is NULL or returns NULL,
+ * and with the readFile errCode of an I/O error after it (the host's memory is still the
+ * host's). Thread-safe.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; a non-NULL pointer `alloc` returns is writable for `len` bytes until
+ * this function returns, and overlaps nothing the library owns.
+ */
+int32_t wxfs_read_file_alloc(uint64_t sandbox,
+                             const char *path,
+                             size_t path_len,
+                             wxfs_alloc_fn alloc,
+                             void *userdata,
+                             size_t *out_len);
 
 /**
  * writeFile of raw bytes into a user file (`wxfile://usr/...`), atomically replaced.

@@ -92,6 +92,7 @@ function fromBase64(s, realm) {
  */
 function encodeArgs(args, keys, binary) {
   if (args === undefined || args === null) return { json: '{}', buffers: undefined };
+  if (keys !== null && keys.length === 0) return { json: JSON.stringify(args), buffers: undefined };
   var lifted = null;
   for (var k in args) {
     if (!Object.prototype.hasOwnProperty.call(args, k)) continue;

@@ -15,6 +15,9 @@
 
 var codec = require('./codec');
 
+/** No argument field is lifted out as bytes (storage arguments). */
+var NO_FIELDS = [];
+
 var S_IFMT = 0xf000;
 var S_IFREG = 0x8000;
 var S_IFDIR = 0x4000;
@@ -55,7 +58,10 @@ function reviveStats(stats) {
 
 function isOkMessage(res) {
   var m = res && res.errMsg;
-  return typeof m === 'string' && m.slice(-3) === ':ok';
+  if (typeof m !== 'string') return false;
+  // m ends with ':ok' (no substring made: this runs twice for every async result).
+  var n = m.length;
+  return n >= 3 && m.charCodeAt(n - 3) === 58 && m.charCodeAt(n - 2) === 111 && m.charCodeAt(n - 1) === 107;
 }
 
 /** The Error a Sync form throws: the failure's errMsg as message, with errMsg and errCode; an
@@ -88,7 +94,8 @@ function defaultReport(e) {
 
 /**
  * The transport: api + argument object in, result object out, over whichever native form the
- * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done)}.
+ * host has. Returns {call(api, args, lift), callAsync(api, args, lift, done), ...}; with a binary
+ * host, callAsync's `done` gets the native's (json, buffers), which decodeAsync makes a result.
  */
 function transport(host, binaryFields, realm) {
   var binary = typeof host.invokeBinary === 'function';
@@ -96,12 +103,24 @@ function transport(host, binaryFields, realm) {
     throw new TypeError('wxfs: the host must provide invokeBinary(api, json, buffers) or invokeJson(api, json)');
   }
   function encode(args, lift) {
-    return codec.encodeArgs(args, lift ? binaryFields : [], binary);
+    return codec.encodeArgs(args, lift ? binaryFields : NO_FIELDS, binary);
   }
   function decodeBinary(out) {
     return typeof out === 'string' ? codec.decodeBinary(out, undefined, realm) : codec.decodeBinary(out[0], out.slice(1), realm);
   }
   var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
+  var okTexts = Object.create(null);
+  /** The library's whole answer to `api` succeeding with nothing to return. */
+  function okText(api) {
+    var t = okTexts[api];
+    if (t === undefined) t = okTexts[api] = '{"errMsg":' + JSON.stringify(api + ':ok') + '}';
+    return t;
+  }
+  function okResult(api) {
+    var r = realm ? new realm.Object() : {};
+    r.errMsg = api + ':ok';
+    return r;
+  }
   function callRaw(api, json) {
     return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
   }
@@ -125,13 +144,19 @@ function transport(host, binaryFields, realm) {
      */
     callRaw: callRaw,
     decode: decode,
+    /**
+     * The result object of an async call from what the binary host's async native gave (the
+     * JSON text and its buffers; callAsync hands `done` those as they come). A bare success
+     * (most async calls' whole answer) is made, not parsed: the same object.
+     */
+    decodeAsync: function (api, json, buffers) {
+      return json === okText(api) && !buffers ? okResult(api) : codec.decodeBinary(json, buffers, realm);
+    },
     hasAsync: typeof asyncNative === 'function',
     callAsync: function (api, args, lift, done) {
       var e = encode(args, lift);
       if (binary) {
-        host.invokeBinaryAsync(api, e.json, e.buffers, function (json, buffers) {
-          done(codec.decodeBinary(json, buffers, realm));
-        });
+        host.invokeBinaryAsync(api, e.json, e.buffers, done);
       } else {
         host.invokeJsonAsync(api, e.json, function (json) {
           done(codec.decodeBase64(json, realm));
@@ -156,6 +181,9 @@ function transport(host, binaryFields, realm) {
  *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
  *   storageGet(key) -> json | [json, dataType] | code: optional, the typed wxfs_storage_get, which
  *     getStorageSync uses first (anything but a value found is then asked of the bridge).
+ *   readFile(filePath) -> ArrayBuffer | code: optional, a whole file's bytes (wxfs_read_file_alloc),
+ *     which readFileSync(filePath) uses first when the platform's readFileSync returns the bytes
+ *     alone (a failure is then asked of the bridge).
  *   realm: optional, {JSON, Object, Date, Error, ArrayBuffer, Uint8Array, Promise} of the realm the object
  *     is for (a `vm` context, an iframe), when that is not this one: results, Dates, Sync Errors,
  *     ArrayBuffers (copied) and Promises are then made there, so `instanceof` there holds.
@@ -198,6 +226,7 @@ function createApi(host, dialect) {
   var types = dialect.storageTypes;
   var storageSet = typeof host.storageSet === 'function' ? host.storageSet : null;
   var storageGet = typeof host.storageGet === 'function' ? host.storageGet : null;
+  var readFile = typeof host.readFile === 'function' ? host.readFile : null;
 
   function callSafely(f, res) {
     if (typeof f !== 'function') return;
@@ -237,11 +266,14 @@ function createApi(host, dialect) {
       // not become Node's fatal unhandled rejection. Awaiting it still throws.
       result.catch(function () {});
     }
-    var deliver = function (res) {
+    // `res`: the result object; or, from a binary host's async native, its JSON text and buffers
+    // (one closure a call, not one to decode and one to deliver).
+    var deliver = function (res, buffers) {
       // This runs inside the host's native callback: nothing may throw out of it, or the
       // callbacks never run (and a Node host under the strict exception policy exits).
       var shaped;
       try {
+        if (typeof res === 'string') res = t.decodeAsync(api, res, buffers);
         shaped = isOk(res) ? finish(res, o) : res;
       } catch (e) {
         shaped = failure(api, e && e.message ? e.message : String(e));
@@ -367,8 +399,16 @@ function createApi(host, dialect) {
       };
     }
     var syncName = method + 'Sync';
+    // readFileSync(filePath) with nothing else, returning the bytes alone: the host's typed read
+    // when it has one. Anything but the bytes (a failure) is asked of the bridge, which answers
+    // in the platform's words.
+    var typedRead = method === 'readFile' && readFile !== null && row.returns === 'data' && Array.isArray(row.sync) && row.sync[0] === 'filePath';
     if (row.sync !== null && has(syncName)) {
       fsm[syncName] = function () {
+        if (typedRead && typeof arguments[0] === 'string' && arguments[1] === undefined && arguments[2] === undefined && arguments[3] === undefined) {
+          var got = readFile(arguments[0]);
+          if (typeof got !== 'number') return codec.adopt(got, realm);
+        }
         var o = syncOption(row, arguments);
         if (isRead) {
           var r = readArgs(o);

@@ -3,7 +3,7 @@
 //! Each function returns 0, the errCode of an API failure (the reason is the thread's last
 //! error message), or a negative `WXFS_E_*`. Outputs are written only on success.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -113,6 +113,80 @@ pub unsafe extern "C" fn wxfs_read_file(sandbox: u64, path: *const c_char, path_
         }
         Ok(())
     })
+}
+
+/// The host's allocator for [`wxfs_read_file_alloc`]: `len` (never 0) writable bytes that the
+/// host owns, or NULL when it has none to give.
+pub type wxfs_alloc_fn = Option<unsafe extern "C" fn(userdata: *mut c_void, len: usize) -> *mut u8>;
+
+/// Read a whole file (any readable virtual path) straight into memory the host allocates, for a
+/// host whose runtime must own the bytes (a JavaScript engine's ArrayBuffer): no copy from the
+/// library's memory to the host's. Once the file is open and checked, and only then, `alloc` is
+/// called once, on this thread, with the file's size, and the file is read into what it
+/// returns; `*out_len` receives how many bytes were read: the size, or fewer if the file shrank
+/// meanwhile (the rest of the host's memory is then unwritten). An empty file is not allocated
+/// for: `*out_len` is 0. Fails as `wxfs_read_file` does, before `alloc` is called (1300002,
+/// 1300202 beyond the readFile limit, ...), `WXFS_E_NULL` when `alloc` is NULL or returns NULL,
+/// and with the readFile errCode of an I/O error after it (the host's memory is still the
+/// host's). Thread-safe.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; a non-NULL pointer `alloc` returns is writable for `len` bytes until
+/// this function returns, and overlaps nothing the library owns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_read_file_alloc(
+    sandbox: u64,
+    path: *const c_char,
+    path_len: usize,
+    alloc: wxfs_alloc_fn,
+    userdata: *mut c_void,
+    out_len: *mut usize,
+) -> i32 {
+    run(|| {
+        let out_len = out(out_len, "out_len")?;
+        let Some(alloc) = alloc else {
+            set_last_error("alloc is NULL");
+            return Err(WXFS_E_NULL);
+        };
+        // SAFETY: forwarded.
+        let path = unsafe { text(path, path_len, "path") }?;
+        let s = session(sandbox)?;
+        let f = s.fs.open_for_map(path).map_err(api)?;
+        if f.len == 0 {
+            put(out_len, 0);
+            return Ok(());
+        }
+        let len =
+            usize::try_from(f.len).map_err(|_| api(Error::system(&std::io::Error::from(std::io::ErrorKind::OutOfMemory))))?;
+        // SAFETY: the host's function, called as its type says.
+        let data = unsafe { alloc(userdata, len) };
+        if data.is_null() {
+            set_last_error("alloc returned NULL");
+            return Err(WXFS_E_NULL);
+        }
+        // SAFETY: the host gave `len` writable bytes at `data`, owned by nothing of the library's
+        // (the function's contract), for the rest of this call.
+        let buf = unsafe { std::slice::from_raw_parts_mut(data, len) };
+        let done = read_at_into(&f.file, buf).map_err(|e| api(Error::system(&e)))?;
+        put(out_len, done);
+        Ok(())
+    })
+}
+
+/// Fill `buf` from the start of `file`, as far as the file goes: the count read.
+fn read_at_into(file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0usize;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// writeFile of raw bytes into a user file (`wxfile://usr/...`), atomically replaced.
@@ -478,4 +552,90 @@ pub unsafe extern "C" fn wxfs_buffer_url_resolve(
         put(out_data, super::bytes_copy(&bytes));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::c_void;
+
+    /// The host side of `wxfs_read_file_alloc` in a test: a Vec it hands out, and the sizes asked.
+    #[derive(Default)]
+    struct Host {
+        buf: Vec<u8>,
+        asked: Vec<usize>,
+        refuse: bool,
+    }
+
+    unsafe extern "C" fn host_alloc(userdata: *mut c_void, len: usize) -> *mut u8 {
+        // SAFETY: the test passes a live `&mut Host` as userdata.
+        let host = unsafe { &mut *(userdata as *mut Host) };
+        host.asked.push(len);
+        if host.refuse {
+            return std::ptr::null_mut();
+        }
+        host.buf = vec![0xAA; len];
+        host.buf.as_mut_ptr()
+    }
+
+    fn open(root: &Path, limits: &str) -> u64 {
+        let config = format!(r#"{{"root":{:?},"appId":"wx1","userId":"u1","limits":{limits}}}"#, root.to_str().unwrap());
+        let mut h = 0u64;
+        // SAFETY: a valid config string and a local out-pointer.
+        assert_eq!(unsafe { super::super::wxfs_open(config.as_ptr().cast(), config.len(), &mut h) }, 0);
+        h
+    }
+
+    fn write(h: u64, path: &str, data: &[u8]) {
+        // SAFETY: valid pointers for their lengths.
+        assert_eq!(unsafe { wxfs_write_file(h, path.as_ptr().cast(), path.len(), data.as_ptr(), data.len()) }, 0);
+    }
+
+    fn read(h: u64, path: &str, host: &mut Host) -> (i32, usize) {
+        let mut n = usize::MAX;
+        // SAFETY: valid pointers; `host_alloc` gets the live `host`.
+        let rc = unsafe {
+            wxfs_read_file_alloc(h, path.as_ptr().cast(), path.len(), Some(host_alloc), host as *mut Host as *mut c_void, &mut n)
+        };
+        (rc, n)
+    }
+
+    #[test]
+    fn read_file_alloc_reads_into_the_hosts_memory_and_asks_only_once_the_file_is_known() {
+        let dir = std::env::temp_dir().join(format!("wxfs-read-alloc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let h = open(&dir, r#"{"readFile":1000}"#);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        write(h, "wxfile://usr/a.bin", &data);
+        let mut host = Host::default();
+        assert_eq!(read(h, "wxfile://usr/a.bin", &mut host), (0, 1000));
+        assert_eq!(host.asked, [1000]);
+        assert!(host.buf == data, "the host's memory holds the file");
+
+        // An empty file: nothing asked, 0 read.
+        write(h, "wxfile://usr/empty", b"");
+        let mut host = Host::default();
+        assert_eq!(read(h, "wxfile://usr/empty", &mut host), (0, 0));
+        assert!(host.asked.is_empty());
+
+        // Failures the file gives are readFile's, before any memory is asked for.
+        let mut host = Host::default();
+        assert_eq!(read(h, "wxfile://usr/none", &mut host).0, code::NO_SUCH_FILE as i32);
+        write(h, "wxfile://usr/big.bin", &[1u8; 1001]);
+        let rc = read(h, "wxfile://usr/big.bin", &mut host).0;
+        assert_eq!(rc, 1300202, "beyond the readFile limit");
+        assert!(host.asked.is_empty(), "asked {:?} for a read that failed", host.asked);
+
+        // A host with no memory to give, or no allocator: WXFS_E_NULL, nothing written out.
+        let mut host = Host { refuse: true, ..Host::default() };
+        assert_eq!(read(h, "wxfile://usr/a.bin", &mut host), (WXFS_E_NULL, usize::MAX));
+        assert_eq!(host.asked, [1000]);
+        let path = "wxfile://usr/a.bin";
+        let mut n = 7usize;
+        // SAFETY: valid pointers; no allocator.
+        let rc = unsafe { wxfs_read_file_alloc(h, path.as_ptr().cast(), path.len(), None, std::ptr::null_mut(), &mut n) };
+        assert_eq!((rc, n), (WXFS_E_NULL, 7));
+        assert_eq!(super::super::wxfs_close(h), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

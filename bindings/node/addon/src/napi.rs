@@ -24,6 +24,7 @@
 use std::any::Any;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{null, null_mut};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,6 +36,31 @@ use sys::{napi_callback_info, napi_env, napi_value};
 pub struct Thrown;
 
 pub type Js<T> = Result<T, Thrown>;
+
+/// The longest string argument [`Env::string`] copies onto the stack (NUL included).
+pub const INLINE: usize = 512;
+
+/// The longest character in UTF-8, in bytes.
+const UTF8_MAX: usize = 4;
+
+/// A string argument's UTF-8 bytes ([`Env::string`]): on the stack when short.
+pub struct Utf8 {
+    inline: [MaybeUninit<u8>; INLINE],
+    len: usize,
+    heap: Option<Vec<u8>>,
+}
+
+impl std::ops::Deref for Utf8 {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.heap {
+            Some(v) => v,
+            // SAFETY: Node wrote the first `len` bytes of `inline` (`Env::string`), and `len` is
+            // below `INLINE`.
+            None => unsafe { std::slice::from_raw_parts(self.inline.as_ptr() as *const u8, self.len) },
+        }
+    }
+}
 
 /// How many arguments an export can take: the longest JS signature (`invokeAsync`).
 pub const MAX_ARGS: usize = 5;
@@ -162,35 +188,43 @@ impl<'s> Env<'s> {
         self.value(v)
     }
 
-    /// The UTF-8 bytes of a string (throws for any other type).
-    pub fn string(&self, v: Value<'s>) -> Js<Vec<u8>> {
-        if !self.is_string(v) {
+    /// The UTF-8 bytes of a string (throws for any other type). Up to [`INLINE`] bytes are
+    /// copied onto the stack, not the heap: keys, api names and most argument objects are short,
+    /// and an allocation per argument was a tenth of a `getStorageSync` (perf, issue 23).
+    pub fn string(&self, v: Value<'s>) -> Js<Utf8> {
+        let mut out = Utf8 { inline: [MaybeUninit::uninit(); INLINE], len: 0, heap: None };
+        let mut got = 0usize;
+        // SAFETY: valid env; `v` alive in 's; `inline` is writable for `INLINE` bytes, which Node
+        // does not exceed (it writes at most len - 1 bytes and a NUL). Node checks the type and
+        // answers napi_string_expected for another, writing nothing.
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(self.raw, v.raw, out.inline.as_mut_ptr() as *mut c_char, INLINE, &mut got) };
+        if status == sys::Status::napi_string_expected {
             return Err(self.throw("wxfs addon: expected a string"));
         }
-        // Most api names and argument objects are short: one copy into a small buffer, no length query.
-        let mut buf = vec![0u8; 256];
-        let mut got = 0usize;
-        // SAFETY: valid env; `v` is a live string (checked above); `buf` is writable for
-        // `buf.len()` bytes, which Node does not exceed (it writes at most len - 1 bytes and a NUL).
-        let status =
-            unsafe { sys::napi_get_value_string_utf8(self.raw, v.raw, buf.as_mut_ptr() as *mut c_char, buf.len(), &mut got) };
         self.check(status, "string")?;
-        if got + 1 < buf.len() {
-            buf.truncate(got);
-            return Ok(buf);
+        // Node stops before a character that does not fit whole, so a copy that stopped short of
+        // the end of the buffer may still be cut: it is whole only when the longest character
+        // (4 bytes) would have fit after it. (Checking for one byte to spare, as this did, kept
+        // 253 bytes of a 257-byte key whose last character straddled the end, and stored the
+        // value under that other key.)
+        if got + UTF8_MAX < INLINE {
+            out.len = got;
+            return Ok(out);
         }
         let mut len = 0usize;
         // SAFETY: as above; a NULL buffer asks only for the length, written to the local `len`.
         let status = unsafe { sys::napi_get_value_string_utf8(self.raw, v.raw, null_mut(), 0, &mut len) };
         self.check(status, "string length")?;
-        buf = vec![0u8; len + 1];
+        let mut buf = vec![0u8; len + 1];
         // SAFETY: as above; `buf` is writable for `len + 1` bytes. No JavaScript ran since the
         // length query (this borrows `self` shared), so the string is the one measured.
         let status =
             unsafe { sys::napi_get_value_string_utf8(self.raw, v.raw, buf.as_mut_ptr() as *mut c_char, len + 1, &mut got) };
         self.check(status, "string")?;
         buf.truncate(got);
-        Ok(buf)
+        out.heap = Some(buf);
+        Ok(out)
     }
 
     /// The number `v` holds; `what` names it in the exception for any other type.
@@ -203,12 +237,16 @@ impl<'s> Env<'s> {
         Ok(d)
     }
 
+    /// A string of UTF-8 `bytes`. ASCII text (every JSON text the library returns for a plain
+    /// value, every errMsg) is made as Latin-1, which V8 copies as it is; the UTF-8 decoder it
+    /// otherwise runs was a tenth of a `getStorageSync` (perf, issue 23). Both give the same string.
     pub fn make_string(&self, bytes: &[u8]) -> Js<Value<'s>> {
         let mut v = null_mut();
+        let make = if bytes.is_ascii() { sys::napi_create_string_latin1 } else { sys::napi_create_string_utf8 };
         // SAFETY: valid env; `bytes` is readable for its length during the call (Node copies it),
-        // and a slice's length never exceeds isize::MAX; `v` is a local.
-        let status =
-            unsafe { sys::napi_create_string_utf8(self.raw, bytes.as_ptr() as *const c_char, bytes.len() as isize, &mut v) };
+        // and a slice's length never exceeds isize::MAX; `v` is a local. ASCII bytes are the same
+        // characters in Latin-1 as in UTF-8.
+        let status = unsafe { make(self.raw, bytes.as_ptr() as *const c_char, bytes.len() as isize, &mut v) };
         self.check(status, "string")?;
         Ok(self.value(v))
     }
@@ -375,6 +413,75 @@ impl<'s> Env<'s> {
             unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst as *mut u8, bytes.len()) };
         }
         Ok(self.value(v))
+    }
+
+    /// A new ArrayBuffer of `len` bytes that V8 does not zero (made as a Node Buffer's, as
+    /// `fs.readFileSync` makes its own), and where its bytes are: the caller fills all of them
+    /// before any JavaScript can see the buffer. A zeroed ArrayBuffer if Node cannot make one.
+    pub fn array_buffer_uninit(&self, len: usize) -> Js<(Value<'s>, *mut u8)> {
+        let (mut node_buf, mut dst) = (null_mut(), null_mut());
+        // SAFETY: valid env; the outs are locals.
+        let status = unsafe { sys::napi_create_buffer(self.raw, len, &mut dst, &mut node_buf) };
+        if status == sys::Status::napi_ok {
+            let (mut kind, mut count, mut data, mut ab, mut offset) = (0, 0usize, null_mut(), null_mut(), 0usize);
+            let (mut ab_len, mut ab_data) = (0usize, null_mut());
+            // SAFETY: valid env; `node_buf` is the Buffer (a Uint8Array) just made, alive in this
+            // handle scope; the outs are locals.
+            let ta = unsafe {
+                sys::napi_get_typedarray_info(self.raw, node_buf, &mut kind, &mut count, &mut data, &mut ab, &mut offset)
+            };
+            if ta == sys::Status::napi_ok {
+                // SAFETY: valid env; `ab` is that typed array's ArrayBuffer, alive in this scope;
+                // the outs are locals.
+                let info = unsafe { sys::napi_get_arraybuffer_info(self.raw, ab, &mut ab_data, &mut ab_len) };
+                if info == sys::Status::napi_ok && offset == 0 && ab_len == len && !ab_data.is_null() {
+                    return Ok((self.value(ab), ab_data as *mut u8));
+                }
+            }
+        }
+        let (mut v, mut dst) = (null_mut(), null_mut());
+        // SAFETY: valid env; the outs are locals.
+        let status = unsafe { sys::napi_create_arraybuffer(self.raw, len, &mut dst, &mut v) };
+        self.check(status, "create_arraybuffer")?;
+        Ok((self.value(v), dst as *mut u8))
+    }
+
+    /// A new Float64Array holding `values`.
+    pub fn float64_array(&self, values: &[f64]) -> Js<Value<'s>> {
+        let bytes = std::mem::size_of_val(values);
+        let (mut ab, mut dst) = (null_mut(), null_mut());
+        // SAFETY: valid env; the outs are locals.
+        let status = unsafe { sys::napi_create_arraybuffer(self.raw, bytes, &mut dst, &mut ab) };
+        self.check(status, "create_arraybuffer")?;
+        if bytes != 0 {
+            // SAFETY: on success `dst` is the new buffer's `bytes` writable bytes (V8 allocates
+            // ArrayBuffers aligned for any element type), referenced by nothing else yet.
+            unsafe { std::ptr::copy_nonoverlapping(values.as_ptr() as *const u8, dst as *mut u8, bytes) };
+        }
+        let mut v = null_mut();
+        // SAFETY: valid env; `ab` was just made, `values.len()` doubles long from offset 0.
+        let status =
+            unsafe { sys::napi_create_typedarray(self.raw, sys::TypedarrayType::float64_array, values.len(), ab, 0, &mut v) };
+        self.check(status, "create_typedarray")?;
+        Ok(self.value(v))
+    }
+
+    /// A new ArrayBuffer holding the first `n` bytes of the ArrayBuffer `ab` (all of them if it
+    /// has fewer).
+    pub fn array_buffer_head(&self, ab: Value<'s>, n: usize) -> Js<Value<'s>> {
+        let (mut data, mut len) = (null_mut(), 0usize);
+        // SAFETY: valid env; `ab` alive in 's (Node checks it is an ArrayBuffer); the outs are locals.
+        let status = unsafe { sys::napi_get_arraybuffer_info(self.raw, ab.raw, &mut data, &mut len) };
+        self.check(status, "arraybuffer")?;
+        let head = if data.is_null() || n == 0 {
+            &[][..]
+        } else {
+            // SAFETY: Node reports `len` bytes at `data`, the buffer's memory, which stays put while
+            // `ab` lives (this handle scope) and no JavaScript runs (this borrows `self` shared).
+            unsafe { std::slice::from_raw_parts(data as *const u8, n.min(len)) }
+        };
+        let copy = head.to_vec();
+        self.array_buffer_copy(&copy)
     }
 
     /// `f(...args)` with `this` undefined, ignoring its result; an exception it throws stays

@@ -38,6 +38,7 @@ struct WxResult {
 }
 
 type CallbackV2 = unsafe extern "C" fn(*mut c_void, i32, *mut WxResult);
+type AllocFn = unsafe extern "C" fn(*mut c_void, usize) -> *mut u8;
 
 pub struct Lib {
     path: String,
@@ -61,6 +62,7 @@ pub struct Lib {
     api_list: unsafe extern "C" fn(u64, *mut Bytes) -> i32,
     storage_set: unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *const u8, usize) -> i32,
     storage_get: unsafe extern "C" fn(u64, *const u8, usize, *mut Bytes, *mut Bytes) -> i32,
+    read_file_alloc: unsafe extern "C" fn(u64, *const u8, usize, Option<AllocFn>, *mut c_void, *mut usize) -> i32,
     last_error: unsafe extern "C" fn(*mut c_char, usize, *mut usize) -> i32,
     _lib: libloading::Library,
 }
@@ -112,6 +114,7 @@ fn open_lib(path: &str) -> Result<Lib, String> {
         api_list: sym!("wxfs_api_list"),
         storage_set: sym!("wxfs_storage_set"),
         storage_get: sym!("wxfs_storage_get"),
+        read_file_alloc: sym!("wxfs_read_file_alloc"),
         last_error: sym!("wxfs_last_error_message"),
         _lib: lib,
     })
@@ -294,6 +297,44 @@ impl Lib {
         let data_type = (!data_type.data.is_null()).then(|| Owned::new(self, data_type));
         Ok((Owned::new(self, json), data_type))
     }
+}
+
+impl Lib {
+    /// `wxfs_read_file_alloc`: the file read into the memory `alloc(len)` gives (a pointer to
+    /// `len` writable bytes, or NULL to refuse), called at most once, on this thread, during the
+    /// call; the count of bytes read (0 with no `alloc` for an empty file), or the code of a
+    /// failure.
+    pub fn read_file_alloc<F: FnMut(usize) -> *mut u8>(&self, handle: u64, path: &[u8], alloc: &mut F) -> Result<usize, i32> {
+        let mut n = 0usize;
+        // SAFETY: `path` is readable for its length; `alloc_with::<F>` matches wxfs_alloc_fn and
+        // receives `alloc`, a live `&mut F`, during this call only; `n` is a local.
+        let rc = unsafe {
+            (self.read_file_alloc)(
+                handle,
+                path.as_ptr(),
+                path.len(),
+                Some(alloc_with::<F>),
+                alloc as *mut F as *mut c_void,
+                &mut n,
+            )
+        };
+        if rc == 0 {
+            Ok(n)
+        } else {
+            Err(rc)
+        }
+    }
+}
+
+/// The library's call for memory, during `read_file_alloc`. A panic gives NULL (the library
+/// then fails the read) rather than unwinding into it.
+///
+/// # Safety
+/// Called by the library only, during `read_file_alloc`, with the `&mut F` it passed.
+unsafe extern "C" fn alloc_with<F: FnMut(usize) -> *mut u8>(userdata: *mut c_void, len: usize) -> *mut u8 {
+    // SAFETY: `userdata` is the `&mut F` `read_file_alloc` passed, alive and unaliased for its call.
+    let f = unsafe { &mut *(userdata as *mut F) };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(len))).unwrap_or(null_mut())
 }
 
 /// One async call in flight: the library and what to do with the result.
