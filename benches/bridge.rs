@@ -179,6 +179,9 @@ impl Mk {
     }
 }
 
+/// One side of a race: the call for index `i`.
+type Side<'a> = Box<dyn FnMut(usize) -> usize + 'a>;
+
 /// ns per call of each side, `rounds` rounds of `n` calls, sides interleaved; median round.
 fn race(rounds: usize, n: usize, sides: &mut [&mut dyn FnMut(usize) -> usize]) -> Vec<f64> {
     let mut t = vec![Vec::new(); sides.len()];
@@ -232,7 +235,7 @@ fn main() {
     let (rounds, n) = (7, KEYS / 5);
     let mut rows: Vec<(&str, f64)> = Vec::new();
     {
-        let mut sides: Vec<(&str, Box<dyn FnMut(usize) -> usize>)> = vec![
+        let mut sides: Vec<(&str, Side)> = vec![
             ("bridge getStorageSync (wxfs_invoke)", Box::new(|i| wx.invoke("getStorageSync", &get_args[k(i)]))),
             ("bridge getStorageSync (wxfs_invoke_v2)", Box::new(|i| wx.invoke_v2("getStorageSync", &get_args[k(i)]))),
             ("typed get (wxfs_storage_get)", Box::new(|i| wx.get(&keys[k(i)]))),
@@ -248,7 +251,7 @@ fn main() {
         rows.extend(sides.iter().map(|(w, _)| *w).zip(t));
     }
     {
-        let mut sides: Vec<(&str, Box<dyn FnMut(usize) -> usize>)> = vec![
+        let mut sides: Vec<(&str, Side)> = vec![
             ("bridge setStorageSync (wxfs_invoke)", Box::new(|i| wx.invoke("setStorageSync", &set_args[k(i)]))),
             ("bridge setStorageSync (wxfs_invoke_v2)", Box::new(|i| wx.invoke_v2("setStorageSync", &set_args[k(i)]))),
             (

@@ -415,10 +415,10 @@ mod tests {
             r#""\ud800""#,
         ]);
         let mut fields = Vec::new();
-        if g.next() % 16 != 0 {
+        if !g.next().is_multiple_of(16) {
             fields.push(format!(r#""key":{key}"#));
         }
-        if set && g.next() % 8 != 0 {
+        if set && !g.next().is_multiple_of(8) {
             fields.push(format!(r#""data":{}"#, data[(g.next() % data.len() as u64) as usize]));
         }
         let extra = g.pick(&[
@@ -437,6 +437,8 @@ mod tests {
             r#""other":1e999"#,
             r#""other":"\ud800""#,
             r#""path":"wxfile://usr/a""#,
+            r#""other":true"#,
+            r#""other":[1, {"a": "b c"}]"#,
             r#""__nativeBuffers__":[]"#,
             r#""__nativeBuffers__":[{"key":"data","base64":"AA=="}]"#,
             r#""key":"k2""#,

@@ -193,8 +193,10 @@ fn stored(data: Option<Value>, data_type: Option<&Value>, a: &Args, field: &str)
 /// that is stored and counted. Only an object of these fields is a `PlainSet`, each of the type the
 /// general path reads it as (`key` a non-empty string, `dataType` a string or null, `encrypt`
 /// false or null, `data` JSON that `check_json` admits): each is then read exactly as the general
-/// path's parse reads it, so no other check of the text is needed. Any other object (another
-/// field, `__nativeBuffers__`, a field twice, `encrypt: true`, an error to word) takes the general path.
+/// path's parse reads it, so no other check of the text is needed. Other fields beside them
+/// change nothing, once the whole object is checked as the general path would parse it. Any other
+/// object (`__nativeBuffers__`, a field twice, `encrypt: true`, an error to word) takes the
+/// general path.
 pub struct PlainSet<'a> {
     key: Cow<'a, str>,
     data_type: Option<Cow<'a, str>>,
@@ -225,16 +227,44 @@ impl<'a> PlainSet<'a> {
                 data: Cow::Borrowed(data),
             });
         }
-        let p: SetFields = serde_json::from_str(args_json).ok()?;
-        if p.key.is_empty() || p.encrypt == Some(true) {
+        if let Ok(p) = serde_json::from_str::<SetFields>(args_json) {
+            if p.key.is_empty() || p.encrypt == Some(true) {
+                return None;
+            }
+            // `data` sits one level down in the argument object: what the general path's parse
+            // of the whole object refuses in it (a lone surrogate, 1e999, nesting deeper than
+            // MAX_DEPTH) `stored_text` refuses, and the call takes the general path.
+            let data = stored_text(p.data.map_or("null", |raw| raw.get())).ok()?;
+            return Some(PlainSet { key: p.key, data_type: p.data_type, data });
+        }
+        // Other fields beside these change nothing (the general path ignores them too), but they
+        // too must parse as the general path parses them: the whole object is checked first.
+        if check_json_to(args_json, MAX_DEPTH + 1).is_some() {
             return None;
         }
-        // `data` sits one level down in the argument object: what the general path's parse of
-        // the whole object refuses in it (a lone surrogate, 1e999, nesting deeper than
-        // MAX_DEPTH) `stored_text` refuses, and the call takes the general path.
-        let data = stored_text(p.data.map_or("null", |raw| raw.get())).ok()?;
+        let p: SetFieldsAmong = serde_json::from_str(args_json).ok()?;
+        if p.key.is_empty() || p.encrypt == Some(true) || p.buffers.is_some() {
+            return None;
+        }
+        let data = compacted(p.data.map_or("null", |raw| raw.get()));
         Some(PlainSet { key: p.key, data_type: p.data_type, data })
     }
+}
+
+/// The fields of a [`PlainSet`] among others (which the general path ignores), as serde reads
+/// them; `__nativeBuffers__` makes it no `PlainSet`.
+#[derive(serde::Deserialize)]
+struct SetFieldsAmong<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default, rename = "dataType")]
+    data_type: Option<Cow<'a, str>>,
+    #[serde(default)]
+    encrypt: Option<bool>,
+    #[serde(default, rename = "__nativeBuffers__")]
+    buffers: Option<de::IgnoredAny>,
 }
 
 /// setStorage from a [`PlainSet`].
