@@ -273,13 +273,13 @@ fn main() {
                 |i| wx.invoke(h, "setStorageSync", &set_args[i % n]),
                 |i| mk.set(kv, &keys[(i * 7919) % KEYS], &vals[i]),
             ),
-            2.5,
+            1.0,
         );
         let get_args: Vec<String> = (0..n).map(|i| json!({"key": keys[(i * 7919) % KEYS]}).to_string()).collect();
         row(
             "bridge getStorageSync (JSON out) vs MMKV get",
             race(rounds, n, |i| wx.invoke(h, "getStorageSync", &get_args[i % n]), |i| mk.get(kv, &keys[(i * 7919) % KEYS])),
-            2.5,
+            2.0,
         );
 
         // Reopen of KEYS keys and one get.

@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use super::args::Args;
 use super::budget::{self, Budget, JsonOut};
-use super::reply::Reply;
+use super::reply::{Direct, Reply};
 use super::Ctx;
 use crate::error::{code, Error, Result};
+use crate::platform::Dialect;
 use crate::session::Session;
 use crate::storage::{StoreError, Value as Stored};
 
@@ -189,11 +190,71 @@ fn stored(data: Option<Value>, data_type: Option<&Value>, a: &Args, field: &str)
 
 /// setStorage's arguments read without building a value: `data` is kept as the JSON text it was
 /// sent as (compacted if it has whitespace), exactly as the typed API keeps it, and it is that text
-/// that is stored and counted. Any argument object the general path would refuse or read another
-/// way (an error to word, `__nativeBuffers__`, `encrypt: true`) is not a `PlainSet`: the call then takes
-/// the general path.
-#[derive(serde::Deserialize)]
+/// that is stored and counted. Only an object of these fields is a `PlainSet`, each of the type the
+/// general path reads it as (`key` a non-empty string, `dataType` a string or null, `encrypt`
+/// false or null, `data` JSON that `check_json` admits): each is then read exactly as the general
+/// path's parse reads it, so no other check of the text is needed. Other fields beside them
+/// change nothing, once the whole object is checked as the general path would parse it. Any other
+/// object (`__nativeBuffers__`, a field twice, `encrypt: true`, an error to word) takes the
+/// general path.
 pub struct PlainSet<'a> {
+    key: Cow<'a, str>,
+    data_type: Option<Cow<'a, str>>,
+    data: Cow<'a, str>,
+}
+
+/// The fields of a [`PlainSet`], as serde reads them.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetFields<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default, rename = "dataType")]
+    data_type: Option<Cow<'a, str>>,
+    #[serde(default)]
+    encrypt: Option<bool>,
+}
+
+impl<'a> PlainSet<'a> {
+    pub fn parse(args_json: &'a str) -> Option<PlainSet<'a>> {
+        if let Some((key, data, data_type)) = scan_set(args_json) {
+            // Strings with nothing to unescape: as serde reads them, and `data` is stored as sent.
+            return (!key.is_empty()).then(|| PlainSet {
+                key: Cow::Borrowed(key),
+                data_type: data_type.map(Cow::Borrowed),
+                data: Cow::Borrowed(data),
+            });
+        }
+        if let Ok(p) = serde_json::from_str::<SetFields>(args_json) {
+            if p.key.is_empty() || p.encrypt == Some(true) {
+                return None;
+            }
+            // `data` sits one level down in the argument object: what the general path's parse
+            // of the whole object refuses in it (a lone surrogate, 1e999, nesting deeper than
+            // MAX_DEPTH) `stored_text` refuses, and the call takes the general path.
+            let data = stored_text(p.data.map_or("null", |raw| raw.get())).ok()?;
+            return Some(PlainSet { key: p.key, data_type: p.data_type, data });
+        }
+        // Other fields beside these change nothing (the general path ignores them too), but they
+        // too must parse as the general path parses them: the whole object is checked first.
+        if check_json_to(args_json, MAX_DEPTH + 1).is_some() {
+            return None;
+        }
+        let p: SetFieldsAmong = serde_json::from_str(args_json).ok()?;
+        if p.key.is_empty() || p.encrypt == Some(true) || p.buffers.is_some() {
+            return None;
+        }
+        let data = compacted(p.data.map_or("null", |raw| raw.get()));
+        Some(PlainSet { key: p.key, data_type: p.data_type, data })
+    }
+}
+
+/// The fields of a [`PlainSet`] among others (which the general path ignores), as serde reads
+/// them; `__nativeBuffers__` makes it no `PlainSet`.
+#[derive(serde::Deserialize)]
+struct SetFieldsAmong<'a> {
     #[serde(borrow)]
     key: Cow<'a, str>,
     #[serde(borrow, default)]
@@ -206,27 +267,93 @@ pub struct PlainSet<'a> {
     buffers: Option<de::IgnoredAny>,
 }
 
-impl<'a> PlainSet<'a> {
-    pub fn parse(args_json: &'a str) -> Option<(PlainSet<'a>, Cow<'a, str>)> {
-        // What the general path's parse refuses anywhere in the object (a lone surrogate, 1e999,
-        // data nested deeper than MAX_DEPTH one level down) is refused there, in its words. This
-        // one pass checks `data` too.
-        if check_json_to(args_json, MAX_DEPTH + 1).is_some() {
-            return None;
-        }
-        let p: PlainSet = serde_json::from_str(args_json).ok()?;
-        if p.key.is_empty() || p.encrypt == Some(true) || p.buffers.is_some() {
-            return None;
-        }
-        let data = compacted(p.data.map_or("null", |raw| raw.get()));
-        Some((p, data))
-    }
+/// setStorage from a [`PlainSet`].
+pub fn set_plain(s: &Session, p: PlainSet) -> Result<Reply> {
+    s.crypt.set(&s.store, &p.key, p.data_type.as_deref(), &p.data, s.storage_limits(false))?;
+    Ok(Reply::new())
 }
 
-/// setStorage from a [`PlainSet`].
-pub fn set_plain(s: &Session, (p, data): (PlainSet, Cow<str>)) -> Result<Reply> {
-    s.crypt.set(&s.store, &p.key, p.data_type.as_deref(), &data, s.storage_limits(false))?;
-    Ok(Reply::new())
+/// The contents of the JSON string `s` starts with, and what follows it, when the string holds
+/// no escape and no control character: its contents are then its value, as serde reads it.
+fn scan_string(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'"') {
+        return None;
+    }
+    // The closing quote, or the first escape (SIMD), then no control character before it (a
+    // loop without an early exit, which the compiler vectorises).
+    let end = 1 + memchr::memchr2(b'"', b'\\', &b[1..])?;
+    let controls = b[1..end].iter().fold(false, |any, &c| any | (c < 0x20));
+    (b[end] == b'"' && !controls).then(|| (&s[1..end], &s[end + 1..]))
+}
+
+/// `{"key":"<k>"}`, the argument object a binding writes for a get, with nothing to unescape in
+/// `<k>`: the key, read without serde (equal to what serde reads). `None`: any other text.
+fn scan_get(args: &str) -> Option<&str> {
+    let (key, rest) = scan_string(args.strip_prefix("{\"key\":")?)?;
+    (rest == "}").then_some(key)
+}
+
+/// `{"key":"<k>","data":"<d>"}`, with `,"dataType":"<t>"` before the `}` or not: the argument
+/// object a binding writes for a set of a string, with nothing to unescape in any string. The
+/// key, `data`'s JSON text (its quotes included) and the dataType. `None`: any other text.
+fn scan_set(args: &str) -> Option<(&str, &str, Option<&str>)> {
+    let (key, rest) = scan_string(args.strip_prefix("{\"key\":")?)?;
+    let rest = rest.strip_prefix(",\"data\":")?;
+    let (contents, after) = scan_string(rest)?;
+    let data = &rest[..contents.len() + 2];
+    let (data_type, rest) = match after.strip_prefix(",\"dataType\":") {
+        Some(t) => {
+            let (t, rest) = scan_string(t)?;
+            (Some(t), rest)
+        }
+        None => (None, after),
+    };
+    (rest == "}").then_some((key, data, data_type))
+}
+
+/// getStorage's arguments when they are `{"key": <non-empty string>}`, with at most `encrypt`
+/// false or null beside it: read as the general path reads them. Anything else takes the general
+/// path.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainGet<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(default)]
+    encrypt: Option<bool>,
+}
+
+/// getStorage of a key that is set, from a [`PlainGet`] argument object, straight to the
+/// result's bytes: the stored JSON text spliced in as it is, the envelope written around it once
+/// (the bytes [`get`] and `Reply::into_bytes_with` give). `None`: the general path answers, for
+/// other arguments and for a key that is not set (whose answer depends on the platform, the
+/// api's Sync form and encrypted values).
+pub(super) fn get_plain(s: &Session, dialect: &Dialect, api: &str, args_json: &str) -> Option<Vec<u8>> {
+    let key = match scan_get(args_json) {
+        Some(key) => Cow::Borrowed(key),
+        None => {
+            let p: PlainGet = serde_json::from_str(args_json).ok()?;
+            if p.encrypt == Some(true) {
+                return None;
+            }
+            p.key
+        }
+    };
+    if key.is_empty() {
+        return None;
+    }
+    s.store.with(&key, |v| {
+        let data_type = v.data_type.map(String::from_utf8_lossy);
+        // `,"data":` and the data; `,"dataType":"<type>"` (escapes, if any, grow it).
+        let room = 8 + v.data.len() + data_type.as_ref().map_or(0, |t| 14 + t.len());
+        let mut out = Direct::new(dialect, api, room);
+        out.raw("data", v.data);
+        if let Some(t) = data_type {
+            out.string("dataType", &t);
+        }
+        out.finish()
+    })
 }
 
 /// The `encrypt` argument: only the async setStorage/getStorage take it, as the typings say
@@ -414,6 +541,55 @@ mod tests {
         }
         assert_eq!(stored_text("[1,\"a b\"]").unwrap(), Cow::Borrowed("[1,\"a b\"]"));
         assert_eq!(stored_text(" [1, 2] ").unwrap(), "[1,2]");
+    }
+
+    #[test]
+    fn the_scan_of_a_bindings_arguments_reads_them_as_serde_does() {
+        let strings = [
+            r#""k""#,
+            r#""""#,
+            r#""a b""#,
+            "\"中文😀\"",
+            r#""a\"b""#,
+            r#""a\\""#,
+            r#""\u0041""#,
+            "\"a\tb\"",
+            "\"a\u{1}\"",
+            r#""open"#,
+            r#""x"y""#,
+            "1",
+            "null",
+            "[\"a\"]",
+        ];
+        let mut scanned = (0, 0);
+        for k in strings {
+            for tail in ["}", " }", "} ", "}x", ",\"encrypt\":false}", ""] {
+                let text = format!(r#"{{"key":{k}{tail}"#);
+                let serde = serde_json::from_str::<PlainGet>(&text).ok().filter(|p| p.encrypt.is_none());
+                if let Some(key) = scan_get(&text) {
+                    scanned.0 += 1;
+                    assert_eq!(serde.map(|p| p.key.into_owned()), Some(key.to_string()), "{text}");
+                }
+            }
+            for d in strings {
+                for t in ["", r#","dataType":"Object""#, r#","dataType":"a\"b""#, r#","dataType":null"#, ",\"dataType\":1"] {
+                    for tail in ["}", " }", "}}", ",\"x\":1}"] {
+                        let text = format!(r#"{{"key":{k},"data":{d}{t}{tail}"#);
+                        let serde = serde_json::from_str::<SetFields>(&text).ok();
+                        if let Some((key, data, data_type)) = scan_set(&text) {
+                            scanned.1 += 1;
+                            let p = serde.expect(&text);
+                            assert_eq!(p.key, key, "{text}");
+                            assert_eq!(p.data.map(|r| r.get()), Some(data), "{text}");
+                            assert_eq!(p.data_type.as_deref(), data_type, "{text}");
+                            assert_eq!(stored_text(data), Ok(Cow::Borrowed(data)), "{text}");
+                        }
+                    }
+                }
+            }
+        }
+        // Each shape a binding writes was read by the scan, every other one left to serde.
+        assert_eq!(scanned, (4, 4 * 4 * 2));
     }
 
     /// The byte-at-a-time definition `compact_json` must agree with.
