@@ -240,7 +240,10 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
         if let Some(plain) = storage_api::PlainSet::parse(args_json) {
             return match storage_api::set_plain(session, plain) {
                 Ok(reply) => (0, Ok(reply)),
-                Err(e) => (e.code as i32, Err(dialect().fail_object(api, &e.reason, Some(e.code as i64)))),
+                Err(e) => {
+                    session.refused(api, &e);
+                    (e.code as i32, Err(dialect().fail_object(api, &e.reason, Some(e.code as i64))))
+                }
             };
         }
     }
@@ -253,11 +256,15 @@ fn run(session: &Session, api: &str, args_json: &str, side: Vec<Cow<'_, [u8]>>) 
     };
     match (entry.handler)(session, &mut args, &ctx) {
         Ok(reply) => (0, Ok(reply)),
-        // One internal error, in the platform's words, code and envelope (docs/platforms/).
-        Err(e) => match dialect().render_failure(api, &e, main_path(&args)) {
-            Rendered::Fail(v, rc) => (rc, Err(v)),
-            Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
-        },
+        // One internal error, in the platform's words, code and envelope (docs/platforms/);
+        // a limit's refusal is an event too (docs/design.md §6).
+        Err(e) => {
+            session.refused(api, &e);
+            match dialect().render_failure(api, &e, main_path(&args)) {
+                Rendered::Fail(v, rc) => (rc, Err(v)),
+                Rendered::Success(fields) => (0, Ok(fields.into_iter().fold(Reply::new(), |r, (k, v)| r.set(&k, v)))),
+            }
+        }
     }
 }
 
