@@ -349,13 +349,7 @@ impl Session {
         let session = Arc::new(Session { dir: dir.clone(), owner: std::process::id(), recorder, parts: Some(parts) });
         open_table().insert(dir, Arc::downgrade(&session));
         drop(claim); // the host's log sink may open sandboxes itself
-        crate::events::opened(
-            &session.config.root,
-            &session.sandbox,
-            session.fs.open_report(),
-            &store_report,
-            &session.recorder,
-        );
+        crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report, &session.recorder);
         Ok(session)
     }
 
@@ -365,7 +359,8 @@ impl Session {
     pub fn refused(&self, api: &str, e: &Error) {
         use crate::error::code::*;
         use crate::sandbox::{KV, TMP, USR};
-        if ![STORAGE_LIMIT, FILE_TOO_LARGE, TEMP_LIMIT, STORAGE_ITEM_TOO_LARGE, STORAGE_FULL, BUFFER_URL_LIMIT].contains(&e.code) {
+        if ![STORAGE_LIMIT, FILE_TOO_LARGE, TEMP_LIMIT, STORAGE_ITEM_TOO_LARGE, STORAGE_FULL, BUFFER_URL_LIMIT].contains(&e.code)
+        {
             return;
         }
         let Some(held) = self.recorder.pass(e.code) else { return };

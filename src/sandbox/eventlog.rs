@@ -5,8 +5,8 @@
 //!
 //! Both live in the sandbox directory beside `quota.journal`: outside every area, so no
 //! FileSystemManager path reaches them and no quota counts them, and removed with the sandbox.
-//! They are diagnostics, never data: written without a sync, read tolerantly (a missing,
-//! foreign, torn or damaged file reads as the records before the damage, or none), and never a
+//! They are diagnostics, never data: written without a sync, read tolerantly (a missing or
+//! foreign file reads as none, a damaged record costs only itself, a torn tail is left out), and never a
 //! reason for an open or a call to fail.
 //!
 //! Bounded: a record is at most [`RECORD_MAX`] bytes (a longer message is cut), each of the two
@@ -97,25 +97,39 @@ fn frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The payloads of `bytes` (a whole file), and whether it stopped before its end.
+/// The payload of a whole frame at `at` in `bytes`, if one is there.
+fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
+    let head = bytes.get(at..at + FRAME)?;
+    let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+    if len < FIXED || len + FRAME > RECORD_MAX {
+        return None;
+    }
+    let crc = u32::from_le_bytes(head[4..].try_into().unwrap());
+    let payload = bytes.get(at + FRAME..at + FRAME + len)?;
+    (crc32fast::hash(payload) == crc).then_some(payload)
+}
+
+/// The payloads of `bytes` (a whole file), and whether any bytes were not whole frames. Past
+/// damage, reading goes on at the next whole frame: a damaged record costs only itself.
 fn frames<'a>(bytes: &'a [u8], magic: &[u8; 4]) -> (Vec<&'a [u8]>, bool) {
     if bytes.len() < HEADER || &bytes[..4] != magic || bytes[4..8] != VERSION.to_le_bytes() {
         return (Vec::new(), !bytes.is_empty());
     }
-    let mut out = Vec::new();
+    let (mut out, mut damaged) = (Vec::new(), false);
     let mut at = HEADER;
     while at < bytes.len() {
-        let Some(head) = bytes.get(at..at + FRAME) else { return (out, true) };
-        let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(head[4..].try_into().unwrap());
-        let Some(payload) = bytes.get(at + FRAME..at + FRAME + len) else { return (out, true) };
-        if len + FRAME > RECORD_MAX || crc32fast::hash(payload) != crc {
-            return (out, true);
+        match frame_at(bytes, at) {
+            Some(payload) => {
+                out.push(payload);
+                at += FRAME + payload.len();
+            }
+            None => {
+                damaged = true;
+                at += 1;
+            }
         }
-        out.push(payload);
-        at += FRAME + len;
     }
-    (out, false)
+    (out, damaged)
 }
 
 /// The first `max` bytes of the file at `path` (none if it is missing or not a regular file).
@@ -229,9 +243,9 @@ pub fn write_limits(dir: &Path, limits: &[(&str, u64)]) -> io::Result<()> {
     if read_head(&path, RECORD_MAX as u64 + 1).as_deref() == Some(&bytes[..]) {
         return Ok(());
     }
-    if read_head(&path, HEADER as u64).is_some_and(|h| {
-        h.len() == HEADER && &h[..4] == LIMITS_MAGIC && u32::from_le_bytes(h[4..].try_into().unwrap()) > VERSION
-    }) {
+    if read_head(&path, HEADER as u64)
+        .is_some_and(|h| h.len() == HEADER && &h[..4] == LIMITS_MAGIC && u32::from_le_bytes(h[4..].try_into().unwrap()) > VERSION)
+    {
         return Ok(());
     }
     // One small write in place: a torn one fails its CRC and reads as no record.
@@ -372,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn damage_costs_only_what_follows_it_and_writing_goes_on() {
+    fn a_damaged_record_costs_only_itself_and_writing_goes_on() {
         let d = dir("damage");
         assert_eq!(read(&d), Recent::default(), "missing files are no records");
         for m in ["one", "two", "three"] {
@@ -384,9 +398,11 @@ mod tests {
         let second_end = HEADER + 2 * (FRAME + FIXED) + "one".len() + "two".len();
         bytes[second_end - 1] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let got = read(&d);
-        assert_eq!((got.records.len(), got.damaged), (1, true));
-        assert_eq!(got.records[0].message, "one");
+        assert_eq!((messages(&d), read(&d).damaged), (vec!["one".to_string(), "three".to_string()], true));
+        // Records appended after damage are read too.
+        append(&d, 2, "four").unwrap();
+        assert_eq!(messages(&d), ["one", "three", "four"]);
+        let bytes = std::fs::read(&path).unwrap();
         // A torn tail: half a record.
         std::fs::write(&path, &bytes[..HEADER + FRAME + FIXED + 3 + 5]).unwrap();
         assert_eq!((messages(&d), read(&d).damaged), (vec!["one".to_string()], true));

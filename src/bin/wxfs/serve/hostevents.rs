@@ -1,0 +1,115 @@
+//! The events host processes heard about their sandboxes, for the Events view: each sandbox keeps
+//! its recent warnings and errors in its own record (`wxfs::sandbox::eventlog`, docs/design.md
+//! §6), which this reads as it reads storage, without the lock and writing nothing. While the page
+//! is open (it asked for events within [`LISTENING`]) the records are looked at every [`EVERY`],
+//! and those not seen before join the view; a sandbox whose files have not changed costs two
+//! `stat`s. Records this inspector made itself are not taken again: its own sink heard them.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wxfs::sandbox::eventlog::{self, Record};
+
+use super::sandboxes;
+use super::EventLog;
+
+/// How often the records are looked at while the page listens.
+pub const EVERY: Duration = Duration::from_millis(250);
+/// How long after its last request for events the page counts as listening.
+pub const LISTENING: Duration = Duration::from_secs(30);
+
+/// What identifies one of a sandbox's two files as unchanged: length, mtime, inode.
+type Stamp = [Option<(u64, std::time::SystemTime, u64)>; 2];
+
+/// A record's identity: the process, its serial there, and the time.
+type Key = (u32, u64, u64);
+
+/// What was seen of one sandbox.
+struct Seen {
+    stamp: Stamp,
+    keys: HashSet<Key>,
+}
+
+/// The records seen so far, per sandbox, and when the page last asked.
+pub struct HostEvents {
+    seen: Mutex<HashMap<PathBuf, Seen>>,
+    started: Instant,
+    /// Milliseconds after `started` of the page's last request for events (0: none yet).
+    asked: AtomicU64,
+}
+
+fn stamp(dir: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    [eventlog::EVENTS_OLD, eventlog::EVENTS].map(|name| {
+        let m = dir.join(name).symlink_metadata().ok().filter(|m| m.is_file())?;
+        Some((m.len(), m.modified().ok()?, m.ino()))
+    })
+}
+
+impl HostEvents {
+    pub fn new() -> HostEvents {
+        HostEvents { seen: Mutex::new(HashMap::new()), started: Instant::now(), asked: AtomicU64::new(0) }
+    }
+
+    /// The page asked for events now.
+    pub fn asked(&self) {
+        self.asked.store(self.started.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+
+    fn listening(&self) -> bool {
+        let at = self.asked.load(Ordering::Relaxed);
+        at > 0 && self.started.elapsed().as_millis() as u64 <= at + LISTENING.as_millis() as u64
+    }
+
+    /// Reads the records of every sandbox under `root` whose files changed, and adds the new
+    /// ones (of other processes) to `log`, oldest first. Returns how many were added.
+    pub fn scan(&self, root: &Path, log: &EventLog) -> usize {
+        let Ok(list) = sandboxes::list(root) else { return 0 };
+        let own = std::process::id();
+        let mut seen = self.seen.lock().unwrap();
+        let mut fresh: Vec<(String, Record)> = Vec::new();
+        let listed: HashSet<&PathBuf> = list.iter().map(|s| &s.dir).collect();
+        seen.retain(|dir, _| listed.contains(dir));
+        for sb in &list {
+            let now = stamp(&sb.dir);
+            if seen.get(&sb.dir).is_some_and(|s| s.stamp == now) {
+                continue;
+            }
+            let records = eventlog::read(&sb.dir).records;
+            let entry = seen.entry(sb.dir.clone()).or_insert_with(|| Seen { stamp: [None, None], keys: HashSet::new() });
+            let keys: HashSet<Key> = records.iter().map(|r| (r.pid, r.serial, r.time_ms)).collect();
+            for r in records {
+                if r.pid != own && !entry.keys.contains(&(r.pid, r.serial, r.time_ms)) {
+                    fresh.push((sb.id.clone(), r));
+                }
+            }
+            // Only what the files still hold is remembered: bounded by their size.
+            *entry = Seen { stamp: now, keys };
+        }
+        drop(seen);
+        fresh.sort_by_key(|(_, r)| (r.time_ms, r.pid, r.serial));
+        for (id, r) in &fresh {
+            let level = if r.level == 1 { "error" } else { "warn" };
+            log.push_at(r.time_ms, &format!("process {}", r.pid), level, id, &r.message);
+        }
+        fresh.len()
+    }
+
+    /// Looks at the records now (what they hold already is the view's history), then every
+    /// [`EVERY`] while the page listens, on a thread of its own.
+    pub fn watch(self: Arc<Self>, root: PathBuf, log: Arc<EventLog>) {
+        self.scan(&root, &log);
+        std::thread::Builder::new()
+            .name("wxfs-serve-events".into())
+            .spawn(move || loop {
+                std::thread::sleep(EVERY);
+                if self.listening() {
+                    self.scan(&root, &log);
+                }
+            })
+            .expect("a thread for the events of host processes");
+    }
+}
