@@ -607,6 +607,21 @@ fn event_lines(server: &Server, after: u64, wait: bool) -> (Vec<String>, u64) {
     (lines, got["last"].as_u64().unwrap())
 }
 
+/// The events after `after`, waiting (up to four 15-second waits with none) until `n` came.
+fn wait_for_events(server: &Server, mut after: u64, n: usize) -> Vec<String> {
+    let mut heard = Vec::new();
+    for _ in 0..4 {
+        if heard.len() >= n {
+            break;
+        }
+        let (lines, last) = event_lines(server, after, true);
+        heard.extend(lines);
+        after = last;
+    }
+    assert!(heard.len() >= n, "{} of {n} events came in four waits: {heard:?}", heard.len());
+    heard
+}
+
 const REFUSED_WRITE: &str = "u1/wx1/usr: writeFileSync refused (1300202 the maximum size of the file storage limit is exceeded); user files 5 of 4096 bytes, 2 of 1024 entries";
 
 #[test]
@@ -671,14 +686,8 @@ fn a_host_s_event_reaches_the_open_page_live() {
     assert_eq!(history, Vec::<String>::new());
     // The page is listening (it asked); a host process now has a write refused.
     let pid = refusing_host(&root, "wx1");
-    let mut heard = Vec::new();
-    let mut after = last;
     // Each wait returns once an event came (or after 15 s with none): no sleep decides anything.
-    while heard.len() < 2 {
-        let (lines, last) = event_lines(&server, after, true);
-        heard.extend(lines);
-        after = last;
-    }
+    let heard = wait_for_events(&server, last, 2);
     assert_eq!(heard[0], format!("process {pid} warn u1/wx1: {REFUSED_WRITE}"));
     assert!(
         heard[1].starts_with(&format!("process {pid} warn u1/wx1: u1/wx1/kv: setStorageSync refused (1400002 ")),
@@ -711,11 +720,15 @@ fn damaged_records_are_tolerated_by_the_host_and_the_page() {
     );
     let (lines, _) = event_lines(&server, 0, false);
     assert_eq!(lines, [format!("process {pid} warn u1/wx1: {}", rest[0].2)]);
-    // The host opens again and records again, the damage notwithstanding.
+    // The host opens again and records again, the damage notwithstanding; the open page takes
+    // the new records only.
+    let (_, last) = event_lines(&server, 0, false);
     let pid2 = refusing_host(&root, "wx1");
     let now = recorded(&dir);
     assert_eq!(now.len(), 3);
     assert_eq!(now[1], (2, pid2, REFUSED_WRITE.to_string()));
+    let heard = wait_for_events(&server, last, 2);
+    assert_eq!(heard, now[1..].iter().map(|(_, p, m)| format!("process {p} warn u1/wx1: {m}")).collect::<Vec<_>>());
     assert_eq!(wxfs::sandbox::eventlog::read_limits(&dir).map(|l| l[0].clone()), Some(("userFiles".to_string(), 4096)));
 }
 

@@ -23,9 +23,9 @@
 //! name length, the name (the config's camelCase) and a `u64` value.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -98,10 +98,10 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// The payload of a whole frame at `at` in `bytes`, if one is there.
-fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
+fn frame_at(bytes: &[u8], at: usize, min: usize) -> Option<&[u8]> {
     let head = bytes.get(at..at + FRAME)?;
     let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
-    if len < FIXED || len + FRAME > RECORD_MAX {
+    if len < min || len + FRAME > RECORD_MAX {
         return None;
     }
     let crc = u32::from_le_bytes(head[4..].try_into().unwrap());
@@ -109,16 +109,17 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<&[u8]> {
     (crc32fast::hash(payload) == crc).then_some(payload)
 }
 
-/// The payloads of `bytes` (a whole file), and whether any bytes were not whole frames. Past
-/// damage, reading goes on at the next whole frame: a damaged record costs only itself.
-fn frames<'a>(bytes: &'a [u8], magic: &[u8; 4]) -> (Vec<&'a [u8]>, bool) {
+/// The payloads of `bytes` (a whole file), each at least `min` bytes, and whether any bytes were
+/// not whole frames. Past damage, reading goes on at the next whole frame: a damaged record costs
+/// only itself.
+fn frames<'a>(bytes: &'a [u8], magic: &[u8; 4], min: usize) -> (Vec<&'a [u8]>, bool) {
     if bytes.len() < HEADER || &bytes[..4] != magic || bytes[4..8] != VERSION.to_le_bytes() {
         return (Vec::new(), !bytes.is_empty());
     }
     let (mut out, mut damaged) = (Vec::new(), false);
     let mut at = HEADER;
     while at < bytes.len() {
-        match frame_at(bytes, at) {
+        match frame_at(bytes, at, min) {
             Some(payload) => {
                 out.push(payload);
                 at += FRAME + payload.len();
@@ -134,13 +135,21 @@ fn frames<'a>(bytes: &'a [u8], magic: &[u8; 4]) -> (Vec<&'a [u8]>, bool) {
 
 /// The first `max` bytes of the file at `path` (none if it is missing or not a regular file).
 fn read_head(path: &Path, max: u64) -> Option<Vec<u8>> {
-    let file = File::open(path).ok()?;
+    // Never through a symbolic link: what is read is the sandbox's own file or nothing.
+    let file = no_follow().read(true).open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
     let mut bytes = Vec::new();
     file.take(max).read_to_end(&mut bytes).ok()?;
     Some(bytes)
+}
+
+/// Options that never open through a symbolic link.
+fn no_follow() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.custom_flags(libc::O_NOFOLLOW);
+    o
 }
 
 fn encode(r: &Record) -> Vec<u8> {
@@ -183,7 +192,7 @@ pub fn append(dir: &Path, level: u8, message: &str) -> io::Result<()> {
     let record = Record { time_ms, pid: std::process::id(), serial, level, message: message.to_string() };
     let bytes = frame(&encode(&record));
     let path = dir.join(EVENTS);
-    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+    let file = no_follow().read(true).write(true).create(true).truncate(false).open(&path)?;
     let len = file.metadata()?.len();
     let mut head = [0u8; HEADER];
     let ours = len >= HEADER as u64 && file.read_exact_at(&mut head, 0).is_ok() && head == header(EVENTS_MAGIC);
@@ -201,11 +210,11 @@ pub fn append(dir: &Path, level: u8, message: &str) -> io::Result<()> {
         // Full: it becomes the older file, and a new one starts (a rename replaces the older
         // one whole, so a reader sees the old pair or the new one).
         std::fs::rename(&path, dir.join(EVENTS_OLD))?;
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
+        let file = no_follow().write(true).create(true).truncate(true).open(&path)?;
         return file.write_all_at(&fresh, 0);
     }
     // Empty, foreign or damaged at its start: begun again.
-    let file = OpenOptions::new().write(true).truncate(true).open(&path)?;
+    let file = no_follow().write(true).truncate(true).open(&path)?;
     file.write_all_at(&fresh, 0)
 }
 
@@ -215,7 +224,7 @@ pub fn read(dir: &Path) -> Recent {
     let mut out = Recent::default();
     for name in [EVENTS_OLD, EVENTS] {
         let Some(bytes) = read_head(&dir.join(name), FILE_MAX) else { continue };
-        let (payloads, damaged) = frames(&bytes, EVENTS_MAGIC);
+        let (payloads, damaged) = frames(&bytes, EVENTS_MAGIC, FIXED);
         out.damaged |= damaged;
         for p in payloads {
             match decode(p) {
@@ -249,7 +258,7 @@ pub fn write_limits(dir: &Path, limits: &[(&str, u64)]) -> io::Result<()> {
         return Ok(());
     }
     // One small write in place: a torn one fails its CRC and reads as no record.
-    let file = OpenOptions::new().write(true).create(true).truncate(false).open(&path)?;
+    let file = no_follow().write(true).create(true).truncate(false).open(&path)?;
     file.write_all_at(&bytes, 0)?;
     file.set_len(bytes.len() as u64)
 }
@@ -257,7 +266,7 @@ pub fn write_limits(dir: &Path, limits: &[(&str, u64)]) -> io::Result<()> {
 /// The limits recorded for the sandbox at `dir` (name, value), if a whole record is there.
 pub fn read_limits(dir: &Path) -> Option<Vec<(String, u64)>> {
     let bytes = read_head(&dir.join(LIMITS), RECORD_MAX as u64)?;
-    let (payloads, damaged) = frames(&bytes, LIMITS_MAGIC);
+    let (payloads, damaged) = frames(&bytes, LIMITS_MAGIC, 2);
     let p = match (payloads.as_slice(), damaged) {
         ([one], false) => *one,
         _ => return None,
@@ -411,6 +420,15 @@ mod tests {
         assert_eq!((messages(&d), read(&d).damaged), (Vec::<String>::new(), true));
         append(&d, 1, "after").unwrap();
         assert_eq!((messages(&d), read(&d).damaged), (vec!["after".to_string()], false));
+        // A symbolic link in its place, even to a good log: neither read nor written through.
+        let elsewhere = dir("damage-elsewhere");
+        append(&elsewhere, 2, "elsewhere").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join(EVENTS), &path).unwrap();
+        assert_eq!(messages(&d), Vec::<String>::new());
+        assert!(append(&d, 2, "through the link").is_err());
+        assert_eq!(messages(&elsewhere), ["elsewhere"]);
+        std::fs::remove_dir_all(&elsewhere).unwrap();
         // A directory in its place: appends fail (and are ignored by a recorder), reads find none.
         std::fs::remove_file(&path).unwrap();
         std::fs::create_dir(&path).unwrap();
@@ -440,10 +458,10 @@ mod tests {
         write_limits(&d, &[("userFiles", 1 << 20), ("entries", 5000)]).unwrap();
         let want = vec![("userFiles".to_string(), 1u64 << 20), ("entries".to_string(), 5000)];
         assert_eq!(read_limits(&d), Some(want.clone()));
-        let mtime = std::fs::metadata(d.join(LIMITS)).unwrap().modified().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        // The same limits again: not written (the file keeps the time set here).
+        std::fs::File::options().write(true).open(d.join(LIMITS)).unwrap().set_modified(UNIX_EPOCH).unwrap();
         write_limits(&d, &[("userFiles", 1 << 20), ("entries", 5000)]).unwrap();
-        assert_eq!(std::fs::metadata(d.join(LIMITS)).unwrap().modified().unwrap(), mtime, "the same limits rewritten");
+        assert_eq!(std::fs::metadata(d.join(LIMITS)).unwrap().modified().unwrap(), UNIX_EPOCH, "the same limits rewritten");
         write_limits(&d, &[("userFiles", 7)]).unwrap();
         assert_eq!(read_limits(&d), Some(vec![("userFiles".to_string(), 7)]));
         let mut bytes = std::fs::read(d.join(LIMITS)).unwrap();

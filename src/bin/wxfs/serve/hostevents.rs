@@ -27,10 +27,12 @@ type Stamp = [Option<(u64, std::time::SystemTime, u64)>; 2];
 /// A record's identity: the process, its serial there, and the time.
 type Key = (u32, u64, u64);
 
-/// What was seen of one sandbox.
+/// What was seen of one sandbox: its files' stamp, and the last record read from them (records
+/// are appended in order, so the new ones are those after it; a few bytes a sandbox, however
+/// many records).
 struct Seen {
     stamp: Stamp,
-    keys: HashSet<Key>,
+    last: Option<Key>,
 }
 
 /// The records seen so far, per sandbox, and when the page last asked.
@@ -70,7 +72,9 @@ impl HostEvents {
         let Ok(list) = sandboxes::list(root) else { return 0 };
         let own = std::process::id();
         let mut seen = self.seen.lock().unwrap();
+        // The newest EVENTS_KEPT at most: the view keeps no more.
         let mut fresh: Vec<(String, Record)> = Vec::new();
+        let order = |(_, r): &(String, Record)| (r.time_ms, r.pid, r.serial);
         let listed: HashSet<&PathBuf> = list.iter().map(|s| &s.dir).collect();
         seen.retain(|dir, _| listed.contains(dir));
         for sb in &list {
@@ -78,19 +82,21 @@ impl HostEvents {
             if seen.get(&sb.dir).is_some_and(|s| s.stamp == now) {
                 continue;
             }
-            let records = eventlog::read(&sb.dir).records;
-            let entry = seen.entry(sb.dir.clone()).or_insert_with(|| Seen { stamp: [None, None], keys: HashSet::new() });
-            let keys: HashSet<Key> = records.iter().map(|r| (r.pid, r.serial, r.time_ms)).collect();
-            for r in records {
-                if r.pid != own && !entry.keys.contains(&(r.pid, r.serial, r.time_ms)) {
-                    fresh.push((sb.id.clone(), r));
-                }
+            let mut records = eventlog::read(&sb.dir).records;
+            let entry = seen.entry(sb.dir.clone()).or_insert(Seen { stamp: [None, None], last: None });
+            let key = |r: &Record| (r.pid, r.serial, r.time_ms);
+            let last = records.last().map(key);
+            // After the last one seen; all of them if it has rotated out since.
+            let start = entry.last.and_then(|k| records.iter().position(|r| key(r) == k)).map_or(0, |i| i + 1);
+            fresh.extend(records.drain(start..).filter(|r| r.pid != own).map(|r| (sb.id.clone(), r)));
+            *entry = Seen { stamp: now, last };
+            if fresh.len() > 2 * super::EVENTS_KEPT {
+                fresh.sort_by_key(order);
+                fresh.drain(..fresh.len() - super::EVENTS_KEPT);
             }
-            // Only what the files still hold is remembered: bounded by their size.
-            *entry = Seen { stamp: now, keys };
         }
         drop(seen);
-        fresh.sort_by_key(|(_, r)| (r.time_ms, r.pid, r.serial));
+        fresh.sort_by_key(order);
         for (id, r) in &fresh {
             let level = if r.level == 1 { "error" } else { "warn" };
             log.push_at(r.time_ms, &format!("process {}", r.pid), level, id, &r.message);
