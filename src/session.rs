@@ -363,6 +363,10 @@ impl Session {
         {
             return;
         }
+        // A forked child's copy writes nothing into the parent's sandbox (docs/design.md §7).
+        if std::process::id() != self.owner {
+            return;
+        }
         let Some(held) = self.recorder.pass(e.code) else { return };
         let name = crate::events::relative(&self.config.root, &self.dir);
         let (l, u) = (&self.config.limits, self.fs.usage());

@@ -1,6 +1,9 @@
 //! `wxfs serve`: a web page on this machine that shows the sandboxes under a root, as the
-//! devtools Storage panel shows a mini-program's storage: an overview of every sandbox, its
-//! storage, its files, and the library's events as they happen.
+//! devtools Storage panel shows a mini-program's storage: an overview of every sandbox (usage
+//! against the limits its host configured, as the sandbox recorded them, else the platform's
+//! defaults), its storage, its files, and the events as they happen: those host processes heard
+//! about their sandboxes (each sandbox records its recent warnings and errors, `hostevents`) and
+//! the library's in this process.
 //!
 //! What it promises (each is tested in tests/serve.rs and, in a browser, tests/serve_browser.rs):
 //! - It reads as `wxfs ls` and `wxfs storage` do (docs/design.md §7): it never takes the lock of
