@@ -431,21 +431,7 @@ fn writes_go_through_the_library_and_its_events_are_shown() {
     assert!(s.store.is_empty());
     drop(s);
 
-    let events = server.get_ok("/api/events").json()["events"].clone();
-    let lines: Vec<String> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {} {}: {}",
-                e["source"].as_str().unwrap(),
-                e["level"].as_str().unwrap(),
-                e["sandbox"].as_str().unwrap(),
-                e["message"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let (lines, _) = event_lines(&server, 0, false);
     assert_eq!(
         lines,
         [
