@@ -32,6 +32,7 @@ use std::path::Path;
 use parking_lot::RwLock;
 
 use crate::fs;
+use crate::sandbox::eventlog::Recorder;
 use crate::storage;
 
 /// How much an event matters; the numbers are the C ABI's `WXFS_LOG_*`.
@@ -121,6 +122,13 @@ pub fn emit(level: Level, sandbox: &str, message: &str) {
     }
 }
 
+/// [`emit`], kept first in the sandbox's own record (`sandbox::eventlog`) when it is a WARN or an
+/// ERROR, so that a tool reading the sandbox from another process sees what the host heard.
+pub fn emit_recorded(level: Level, sandbox: &str, message: &str, record: &Recorder) {
+    record.record(level as u8, message);
+    emit(level, sandbox, message);
+}
+
 /// `dir` relative to `root`, with `/` separators: how events name a sandbox or a file.
 pub fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
@@ -128,9 +136,17 @@ pub fn relative(root: &Path, path: &Path) -> String {
 }
 
 /// What a sandbox's open found and repaired, as events: the reports of the sandbox layer, the
-/// quota journal (`fs`) and the storage log, in that order.
-pub fn opened(root: &Path, sandbox: &crate::sandbox::Sandbox, fs: &fs::OpenReport, store: &storage::OpenReport) {
+/// quota journal (`fs`) and the storage log, in that order; those at WARN and above are kept in
+/// the sandbox's record too (`record`).
+pub fn opened(
+    root: &Path,
+    sandbox: &crate::sandbox::Sandbox,
+    fs: &fs::OpenReport,
+    store: &storage::OpenReport,
+    record: &Recorder,
+) {
     let name = relative(root, sandbox.dir());
+    let emit = |level: Level, name: &str, message: &str| emit_recorded(level, name, message, record);
     let at = |file: &str| format!("{name}/{file}");
     if sandbox.created() {
         emit(Level::Debug, &name, "sandbox created");

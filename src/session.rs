@@ -12,6 +12,7 @@ use crate::error::{code, Error};
 use crate::fs::{Durability, FileSystem};
 use crate::platform::Platform;
 use crate::quota::Limits;
+use crate::sandbox::eventlog::{self, Recorder};
 use crate::sandbox::{OpenError, Protocol, Sandbox, Site};
 use crate::storage::buffer_urls::{BufferUrls, Refused};
 use crate::storage::sealed::{EncryptionKey, Owner, Sealed};
@@ -150,6 +151,8 @@ pub struct Session {
     dir: PathBuf,
     /// The process that opened it.
     owner: u32,
+    /// Its events at WARN and above, kept in the sandbox for tools that read it (`wxfs serve`).
+    recorder: Recorder,
     /// `None` only while it is dropped.
     parts: Option<Parts>,
 }
@@ -289,7 +292,21 @@ impl Session {
     /// for it rather than failing; beside another process's removal it fails `Busy` or opens
     /// the new, empty sandbox made in the removed one's place. Tombstones that killed removals
     /// left beside the sandbox are deleted.
-    pub fn open(mut config: Config) -> Result<Arc<Session>, OpenError> {
+    ///
+    /// The limits it is opened with are recorded in the sandbox (`sandbox::eventlog`), for a
+    /// tool that reads it from another process to show (docs/design.md §2).
+    pub fn open(config: Config) -> Result<Arc<Session>, OpenError> {
+        Session::open_recording(config, true)
+    }
+
+    /// [`Session::open`] for a tool that opens a host's sandbox briefly on its behalf (`wxfs
+    /// serve --write`): the limits the host recorded are left as they are. Not a stable API.
+    #[doc(hidden)]
+    pub fn open_as_tool(config: Config) -> Result<Arc<Session>, OpenError> {
+        Session::open_recording(config, false)
+    }
+
+    fn open_recording(mut config: Config, record_limits: bool) -> Result<Arc<Session>, OpenError> {
         if config.user_id.is_empty() || config.app_id.is_empty() {
             return Err(OpenError::Invalid("userId and appId must not be empty".into()));
         }
@@ -330,13 +347,52 @@ impl Session {
             storage::sealed::mark_bound(&kv_dir)?;
         }
         sandbox.touch_last_use();
+        if record_limits {
+            // A diagnostic: a sandbox whose record cannot be written opens all the same.
+            let _ = eventlog::write_limits(&dir, &limit_pairs(&config.limits));
+        }
         let buffer_urls = BufferUrls::new(config.limits.buffer_urls);
         let parts = Parts { config, sandbox, fs, store, crypt, buffer_urls };
-        let session = Arc::new(Session { dir: dir.clone(), owner: std::process::id(), parts: Some(parts) });
+        let recorder = Recorder::new(&dir);
+        let session = Arc::new(Session { dir: dir.clone(), owner: std::process::id(), recorder, parts: Some(parts) });
         open_table().insert(dir, Arc::downgrade(&session));
         drop(claim); // the host's log sink may open sandboxes itself
-        crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report);
+        crate::events::opened(&session.config.root, &session.sandbox, session.fs.open_report(), &store_report, &session.recorder);
         Ok(session)
+    }
+
+    /// A call refused by one of the sandbox's limits (docs/design.md §4), as an event the host
+    /// hears and the sandbox records (§6): the first of each errCode, then at most one a second,
+    /// saying how many were refused in between. Any other failure is not an event.
+    pub fn refused(&self, api: &str, e: &Error) {
+        use crate::error::code::*;
+        use crate::sandbox::{KV, TMP, USR};
+        if ![STORAGE_LIMIT, FILE_TOO_LARGE, TEMP_LIMIT, STORAGE_ITEM_TOO_LARGE, STORAGE_FULL, BUFFER_URL_LIMIT].contains(&e.code)
+        {
+            return;
+        }
+        // A forked child's copy writes nothing into the parent's sandbox (docs/design.md §7).
+        if std::process::id() != self.owner {
+            return;
+        }
+        let Some(held) = self.recorder.pass(e.code) else { return };
+        let name = crate::events::relative(&self.config.root, &self.dir);
+        let (l, u) = (&self.config.limits, self.fs.usage());
+        let (area, figures) = match e.code {
+            STORAGE_ITEM_TOO_LARGE | STORAGE_FULL => (KV, format!("storage {} of {} bytes", self.store.size(), l.storage_total)),
+            TEMP_LIMIT => (TMP, format!("temp files {} of {} bytes", u.temp, l.temp_runtime)),
+            BUFFER_URL_LIMIT => ("", format!("buffer URLs limited to {} bytes", l.buffer_urls)),
+            _ => (
+                USR,
+                format!("user files {} of {} bytes, {} of {} entries", u.user, l.user_files, u.entries, l.entries_allowed()),
+            ),
+        };
+        let at = if area.is_empty() { name.clone() } else { format!("{name}/{area}") };
+        let mut message = format!("{at}: {api} refused ({} {}); {figures}", e.code, e.reason);
+        if held > 0 {
+            message.push_str(&format!("; {held} more refused since the last report"));
+        }
+        crate::events::emit_recorded(crate::events::Level::Warn, &name, &message, &self.recorder);
     }
 
     /// The storage limits a set must keep to: the configured ones, or for an encrypted value
@@ -384,6 +440,24 @@ impl Drop for Session {
             crate::events::trimmed(&config.root, &self.dir, freed, "at close, least recently used first");
         }
     }
+}
+
+/// The limits as the sandbox records them (`sandbox::eventlog::write_limits`): the open
+/// config's names (docs/design.md §8) and values.
+pub fn limit_pairs(l: &Limits) -> [(&'static str, u64); 11] {
+    [
+        ("userFiles", l.user_files),
+        ("tempRuntime", l.temp_runtime),
+        ("tempKeep", l.temp_keep),
+        ("tempAllSandboxes", l.temp_all_sandboxes),
+        ("storageItem", l.storage_item),
+        ("storageTotal", l.storage_total),
+        ("readFile", l.read_file),
+        ("openFiles", l.open_files),
+        ("entries", l.entries),
+        ("bufferUrls", l.buffer_urls),
+        ("singleFile", l.single_file),
+    ]
 }
 
 /// What `gc` did.

@@ -2,7 +2,9 @@
 //! needs the token, a cross-site form cannot write, no path outside the root is served, data is
 //! sent as JSON and never as markup, it listens on loopback unless told, it takes no lock and
 //! creates nothing under the root, its writes go through the library, and its threads, request
-//! heads and bodies are bounded. The same page in a real browser: tests/serve_browser.rs.
+//! heads and bodies are bounded. What a host process heard about its sandbox (recovery, calls
+//! refused by a limit) and the limits it configured are recorded in the sandbox, bounded and
+//! read tolerantly, and shown, live. The same page in a real browser: tests/serve_browser.rs.
 
 mod common;
 mod serve_support;
@@ -429,26 +431,13 @@ fn writes_go_through_the_library_and_its_events_are_shown() {
     assert!(s.store.is_empty());
     drop(s);
 
-    let events = server.get_ok("/api/events").json()["events"].clone();
-    let lines: Vec<String> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{} {} {}: {}",
-                e["source"].as_str().unwrap(),
-                e["level"].as_str().unwrap(),
-                e["sandbox"].as_str().unwrap(),
-                e["message"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let (lines, _) = event_lines(&server, 0, false);
     assert_eq!(
         lines,
         [
             "library warn u1/wx1: u1/wx1/staging: 1 file(s) of interrupted writes removed (1 bytes)",
             "inspector info u1/wx1: set \"n\": done (setStorageSync)",
+            "library warn u1/wx1: u1/wx1/kv: setStorageSync refused (1400002 exceed storage item max length); storage 113 of 10485760 bytes",
             "inspector warn u1/wx1: set \"greeting\": refused by the library: setStorageSync:fail exceed storage item max length",
             "inspector warn u1/wx1: set \"\": refused by the library: setStorageSync:fail parameter error: key should not be empty",
             "inspector info u1/wx1: remove \"n\": done (removeStorageSync)",
@@ -546,4 +535,229 @@ fn a_storage_write_trims_no_temp_file() {
     assert_eq!(trims, Vec::<String>::new());
     // (Read back last: this default open trims at its own close, as any default host would.)
     assert_eq!(get_value(&root, "u1", "wx1", "edited")["data"], 1);
+}
+
+/// The child side of the host-process tests: opens `WXFS_REFUSE`'s sandbox through the C ABI with
+/// a 4 KiB user-file quota, has a write and a storage item refused, closes, and prints its pid.
+#[test]
+#[ignore]
+fn refusing_host_child() {
+    let Ok(spec) = std::env::var("WXFS_REFUSE") else { return };
+    let (root, app) = spec.split_once('\n').unwrap();
+    let lib = common::abi::Lib::load();
+    let h =
+        lib.open(&json!({"root": root, "userId": "u1", "appId": app, "limits": {"userFiles": 4096, "entries": 2000}})).unwrap();
+    let big = "x".repeat(5000);
+    assert_eq!(lib.invoke(h, "writeFileSync", &json!({"filePath": "wxfile://usr/big.txt", "data": big})).0, 1_300_202);
+    let item = "y".repeat(1 << 20);
+    assert_eq!(lib.invoke(h, "setStorageSync", &json!({"key": "big", "data": item})).0, 1_400_002);
+    assert_eq!(lib.close(h), 0);
+    println!("@@pid {}", std::process::id());
+}
+
+/// Runs [`refusing_host_child`] on `app` under `root`; its pid.
+fn refusing_host(root: &Path, app: &str) -> u32 {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "refusing_host_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("WXFS_REFUSE", format!("{}\n{app}", root.display()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let at = said.find("@@pid ").unwrap_or_else(|| panic!("no pid: {said}")) + "@@pid ".len();
+    said[at..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The events a host process heard, as its sandbox recorded them: (level, pid, message).
+fn recorded(dir: &Path) -> Vec<(u8, u32, String)> {
+    wxfs::sandbox::eventlog::read(dir).records.into_iter().map(|r| (r.level, r.pid, r.message)).collect()
+}
+
+/// "source level sandbox: message" of each event the page has.
+fn event_lines(server: &Server, after: u64, wait: bool) -> (Vec<String>, u64) {
+    let got = server.get_ok(&format!("/api/events?after={after}{}", if wait { "&wait=1" } else { "" })).json();
+    let lines = got["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}: {}",
+                e["source"].as_str().unwrap(),
+                e["level"].as_str().unwrap(),
+                e["sandbox"].as_str().unwrap(),
+                e["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    (lines, got["last"].as_u64().unwrap())
+}
+
+/// The events after `after`, waiting (up to four 15-second waits with none) until `n` came.
+fn wait_for_events(server: &Server, mut after: u64, n: usize) -> Vec<String> {
+    let mut heard = Vec::new();
+    for _ in 0..4 {
+        if heard.len() >= n {
+            break;
+        }
+        let (lines, last) = event_lines(server, after, true);
+        heard.extend(lines);
+        after = last;
+    }
+    assert!(heard.len() >= n, "{} of {n} events came in four waits: {heard:?}", heard.len());
+    heard
+}
+
+const REFUSED_WRITE: &str = "u1/wx1/usr: writeFileSync refused (1300202 the maximum size of the file storage limit is exceeded); user files 5 of 4096 bytes, 2 of 1024 entries";
+
+#[test]
+fn a_host_process_s_events_and_limits_are_recorded_in_its_sandbox_and_shown() {
+    let root = sample_root("serve-host-events");
+    let dir = root.join("u1/wx1");
+    let storage_bytes = Session::open(Config::new(&root, "u1", "wx1")).unwrap().store.size();
+    // An interrupted write, which the host's open repairs and reports.
+    std::fs::write(dir.join("staging/.interrupted"), "x").unwrap();
+    let pid = refusing_host(&root, "wx1");
+    let item = format!(
+        "u1/wx1/kv: setStorageSync refused (1400002 exceed storage item max length); storage {storage_bytes} of 10485760 bytes"
+    );
+    let want = vec![
+        (2, pid, "u1/wx1/staging: 1 file(s) of interrupted writes removed (1 bytes)".to_string()),
+        (2, pid, REFUSED_WRITE.to_string()),
+        (2, pid, item.clone()),
+    ];
+    assert_eq!(recorded(&dir), want);
+    let limits = wxfs::sandbox::eventlog::read_limits(&dir).unwrap();
+    let get = |n: &str| limits.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
+    assert_eq!(
+        (get("userFiles"), get("entries"), get("storageTotal"), get("tempKeep")),
+        (Some(4096), Some(2000), Some(10 << 20), Some(2 << 30))
+    );
+    assert_eq!(limits.len(), 11);
+
+    let before = tree(&root);
+    let server = Server::start(&root, &[]);
+    let o = server.get_ok("/api/overview").json();
+    let card = o["sandboxes"].as_array().unwrap().iter().find(|s| s["id"] == "u1/wx1").unwrap().clone();
+    assert_eq!(
+        (&card["limits"]["userFiles"], &card["limits"]["entries"], &card["limitsFrom"]),
+        (&json!(4096), &json!(1024), &json!("recorded"))
+    );
+    assert_eq!(card["usage"], json!({"userFiles": 5, "temp": 0, "entries": 2}));
+    let areas = server.get_ok(&format!("/api/areas?sandbox={SB}")).json();
+    assert_eq!(
+        (&areas["userFilesLimit"], &areas["entriesLimit"], &areas["limitsFrom"]),
+        (&json!(4096), &json!(1024), &json!("recorded"))
+    );
+    // What the host heard is the page's history, as it was recorded.
+    let (lines, _) = event_lines(&server, 0, false);
+    let source = format!("process {pid} warn u1/wx1: ");
+    assert_eq!(lines, want.iter().map(|(_, _, m)| format!("{source}{m}")).collect::<Vec<_>>());
+    assert_eq!(tree(&root), before, "the inspector wrote under the root");
+
+    // A sandbox with no record (as an older release leaves it): the defaults, and it says so.
+    for f in ["limits.rec", "events.log"] {
+        std::fs::remove_file(dir.join(f)).unwrap();
+    }
+    let o = server.get_ok("/api/overview").json();
+    let card = o["sandboxes"].as_array().unwrap().iter().find(|s| s["id"] == "u1/wx1").unwrap().clone();
+    assert_eq!((&card["limits"]["userFiles"], &card["limitsFrom"]), (&json!(200 << 20), &json!("defaults")));
+}
+
+#[test]
+fn a_host_s_event_reaches_the_open_page_live() {
+    let root = sample_root("serve-live");
+    let server = Server::start(&root, &[]);
+    let (history, last) = event_lines(&server, 0, false);
+    assert_eq!(history, Vec::<String>::new());
+    // The page is listening (it asked); a host process now has a write refused.
+    let pid = refusing_host(&root, "wx1");
+    // Each wait returns once an event came (or after 15 s with none): no sleep decides anything.
+    let heard = wait_for_events(&server, last, 2);
+    assert_eq!(heard[0], format!("process {pid} warn u1/wx1: {REFUSED_WRITE}"));
+    assert!(
+        heard[1].starts_with(&format!("process {pid} warn u1/wx1: u1/wx1/kv: setStorageSync refused (1400002 ")),
+        "{heard:?}"
+    );
+}
+
+#[test]
+fn damaged_records_are_tolerated_by_the_host_and_the_page() {
+    let root = sample_root("serve-damaged-records");
+    let dir = root.join("u1/wx1");
+    let pid = refusing_host(&root, "wx1");
+    // The first record's last byte flipped, and the limits record cut short.
+    let path = dir.join("events.log");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let first_end = 8 + 8 + 21 + REFUSED_WRITE.len();
+    bytes[first_end - 1] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let limits = std::fs::read(dir.join("limits.rec")).unwrap();
+    std::fs::write(dir.join("limits.rec"), &limits[..limits.len() / 2]).unwrap();
+    let rest = recorded(&dir);
+    assert_eq!(rest.len(), 1, "the damaged record costs only itself: {rest:?}");
+    assert!(rest[0].2.starts_with("u1/wx1/kv: setStorageSync refused"));
+
+    let server = Server::start(&root, &[]);
+    let o = server.get_ok("/api/overview").json();
+    assert_eq!(
+        (o["sandboxes"][0]["limitsFrom"].as_str(), o["sandboxes"][0]["limits"]["userFiles"].as_u64()),
+        (Some("defaults"), Some(200 << 20))
+    );
+    let (lines, _) = event_lines(&server, 0, false);
+    assert_eq!(lines, [format!("process {pid} warn u1/wx1: {}", rest[0].2)]);
+    // The host opens again and records again, the damage notwithstanding; the open page takes
+    // the new records only.
+    let (_, last) = event_lines(&server, 0, false);
+    let pid2 = refusing_host(&root, "wx1");
+    let now = recorded(&dir);
+    assert_eq!(now.len(), 3);
+    assert_eq!(now[1], (2, pid2, REFUSED_WRITE.to_string()));
+    let heard = wait_for_events(&server, last, 2);
+    assert_eq!(heard, now[1..].iter().map(|(_, p, m)| format!("process {p} warn u1/wx1: {m}")).collect::<Vec<_>>());
+    assert_eq!(wxfs::sandbox::eventlog::read_limits(&dir).map(|l| l[0].clone()), Some(("userFiles".to_string(), 4096)));
+}
+
+#[test]
+fn a_loop_of_100000_refusals_keeps_the_record_within_its_cap() {
+    use wxfs::sandbox::eventlog::{EVENTS, EVENTS_MAX, EVENTS_OLD, FILE_MAX};
+    let root = common::fresh_dir("serve-refusal-loop");
+    let mut config = Config::new(&root, "u1", "wx1");
+    config.limits.user_files = 4;
+    let s = Session::open(config).unwrap();
+    let dir = root.join("u1/wx1");
+    let args = json!({"filePath": "wxfile://usr/f.txt", "data": "12345"}).to_string();
+    let mut largest = 0;
+    const N: u64 = 100_000;
+    let started = std::time::Instant::now();
+    for i in 0..N {
+        assert_eq!(bridge::invoke(&s, "writeFileSync", &args).0, 1_300_202);
+        if i % 1000 == 0 {
+            let size = |n: &str| std::fs::metadata(dir.join(n)).map_or(0, |m| m.len());
+            largest = largest.max(size(EVENTS) + size(EVENTS_OLD));
+            assert!(size(EVENTS) <= FILE_MAX && size(EVENTS_OLD) <= FILE_MAX);
+        }
+    }
+    drop(s);
+    assert!(largest <= EVENTS_MAX, "{largest} bytes");
+    let records = recorded(&dir);
+    let first = "u1/wx1/usr: writeFileSync refused (1300202 the maximum size of the file storage limit is exceeded); user files 0 of 4 bytes, 0 of 1024 entries";
+    assert_eq!(records[0], (2, std::process::id(), first.to_string()));
+    // Every later record stands for itself and the refusals held back before it: never more
+    // than were made.
+    let mut accounted = 1u64;
+    for (_, _, m) in &records[1..] {
+        let held = m
+            .strip_prefix(first)
+            .and_then(|t| t.strip_prefix("; "))
+            .and_then(|t| t.strip_suffix(" more refused since the last report"));
+        accounted += 1 + held.unwrap_or_else(|| panic!("{m}")).parse::<u64>().unwrap();
+    }
+    assert!(accounted <= N, "{accounted} refusals accounted for, {N} made");
+    // A figure, never asserted.
+    println!(
+        "{N} refusals in {:.2} s: {} records, {accounted} refusals accounted for, at most {largest} bytes",
+        started.elapsed().as_secs_f64(),
+        records.len()
+    );
 }

@@ -1,10 +1,12 @@
 //! `wxfs serve` in a real browser: headless Chromium (Debian's `/usr/bin/chromium`) driven by
 //! playwright-core (`tests/inspector/`, `npm ci` there). This test is the host: it fills a root
 //! through the library (two platforms, a plugin, an encrypted item, 10,000 keys, 100,000 files),
-//! keeps another sandbox open and writing in a child process, starts `wxfs serve --write`, and
+//! keeps another sandbox open and writing in a child process (with a user-file quota of its own,
+//! and a write over it once the page's Events tab is open), starts `wxfs serve --write`, and
 //! has `tests/inspector/browser.mjs` walk every view. Then it checks what the page showed against
-//! the library's own figures, reads the browser's edit back through the C ABI, and checks that
-//! the held sandbox's writes all landed. Screenshots of each view: `target/inspector-screenshots/`.
+//! the library's own figures (the limits each host configured, or the defaults, saying which),
+//! that the host's refusal reached the open Events tab, reads the browser's edit back through
+//! the C ABI, and checks that the held sandbox's writes all landed. Screenshots of each view: `target/inspector-screenshots/`.
 //!
 //! Without node, chromium or `tests/inspector/node_modules` it is reported as skipped (ignored,
 //! with a `skipped:` line; tests/common/skip.rs), and fails when `CI` is set. It prints how long the overview took to draw after navigation, three loads
@@ -72,6 +74,8 @@ fn picture() -> Vec<u8> {
 }
 
 const KEYS: usize = 10_000;
+/// The user-file quota the held sandbox's host configures.
+const HELD_QUOTA: u64 = 1 << 20;
 const DIRS: usize = 100;
 const FILES_PER_DIR: usize = 1_000;
 const MARKUP_KEY: &str = "<img src=x onerror=window.__pwned=1>";
@@ -150,7 +154,7 @@ fn figures(config: Config) -> Value {
     let u = s.fs.usage();
     let l = s.fs.limits();
     json!({
-        "userFiles": [u.user, l.user_files], "temp": [u.temp, l.temp_runtime], "entries": [u.entries, l.entries],
+        "userFiles": [u.user, l.user_files], "temp": [u.temp, l.temp_runtime], "entries": [u.entries, l.entries_allowed()],
         "storage": [s.store.size(), l.storage_total], "keys": s.store.len(),
         "encrypted": s.store.keys_with_prefix(PREFIX).len(),
     })
@@ -175,8 +179,14 @@ fn the_inspector_in_a_browser() {
     expected.insert("u1/wxali@alipay".into(), figures(Config::new(&root, "u1", "wxali").with_platform(Platform::Alipay)));
     // Opening wxedit here would repair its staging before the browser's edit can: its figures
     // are read through the C ABI after the edit instead.
+    // The Alipay sandbox as a release before the record leaves it: its defaults, said so.
+    std::fs::remove_file(root.join("u1/wxali@alipay").join(wxfs::sandbox::eventlog::LIMITS)).unwrap();
 
-    let holder = Holder::start("holder_child", &root, "u2", "wxheld");
+    // The held sandbox's host configured a 1 MiB quota, and has a write refused once the
+    // browser's Events tab is open (it creates the trigger file, beside the root).
+    let trigger = root.with_extension("refuse");
+    let _ = std::fs::remove_file(&trigger);
+    let holder = Holder::start_with("holder_child", &root, "u2", "wxheld", Some((HELD_QUOTA, &trigger)));
     let holder_pid = holder.pid;
     let server = Server::start(&root, &["--write"]);
     let shots = common::repo_dir().join("target/inspector-screenshots");
@@ -190,6 +200,7 @@ fn the_inspector_in_a_browser() {
         .env("WXFS_SCREENSHOTS", &shots)
         .env("WXFS_REPORT", &report_path)
         .env("WXFS_CHROMIUM", &chromium)
+        .env("WXFS_TRIGGER", &trigger)
         .output()
         .unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -226,6 +237,16 @@ fn the_inspector_in_a_browser() {
     assert_eq!(overview["u1/wxali@alipay"]["platform"], "alipay");
     assert_eq!(overview["u1/wxedit"]["notes"], json!(["1 file(s) of interrupted writes in staging (removed at the next open)"]));
     assert_eq!(overview["u2/wxheld"]["state"], format!("open in process {holder_pid}"));
+    // Limits: the held sandbox's host's own, the others' as recorded (their hosts' were the
+    // defaults) or, where none is recorded, the platform's defaults, each saying which.
+    let held_bars = &overview["u2/wxheld"]["bars"];
+    assert_eq!((&held_bars["userFiles"]["limit"], &held_bars["entries"]["limit"]), (&json!(HELD_QUOTA), &json!(1024)));
+    assert_eq!(held_bars["userFiles"]["text"].as_str().unwrap().split(" of ").nth(1), Some("1.00 MiB"));
+    let configured = "Limits: as its host configured them at its last open.";
+    let defaults = "Limits: the platform\u{2019}s defaults (no configured limits recorded in this sandbox).";
+    for (id, want) in [("u2/wxheld", configured), ("u1/wxbig", configured), ("u1/wxali@alipay", defaults)] {
+        assert_eq!(overview[id]["limits"], want, "{id}");
+    }
     assert_eq!(report["held"]["overview"], format!("open in process {holder_pid}"));
 
     // Storage: a page of 100, the encrypted item without its name, the markup key as text.
@@ -285,6 +306,14 @@ fn the_inspector_in_a_browser() {
     );
     assert!(events.contains(&"inspector | info | u1/wxedit | set \"greeting\": done (setStorageSync)"), "{events:#?}");
     assert_eq!(report["eventsTabKept"], true, "the events tab was reloaded");
+    // And what the held sandbox's host heard, in that process, while the tab was open.
+    let host =
+        events.iter().find(|e| e.starts_with(&format!("process {holder_pid} | "))).unwrap_or_else(|| panic!("{events:#?}"));
+    let (head, tail) = (
+        format!("process {holder_pid} | warn | u2/wxheld | u2/wxheld/usr: writeFileSync refused (1300202 the maximum size of the file storage limit is exceeded); user files "),
+        format!(" of {HELD_QUOTA} bytes, 1 of 1024 entries"),
+    );
+    assert!(host.starts_with(&head) && host.ends_with(&tail), "{host}");
 
     // The held sandbox: read-only, refused with its pid, and its writes kept landing.
     let held = &report["held"];
@@ -317,6 +346,7 @@ fn the_inspector_in_a_browser() {
     );
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_file(&report_path);
+    let _ = std::fs::remove_file(&trigger);
 }
 
 fn fmt(n: u64) -> String {

@@ -243,7 +243,10 @@ fn storage_fast(session: &Session, dialect: &Dialect, api: &str, args_json: &str
     let plain = storage_api::PlainSet::parse(args_json)?;
     Some(match storage_api::set_plain(session, plain) {
         Ok(_) => (0, reply::Direct::new(dialect, api, 0).finish()),
-        Err(e) => (e.code as i32, to_bytes(&dialect.fail_object(api, &e.reason, Some(e.code as i64)))),
+        Err(e) => {
+            session.refused(api, &e);
+            (e.code as i32, to_bytes(&dialect.fail_object(api, &e.reason, Some(e.code as i64))))
+        }
     })
 }
 
@@ -297,7 +300,11 @@ fn run(
     };
     match (entry.handler)(session, &mut args, &ctx) {
         Ok(reply) => (0, Ok(reply)),
-        Err(e) => failure(dialect, api, &e, main_path(&args)),
+        // A limit's refusal is an event too (docs/design.md §6).
+        Err(e) => {
+            session.refused(api, &e);
+            failure(dialect, api, &e, main_path(&args))
+        }
     }
 }
 

@@ -58,6 +58,14 @@ fn api(e: impl Into<Error>) -> i32 {
     e.code as i32
 }
 
+/// [`api`] for a call of `export` on `s`: a limit's refusal is an event too (docs/design.md §6).
+fn api_in<'a>(s: &'a Session, export: &'static str) -> impl FnOnce(Error) -> i32 + 'a {
+    move |e| {
+        s.refused(export, &e);
+        api(e)
+    }
+}
+
 fn out<T>(ptr: *mut T, name: &str) -> Res<*mut T> {
     if ptr.is_null() {
         set_last_error(format!("{name} is NULL"));
@@ -210,7 +218,8 @@ pub unsafe extern "C" fn wxfs_write_file(
             set_last_error("data is NULL");
             WXFS_E_NULL
         })?;
-        session(sandbox)?.fs.write_file(path, data).map_err(api)
+        let s = session(sandbox)?;
+        s.fs.write_file(path, data).map_err(api_in(&s, "wxfs_write_file"))
     })
 }
 
@@ -233,7 +242,8 @@ pub unsafe extern "C" fn wxfs_save_file(
         let out_saved_path = out(out_saved_path, "out_saved_path")?;
         // SAFETY: forwarded.
         let (temp, file) = unsafe { (text(temp_path, temp_len, "temp_path")?, opt_text(file_path, file_len, "file_path")?) };
-        let saved = session(sandbox)?.fs.save_file(temp, file).map_err(api)?;
+        let s = session(sandbox)?;
+        let saved = s.fs.save_file(temp, file).map_err(api_in(&s, "wxfs_save_file"))?;
         put(out_saved_path, bytes_out(saved.into_bytes()));
         Ok(())
     })
@@ -263,7 +273,8 @@ pub unsafe extern "C" fn wxfs_temp_create(
         })?;
         // SAFETY: forwarded.
         let ext = unsafe { opt_text(extension, extension_len, "extension") }?;
-        let p = session(sandbox)?.fs.create_temp(TempSource::Bytes(data), ext).map_err(api)?;
+        let s = session(sandbox)?;
+        let p = s.fs.create_temp(TempSource::Bytes(data), ext).map_err(api_in(&s, "wxfs_temp_create"))?;
         put(out_temp_path, bytes_out(p.into_bytes()));
         Ok(())
     })
@@ -321,7 +332,7 @@ pub unsafe extern "C" fn wxfs_storage_set(
             WXFS_E_JSON
         })?;
         let s = session(sandbox)?;
-        s.crypt.set(&s.store, key, dt, &data, s.storage_limits(false)).map_err(api)
+        s.crypt.set(&s.store, key, dt, &data, s.storage_limits(false)).map_err(|e| api_in(&s, "wxfs_storage_set")(e.into()))
     })
 }
 

@@ -2,6 +2,8 @@
 //! through which every path is resolved beneath its area.
 
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
+#[doc(hidden)]
+pub mod eventlog;
 mod lock;
 #[doc(hidden)]
 pub mod naming;

@@ -230,9 +230,13 @@ static void test_recovery_at_open(void) {
     EXPECT_EXACT(h, "appendFileSync", "{\"filePath\":\"wxfile://usr/a.txt\",\"data\":\"!!\"}", 1300202,
                  "{\"errMsg\":\"appendFileSync:fail the maximum size of the file storage limit is exceeded\",\"errCode\":1300202}");
     CHECK_CODE(wxfs_close(h), 0);
-    EXPECT_COUNT(1);
+    /* The refusal is an event too, after the repair the open reported. */
+    EXPECT_COUNT(2);
     EXPECT_EVENT(0, WXFS_LOG_WARN, "u1/wxlog",
                  "u1/wxlog/quota.journal: quota journal corrupt: bad header; usage rebuilt from the files");
+    EXPECT_EVENT(1, WXFS_LOG_WARN, "u1/wxlog",
+                 "u1/wxlog/usr: appendFileSync refused (1300202 the maximum size of the file storage limit is exceeded); "
+                 "user files 5 of 6 bytes, 1 of 1024 entries");
 
     g_test = "storage log with a foreign header";
     reset();

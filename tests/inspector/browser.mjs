@@ -5,7 +5,8 @@
 // an event arrived without a reload) it reports as facts too.
 //
 // Environment: WXFS_URL (the URL `wxfs serve` printed), WXFS_SCREENSHOTS (a directory),
-// WXFS_REPORT (the JSON file to write), WXFS_CHROMIUM (default /usr/bin/chromium).
+// WXFS_REPORT (the JSON file to write), WXFS_CHROMIUM (default /usr/bin/chromium), WXFS_TRIGGER
+// (created once the Events tab is open: the held sandbox's host then has a write refused).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -99,6 +100,7 @@ try {
         keysText: keys.textContent,
         notes: [...card.querySelectorAll('.notes li')].map((li) => li.textContent),
         readOnly: card.querySelector('p.note')?.textContent ?? null,
+        limits: card.querySelector('.limits-from').textContent,
       };
     }
     return out;
@@ -224,6 +226,9 @@ try {
 
   // ---- the events tab heard the edit's open repair an interrupted write, without a reload ----
   await eventsPage.waitForSelector('tr.event td.message:has-text("interrupted writes removed")');
+  // ---- and what the held sandbox's host heard in its own process: a write over its quota ----
+  fs.writeFileSync(process.env.WXFS_TRIGGER, '');
+  await eventsPage.waitForSelector('tr.event td.message:has-text("writeFileSync refused")');
   report.events = await eventsPage.evaluate(() => [...document.querySelectorAll('tr.event')].map((tr) => [...tr.children].slice(1).map((td) => td.textContent).join(' | ')));
   report.eventsTabKept = await eventsPage.evaluate(() => window.__sameDocument === true);
   await shot(eventsPage, '8-events');

@@ -202,9 +202,16 @@ pub struct Held {
 impl Holder {
     /// Runs the test binary's ignored test `child_test` (which calls [`hold`]) for (user, app) under root.
     pub fn start(child_test: &str, root: &Path, user: &str, app: &str) -> Holder {
+        Holder::start_with(child_test, root, user, app, None)
+    }
+
+    /// [`Holder::start`] opening with a user-file quota of `quota.0` bytes, and once the file
+    /// `quota.1` exists, making one write that quota refuses (a host's event, heard live).
+    pub fn start_with(child_test: &str, root: &Path, user: &str, app: &str, quota: Option<(u64, &Path)>) -> Holder {
+        let refuse = quota.map_or(String::new(), |(bytes, trigger)| format!("\n{bytes}\n{}", trigger.display()));
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", child_test, "--ignored", "--nocapture", "--test-threads=1"])
-            .env("WXFS_HOLD", format!("{}\n{user}\n{app}", root.display()))
+            .env("WXFS_HOLD", format!("{}\n{user}\n{app}{refuse}", root.display()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -243,7 +250,13 @@ pub fn hold() {
     let Ok(spec) = std::env::var("WXFS_HOLD") else { return };
     let mut spec = spec.lines();
     let (root, user, app) = (spec.next().unwrap(), spec.next().unwrap(), spec.next().unwrap());
-    let s = Session::open(Config::new(root, user, app)).unwrap();
+    let mut config = Config::new(root, user, app);
+    let mut refuse = None;
+    if let (Some(bytes), Some(trigger)) = (spec.next(), spec.next()) {
+        config.limits.user_files = bytes.parse().unwrap();
+        refuse = Some((config.limits.user_files, std::path::PathBuf::from(trigger)));
+    }
+    let s = Session::open(config).unwrap();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = done.clone();
     std::thread::spawn(move || {
@@ -264,13 +277,22 @@ pub fn hold() {
         }
     };
     write(n);
+    let mut refused_wrong = Vec::new();
     println!("@@held {}", std::process::id());
     std::io::stdout().flush().unwrap();
     while !done.load(std::sync::atomic::Ordering::SeqCst) {
         n += 1;
         write(n);
+        if let Some((bytes, _)) = refuse.take_if(|(_, trigger)| trigger.exists()) {
+            let big = serde_json::json!({"filePath": "wxfile://usr/too-big.bin", "data": "x".repeat(bytes as usize + 1)});
+            let (code, _) = bridge::invoke(&s, "writeFileSync", &big.to_string());
+            if code != 1_300_202 {
+                refused_wrong.push(format!("the write over the quota returned {code}"));
+            }
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+    failed.extend(refused_wrong);
     println!("@@wrote {n} failed: {}", failed.join(" | "));
     std::io::stdout().flush().unwrap();
 }

@@ -89,7 +89,7 @@ fn pending_repairs(sb: &SandboxRef, holder: Holder, pending: usize, report: Opti
 
 fn overview_of(app: &App, sb: &SandboxRef, locks: &Locks) -> Value {
     let holder = locks.holder(&sb.dir);
-    let limits = sb.platform.default_limits();
+    let (limits, recorded) = sandboxes::limits(sb);
     let name = |i: usize| sb.parts.get(i).map(String::as_str).unwrap_or("");
     let (_, app_dir) = wxfs::platform::Platform::of_dir_name(name(1));
     let mut notes = Vec::new();
@@ -133,8 +133,10 @@ fn overview_of(app: &App, sb: &SandboxRef, locks: &Locks) -> Value {
             "tempKeep": limits.temp_keep,
             "storageTotal": limits.storage_total,
             "storageItem": limits.storage_item,
-            "entries": limits.entries,
+            // What binds: `limits.entries`, lowered by a small quota (docs/design.md §4).
+            "entries": limits.entries_allowed(),
         },
+        "limitsFrom": if recorded { "recorded" } else { "defaults" },
         "lastUse": last_use.map(|d| d.as_millis() as u64),
         "notes": notes,
     })
@@ -228,7 +230,7 @@ pub fn storage(app: &App, req: &Request) -> Response {
         })
         .collect();
     let holder = Locks::read().holder(&sb.dir);
-    let limits = sb.platform.default_limits();
+    let (limits, recorded) = sandboxes::limits(&sb);
     Response::json(
         200,
         &json!({
@@ -239,6 +241,7 @@ pub fn storage(app: &App, req: &Request) -> Response {
             "bytes": store.size(),
             "limit": limits.storage_total,
             "itemLimit": limits.storage_item,
+            "limitsFrom": if recorded { "recorded" } else { "defaults" },
             "matched": matched.len(),
             "offset": offset,
             "items": items,
@@ -287,8 +290,8 @@ fn message(result: &Value) -> String {
         .map_or_else(|| result.to_string(), str::to_string)
 }
 
-/// Opens `sb` as its host would (with the platform's default limits: a host's own are not
-/// stored), makes one bridge call, closes it.
+/// Opens `sb` as its host would, with the limits its host recorded (else the platform's
+/// defaults), makes one bridge call, closes it. The record of the host's limits is left as it is.
 fn write_call(app: &App, sb: &SandboxRef, api: &str, args: &str, what: &str) -> Response {
     let holder = Locks::read().holder(&sb.dir);
     if let Some(why) = read_only_why(app, sb, holder) {
@@ -297,14 +300,15 @@ fn write_call(app: &App, sb: &SandboxRef, api: &str, args: &str, what: &str) -> 
     }
     let text = |b: &Option<Vec<u8>>| b.as_ref().and_then(|b| String::from_utf8(b.clone()).ok()).unwrap_or_default();
     let mut config = Config::new(&app.root, &text(&sb.user), &text(&sb.app)).with_platform(sb.platform);
+    config.limits = sandboxes::limits(sb).0;
     config.plugin_id = sb.plugin.as_ref().map(|_| text(&sb.plugin));
     // A storage edit changes storage only: the close after it trims no temp file (a close trims
-    // to tempKeep, and the host's own, which may be larger than the default, is not known here).
+    // to tempKeep, and the host's own may be larger than the default where none was recorded).
     config.limits.temp_keep = u64::MAX;
     if config.sandbox_dir() != sb.dir {
         return Response::error(400, "read-only: its ids do not name its directory back");
     }
-    let session = match Session::open(config) {
+    let session = match Session::open_as_tool(config) {
         Ok(s) => s,
         Err(OpenError::Busy(_)) => {
             let why = "read-only: open in another process; the inspector never writes into a sandbox another process has open";
@@ -389,7 +393,7 @@ pub fn areas(app: &App, req: &Request) -> Response {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let limits = sb.platform.default_limits();
+    let (limits, recorded) = sandboxes::limits(&sb);
     let store = wxfs::quota::measure_flat(&sb.dir.join(wxfs::sandbox::STORE));
     let (usage, why) = match journal_figures(&sb.dir) {
         Ok((u, _)) => (Some(u), None),
@@ -409,7 +413,8 @@ pub fn areas(app: &App, req: &Request) -> Response {
             "entries": usage.map(|u| u.entries),
             "userFilesLimit": limits.user_files,
             "tempLimit": limits.temp_runtime,
-            "entriesLimit": limits.entries,
+            "entriesLimit": limits.entries_allowed(),
+            "limitsFrom": if recorded { "recorded" } else { "defaults" },
             "journal": why,
             "state": state(Locks::read().holder(&sb.dir)),
         }),
@@ -487,5 +492,6 @@ pub fn events(app: &App, req: &Request) -> Response {
         Err(_) => return Response::error(400, "after: not a number"),
     };
     let wait = req.param("wait") == Some("1");
+    app.host_events.asked();
     Response::json(200, &app.events.since(after, wait))
 }

@@ -1,6 +1,9 @@
 //! `wxfs serve`: a web page on this machine that shows the sandboxes under a root, as the
-//! devtools Storage panel shows a mini-program's storage: an overview of every sandbox, its
-//! storage, its files, and the library's events as they happen.
+//! devtools Storage panel shows a mini-program's storage: an overview of every sandbox (usage
+//! against the limits its host configured, as the sandbox recorded them, else the platform's
+//! defaults), its storage, its files, and the events as they happen: those host processes heard
+//! about their sandboxes (each sandbox records its recent warnings and errors, `hostevents`) and
+//! the library's in this process.
 //!
 //! What it promises (each is tested in tests/serve.rs and, in a browser, tests/serve_browser.rs):
 //! - It reads as `wxfs ls` and `wxfs storage` do (docs/design.md §7): it never takes the lock of
@@ -18,6 +21,7 @@
 
 mod api;
 mod files;
+mod hostevents;
 mod http;
 mod sandboxes;
 
@@ -48,8 +52,9 @@ const EVENT_WAITERS: usize = 4;
 /// Longest one of them is held.
 const EVENT_WAIT: Duration = Duration::from_secs(15);
 
-/// The library's events in this process (`wxfs::events`), and the inspector's own notes about
-/// what it did or refused, for the Events view.
+/// The Events view's events: the library's in this process (`wxfs::events`), those host
+/// processes heard about the sandboxes under the root (`hostevents`), and the inspector's own
+/// notes about what it did or refused.
 #[derive(Default)]
 pub struct EventLog {
     state: Mutex<(u64, VecDeque<Value>)>,
@@ -60,6 +65,11 @@ pub struct EventLog {
 impl EventLog {
     fn push(&self, source: &str, level: &str, sandbox: &str, message: &str) {
         let time = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        self.push_at(time, source, level, sandbox, message);
+    }
+
+    /// An event that happened at `time` (milliseconds since the Unix epoch).
+    fn push_at(&self, time: u64, source: &str, level: &str, sandbox: &str, message: &str) {
         let mut st = self.state.lock().unwrap();
         st.0 += 1;
         let id = st.0;
@@ -109,6 +119,8 @@ pub struct App {
     pub snapshots: sandboxes::Snapshots,
     /// The Events view's events.
     pub events: Arc<EventLog>,
+    /// What host processes recorded in their sandboxes, watched while the page listens.
+    pub host_events: Arc<hostevents::HostEvents>,
 }
 
 /// Equal, in a time that does not depend on where they differ.
@@ -218,7 +230,17 @@ pub fn serve(root: &Path, port: u16, write: bool, listen: Option<IpAddr>) -> Res
     let sink = events.clone();
     wxfs::events::set_sink(Some(Box::new(move |e: &wxfs::events::Event| sink.library(e))))
         .map_err(|_| "cannot install the event sink".to_string())?;
-    let app = Arc::new(App { root: root.clone(), token: token.clone(), write, hosts, snapshots: Default::default(), events });
+    let host_events = Arc::new(hostevents::HostEvents::new());
+    host_events.clone().watch(root.clone(), events.clone());
+    let app = Arc::new(App {
+        root: root.clone(),
+        token: token.clone(),
+        write,
+        hosts,
+        snapshots: Default::default(),
+        events,
+        host_events,
+    });
     println!(
         "wxfs serve: {} ({}), listening on {shown}",
         root.display(),

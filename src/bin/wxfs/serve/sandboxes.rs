@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use wxfs::platform::Platform;
-use wxfs::sandbox::{self, naming};
+use wxfs::quota::Limits;
+use wxfs::sandbox::{self, eventlog, naming};
 use wxfs::storage::{OpenReport, Store};
 
 /// One sandbox under the root.
@@ -75,6 +76,33 @@ pub fn list(root: &Path) -> Result<Vec<SandboxRef>, String> {
         });
     }
     Ok(out)
+}
+
+/// The limits the sandbox's host last opened it with, as the sandbox recorded them
+/// (`wxfs::sandbox::eventlog`), and `true`; else its platform's defaults, and `false` (a sandbox
+/// no release since 0.2.0 has opened, or whose record is damaged).
+pub fn limits(sb: &SandboxRef) -> (Limits, bool) {
+    let mut l = sb.platform.default_limits();
+    let Some(pairs) = eventlog::read_limits(&sb.dir) else { return (l, false) };
+    for (name, v) in pairs {
+        let field = match name.as_str() {
+            "userFiles" => &mut l.user_files,
+            "tempRuntime" => &mut l.temp_runtime,
+            "tempKeep" => &mut l.temp_keep,
+            "tempAllSandboxes" => &mut l.temp_all_sandboxes,
+            "storageItem" => &mut l.storage_item,
+            "storageTotal" => &mut l.storage_total,
+            "readFile" => &mut l.read_file,
+            "openFiles" => &mut l.open_files,
+            "entries" => &mut l.entries,
+            "bufferUrls" => &mut l.buffer_urls,
+            "singleFile" => &mut l.single_file,
+            // A later release's limit this one does not know.
+            _ => continue,
+        };
+        *field = v;
+    }
+    (l, true)
 }
 
 /// The sandbox the page names `id`, from a fresh listing.

@@ -107,6 +107,13 @@ function sandboxTitle(s) {
     s.plugin !== null && s.plugin !== undefined ? el('span', { class: 'plugin' }, 'plugin ', s.plugin) : null);
 }
 
+/** Where a sandbox's limits come from: its host's open, as the sandbox recorded it, or defaults. */
+function limitsNote(from) {
+  return el('p', { class: 'limits-from muted', data: { from } }, from === 'recorded'
+    ? 'Limits: as its host configured them at its last open.'
+    : 'Limits: the platform\u2019s defaults (no configured limits recorded in this sandbox).');
+}
+
 function problem(err) {
   return el('p', { class: 'error' }, err.message || String(err));
 }
@@ -139,12 +146,12 @@ async function overview() {
         el('span', { class: 'muted' }, 'last used ', when(s.lastUse)),
         el('a', { href: '#/storage/' + enc(s.id), class: 'go' }, 'Storage'),
         el('a', { href: '#/files/' + enc(s.id), class: 'go' }, 'Files')),
+      limitsNote(s.limitsFrom),
       s.readOnly && data.write ? el('p', { class: 'note' }, s.readOnly) : null,
       s.notes.length ? el('ul', { class: 'notes' }, s.notes.map((n) => el('li', {}, n))) : null);
   });
   show(
     el('h2', {}, 'Sandboxes ', el('span', { class: 'muted' }, `under ${data.root}`)),
-    el('p', { class: 'muted' }, 'Limits are each platform\u2019s defaults; a host may have opened a sandbox with others.'),
     cards.length ? el('div', { class: 'cards' }, cards) : el('p', {}, 'No sandbox under this root.'));
   window.__wxfs.overviewMs = performance.now() - started;
   // Since the navigation started: what a person waits for.
@@ -205,6 +212,7 @@ async function storage(id) {
     fill(head, 
       el('h2', {}, 'Storage ', el('span', { class: 'muted' }, id), ' ', stateBadge(d.state)),
       bar('Storage', 'storage', d.bytes, d.limit, bytes),
+      limitsNote(d.limitsFrom),
       el('p', { class: 'summary', data: { keys: d.keys, encrypted: d.encrypted, bytes: d.bytes } },
         plural(d.keys, 'key'), d.encrypted ? `, ${nf.format(d.encrypted)} of them encrypted (never shown)` : '',
         `; ${nf.format(d.bytes)} bytes of keys, values and dataTypes`),
@@ -330,7 +338,7 @@ async function files(id) {
       bar('store', 'store', a.store, a.userFilesLimit, bytes),
       bar('tmp', 'tmp', a.tmp, a.tempLimit, bytes),
       bar('Entries', 'entries', a.entries, a.entriesLimit, (n) => nf.format(n ?? 0)),
-      el('p', { class: 'muted' }, 'usr and store share one quota.'));
+      el('p', { class: 'muted' }, 'usr and store share one quota.'), limitsNote(a.limitsFrom));
   } catch (e) { head.append(problem(e)); }
   for (const [area, label] of AREAS) {
     const node = dirNode(id, area, '', label);
@@ -430,7 +438,7 @@ function renderEvents() {
       el('td', {}, e.sandbox), el('td', { class: 'message' }, e.message)));
   show(
     el('h2', {}, 'Events'),
-    el('p', { class: 'muted' }, 'What the library reports in this process (recovery when a write opens a sandbox, temp files trimmed at close) and what the inspector did or was refused, live while this page is open. A host process hears its own sandboxes\u2019 events through its log callback.'),
+    el('p', { class: 'muted' }, 'Live while this page is open: the warnings and errors host processes heard through their log callback (recovery at open, calls refused by a limit, repairs), as each sandbox records its recent ones; what the library reports in this inspector; and what the inspector did or was refused.'),
     rows.length ? el('table', { class: 'events' },
       el('thead', {}, el('tr', {}, el('th', {}, 'Time'), el('th', {}, 'From'), el('th', {}, 'Level'), el('th', {}, 'Sandbox'), el('th', {}, 'Message'))),
       el('tbody', {}, rows)) : el('p', { class: 'muted', id: 'no-events' }, 'No event yet.'));
