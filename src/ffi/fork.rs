@@ -48,6 +48,8 @@ struct Held {
         std::sync::RwLockWriteGuard<'static, std::collections::BTreeMap<u64, std::sync::Arc<super::completion::CompletionQueue>>>,
     pool: std::sync::MutexGuard<'static, super::pool::State>,
     handed: super::handed::ForkGuard,
+    /// Last: nothing is locked while the handle cache is.
+    handles: crate::sandbox::handles::ForkGuard,
 }
 
 thread_local! {
@@ -63,6 +65,7 @@ extern "C" fn prepare() {
             queues: QUEUES.fork_prepare(),
             pool: super::pool::POOL.fork_prepare(),
             handed: super::handed::fork_prepare(),
+            handles: crate::sandbox::handles::fork_prepare(),
         };
         // Not kept when this thread's locals are gone (a fork from an atexit handler): the
         // tables are then let go at once, and the child refuses inherited handles all the same.
@@ -84,7 +87,7 @@ extern "C" fn child() {
         super::pool::POOL.forked(&mut held.pool);
         held.claims_and_locks.child();
         held.open.child();
-        drop((held.registry, held.queues, held.pool, held.handed));
+        drop((held.registry, held.queues, held.pool, held.handed, held.handles));
     });
 }
 

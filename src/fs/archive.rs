@@ -281,7 +281,7 @@ impl FileSystem {
             }
         }
         for f in files.keys() {
-            if self.usr().symlink_metadata(f.rel()).is_ok_and(|m| m.is_dir()) {
+            if self.usr()?.symlink_metadata(f.rel()).is_ok_and(|m| m.is_dir()) {
                 return Err(unzip_fail());
             }
         }
@@ -319,7 +319,8 @@ impl FileSystem {
             return Err(Text::NotDirUnzip.at(&[zip_path, target]));
         }
         let plan = self.plan_unzip(&mut zip, &tvp)?;
-        let usr = self.usr();
+        let usr = self.usr()?;
+        let usr = &*usr;
         let (mut delta, mut new_files) = (0i64, 0u64);
         let mut watched: Vec<Watched> = Vec::new();
         for (vp, (_, size)) in &plan.files {
@@ -339,7 +340,8 @@ impl FileSystem {
         }
         // Stage every file in a folder of its own; a stream longer or shorter than its header
         // says is refused.
-        let staging = self.sb.staging();
+        let staging = self.staging().map_err(|e| Error::system(&e))?;
+        let staging = &*staging;
         let folder = format!("{UNZIP_PREFIX}{}", sandbox::random_name(None));
         staging.create_dir(&folder).map_err(|e| write_error(&e, noent))?;
         crate::crash::point();
@@ -396,8 +398,8 @@ impl FileSystem {
     /// replace in the unzip's folder; on failure put everything back as it was. The plan file is
     /// removed only once the target is in one state or the other.
     fn move_into_place(&self, folder: &str, plan: &Plan) -> io::Result<()> {
-        let usr = self.usr();
-        let staging = self.sb.staging();
+        let (usr, staging) = (self.dir(Area::Usr)?, self.staging()?);
+        let (usr, staging) = (&*usr, &*staging);
         let mut made: Vec<&str> = Vec::new();
         let mut placed: Vec<(&str, &str, bool)> = Vec::new(); // (staged name, target, had a backup)
         let result = (|| -> io::Result<()> {

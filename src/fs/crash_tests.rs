@@ -96,7 +96,7 @@ fn seen(fs: &FileSystem) -> Seen {
 /// The journal's usage is what is on disk, and nothing is left in staging.
 fn exact(fs: &FileSystem, what: &str) {
     assert_eq!(fs.usage(), scan(&fs.sb).unwrap(), "{what}: journal usage != what is on disk");
-    let left: Vec<_> = fs.sb.staging().entries().unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = fs.sb.staging().unwrap().entries().unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "{what}: staging keeps {left:?}");
 }
 

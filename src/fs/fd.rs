@@ -49,7 +49,7 @@ impl FileSystem {
         let path = path.cloned();
         match path {
             Some(vp) if counted => {
-                let here = self.dir(vp.area).and_then(|d| d.symlink_metadata(vp.rel()).ok()).map(|m| FileId::of_cap(&m));
+                let here = self.dir(vp.area).ok().and_then(|d| d.symlink_metadata(vp.rel()).ok()).map(|m| FileId::of_cap(&m));
                 if here == Some(e.id) {
                     Place::At(vp)
                 } else {
@@ -76,7 +76,7 @@ impl FileSystem {
             return Err(is_dir());
         }
         let slot = self.fds.reserve(self.limits.open_files).ok_or_else(fd_limit)?;
-        let dir = self.dir(vp.area).ok_or_else(noent)?;
+        let dir = self.dir_or(vp.area, noent)?;
         let mut opts = OpenOptions::new();
         opts.read(flag.read).write(flag.write && !flag.append).append(flag.append);
         if flag.create {

@@ -104,7 +104,9 @@ use crate::sandbox::Protocol;
 impl FileSystem {
     /// Open the file system of a locked sandbox: [`FileSystem::with_io`] with the real I/O layer.
     pub fn new(sb: Arc<Sandbox>, protocol: Protocol, limits: Limits, durability: Durability) -> io::Result<FileSystem> {
-        FileSystem::with_io(sb, protocol, limits, durability, Arc::new(StdIo))
+        let fs = FileSystem::with_io(sb.clone(), protocol, limits, durability, Arc::new(StdIo))?;
+        fs.state.lock().journal.reopen_with(Box::new(move || Ok(StdIo::append_file(sb.open_append(Journal::FILE)?))));
+        Ok(fs)
     }
 
     /// Open with a replaceable I/O layer under the quota journal (tests inject faults there).
@@ -240,8 +242,8 @@ impl FileSystem {
     /// Bytes and entries at a path: a file's length and 1, a directory's totals, or nothing.
     fn measure(&self, vp: &VPath) -> (u64, u64) {
         match self.dir(vp.area) {
-            Some(d) => walk::measure(d, &vp.rel(), !vp.is_area_root()).unwrap_or((0, 0)),
-            None => (0, 0),
+            Ok(d) => walk::measure(&d, &vp.rel(), !vp.is_area_root()).unwrap_or((0, 0)),
+            Err(_) => (0, 0),
         }
     }
 
@@ -310,12 +312,30 @@ impl FileSystem {
         }
     }
 
-    fn dir(&self, area: Area) -> Option<&Dir> {
+    /// The handle of an area, opened on demand (`sandbox::handles`); `NotFound` for a package
+    /// area that was not configured.
+    fn dir(&self, area: Area) -> io::Result<Arc<Dir>> {
         self.sb.area_dir(area)
     }
 
-    fn usr(&self) -> &Dir {
-        self.sb.area_dir(Area::Usr).expect("usr")
+    /// The handle of an area for a call that fails with a system error if it cannot be opened.
+    fn area(&self, area: Area) -> Result<Arc<Dir>> {
+        self.sb.area_dir(area).map_err(|e| Error::system(&e))
+    }
+
+    /// The handle of an area for a call whose own words say a path is missing (`noent`): a
+    /// package that was not configured; any other failure is a system error.
+    fn dir_or(&self, area: Area, noent: impl FnOnce() -> Error) -> Result<Arc<Dir>> {
+        self.sb.area_dir(area).map_err(|e| if e.kind() == io::ErrorKind::NotFound { noent() } else { Error::system(&e) })
+    }
+
+    fn usr(&self) -> Result<Arc<Dir>> {
+        self.area(Area::Usr)
+    }
+
+    /// The staging directory's handle, opened on demand.
+    fn staging(&self) -> io::Result<Arc<Dir>> {
+        self.sb.staging()
     }
 
     fn show(&self, vp: &VPath) -> String {
@@ -324,7 +344,7 @@ impl FileSystem {
 
     /// Metadata of a readable path, following in-area symlinks only.
     fn meta(&self, vp: &VPath) -> io::Result<Metadata> {
-        let dir = self.dir(vp.area).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let dir = self.dir(vp.area)?;
         if vp.is_area_root() {
             dir.dir_metadata()
         } else {
@@ -335,7 +355,7 @@ impl FileSystem {
     /// Size a path currently charges against the quota (a regular file's length, else 0), and
     /// whether it exists at all (it is an entry).
     fn charged(&self, vp: &VPath) -> (u64, bool) {
-        match self.dir(vp.area).and_then(|d| d.symlink_metadata(vp.rel()).ok()) {
+        match self.dir(vp.area).ok().and_then(|d| d.symlink_metadata(vp.rel()).ok()) {
             Some(m) if m.is_file() && matches!(vp.area, Area::Usr | Area::Store) => (m.len(), true),
             Some(_) => (0, true),
             None => (0, false),
@@ -377,14 +397,14 @@ impl FileSystem {
     }
 
     fn stage(&self, fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>) -> io::Result<String> {
-        self.stage_in(self.sb.staging(), None, fill)
+        self.stage_in(&*self.staging()?, None, fill)
     }
 
     /// Rename a staged file over its target; on failure the staged file is removed.
     fn commit(&self, staged: &str, to: &VPath) -> io::Result<()> {
-        let dir = self.dir(to.area).expect("writable area");
-        if let Err(e) = self.sb.staging().rename(staged, dir, to.rel()) {
-            let _ = self.sb.staging().remove_file(staged);
+        let staging = self.staging()?;
+        if let Err(e) = self.dir(to.area).and_then(|dir| staging.rename(staged, &dir, to.rel())) {
+            let _ = staging.remove_file(staged);
             return Err(e);
         }
         crate::crash::point();
@@ -409,7 +429,7 @@ impl FileSystem {
     /// `power` durability: fsync the directory `rel` of staging.
     fn sync_staging_dir(&self, rel: &str) {
         if self.durability == Durability::Power {
-            if let Ok(f) = self.sb.staging().open(rel) {
+            if let Ok(f) = self.staging().and_then(|s| s.open(rel)) {
                 let _ = f.into_std().sync_all();
             }
         }
@@ -418,7 +438,7 @@ impl FileSystem {
     /// `power` durability: fsync the directory `vp` (its own entries, not its parent's).
     fn sync_dir(&self, vp: &VPath) {
         if self.durability == Durability::Power {
-            if let Some(d) = self.dir(vp.area) {
+            if let Ok(d) = self.dir(vp.area) {
                 if let Ok(f) = d.open(vp.rel()) {
                     let _ = f.into_std().sync_all();
                 }
@@ -454,7 +474,7 @@ impl FileSystem {
 
     /// Whether some proper ancestor of `vp` exists and is not a directory.
     fn blocked_by_file(&self, vp: &VPath) -> bool {
-        let Some(dir) = self.dir(vp.area) else { return false };
+        let Ok(dir) = self.dir(vp.area) else { return false };
         for n in 1..vp.parts.len() {
             match dir.metadata(vp.parts[..n].join("/")) {
                 Ok(m) if !m.is_dir() => return true,

@@ -47,7 +47,7 @@ impl FileSystem {
         };
         list.charge("", "", &top)?;
         list.entry("/", &top);
-        walk::stats_each(self.dir(vp.area).expect("area"), &vp.rel(), list)?;
+        walk::stats_each(&*self.area(vp.area)?, &vp.rel(), list)?;
         Ok(StatResult::Tree)
     }
 
@@ -61,8 +61,8 @@ impl FileSystem {
             Err(_) => return Err(Error::new(code::PATH_PERMISSION_DENIED, denied())),
         };
         let noent = || self.missing(&vp, Text::Noent.words(&[path]));
-        let dir = self.dir(vp.area).ok_or_else(noent)?;
-        let sub = walk::open_sub(dir, &vp.rel()).map_err(|e| match classify(&e) {
+        let dir = self.dir_or(vp.area, noent)?;
+        let sub = walk::open_sub(&dir, &vp.rel()).map_err(|e| match classify(&e) {
             Fail::NotDir if !self.blocked_by_file(&vp) => Text::NotDir.at(&[path]),
             Fail::Denied => Error::new(code::PERMISSION_DENIED, denied()),
             _ => noent(),
@@ -89,7 +89,7 @@ impl FileSystem {
         let vp = self.readable(path, denied)?;
         let noent = || self.missing(&vp, Text::NoentOpen.words(&[path]));
         let is_dir = || Text::IllegalOpen.at(&[path]);
-        let dir = self.dir(vp.area).ok_or_else(noent)?;
+        let dir = self.dir_or(vp.area, noent)?;
         if vp.is_area_root() {
             return Err(is_dir());
         }
@@ -158,7 +158,7 @@ impl FileSystem {
         let not_exist = || Text::FileNotExist.error();
         let vp = sandbox::path::parse_in(path, self.protocol).map_err(|_| not_exist())?;
         let file = match self.dir(vp.area).map(|d| d.open(vp.rel())) {
-            Some(Ok(f)) => f,
+            Ok(Ok(f)) => f,
             // Its own words for a missing file hold no path; a file in the middle of the path
             // is named as every other api names it (docs/wechat-behaviour.md §10, 1300020).
             _ if self.blocked_by_file(&vp) => return Err(Text::NotDirComma.at(&[path])),

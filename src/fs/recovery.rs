@@ -32,8 +32,8 @@ pub(crate) const UNZIP_PREFIX: &str = "unzip-";
 
 /// Move every staged file of `plan` that is still staged into place. Returns the number moved.
 pub(crate) fn roll_forward(sb: &Sandbox, folder: &str, plan: &Plan) -> io::Result<u64> {
-    let usr = sb.area_dir(Area::Usr).expect("usr");
-    let staging = sb.staging();
+    let usr = sb.area_dir(Area::Usr)?;
+    let staging = sb.staging()?;
     for d in &plan.dirs {
         match usr.create_dir(d) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
@@ -43,7 +43,7 @@ pub(crate) fn roll_forward(sb: &Sandbox, folder: &str, plan: &Plan) -> io::Resul
     let mut moved = 0;
     for (name, to) in &plan.files {
         let from = format!("{folder}/{name}");
-        match staging.rename(&from, usr, to) {
+        match staging.rename(&from, &usr, to) {
             Ok(()) => {
                 moved += 1;
                 crate::crash::point();
@@ -57,7 +57,8 @@ pub(crate) fn roll_forward(sb: &Sandbox, folder: &str, plan: &Plan) -> io::Resul
 
 /// Complete the unzips a crash interrupted and clear everything else out of staging.
 pub(crate) fn finish_staging(sb: &Sandbox, report: &mut OpenReport) {
-    let staging = sb.staging();
+    let Ok(staging) = sb.staging() else { return };
+    let staging = &*staging;
     let Ok(entries) = staging.entries() else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -96,8 +97,8 @@ pub(crate) fn finish_staging(sb: &Sandbox, report: &mut OpenReport) {
 /// Bytes and entries a journal entry's path holds now: a file's length and 1, a directory's
 /// totals, or nothing.
 pub fn measure_entry(sb: &Sandbox, e: &Entry) -> (u64, u64) {
-    let Some(dir) = sb.area_dir(e.area) else { return (0, 0) };
-    walk::measure(dir, &e.rel, e.rel != ".").unwrap_or((0, 0))
+    let Ok(dir) = sb.area_dir(e.area) else { return (0, 0) };
+    walk::measure(&dir, &e.rel, e.rel != ".").unwrap_or((0, 0))
 }
 
 /// If `e` records a write (an append, or a write through an fd) that a crash tore, put the
@@ -114,7 +115,7 @@ pub(crate) fn roll_back_torn_write(sb: &Sandbox, e: &Entry) -> Option<u64> {
     if e.after.is_none() && e.undo.is_none() {
         return None;
     }
-    let dir = sb.area_dir(e.area)?;
+    let dir = sb.area_dir(e.area).ok()?;
     let meta = dir.symlink_metadata(&e.rel).ok()?;
     if !meta.is_file() || e.ino.is_some_and(|ino| ino != meta.ino()) {
         return None;
@@ -144,9 +145,8 @@ pub(crate) fn roll_back_torn_write(sb: &Sandbox, e: &Entry) -> Option<u64> {
 
 /// Usage from the files themselves: the rebuild when the journal is missing or corrupt.
 pub fn scan(sb: &Sandbox) -> io::Result<Usage> {
-    let area = |a| sb.area_dir(a).expect("area");
-    let (ub, ue) = walk::measure(area(Area::Usr), ".", false)?;
-    let (sb_, se) = walk::measure(area(Area::Store), ".", false)?;
-    let (tb, _) = walk::measure(area(Area::Tmp), ".", false)?;
+    let (ub, ue) = walk::measure(&*sb.area_dir(Area::Usr)?, ".", false)?;
+    let (sb_, se) = walk::measure(&*sb.area_dir(Area::Store)?, ".", false)?;
+    let (tb, _) = walk::measure(&*sb.area_dir(Area::Tmp)?, ".", false)?;
     Ok(Usage { user: ub + sb_, temp: tb, entries: ue + se })
 }

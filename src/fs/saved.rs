@@ -22,7 +22,7 @@ impl FileSystem {
         if tvp.area != Area::Tmp {
             return Err(not_exist());
         }
-        let tmp = self.dir(Area::Tmp).expect("tmp");
+        let tmp = self.area(Area::Tmp)?;
         let mut st = self.state.lock();
         let tmeta = tmp.symlink_metadata(tvp.rel()).map_err(|_| not_exist())?;
         if !tmeta.is_file() {
@@ -47,7 +47,8 @@ impl FileSystem {
         };
         let size = tmeta.len();
         let admitted = self.admit_replace(&st, &dest, size)?;
-        let ddir = self.dir(dest.area).expect("writable");
+        let ddir = self.area(dest.area)?;
+        let ddir = &*ddir;
         let copy = dest.area == Area::Usr && self.is_pinned(FileId::of_cap(&tmeta));
         let noent = || not_exist();
         let entries = vec![self.entry(&tvp), self.entry(&dest)];
@@ -82,7 +83,7 @@ impl FileSystem {
     /// `getSavedFileList`: every saved file, with its size and creation time. Each is charged
     /// to `charge` as it is found, before it is kept; the first charge that fails ends the call.
     pub fn get_saved_file_list(&self, charge: &mut dyn FnMut(&SavedFile) -> Result<()>) -> Result<Vec<SavedFile>> {
-        let store = self.dir(Area::Store).expect("store");
+        let store = self.area(Area::Store)?;
         let mut out = Vec::new();
         for entry in store.entries().map_err(|e| Error::system(&e))? {
             let entry = entry.map_err(|e| Error::system(&e))?;
@@ -106,7 +107,7 @@ impl FileSystem {
         if vp.area != Area::Store {
             return Err(not_exist());
         }
-        let meta = self.dir(Area::Store).expect("store").symlink_metadata(vp.rel()).map_err(|_| not_exist())?;
+        let meta = self.area(Area::Store)?.symlink_metadata(vp.rel()).map_err(|_| not_exist())?;
         if !meta.is_file() {
             return Err(not_exist());
         }
@@ -123,7 +124,8 @@ impl FileSystem {
     pub fn remove_saved_file(&self, path: &str) -> Result<()> {
         let mut st = self.state.lock();
         let (vp, meta) = self.saved_meta(path)?;
-        let store = self.dir(Area::Store).expect("store");
+        let store = self.area(Area::Store)?;
+        let store = &*store;
         let watched = st.files.watch(&vp, store);
         let res = self.journaled(&mut st, vec![self.entry(&vp)], true, || {
             store.remove_file(vp.rel()).map_err(|e| match classify(&e) {

@@ -30,7 +30,7 @@ impl FileSystem {
             return Err(Text::TempLimit.error());
         }
         let vp = VPath { area: Area::Tmp, parts: vec![sandbox::random_name(extension.filter(|e| !e.is_empty()))] };
-        let tmp = self.dir(Area::Tmp).expect("tmp");
+        let tmp = self.area(Area::Tmp)?;
         let noent = || Text::NoentSourcePath.error();
         self.journaled(&mut st, vec![self.entry(&vp)], false, || {
             let written = match source {
@@ -72,7 +72,7 @@ impl FileSystem {
     /// Returns the bytes freed. Used when the sandbox closes (keep = tempKeep) and by gc.
     pub fn trim_temp(&self, keep: u64) -> io::Result<u64> {
         let mut st = self.state.lock();
-        let tmp = self.dir(Area::Tmp).expect("tmp");
+        let tmp = self.dir(Area::Tmp)?;
         let mut items = Vec::new();
         for entry in tmp.entries()? {
             let entry = entry?;

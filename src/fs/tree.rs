@@ -16,7 +16,8 @@ impl FileSystem {
         let vp = self.writable(path, denied)?;
         let exists = || Text::Exists.at(&[path]);
         let noent = || self.missing(&vp, Text::Noent.words(&[path]));
-        let dir = self.usr();
+        let dir = self.usr()?;
+        let dir = &*dir;
         let mut st = self.state.lock();
         if vp.is_area_root() {
             return if recursive { Ok(()) } else { Err(exists()) };
@@ -64,7 +65,8 @@ impl FileSystem {
     /// Create `top` with the directories `below` it in one step: built in staging, then renamed
     /// into place, so that a kill leaves all of them or none.
     fn make_chain(&self, top: &VPath, below: &[String]) -> std::io::Result<()> {
-        let staging = self.sb.staging();
+        let staging = self.staging()?;
+        let staging = &*staging;
         let name = format!("mkdir-{}", sandbox::random_name(None));
         staging.create_dir(&name)?;
         crate::crash::point();
@@ -82,7 +84,7 @@ impl FileSystem {
                     }
                 }
             }
-            staging.rename(&name, self.usr(), top.rel())?;
+            staging.rename(&name, &*self.dir(Area::Usr)?, top.rel())?;
             crate::crash::point();
             Ok(())
         })();
@@ -100,7 +102,8 @@ impl FileSystem {
             return Err(Error::new(code::PERMISSION_DENIED, denied()));
         }
         let noent = || self.missing(&vp, Text::Noent.words(&[path]));
-        let dir = self.usr();
+        let dir = self.usr()?;
+        let dir = &*dir;
         let mut st = self.state.lock();
         let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         if !meta.is_dir() {
@@ -114,12 +117,13 @@ impl FileSystem {
                 // All or nothing across a kill: the tree leaves usr in one rename; what is left
                 // in staging is removed now or, after a crash, at the next open.
                 let trash = format!("rmdir-{}", sandbox::random_name(None));
-                dir.rename(vp.rel(), self.sb.staging(), &trash).map_err(|e| Error::system(&e))?;
+                let staging = self.staging().map_err(|e| Error::system(&e))?;
+                dir.rename(vp.rel(), &staging, &trash).map_err(|e| Error::system(&e))?;
                 crate::crash::point();
                 // The removal is made durable on the usr side; the trash's own entry in
                 // staging is transient (removed below, or at the next open).
                 self.sync_parents([&vp]);
-                let _ = walk::remove_tree(self.sb.staging(), &trash);
+                let _ = walk::remove_tree(&staging, &trash);
             } else {
                 dir.remove_dir(vp.rel()).map_err(|e| match classify(&e) {
                     Fail::NotEmpty | Fail::Exists => Text::NotEmpty.error(),
@@ -143,7 +147,8 @@ impl FileSystem {
         if vp.is_area_root() {
             return Err(not_permitted());
         }
-        let dir = self.usr();
+        let dir = self.usr()?;
+        let dir = &*dir;
         let mut st = self.state.lock();
         let meta = dir.symlink_metadata(vp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         if meta.is_dir() {
@@ -179,7 +184,8 @@ impl FileSystem {
         if nvp.starts_with(&ovp) {
             return Err(Text::InvalidRename.at(&[old, new]));
         }
-        let dir = self.usr();
+        let dir = self.usr()?;
+        let dir = &*dir;
         let mut st = self.state.lock();
         let ometa = dir.symlink_metadata(ovp.rel()).map_err(|e| denied_or(&e, denied, noent))?;
         self.check_parent(&nvp, || self.missing(&nvp, reason()), denied)?;

@@ -17,6 +17,8 @@ use crate::sandbox::VPath;
 pub(super) struct Admitted {
     pub delta: Delta,
     pub watched: Vec<Watched>,
+    /// The area's handle the check read, for the settling after the mutation.
+    pub dir: std::sync::Arc<cap_std::fs::Dir>,
 }
 
 impl FileSystem {
@@ -26,7 +28,8 @@ impl FileSystem {
     pub(super) fn admit_replace(&self, st: &State, vp: &VPath, size: u64) -> Result<Admitted> {
         self.file_fits(size, 0)?;
         let (old, exists) = self.charged(vp);
-        let watched = st.files.watch(vp, self.dir(vp.area).expect("area"));
+        let dir = self.area(vp.area)?;
+        let watched = st.files.watch(vp, &dir);
         let delta = Delta::user(quota::delta(size, old), !exists as i64);
         let kept = Tracking::watched_bytes(&watched) as i64;
         if !st.fits(delta.user.saturating_add(kept), self.limits.user_files) {
@@ -35,7 +38,7 @@ impl FileSystem {
         if !st.entries_fit(!exists as u64, &self.limits) {
             return Err(Error::storage_limit());
         }
-        Ok(Admitted { delta, watched })
+        Ok(Admitted { delta, watched, dir })
     }
 
     /// Rename a staged file over `vp` under the journal, as `admitted` said.
@@ -47,12 +50,12 @@ impl FileSystem {
         admitted: Admitted,
         noent: impl Fn() -> Error,
     ) -> Result<()> {
-        let Admitted { delta, watched } = admitted;
+        let Admitted { delta, watched, dir } = admitted;
         let res = self.journaled(st, vec![self.entry(vp)], false, || {
             self.commit(staged, vp).map_err(|e| write_error(&e, &noent))?;
             Ok(((), delta))
         });
-        st.files.settle(watched, self.dir(vp.area).expect("area"));
+        st.files.settle(watched, &dir);
         res
     }
 
@@ -93,7 +96,7 @@ impl FileSystem {
         }
         let mut opts = OpenOptions::new();
         opts.append(true);
-        let f = self.usr().open_with(vp.rel(), &opts).map_err(|e| write_error(&e, noent))?.into_std();
+        let f = self.usr()?.open_with(vp.rel(), &opts).map_err(|e| write_error(&e, noent))?.into_std();
         let fmeta = f.metadata().map_err(|e| Error::system(&e))?;
         let before = fmeta.len();
         let mut entry = self.entry(&vp);
@@ -131,7 +134,7 @@ impl FileSystem {
         }
         let mut opts = OpenOptions::new();
         opts.write(true);
-        let f = self.usr().open_with(vp.rel(), &opts).map_err(|e| write_error(&e, noent))?.into_std();
+        let f = self.usr()?.open_with(vp.rel(), &opts).map_err(|e| write_error(&e, noent))?.into_std();
         self.journaled(&mut st, vec![self.entry(&vp)], delta <= 0, || {
             f.set_len(length).and_then(|_| self.flush_if_power(&f)).map_err(|e| write_error(&e, noent))?;
             Ok(((), Delta::user(delta, 0)))
@@ -149,8 +152,7 @@ impl FileSystem {
             return Err(is_dir());
         }
         let src_missing = || self.missing(&svp, reason());
-        let sfile =
-            self.dir(svp.area).ok_or_else(src_missing)?.open(svp.rel()).map_err(|e| denied_or(&e, denied, src_missing))?;
+        let sfile = self.dir_or(svp.area, src_missing)?.open(svp.rel()).map_err(|e| denied_or(&e, denied, src_missing))?;
         let mut sfile = sfile.into_std();
         let smeta = sfile.metadata().map_err(|e| Error::system(&e))?;
         if smeta.is_dir() {

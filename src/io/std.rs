@@ -79,6 +79,14 @@ fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
     Ok(())
 }
 
+impl StdIo {
+    /// A file its caller opened in append mode, as a [`LogFile`] (the quota journal opened
+    /// again from its sandbox's directory handle rather than by path).
+    pub fn append_file(file: File) -> Arc<dyn LogFile> {
+        Arc::new(StdFile(Arc::new(file)))
+    }
+}
+
 impl LogIo for StdIo {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         fs::create_dir_all(dir)

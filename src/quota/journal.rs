@@ -288,7 +288,14 @@ pub fn settle(pending: &[Vec<Entry>], measure: impl Fn(&Entry) -> (u64, u64)) ->
 pub struct Journal {
     io: Arc<dyn LogIo>,
     path: PathBuf,
-    file: Arc<dyn LogFile>,
+    /// The journal's file, opened for appending on demand and cached within the process-wide
+    /// bound (`sandbox::handles`): an idle sandbox holds no fd for it. Appends keep their order
+    /// whatever fd carries them (each is one `write` at the end of the one file, under the
+    /// file system's lock), and a flush is asked on the fd that made the append it covers,
+    /// in the same call, so the durability of each record is as when one fd was held.
+    file: Handle,
+    /// How the file is opened again (default: `io.open_append(path)`).
+    reopen: Option<Reopen>,
     len: u64,
     next_id: u64,
     records: u64,
@@ -303,7 +310,7 @@ impl Drop for Journal {
             return; // a killed process writes nothing more
         }
         if let Some(rec) = self.held.take() {
-            let _ = self.file.append(&encode(&rec));
+            let _ = self.file().and_then(|f| f.append(&encode(&rec)));
         }
     }
 }
@@ -320,21 +327,50 @@ impl Journal {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
-        let file = io.open_append(path)?;
         let len = bytes.len() as u64 - replay.truncated;
+        let file = Handle::default();
         if replay.truncated > 0 {
-            file.set_len(len)?;
-            file.sync()?;
+            let f = io.open_append(path)?;
+            f.set_len(len)?;
+            f.sync()?;
+            file.put(f);
         }
-        let j = Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: replay.records, power, held: None };
+        let j = Journal {
+            io,
+            path: path.to_path_buf(),
+            file,
+            len,
+            next_id: 1,
+            records: replay.records,
+            power,
+            held: None,
+            reopen: None,
+        };
         Ok(Ok((j, replay)))
     }
 
     /// Write a fresh journal holding one checkpoint (new file, flush, rename, flush directory).
     pub fn create(io: Arc<dyn LogIo>, path: &Path, usage: Usage, power: bool) -> io::Result<Journal> {
-        let file = write_checkpoint(&*io, path, usage)?;
+        let file = Handle::default();
+        file.put(write_checkpoint(&*io, path, usage)?);
         let len = (HEADER_LEN + encode(&Rec::Checkpoint(usage)).len()) as u64;
-        Ok(Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: 1, power, held: None })
+        Ok(Journal { io, path: path.to_path_buf(), file, len, next_id: 1, records: 1, power, held: None, reopen: None })
+    }
+
+    /// The journal's file: the cached fd, or a new one (`sandbox::handles`).
+    fn file(&self) -> io::Result<Arc<dyn LogFile>> {
+        let open = || match &self.reopen {
+            Some(reopen) => reopen(),
+            None => self.io.open_append(&self.path),
+        };
+        self.file.0.get(0, open).map(|f| (*f).clone())
+    }
+
+    /// Open the file again with `reopen` whenever its fd is not cached: the real file system
+    /// opens it from the sandbox's directory handle, so a journal is never found again by a
+    /// path that may name another sandbox's by then.
+    pub fn reopen_with(&mut self, reopen: Reopen) {
+        self.reopen = Some(reopen);
     }
 
     /// Write the held record (if any) and `rec` in one append.
@@ -342,8 +378,15 @@ impl Journal {
         let held = self.held.take();
         let mut bytes = held.as_ref().map(encode).unwrap_or_default();
         bytes.extend_from_slice(&encode(rec));
-        if let Err(e) = self.file.append(&bytes).and_then(|_| if flush { self.file.sync() } else { Ok(()) }) {
-            let _ = self.file.set_len(self.len);
+        let file = match self.file() {
+            Ok(f) => f,
+            Err(e) => {
+                self.held = held;
+                return Err(e);
+            }
+        };
+        if let Err(e) = file.append(&bytes).and_then(|_| if flush { file.sync() } else { Ok(()) }) {
+            let _ = file.set_len(self.len);
             self.held = held;
             return Err(e);
         }
@@ -375,8 +418,9 @@ impl Journal {
         if let Some(prev) = self.held.replace(rec) {
             // Two outcomes in a row without a reservation between: write the older one now.
             let bytes = encode(&prev);
-            if let Err(e) = self.file.append(&bytes) {
-                let _ = self.file.set_len(self.len);
+            let file = self.file()?;
+            if let Err(e) = file.append(&bytes) {
+                let _ = file.set_len(self.len);
                 return Err(e);
             }
             self.len += bytes.len() as u64;
@@ -392,10 +436,28 @@ impl Journal {
     /// Replace the journal by one checkpoint of `usage`. Call with no reservation open.
     pub fn checkpoint(&mut self, usage: Usage) -> io::Result<()> {
         self.held = None; // the checkpoint's figure includes it
-        self.file = write_checkpoint(&*self.io, &self.path, usage)?;
+                          // The cached fd names the file the rename replaces: closed first, whatever follows.
+        self.file.0.forget(0);
+        self.file.put(write_checkpoint(&*self.io, &self.path, usage)?);
         self.len = (HEADER_LEN + encode(&Rec::Checkpoint(usage)).len()) as u64;
         self.records = 1;
         Ok(())
+    }
+}
+
+/// Opens the journal's file again for appending.
+pub type Reopen = Box<dyn Fn() -> io::Result<Arc<dyn LogFile>> + Send + Sync>;
+
+/// The journal's file in the cache: its fd number is not known to it (the cache probes).
+impl crate::sandbox::handles::Held for Arc<dyn LogFile> {}
+
+/// The journal's slot in the process-wide handle cache.
+#[derive(Default)]
+struct Handle(crate::sandbox::handles::Owner);
+
+impl Handle {
+    fn put(&self, f: Arc<dyn LogFile>) {
+        self.0.put(0, f);
     }
 }
 

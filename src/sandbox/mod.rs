@@ -4,6 +4,7 @@
 // Not a stable API (docs/compatibility.md §4): public only for tests, fuzz, benches and the CLI.
 #[doc(hidden)]
 pub mod eventlog;
+pub mod handles;
 mod lock;
 #[doc(hidden)]
 pub mod naming;
@@ -17,7 +18,7 @@ pub mod steps;
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
 
@@ -90,16 +91,18 @@ impl From<io::Error> for OpenError {
     }
 }
 
-/// An open sandbox directory. Holds the cross-process lock for its lifetime.
+/// An open sandbox directory. Holds the cross-process lock for its lifetime, and one more fd:
+/// its own directory. The area directories are opened from it on demand ([`Sandbox::area_dir`],
+/// `handles.rs`), so an idle sandbox holds two fds here.
 pub struct Sandbox {
     dir: PathBuf,
-    /// The sandbox directory itself, for the files beside the areas (journal, ballast).
+    /// The sandbox directory itself, for the files beside the areas (journal, ballast), and
+    /// the one handle every area handle is opened from.
     base: Dir,
-    usr: Dir,
-    tmp: Dir,
-    store: Dir,
-    staging: Dir,
-    package: Option<(PathBuf, Dir)>,
+    /// The configured code package's directory, opened on demand by this path.
+    package: Option<PathBuf>,
+    /// The area handles' slots in the process-wide cache.
+    handles: handles::Owner,
     /// The sandbox's `LOCK`; unlocked when dropped.
     _held: lock::Lock,
     /// A plugin's: its app's plugin tree lock, shared; unlocked when dropped.
@@ -230,9 +233,10 @@ impl Sandbox {
             write_format(&dir)?;
         }
         if let Some(p) = package_dir {
-            let dir = Dir::open_ambient_dir(p, ambient_authority())
+            // Checked now, held only while used (`area_dir`).
+            Dir::open_ambient_dir(p, ambient_authority())
                 .map_err(|e| OpenError::Invalid(format!("invalid config: packageDir \"{}\": {e}", p.display())))?;
-            sb.package = Some((p.to_path_buf(), dir));
+            sb.package = Some(p.to_path_buf());
         }
         Ok(sb)
     }
@@ -269,19 +273,41 @@ impl Sandbox {
         self.dir.join(KV)
     }
 
-    /// The capability handle of an area; `None` for a package area that was not configured.
-    pub fn area_dir(&self, area: Area) -> Option<&Dir> {
+    /// The capability handle of an area, opened on demand (`handles.rs`): a package area that
+    /// was not configured is `NotFound`. usr, tmp and store are opened from the sandbox's own
+    /// directory handle, never by a path (`open_area`).
+    pub fn area_dir(&self, area: Area) -> io::Result<Arc<Dir>> {
         match area {
-            Area::Usr => Some(&self.usr),
-            Area::Tmp => Some(&self.tmp),
-            Area::Store => Some(&self.store),
-            Area::Package => self.package.as_ref().map(|(_, d)| d),
+            Area::Usr => self.handles.get(SLOT_USR, || open_area(&self.base, USR)),
+            Area::Tmp => self.handles.get(SLOT_TMP, || open_area(&self.base, TMP)),
+            Area::Store => self.handles.get(SLOT_STORE, || open_area(&self.base, STORE)),
+            Area::Package => match &self.package {
+                // The host's own directory, named by its config (as at open): read-only to the
+                // mini-program, so the path it names now is the package.
+                Some(p) => self.handles.get(SLOT_PACKAGE, || Dir::open_ambient_dir(p, ambient_authority())),
+                None => Err(io::Error::new(io::ErrorKind::NotFound, "no packageDir configured")),
+            },
         }
     }
 
-    /// The capability handle of the staging directory.
-    pub fn staging(&self) -> &Dir {
-        &self.staging
+    /// The file `name` beside the areas (the quota journal), opened for appending (created if
+    /// missing) from the sandbox's directory handle, never by a path, and never through a
+    /// symlink: `openat(dir, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW)`.
+    pub fn open_append(&self, name: &str) -> io::Result<std::fs::File> {
+        use rustix::fs::{openat, Mode, OFlags};
+        debug_assert!(!name.contains('/'));
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(std::fs::File::from(openat(&self.base, name, flags, Mode::from_raw_mode(0o666))?))
+    }
+
+    /// Whether the sandbox has a package area (a `packageDir` was configured).
+    pub fn has_package(&self) -> bool {
+        self.package.is_some()
+    }
+
+    /// The capability handle of the staging directory, opened on demand as the areas are.
+    pub fn staging(&self) -> io::Result<Arc<Dir>> {
+        self.handles.get(SLOT_STAGING, || open_area(&self.base, STAGING))
     }
 
     /// Whether this open created the sandbox.
@@ -292,11 +318,29 @@ impl Sandbox {
     /// The OS path behind a virtual path (host use only: `host.realPath`).
     pub fn os_path(&self, vp: &VPath) -> Option<PathBuf> {
         let base = match vp.area {
-            Area::Package => self.package.as_ref()?.0.clone(),
+            Area::Package => self.package.as_ref()?.clone(),
             a => self.dir.join(a.dir_name()),
         };
         Some(vp.parts.iter().fold(base, |p, c| p.join(c)))
     }
+}
+
+const SLOT_USR: handles::Slot = 0;
+const SLOT_TMP: handles::Slot = 1;
+const SLOT_STORE: handles::Slot = 2;
+const SLOT_STAGING: handles::Slot = 3;
+const SLOT_PACKAGE: handles::Slot = 4;
+
+/// Open the directory `name` (one fixed name, no `/`) of the sandbox whose directory handle is
+/// `base`: `openat(base, name, O_DIRECTORY | O_NOFOLLOW)`. The kernel resolves the one name in
+/// the directory `base` refers to, whatever path now leads there, and refuses a symlink in its
+/// place (`ELOOP`) or anything but a directory (`ENOTDIR`): the handle is the sandbox's own
+/// area, as the one opened with the sandbox was (docs/design.md §3).
+fn open_area(base: &Dir, name: &str) -> io::Result<Dir> {
+    use rustix::fs::{openat, Mode, OFlags};
+    debug_assert!(!name.contains('/'));
+    let fd = openat(base, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    Ok(Dir::from(fd))
 }
 
 /// A fresh unguessable name: 32 hex digits of OS randomness, plus the extension if one is given.
@@ -428,12 +472,13 @@ impl Sandbox {
     fn with_locks(dir: &Path, held: lock::Lock, tree: Option<lock::Lock>) -> Result<Sandbox, OpenError> {
         check_format(dir)?;
         let base = Dir::open_ambient_dir(dir, ambient_authority())?;
+        // Each area is there and a directory now; held only while used (`area_dir`).
+        for name in [USR, TMP, STORE, STAGING] {
+            drop(open_area(&base, name)?);
+        }
         Ok(Sandbox {
-            usr: base.open_dir(USR)?,
-            tmp: base.open_dir(TMP)?,
-            store: base.open_dir(STORE)?,
-            staging: base.open_dir(STAGING)?,
             package: None,
+            handles: handles::Owner::new(),
             dir: dir.to_path_buf(),
             base,
             _held: held,
