@@ -40,6 +40,10 @@ fn main() -> std::process::ExitCode {
             ("power_durability_holds_at_every_cut", cases::power_durability_holds_at_every_cut),
             ("power_durability_names_in_subdirectories_are_durable", cases::power_durability_names_in_subdirectories_are_durable),
             ("power_durability_append_is_all_or_nothing", cases::power_durability_append_is_all_or_nothing),
+            (
+                "power_durability_holds_for_compaction_ftruncate_and_directory_rename",
+                cases::power_durability_holds_for_compaction_ftruncate_and_directory_rename,
+            ),
             ("process_durability_state_is_one_the_design_allows", cases::process_durability_state_is_one_the_design_allows),
             (
                 "process_durability_quota_journal_is_exact_after_a_power_cut",
