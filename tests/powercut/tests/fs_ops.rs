@@ -28,6 +28,9 @@
 mod cases;
 #[cfg(target_os = "linux")]
 mod harness;
+#[cfg(target_os = "linux")]
+#[path = "fs_ops/random.rs"]
+mod random;
 
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
@@ -49,8 +52,9 @@ fn main() -> std::process::ExitCode {
                 "process_durability_quota_journal_is_exact_after_a_power_cut",
                 cases::process_durability_quota_journal_is_exact_after_a_power_cut,
             ),
+            ("random_workloads_survive_power_cuts", random::random_workloads_survive_power_cuts),
         ],
-        &[("workload", cases::workload), ("one", cases::one)],
+        &[("workload", cases::workload), ("one", cases::one), ("random_workload", random::random_workload)],
     )
 }
 
