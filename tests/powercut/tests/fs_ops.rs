@@ -47,6 +47,7 @@ fn main() -> std::process::ExitCode {
                 "power_durability_holds_for_compaction_ftruncate_and_directory_rename",
                 cases::power_durability_holds_for_compaction_ftruncate_and_directory_rename,
             ),
+            ("power_durability_unzip_is_all_or_nothing", cases::power_durability_unzip_is_all_or_nothing),
             ("process_durability_state_is_one_the_design_allows", cases::process_durability_state_is_one_the_design_allows),
             (
                 "process_durability_quota_journal_is_exact_after_a_power_cut",

@@ -15,13 +15,15 @@
 //! - `process`, strict cut: every file is whole as some operation left it (never torn, never
 //!   empty unless written so), every directory one the sequence made, and the storage a state it
 //!   was in; seeded cut (a disk that kept some unsynced writes): every value the storage returns
-//!   is one the key held (docs/design.md §5 allows torn files there, not torn values).
+//!   is one the key held (docs/design.md §5 allows torn files there; a value is a CRC-checked
+//!   record of the log, which recovery keeps whole or drops).
 //!
 //! Before the cuts, each seed runs once uncut, and the state it leaves must equal the model's:
 //! the model is checked too.
 //!
-//! `WXFS_POWERCUT_RANDOM=n` seeds (default 6, from `WXFS_POWERCUT_RANDOM_SEED0`, default 1),
-//! `WXFS_POWERCUT_RANDOM_CUTS=m` cuts per seed (default 4). A violation names its seed;
+//! `WXFS_POWERCUT_RANDOM=n` seeds (default 6, from `WXFS_POWERCUT_RANDOM_SEED0`, default 1) and
+//! the seeds that once found a bug (`REGRESSION_SEEDS`), `WXFS_POWERCUT_RANDOM_CUTS=m` cuts per
+//! seed (default 4): 32 cuts by default. A violation names its seed;
 //! `WXFS_POWERCUT_RANDOM_SEED=s` replays that seed alone (same operations, same cut points while
 //! the uncut run makes the same number of calls), `WXFS_POWERCUT_VERBOSE=1` lists its operations.
 
@@ -775,6 +777,17 @@ fn run_seed(seed: u64, cuts: u64, fig: &mut Figures) -> Option<()> {
         fig.strict += usize::from(cut == CutMode::Strict);
         fig.acked += a;
         fig.ops += w.ops.len();
+        if !problems.is_empty() && std::env::var_os("WXFS_POWERCUT_VERBOSE").is_some() {
+            for e in &out.events {
+                println!(
+                    "seed {seed} / {} / cut after {k}: {:>3} {}{}",
+                    w.mode(),
+                    e.n,
+                    if e.sync { "SYNC " } else { "" },
+                    e.what
+                );
+            }
+        }
         if !problems.is_empty() {
             let last = out.events.last().map(|e| e.what.clone()).unwrap_or_else(|| "nothing".into());
             let flight = w.ops.get(a).map_or("none".into(), |op| format!("{op:?}"));
