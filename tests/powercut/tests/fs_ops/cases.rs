@@ -727,13 +727,14 @@ const ALL: [&str; 24] = [
     UNZIP_FILE_FIRST,
 ];
 
-/// One operation, for a look at one case: `WXFS_POWERCUT_OP='<name>' [WXFS_POWERCUT_MODE=process]
+/// One operation, for a look at one case: `WXFS_POWERCUT_OP='<name>' [WXFS_POWERCUT_MODE=process|journal]
 /// [WXFS_POWERCUT_VERBOSE=1] cargo test -p wxfs-powercut --test fs_ops -- --exact one --ignored --nocapture`.
 // Run only when asked for (`--ignored`): a tool, not a check: set WXFS_POWERCUT_OP
 pub fn one() {
     let Ok(name) = std::env::var("WXFS_POWERCUT_OP") else { return };
     let (mode, promise): (&str, Promise) = match std::env::var("WXFS_POWERCUT_MODE").as_deref() {
         Ok("process") => ("process", process_promise),
+        Ok("journal") => ("process", journal_promise),
         _ => ("power", power_promise),
     };
     run_all(mode, &[name.as_str()], promise);
