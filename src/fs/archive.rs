@@ -394,6 +394,12 @@ impl FileSystem {
         });
         st.files.settle(watched, usr);
         discard();
+        // `power`: the plan's removal durable before the acknowledgement (staging's entry for
+        // the unzip's folder): a plan a cut left behind would be completed again at the next
+        // open, over what later calls did (a directory it made, renamed since, made again).
+        if res.is_ok() {
+            self.sync_staging_dir(".");
+        }
         res
     }
 
