@@ -385,12 +385,23 @@ impl FileSystem {
             self.stage_in(&fdir, Some(format!("{PLAN}.new")), |f| f.write_all(&plan_bytes))
                 .and_then(|_| fdir.rename(format!("{PLAN}.new"), &fdir, PLAN))
                 .map_err(|e| write_error(&e, noent))?;
+            // `power`: the plan (and the staged files beside it) durable before the first move
+            // into usr/: the unzip's folder, then staging's entry for it. A cut after some moves
+            // were made durable then always finds the plan, and the next open completes it.
+            self.sync_staging_dir(&folder);
+            self.sync_staging_dir(".");
             crate::crash::point();
             self.move_into_place(&folder, &disk_plan).map_err(|e| write_error(&e, || Text::UnzipFail.error()))?;
             Ok(((), Delta::user(delta, created as i64)))
         });
         st.files.settle(watched, usr);
         discard();
+        // `power`: the plan's removal durable before the acknowledgement (staging's entry for
+        // the unzip's folder): a plan a cut left behind would be completed again at the next
+        // open, over what later calls did (a directory it made, renamed since, made again).
+        if res.is_ok() {
+            self.sync_staging_dir(".");
+        }
         res
     }
 

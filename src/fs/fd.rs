@@ -222,9 +222,7 @@ impl FileSystem {
             || Ok(None),
             || {
                 e.file.set_len(length).map_err(|err| write_error(&err, || Error::system(&err)))?;
-                if e.flag.sync {
-                    let _ = e.file.sync_data();
-                }
+                self.sync_change(&e);
                 Ok(())
             },
         )
@@ -299,7 +297,6 @@ impl FileSystem {
         let end = at.saturating_add(data.len() as u64);
         // A write that only adds bytes is undone by cutting the file back, like an append.
         let append_to = (e.flag.append || at >= len).then_some(end);
-        let sync = e.flag.sync || self.durability == super::Durability::Power;
         let undo = || -> Result<Option<Undo>> {
             if e.flag.append || at >= len {
                 // Nothing overwritten: cutting back to the old length undoes it. The CRC tells
@@ -314,12 +311,19 @@ impl FileSystem {
                 let _ = e.file.set_len(len);
                 return Err(write_error(&err, || Error::system(&err)));
             }
-            if sync {
-                let _ = e.file.sync_data();
-            }
+            self.sync_change(e);
             Ok(())
         })?;
         Ok(end)
+    }
+
+    /// After a change through an fd (a write, `ftruncate`), before its journal commit: the file's
+    /// data is synced when the fd was opened with `s` or the sandbox is in `power` durability,
+    /// where an acknowledged change must survive a power cut (docs/design.md §5).
+    fn sync_change(&self, e: &FdEntry) {
+        if e.flag.sync || self.durability == super::Durability::Power {
+            let _ = e.file.sync_data();
+        }
     }
 }
 

@@ -28,6 +28,9 @@
 mod cases;
 #[cfg(target_os = "linux")]
 mod harness;
+#[cfg(target_os = "linux")]
+#[path = "fs_ops/random.rs"]
+mod random;
 
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
@@ -40,13 +43,19 @@ fn main() -> std::process::ExitCode {
             ("power_durability_holds_at_every_cut", cases::power_durability_holds_at_every_cut),
             ("power_durability_names_in_subdirectories_are_durable", cases::power_durability_names_in_subdirectories_are_durable),
             ("power_durability_append_is_all_or_nothing", cases::power_durability_append_is_all_or_nothing),
+            (
+                "power_durability_holds_for_compaction_ftruncate_and_directory_rename",
+                cases::power_durability_holds_for_compaction_ftruncate_and_directory_rename,
+            ),
+            ("power_durability_unzip_is_all_or_nothing", cases::power_durability_unzip_is_all_or_nothing),
             ("process_durability_state_is_one_the_design_allows", cases::process_durability_state_is_one_the_design_allows),
             (
                 "process_durability_quota_journal_is_exact_after_a_power_cut",
                 cases::process_durability_quota_journal_is_exact_after_a_power_cut,
             ),
+            ("random_workloads_survive_power_cuts", random::random_workloads_survive_power_cuts),
         ],
-        &[("workload", cases::workload), ("one", cases::one)],
+        &[("workload", cases::workload), ("one", cases::one), ("random_workload", random::random_workload)],
     )
 }
 

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -30,8 +31,8 @@ use wxfs::fs::Durability;
 use wxfs::{bridge, Config, Session};
 use wxfs_powercut::{child_command, copy_tree, cut_points, mount_or_skip, CutMode};
 
-const USER: &str = "u1";
-const APP: &str = "wxpowercut";
+pub(crate) const USER: &str = "u1";
+pub(crate) const APP: &str = "wxpowercut";
 
 /// The boot the workload runs in, and the one after the cut, in which the test process reopens
 /// the sandbox (`wxfs` reads `WXFS_BOOT_ID` in place of the machine's boot identity): a power
@@ -43,14 +44,14 @@ pub const BOOT_AFTER_THE_CUT: &str = "powercut: the boot after the cut";
 /// The operation that creates a sandbox: its user has none in the template.
 const NEW_SANDBOX: &str = "open a new sandbox";
 
-fn config(root: &Path, op: &str, durability: Durability) -> Config {
+pub(crate) fn config(root: &Path, op: &str, durability: Durability) -> Config {
     let mut c = Config::new(root, if op == NEW_SANDBOX { "u2" } else { USER }, APP);
     c.durability = durability;
     c.encryption_key = Some(wxfs::storage::sealed::EncryptionKey([7; 16]));
     c
 }
 
-fn durability_of(name: &str) -> Durability {
+pub(crate) fn durability_of(name: &str) -> Durability {
     match name {
         "power" => Durability::Power,
         "process" => Durability::Process,
@@ -58,16 +59,16 @@ fn durability_of(name: &str) -> Durability {
     }
 }
 
-fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
+pub(crate) fn call(s: &Session, api: &str, args: Value) -> (i32, Value) {
     bridge::invoke(s, api, &args.to_string())
 }
 
-fn usr(rel: &str) -> String {
+pub(crate) fn usr(rel: &str) -> String {
     format!("wxfile://usr/{rel}")
 }
 
 /// Bytes that tell old from new and show where a torn write stops.
-fn bytes(tag: u8, n: usize) -> String {
+pub(crate) fn bytes(tag: u8, n: usize) -> String {
     (0..n).map(|i| if i % 100 == 0 { char::from(b'0' + (i / 100 % 10) as u8) } else { char::from(tag) }).collect()
 }
 
@@ -102,11 +103,11 @@ struct Op {
     state: fn(&Session) -> String,
 }
 
-fn b64(b: &[u8]) -> String {
+pub(crate) fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-fn zip_of(entries: &[(&str, String)]) -> Vec<u8> {
+pub(crate) fn zip_of(entries: &[(&str, String)]) -> Vec<u8> {
     use std::io::Write as _;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
@@ -284,6 +285,100 @@ fn ops() -> Vec<Op> {
             },
         },
         Op {
+            name: UNZIP_FILE_FIRST,
+            run: |s| {
+                let zip = b64(&zip_of(&[("a0", bytes(b'p', 3000)), ("b/u1", bytes(b'q', 5000))]));
+                let (code, t) = call(s, "host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
+                assert_eq!(code, 0, "{t}");
+                call(s, "unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr("z")}))
+            },
+            state: |s| {
+                let names: Vec<String> = fs::read_dir(s.sandbox.dir().join("usr/z"))
+                    .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                    .unwrap_or_default();
+                let (a0, u1) = (file(s, "z/a0"), file(s, "z/b/u1"));
+                if names.is_empty() {
+                    "before".into()
+                } else if a0 == Some(bytes(b'p', 3000)) && u1 == Some(bytes(b'q', 5000)) {
+                    "after".into()
+                } else {
+                    format!("a0: {}, b/u1: {}", describe(&a0), describe(&u1))
+                }
+            },
+        },
+        Op {
+            name: UNZIP_THEN_RENAME,
+            run: |s| {
+                let zip = b64(&zip_of(&[("a0", bytes(b'p', 3000)), ("b/u1", bytes(b'q', 5000))]));
+                let (code, t) = call(s, "host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
+                assert_eq!(code, 0, "{t}");
+                let (code, r) = call(s, "unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr("z")}));
+                if code != 0 {
+                    return (code, r);
+                }
+                call(s, "renameSync", json!({"oldPath": usr("z/b"), "newPath": usr("z/c")}))
+            },
+            state: |s| {
+                let names: Vec<String> = fs::read_dir(s.sandbox.dir().join("usr/z"))
+                    .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                    .unwrap_or_default();
+                let (a0, b, c) = (file(s, "z/a0"), file(s, "z/b/u1"), file(s, "z/c/u1"));
+                let whole = a0 == Some(bytes(b'p', 3000));
+                let has = |n: &str| names.iter().any(|x| x == n);
+                if names.is_empty() {
+                    "before".into()
+                } else if whole && b == Some(bytes(b'q', 5000)) && !has("c") {
+                    "partial: the unzip alone".into()
+                } else if whole && c == Some(bytes(b'q', 5000)) && !has("b") {
+                    "after".into()
+                } else {
+                    format!("z: {names:?}, a0: {}, b/u1: {}, c/u1: {}", describe(&a0), describe(&b), describe(&c))
+                }
+            },
+        },
+        Op {
+            name: "ftruncate usr/d/log shorter",
+            run: |s| fd_truncate(s, "d/log", 1200),
+            state: |s| one_of(file(s, "d/log"), Some(bytes(b'a', 3000)), Some(bytes(b'a', 1200))),
+        },
+        Op {
+            name: "ftruncate usr/d/log longer",
+            run: |s| fd_truncate(s, "d/log", 5000),
+            state: |s| one_of(file(s, "d/log"), Some(bytes(b'a', 3000)), Some(bytes(b'a', 3000) + &"\0".repeat(2000))),
+        },
+        Op {
+            name: "rename dir usr/d -> usr/r",
+            run: |s| call(s, "renameSync", json!({"oldPath": usr("d"), "newPath": usr("r")})),
+            state: |s| dir_moved(s, "d", "r"),
+        },
+        Op {
+            name: "rename dir usr/e -> usr/d/e",
+            run: |s| call(s, "renameSync", json!({"oldPath": usr("e"), "newPath": usr("d/e")})),
+            state: |s| dir_moved(s, "e", "d/e"),
+        },
+        Op {
+            name: COMPACTION,
+            run: |s| {
+                let before = s.store.stats().compactions;
+                let (code, r) = call(s, "setStorageSync", json!({"key": "big", "data": bytes(b'h', BIG)}));
+                match s.store.stats().compactions {
+                    n if n > before => (code, r),
+                    _ => (-1, json!(format!("the set did not compact the log: {:?}", s.store.stats()))),
+                }
+            },
+            state: |s| {
+                let get = |key| {
+                    let (code, r) = call(s, "getStorageSync", json!({"key": key}));
+                    (code == 0).then(|| r["data"].as_str().unwrap_or_default().to_string())
+                };
+                // Every other item comes through the compaction untouched.
+                match get("k") {
+                    k if k == Some(bytes(b'o', 500)) => one_of(get("big"), Some(bytes(b'g', BIG)), Some(bytes(b'h', BIG))),
+                    k => format!("k: {}", describe(&k)),
+                }
+            },
+        },
+        Op {
             name: NEW_SANDBOX,
             run: |s| call(s, "getStorageInfoSync", json!({})),
             // The reopen creates whatever the cut undid: what is checked is that it opens, its
@@ -322,6 +417,94 @@ fn ops() -> Vec<Op> {
     ]
 }
 
+/// An unzip whose file in the target directory is placed before the file in a new directory
+/// below it (the entries' order): the order in which the random workloads found finding 6.
+const UNZIP_FILE_FIRST: &str = "unzip -> usr/z, a file before a new directory";
+
+/// That unzip, then the rename of the directory it made: the sequence in which the random
+/// workloads found finding 7 (a plan left behind, completed again over the rename).
+const UNZIP_THEN_RENAME: &str = "unzip -> usr/z, then rename usr/z/b -> usr/z/c";
+
+/// The operation that pushes the store past its compaction threshold: the template holds `big`
+/// overwritten until one more set of it compacts the log (`prepare`).
+const COMPACTION: &str = "setStorageSync big: compaction";
+
+/// The length of `big`'s values: a store of such records compacts once its log passes 1.5 times
+/// its live length plus 2 MiB (docs/storage-engine.md, Compaction), after about 66 sets.
+pub(crate) const BIG: usize = 32_000;
+
+/// Overwrites `key` with `value` until `room` more sets of it would pass the store's compaction
+/// threshold (the `room`-th compacts the log, the ones before do not): log > 1.5 x live + slack,
+/// the slack 64 times the longest record but at least 2 MiB (docs/storage-engine.md).
+pub(crate) fn fill_store_to_compaction(s: &Session, key: &str, value: &str, room: u64) {
+    let set = || assert_eq!(call(s, "setStorageSync", json!({"key": key, "data": value})).0, 0);
+    let first = s.store.stats().file_len;
+    set();
+    let record = s.store.stats().file_len - first;
+    loop {
+        let st = s.store.stats();
+        let slack = (64 * record).clamp(2 << 20, 16 << 20);
+        if st.file_len + room * record > st.live_len + st.live_len / 2 + slack {
+            break;
+        }
+        set();
+    }
+    assert_eq!(s.store.stats().compactions, 0, "the fill compacted the store: {:?}", s.store.stats());
+}
+
+/// What an operation needs in the template beyond `setup`.
+fn prepare(op: &str, s: &Session) {
+    if op == COMPACTION {
+        fill_store_to_compaction(s, "big", &bytes(b'g', BIG), 1);
+    }
+}
+
+/// `openSync` (r+), `ftruncateSync` to `len`, `closeSync`.
+fn fd_truncate(s: &Session, rel: &str, len: u64) -> (i32, Value) {
+    let (code, r) = call(s, "openSync", json!({"filePath": usr(rel), "flag": "r+"}));
+    assert_eq!(code, 0, "{r}");
+    let fd = r["fd"].clone();
+    let out = call(s, "ftruncateSync", json!({"fd": fd, "length": len}));
+    let _ = call(s, "closeSync", json!({"fd": fd}));
+    out
+}
+
+/// A directory renamed from `from` to `to` (both under `usr/`): `before` with all it held under
+/// `from` and nothing at `to`, `after` the other way round.
+fn dir_moved(s: &Session, from: &str, to: &str) -> String {
+    let listing = |rel: &str| -> Option<BTreeMap<String, Option<String>>> {
+        let dir = s.sandbox.dir().join("usr").join(rel);
+        let entries = fs::read_dir(&dir).ok()?;
+        Some(
+            entries
+                .flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let held = file(s, &format!("{rel}/{name}"));
+                    (name, held)
+                })
+                .collect(),
+        )
+    };
+    let (old, new) = (listing(from), listing(to));
+    let held: &[(&str, u8, usize)] = if from == "d" {
+        &[("a", b'A', 2000), ("b", b'B', 1000), ("f", b'o', 6000), ("log", b'a', 3000), ("u", b'U', 1500)]
+    } else {
+        &[("b", b'B', 1000)]
+    };
+    let template: BTreeMap<String, Option<String>> =
+        held.iter().map(|&(n, tag, len)| (n.to_string(), Some(bytes(tag, len)))).collect();
+    let show = |l: &Option<BTreeMap<String, Option<String>>>| match l {
+        None => "missing".to_string(),
+        Some(l) => l.iter().map(|(n, v)| format!("{n} {}", describe(v))).collect::<Vec<_>>().join(", "),
+    };
+    match (&old, &new) {
+        (Some(o), None) if *o == template => "before".into(),
+        (None, Some(n)) if *n == template => "after".into(),
+        _ => format!("{from}: [{}], {to}: [{}]", show(&old), show(&new)),
+    }
+}
+
 /// The workload child: opens the sandbox on the mount, runs one operation, says whether it was
 /// acknowledged.
 pub fn workload() {
@@ -353,6 +536,37 @@ struct Check {
     problems: Vec<(Broken, String)>,
 }
 
+/// What is wrong with the quota of the sandbox `s` just reopened on `backing`: its journal against
+/// the files (bytes and entries), then fsck's findings once it is closed.
+pub(crate) fn journal_problems(backing: &Path, s: Arc<Session>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (journal, real) = (s.fs.usage(), wxfs::fs::scan(&s.sandbox).unwrap());
+    if journal != real {
+        problems.push(format!("quota journal {journal:?} != on disk {real:?}"));
+    }
+    drop(s);
+    for r in wxfs::fsck::fsck(backing, false, |_, _| {}).unwrap() {
+        for p in r.problems() {
+            problems.push(format!("fsck after the reopen: {p}"));
+        }
+    }
+    problems
+}
+
+/// Builds the template a workload starts from in `template` (written before any mount: all of
+/// it durable), in the workload's boot.
+pub(crate) fn make_template(template: &Path, durability: Durability, build: impl FnOnce(&Session)) {
+    let s = Session::open(config(template, "setup", durability)).unwrap();
+    build(&s);
+    // The template was written in the workload's boot, not in the one after the cut that this
+    // process plays (`main`): its `process` stamp names the workload's.
+    let stamp = s.sandbox.dir().join("quota.boot");
+    drop(s);
+    if stamp.exists() {
+        fs::write(&stamp, BOOT_OF_THE_WORKLOAD).unwrap();
+    }
+}
+
 /// Reopens the sandbox in `backing` (the machine after the reboot) and checks it.
 fn check(backing: &Path, op: &Op, durability: Durability, acked: bool) -> Check {
     let mut problems = Vec::new();
@@ -361,16 +575,7 @@ fn check(backing: &Path, op: &Op, durability: Durability, acked: bool) -> Check 
         Err(e) => return Check { state: "no open".into(), problems: vec![(Broken::Reopen, format!("reopen failed: {e}"))] },
     };
     let state = (op.state)(&s);
-    let (journal, real) = (s.fs.usage(), wxfs::fs::scan(&s.sandbox).unwrap());
-    if journal != real {
-        problems.push((Broken::Journal, format!("quota journal {journal:?} != on disk {real:?}")));
-    }
-    drop(s);
-    for r in wxfs::fsck::fsck(backing, false, |_, _| {}).unwrap() {
-        for p in r.problems() {
-            problems.push((Broken::Journal, format!("fsck after the reopen: {p}")));
-        }
-    }
+    problems.extend(journal_problems(backing, s).into_iter().map(|p| (Broken::Journal, p)));
     if !(state == "before" || state == "after" || state.starts_with("partial")) {
         problems.push((Broken::Torn, format!("torn: {state}")));
     }
@@ -423,17 +628,10 @@ fn enumerate(tag: &str, op: &Op, mode: &'static str, promise: Promise) -> Option
     let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("powercut-ops-{tag}-{mode}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&base);
     let (template, backing, mnt) = (base.join("template"), base.join("backing"), base.join("mnt"));
-    {
-        let s = Session::open(config(&template, "setup", durability)).unwrap();
-        setup(&s);
-        // The template was written in the workload's boot, not in the one after the cut that
-        // this process plays (`main`): its `process` stamp names the workload's.
-        let stamp = s.sandbox.dir().join("quota.boot");
-        drop(s);
-        if stamp.exists() {
-            fs::write(&stamp, BOOT_OF_THE_WORKLOAD).unwrap();
-        }
-    }
+    make_template(&template, durability, |s| {
+        setup(s);
+        prepare(op.name, s);
+    });
     let fresh = || {
         let _ = fs::remove_dir_all(&backing);
         copy_tree(&template, &backing);
@@ -536,7 +734,7 @@ fn run_all(mode: &'static str, names: &[&str], promise: Promise) {
     assert!(rows.iter().all(|r| r.violations.is_empty()), "violations:\n{text}");
 }
 
-const ALL: [&str; 18] = [
+const ALL: [&str; 25] = [
     "writeFile usr/f",
     "writeFile usr/d/f",
     "writeFile usr/d/new",
@@ -555,15 +753,23 @@ const ALL: [&str; 18] = [
     "setStorageSync k",
     "removeStorageSync k",
     "setStorage k encrypt",
+    "ftruncate usr/d/log shorter",
+    "ftruncate usr/d/log longer",
+    "rename dir usr/d -> usr/r",
+    "rename dir usr/e -> usr/d/e",
+    COMPACTION,
+    UNZIP_FILE_FIRST,
+    UNZIP_THEN_RENAME,
 ];
 
-/// One operation, for a look at one case: `WXFS_POWERCUT_OP='<name>' [WXFS_POWERCUT_MODE=process]
+/// One operation, for a look at one case: `WXFS_POWERCUT_OP='<name>' [WXFS_POWERCUT_MODE=process|journal]
 /// [WXFS_POWERCUT_VERBOSE=1] cargo test -p wxfs-powercut --test fs_ops -- --exact one --ignored --nocapture`.
 // Run only when asked for (`--ignored`): a tool, not a check: set WXFS_POWERCUT_OP
 pub fn one() {
     let Ok(name) = std::env::var("WXFS_POWERCUT_OP") else { return };
     let (mode, promise): (&str, Promise) = match std::env::var("WXFS_POWERCUT_MODE").as_deref() {
         Ok("process") => ("process", process_promise),
+        Ok("journal") => ("process", journal_promise),
         _ => ("power", power_promise),
     };
     run_all(mode, &[name.as_str()], promise);
@@ -604,6 +810,30 @@ pub fn power_durability_names_in_subdirectories_are_durable() {
         ],
         power_promise,
     );
+}
+
+/// The operations enumerated last: a store pushed past its compaction threshold (cut at each
+/// call of the compaction and of its promotion), `ftruncate` through an fd, and the rename of a
+/// directory within `usr/` and into another directory.
+pub fn power_durability_holds_for_compaction_ftruncate_and_directory_rename() {
+    run_all(
+        "power",
+        &[
+            COMPACTION,
+            "ftruncate usr/d/log shorter",
+            "ftruncate usr/d/log longer",
+            "rename dir usr/d -> usr/r",
+            "rename dir usr/e -> usr/d/e",
+        ],
+        power_promise,
+    );
+}
+
+/// Found by the random workloads (docs/powercut.md, finding 6): an unzip in flight could be
+/// left half done by a cut in `power` durability: its plan was not durable when its first
+/// files were.
+pub fn power_durability_unzip_is_all_or_nothing() {
+    run_all("power", &["unzip -> usr/z", UNZIP_FILE_FIRST, UNZIP_THEN_RENAME], power_promise);
 }
 
 /// Found by this suite: an append cut short whose file still reached its final length (a disk
