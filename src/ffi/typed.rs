@@ -289,6 +289,63 @@ pub unsafe extern "C" fn wxfs_storage_get(
     })
 }
 
+/// getStorage into a buffer the caller owns (and reuses): the value's JSON text is copied to
+/// `buf`, not NUL-terminated, and nothing is allocated. `*out_len` (required) receives the
+/// value's length in bytes. Returns 0 when it fit (`*out_len` bytes were written);
+/// `WXFS_E_BUFFER_TOO_SMALL` when it is longer than `cap`: nothing is written to `buf`, and
+/// `*out_len` is the size needed (call again with a buffer that large; `buf` NULL with `cap` 0
+/// asks for the size alone). As `wxfs_storage_get` otherwise: a missing key, or an item set
+/// with `encrypt: true`, returns 1400001 ("data not found") and writes nothing; the dataType is
+/// read with `wxfs_storage_get`.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; `buf` is writable for `cap` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_storage_get_into(
+    sandbox: u64,
+    key: *const c_char,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> i32 {
+    run(|| {
+        let out_len = out(out_len, "out_len")?;
+        if buf.is_null() && cap != 0 {
+            set_last_error("buf is NULL");
+            return Err(WXFS_E_NULL);
+        }
+        // SAFETY: forwarded.
+        let key = unsafe { text(key, key_len, "key") }?;
+        let s = session(sandbox)?;
+        let fit = s.store.with(key, |v| {
+            put(out_len, v.data.len());
+            if v.data.len() > cap {
+                return false;
+            }
+            if !v.data.is_empty() {
+                // SAFETY: `buf` is non-NULL (a NULL `buf` has `cap` 0, which only an empty value
+                // fits) and writable for `cap >= v.data.len()` bytes; it cannot overlap the
+                // log's mapping, which the library alone owns.
+                unsafe { std::ptr::copy_nonoverlapping(v.data.as_ptr(), buf, v.data.len()) };
+            }
+            true
+        });
+        match fit {
+            Some(true) => Ok(()),
+            Some(false) => {
+                set_last_error("buf is too small for the value; *out_len is the size needed");
+                Err(super::WXFS_E_BUFFER_TOO_SMALL)
+            }
+            None => {
+                set_last_error("data not found");
+                Err(code::STORAGE_NOT_FOUND as i32)
+            }
+        }
+    })
+}
+
 /// removeStorage; removing a missing key succeeds.
 ///
 /// # Safety
