@@ -573,14 +573,14 @@ impl Store {
     fn compact(&self, inner: &mut Inner) -> bool {
         let live = record::HEADER_LEN as u64 + inner.index.live_len;
         let slack = compact_slack(inner.log.largest_record());
-        let entries = inner.index.ordered();
-        let log = inner.log.bytes();
-        let items: Vec<record::Item> = entries.iter().map(|e| e.item(log)).collect();
+        let order = inner.index.order();
         // Room for the live data to grow by a quarter before the file must.
         let cap = (live + live / 4) as usize + (64 << 10);
-        match inner.log.rewrite(&items, cap, self.durability == Durability::Process) {
-            Ok(moved) => {
-                inner.index.relocate(inner.log.bytes(), &moved);
+        let entries = &order.entries;
+        let deferred = self.durability == Durability::Process;
+        match inner.log.rewrite(entries.len(), |log, i| entries[i].item(log), live as usize, cap, deferred) {
+            Ok(()) => {
+                inner.index.relocate(order);
                 inner.compact_after = 0;
                 // The new file was synced whole before the rename. In power mode the rename is
                 // made durable now (or, if that fails, by the next flush, which retries it); in
