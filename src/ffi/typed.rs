@@ -43,6 +43,27 @@ unsafe fn text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<&'a str> {
     })
 }
 
+/// A key to look up, as bytes: the lookup needs no UTF-8 check, since a stored key is UTF-8
+/// (`Store::with_bytes`); call `not_found` when it finds nothing.
+unsafe fn key_bytes<'a>(ptr: *const c_char, len: usize) -> Res<&'a [u8]> {
+    // SAFETY: forwarded from the caller of the export.
+    unsafe { borrow(ptr, len) }.ok_or_else(|| {
+        set_last_error("key is NULL");
+        WXFS_E_NULL
+    })
+}
+
+/// The status of a get whose key was not found: `WXFS_E_UTF8` when the key is not UTF-8 (it
+/// could never have been stored), else 1400001.
+fn not_found(key: &[u8]) -> i32 {
+    if std::str::from_utf8(key).is_err() {
+        set_last_error("key is not valid UTF-8");
+        return WXFS_E_UTF8;
+    }
+    set_last_error("data not found");
+    code::STORAGE_NOT_FOUND as i32
+}
+
 /// An optional string: NULL (with any length) means absent.
 unsafe fn opt_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<Option<&'a str>> {
     if ptr.is_null() {
@@ -270,9 +291,9 @@ pub unsafe extern "C" fn wxfs_storage_get(
     run(|| {
         let out_json = out(out_json, "out_json")?;
         // SAFETY: forwarded.
-        let key = unsafe { text(key, key_len, "key") }?;
+        let key = unsafe { key_bytes(key, key_len) }?;
         let s = session(sandbox)?;
-        let found = s.store.with(key, |v| {
+        let found = s.store.with_bytes(key, |v| {
             put(out_json, super::bytes_copy(v.data));
             if !out_data_type.is_null() {
                 let dt = match v.data_type {
@@ -282,10 +303,7 @@ pub unsafe extern "C" fn wxfs_storage_get(
                 put(out_data_type, dt);
             }
         });
-        found.ok_or_else(|| {
-            set_last_error("data not found");
-            code::STORAGE_NOT_FOUND as i32
-        })
+        found.ok_or_else(|| not_found(key))
     })
 }
 
@@ -317,9 +335,9 @@ pub unsafe extern "C" fn wxfs_storage_get_into(
             return Err(WXFS_E_NULL);
         }
         // SAFETY: forwarded.
-        let key = unsafe { text(key, key_len, "key") }?;
+        let key = unsafe { key_bytes(key, key_len) }?;
         let s = session(sandbox)?;
-        let fit = s.store.with(key, |v| {
+        let fit = s.store.with_bytes(key, |v| {
             put(out_len, v.data.len());
             if v.data.len() > cap {
                 return false;
@@ -338,10 +356,7 @@ pub unsafe extern "C" fn wxfs_storage_get_into(
                 set_last_error("buf is too small for the value; *out_len is the size needed");
                 Err(super::WXFS_E_BUFFER_TOO_SMALL)
             }
-            None => {
-                set_last_error("data not found");
-                Err(code::STORAGE_NOT_FOUND as i32)
-            }
+            None => Err(not_found(key)),
         }
     })
 }
