@@ -261,10 +261,8 @@ impl Index {
         for e in self.table.iter() {
             rank[e.seq as usize] = 0;
         }
-        let mut n = 0;
-        for r in rank.iter_mut().filter(|r| **r != NONE) {
-            *r = n;
-            n += 1;
+        for (n, r) in rank.iter_mut().filter(|r| **r != NONE).enumerate() {
+            *r = n as u32;
         }
         let mut entries = vec![Entry { key_at: 0, key_len: 0, ty_len: 0, data_len: 0, seq: 0 }; self.table.len()];
         for e in self.table.iter() {

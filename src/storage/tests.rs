@@ -651,7 +651,7 @@ fn compaction_copies_whole_records_and_encodes_batch_items_again() {
     let t = TempDir::new("compact-copy");
     let (s, _) = open(t.path());
     let mut m = Model::default();
-    let mut set = |s: &Store, m: &mut Model, k: &str, val: Value| {
+    let set = |s: &Store, m: &mut Model, k: &str, val: Value| {
         s.set(k, val.clone(), BIG).unwrap();
         m.set(k, val);
     };
