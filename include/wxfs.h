@@ -712,6 +712,27 @@ int32_t wxfs_storage_get(uint64_t sandbox,
                          struct wxfs_bytes *out_data_type);
 
 /**
+ * getStorage into a buffer the caller owns (and reuses): the value's JSON text is copied to
+ * `buf`, not NUL-terminated, and nothing is allocated. `*out_len` (required) receives the
+ * value's length in bytes. Returns 0 when it fit (`*out_len` bytes were written);
+ * `WXFS_E_BUFFER_TOO_SMALL` when it is longer than `cap`: nothing is written to `buf`, and
+ * `*out_len` is the size needed (call again with a buffer that large; `buf` NULL with `cap` 0
+ * asks for the size alone). As `wxfs_storage_get` otherwise: a missing key, or an item set
+ * with `encrypt: true`, returns 1400001 ("data not found") and writes nothing; the dataType is
+ * read with `wxfs_storage_get`.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+ * duration of the call; `buf` is writable for `cap` bytes.
+ */
+int32_t wxfs_storage_get_into(uint64_t sandbox,
+                              const char *key,
+                              size_t key_len,
+                              uint8_t *buf,
+                              size_t cap,
+                              size_t *out_len);
+
+/**
  * removeStorage; removing a missing key succeeds.
  *
  * # Safety

@@ -27,6 +27,19 @@ long mk_get(void *kv, const char *k, size_t kl) {
     return static_cast<long>(s.size());
 }
 
+// A string the caller keeps and hands to every get, as a host's binding reuses its buffer.
+void *mk_string_new() { return new std::string(); }
+
+void mk_string_free(void *s) { delete static_cast<std::string *>(s); }
+
+// MMKV's own getString(key, std::string&) into the caller's reused string (MMKV reuses its
+// capacity: inplaceModification, the default); the value's length, or -1 if missing.
+long mk_get_into(void *kv, const char *k, size_t kl, void *s) {
+    std::string &out = *static_cast<std::string *>(s);
+    if (!static_cast<MMKV *>(kv)->getString(std::string_view(k, kl), out)) return -1;
+    return static_cast<long>(out.size());
+}
+
 void mk_sync(void *kv) { static_cast<MMKV *>(kv)->sync(MMKV_SYNC); }
 
 void mk_close(void *kv) { static_cast<MMKV *>(kv)->close(); }

@@ -43,6 +43,27 @@ unsafe fn text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<&'a str> {
     })
 }
 
+/// A key to look up, as bytes: the lookup needs no UTF-8 check, since a stored key is UTF-8
+/// (`Store::with_bytes`); call `not_found` when it finds nothing.
+unsafe fn key_bytes<'a>(ptr: *const c_char, len: usize) -> Res<&'a [u8]> {
+    // SAFETY: forwarded from the caller of the export.
+    unsafe { borrow(ptr, len) }.ok_or_else(|| {
+        set_last_error("key is NULL");
+        WXFS_E_NULL
+    })
+}
+
+/// The status of a get whose key was not found: `WXFS_E_UTF8` when the key is not UTF-8 (it
+/// could never have been stored), else 1400001.
+fn not_found(key: &[u8]) -> i32 {
+    if std::str::from_utf8(key).is_err() {
+        set_last_error("key is not valid UTF-8");
+        return WXFS_E_UTF8;
+    }
+    set_last_error("data not found");
+    code::STORAGE_NOT_FOUND as i32
+}
+
 /// An optional string: NULL (with any length) means absent.
 unsafe fn opt_text<'a>(ptr: *const c_char, len: usize, name: &str) -> Res<Option<&'a str>> {
     if ptr.is_null() {
@@ -355,9 +376,9 @@ pub unsafe extern "C" fn wxfs_storage_get(
     run(|| {
         let out_json = out(out_json, "out_json")?;
         // SAFETY: forwarded.
-        let key = unsafe { text(key, key_len, "key") }?;
+        let key = unsafe { key_bytes(key, key_len) }?;
         let s = session(sandbox)?;
-        let found = s.store.with(key, |v| {
+        let found = s.store.with_bytes(key, |v| {
             put(out_json, super::bytes_copy(v.data));
             if !out_data_type.is_null() {
                 let dt = match v.data_type {
@@ -367,10 +388,61 @@ pub unsafe extern "C" fn wxfs_storage_get(
                 put(out_data_type, dt);
             }
         });
-        found.ok_or_else(|| {
-            set_last_error("data not found");
-            code::STORAGE_NOT_FOUND as i32
-        })
+        found.ok_or_else(|| not_found(key))
+    })
+}
+
+/// getStorage into a buffer the caller owns (and reuses): the value's JSON text is copied to
+/// `buf`, not NUL-terminated, and nothing is allocated. `*out_len` (required) receives the
+/// value's length in bytes. Returns 0 when it fit (`*out_len` bytes were written);
+/// `WXFS_E_BUFFER_TOO_SMALL` when it is longer than `cap`: nothing is written to `buf`, and
+/// `*out_len` is the size needed (call again with a buffer that large; `buf` NULL with `cap` 0
+/// asks for the size alone). As `wxfs_storage_get` otherwise: a missing key, or an item set
+/// with `encrypt: true`, returns 1400001 ("data not found") and writes nothing; the dataType is
+/// read with `wxfs_storage_get`.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*`, writable) for the
+/// duration of the call; `buf` is writable for `cap` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_storage_get_into(
+    sandbox: u64,
+    key: *const c_char,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> i32 {
+    run(|| {
+        let out_len = out(out_len, "out_len")?;
+        if buf.is_null() && cap != 0 {
+            set_last_error("buf is NULL");
+            return Err(WXFS_E_NULL);
+        }
+        // SAFETY: forwarded.
+        let key = unsafe { key_bytes(key, key_len) }?;
+        let s = session(sandbox)?;
+        let fit = s.store.with_bytes(key, |v| {
+            put(out_len, v.data.len());
+            if v.data.len() > cap {
+                return false;
+            }
+            if !v.data.is_empty() {
+                // SAFETY: `buf` is non-NULL (a NULL `buf` has `cap` 0, which only an empty value
+                // fits) and writable for `cap >= v.data.len()` bytes; it cannot overlap the
+                // log's mapping, which the library alone owns.
+                unsafe { std::ptr::copy_nonoverlapping(v.data.as_ptr(), buf, v.data.len()) };
+            }
+            true
+        });
+        match fit {
+            Some(true) => Ok(()),
+            Some(false) => {
+                set_last_error("buf is too small for the value; *out_len is the size needed");
+                Err(super::WXFS_E_BUFFER_TOO_SMALL)
+            }
+            None => Err(not_found(key)),
+        }
     })
 }
 

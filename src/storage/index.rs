@@ -244,15 +244,123 @@ impl Index {
         v
     }
 
-    /// After a compaction: `items` are the live items, in order, where they now lie in `log`.
-    pub fn relocate(&mut self, log: &[u8], items: &[Item]) {
-        self.table.clear();
-        let state = &self.state;
-        for (seq, item) in items.iter().enumerate() {
-            let hash = state.hash_one(&log[item.key.clone()]);
-            self.table.insert_unique(hash, Entry::new(seq as u32, item), |x| state.hash_one(x.key(log)));
+    /// The entries in insertion order, for a compaction to write (and `relocate` to find each
+    /// again). While the sequence numbers are dense, as they are between compactions, which
+    /// number the items from 0 again, a counting sort by `seq`: measured, the comparison sort and
+    /// the table rebuilt by hashing every key again were a third of the compaction of 100,000
+    /// items.
+    pub fn order(&self) -> Order {
+        let span = self.next_seq as usize;
+        if span > 4 * self.table.len() + 65_536 {
+            let entries = self.ordered();
+            let seqs = entries.iter().map(|e| e.seq).collect();
+            return Order { entries, rank: Rank::Sorted(seqs) };
         }
-        self.next_seq = items.len() as u32;
-        self.changes = items.len() as u64;
+        const NONE: u32 = u32::MAX;
+        let mut rank = vec![NONE; span];
+        for e in self.table.iter() {
+            rank[e.seq as usize] = 0;
+        }
+        for (n, r) in rank.iter_mut().filter(|r| **r != NONE).enumerate() {
+            *r = n as u32;
+        }
+        let mut entries = vec![Entry { key_at: 0, key_len: 0, ty_len: 0, data_len: 0, seq: 0 }; self.table.len()];
+        for e in self.table.iter() {
+            entries[rank[e.seq as usize] as usize] = *e;
+        }
+        Order { entries, rank: Rank::Dense(rank) }
+    }
+
+    /// After a compaction wrote `order`'s items into a new log, one set record each in order,
+    /// from its header on: each entry now points there, numbered by its place. The table keeps
+    /// its shape (the keys and their hashes are the same), so nothing is hashed again.
+    pub fn relocate(&mut self, order: Order) {
+        let Order { mut entries, rank } = order;
+        let mut at = record::HEADER_LEN as u64;
+        for (seq, e) in entries.iter_mut().enumerate() {
+            let klen = e.klen();
+            *e = Entry { key_at: at + record::set_key_offset(klen) as u64, key_len: klen as u32, seq: seq as u32, ..*e };
+            at += e.log_len();
+        }
+        for e in self.table.iter_mut() {
+            let place = match &rank {
+                Rank::Dense(rank) => rank[e.seq as usize] as usize,
+                Rank::Sorted(seqs) => seqs.binary_search(&e.seq).unwrap_or_else(|_| unreachable!("an entry not in the order")),
+            };
+            *e = entries[place];
+        }
+        self.next_seq = entries.len() as u32;
+        self.changes = entries.len() as u64;
+    }
+}
+
+/// The entries in insertion order (`Index::order`).
+pub struct Order {
+    pub entries: Vec<Entry>,
+    /// From an entry's `seq` to its place in `entries`.
+    rank: Rank,
+}
+
+enum Rank {
+    /// Indexed by `seq`.
+    Dense(Vec<u32>),
+    /// The entries' `seq`s, sorted: found by binary search.
+    Sorted(Vec<u32>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log of one set record per key (`key-<i>` = `<i>`), and the index of it.
+    fn indexed(n: usize) -> (Vec<u8>, Index) {
+        let mut log = record::header().to_vec();
+        let mut index = Index::default();
+        for i in 0..n {
+            let at = log.len();
+            let item = record::encode_set(&mut log, format!("key-{i}").as_bytes(), None, i.to_string().as_bytes());
+            let s = |r: std::ops::Range<usize>| r.start + at..r.end + at;
+            index.put(&log, &Item { key: s(item.key), ty: None, data: s(item.data) });
+        }
+        (log, index)
+    }
+
+    /// What a compaction writes for `order`, checked against `index` once relocated: every
+    /// kept key is found in the new log with its value, in the order kept.
+    fn compact_and_check(log: &[u8], mut index: Index, kept: &[usize]) {
+        let order = index.order();
+        let mut new = record::header().to_vec();
+        for e in &order.entries {
+            let i = e.item(log);
+            record::encode_set(&mut new, &log[i.key], None, &log[i.data]);
+        }
+        index.relocate(order);
+        let keys: Vec<String> = index.ordered().iter().map(|e| String::from_utf8(e.key(&new).to_vec()).unwrap()).collect();
+        assert_eq!(keys, kept.iter().map(|i| format!("key-{i}")).collect::<Vec<_>>());
+        for &i in kept {
+            let e = index.get(&new, format!("key-{i}").as_bytes()).unwrap();
+            assert_eq!(&new[e.item(&new).data], i.to_string().as_bytes());
+        }
+        assert_eq!(index.next_seq as usize, kept.len());
+    }
+
+    #[test]
+    fn the_compaction_order_is_insertion_order_dense_or_sparse() {
+        // Dense numbers (a counting sort): a few removed.
+        let (log, mut index) = indexed(1000);
+        for i in (0..1000).filter(|i| i % 7 == 3) {
+            assert!(index.remove(&log, format!("key-{i}").as_bytes()));
+        }
+        assert!(matches!(index.order().rank, Rank::Dense(_)));
+        compact_and_check(&log, index, &(0..1000).filter(|i| i % 7 != 3).collect::<Vec<_>>());
+
+        // Sparse numbers (a sort, found again by binary search): 70,000 numbered, 3 left.
+        let (log, mut index) = indexed(70_000);
+        let kept = [5, 100, 69_990];
+        for i in (0..70_000).filter(|i| !kept.contains(i)) {
+            assert!(index.remove(&log, format!("key-{i}").as_bytes()));
+        }
+        assert!(matches!(index.order().rank, Rank::Sorted(_)));
+        compact_and_check(&log, index, &kept);
     }
 }

@@ -121,6 +121,30 @@ pub fn set_len(klen: usize, tlen: Option<usize>, dlen: usize) -> u64 {
     (FRAME_HEADER + 1 + varint_len(klen) + klen + t + dlen) as u64
 }
 
+/// Offset of the key in a set record (from the record's start) whose key is `klen` bytes.
+pub fn set_key_offset(klen: usize) -> usize {
+    FRAME_HEADER + 1 + varint_len(klen)
+}
+
+/// The whole framed set record of `item` in `log`, when that record is exactly what
+/// `encode_set` writes for it: a compaction copies it as it is, CRC included (checked when the
+/// record was read at open, or computed when it was appended), instead of encoding it again.
+/// `None` for an item of a batch, or a record whose lengths were not written the shortest way.
+pub fn whole_set<'a>(log: &'a [u8], item: &Item) -> Option<&'a [u8]> {
+    let klen = item.key.len();
+    let start = item.key.start.checked_sub(set_key_offset(klen))?;
+    let len = set_len(klen, item.ty.as_ref().map(|t| t.len()), item.data.len()) as usize;
+    let frame = log.get(start..start + len)?;
+    let op = if item.ty.is_some() { OP_SET_TYPED } else { OP_SET };
+    // Its length field, its op, the data running to its end right after the key (or the type):
+    // with the key where the shortest length varint puts it, the record has no other bytes.
+    let whole = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize == len - FRAME_HEADER
+        && frame[FRAME_HEADER] == op
+        && item.data.end == start + len
+        && item.data.start == item.ty.as_ref().map_or(item.key.end, |t| t.end);
+    whole.then_some(frame)
+}
+
 /// Appends a set record; returns where key, type and data lie relative to the record's start.
 pub fn encode_set(out: &mut Vec<u8>, key: &[u8], ty: Option<&[u8]>, data: &[u8]) -> Item {
     let start = out.len();
