@@ -142,7 +142,7 @@ pub fn opened(
     root: &Path,
     sandbox: &crate::sandbox::Sandbox,
     fs: &fs::OpenReport,
-    store: &storage::OpenReport,
+    store: &storage::LogReport,
     record: &Recorder,
 ) {
     let name = relative(root, sandbox.dir());

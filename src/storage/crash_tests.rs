@@ -12,7 +12,7 @@ use crate::io::mem::MemIo;
 
 pub(super) const KV: &str = "/mem/kv";
 
-pub(super) fn mem_open(io: &MemIo, d: Durability) -> (Store, OpenReport) {
+pub(super) fn mem_open(io: &MemIo, d: Durability) -> (Store, LogReport) {
     Store::open_with_io(Path::new(KV), d, io.arc()).unwrap()
 }
 

@@ -139,7 +139,7 @@ impl ValueRef<'_> {
 
 /// What `Store::open` found and did.
 #[derive(Debug, Default, Clone)]
-pub struct OpenReport {
+pub struct LogReport {
     /// Good records replayed (a batch counts once).
     pub records: u64,
     /// Bytes after the last good record (a torn or damaged tail), now zeroes.
@@ -250,15 +250,15 @@ struct Flushed {
 
 impl Store {
     /// Opens the store in `dir` (created if missing) on the real file system.
-    pub fn open(dir: &Path, durability: Durability) -> io::Result<(Store, OpenReport)> {
+    pub fn open(dir: &Path, durability: Durability) -> io::Result<(Store, LogReport)> {
         Store::open_with_io(dir, durability, Arc::new(StdIo))
     }
 
     /// [`Store::open`] with a replaceable I/O layer under the log (tests inject faults there).
-    pub fn open_with_io(dir: &Path, durability: Durability, io: Arc<dyn LogIo>) -> io::Result<(Store, OpenReport)> {
+    pub fn open_with_io(dir: &Path, durability: Durability, io: Arc<dyn LogIo>) -> io::Result<(Store, LogReport)> {
         let mut index = Index::default();
         let opened = Log::open(io, dir, |file, payload| record::parse(file, payload, |op| apply(&mut index, file, op)))?;
-        let mut report = OpenReport {
+        let mut report = LogReport {
             records: opened.records,
             truncated_bytes: opened.truncated_bytes,
             compacted: false,

@@ -25,7 +25,7 @@ pub(super) fn snapshot(s: &Store) -> Vec<(String, Value)> {
     s.keys().into_iter().map(|k| (k.clone(), s.get(&k).unwrap())).collect()
 }
 
-pub(super) fn open(dir: &Path) -> (Store, OpenReport) {
+pub(super) fn open(dir: &Path) -> (Store, LogReport) {
     Store::open(dir, Durability::Process).unwrap()
 }
 

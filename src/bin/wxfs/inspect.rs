@@ -453,7 +453,7 @@ impl Drop for ScratchDir {
 /// directory's files are each read in one go (the log is append-only and replaced only by a
 /// rename, so one read is a state it was in) into a scratch directory, and the copy is opened.
 /// The copy's open report says what the next real open would repair.
-fn storage_snapshot(dir: &Path) -> Result<(wxfs::storage::Store, wxfs::storage::OpenReport, ScratchDir), String> {
+fn storage_snapshot(dir: &Path) -> Result<(wxfs::storage::Store, wxfs::storage::LogReport, ScratchDir), String> {
     open_copy(&read_kv_files(dir, u64::MAX)?)
 }
 
@@ -484,7 +484,7 @@ pub fn read_kv_files(dir: &Path, max_bytes: u64) -> Result<Vec<(std::ffi::OsStri
 /// Writes `files` into a new scratch directory (outside the root) and opens them as a store.
 pub fn open_copy(
     files: &[(std::ffi::OsString, Vec<u8>)],
-) -> Result<(wxfs::storage::Store, wxfs::storage::OpenReport, ScratchDir), String> {
+) -> Result<(wxfs::storage::Store, wxfs::storage::LogReport, ScratchDir), String> {
     let mut name = [0u8; 8];
     getrandom::getrandom(&mut name).map_err(|e| e.to_string())?;
     let scratch = ScratchDir(std::env::temp_dir().join(format!("wxfs-storage-{}-{}", std::process::id(), hex::encode(name))));
@@ -499,7 +499,7 @@ pub fn open_copy(
 }
 
 /// What the next real open would repair in the storage log, in words.
-fn storage_notes(report: &wxfs::storage::OpenReport) -> Vec<String> {
+fn storage_notes(report: &wxfs::storage::LogReport) -> Vec<String> {
     let mut notes = Vec::new();
     if report.truncated_bytes > 0 {
         notes

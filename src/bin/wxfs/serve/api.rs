@@ -65,7 +65,7 @@ fn state(holder: Holder) -> Value {
 }
 
 /// What the next open of a closed sandbox would repair, found by reading.
-fn pending_repairs(sb: &SandboxRef, holder: Holder, pending: usize, report: Option<&wxfs::storage::OpenReport>) -> Vec<String> {
+fn pending_repairs(sb: &SandboxRef, holder: Holder, pending: usize, report: Option<&wxfs::storage::LogReport>) -> Vec<String> {
     let mut notes = Vec::new();
     if holder == Holder::Idle && pending > 0 {
         notes.push(format!("{pending} write(s) interrupted by a crash (settled at the next open)"));

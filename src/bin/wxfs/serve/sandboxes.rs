@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use wxfs::platform::Platform;
 use wxfs::quota::Limits;
 use wxfs::sandbox::{self, eventlog, naming};
-use wxfs::storage::{OpenReport, Store};
+use wxfs::storage::{LogReport, Store};
 
 /// One sandbox under the root.
 #[derive(Clone, Debug)]
@@ -114,7 +114,7 @@ pub fn find(root: &Path, id: &str) -> Result<SandboxRef, String> {
 /// open (the mapping keeps it): nothing of it is left behind however the inspector ends.
 pub struct StoreSnapshot {
     pub store: Store,
-    pub report: OpenReport,
+    pub report: LogReport,
 }
 
 /// Most bytes of one sandbox's storage directory copied for a snapshot.
