@@ -196,6 +196,27 @@ private fun run(root: String, appId: String, userId: String) {
         }
     }
 
+    check("readFileAlloc and storageGetInto: the bytes, the size needed, missing") {
+        Sandbox.open(root, userId = userId, appId = appId).use { sb ->
+            val data = ByteArray(70_000) { (it * 31 % 251).toByte() }
+            sb.writeFile("wxfile://usr/alloc.bin", data)
+            expect(Arrays.equals(sb.readFileAlloc("wxfile://usr/alloc.bin"), data)) { "readFileAlloc bytes" }
+            sb.writeFile("wxfile://usr/alloc-empty.bin", ByteArray(0))
+            expect(sb.readFileAlloc("wxfile://usr/alloc-empty.bin").isEmpty()) { "readFileAlloc of an empty file" }
+            sb.storageSet("into", "\"h\u00e9llo\"")
+            val want = "\"h\u00e9llo\"".toByteArray(Charsets.UTF_8)
+            val small = ByteArray(3) { 7 }
+            expect(sb.storageGetInto("into", small) == -want.size.toLong()) { "the size needed" }
+            expect(small.all { it == 7.toByte() }) { "nothing written to a small buffer" }
+            val buf = ByteArray(64) { 7 }
+            val n = sb.storageGetInto("into", buf)
+            expect(n == want.size.toLong() && Arrays.equals(buf.copyOf(want.size), want)) { "get_into bytes: $n" }
+            expect(buf[want.size] == 7.toByte()) { "nothing written past the value" }
+            expect(sb.storageGetInto("never-set", buf) == null) { "missing -> null" }
+            sb.storageRemove("into")
+        }
+    }
+
     check("bridge: readFile missing -> 1300002 with the WeChat errMsg") {
         Sandbox.open(root, userId = userId, appId = appId).use { sb ->
             val e = expectThrows { sb.invoke("readFile", "{\"filePath\":\"wxfile://usr/missing.txt\"}") }

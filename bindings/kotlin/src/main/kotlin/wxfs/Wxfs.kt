@@ -99,6 +99,11 @@ interface WxfsCallback : Callback {
 }
 
 /** `typedef void (*wxfs_log_callback)(void *, int32_t, const char *, size_t, const char *, size_t)`. */
+/** `wxfs_alloc_fn`: `len` (never 0) writable bytes the host owns, or null when it has none. */
+interface WxfsAllocCallback : Callback {
+    fun invoke(userdata: Pointer?, len: SizeT): Pointer?
+}
+
 interface WxfsLogCallback : Callback {
     fun invoke(userdata: Pointer?, level: Int, sandbox: Pointer?, sandboxLen: SizeT, message: Pointer?, messageLen: SizeT)
 }
@@ -192,6 +197,10 @@ object WxfsNative {
 
     @JvmStatic external fun wxfs_read_file(sandbox: Long, path: ByteArray?, pathLen: SizeT, outData: WxfsBytes.ByReference?): Int
 
+    @JvmStatic external fun wxfs_read_file_alloc(
+        sandbox: Long, path: ByteArray?, pathLen: SizeT, alloc: WxfsAllocCallback?, userdata: Pointer?, outLen: Pointer?
+    ): Int
+
     @JvmStatic external fun wxfs_write_file(sandbox: Long, path: ByteArray?, pathLen: SizeT, data: ByteArray?, dataLen: SizeT): Int
 
     @JvmStatic external fun wxfs_save_file(
@@ -212,6 +221,10 @@ object WxfsNative {
 
     @JvmStatic external fun wxfs_storage_get(
         sandbox: Long, key: ByteArray?, keyLen: SizeT, outJson: WxfsBytes.ByReference?, outDataType: WxfsBytes.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_storage_get_into(
+        sandbox: Long, key: ByteArray?, keyLen: SizeT, buf: ByteArray?, cap: SizeT, outLen: Pointer?
     ): Int
 
     @JvmStatic external fun wxfs_storage_remove(sandbox: Long, key: ByteArray?, keyLen: SizeT): Int
@@ -781,6 +794,47 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
         check(code)
         return bytes
     }
+
+    /**
+     * readFile into memory this call allocates once the size is known (`wxfs_read_file_alloc`):
+     * one copy, from the file into the returned array's native buffer.
+     */
+    fun readFileAlloc(path: String): ByteArray {
+        val p = utf8(path)
+        var block: Memory? = null
+        val alloc = object : WxfsAllocCallback {
+            override fun invoke(userdata: Pointer?, len: SizeT): Pointer? {
+                val m = Memory(len.toLong())
+                block = m
+                return m
+            }
+        }
+        val outLen = Memory(Native.SIZE_T_SIZE.toLong())
+        outLen.clear()
+        check(WxfsNative.wxfs_read_file_alloc(h(), p, len(p), alloc, null, outLen))
+        val n = sizeAt(outLen)
+        return block?.getByteArray(0, n.toInt()) ?: ByteArray(0)
+    }
+
+    /**
+     * getStorage into `buf` (`wxfs_storage_get_into`), nothing allocated: the value's JSON length
+     * when it fit (its bytes are `buf[0 until n]`), `-(size needed)` when `buf` is too small
+     * (nothing written), or null when the key is missing or encrypted (1400001).
+     */
+    fun storageGetInto(key: String, buf: ByteArray): Long? {
+        val k = utf8(key)
+        val outLen = Memory(Native.SIZE_T_SIZE.toLong())
+        outLen.clear()
+        val code = WxfsNative.wxfs_storage_get_into(h(), k, len(k), buf, len(buf), outLen)
+        return when (code) {
+            WxfsNative.WXFS_OK -> sizeAt(outLen)
+            WxfsNative.WXFS_E_BUFFER_TOO_SMALL -> -sizeAt(outLen)
+            STORAGE_NOT_FOUND -> null
+            else -> { check(code); null }
+        }
+    }
+
+    private fun sizeAt(m: Memory): Long = if (Native.SIZE_T_SIZE == 8) m.getLong(0) else m.getInt(0).toLong() and 0xffffffffL
 
     /** Write raw bytes to a user file (`wxfile://usr/...`), atomically replacing it. */
     fun writeFile(path: String, data: ByteArray) {
