@@ -27,6 +27,11 @@ test('keys and values either side of the stack copy\'s length, ASCII or not, com
     assert.deepEqual(wx.getStorageSync(s), { v: s });
   }
   assert.deepEqual(sb.invoke('getStorageInfoSync', {}).keys.sort(), [...new Set(cases)].sort());
+  sb.close();
+});
+
+test('the addon refuses a key that is not a string', () => {
+  const { sb } = sandbox('addon-key');
   const addon = wxfs.native();
   assert.throws(() => addon.storageGet(sb.handle, 5), { message: 'wxfs addon: expected a string' });
   sb.close();
