@@ -132,7 +132,7 @@ function take(id) {
 // this turn of JavaScript ends (a microtask), or until the next sync call or close through this
 // module, whichever comes first. Then they go to the library back to back, in issue order: a
 // worker woken for the first finds the rest queued, where one woken per call (and the wake's
-// syscall on this thread) made 10,000 setStorage calls cost 9-11 times the Sync ones (issue 23).
+// syscall on this thread) made 10,000 setStorage calls cost 9-11 times the Sync ones.
 // A sync call still sees every async call issued before it, and a call with argument buffers is
 // queued at once (the library copies its buffers before the call returns, as before).
 let outbox = [];

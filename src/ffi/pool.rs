@@ -222,7 +222,7 @@ impl Pool {
         // needs a worker, started or woken (a busy one looks for the next ready queue, under this
         // lock, before it waits). Waking or starting one per call in a burst on one queue cost a
         // futex syscall on this thread, and more on workers woken for nothing (34,818 futex calls
-        // for 10,000 async setStorage calls from Node; issue 23).
+        // for 10,000 async setStorage calls from Node).
         let newly_ready = q.operations.len() == 1 && !q.running;
         if newly_ready {
             st.ready.push_back(key);

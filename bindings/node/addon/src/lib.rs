@@ -160,7 +160,7 @@ fn js_storage_get<'s>(env: &mut Env<'s>, [h, key, ..]: Args<'s>) -> Js<Value<'s>
 /// `readFile(handle, path)`: the whole file as an ArrayBuffer, read by the library straight into
 /// memory V8 owns (`wxfs_read_file_alloc`), or the code of a failure (the caller asks the bridge
 /// what it means in its platform's words). A 20 MiB read went through two copies and two fresh
-/// allocations before (1.3-1.4 times `fs.readFileSync`, issue 23).
+/// allocations before (1.3-1.4 times `fs.readFileSync`).
 fn js_read_file<'s>(env: &mut Env<'s>, [h, p, ..]: Args<'s>) -> Js<Value<'s>> {
     let l = loaded(env)?;
     let h = handle(env, h)?;
@@ -211,7 +211,7 @@ struct Done {
 /// order they came. A worker wakes the JS thread (posts a [`Wake`] to the thread-safe function)
 /// only when it finds the list empty, and the JS thread takes the whole list in one call into
 /// JavaScript: a burst of completions costs one wake and one call, not one of each per
-/// completion (10,000 async setStorage calls took 9-11 times the Sync calls, issue 23).
+/// completion (10,000 async setStorage calls took 9-11 times the Sync calls).
 #[derive(Default)]
 struct Waiting {
     done: Mutex<Vec<Done>>,

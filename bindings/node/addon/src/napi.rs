@@ -190,7 +190,7 @@ impl<'s> Env<'s> {
 
     /// The UTF-8 bytes of a string (throws for any other type). Up to [`INLINE`] bytes are
     /// copied onto the stack, not the heap: keys, api names and most argument objects are short,
-    /// and an allocation per argument was a tenth of a `getStorageSync` (perf, issue 23).
+    /// and an allocation per argument was a tenth of a `getStorageSync` (perf).
     pub fn string(&self, v: Value<'s>) -> Js<Utf8> {
         let mut out = Utf8 { inline: [MaybeUninit::uninit(); INLINE], len: 0, heap: None };
         let mut got = 0usize;
@@ -239,7 +239,7 @@ impl<'s> Env<'s> {
 
     /// A string of UTF-8 `bytes`. ASCII text (every JSON text the library returns for a plain
     /// value, every errMsg) is made as Latin-1, which V8 copies as it is; the UTF-8 decoder it
-    /// otherwise runs was a tenth of a `getStorageSync` (perf, issue 23). Both give the same string.
+    /// otherwise runs was a tenth of a `getStorageSync` (perf). Both give the same string.
     pub fn make_string(&self, bytes: &[u8]) -> Js<Value<'s>> {
         let mut v = null_mut();
         let make = if bytes.is_ascii() { sys::napi_create_string_latin1 } else { sys::napi_create_string_utf8 };
