@@ -262,66 +262,19 @@ fn ops() -> Vec<Op> {
                 }
             },
         },
-        Op {
-            name: "unzip -> usr/z",
-            run: |s| {
-                let zip = b64(&zip_of(&[("u0", bytes(b'p', 3000)), ("sub/u1", bytes(b'q', 5000))]));
-                let (code, t) = call(s, "host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
-                assert_eq!(code, 0, "{t}");
-                call(s, "unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr("z")}))
-            },
-            state: |s| {
-                let names: Vec<String> = fs::read_dir(s.sandbox.dir().join("usr/z"))
-                    .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                    .unwrap_or_default();
-                let (u0, u1) = (file(s, "z/u0"), file(s, "z/sub/u1"));
-                if names.is_empty() {
-                    "before".into()
-                } else if u0 == Some(bytes(b'p', 3000)) && u1 == Some(bytes(b'q', 5000)) {
-                    "after".into()
-                } else {
-                    format!("u0: {}, sub/u1: {}", describe(&u0), describe(&u1))
-                }
-            },
-        },
-        Op {
-            name: UNZIP_FILE_FIRST,
-            run: |s| {
-                let zip = b64(&zip_of(&[("a0", bytes(b'p', 3000)), ("b/u1", bytes(b'q', 5000))]));
-                let (code, t) = call(s, "host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
-                assert_eq!(code, 0, "{t}");
-                call(s, "unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr("z")}))
-            },
-            state: |s| {
-                let names: Vec<String> = fs::read_dir(s.sandbox.dir().join("usr/z"))
-                    .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                    .unwrap_or_default();
-                let (a0, u1) = (file(s, "z/a0"), file(s, "z/b/u1"));
-                if names.is_empty() {
-                    "before".into()
-                } else if a0 == Some(bytes(b'p', 3000)) && u1 == Some(bytes(b'q', 5000)) {
-                    "after".into()
-                } else {
-                    format!("a0: {}, b/u1: {}", describe(&a0), describe(&u1))
-                }
-            },
-        },
+        Op { name: "unzip -> usr/z", run: |s| unzip_two(s, "u0", "sub/u1"), state: |s| unzip_two_state(s, "u0", "sub/u1") },
+        Op { name: UNZIP_FILE_FIRST, run: |s| unzip_two(s, "a0", "b/u1"), state: |s| unzip_two_state(s, "a0", "b/u1") },
         Op {
             name: UNZIP_THEN_RENAME,
             run: |s| {
-                let zip = b64(&zip_of(&[("a0", bytes(b'p', 3000)), ("b/u1", bytes(b'q', 5000))]));
-                let (code, t) = call(s, "host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
-                assert_eq!(code, 0, "{t}");
-                let (code, r) = call(s, "unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr("z")}));
+                let (code, r) = unzip_two(s, "a0", "b/u1");
                 if code != 0 {
                     return (code, r);
                 }
                 call(s, "renameSync", json!({"oldPath": usr("z/b"), "newPath": usr("z/c")}))
             },
             state: |s| {
-                let names: Vec<String> = fs::read_dir(s.sandbox.dir().join("usr/z"))
-                    .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-                    .unwrap_or_default();
+                let names = names_in(s, "z");
                 let (a0, b, c) = (file(s, "z/a0"), file(s, "z/b/u1"), file(s, "z/c/u1"));
                 let whole = a0 == Some(bytes(b'p', 3000));
                 let has = |n: &str| names.iter().any(|x| x == n);
@@ -460,6 +413,34 @@ fn prepare(op: &str, s: &Session) {
 }
 
 /// `openSync` (r+), `ftruncateSync` to `len`, `closeSync`.
+/// The names in `usr/<rel>` (none when it is missing).
+fn names_in(s: &Session, rel: &str) -> Vec<String> {
+    fs::read_dir(s.sandbox.dir().join("usr").join(rel))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// unzip into `usr/z` of a zip holding `first` (3,000 bytes of `p`) and `second` (5,000 of `q`).
+fn unzip_two(s: &Session, first: &str, second: &str) -> (i32, Value) {
+    let zip = b64(&zip_of(&[(first, bytes(b'p', 3000)), (second, bytes(b'q', 5000))]));
+    let (code, t) = call(s, "host.createTempFile", json!({"__nativeBuffers__": [{"key": "data", "base64": zip}]}));
+    assert_eq!(code, 0, "{t}");
+    call(s, "unzip", json!({"zipFilePath": t["tempFilePath"], "targetPath": usr("z")}))
+}
+
+/// What a cut left of [`unzip_two`]: "before" (nothing in `usr/z`), "after" (both whole), else
+/// what each file holds.
+fn unzip_two_state(s: &Session, first: &str, second: &str) -> String {
+    let (a, b) = (file(s, &format!("z/{first}")), file(s, &format!("z/{second}")));
+    if names_in(s, "z").is_empty() {
+        "before".into()
+    } else if a == Some(bytes(b'p', 3000)) && b == Some(bytes(b'q', 5000)) {
+        "after".into()
+    } else {
+        format!("{first}: {}, {second}: {}", describe(&a), describe(&b))
+    }
+}
+
 fn fd_truncate(s: &Session, rel: &str, len: u64) -> (i32, Value) {
     let (code, r) = call(s, "openSync", json!({"filePath": usr(rel), "flag": "r+"}));
     assert_eq!(code, 0, "{r}");
