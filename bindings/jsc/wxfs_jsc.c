@@ -45,6 +45,17 @@ static void native_class_make(void) {
     native_class = JSClassCreate(&def);
 }
 
+/* Storage keys converted to UTF-8 before (key_of): slots, and the longest key a slot holds. */
+#define KEY_SLOTS 64
+#define KEY_SLOT_BYTES 128
+
+struct key_slot {
+    JSValueRef held; /* protected: a string whose UTF-8 is `text`, or NULL */
+    JSValueRef seen; /* not protected, never read: the last string that missed here */
+    size_t len;
+    char text[KEY_SLOT_BYTES + 1];
+};
+
 struct wxfs_jsc {
     JSGlobalContextRef ctx;
     JSObjectRef native;   /* protected */
@@ -61,6 +72,7 @@ struct wxfs_jsc {
     struct glue_ref *ref; /* what the sandboxes' own functions reach the glue through */
     wxfs_jsc_rejection_fn rejection; /* the host's hook for unhandled rejections, or NULL */
     void *rejection_data;
+    struct key_slot keys[KEY_SLOTS];
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -250,6 +262,48 @@ static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *ex
     buf[k] = 0;
     *len = k;
     return buf;
+}
+
+/*
+ * A storage key as UTF-8, as utf8_of gives it (in `stack` or malloc'd; free with text_free), from
+ * the glue's cache when `v` is a string it kept. A mini-program's keys are mostly the same few
+ * strings (literals, or a keys array), each the same JavaScriptCore string every call, so a key
+ * seen twice running in its slot is kept: the string protected (so that, while kept, no other
+ * string can be at its address: strings never change) beside its UTF-8. A hit costs a pointer
+ * comparison and a copy where a conversion cost JSValueToStringCopy, a widening of a Latin-1
+ * string and the encoding (about 1,600 instructions of a get, callgrind). A key made anew each
+ * call (`'item' + i`) is never kept, so it costs what it did. `seen` is only compared, never
+ * read through, so it need not be protected.
+ */
+static char *key_of(JSContextRef ctx, wxfs_jsc *g, JSValueRef v, size_t *len, JSValueRef *exception, char *stack,
+                    size_t cap) {
+    struct key_slot *slot = &g->keys[((uintptr_t)v >> 4) % KEY_SLOTS];
+    if (slot->held == v && slot->len < cap) {
+        memcpy(stack, slot->text, slot->len + 1);
+        *len = slot->len;
+        return stack;
+    }
+    char *text = utf8_of(ctx, v, len, exception, stack, cap);
+    if (text == NULL) return NULL;
+    if (slot->seen != v || *len > KEY_SLOT_BYTES || !JSValueIsString(ctx, v)) {
+        slot->seen = v;
+        return text;
+    }
+    if (slot->held != NULL) JSValueUnprotect(ctx, slot->held);
+    JSValueProtect(ctx, v);
+    slot->held = v;
+    slot->seen = NULL;
+    memcpy(slot->text, text, *len + 1);
+    slot->len = *len;
+    return text;
+}
+
+/* Lets go of the kept keys (wxfs_jsc_free). */
+static void keys_release(JSContextRef ctx, wxfs_jsc *g) {
+    for (size_t i = 0; i < KEY_SLOTS; i++) {
+        if (g->keys[i].held != NULL) JSValueUnprotect(ctx, g->keys[i].held);
+        g->keys[i].held = NULL;
+    }
 }
 
 /* The glue a native function was called on: `this` must be the glue's native object. */
@@ -510,11 +564,11 @@ static JSValueRef call_invoke_async(JSContextRef ctx, wxfs_jsc *g, uint64_t h, J
 }
 
 /* storageSet: code (wxfs_storage_set). `dt_v` NULL or not a string: no dataType. */
-static JSValueRef call_storage_set(JSContextRef ctx, uint64_t h, JSValueRef key_v, JSValueRef json_v, JSValueRef dt_v,
-                                   JSValueRef *exception) {
+static JSValueRef call_storage_set(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JSValueRef key_v, JSValueRef json_v,
+                                   JSValueRef dt_v, JSValueRef *exception) {
     char key_stack[STACK_TEXT], json_stack[STACK_TEXT], dt_stack[64];
     size_t key_len = 0, json_len = 0, dt_len = 0;
-    char *key = utf8_of(ctx, key_v, &key_len, exception, key_stack, sizeof key_stack);
+    char *key = key_of(ctx, g, key_v, &key_len, exception, key_stack, sizeof key_stack);
     char *json = key != NULL ? utf8_of(ctx, json_v, &json_len, exception, json_stack, sizeof json_stack) : NULL;
     char *dt = NULL;
     JSValueRef out = NULL;
@@ -531,10 +585,11 @@ static JSValueRef call_storage_set(JSContextRef ctx, uint64_t h, JSValueRef key_
 }
 
 /* storageGet: json | [json, dataType] | code (wxfs_storage_get). */
-static JSValueRef call_storage_get(JSContextRef ctx, uint64_t h, JSValueRef key_v, JSValueRef *exception) {
+static JSValueRef call_storage_get(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JSValueRef key_v,
+                                   JSValueRef *exception) {
     char key_stack[STACK_TEXT];
     size_t key_len = 0;
-    char *key = utf8_of(ctx, key_v, &key_len, exception, key_stack, sizeof key_stack);
+    char *key = key_of(ctx, g, key_v, &key_len, exception, key_stack, sizeof key_stack);
     if (key == NULL) return NULL;
     wxfs_bytes json = {NULL, 0}, dt = {NULL, 0};
     int32_t rc = wxfs_storage_get(h, key, key_len, &json, &dt);
@@ -620,7 +675,7 @@ NATIVE(n_storage_set) {
     if (g == NULL) return NULL;
     uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
     if (*exception != NULL) return NULL;
-    return call_storage_set(ctx, h, arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx), arg(argc, argv, 3, ctx),
+    return call_storage_set(ctx, g, h, arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx), arg(argc, argv, 3, ctx),
                             exception);
 }
 
@@ -631,7 +686,7 @@ NATIVE(n_storage_get) {
     if (g == NULL) return NULL;
     uint64_t h = handle_of(ctx, arg(argc, argv, 0, ctx), exception);
     if (*exception != NULL) return NULL;
-    return call_storage_get(ctx, h, arg(argc, argv, 1, ctx), exception);
+    return call_storage_get(ctx, g, h, arg(argc, argv, 1, ctx), exception);
 }
 
 /* ---- a sandbox's own functions ---------------------------------------------------------------- */
@@ -690,9 +745,9 @@ static JSValueRef bound_call(JSContextRef ctx, JSObjectRef fn, JSObjectRef self,
     }
     switch (b->op) {
     case OP_STORAGE_GET:
-        return call_storage_get(ctx, b->handle, arg(argc, argv, 0, ctx), exception);
+        return call_storage_get(ctx, g, b->handle, arg(argc, argv, 0, ctx), exception);
     case OP_STORAGE_SET:
-        return call_storage_set(ctx, b->handle, arg(argc, argv, 0, ctx), arg(argc, argv, 1, ctx),
+        return call_storage_set(ctx, g, b->handle, arg(argc, argv, 0, ctx), arg(argc, argv, 1, ctx),
                                 arg(argc, argv, 2, ctx), exception);
     case OP_INVOKE:
         return call_invoke(ctx, b->handle, arg(argc, argv, 0, ctx), arg(argc, argv, 1, ctx), arg(argc, argv, 2, ctx),
@@ -1178,6 +1233,7 @@ void wxfs_jsc_free(wxfs_jsc *glue) {
     if (glue->drain_exception != NULL) JSValueUnprotect(ctx, glue->drain_exception);
     if (glue->dispatch != NULL) JSValueUnprotect(ctx, glue->dispatch);
     if (glue->create != NULL) JSValueUnprotect(ctx, glue->create);
+    keys_release(ctx, glue);
     JSObjectSetPrivate(glue->native, NULL);
     glue->ref->glue = NULL; /* the sandboxes' functions still reachable throw from now on */
     ref_drop(glue->ref);

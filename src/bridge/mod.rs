@@ -10,6 +10,7 @@ pub mod args;
 mod budget;
 pub mod config;
 mod fs_api;
+mod json_scan;
 pub mod reply;
 pub mod status;
 pub(crate) mod storage_api;
