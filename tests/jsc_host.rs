@@ -187,6 +187,23 @@ fn example_host_contract() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", described("text round trip", &out));
     assert_eq!(stdout_lines(&out), ["mismatches 0 [1,2,2,3,3,400,400,600]"]);
 
+    // The glue keeps the UTF-8 of keys it meets twice running (64 slots, by the string's
+    // address): keys made anew, each used twice (so kept), far more of them than slots (so
+    // evicted), among garbage strings of the same shape, each read back under its own key.
+    let keys = script(
+        "keys.js",
+        "var bad = 0, n = 0;\n\
+         for (var round = 0; round < 100; round++) {\n\
+           for (var i = 0; i < 64; i++) { var k = 'key-' + round + '-' + i; wx.setStorageSync(k, -1); wx.setStorageSync(k, round * 1000 + i); }\n\
+           var junk = []; for (var j = 0; j < 5000; j++) junk.push('key-' + j + '-' + round);\n\
+           for (var i = 0; i < 64; i++) { n++; if (wx.getStorageSync('key-' + round + '-' + i) !== round * 1000 + i) bad++; }\n\
+         }\n\
+         console.log('mismatches', bad, 'of', n, 'keys', wx.getStorageInfoSync().keys.length);\n",
+    );
+    let out = run_jsc_host(&bin, &dir, &dir.join("root-keys"), &keys, &[]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", described("kept keys", &out));
+    assert_eq!(stdout_lines(&out), ["mismatches 0 of 6400 keys 6400"]);
+
     // A promise rejected with no handler reaches the host (wxfs_jsc_set_rejection_hook), which
     // prints it and goes on; one handled in the same turn, and bindings/js's own promises
     // (handled from birth), do not.
