@@ -247,6 +247,26 @@ typedef void (*wxfs_log_callback)(void *userdata,
 typedef uint8_t *(*wxfs_alloc_fn)(void *userdata,
                                   size_t len);
 
+/**
+ * Which stored value `wxfs_storage_get_stamped` read: kept by the caller beside the value, and
+ * given back to learn whether the key still holds it. All zeros names no value. Opaque: only
+ * compared by the library.
+ */
+typedef struct wxfs_storage_stamp {
+  /**
+   * The store, among those the process opened.
+   */
+  uint64_t store;
+  /**
+   * Its log file: compactions since it opened.
+   */
+  uint64_t generation;
+  /**
+   * The value's record: the offset of its key in that file.
+   */
+  uint64_t at;
+} wxfs_storage_stamp;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -710,6 +730,29 @@ int32_t wxfs_storage_get(uint64_t sandbox,
                          size_t key_len,
                          struct wxfs_bytes *out_json,
                          struct wxfs_bytes *out_data_type);
+
+/**
+ * getStorage for a caller that keeps values it read (a JavaScript engine's glue keeps the
+ * string it made): `*inout_stamp` names the value the caller holds for this key (all zeros for
+ * none). Returns 0 and, when the key's value is still that one, sets `*out_json` to `{NULL, 0}`
+ * and copies nothing (stored JSON is never empty, so this is unambiguous); otherwise
+ * `*out_json` (and `*out_data_type`, which may be NULL) receive the value as from
+ * `wxfs_storage_get`, and `*inout_stamp` its stamp. Free both. A stamp names one value of one
+ * open store exactly: any set, removal or clear of the key, a compaction, or a close and reopen
+ * gives a different stamp, so a kept value is never taken for a newer one. A missing key, or an
+ * item set with `encrypt: true`, returns 1400001 and writes nothing.
+ *
+ * # Safety
+ * Every pointer is NULL or valid for its paired length (or, for `out_*` and `inout_*`,
+ * readable and writable) for the duration of the call; bytes handed out by the library are
+ * released only by `wxfs_bytes_free`.
+ */
+int32_t wxfs_storage_get_stamped(uint64_t sandbox,
+                                 const char *key,
+                                 size_t key_len,
+                                 struct wxfs_storage_stamp *inout_stamp,
+                                 struct wxfs_bytes *out_json,
+                                 struct wxfs_bytes *out_data_type);
 
 /**
  * getStorage into a buffer the caller owns (and reuses): the value's JSON text is copied to

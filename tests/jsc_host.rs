@@ -187,7 +187,7 @@ fn example_host_contract() {
     assert!(out.status.success() && out.stderr.is_empty(), "{}", described("text round trip", &out));
     assert_eq!(stdout_lines(&out), ["mismatches 0 [1,2,2,3,3,400,400,600]"]);
 
-    // The glue keeps the UTF-8 of keys it meets twice running (64 slots, by the string's
+    // The glue keeps the UTF-8 of keys it meets twice running (512 slots, by the string's
     // address): keys made anew, each used twice (so kept), far more of them than slots (so
     // evicted), among garbage strings of the same shape, each read back under its own key.
     let keys = script(
@@ -203,6 +203,30 @@ fn example_host_contract() {
     let out = run_jsc_host(&bin, &dir, &dir.join("root-keys"), &keys, &[]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", described("kept keys", &out));
     assert_eq!(stdout_lines(&out), ["mismatches 0 of 6400 keys 6400"]);
+
+    // A kept key's last value string is answered again only while the library says the key
+    // still holds that value (wxfs_storage_get_stamped): every other way of changing it, async,
+    // batched, removed, cleared, a dataType, the log compacted, is seen by the next get.
+    let values = script(
+        "values.js",
+        "var k = 'v', out = [];\n\
+         wx.setStorageSync(k, 1);\n\
+         out.push(wx.getStorageSync(k), wx.getStorageSync(k), wx.getStorageSync(k));\n\
+         wx.setStorage({ key: k, data: 2, success: function () {\n\
+           out.push(wx.getStorageSync(k), wx.getStorageSync(k));\n\
+           wx.removeStorageSync(k); out.push(JSON.stringify(wx.getStorageSync(k)));\n\
+           wx.batchSetStorageSync([{ key: k, value: 3 }]); out.push(wx.getStorageSync(k), wx.getStorageSync(k));\n\
+           wx.clearStorageSync(); out.push(JSON.stringify(wx.getStorageSync(k)));\n\
+           wx.setStorageSync(k, new Date(5)); var d = wx.getStorageSync(k); out.push(d instanceof Date && d.getTime());\n\
+           wx.setStorageSync(k, 'x'); out.push(wx.getStorageSync(k), wx.getStorageSync(k));\n\
+           for (var i = 0; i < 30000; i++) wx.setStorageSync('churn', 'y'.repeat(i % 200));\n\
+           wx.setStorageSync(k, 'z'); out.push(wx.getStorageSync(k), wx.getStorageSync(k));\n\
+           console.log(out.join(' '));\n\
+         } });\n",
+    );
+    let out = run_jsc_host(&bin, &dir, &dir.join("root-values"), &values, &[]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", described("kept values", &out));
+    assert_eq!(stdout_lines(&out), ["1 1 1 2 2 \"\" 3 3 \"\" 5 x x z z"]);
 
     // A promise rejected with no handler reaches the host (wxfs_jsc_set_rejection_hook), which
     // prints it and goes on; one handled in the same turn, and bindings/js's own promises

@@ -9,7 +9,8 @@ use std::ptr::{null, null_mut};
 use serde_json::{json, Value};
 use wxfs::ffi::{
     wxfs_bytes, wxfs_bytes_free, wxfs_close, wxfs_invoke, wxfs_last_error_message, wxfs_open, wxfs_storage_get_into,
-    wxfs_storage_set, WXFS_E_BUFFER_TOO_SMALL, WXFS_E_HANDLE, WXFS_E_NULL, WXFS_E_UTF8,
+    wxfs_storage_get_stamped, wxfs_storage_set, wxfs_storage_stamp, WXFS_E_BUFFER_TOO_SMALL, WXFS_E_HANDLE, WXFS_E_NULL,
+    WXFS_E_UTF8,
 };
 
 const NOT_FOUND: i32 = 1400001;
@@ -188,5 +189,128 @@ fn bad_pointers_and_handles_are_refused_and_write_nothing() {
     // SAFETY: valid buffers.
     let rc = unsafe { wxfs_storage_get_into(h, "k".as_ptr().cast(), 1, buf.as_mut_ptr(), 8, &mut n) };
     assert_eq!(rc, WXFS_E_HANDLE);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+// ---- wxfs_storage_get_stamped: a get that says "unchanged" for the value the caller holds ----
+
+/// (status, json or None for "unchanged", dataType) of a stamped get; `stamp` is updated.
+fn get_stamped(h: u64, key: &str, stamp: &mut wxfs_storage_stamp) -> (i32, Option<String>, Option<String>) {
+    let mut json = wxfs_bytes { data: null_mut(), len: 0 };
+    let mut dt = wxfs_bytes { data: null_mut(), len: 0 };
+    // SAFETY: valid buffers and out-parameters; what is handed out is read, then freed once.
+    unsafe {
+        let rc = wxfs_storage_get_stamped(h, key.as_ptr().cast(), key.len(), stamp, &mut json, &mut dt);
+        let take = |b: wxfs_bytes| {
+            (!b.data.is_null()).then(|| {
+                let s = String::from_utf8(std::slice::from_raw_parts(b.data, b.len).to_vec()).unwrap();
+                wxfs_bytes_free(b);
+                s
+            })
+        };
+        (rc, take(json), take(dt))
+    }
+}
+
+fn none() -> wxfs_storage_stamp {
+    wxfs_storage_stamp { store: 0, generation: 0, at: 0 }
+}
+
+#[test]
+fn a_stamped_get_says_unchanged_only_for_the_value_the_caller_holds() {
+    let root = fresh_root("stamped");
+    let config = json!({"root": root, "userId": "u", "appId": "wx1"});
+    let h = open(&config);
+    set(h, "k", "{\"n\":1}", None);
+    let mut s = none();
+    assert_eq!(get_stamped(h, "k", &mut s), (0, Some("{\"n\":1}".into()), None));
+    let held = s;
+    assert_eq!(get_stamped(h, "k", &mut s), (0, None, None), "the value held: nothing copied");
+    // The same value set again, another key set, a dataType: each a new value of "k" or none.
+    set(h, "other", "1", None);
+    assert_eq!(get_stamped(h, "k", &mut s), (0, None, None), "another key's set changes nothing of k");
+    set(h, "k", "{\"n\":1}", None);
+    assert_eq!(get_stamped(h, "k", &mut s), (0, Some("{\"n\":1}".into()), None), "set again: a new value");
+    set(h, "k", "2", Some("Number"));
+    assert_eq!(get_stamped(h, "k", &mut s), (0, Some("2".into()), Some("Number".into())));
+    assert_eq!(get_stamped(h, "k", &mut s), (0, None, None));
+    // Removed: not found, the stamp untouched; set again: a new value.
+    invoke(h, "removeStorage", json!({"key": "k"}));
+    let before = s;
+    assert_eq!(get_stamped(h, "k", &mut s), (NOT_FOUND, None, None));
+    assert_eq!((s.store, s.generation, s.at), (before.store, before.generation, before.at));
+    set(h, "k", "3", None);
+    assert_eq!(get_stamped(h, "k", &mut s), (0, Some("3".into()), None));
+    // Compactions move every value to a new file: a stamp from before them names no value.
+    let compacted = s;
+    for i in 0..20_000 {
+        set(h, "churn", &format!("\"{}\"", "x".repeat(i % 300)), None);
+    }
+    assert_eq!(get_stamped(h, "k", &mut s), (0, Some("3".into()), None), "after compactions");
+    assert_ne!(s.generation, compacted.generation, "the churn compacted the log");
+    assert_eq!(get_stamped(h, "k", &mut s), (0, None, None));
+    let last = s;
+    // A reopened store, and another sandbox with the same key at the same place: new values.
+    assert_eq!(wxfs_close(h), 0);
+    let h = open(&config);
+    let mut s = last;
+    assert_eq!(get_stamped(h, "k", &mut s), (0, Some("3".into()), None), "a stamp from before a reopen");
+    let h2 = open(&json!({"root": root, "userId": "u2", "appId": "wx1"}));
+    set(h2, "k", "\"elsewhere\"", None);
+    let mut s2 = s;
+    assert_eq!(get_stamped(h2, "k", &mut s2), (0, Some("\"elsewhere\"".into()), None), "another sandbox's stamp");
+    // The held stamp of the first open is never taken for anything again.
+    let mut old = held;
+    assert_eq!(get_stamped(h, "k", &mut old), (0, Some("3".into()), None));
+    assert_eq!(wxfs_close(h2), 0);
+    assert_eq!(wxfs_close(h), 0);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_stamped_get_refuses_what_the_typed_get_refuses() {
+    let root = fresh_root("stamped-refused");
+    let h = open(&json!({"root": root, "userId": "u", "appId": "wx1", "encryptionKey": "AAECAwQFBgcICQoLDA0ODw=="}));
+    invoke(h, "setStorage", json!({"key": "secret", "data": "hidden", "encrypt": true}));
+    let mut s = none();
+    assert_eq!(get_stamped(h, "secret", &mut s), (NOT_FOUND, None, None), "an encrypted item");
+    assert_eq!(get_stamped(h, "missing", &mut s), (NOT_FOUND, None, None));
+    assert_eq!((s.store, s.generation, s.at), (0, 0, 0), "nothing written on a failure");
+    let mut json = wxfs_bytes { data: null_mut(), len: 0 };
+    // SAFETY: NULL stamp, valid everything else: refused before anything is read.
+    let rc = unsafe { wxfs_storage_get_stamped(h, "secret".as_ptr().cast(), 6, null_mut(), &mut json, null_mut()) };
+    assert_eq!(rc, WXFS_E_NULL);
+    assert!(json.data.is_null());
+    let mut s = none();
+    // SAFETY: a stale handle, valid buffers.
+    let rc = unsafe { wxfs_storage_get_stamped(0, "k".as_ptr().cast(), 1, &mut s, &mut json, null_mut()) };
+    assert_eq!(rc, WXFS_E_HANDLE);
+    assert_eq!(wxfs_close(h), 0);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_stamp_names_its_store_the_same_key_at_the_same_place_elsewhere_is_another_value() {
+    let root = fresh_root("stamped-stores");
+    let a_config = json!({"root": root, "userId": "a", "appId": "wx1"});
+    let a = open(&a_config);
+    let b = open(&json!({"root": root, "userId": "b", "appId": "wx1"}));
+    set(a, "k", "\"in a\"", None);
+    set(b, "k", "\"in b\"", None);
+    let mut sa = none();
+    assert_eq!(get_stamped(a, "k", &mut sa), (0, Some("\"in a\"".into()), None));
+    let mut sb = none();
+    assert_eq!(get_stamped(b, "k", &mut sb), (0, Some("\"in b\"".into()), None));
+    assert_eq!((sa.generation, sa.at), (sb.generation, sb.at), "the same place in each store's log");
+    let mut s = sa;
+    assert_eq!(get_stamped(b, "k", &mut s), (0, Some("\"in b\"".into()), None), "a's stamp read in b");
+    // Closed and opened again: the same log, the same place, and still not the value held.
+    assert_eq!(wxfs_close(a), 0);
+    let a = open(&a_config);
+    let mut s = sa;
+    assert_eq!(get_stamped(a, "k", &mut s), (0, Some("\"in a\"".into()), None), "a stamp from before the reopen");
+    assert_eq!((s.generation, s.at), (sa.generation, sa.at), "the same place after the reopen");
+    assert_eq!(wxfs_close(a), 0);
+    assert_eq!(wxfs_close(b), 0);
     let _ = std::fs::remove_dir_all(&root);
 }

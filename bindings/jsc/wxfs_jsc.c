@@ -45,15 +45,30 @@ static void native_class_make(void) {
     native_class = JSClassCreate(&def);
 }
 
-/* Storage keys converted to UTF-8 before (key_of): slots, and the longest key a slot holds. */
-#define KEY_SLOTS 64
-#define KEY_SLOT_BYTES 128
+/* Storage keys converted to UTF-8 before (key_of): sets of two slots each, and the longest key a
+   slot holds. */
+#define KEY_SETS 256
+#define KEY_SLOT_BYTES 64
+
+/* The longest value JSON (in UTF-8 bytes) whose string a slot keeps for the next get. */
+#define KEPT_VALUE_BYTES 1024
 
 struct key_slot {
     JSValueRef held; /* protected: a string whose UTF-8 is `text`, or NULL */
-    JSValueRef seen; /* not protected, never read: the last string that missed here */
     size_t len;
     char text[KEY_SLOT_BYTES + 1];
+    /* The last get of this key: the string made of its JSON (protected, or NULL), the sandbox
+       and the value's stamp (wxfs_storage_get_stamped). */
+    JSValueRef value;
+    uint64_t sandbox;
+    wxfs_storage_stamp stamp;
+};
+
+struct key_set {
+    struct key_slot way[2];
+    JSValueRef seen[2]; /* not protected, never read: the last two strings that missed here */
+    unsigned older;     /* the way to replace next */
+    unsigned next_seen; /* the entry of `seen` to replace next */
 };
 
 struct wxfs_jsc {
@@ -72,7 +87,9 @@ struct wxfs_jsc {
     struct glue_ref *ref; /* what the sandboxes' own functions reach the glue through */
     wxfs_jsc_rejection_fn rejection; /* the host's hook for unhandled rejections, or NULL */
     void *rejection_data;
-    struct key_slot keys[KEY_SLOTS];
+    struct key_set keys[KEY_SETS];
+    JSValueRef zero;      /* protected: the number 0, what every set that succeeded answers */
+    JSValueRef undefined; /* protected: undefined, compared with a dataType argument */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -268,31 +285,59 @@ static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *ex
  * A storage key as UTF-8, as utf8_of gives it (in `stack` or malloc'd; free with text_free), from
  * the glue's cache when `v` is a string it kept. A mini-program's keys are mostly the same few
  * strings (literals, or a keys array), each the same JavaScriptCore string every call, so a key
- * seen twice running in its slot is kept: the string protected (so that, while kept, no other
- * string can be at its address: strings never change) beside its UTF-8. A hit costs a pointer
- * comparison and a copy where a conversion cost JSValueToStringCopy, a widening of a Latin-1
- * string and the encoding (about 1,600 instructions of a get, callgrind). A key made anew each
- * call (`'item' + i`) is never kept, so it costs what it did. `seen` is only compared, never
- * read through, so it need not be protected.
+ * is kept (256 sets of 2 slots, by address) in a free slot, or over a kept one when it was among
+ * the last two keys that missed in its set: the string protected
+ * (so that, while kept, no other string can be at its address: strings never change) beside its
+ * UTF-8. A hit costs two pointer comparisons and a copy where a conversion cost
+ * JSValueToStringCopy, a widening of a Latin-1 string and the encoding (about 1,600 instructions
+ * of a get, callgrind). Keys made anew each call (`'item' + i`) fill the free slots once and then
+ * are never kept, so they cost what they did. `seen` is only compared, never read through, so it
+ * need not be protected.
  */
+static void value_forget(JSContextRef ctx, struct key_slot *slot) {
+    if (slot->value != NULL) JSValueUnprotect(ctx, slot->value);
+    slot->value = NULL;
+    memset(&slot->stamp, 0, sizeof slot->stamp);
+}
+
 static char *key_of(JSContextRef ctx, wxfs_jsc *g, JSValueRef v, size_t *len, JSValueRef *exception, char *stack,
-                    size_t cap) {
-    struct key_slot *slot = &g->keys[((uintptr_t)v >> 4) % KEY_SLOTS];
-    if (slot->held == v && slot->len < cap) {
-        memcpy(stack, slot->text, slot->len + 1);
-        *len = slot->len;
-        return stack;
+                    size_t cap, struct key_slot **kept) {
+    *kept = NULL;
+    /* The top byte of the address times 2^64 / phi: cells 16 bytes apart land far apart. */
+    struct key_set *set = &g->keys[(uint64_t)(uintptr_t)v * 0x9e3779b97f4a7c15ull >> 56];
+    for (unsigned w = 0; w < 2; w++) {
+        struct key_slot *slot = &set->way[w];
+        if (slot->held == v && slot->len < cap) {
+            memcpy(stack, slot->text, slot->len + 1);
+            *len = slot->len;
+            set->older = 1 - w;
+            *kept = slot;
+            return stack;
+        }
     }
     char *text = utf8_of(ctx, v, len, exception, stack, cap);
     if (text == NULL) return NULL;
-    if (slot->seen != v || *len > KEY_SLOT_BYTES || !JSValueIsString(ctx, v)) {
-        slot->seen = v;
+    /* Kept into an empty slot at once; over a kept key only when seen before (two keys taking
+       turns in one set are both seen). */
+    unsigned w = set->way[0].held == NULL ? 0 : set->way[1].held == NULL ? 1 : 2;
+    int again = set->seen[0] == v || set->seen[1] == v;
+    if ((w == 2 && !again) || *len > KEY_SLOT_BYTES || !JSValueIsString(ctx, v)) {
+        set->seen[set->next_seen] = v;
+        set->next_seen = 1 - set->next_seen;
         return text;
     }
-    if (slot->held != NULL) JSValueUnprotect(ctx, slot->held);
+    if (w == 2) {
+        w = set->older;
+        JSValueUnprotect(ctx, set->way[w].held);
+    }
+    set->older = 1 - w;
+    struct key_slot *slot = &set->way[w];
+    value_forget(ctx, slot);
+    *kept = slot;
     JSValueProtect(ctx, v);
     slot->held = v;
-    slot->seen = NULL;
+    if (set->seen[0] == v) set->seen[0] = NULL;
+    if (set->seen[1] == v) set->seen[1] = NULL;
     memcpy(slot->text, text, *len + 1);
     slot->len = *len;
     return text;
@@ -300,9 +345,12 @@ static char *key_of(JSContextRef ctx, wxfs_jsc *g, JSValueRef v, size_t *len, JS
 
 /* Lets go of the kept keys (wxfs_jsc_free). */
 static void keys_release(JSContextRef ctx, wxfs_jsc *g) {
-    for (size_t i = 0; i < KEY_SLOTS; i++) {
-        if (g->keys[i].held != NULL) JSValueUnprotect(ctx, g->keys[i].held);
-        g->keys[i].held = NULL;
+    for (size_t i = 0; i < KEY_SETS; i++) {
+        for (unsigned w = 0; w < 2; w++) {
+            if (g->keys[i].way[w].held != NULL) JSValueUnprotect(ctx, g->keys[i].way[w].held);
+            g->keys[i].way[w].held = NULL;
+            value_forget(ctx, &g->keys[i].way[w]);
+        }
     }
 }
 
@@ -568,15 +616,18 @@ static JSValueRef call_storage_set(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JS
                                    JSValueRef dt_v, JSValueRef *exception) {
     char key_stack[STACK_TEXT], json_stack[STACK_TEXT], dt_stack[64];
     size_t key_len = 0, json_len = 0, dt_len = 0;
-    char *key = key_of(ctx, g, key_v, &key_len, exception, key_stack, sizeof key_stack);
+    struct key_slot *kept;
+    char *key = key_of(ctx, g, key_v, &key_len, exception, key_stack, sizeof key_stack, &kept);
     char *json = key != NULL ? utf8_of(ctx, json_v, &json_len, exception, json_stack, sizeof json_stack) : NULL;
     char *dt = NULL;
     JSValueRef out = NULL;
-    if (json != NULL && dt_v != NULL && JSValueIsString(ctx, dt_v))
+    /* No dataType (undefined, the common case) is told without a call where undefined is one
+       value (64-bit JavaScriptCore); elsewhere JSValueIsString answers. */
+    if (json != NULL && dt_v != NULL && dt_v != g->undefined && JSValueIsString(ctx, dt_v))
         dt = utf8_of(ctx, dt_v, &dt_len, exception, dt_stack, sizeof dt_stack);
     if (json != NULL && *exception == NULL) {
         int32_t rc = wxfs_storage_set(h, key, key_len, json, json_len, dt, dt_len);
-        out = JSValueMakeNumber(ctx, rc);
+        out = rc == 0 ? g->zero : JSValueMakeNumber(ctx, rc);
     }
     if (key != NULL) text_free(key, key_stack);
     if (json != NULL) text_free(json, json_stack);
@@ -584,15 +635,39 @@ static JSValueRef call_storage_set(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JS
     return out;
 }
 
-/* storageGet: json | [json, dataType] | code (wxfs_storage_get). */
+/*
+ * storageGet: json | [json, dataType] | code (wxfs_storage_get). For a kept key the string made
+ * for its last get is kept too, with the value's stamp: while the library says the key still
+ * holds that value (wxfs_storage_get_stamped), the same string is the answer, and nothing is
+ * copied or made (a string is immutable, so it is the string a new one would equal).
+ */
 static JSValueRef call_storage_get(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JSValueRef key_v,
                                    JSValueRef *exception) {
     char key_stack[STACK_TEXT];
     size_t key_len = 0;
-    char *key = key_of(ctx, g, key_v, &key_len, exception, key_stack, sizeof key_stack);
+    struct key_slot *kept;
+    char *key = key_of(ctx, g, key_v, &key_len, exception, key_stack, sizeof key_stack, &kept);
     if (key == NULL) return NULL;
     wxfs_bytes json = {NULL, 0}, dt = {NULL, 0};
-    int32_t rc = wxfs_storage_get(h, key, key_len, &json, &dt);
+    int32_t rc;
+    if (kept != NULL) {
+        wxfs_storage_stamp stamp = kept->stamp;
+        if (kept->sandbox != h || kept->value == NULL) memset(&stamp, 0, sizeof stamp);
+        rc = wxfs_storage_get_stamped(h, key, key_len, &stamp, &json, &dt);
+        if (rc == 0 && json.data == NULL) {
+            text_free(key, key_stack);
+            return kept->value;
+        }
+        value_forget(ctx, kept);
+        if (rc == 0 && dt.data == NULL && json.len <= KEPT_VALUE_BYTES) {
+            kept->sandbox = h;
+            kept->stamp = stamp;
+        } else {
+            kept = NULL;
+        }
+    } else {
+        rc = wxfs_storage_get(h, key, key_len, &json, &dt);
+    }
     text_free(key, key_stack);
     if (rc != 0) return JSValueMakeNumber(ctx, rc);
     JSValueRef text = bytes_string(ctx, &json);
@@ -602,6 +677,12 @@ static JSValueRef call_storage_get(JSContextRef ctx, wxfs_jsc *g, uint64_t h, JS
         pair[0] = text;
         pair[1] = bytes_string(ctx, &dt);
         out = pair[1] != NULL ? (JSValueRef)JSObjectMakeArray(ctx, 2, pair, exception) : NULL;
+    }
+    if (kept != NULL && text != NULL) {
+        JSValueProtect(ctx, text);
+        kept->value = text;
+    } else if (kept != NULL) {
+        memset(&kept->stamp, 0, sizeof kept->stamp);
     }
     wxfs_bytes_free(json);
     if (dt.data != NULL) wxfs_bytes_free(dt);
@@ -1057,6 +1138,11 @@ int32_t wxfs_jsc_new(JSGlobalContextRef ctx, const char *js_dir, wxfs_jsc **out,
     pthread_once(&native_class_once, native_class_make);
     g->native = JSObjectMake(ctx, native_class, g);
     JSValueProtect(ctx, g->native);
+    /* Made once: each C API call that makes a value takes the context's lock. */
+    g->zero = JSValueMakeNumber(ctx, 0);
+    JSValueProtect(ctx, g->zero);
+    g->undefined = JSValueMakeUndefined(ctx);
+    JSValueProtect(ctx, g->undefined);
     set_function(ctx, g->native, "invoke", n_invoke);
     set_function(ctx, g->native, "invokeAsync", n_invoke_async);
     set_function(ctx, g->native, "storageSet", n_storage_set);
@@ -1234,6 +1320,8 @@ void wxfs_jsc_free(wxfs_jsc *glue) {
     if (glue->dispatch != NULL) JSValueUnprotect(ctx, glue->dispatch);
     if (glue->create != NULL) JSValueUnprotect(ctx, glue->create);
     keys_release(ctx, glue);
+    JSValueUnprotect(ctx, glue->zero);
+    JSValueUnprotect(ctx, glue->undefined);
     JSObjectSetPrivate(glue->native, NULL);
     glue->ref->glue = NULL; /* the sandboxes' functions still reachable throw from now on */
     ref_drop(glue->ref);

@@ -14,6 +14,7 @@ use super::{borrow, bytes_out, wxfs_bytes, WXFS_E_IO, WXFS_E_JSON, WXFS_E_NULL, 
 use crate::error::{code, Error};
 use crate::fs::TempSource;
 use crate::session::Session;
+use crate::storage::Stamp;
 
 /// Files at least this large are handed out mapped rather than copied.
 const MAP_THRESHOLD: u64 = 64 * 1024;
@@ -387,6 +388,64 @@ pub unsafe extern "C" fn wxfs_storage_get(
                 };
                 put(out_data_type, dt);
             }
+        });
+        found.ok_or_else(|| not_found(key))
+    })
+}
+
+/// Which stored value `wxfs_storage_get_stamped` read: kept by the caller beside the value, and
+/// given back to learn whether the key still holds it. All zeros names no value. Opaque: only
+/// compared by the library.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct wxfs_storage_stamp {
+    /// The store, among those the process opened.
+    pub store: u64,
+    /// Its log file: compactions since it opened.
+    pub generation: u64,
+    /// The value's record: the offset of its key in that file.
+    pub at: u64,
+}
+
+/// getStorage for a caller that keeps values it read (a JavaScript engine's glue keeps the
+/// string it made): `*inout_stamp` names the value the caller holds for this key (all zeros for
+/// none). Returns 0 and, when the key's value is still that one, sets `*out_json` to `{NULL, 0}`
+/// and copies nothing (stored JSON is never empty, so this is unambiguous); otherwise
+/// `*out_json` (and `*out_data_type`, which may be NULL) receive the value as from
+/// `wxfs_storage_get`, and `*inout_stamp` its stamp. Free both. A stamp names one value of one
+/// open store exactly: any set, removal or clear of the key, a compaction, or a close and reopen
+/// gives a different stamp, so a kept value is never taken for a newer one. A missing key, or an
+/// item set with `encrypt: true`, returns 1400001 and writes nothing.
+///
+/// # Safety
+/// Every pointer is NULL or valid for its paired length (or, for `out_*` and `inout_*`,
+/// readable and writable) for the duration of the call; bytes handed out by the library are
+/// released only by `wxfs_bytes_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wxfs_storage_get_stamped(
+    sandbox: u64,
+    key: *const c_char,
+    key_len: usize,
+    inout_stamp: *mut wxfs_storage_stamp,
+    out_json: *mut wxfs_bytes,
+    out_data_type: *mut wxfs_bytes,
+) -> i32 {
+    run(|| {
+        let inout_stamp = out(inout_stamp, "inout_stamp")?;
+        let out_json = out(out_json, "out_json")?;
+        // SAFETY: forwarded.
+        let key = unsafe { key_bytes(key, key_len) }?;
+        // SAFETY: `inout_stamp` is non-NULL (checked) and readable, the caller's promise.
+        let known = unsafe { *inout_stamp };
+        let known = Stamp { store: known.store, generation: known.generation, at: known.at };
+        let s = session(sandbox)?;
+        let found = s.store.with_bytes_stamped(key, known, |v, stamp| {
+            let none = || wxfs_bytes { data: std::ptr::null_mut(), len: 0 };
+            put(out_json, v.as_ref().map_or_else(none, |v| super::bytes_copy(v.data)));
+            if !out_data_type.is_null() {
+                put(out_data_type, v.and_then(|v| v.data_type).map_or_else(none, super::bytes_copy));
+            }
+            put(inout_stamp, wxfs_storage_stamp { store: stamp.store, generation: stamp.generation, at: stamp.at });
         });
         found.ok_or_else(|| not_found(key))
     })

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -191,6 +191,8 @@ pub struct LogStats {
 /// # std::fs::remove_dir_all(&root).unwrap();
 /// ```
 pub struct Store {
+    /// This store among every store the process opened (`Stamp::store`).
+    id: u64,
     durability: Durability,
     inner: RwLock<Inner>,
     flushed: Mutex<Flushed>,
@@ -210,6 +212,25 @@ struct Inner {
     scratch: Vec<u8>,
     /// After a failed compaction, don't try again before the log reaches this length.
     compact_after: usize,
+}
+
+/// Stores opened by this process: the next one's `id` (from 1, so an all-zero `Stamp` is none).
+static STORES: AtomicU64 = AtomicU64::new(1);
+
+/// Which stored value a get read, exactly: no two values any store of the process holds, now or
+/// ever, share a stamp. A value is where its record lies in one log file: a log file is only
+/// appended to while it is live (`generation`, the compactions since its store opened, names
+/// the file) and a store's logs are never reused by another (`store`). So a caller that keeps a
+/// value beside its stamp knows, from the stamp alone, whether that is still the key's value
+/// (`Store::with_bytes_stamped`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// The store, among those the process opened.
+    pub store: u64,
+    /// Its log file: compactions since it opened.
+    pub generation: u64,
+    /// The value's record: the offset of its key in that file.
+    pub at: u64,
 }
 
 /// Longest a flush leader waits for writers in progress; a flush takes ~100 µs and more.
@@ -267,6 +288,7 @@ impl Store {
             damaged: opened.damage,
         };
         let store = Store {
+            id: STORES.fetch_add(1, Ordering::Relaxed),
             durability,
             inner: RwLock::new(Inner { log: opened.log, index, scratch: Vec::new(), compact_after: 0 }),
             // Nothing is known to be flushed: what we read may sit only in the OS cache, so the
@@ -376,6 +398,19 @@ impl Store {
         let log = inner.log.bytes();
         let item = inner.index.get(log, key)?.item(log);
         Some(f(ValueRef { data: &log[item.data], data_type: item.ty.map(|t| &log[t]) }))
+    }
+
+    /// `with_bytes`, with the value's `Stamp`, both read under one lock: `f` gets `None` for the
+    /// value when it is still the one `known` names (nothing to read), else the value.
+    pub fn with_bytes_stamped<R>(&self, key: &[u8], known: Stamp, f: impl FnOnce(Option<ValueRef<'_>>, Stamp) -> R) -> Option<R> {
+        let inner = self.inner.read();
+        let log = inner.log.bytes();
+        let item = inner.index.get(log, key)?.item(log);
+        let stamp = Stamp { store: self.id, generation: inner.log.generation(), at: item.key.start as u64 };
+        if stamp == known {
+            return Some(f(None, stamp));
+        }
+        Some(f(Some(ValueRef { data: &log[item.data], data_type: item.ty.map(|t| &log[t]) }), stamp))
     }
 
     /// The value of `key`, copied; `None` if it is not set.

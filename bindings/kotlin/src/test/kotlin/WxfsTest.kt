@@ -19,6 +19,8 @@ import wxfs.WxfsLog
 import wxfs.WxfsLogCallback
 import wxfs.WxfsNative
 import wxfs.WxfsResult
+import wxfs.WxfsStorageStamp
+import wxfs.STORAGE_UNCHANGED
 import java.io.File
 import java.nio.file.Files
 import java.util.Arrays
@@ -213,6 +215,12 @@ private fun run(root: String, appId: String, userId: String) {
             expect(n == want.size.toLong() && Arrays.equals(buf.copyOf(want.size), want)) { "get_into bytes: $n" }
             expect(buf[want.size] == 7.toByte()) { "nothing written past the value" }
             expect(sb.storageGetInto("never-set", buf) == null) { "missing -> null" }
+            val stamp = WxfsStorageStamp.ByReference()
+            expect(sb.storageGetStamped("into", stamp) == Pair("\"h\u00e9llo\"", null)) { "stamped: the value" }
+            expect(sb.storageGetStamped("into", stamp) === STORAGE_UNCHANGED) { "stamped: unchanged" }
+            sb.storageSet("into", "2", "Number")
+            expect(sb.storageGetStamped("into", stamp) == Pair("2", "Number")) { "stamped: the new value" }
+            expect(sb.storageGetStamped("never-set", stamp) == null) { "stamped: missing -> null" }
             sb.storageRemove("into")
         }
     }

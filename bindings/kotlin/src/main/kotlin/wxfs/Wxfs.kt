@@ -30,6 +30,20 @@ class SizeT @JvmOverloads constructor(value: Long = 0) : IntegerType(Native.SIZE
     }
 }
 
+/**
+ * `struct wxfs_storage_stamp { uint64_t store, generation, at; }`: which stored value
+ * `wxfs_storage_get_stamped` read; opaque, only given back.
+ */
+@Structure.FieldOrder("store", "generation", "at")
+open class WxfsStorageStamp : Structure() {
+    @JvmField var store: Long = 0
+    @JvmField var generation: Long = 0
+    @JvmField var at: Long = 0
+
+    /** Passed as `struct wxfs_storage_stamp *`: read and written by the call. */
+    class ByReference : WxfsStorageStamp(), Structure.ByReference
+}
+
 /** `struct wxfs_bytes { uint8_t *data; size_t len; }`: bytes owned by the library. */
 @Structure.FieldOrder("data", "len")
 open class WxfsBytes : Structure() {
@@ -221,6 +235,11 @@ object WxfsNative {
 
     @JvmStatic external fun wxfs_storage_get(
         sandbox: Long, key: ByteArray?, keyLen: SizeT, outJson: WxfsBytes.ByReference?, outDataType: WxfsBytes.ByReference?
+    ): Int
+
+    @JvmStatic external fun wxfs_storage_get_stamped(
+        sandbox: Long, key: ByteArray?, keyLen: SizeT, inoutStamp: WxfsStorageStamp.ByReference?,
+        outJson: WxfsBytes.ByReference?, outDataType: WxfsBytes.ByReference?
     ): Int
 
     @JvmStatic external fun wxfs_storage_get_into(
@@ -911,6 +930,29 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
         return Pair(j, if (hasType) t else null)
     }
 
+    /**
+     * getStorage for a caller that keeps what it read (`wxfs_storage_get_stamped`): `stamp` names
+     * the value held (a fresh [WxfsStorageStamp] for none) and is updated to the value read.
+     * Returns the JSON and dataType as [storageGet] does; [STORAGE_UNCHANGED] (compare with
+     * `===`) when the key still holds the value `stamp` names; null when the key is missing.
+     */
+    fun storageGetStamped(key: String, stamp: WxfsStorageStamp.ByReference): Pair<String, String?>? {
+        val k = utf8(key)
+        val json = WxfsBytes.ByReference()
+        val type = WxfsBytes.ByReference()
+        val code = WxfsNative.wxfs_storage_get_stamped(h(), k, len(k), stamp, json, type)
+        stamp.read()
+        json.read()
+        type.read()
+        val unchanged = code == WxfsNative.WXFS_OK && json.data == null
+        val hasType = type.data != null
+        val j = json.takeString()
+        val t = type.takeString()
+        if (code == STORAGE_NOT_FOUND) return null
+        check(code)
+        return if (unchanged) STORAGE_UNCHANGED else Pair(j, if (hasType) t else null)
+    }
+
     /** removeStorage; a missing key is not an error. */
     fun storageRemove(key: String) {
         val k = utf8(key)
@@ -934,3 +976,6 @@ class Sandbox private constructor(handle: Long) : java.io.Closeable {
 
 /** getStorage's "data not found". */
 private const val STORAGE_NOT_FOUND = 1400001
+
+/** [Sandbox.storageGetStamped]'s answer when the key still holds the value its stamp names. */
+val STORAGE_UNCHANGED: Pair<String, String?> = Pair("", null)
