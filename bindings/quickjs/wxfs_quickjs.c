@@ -426,6 +426,58 @@ static JSValue js_storage_get(JSContext *ctx, JSValueConst this_val, int argc, J
     return v;
 }
 
+/* The host's memory for wxfs_read_file_alloc: malloc'd, then owned by the ArrayBuffer over it. */
+static uint8_t *read_alloc(void *userdata, size_t len) {
+    uint8_t **mem = userdata;
+    *mem = malloc(len);
+    return *mem;
+}
+
+#if WXFS_QJS_AB_REALLOC
+static void *free_read(JSRuntime *rt, void *opaque, void *ptr, size_t size) {
+    (void)rt; (void)opaque;
+    if (size != 0) return NULL; /* never resized in place */
+    free(ptr);
+    return NULL;
+}
+#else
+static void free_read(JSRuntime *rt, void *opaque, void *ptr) {
+    (void)rt; (void)opaque;
+    free(ptr);
+}
+#endif
+
+/* readFile(sandbox, path) -> ArrayBuffer | code: the whole file read straight into the memory
+ * of the ArrayBuffer returned (wxfs_read_file_alloc), with no copy after the read. */
+static JSValue js_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv, int magic, JSValue *data) {
+    (void)this_val; (void)magic;
+    if (!glue_of(ctx, data)) return JS_EXCEPTION;
+    if (argc < 2) return JS_ThrowTypeError(ctx, "wxfs: readFile(sandbox, path)");
+    uint64_t sb;
+    struct strs s = {{0}, {0}, 0};
+    if (to_handle(ctx, argv[0], &sb) < 0 || get_str(ctx, &s, argv[1]) < 0) {
+        free_strs(ctx, &s);
+        return JS_EXCEPTION;
+    }
+    uint8_t *mem = NULL;
+    size_t n = 0;
+    int32_t rc = wxfs_read_file_alloc(sb, s.p[0], s.len[0], read_alloc, &mem, &n);
+    free_strs(ctx, &s);
+    if (rc != 0) {
+        free(mem); /* still the host's after a failure */
+        return JS_NewInt32(ctx, rc);
+    }
+    static const uint8_t empty[1] = {0};
+    if (mem == NULL) return JS_NewArrayBufferCopy(ctx, empty, 0); /* an empty file: nothing allocated */
+#if WXFS_QJS_AB_REALLOC
+    JSValue ab = JS_NewArrayBuffer(ctx, mem, n, 0, free_read, NULL, 0);
+#else
+    JSValue ab = JS_NewArrayBuffer(ctx, mem, n, free_read, NULL, 0);
+#endif
+    if (JS_IsException(ab)) free(mem); /* the engine did not take it */
+    return ab;
+}
+
 /* apiList(sandbox) -> json */
 static JSValue js_api_list(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv, int magic, JSValue *data) {
     (void)this_val; (void)magic;
@@ -594,6 +646,7 @@ static const char PRELUDE[] =
     "      },\n"
     "      storageSet: function (key, json, dataType) { return native.storageSet(sandbox, key, json, dataType); },\n"
     "      storageGet: function (key) { return native.storageGet(sandbox, key); },\n"
+    "      readFile: function (path) { return native.readFile(sandbox, path); },\n"
     "      apis: native.apiList(sandbox),\n"
     "      protocol: o.protocol,\n"
     "      defer: defer,\n"
@@ -614,7 +667,7 @@ struct native_def {
 static const struct native_def NATIVES[] = {
     {"invoke", js_invoke, 4},          {"invokeAsync", js_invoke_async, 5}, {"storageSet", js_storage_set, 4},
     {"storageGet", js_storage_get, 2}, {"apiList", js_api_list, 1},         {"lastError", js_last_error, 0},
-    {"report", js_report, 1},          {"src", js_src, 1},
+    {"report", js_report, 1},          {"src", js_src, 1},                  {"readFile", js_read_file, 2},
 };
 
 wxfs_qjs *wxfs_qjs_new(JSContext *ctx, const wxfs_qjs_options *opts) {
