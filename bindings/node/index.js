@@ -215,19 +215,22 @@ function load() {
     let threw = false;
     let thrown;
     deferred = [];
-    for (let i = 0; i < ids.length; i++) {
-      const done = take(ids[i]);
-      if (done === undefined) continue;
-      try {
-        done(typeof jsons === 'string' ? jsons : jsons[i], buffers === undefined ? undefined : buffers[i]);
-      } catch (e) {
-        if (!threw) thrown = e;
-        threw = true;
+    try {
+      for (let i = 0; i < ids.length; i++) {
+        const done = take(ids[i]);
+        if (done === undefined) continue;
+        try {
+          done(typeof jsons === 'string' ? jsons : jsons[i], buffers === undefined ? undefined : buffers[i]);
+        } catch (e) {
+          if (!threw) thrown = e;
+          threw = true;
+        }
       }
+    } finally {
+      const list = deferred;
+      deferred = null;
+      if (list.length !== 0) setImmediate(runDeferred, list);
     }
-    const list = deferred;
-    deferred = null;
-    if (list.length !== 0) setImmediate(runDeferred, list);
     if (threw) throw thrown;
   });
   native = { addon: a, where };
