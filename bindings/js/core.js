@@ -102,25 +102,10 @@ function transport(host, binaryFields, realm) {
   if (!binary && typeof host.invokeJson !== 'function') {
     throw new TypeError('wxfs: the host must provide invokeBinary(api, json, buffers) or invokeJson(api, json)');
   }
-  function encode(args, lift) {
-    return codec.encodeArgs(args, lift ? binaryFields : NO_FIELDS, binary);
-  }
   function decodeBinary(out) {
     return typeof out === 'string' ? codec.decodeBinary(out, undefined, realm) : codec.decodeBinary(out[0], out.slice(1), realm);
   }
   var asyncNative = binary ? host.invokeBinaryAsync : host.invokeJsonAsync;
-  var okTexts = Object.create(null);
-  /** The library's whole answer to `api` succeeding with nothing to return. */
-  function okText(api) {
-    var t = okTexts[api];
-    if (t === undefined) t = okTexts[api] = '{"errMsg":' + JSON.stringify(api + ':ok') + '}';
-    return t;
-  }
-  function okResult(api) {
-    var r = realm ? new realm.Object() : {};
-    r.errMsg = api + ':ok';
-    return r;
-  }
   function callRaw(api, json) {
     return binary ? host.invokeBinary(api, json) : host.invokeJson(api, json);
   }
@@ -131,9 +116,16 @@ function transport(host, binaryFields, realm) {
     return decode(callRaw(api, json));
   }
   return {
+    host: host,
+    binary: binary,
+    binaryFields: binaryFields,
+    realm: realm,
+    // By api: the library's whole answer to its success with nothing to return, and its errMsg
+    // (decodeAsync).
+    okTexts: Object.create(null),
     call: function (api, args, lift) {
       if (!lift) return callJson(api, JSON.stringify(args));
-      var e = encode(args, lift);
+      var e = codec.encodeArgs(args, binaryFields, binary);
       return binary ? decodeBinary(host.invokeBinary(api, e.json, e.buffers)) : codec.decodeBase64(host.invokeJson(api, e.json), realm);
     },
     /** A call whose arguments are JSON text already (no ArrayBuffer among them). */
@@ -144,32 +136,185 @@ function transport(host, binaryFields, realm) {
      */
     callRaw: callRaw,
     decode: decode,
-    /**
-     * The result object of an async call from what the binary host's async native gave (the
-     * JSON text and its buffers; callAsync hands `done` those as they come). A bare success
-     * (most async calls' whole answer) is made, not parsed: the same object.
-     */
-    decodeAsync: function (api, json, buffers) {
-      return json === okText(api) && !buffers ? okResult(api) : codec.decodeBinary(json, buffers, realm);
-    },
     hasAsync: typeof asyncNative === 'function',
-    callAsync: function (api, args, lift, done) {
-      var e = encode(args, lift);
-      if (binary) {
-        host.invokeBinaryAsync(api, e.json, e.buffers, done);
-      } else {
-        host.invokeJsonAsync(api, e.json, function (json) {
-          done(codec.decodeBase64(json, realm));
-        });
-      }
-    },
   };
+}
+
+// The async path (callAsync, decodeAsync, runAsync, settle) is module-level functions that take
+// the transport or the api object's state as an argument, not closures made by each createApi: an
+// engine's optimizing compiler inlines a call into the function it saw there, and a closure made
+// per api object is a new function each time a sandbox opens, so every sandbox opened threw the
+// compiled path away and compiled it again.
+
+/** Send an async call through transport `t`; `done` gets the native's (json, buffers), or, from a JSON host, the result object. */
+function callAsync(t, api, args, lift, done) {
+  var e = codec.encodeArgs(args, lift ? t.binaryFields : NO_FIELDS, t.binary);
+  if (t.binary) {
+    t.host.invokeBinaryAsync(api, e.json, e.buffers, done);
+  } else {
+    var realm = t.realm;
+    t.host.invokeJsonAsync(api, e.json, function (json) {
+      done(codec.decodeBase64(json, realm));
+    });
+  }
+}
+
+/**
+ * The result object of an async call from what the binary host's async native gave (the JSON
+ * text and its buffers; callAsync hands `done` those as they come). A bare success (most async
+ * calls' whole answer) is made, not parsed: the same object.
+ */
+function decodeAsync(t, api, json, buffers) {
+  var ok = t.okTexts[api];
+  if (ok === undefined) {
+    // The errMsg made once: one concatenated for each result was flattened again by the
+    // isOkMessage that read it.
+    ok = t.okTexts[api] = { text: '{"errMsg":' + JSON.stringify(api + ':ok') + '}', errMsg: api + ':ok' };
+  }
+  if (json === ok.text && !buffers) {
+    var r = t.realm ? new t.realm.Object() : {};
+    r.errMsg = ok.errMsg;
+    return r;
+  }
+  return codec.decodeBinary(json, buffers, t.realm);
+}
+
+function callSafely(k, f, res) {
+  if (typeof f !== 'function') return;
+  try {
+    f(res);
+  } catch (e) {
+    k.report(e);
+  }
+}
+
+/** Hand a result to the caller's callbacks (or Promise), later, on the JS thread. */
+function settle(k, res, opts, promise) {
+  if (k.isOk(res)) {
+    callSafely(k, opts.success, res);
+    callSafely(k, opts.complete, res);
+    if (promise) promise.resolve(res);
+  } else {
+    callSafely(k, opts.fail, res);
+    callSafely(k, opts.complete, res);
+    if (promise) promise.reject(res);
+  }
+}
+
+/**
+ * Run an async form for the api object whose state is `k` (createApi's): `prepare(k, api, opts)`
+ * gives the bridge arguments, `finish(k, api, res, opts)` shapes the result. Returns a Promise
+ * when `promiseCapable` and no callback was given.
+ */
+function runAsync(k, api, opts, promiseCapable, lift, prepare, finish) {
+  var o = opts && typeof opts === 'object' ? opts : {};
+  var promise = null;
+  var result;
+  if (promiseCapable && typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
+    result = new k.PromiseOf(function (resolve, reject) {
+      promise = { resolve: resolve, reject: reject };
+    });
+    // Handled from birth: an unawaited rejection is the caller's choice, as in WeChat, and must
+    // not become Node's fatal unhandled rejection. Awaiting it still throws.
+    result.catch(function () {});
+  }
+  var t = k.t;
+  // `res`: the result object; or, from a binary host's async native, its JSON text and buffers
+  // (one closure a call, not one to decode and one to deliver).
+  var deliver = function (res, buffers) {
+    // This runs inside the host's native callback: nothing may throw out of it, or the
+    // callbacks never run (and a Node host under the strict exception policy exits).
+    var shaped;
+    try {
+      if (typeof res === 'string') res = decodeAsync(t, api, res, buffers);
+      shaped = k.isOk(res) ? finish(k, api, res, o) : res;
+    } catch (e) {
+      shaped = k.failure(api, e && e.message ? e.message : String(e));
+    }
+    // Never inside the native callback, never before the call returned.
+    k.defer(function () {
+      settle(k, shaped, o, promise);
+    });
+  };
+  try {
+    var args = prepare(k, api, o);
+    if (t.hasAsync) {
+      callAsync(t, api, args, lift, deliver);
+    } else {
+      deliver(t.call(api, args, lift));
+    }
+  } catch (e) {
+    // Arguments JSON cannot carry (a BigInt, a cycle): a failure like any other, not a throw.
+    deliver(k.failure(api, e && e.message ? e.message : String(e)));
+  }
+  return result;
+}
+
+/** An option object's own fields but its callbacks. */
+function copyFields(o) {
+  var a = {};
+  for (var k in o) {
+    if (k === 'success' || k === 'fail' || k === 'complete') continue;
+    if (Object.prototype.hasOwnProperty.call(o, k)) a[k] = o[k];
+  }
+  return a;
+}
+
+/** The bridge arguments of a storage call, values encoded with the dialect's dataTypes. */
+function storageArgs(types, api, o) {
+  var a = copyFields(o);
+  if (api === 'setStorage') {
+    var v = types.encode(o.data);
+    a.data = v.data;
+    if (v.dataType !== undefined) a.dataType = v.dataType;
+  } else if (api === 'batchSetStorage' && Array.isArray(o.kvList)) {
+    a.kvList = o.kvList.map(function (item) {
+      if (!item || typeof item !== 'object') return item;
+      var e = types.encode(item.value);
+      var out = { key: item.key, value: e.data };
+      if (e.dataType !== undefined) out.dataType = e.dataType;
+      return out;
+    });
+  }
+  return a;
+}
+
+/** A storage result, its data revived from its dataType. */
+function shapeStorage(types, realm, api, res) {
+  if (api === 'getStorage') {
+    res.data = types.decode(res.data, res.dataType, realm);
+    delete res.dataType;
+  } else if (api === 'batchGetStorage' && Array.isArray(res.dataList)) {
+    var dt = res.dataTypeList;
+    if (Array.isArray(dt)) {
+      res.dataList = res.dataList.map(function (d, i) {
+        return types.decode(d, dt[i], realm);
+      });
+    }
+    delete res.dataTypeList;
+  }
+  return res;
+}
+
+// The `prepare` and `finish` of the global apis' async forms (runAsync).
+function prepareStorage(k, api, o) {
+  return storageArgs(k.types, api, o);
+}
+function prepareCopy(k, api, o) {
+  return copyFields(o);
+}
+function finishStorage(k, api, res) {
+  return shapeStorage(k.types, k.realm, api, res);
+}
+function finishAsIs(k, api, res) {
+  return res;
 }
 
 /**
  * Build the api object a dialect describes.
  *
- * host: {
+ * host (its functions are called as its methods, `this` the host):
+ * {
  *   invokeBinary(api, argsJson, buffers) -> json | [json, ...ArrayBuffer]   (wxfs_invoke_v2), or
  *   invokeJson(api, argsJson) -> json                                       (wxfs_invoke);
  *   invokeBinaryAsync(api, argsJson, buffers, done(json, buffers)) / invokeJsonAsync(api, argsJson, done(json)): optional;
@@ -228,74 +373,8 @@ function createApi(host, dialect) {
   var storageGet = typeof host.storageGet === 'function' ? host.storageGet : null;
   var readFile = typeof host.readFile === 'function' ? host.readFile : null;
 
-  function callSafely(f, res) {
-    if (typeof f !== 'function') return;
-    try {
-      f(res);
-    } catch (e) {
-      report(e);
-    }
-  }
-
-  /** Hand a result to the caller's callbacks (or Promise), later, on the JS thread. */
-  function settle(res, opts, promise) {
-    if (isOk(res)) {
-      callSafely(opts.success, res);
-      callSafely(opts.complete, res);
-      if (promise) promise.resolve(res);
-    } else {
-      callSafely(opts.fail, res);
-      callSafely(opts.complete, res);
-      if (promise) promise.reject(res);
-    }
-  }
-
-  /**
-   * Run an async form: `prepare(opts)` gives the bridge arguments, `finish(res, opts)` shapes
-   * the result. Returns a Promise when `promiseCapable` and no callback was given.
-   */
-  function runAsync(api, opts, promiseCapable, lift, prepare, finish) {
-    var o = opts && typeof opts === 'object' ? opts : {};
-    var promise = null;
-    var result;
-    if (promiseCapable && typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
-      result = new PromiseOf(function (resolve, reject) {
-        promise = { resolve: resolve, reject: reject };
-      });
-      // Handled from birth: an unawaited rejection is the caller's choice, as in WeChat, and must
-      // not become Node's fatal unhandled rejection. Awaiting it still throws.
-      result.catch(function () {});
-    }
-    // `res`: the result object; or, from a binary host's async native, its JSON text and buffers
-    // (one closure a call, not one to decode and one to deliver).
-    var deliver = function (res, buffers) {
-      // This runs inside the host's native callback: nothing may throw out of it, or the
-      // callbacks never run (and a Node host under the strict exception policy exits).
-      var shaped;
-      try {
-        if (typeof res === 'string') res = t.decodeAsync(api, res, buffers);
-        shaped = isOk(res) ? finish(res, o) : res;
-      } catch (e) {
-        shaped = failure(api, e && e.message ? e.message : String(e));
-      }
-      // Never inside the native callback, never before the call returned.
-      defer(function () {
-        settle(shaped, o, promise);
-      });
-    };
-    try {
-      var args = prepare(o);
-      if (t.hasAsync) {
-        t.callAsync(api, args, lift, deliver);
-      } else {
-        deliver(t.call(api, args, lift));
-      }
-    } catch (e) {
-      // Arguments JSON cannot carry (a BigInt, a cycle): a failure like any other, not a throw.
-      deliver(failure(api, e && e.message ? e.message : String(e)));
-    }
-    return result;
-  }
+  // The api object's state that the module-level async path takes (see runAsync).
+  var k = { PromiseOf: PromiseOf, t: t, isOk: isOk, failure: failure, defer: defer, report: report, types: types, realm: realm };
 
   function runSync(api, args, lift, finish) {
     var res = t.call(api, args, lift);
@@ -317,15 +396,6 @@ function createApi(host, dialect) {
     var o = {};
     for (var i = 0; i < names.length && i < argv.length; i++) if (argv[i] !== undefined) o[names[i]] = argv[i];
     return o;
-  }
-
-  function copyFields(o) {
-    var a = {};
-    for (var k in o) {
-      if (k === 'success' || k === 'fail' || k === 'complete') continue;
-      if (Object.prototype.hasOwnProperty.call(o, k)) a[k] = o[k];
-    }
-    return a;
   }
 
   // ---- FileSystemManager -----------------------------------------------------------------------
@@ -382,17 +452,18 @@ function createApi(host, dialect) {
       fsm[method] = function (option) {
         var target;
         runAsync(
+          k,
           method,
           option,
           dialect.promise.fileSystemManager,
           true,
-          function (o) {
+          function (k, api, o) {
             if (!isRead) return copyFields(o);
             var r = readArgs(o);
             target = r.target;
             return r.args;
           },
-          function (res, o) {
+          function (k, api, res, o) {
             return isRead ? fillRead(res, target, o.offset) : shapeFs(method, res);
           }
         );
@@ -406,7 +477,7 @@ function createApi(host, dialect) {
     if (row.sync !== null && has(syncName)) {
       fsm[syncName] = function () {
         if (typedRead && typeof arguments[0] === 'string' && arguments[1] === undefined && arguments[2] === undefined && arguments[3] === undefined) {
-          var got = readFile(arguments[0]);
+          var got = host.readFile(arguments[0]);
           if (typeof got !== 'number') return codec.adopt(got, realm);
         }
         var o = syncOption(row, arguments);
@@ -425,62 +496,14 @@ function createApi(host, dialect) {
 
   // ---- global apis: storage with dataType revival, legacy files ---------------------------------
 
-  function storageArgs(api, o) {
-    var a = copyFields(o);
-    if (api === 'setStorage') {
-      var v = types.encode(o.data);
-      a.data = v.data;
-      if (v.dataType !== undefined) a.dataType = v.dataType;
-    } else if (api === 'batchSetStorage' && Array.isArray(o.kvList)) {
-      a.kvList = o.kvList.map(function (item) {
-        if (!item || typeof item !== 'object') return item;
-        var e = types.encode(item.value);
-        var out = { key: item.key, value: e.data };
-        if (e.dataType !== undefined) out.dataType = e.dataType;
-        return out;
-      });
-    }
-    return a;
-  }
-
-  function shapeStorage(api, res) {
-    if (api === 'getStorage') {
-      res.data = types.decode(res.data, res.dataType, realm);
-      delete res.dataType;
-    } else if (api === 'batchGetStorage' && Array.isArray(res.dataList)) {
-      var dt = res.dataTypeList;
-      if (Array.isArray(dt)) {
-        res.dataList = res.dataList.map(function (d, i) {
-          return types.decode(d, dt[i], realm);
-        });
-      }
-      delete res.dataTypeList;
-    }
-    return res;
-  }
-
   var out = {};
   Object.keys(dialect.globals).forEach(function (name) {
     var row = dialect.globals[name];
-    var shape = row.storage
-      ? function (res) {
-          return shapeStorage(name, res);
-        }
-      : function (res) {
-          return res;
-        };
+    var prepare = row.storage ? prepareStorage : prepareCopy;
+    var finish = row.storage ? finishStorage : finishAsIs;
     if (has(name)) {
       out[name] = function (option) {
-        return runAsync(
-          name,
-          option,
-          dialect.promise.globals,
-          !row.storage,
-          function (o) {
-            return row.storage ? storageArgs(name, o) : copyFields(o);
-          },
-          shape
-        );
+        return runAsync(k, name, option, dialect.promise.globals, !row.storage, prepare, finish);
       };
     }
     var syncName = name + 'Sync';
@@ -490,7 +513,7 @@ function createApi(host, dialect) {
         if (storageGet !== null && typeof key === 'string' && key !== '') {
           // The host's typed get: only the value's JSON is parsed. Anything but a value found (a
           // missing key, an error) is asked of the bridge, which answers in the platform's words.
-          var got = storageGet(key);
+          var got = host.storageGet(key);
           if (typeof got === 'string') return parseJson(got);
           if (got !== null && typeof got === 'object') return types.decode(parseJson(got[0]), got[1], realm);
         }
@@ -509,7 +532,7 @@ function createApi(host, dialect) {
           // The host's typed set: no argument object, no result text. A failure is asked of the
           // bridge below, which refuses the same set in the platform's words and changes nothing.
           var text = JSON.stringify(v.data);
-          if (text !== undefined && storageSet(key, text, v.dataType) === 0) return;
+          if (text !== undefined && host.storageSet(key, text, v.dataType) === 0) return;
         }
         var json =
           (key === undefined ? '{' : '{"key":' + JSON.stringify(key) + ',') +
@@ -527,8 +550,8 @@ function createApi(host, dialect) {
       out[syncName] = function () {
         var o = syncOption(row, arguments);
         if (o === arguments[0] && !row.storage) o = copyFields(o);
-        return runSync(syncName, row.storage ? storageArgs(name, o) : o, !row.storage, function (res) {
-          return pick(shape(res), row.returns);
+        return runSync(syncName, row.storage ? storageArgs(types, name, o) : o, !row.storage, function (res) {
+          return pick(finish(k, name, res), row.returns);
         });
       };
     }

@@ -42,12 +42,12 @@ fn handle<'s>(env: &Env<'s>, v: Value<'s>) -> Js<u64> {
     Ok(if d >= 0.0 && d.fract() == 0.0 && d < 9_007_199_254_740_992.0 { d as u64 } else { 0 })
 }
 
-/// An argument object: a string's bytes, or none for anything else (the caller sends `{}`).
-fn args_json<'s>(env: &Env<'s>, v: Value<'s>) -> Js<Option<Utf8>> {
+/// An argument object: a string's bytes (read into `out`), or `{}` for anything else.
+fn args_json<'s, 'b>(env: &Env<'s>, v: Value<'s>, out: &'b mut Utf8) -> Js<&'b [u8]> {
     if env.is_string(v) {
-        env.string(v).map(Some)
+        env.string_in(v, out)
     } else {
-        Ok(None)
+        Ok(b"{}")
     }
 }
 
@@ -115,12 +115,13 @@ fn js_last_error<'s>(env: &mut Env<'s>, _: Args<'s>) -> Js<Value<'s>> {
 fn js_invoke<'s>(env: &mut Env<'s>, [h, api, a, b, ..]: Args<'s>) -> Js<Value<'s>> {
     let l = loaded(env)?;
     let h = handle(env, h)?;
-    let api = env.string(api)?;
-    let a = args_json(env, a)?;
+    let (mut api_text, mut args_text) = (Utf8::new(), Utf8::new());
+    let api = env.string_in(api, &mut api_text)?;
+    let a = args_json(env, a, &mut args_text)?;
     let listed = env.buffers(b)?;
     // No JavaScript runs while the views are borrowed (see `Env::bytes`).
     let bufs = views(env, &listed)?;
-    let (json, buffers) = l.invoke(h, &api, a.as_deref().unwrap_or(b"{}"), &bufs);
+    let (json, buffers) = l.invoke(h, api, a, &bufs);
     result_value(env, json, buffers)
 }
 
@@ -130,10 +131,11 @@ fn js_invoke<'s>(env: &mut Env<'s>, [h, api, a, b, ..]: Args<'s>) -> Js<Value<'s
 fn js_storage_set<'s>(env: &mut Env<'s>, [h, key, json, data_type, ..]: Args<'s>) -> Js<Value<'s>> {
     let l = loaded(env)?;
     let h = handle(env, h)?;
-    let key = env.string(key)?;
-    let json = env.string(json)?;
-    let data_type = if env.is_string(data_type) { Some(env.string(data_type)?) } else { None };
-    let rc = l.storage_set(h, &key, &json, data_type.as_deref());
+    let (mut k, mut j, mut t) = (Utf8::new(), Utf8::new(), Utf8::new());
+    let key = env.string_in(key, &mut k)?;
+    let json = env.string_in(json, &mut j)?;
+    let data_type = if env.is_string(data_type) { Some(env.string_in(data_type, &mut t)?) } else { None };
+    let rc = l.storage_set(h, key, json, data_type);
     env.make_number(rc as f64)
 }
 
@@ -143,8 +145,9 @@ fn js_storage_set<'s>(env: &mut Env<'s>, [h, key, json, data_type, ..]: Args<'s>
 fn js_storage_get<'s>(env: &mut Env<'s>, [h, key, ..]: Args<'s>) -> Js<Value<'s>> {
     let l = loaded(env)?;
     let h = handle(env, h)?;
-    let key = env.string(key)?;
-    let (json, data_type) = match l.storage_get(h, &key) {
+    let mut k = Utf8::new();
+    let key = env.string_in(key, &mut k)?;
+    let (json, data_type) = match l.storage_get(h, key) {
         Ok(got) => got,
         Err(rc) => return env.make_number(rc as f64),
     };
@@ -164,10 +167,11 @@ fn js_storage_get<'s>(env: &mut Env<'s>, [h, key, ..]: Args<'s>) -> Js<Value<'s>
 fn js_read_file<'s>(env: &mut Env<'s>, [h, p, ..]: Args<'s>) -> Js<Value<'s>> {
     let l = loaded(env)?;
     let h = handle(env, h)?;
-    let path = env.string(p)?;
+    let mut path_text = Utf8::new();
+    let path = env.string_in(p, &mut path_text)?;
     let mut made: Option<(Value<'s>, usize)> = None;
     let mut thrown = false;
-    let got = l.read_file_alloc(h, &path, &mut |len| match env.array_buffer_uninit(len) {
+    let got = l.read_file_alloc(h, path, &mut |len| match env.array_buffer_uninit(len) {
         Ok((v, data)) => {
             made = Some((v, len));
             data
@@ -305,16 +309,15 @@ fn js_invoke_async<'s>(env: &mut Env<'s>, [h, api, a, b, id]: Args<'s>) -> Js<Va
         return Err(env.throw("wxfs addon: setDispatcher(fn) was not called"));
     };
     let h = handle(env, h)?;
-    let api = env.string(api)?;
-    let a = args_json(env, a)?;
+    let (mut api_text, mut args_text) = (Utf8::new(), Utf8::new());
+    let api = env.string_in(api, &mut api_text)?;
+    let a = args_json(env, a, &mut args_text)?;
     let listed = env.buffers(b)?;
     // No JavaScript runs while the views are borrowed (see `Env::bytes`).
     let bufs = views(env, &listed)?;
     let id = env.number(id, "id")?;
     // The library's worker posts the result and returns without waiting for the JS thread.
-    let rc = l.invoke_async(h, &api, a.as_deref().unwrap_or(b"{}"), &bufs, move |(json, buffers)| {
-        waiting.push(Done { id, json, buffers }, &poster)
-    });
+    let rc = l.invoke_async(h, api, a, &bufs, move |(json, buffers)| waiting.push(Done { id, json, buffers }, &poster));
     if rc == 0 {
         let first = env.instance::<Instance>().and_then(|inst| {
             inst.pending += 1;
