@@ -258,3 +258,87 @@ test('setStorageSync / getStorageSync (typed calls in bindings/node) answer exac
   assert.deepEqual(sb.invoke('getStorageInfoSync', {}).keys.sort(), ['b', 'd', 'n', 'o', 's', 't', 'u', 'z']);
   sb.close();
 });
+
+test('getStorageSync never answers a value it read before once the key changed, by any path', async () => {
+  const { wx } = sandbox('kv-kept');
+  // Each value is read twice, so that a binding that keeps what it read (bindings/node,
+  // bindings/jsc) answers the second read from what it kept.
+  const reads = (key, v, what) => {
+    assert.deepEqual(wx.getStorageSync(key), v, what);
+    assert.deepEqual(wx.getStorageSync(key), v, what);
+  };
+  wx.setStorageSync('k', { v: 1 });
+  reads('k', { v: 1 }, 'set');
+  wx.setStorageSync('k', { v: 2 });
+  reads('k', { v: 2 }, 'setStorageSync');
+  wx.setStorageSync('k', { v: 2 });
+  reads('k', { v: 2 }, 'the same value set again');
+  await succeeds(wx.setStorage, { key: 'k', data: { v: 3 } });
+  reads('k', { v: 3 }, 'setStorage');
+  wx.removeStorageSync('k');
+  reads('k', '', 'removeStorageSync');
+  wx.setStorageSync('k', { v: 4 });
+  reads('k', { v: 4 }, 'set after a removal');
+  wx.clearStorageSync();
+  reads('k', '', 'clearStorageSync');
+  wx.setStorageSync('k', { v: 5 });
+  reads('k', { v: 5 }, 'set after a clear');
+  wx.batchSetStorageSync([{ key: 'k', value: { v: 6 } }]);
+  reads('k', { v: 6 }, 'batchSetStorageSync');
+  await succeeds(wx.batchSetStorage, { kvList: [{ key: 'k', value: { v: 7 } }] });
+  reads('k', { v: 7 }, 'batchSetStorage');
+  await succeeds(wx.removeStorage, { key: 'k' });
+  reads('k', '', 'removeStorage');
+  wx.setStorageSync('k', new Date(8));
+  reads('k', new Date(8), 'a value with a dataType');
+  wx.setStorageSync('k', 9);
+  reads('k', 9, 'a plain value after one with a dataType');
+  wx.setStorageSync('k', new Date(10));
+  reads('k', new Date(10), 'a value with a dataType after a plain one');
+  const long = 'x'.repeat(2000);
+  wx.setStorageSync('k', long);
+  reads('k', long, 'a value too long to keep');
+  wx.setStorageSync('k', 11);
+  reads('k', 11, 'a short value after a long one');
+  await succeeds(wx.clearStorage, {});
+  reads('k', '', 'clearStorage');
+
+  // A compaction rewrites the log, the live items first to last (docs/storage-engine.md,
+  // Compaction): 'k', the first item of a fresh store, is at the same offset in the new log as its
+  // first value was in the old one. Its value changes unread, then sets of another key rewrite
+  // the log: the log never grows past 1.5 x its live data + 64 of its longest records, so 200
+  // sets of 40 KB compact it more than once.
+  const c = sandbox('kv-kept-compact');
+  c.wx.setStorageSync('k', { v: 'first' });
+  assert.deepEqual(c.wx.getStorageSync('k'), { v: 'first' });
+  assert.deepEqual(c.wx.getStorageSync('k'), { v: 'first' });
+  c.wx.setStorageSync('k', { v: 'later' });
+  const big = 'y'.repeat(40000);
+  for (let i = 0; i < 200; i++) c.wx.setStorageSync('other', big + i);
+  assert.deepEqual(c.wx.getStorageSync('k'), { v: 'later' }, 'after compactions');
+  assert.deepEqual(c.wx.getStorageSync('k'), { v: 'later' }, 'after compactions');
+  assert.equal(c.wx.getStorageSync('other'), big + 199);
+
+  // The same key in two sandboxes, and in one sandbox reopened.
+  const a = sandbox('kv-kept-a');
+  const b = sandbox('kv-kept-b');
+  a.wx.setStorageSync('k', 'in a');
+  b.wx.setStorageSync('k', 'in b');
+  for (let i = 0; i < 2; i++) {
+    assert.equal(a.wx.getStorageSync('k'), 'in a');
+    assert.equal(b.wx.getStorageSync('k'), 'in b');
+  }
+  b.wx.setStorageSync('k', 'in b again');
+  assert.equal(a.wx.getStorageSync('k'), 'in a');
+  assert.equal(b.wx.getStorageSync('k'), 'in b again');
+  a.sb.close();
+  const a2 = a.reopen();
+  assert.equal(a2.wx.getStorageSync('k'), 'in a', 'reopened');
+  a2.wx.setStorageSync('k', 'in a, reopened');
+  assert.equal(a2.wx.getStorageSync('k'), 'in a, reopened');
+  assert.equal(a2.wx.getStorageSync('k'), 'in a, reopened');
+  assert.equal(b.wx.getStorageSync('k'), 'in b again');
+  a2.close();
+  b.sb.close();
+  c.sb.close();
+});
