@@ -281,25 +281,26 @@ static char *utf8_of(JSContextRef ctx, JSValueRef v, size_t *len, JSValueRef *ex
     return buf;
 }
 
-/*
- * A storage key as UTF-8, as utf8_of gives it (in `stack` or malloc'd; free with text_free), from
- * the glue's cache when `v` is a string it kept. A mini-program's keys are mostly the same few
- * strings (literals, or a keys array), each the same JavaScriptCore string every call, so a key
- * is kept (256 sets of 2 slots, by address) in a free slot, or over a kept one when it was among
- * the last two keys that missed in its set: the string protected
- * (so that, while kept, no other string can be at its address: strings never change) beside its
- * UTF-8. A hit costs two pointer comparisons and a copy where a conversion cost
- * JSValueToStringCopy, a widening of a Latin-1 string and the encoding (about 1,600 instructions
- * of a get, callgrind). Keys made anew each call (`'item' + i`) fill the free slots once and then
- * are never kept, so they cost what they did. `seen` is only compared, never read through, so it
- * need not be protected.
- */
+/* Lets go of the value string a slot keeps, and of its stamp. */
 static void value_forget(JSContextRef ctx, struct key_slot *slot) {
     if (slot->value != NULL) JSValueUnprotect(ctx, slot->value);
     slot->value = NULL;
     memset(&slot->stamp, 0, sizeof slot->stamp);
 }
 
+/*
+ * A storage key as UTF-8, as utf8_of gives it (in `stack` or malloc'd; free with text_free), from
+ * the glue's cache when `v` is a string it kept. A mini-program's keys are mostly the same few
+ * strings (literals, or a keys array), each the same JavaScriptCore string every call, so a key
+ * is kept (256 sets of 2 slots, by address) in a free slot, or over a kept one when it was among
+ * the last two keys that missed in its set: the string protected (so that, while kept, no other
+ * string can be at its address: strings never change) beside its UTF-8. A hit costs two pointer
+ * comparisons and a copy where a conversion cost JSValueToStringCopy, a widening of a Latin-1
+ * string and the encoding (about 1,600 instructions of a get, callgrind). Keys made anew each call
+ * (`'item' + i`) fill the free slots once and then are never kept, so they cost what they did.
+ * `seen` is only compared, never read through, so it need not be protected. `*kept` receives the
+ * key's slot when it is kept (call_storage_get keeps the value's string there too).
+ */
 static char *key_of(JSContextRef ctx, wxfs_jsc *g, JSValueRef v, size_t *len, JSValueRef *exception, char *stack,
                     size_t cap, struct key_slot **kept) {
     *kept = NULL;
