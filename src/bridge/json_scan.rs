@@ -5,8 +5,9 @@
 //! its strings, so such a text is stored as it is given. For anything it does not vouch for
 //! (whitespace, a `\u` escape of a surrogate, a number with an exponent or of many digits,
 //! nesting past the limit, any error) it answers `false` and the caller asks serde, whose
-//! answer and error message are the reference. It was a fifth of a typed set's time through
-//! serde (perf, `setStorageSync` from JavaScriptCore).
+//! answer and error message are the reference. Through serde the check was about 17% of a
+//! `setStorageSync` from JavaScriptCore (perf); this pass takes about a quarter of serde's
+//! instructions for a 70-byte object (~850 against ~3,400, callgrind).
 
 /// Longest number vouched for: far below the 309 integer digits where an `f64` overflows, and a
 /// number with an exponent is never vouched for, so a number vouched for is in range.
