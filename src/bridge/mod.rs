@@ -352,18 +352,23 @@ mod tests {
     use super::*;
     use crate::session::Config;
 
-    /// A small deterministic generator (xorshift64*): the same cases every run.
-    struct Gen(u64);
+    /// A small deterministic generator (xorshift64*): the same cases every run (the bridge's
+    /// tests and `storage_api`'s).
+    pub(super) struct Gen(pub(super) u64);
 
     impl Gen {
-        fn next(&mut self) -> u64 {
+        pub(super) fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
         }
+        /// A number below `n`.
+        pub(super) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
         fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-            from[(self.next() % from.len() as u64) as usize]
+            from[self.below(from.len() as u64) as usize]
         }
     }
 

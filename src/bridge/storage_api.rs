@@ -667,22 +667,10 @@ mod tests {
         assert_eq!(stored_text("{\"a\\\" b\": [1, \"c d\"]}").unwrap(), "{\"a\\\" b\":[1,\"c d\"]}");
     }
 
-    /// A small deterministic generator (xorshift64*), so a failure names its seed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::bridge::tests::Gen;
 
     /// A random value: the shapes, strings and numbers mini-programs store.
-    fn value(r: &mut Rng, depth: u32) -> Value {
+    fn value(r: &mut Gen, depth: u32) -> Value {
         let strings = ["", "a", "user-42", "a b", "q\"uote", "back\\slash", "tab\t", "中文😀", "\u{1}", "/"];
         match r.below(if depth > 4 { 5 } else { 7 }) {
             0 => Value::Null,
@@ -714,7 +702,7 @@ mod tests {
         // Implication, on generated values and on every one-byte change of them: when the scan
         // vouches for a text, serde admits it and it is compact, so storing it as given is what
         // the serde path would store.
-        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut r = Gen(0x9e37_79b9_7f4a_7c15);
         let bytes = b"\"\\{}[],:0159-+.eEtrufalsn \t\nu\x01";
         let (mut vouched, mut texts) = (0, 0);
         for seed in 0..3000 {
