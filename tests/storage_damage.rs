@@ -100,10 +100,7 @@ fn check_recovered(root: &Path, user: &str, kv: &Path, frame: &[u8]) {
     assert_eq!(s.store.get("k299").unwrap().data, data(299));
     drop(s);
     assert_eq!(heard(&format!("{user}/")).len(), 3, "{:?}", heard(&format!("{user}/")));
-    let mut names: Vec<String> =
-        std::fs::read_dir(kv).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    assert_eq!(names, ["data.log".to_string(), name]);
+    assert_eq!(common::files::store_files(kv), ["data.log".to_string(), name]);
 }
 
 #[test]

@@ -244,6 +244,19 @@ impl MemIo {
         n.durable.insert(path.to_owned(), ino);
     }
 
+    /// The OS writes `dir`'s entries back on its own, as a file system's journal commit does:
+    /// its names as they are now become durable, with no sync asked for (and no call counted).
+    /// The files' bytes are not written back: that is what a power cut after it can tell apart.
+    pub fn write_back_dir(&self, dir: &Path) {
+        let mut n = self.0.names.lock();
+        let entries: Vec<(PathBuf, Ino)> =
+            n.live.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, i)| (p.clone(), i.clone())).collect();
+        let version = n.version.get(dir).copied().unwrap_or(0);
+        n.durable.retain(|p, _| p.parent() != Some(dir));
+        n.durable.extend(entries);
+        n.durable_version.insert(dir.to_owned(), version);
+    }
+
     /// Power is lost and comes back: unsynced bytes and unsynced directory entries are gone,
     /// handles opened before are detached, syncs in flight never complete, and a simulated
     /// crash is over.
@@ -417,6 +430,18 @@ impl LogFile for MemFile {
         Ok(())
     }
 
+    fn write_at(&self, off: u64, buf: &[u8]) -> io::Result<()> {
+        self.fs.op()?;
+        let mut ino = self.ino.lock();
+        let (off, end) = (off as usize, off as usize + buf.len());
+        if ino.data.len() < end {
+            resize(&mut ino.data, end);
+        }
+        ino.data[off..end].copy_from_slice(buf);
+        ino.version = self.fs.tick();
+        Ok(())
+    }
+
     fn map(&self, len: usize) -> io::Result<Box<dyn LogMap>> {
         let buf = self.ino.lock().data[..len].to_vec();
         Ok(Box::new(MemMap { ino: self.ino.clone(), fs: self.fs.clone(), buf }))
@@ -466,6 +491,18 @@ impl LogIo for MemIo {
         let t = self.0.tick();
         n.changed(from, t);
         n.changed(to, t);
+        Ok(())
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.0.op()?;
+        let mut n = self.0.names.lock();
+        if n.live.contains_key(to) {
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        let ino = n.live.get(from).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?.clone();
+        n.live.insert(to.to_owned(), ino);
+        n.changed(to, self.0.tick());
         Ok(())
     }
 

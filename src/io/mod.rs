@@ -80,6 +80,14 @@ pub trait LogFile: Send + Sync {
     fn map(&self, _len: usize) -> io::Result<Box<dyn LogMap>> {
         Err(unsupported("map"))
     }
+
+    // --- version 4: a retired log made ready again ---
+
+    /// Writes all of `buf` at offset `off` (the file is not in append mode), extending the file
+    /// if it ends before. An I/O layer without it (the default) never reuses a retired log.
+    fn write_at(&self, _off: u64, _buf: &[u8]) -> io::Result<()> {
+        Err(unsupported("write_at"))
+    }
 }
 
 /// A shared writable mapping of a file (see the contracts at the top of this file).
@@ -156,6 +164,15 @@ pub trait LogIo: Send + Sync {
     /// a new log that went live under a temporary name.
     fn list(&self, _dir: &Path) -> io::Result<Vec<String>> {
         Err(unsupported("list"))
+    }
+
+    // --- version 4: a retired log made ready again ---
+
+    /// Gives the file at `from` a second name, `to` (a hard link; `to` must not exist). An I/O
+    /// layer without it (the default), or a file system that refuses it, never keeps a
+    /// retired log to reuse.
+    fn link(&self, _from: &Path, _to: &Path) -> io::Result<()> {
+        Err(unsupported("link"))
     }
 }
 

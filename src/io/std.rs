@@ -64,6 +64,12 @@ impl LogFile for StdFile {
     fn map(&self, len: usize) -> io::Result<Box<dyn LogMap>> {
         Ok(Box::new(super::mmap::SharedMap::new(self.0.clone(), len)?))
     }
+
+    #[cfg(unix)]
+    fn write_at(&self, off: u64, buf: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.0.write_all_at(buf, off)
+    }
 }
 
 /// Extends `file` from `from` to `to` with written zeros: every block is then really allocated.
@@ -128,6 +134,10 @@ impl LogIo for StdIo {
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         std::fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(from, to)
     }
 
     #[cfg(not(unix))]

@@ -16,6 +16,18 @@ pub(super) fn mem_open(io: &MemIo, d: Durability) -> (Store, LogReport) {
     Store::open_with_io(Path::new(KV), d, io.arc()).unwrap()
 }
 
+/// What a settled store's directory holds: its log, and maybe a spare, all zeros.
+pub(super) fn assert_one_log(io: &MemIo, what: &str) {
+    let mut names = io.names();
+    let spare = Path::new(KV).join(log::SPARE_NAME);
+    if let Some(at) = names.iter().position(|n| *n == spare) {
+        let bytes = io.bytes(&spare).unwrap();
+        assert!(bytes.iter().all(|&b| b == 0), "{what}: a spare that is not all zeros");
+        names.remove(at);
+    }
+    assert_eq!(names, vec![Path::new(KV).join(LOG_NAME)], "{what}: one log");
+}
+
 /// The log in the simulated file, without its zero tail.
 pub(super) fn mem_log(io: &MemIo) -> Vec<u8> {
     let mut bytes = io.bytes(&Path::new(KV).join(LOG_NAME)).unwrap();
@@ -195,6 +207,81 @@ fn crash_at_any_step_of_compaction_leaves_a_complete_log() {
     assert!(crash_points >= 7, "{crash_points}");
 }
 
+/// How a deferred compaction's crash test stops the store: a kill, or a power cut (after the OS
+/// wrote the directory back on its own, or not), at mutating call `step` of the window.
+#[derive(Clone, Copy)]
+struct Cut {
+    power: bool,
+    written_back: bool,
+    step: u64,
+}
+
+/// The window of a deferred compaction's crash tests, from a store `s` one set short of a
+/// compaction: the set of "hot" to `first` (which compacts), a set, a flush, a set, the settle;
+/// then the cut, the reopen and its checks. `m` is the store's state, `states` every state since
+/// the synced base, `durable` the index of the last one acknowledged durable. A kill must leave
+/// what was acknowledged; a power cut a state at or after `durable`; either, one log (and
+/// perhaps a spare of zeros). Returns whether the cut fell inside the window.
+#[allow(clippy::too_many_arguments)]
+fn compaction_window(
+    io: &MemIo,
+    s: Store,
+    crash_at: u64,
+    first: Value,
+    mut m: Model,
+    mut states: Vec<Vec<(String, Value)>>,
+    mut durable: usize,
+    cut: Cut,
+) -> bool {
+    let step = cut.step;
+    let mut acked = m.0.clone();
+    let mut step_ok = |r: bool, m: &Model, states: &mut Vec<_>| {
+        if r {
+            states.push(m.0.clone());
+            acked = m.0.clone();
+        }
+    };
+    m.set("hot", first.clone());
+    step_ok(s.set("hot", first, BIG).is_ok(), &m, &mut states);
+    m.set("b", v("3"));
+    step_ok(s.set("b", v("3"), BIG).is_ok(), &m, &mut states);
+    if s.sync().is_ok() {
+        durable = states.len() - 1;
+    }
+    m.set("c", v("4"));
+    step_ok(s.set("c", v("4"), BIG).is_ok(), &m, &mut states);
+    // A promotion syncs the new log (when there is one: the compaction may have failed).
+    let pending = s.inner.read().log.promotion_pending();
+    if s.settle().is_ok() && pending {
+        durable = states.len() - 1;
+    }
+    let crashed = io.ops() >= crash_at;
+    drop(s);
+    if cut.written_back {
+        io.write_back_dir(Path::new(KV));
+    }
+    if cut.power {
+        io.power_cut();
+    } else {
+        io.faults().crash_at = None;
+    }
+    let (s, _) = mem_open(io, Durability::Process);
+    let got = snapshot(&s);
+    if cut.power {
+        let at = states.iter().position(|st| *st == got);
+        assert!(at.is_some_and(|i| i >= durable), "step {step}: {at:?} not a state at or after {durable}");
+    } else {
+        assert_eq!(got, acked, "step {step}: acknowledged but lost, or applied but not acknowledged");
+    }
+    // (The reopen may compact again: the compaction this step broke is still due.)
+    s.settle().unwrap();
+    assert_one_log(io, &format!("step {step}"));
+    if !crashed {
+        assert_eq!(got, m.0);
+    }
+    crashed
+}
+
 /// Process mode: a compaction's new log goes live before it is synced and renamed over
 /// `data.log`. A kill at any I/O call of the compaction, of the writes and the flush made
 /// while it is live under its temporary name, or of its promotion, loses nothing
@@ -231,13 +318,13 @@ fn kill_or_power_cut_at_any_step_of_a_deferred_compaction() {
     drop(s);
 
     let mut crash_points = 0;
-    for power_cut in [false, true] {
+    // A kill; a power cut; a power cut after the OS wrote the directory back on its own.
+    for (power_cut, written_back) in [(false, false), (true, false), (true, true)] {
         for step in 1.. {
             let io = MemIo::new();
             let s = fill(&io, trigger);
             let crash_at = io.ops() + step;
             io.faults().crash_at = Some(crash_at);
-            // Each step's state, and the index of the last one acknowledged durable.
             // Every state the store went through since the synced base.
             let mut m = Model(base.clone());
             let mut states = vec![m.0.clone()];
@@ -245,57 +332,184 @@ fn kill_or_power_cut_at_any_step_of_a_deferred_compaction() {
                 m.set("hot", hot(i));
                 states.push(m.0.clone());
             }
-            let mut durable = 0;
-            let mut acked = m.0.clone();
-            let step_ok = |r: bool, m: &Model, states: &mut Vec<_>, acked: &mut Vec<_>| {
-                if r {
-                    states.push(m.0.clone());
-                    *acked = m.0.clone();
-                }
-                r
-            };
-            m.set("hot", hot(trigger));
-            step_ok(s.set("hot", hot(trigger), BIG).is_ok(), &m, &mut states, &mut acked);
-            m.set("b", v("3"));
-            step_ok(s.set("b", v("3"), BIG).is_ok(), &m, &mut states, &mut acked);
-            if s.sync().is_ok() {
-                durable = states.len() - 1;
-            }
-            m.set("c", v("4"));
-            step_ok(s.set("c", v("4"), BIG).is_ok(), &m, &mut states, &mut acked);
-            // A promotion syncs the new log (when there is one: the compaction may have failed).
-            let pending = s.inner.read().log.promotion_pending();
-            if s.settle().is_ok() && pending {
-                durable = states.len() - 1;
-            }
-            let crashed = io.ops() >= crash_at;
-            drop(s);
-            if power_cut {
-                io.power_cut();
-            } else {
-                io.faults().crash_at = None;
-            }
-            let (s, _) = mem_open(&io, Durability::Process);
-            let got = snapshot(&s);
-            if power_cut {
-                let at = states.iter().position(|st| *st == got);
-                assert!(at.is_some_and(|i| i >= durable), "step {step}: {:?} not a state at or after {durable}", at);
-            } else {
-                assert_eq!(got, acked, "step {step}: acknowledged but lost, or applied but not acknowledged");
-            }
-            // (The reopen may compact again: the compaction this step broke is still due.)
-            s.settle().unwrap();
-            assert_eq!(io.names(), vec![Path::new(KV).join(LOG_NAME)], "step {step}: one log");
-            if !crashed {
-                assert_eq!(got, m.0);
+            let cut = Cut { power: power_cut, written_back, step };
+            if !compaction_window(&io, s, crash_at, hot(trigger), m, states, 0, cut) {
                 break;
             }
             crash_points += 1;
         }
     }
     // set (append, compaction: remove, create, write, allocate, open, map), set, flush
-    // (msync, directory sync), set, promotion (sync, rename, directory sync): twice.
-    assert!(crash_points >= 2 * 12, "{crash_points}");
+    // (msync, directory sync), set, promotion (sync, link, rename, directory sync), spare (open,
+    // write, sync, rename): three times.
+    assert!(crash_points >= 3 * 12, "{crash_points}");
+}
+
+/// Process mode, a compaction into the spare: the second compaction writes into the log the
+/// first one retired, whose records were durable and are now zeros, synced. A kill at any I/O
+/// call from that compaction through its promotion and the making of the next spare loses
+/// nothing acknowledged and leaves one log (and perhaps a spare, all zeros); a power cut at any
+/// of them leaves a state the store was in, no older than the last acknowledged flush: never a
+/// record of the retired log come back.
+#[test]
+fn kill_or_power_cut_at_any_step_of_a_compaction_into_the_spare() {
+    let hot = |i: usize| v(&format!("{i:02000}"));
+    let base = vec![kv("a", vt("1", "Number")), kv("z", v("2"))];
+    // The synced base, the hot key set until the first compaction, that compaction settled
+    // (the base log becomes the spare), then `more` sets; with every state since the base and
+    // the index of the last one durable.
+    let fill = |io: &MemIo, more: usize| {
+        let (s, _) = mem_open(io, Durability::Process);
+        s.manual_promotion();
+        for (k, val) in &base {
+            s.set(k, val.clone(), BIG).unwrap();
+        }
+        s.sync().unwrap();
+        let mut m = Model(base.clone());
+        let mut states = vec![m.0.clone()];
+        let mut i = 0;
+        while s.stats().compactions == 0 {
+            s.set("hot", hot(i), BIG).unwrap();
+            m.set("hot", hot(i));
+            states.push(m.0.clone());
+            i += 1;
+        }
+        s.settle().unwrap();
+        let durable = states.len() - 1;
+        for j in 0..more {
+            s.set("hot", hot(1000 + j), BIG).unwrap();
+            m.set("hot", hot(1000 + j));
+            states.push(m.0.clone());
+        }
+        (s, m, states, durable)
+    };
+    // How many more sets make the second compaction, which takes the spare.
+    let io = MemIo::new();
+    let (s, ..) = fill(&io, 0);
+    let spare = Path::new(KV).join(log::SPARE_NAME);
+    assert!(io.names().contains(&spare), "the first compaction's promotion made a spare: {:?}", io.names());
+    let mut more = 0;
+    while s.stats().compactions == 1 {
+        s.set("hot", hot(1000 + more), BIG).unwrap();
+        more += 1;
+    }
+    let more = more - 1;
+    assert!(!io.names().contains(&spare), "the second compaction took the spare: {:?}", io.names());
+    drop(s);
+
+    let mut crash_points = 0;
+    // A kill; a power cut; a power cut after the OS wrote the directory back on its own (the
+    // spare's name durable, whatever its bytes are).
+    for (power_cut, written_back) in [(false, false), (true, false), (true, true)] {
+        for step in 1.. {
+            let io = MemIo::new();
+            let (s, m, states, durable) = fill(&io, more);
+            let crash_at = io.ops() + step;
+            io.faults().crash_at = Some(crash_at);
+            let cut = Cut { power: power_cut, written_back, step };
+            if !compaction_window(&io, s, crash_at, hot(1000 + more), m, states, durable, cut) {
+                break;
+            }
+            crash_points += 1;
+        }
+    }
+    // set (append, compaction: remove, spare: open, rename, write, allocate, open, map), set,
+    // flush, set, promotion (sync, remove, link, rename, directory sync), spare (open, write,
+    // sync, rename): three times.
+    assert!(crash_points >= 3 * 18, "{crash_points}");
+}
+
+/// The spare's name against the thread that makes spares: another spare may take the name at
+/// any instant (the maker renames over it). Before each of the first I/O calls of the
+/// compaction that takes the spare, a new spare of zeros takes the name; whatever the instant,
+/// the compacted log is the one that goes live: every value reads back, before and after a
+/// reopen. (Opened by its name and then renamed by it, the spare was two files at that
+/// instant: the compacted log went into one and the other, all zeros, went live.)
+#[test]
+fn a_spare_replaced_at_any_instant_of_the_compaction_that_takes_it() {
+    let hot = |i: usize| v(&format!("{i:02000}"));
+    let spare = Path::new(KV).join(log::SPARE_NAME);
+    // A store whose first compaction made a spare, given the hot key's first `upto` values or
+    // until its second compaction; with its model and the number of values given.
+    let ready = |io: &MemIo, upto: usize| {
+        let (s, _) = mem_open(io, Durability::Process);
+        s.manual_promotion();
+        let mut m = Model(vec![kv("a", v("1"))]);
+        s.set("a", v("1"), BIG).unwrap();
+        let mut i = 0;
+        while i < upto && s.stats().compactions < 2 {
+            if s.stats().compactions == 1 && io.bytes(&spare).is_none() {
+                s.settle().unwrap();
+            }
+            s.set("hot", hot(i), BIG).unwrap();
+            m.set("hot", hot(i));
+            i += 1;
+        }
+        (s, m, i)
+    };
+    // The value whose set makes the second compaction.
+    let last = ready(&MemIo::new(), usize::MAX).2 - 1;
+    let mut taken = 0;
+    for at in 1..=12u64 {
+        let io = MemIo::new();
+        let (s, mut m, _) = ready(&io, last);
+        assert!(io.bytes(&spare).is_some(), "a spare before the second compaction");
+        let len = io.bytes(&spare).unwrap().len();
+        // Before the `at`th I/O call from here on, a new spare takes the name.
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (hook_io, hook_calls, hook_spare) = (io.clone(), calls.clone(), spare.clone());
+        io.set_hook(Some(std::sync::Arc::new(move |point| {
+            if point == crate::io::mem::Point::Call && hook_calls.fetch_add(1, Ordering::SeqCst) + 1 == at {
+                hook_io.put(&hook_spare, &vec![0; len]);
+            }
+        })));
+        s.set("hot", hot(last), BIG).unwrap();
+        m.set("hot", hot(last));
+        io.set_hook(None);
+        assert_eq!(s.stats().compactions, 2);
+        taken += usize::from(io.bytes(&spare).is_none());
+        assert_eq!(snapshot(&s), m.0, "a new spare before call {at}: the live log");
+        drop(s);
+        let (s, _) = mem_open(&io, Durability::Process);
+        assert_eq!(snapshot(&s), m.0, "a new spare before call {at}: after a reopen");
+    }
+    assert!(taken > 0, "no compaction took the spare");
+}
+
+/// A store that shrinks lets go of its long logs: once a compaction's slack is that of small
+/// records, neither a long spare nor a long retired log is kept, and the log's file is short again.
+#[test]
+fn a_shrunk_store_keeps_no_long_spare() {
+    let io = MemIo::new();
+    let (s, _) = mem_open(&io, Durability::Process);
+    s.manual_promotion();
+    let spare = Path::new(KV).join(log::SPARE_NAME);
+    let compact_with = |s: &Store, val: &dyn Fn(usize) -> Value| {
+        let n = s.stats().compactions;
+        let mut i = 0;
+        while s.stats().compactions == n {
+            s.set(&format!("k{}", i % 8), val(i), BIG).unwrap();
+            i += 1;
+        }
+        s.settle().unwrap();
+    };
+    let big = |i: usize| v(&format!("\"{}\"", "b".repeat(30_000 + i % 7)));
+    compact_with(&s, &big);
+    compact_with(&s, &big);
+    let long = io.bytes(&spare).expect("a spare after two compactions of large values").len();
+    s.clear().unwrap();
+    let small = |i: usize| v(&i.to_string());
+    // The first compaction after the clear still has the large records' slack (and takes the
+    // long spare); the second has a small one: it writes a new file, and lets go of the long one
+    // it replaced rather than make it the spare.
+    compact_with(&s, &small);
+    compact_with(&s, &small);
+    let log_len = io.bytes(&Path::new(KV).join(LOG_NAME)).unwrap().len();
+    assert!(log_len < long / 4, "the log's file is {log_len} bytes, the long spare was {long}");
+    if let Some(b) = io.bytes(&spare) {
+        assert!(b.len() < long / 4, "a spare of {} bytes kept (the long one was {long})", b.len());
+    }
+    assert_one_log(&io, "after the shrink");
 }
 
 /// On the real file system: the process stops (the store is never dropped) while a

@@ -8,9 +8,15 @@
 //!
 //! Locks, always taken in this order: `inner` (written by every change, read by every get; a
 //! get waits at most for one copy into the mapping, never for disk), then `flushed` (group
-//! commit). A flusher never holds `flushed` while it takes `inner`.
+//! commit). A flusher never holds `flushed` while it takes `inner`, and a writer waiting for a
+//! flush holds neither: it is parked, and learns that its flush landed from an atomic.
+//!
+//! Files: the log file, its compaction and its spare in `log.rs`; the group commit of `power`
+//! durability in `commit.rs`; records in `record.rs`, their recovery in `recovery.rs`; the index
+//! in `index.rs`; sealed values in `sealed.rs`; the tests in the `*_tests.rs` beside them.
 
 pub mod buffer_urls;
+mod commit;
 mod error;
 mod index;
 mod log;
@@ -22,14 +28,13 @@ mod verify;
 
 use std::collections::HashMap;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockWriteGuard};
 
+use self::commit::{Flushed, FLIGHTS};
 pub use self::error::StoreError;
 use self::index::Index;
 use self::log::Log;
@@ -196,7 +201,13 @@ pub struct Store {
     durability: Durability,
     inner: RwLock<Inner>,
     flushed: Mutex<Flushed>,
-    flushed_cv: Condvar,
+    /// Per slot of `Flushed::flights`: the ticket of the last flight that landed there, shifted
+    /// left by one, with the low bit set if it failed.
+    landed: Box<[AtomicU64]>,
+    /// `Flushed::upto`, readable without the lock.
+    durable: AtomicU64,
+    /// The writer that opened the pending flight waits here for a flight to finish.
+    slot_cv: Condvar,
     /// Writers between wanting the lock and releasing it: a flush leader lingers for them
     /// (briefly) so that one flush covers their records too.
     writing: AtomicUsize,
@@ -233,9 +244,6 @@ pub struct Stamp {
     pub at: u64,
 }
 
-/// Longest a flush leader waits for writers in progress; a flush takes ~100 µs and more.
-const LINGER: Duration = Duration::from_micros(100);
-
 /// The write lock, counted in `writing` from before it is taken until it is released.
 struct WriteGuard<'a> {
     guard: RwLockWriteGuard<'a, Inner>,
@@ -259,14 +267,6 @@ impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         self.writing.fetch_sub(1, Ordering::Release);
     }
-}
-
-/// Group commit state. Positions are `Log::pos` values, which survive a switch of files.
-struct Flushed {
-    /// Everything written up to here is on stable storage.
-    upto: u64,
-    /// A flusher is at work; others wait for it instead of syncing themselves.
-    busy: bool,
 }
 
 impl Store {
@@ -293,8 +293,10 @@ impl Store {
             inner: RwLock::new(Inner { log: opened.log, index, scratch: Vec::new(), compact_after: 0 }),
             // Nothing is known to be flushed: what we read may sit only in the OS cache, so the
             // first flush covers it too.
-            flushed: Mutex::new(Flushed { upto: 0, busy: false }),
-            flushed_cv: Condvar::new(),
+            flushed: Mutex::new(Flushed::new(FLIGHTS)),
+            landed: (0..=FLIGHTS).map(|_| AtomicU64::new(0)).collect(),
+            durable: AtomicU64::new(0),
+            slot_cv: Condvar::new(),
             writing: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
         };
@@ -426,10 +428,12 @@ impl Store {
 
     /// Waits until the last compaction's new log is synced and renamed over `data.log`. In
     /// `process` mode a compaction's new log goes live at once and a thread does that (the set
-    /// that triggered it does not wait for an `fdatasync`); close waits for it too. For a host
-    /// that copies the store's directory, or a test that reads `data.log`.
+    /// that triggered it does not wait for an `fdatasync`); close waits for it too. Then waits
+    /// for the spare being made from the log that compaction replaced (`log::Promoter`): nothing
+    /// runs in the store's directory afterwards but this store's calls. For a host that copies
+    /// the store's directory, or a test that reads `data.log`.
     pub fn settle(&self) -> io::Result<()> {
-        self.inner.write().log.settle()
+        self.inner.write().log.settle_all()
     }
 
     /// `Ok(false)`, writing nothing, when the key is missing.
@@ -523,78 +527,9 @@ impl Store {
         }
     }
 
-    /// Makes a write that ended at `end` as durable as the store promises.
-    ///
-    /// In `Power` mode a failed flush is reported, but the change stays applied in memory (and
-    /// in the OS): later writers may already have written behind it, so it cannot be taken back.
-    fn commit(&self, end: u64) -> Result<(), StoreError> {
-        match self.durability {
-            Durability::Process => Ok(()),
-            Durability::Power => self.flush_to(end).map_err(StoreError::Io),
-        }
-    }
-
-    /// Group commit: returns once everything up to `upto` is flushed. One caller at a time
-    /// flushes, for itself and everyone who wrote before it started; the others wait for it.
-    fn flush_to(&self, upto: u64) -> io::Result<()> {
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let res = self.flush_to_inner(upto);
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        res
-    }
-
-    fn flush_to_inner(&self, upto: u64) -> io::Result<()> {
-        let mut f = self.flushed.lock();
-        loop {
-            if f.upto >= upto {
-                return Ok(());
-            }
-            if f.busy {
-                self.flushed_cv.wait(&mut f);
-                continue;
-            }
-            f.busy = true;
-            // A panicking LogIo must not leave `busy` set: every later flush would hang.
-            let res = MutexGuard::unlocked(&mut f, || panic::catch_unwind(AssertUnwindSafe(|| self.flush_once())));
-            f.busy = false;
-            self.flushed_cv.notify_all();
-            match res {
-                Ok(Ok(done)) => f.upto = f.upto.max(done),
-                Ok(Err(e)) => return Err(e),
-                Err(payload) => {
-                    drop(f);
-                    panic::resume_unwind(payload)
-                }
-            }
-        }
-    }
-
     fn lock_write(&self) -> WriteGuard<'_> {
         self.writing.fetch_add(1, Ordering::Acquire);
         WriteGuard { guard: self.inner.write(), writing: &self.writing }
-    }
-
-    /// Flushes the live file outside the lock; returns the position now durable.
-    fn flush_once(&self) -> io::Result<u64> {
-        // With other writers about (waiting for a flush, or writing), let them append first:
-        // their records ride in this flush (PostgreSQL's commit_delay / commit_siblings).
-        if self.waiting.load(Ordering::Acquire) > 1 || self.writing.load(Ordering::Acquire) > 0 {
-            let start = Instant::now();
-            loop {
-                let t = start.elapsed();
-                if t >= LINGER || (t >= LINGER / 3 && self.writing.load(Ordering::Acquire) == 0) {
-                    break;
-                }
-                std::thread::yield_now();
-            }
-        }
-        let plan = self.inner.read().log.flush_plan();
-        plan.flusher.flush(0, plan.len)?;
-        if let Some((dir, generation)) = plan.dir {
-            plan.io.sync_dir(&dir)?;
-            self.inner.write().log.dir_synced(generation);
-        }
-        Ok(plan.upto)
     }
 
     /// Compacts when the log has grown past 1.5 times its live size plus `compact_slack`. A
@@ -620,7 +555,10 @@ impl Store {
         let cap = (live + live / 4) as usize + (64 << 10);
         let entries = &order.entries;
         let deferred = self.durability == Durability::Process;
-        match inner.log.rewrite(entries.len(), |log, i| entries[i].item(log), live as usize, cap, deferred) {
+        // A spare up to twice the length at which this log compacts again: a longer one is of a
+        // store that has shrunk, and would keep its disk.
+        let spare_up_to = 2 * (live + live / 2 + slack);
+        match inner.log.rewrite(entries.len(), |log, i| entries[i].item(log), live as usize, cap, deferred, spare_up_to) {
             Ok(()) => {
                 inner.index.relocate(order);
                 inner.compact_after = 0;
@@ -628,8 +566,7 @@ impl Store {
                 // made durable now (or, if that fails, by the next flush, which retries it); in
                 // process mode by the next explicit flush.
                 if self.durability == Durability::Power && inner.log.sync_dir().is_ok() {
-                    let mut f = self.flushed.lock();
-                    f.upto = f.upto.max(inner.log.pos());
+                    self.durable_up_to(inner.log.pos());
                 }
                 true
             }
@@ -706,6 +643,8 @@ pub fn fuzz_decode_record(buf: &[u8]) -> Option<usize> {
     record::parse(buf, range, |_| {}).then_some(n)
 }
 
+#[cfg(test)]
+mod commit_tests;
 #[cfg(test)]
 mod crash_tests;
 #[cfg(test)]

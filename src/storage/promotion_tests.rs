@@ -181,7 +181,7 @@ fn run(at: [usize; PHASES]) -> (usize, Vec<String>) {
     }
     // The close finds the promotion complete.
     drop(s);
-    assert_eq!(io.names(), vec![Path::new(KV).join(LOG_NAME)]);
+    assert_one_log(&io, "after the close");
     let (s, _) = mem_open(&io, Durability::Process);
     assert_eq!(&snapshot(&s), track.lock().states.last().unwrap());
     (points, failures)

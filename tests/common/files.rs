@@ -51,3 +51,17 @@ pub fn fenced_block<'a>(text: &'a str, from: usize, lang: &str) -> (&'a str, usi
     let len = text[start..].find("```\n").expect("unclosed block");
     (&text[start..start + len], start + len + 4)
 }
+
+/// The names in a closed store's `kv/` directory, sorted, less its spare log (`data.log.spare`,
+/// a log a compaction replaced, kept for the next one to write into), which must be all zeros.
+pub fn store_files(kv: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(kv).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    if let Some(at) = names.iter().position(|n| n == "data.log.spare") {
+        let bytes = std::fs::read(kv.join("data.log.spare")).unwrap();
+        assert!(bytes.iter().all(|&b| b == 0), "{}: a spare log that is not all zeros", kv.display());
+        names.remove(at);
+    }
+    names
+}
