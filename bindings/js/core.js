@@ -202,22 +202,33 @@ function settle(k, res, opts, promise) {
 }
 
 /**
+ * The Promise an async form returns when `promiseCapable` and no callback was given, as
+ * `{result, resolve, reject}`; null otherwise. Handled from birth: an unawaited rejection is the
+ * caller's choice, as in WeChat, and must not become Node's fatal unhandled rejection. Awaiting it
+ * still throws.
+ */
+function promiseFor(k, o, promiseCapable) {
+  if (!promiseCapable || typeof o.success === 'function' || typeof o.fail === 'function' || typeof o.complete === 'function') {
+    return null;
+  }
+  var p = { result: null, resolve: null, reject: null };
+  p.result = new k.PromiseOf(function (resolve, reject) {
+    p.resolve = resolve;
+    p.reject = reject;
+  });
+  p.result.catch(function () {});
+  return p;
+}
+
+/**
  * Run an async form for the api object whose state is `k` (createApi's): `prepare(k, api, opts)`
  * gives the bridge arguments, `finish(k, api, res, opts)` shapes the result. Returns a Promise
  * when `promiseCapable` and no callback was given.
  */
 function runAsync(k, api, opts, promiseCapable, lift, prepare, finish) {
   var o = opts && typeof opts === 'object' ? opts : {};
-  var promise = null;
-  var result;
-  if (promiseCapable && typeof o.success !== 'function' && typeof o.fail !== 'function' && typeof o.complete !== 'function') {
-    result = new k.PromiseOf(function (resolve, reject) {
-      promise = { resolve: resolve, reject: reject };
-    });
-    // Handled from birth: an unawaited rejection is the caller's choice, as in WeChat, and must
-    // not become Node's fatal unhandled rejection. Awaiting it still throws.
-    result.catch(function () {});
-  }
+  var promise = promiseFor(k, o, promiseCapable);
+  var result = promise === null ? undefined : promise.result;
   var t = k.t;
   // `res`: the result object; or, from a binary host's async native, its JSON text and buffers
   // (one closure a call, not one to decode and one to deliver).
@@ -248,6 +259,37 @@ function runAsync(k, api, opts, promiseCapable, lift, prepare, finish) {
     deliver(k.failure(api, e && e.message ? e.message : String(e)));
   }
   return result;
+}
+
+/**
+ * An async setStorage through the host's `storageSetNow` (createApi): the typed set run during
+ * the call, its callbacks deferred as any async call's are. Only a bare set qualifies (a string
+ * key, no `encrypt`); anything else, a set the host declines (null) and a set that fails go the
+ * ordinary async way, where the bridge answers in the platform's words (a failed typed set
+ * changes nothing, as for setStorageSync).
+ */
+function runSetStorageNow(k, opts, promiseCapable) {
+  var o = opts;
+  if (o !== null && typeof o === 'object' && typeof o.key === 'string' && o.key !== '' && o.encrypt === undefined) {
+    var code = null;
+    try {
+      var v = k.types.encode(o.data);
+      var text = JSON.stringify(v.data);
+      if (text !== undefined) code = k.t.host.storageSetNow(o.key, text, v.dataType);
+    } catch (e) {
+      code = null; // a BigInt, a cycle: the ordinary path answers it
+    }
+    if (code === 0) {
+      var promise = promiseFor(k, o, promiseCapable);
+      var res = k.realm ? new k.realm.Object() : {};
+      res.errMsg = 'setStorage:ok';
+      k.defer(function () {
+        settle(k, res, o, promise);
+      });
+      return promise === null ? undefined : promise.result;
+    }
+  }
+  return runAsync(k, 'setStorage', opts, promiseCapable, false, prepareStorage, finishStorage);
 }
 
 /** An option object's own fields but its callbacks. */
@@ -324,6 +366,13 @@ function finishAsIs(k, api, res) {
  *   reportError(e): optional, receives an exception thrown by a user callback (default: rethrown later);
  *   storageSet(key, dataJson, dataType) -> code: optional, the typed wxfs_storage_set (0 when stored),
  *     which setStorageSync uses first (a failure is then asked of the bridge for its errMsg).
+ *   storageSetNow(key, dataJson, dataType) -> code | null: optional, the typed set run during an
+ *     async setStorage (whose callbacks are then deferred like any async call's), for a host where a
+ *     small set costs less than handing it to a worker: null when the host declines (a call of
+ *     its still in flight, whose callbacks must come first; a set too large or too slow to run on
+ *     this thread), else the code as storageSet's. Used only where the platform's success is an
+ *     errMsg (the result `{errMsg: 'setStorage:ok'}` is made here); a failure is asked of the
+ *     bridge through the ordinary async call.
  *   storageGet(key) -> json | [json, dataType] | code: optional, the typed wxfs_storage_get, which
  *     getStorageSync uses first (anything but a value found is then asked of the bridge).
  *   readFile(filePath) -> ArrayBuffer | code: optional, a whole file's bytes (wxfs_read_file_alloc),
@@ -372,6 +421,9 @@ function createApi(host, dialect) {
   var storageSet = typeof host.storageSet === 'function' ? host.storageSet : null;
   var storageGet = typeof host.storageGet === 'function' ? host.storageGet : null;
   var readFile = typeof host.readFile === 'function' ? host.readFile : null;
+  // The typed set during an async setStorage, where the platform's success is WeChat's errMsg
+  // (runSetStorageNow makes that result itself).
+  var setNow = typeof host.storageSetNow === 'function' && !dialect.isOk;
 
   // The api object's state that the module-level async path takes (see runAsync).
   var k = { PromiseOf: PromiseOf, t: t, isOk: isOk, failure: failure, defer: defer, report: report, types: types, realm: realm };
@@ -501,7 +553,11 @@ function createApi(host, dialect) {
     var row = dialect.globals[name];
     var prepare = row.storage ? prepareStorage : prepareCopy;
     var finish = row.storage ? finishStorage : finishAsIs;
-    if (has(name)) {
+    if (has(name) && name === 'setStorage' && setNow) {
+      out[name] = function (option) {
+        return runSetStorageNow(k, option, dialect.promise.globals);
+      };
+    } else if (has(name)) {
       out[name] = function (option) {
         return runAsync(k, name, option, dialect.promise.globals, !row.storage, prepare, finish);
       };

@@ -176,25 +176,35 @@ function submitAsync(handle, api, json, buffers, done, dialect, now) {
   }
 }
 
-// While the dispatcher hands a batch of results to their calls, each call's callbacks (`defer`
-// from bindings/js) wait here, and the batch then gets one setImmediate, not one a call: no code
-// but the calls' own delivery runs between them, so they run in the same order, and no later,
-// than an immediate each would have run them, without 10,000 Immediate objects for 10,000 calls.
-// `defer` outside a dispatch is setImmediate.
-let deferred = null;
+// Callbacks (`defer` from bindings/js) wait here, in the order they were deferred, and the whole
+// list then runs from one setImmediate, not one a call: 10,000 Immediate objects for 10,000 calls
+// were avoided first for the results of one dispatch, and the same list now serves the
+// setStorage calls run during their call (hostStorageSetNow). No wxfs callback runs between two
+// of the list, so they run in the order, and no later, than an immediate each would have run
+// them; a callback deferred while the list runs waits for the next immediate (never inside its
+// own call).
+let later = [];
 
 function defer(f) {
-  if (deferred !== null) deferred.push(f);
-  else setImmediate(f);
+  if (later.length === 0) setImmediate(runLater);
+  later.push(f);
 }
 
-/** Run a batch's callbacks; one that throws is uncaught as it was from its own immediate, and the rest run after it. */
-function runDeferred(list) {
+/**
+ * Run the waiting callbacks. One that throws is uncaught as it was from its own immediate, and the
+ * rest run after it, before any deferred since (they stay at the head of the list).
+ */
+function runLater() {
+  const list = later;
+  later = [];
   for (let i = 0; i < list.length; i++) {
     try {
       list[i]();
     } catch (e) {
-      if (i + 1 < list.length) setImmediate(runDeferred, list.slice(i + 1));
+      if (i + 1 < list.length) {
+        if (later.length === 0) setImmediate(runLater);
+        later = list.slice(i + 1).concat(later);
+      }
       throw e;
     }
   }
@@ -214,22 +224,15 @@ function load() {
   a.setDispatcher((ids, jsons, buffers) => {
     let threw = false;
     let thrown;
-    deferred = [];
-    try {
-      for (let i = 0; i < ids.length; i++) {
-        const done = take(ids[i]);
-        if (done === undefined) continue;
-        try {
-          done(typeof jsons === 'string' ? jsons : jsons[i], buffers === undefined ? undefined : buffers[i]);
-        } catch (e) {
-          if (!threw) thrown = e;
-          threw = true;
-        }
+    for (let i = 0; i < ids.length; i++) {
+      const done = take(ids[i]);
+      if (done === undefined) continue;
+      try {
+        done(typeof jsons === 'string' ? jsons : jsons[i], buffers === undefined ? undefined : buffers[i]);
+      } catch (e) {
+        if (!threw) thrown = e;
+        threw = true;
       }
-    } finally {
-      const list = deferred;
-      deferred = null;
-      if (list.length !== 0) setImmediate(runDeferred, list);
     }
     if (threw) throw thrown;
   });
@@ -249,6 +252,20 @@ function hostInvokeBinary(api, json, buffers) {
 
 function hostStorageSet(key, json, dataType) {
   if (outbox.length !== 0) flushOutbox();
+  return native.addon.storageSet(this.handle, key, json, dataType);
+}
+
+/** The longest value JSON an async setStorage stores during its call (hostStorageSetNow). */
+const SET_NOW_MAX = 16 * 1024;
+
+/**
+ * The typed set during an async setStorage (bindings/js's storageSetNow), or null to decline.
+ * Declined while any async call of this module is in flight (its callbacks come first, and the
+ * library would make this thread wait for its operation), for a value over SET_NOW_MAX (its copy
+ * and check belong on a worker) and in `power` durability (each set waits for a flush).
+ */
+function hostStorageSetNow(key, json, dataType) {
+  if (outbox.length !== 0 || pending.length !== freeIds.length || json.length > SET_NOW_MAX || this.power) return null;
   return native.addon.storageSet(this.handle, key, json, dataType);
 }
 
@@ -299,6 +316,8 @@ function open(config, options) {
     dialect,
     invokeBinary: hostInvokeBinary,
     storageSet: hostStorageSet,
+    storageSetNow: hostStorageSetNow,
+    power: !!(config && config.durability === 'power'),
     storageGet: hostStorageGet,
     readFile: hostReadFile,
     invokeBinaryAsync: hostInvokeBinaryAsync,
