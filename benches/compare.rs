@@ -729,7 +729,7 @@ fn power(env: &mut Env<'_>) {
     eprintln!("  write + fdatasync 1 thread: {raw1:.0?}\n  write + fdatasync 8 threads: {raw8:.0?}");
     let (one, eight, raw1, raw8) = (median(one), median(eight), median(raw1), median(raw8));
     let t = &mut env.table;
-    t.rate("power mode set 100 B: 8 threads vs 1 thread (group commit)", eight, "1 thread", one, Target::AtLeast(4.0));
+    t.rate("power mode set 100 B: 8 threads vs 1 thread (group commit)", eight, "1 thread", one, Target::AtLeast(6.0));
     t.rate("power mode set 100 B: 1 thread vs write + fdatasync", one, "write + fdatasync", raw1, Target::None);
     t.rate(
         "power mode set 100 B: 8 threads vs 8 threads each write + fdatasync",

@@ -379,7 +379,10 @@ fn main() {
                     let t = Instant::now();
                     wx.close(h);
                     let d = t.elapsed();
-                    sizes.0 = std::fs::metadata(kv_log(&wroot)).unwrap().len();
+                    // The log and its spare (a log kept for the next compaction to write into).
+                    let log = kv_log(&wroot);
+                    let spare = std::fs::metadata(log.with_file_name("data.log.spare")).map_or(0, |m| m.len());
+                    sizes.0 = std::fs::metadata(&log).unwrap().len() + spare;
                     h = wx.open(&wroot);
                     d
                 },
@@ -488,7 +491,7 @@ fn report(rows: &[Row], sizes: (u64, u64), version: &str, root: &Path) {
         if r.what == "close after 300k overwrites" {
             let ratio = sizes.0 as f64 / sizes.1 as f64;
             println!(
-                "| file size after the churn | {} KiB | {} KiB | {ratio:.2} | ≤ 1 | {} |",
+                "| file size after the churn (the log and its spare) | {} KiB | {} KiB | {ratio:.2} | ≤ 1 | {} |",
                 sizes.0 / 1024,
                 sizes.1 / 1024,
                 if ratio <= 1.0 { "yes" } else { "**no**" }
