@@ -19,7 +19,7 @@ pub(super) fn mem_open(io: &MemIo, d: Durability) -> (Store, LogReport) {
 /// What a settled store's directory holds: its log, and maybe a spare, all zeros.
 pub(super) fn assert_one_log(io: &MemIo, what: &str) {
     let mut names = io.names();
-    let spare = Path::new(KV).join(log::SPARE_NAME);
+    let spare = Path::new(KV).join(promote::SPARE_NAME);
     if let Some(at) = names.iter().position(|n| *n == spare) {
         let bytes = io.bytes(&spare).unwrap();
         assert!(bytes.iter().all(|&b| b == 0), "{what}: a spare that is not all zeros");
@@ -386,7 +386,7 @@ fn kill_or_power_cut_at_any_step_of_a_compaction_into_the_spare() {
     // How many more sets make the second compaction, which takes the spare.
     let io = MemIo::new();
     let (s, ..) = fill(&io, 0);
-    let spare = Path::new(KV).join(log::SPARE_NAME);
+    let spare = Path::new(KV).join(promote::SPARE_NAME);
     assert!(io.names().contains(&spare), "the first compaction's promotion made a spare: {:?}", io.names());
     let mut more = 0;
     while s.stats().compactions == 1 {
@@ -428,7 +428,7 @@ fn kill_or_power_cut_at_any_step_of_a_compaction_into_the_spare() {
 #[test]
 fn a_spare_replaced_at_any_instant_of_the_compaction_that_takes_it() {
     let hot = |i: usize| v(&format!("{i:02000}"));
-    let spare = Path::new(KV).join(log::SPARE_NAME);
+    let spare = Path::new(KV).join(promote::SPARE_NAME);
     // A store whose first compaction made a spare, given the hot key's first `upto` values or
     // until its second compaction; with its model and the number of values given.
     let ready = |io: &MemIo, upto: usize| {
@@ -483,7 +483,7 @@ fn a_shrunk_store_keeps_no_long_spare() {
     let io = MemIo::new();
     let (s, _) = mem_open(&io, Durability::Process);
     s.manual_promotion();
-    let spare = Path::new(KV).join(log::SPARE_NAME);
+    let spare = Path::new(KV).join(promote::SPARE_NAME);
     let compact_with = |s: &Store, val: &dyn Fn(usize) -> Value| {
         let n = s.stats().compactions;
         let mut i = 0;

@@ -16,12 +16,16 @@
 //!   length, which reads as the end of the log.
 //! - A version-1 log (release 0.1.0, read by `v1.rs`) is upgraded at open by the same
 //!   write-then-rename as a compaction: a kill during the upgrade leaves the old log or the new.
+//!
+//! The promotion of a deferred compaction (its sync and rename over `data.log`, on a thread)
+//! and the spare log it leaves behind are in `promote.rs`: this file starts and waits for them.
 
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::promote::{ignore_missing, take_spare, Promoter, Promotion, RETIRED_NAME};
 use super::record::{self, Header};
 use super::recovery::{recover, scan, Damage};
 use super::{v1, Value};
@@ -38,18 +42,6 @@ pub const NEXT_PREFIX: &str = "data.log.next-";
 /// without them; the name ends with the CRC-32 of the bytes kept, in hex, so that an open that
 /// meets the same damage again (its rewrite failed) finds them kept already.
 pub const DAMAGED_PREFIX: &str = "data.log.damaged-";
-/// A retired log, all zeros and synced: the file the next deferred compaction writes into
-/// instead of a new one, so that its pages are already in the OS's cache (see `Promoter`).
-pub const SPARE_NAME: &str = "data.log.spare";
-/// A retired log while it is being zeroed (renamed to `SPARE_NAME` once its zeros are synced);
-/// removed at open, where it is a leftover.
-pub const RETIRED_NAME: &str = "data.log.retired";
-/// A retired log longer than this is not kept as a spare: a spare is disk the store holds on
-/// top of its log, so its cost is bounded (4 MiB a store), and the stores that compact often,
-/// whose pages it saves, are the small ones (a compaction comes every 2 MiB of changes or more).
-const SPARE_MAX: u64 = 4 << 20;
-/// Zeros written over a retired log, this many bytes a call.
-static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
 
 /// A new log is written in pieces of about this size rather than one buffer of the whole store.
 const CHUNK: usize = 1 << 20;
@@ -96,117 +88,15 @@ pub struct Log {
     prefaulted: usize,
     /// Set while the live file is a compaction's output not yet renamed over `data.log`.
     next: Option<PathBuf>,
-    /// The sync and rename of `next`, under way on its own thread.
+    /// The sync and rename of `next`, under way on its own thread (`promote.rs`).
     promotion: Option<Promotion>,
     /// The I/O layer lists directories, so a compacted log may go live before it is synced.
     can_defer: bool,
     /// Tests: a promotion is run by `settle` (or stepped by the test) instead of a thread.
     manual_promotion: bool,
     /// The thread of the last promotion, which goes on after it to make the retired log a spare
-    /// (`Promoter::make_spare`): a log is retired again only once it is done.
+    /// (`promote.rs`, `Promoter::make_spare`): a log is retired again only once it is done.
     maker: Option<std::thread::JoinHandle<()>>,
-}
-
-/// The promotion of a compacted log that went live before it was synced.
-enum Promotion {
-    /// The promotion's result arrives on `done`; the thread then goes on to make the spare.
-    /// (A `Receiver` is not `Sync`; the store's state must be.)
-    Thread { done: parking_lot::Mutex<std::sync::mpsc::Receiver<io::Result<()>>>, thread: std::thread::JoinHandle<()> },
-    /// Tests: run by `settle`, and meanwhile step by step by the test (`Log::promoter`).
-    Manual(Arc<parking_lot::Mutex<Promoter>>),
-}
-
-/// The promotion of a compacted log that went live as `next` before it was synced, in its I/O
-/// steps: sync the file, rename it over `data.log`, sync the directory. Each step starts only
-/// once the one before it has returned, and run again after a failure the steps pick up where
-/// they stopped: the rename is skipped once `next` is gone.
-///
-/// With `retire`, the rename is preceded by a second name for the old log, `RETIRED_NAME`,
-/// which keeps its file, and its pages in the OS's cache, once `data.log` names the new one;
-/// after the promotion, `make_spare` zeroes that file, syncs it, and renames it `SPARE_NAME`.
-/// The next deferred compaction writes into the spare rather than a new file: writing a new
-/// file's pages costs the OS a page allocated, zeroed and mapped for every 4 KiB, reusing them
-/// only the copy (measured, wall time: `setStorageSync` of a small object from JavaScriptCore
-/// 4.04-4.27 -> 3.71-3.97 times a `Map` and `JSON.stringify`).
-/// Only zeros that are durable make a spare: a power cut must never bring back the old log's
-/// records after the end of a log written into it.
-pub struct Promoter {
-    io: Arc<dyn LogIo>,
-    file: Arc<dyn LogFile>,
-    next: PathBuf,
-    dir: PathBuf,
-    /// Steps done.
-    done: usize,
-    /// Keep the old log (see above); cleared when the link fails.
-    retire: bool,
-    /// The old log's bytes that may not be zeros: its length when it was replaced, with what a
-    /// failed copy may have left after it (every byte after that is zero).
-    retired_used: u64,
-    /// The longest old log kept: that of a store that has shrunk is let go of.
-    retired_max: u64,
-}
-
-impl Promoter {
-    fn new(io: Arc<dyn LogIo>, file: Arc<dyn LogFile>, next: PathBuf, dir: PathBuf) -> Promoter {
-        Promoter { io, file, next, dir, done: 0, retire: false, retired_used: 0, retired_max: 0 }
-    }
-
-    /// Does the next step; returns whether the promotion is complete.
-    pub fn step(&mut self) -> io::Result<bool> {
-        match self.done {
-            0 => self.file.sync()?,
-            1 => {
-                if self.io.exists(&self.next)? {
-                    if self.retire {
-                        // Best effort: without the link the old log goes as it always did.
-                        let retired = self.dir.join(RETIRED_NAME);
-                        let _ = ignore_missing(self.io.remove(&retired));
-                        self.retire = self.io.link(&self.dir.join(LOG_NAME), &retired).is_ok();
-                    }
-                    self.io.rename(&self.next, &self.dir.join(LOG_NAME))?;
-                }
-            }
-            2 => self.io.sync_dir(&self.dir)?,
-            _ => return Ok(true),
-        }
-        self.done += 1;
-        Ok(self.done == 3)
-    }
-
-    /// Does the steps not yet done.
-    fn run(&mut self) -> io::Result<()> {
-        while !self.step()? {}
-        Ok(())
-    }
-
-    /// After the promotion: the retired log, zeroed and synced, becomes the spare. Best
-    /// effort: on any failure the retired file is removed (the next open removes it too).
-    fn make_spare(&mut self) {
-        if !std::mem::take(&mut self.retire) {
-            return;
-        }
-        let retired = self.dir.join(RETIRED_NAME);
-        let made = (|| {
-            let file = self.io.open_rw(&retired)?;
-            let size = file.size()?;
-            if size > self.retired_max.min(SPARE_MAX) {
-                return Err(io::Error::other("too long to keep"));
-            }
-            let used = self.retired_used.min(size);
-            let mut at = 0;
-            while at < used {
-                let n = (used - at).min(ZEROS.len() as u64);
-                file.write_at(at, &ZEROS[..n as usize])?;
-                at += n;
-            }
-            // Durable before the name says "spare".
-            file.sync()?;
-            self.io.rename(&retired, &self.dir.join(SPARE_NAME))
-        })();
-        if made.is_err() {
-            let _ = self.io.remove(&retired);
-        }
-    }
 }
 
 /// What `Log::open` found.
@@ -498,35 +388,18 @@ impl Log {
     /// if no thread can be started, does it now).
     fn start_promotion(&mut self, retired_used: u64, retired_max: u64) {
         let Some(next) = self.next.clone() else { return };
-        let mut promoter = Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.clone());
+        let mut promoter = Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.join(LOG_NAME), self.dir.clone());
         // One retired log at a time: the last one's spare is made (or given up) first.
         if self.maker.as_ref().is_none_or(|t| t.is_finished()) {
             if let Some(t) = self.maker.take() {
                 let _ = t.join();
             }
-            promoter.retire = true;
-            promoter.retired_used = retired_used;
-            promoter.retired_max = retired_max;
+            promoter.retire(retired_used, retired_max);
         }
-        if self.manual_promotion {
-            self.promotion = Some(Promotion::Manual(Arc::new(parking_lot::Mutex::new(promoter))));
-            return;
-        }
-        let (tell, done) = std::sync::mpsc::sync_channel(1);
-        let run = move || {
-            let promoted = promoter.run();
-            let ok = promoted.is_ok();
-            let _ = tell.send(promoted);
-            if ok {
-                promoter.make_spare();
-            }
-        };
-        match std::thread::Builder::new().name("wxfs-log-promote".into()).spawn(run) {
-            Ok(thread) => self.promotion = Some(Promotion::Thread { done: parking_lot::Mutex::new(done), thread }),
+        self.promotion = Promotion::start(promoter, self.manual_promotion);
+        if self.promotion.is_none() {
             // `settle` does it in place when it finds no promotion under way.
-            Err(_) => {
-                let _ = self.settle();
-            }
+            let _ = self.settle();
         }
     }
 
@@ -536,22 +409,11 @@ impl Log {
     pub fn settle(&mut self) -> io::Result<()> {
         let Some(next) = self.next.clone() else { return Ok(()) };
         let done = match self.promotion.take() {
-            Some(Promotion::Thread { done, thread }) => {
-                self.maker = Some(thread);
-                done.into_inner().recv().unwrap_or_else(|_| Err(io::Error::other("log promotion panicked")))
-            }
-            Some(Promotion::Manual(p)) => {
-                let mut p = p.lock();
-                let promoted = p.run();
-                if promoted.is_ok() {
-                    p.make_spare();
-                }
-                promoted
-            }
+            Some(promotion) => promotion.wait(&mut self.maker),
             None => Err(io::Error::other("log promotion not started")),
         };
         if done.is_err() {
-            Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.clone()).run()?;
+            Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.join(LOG_NAME), self.dir.clone()).run()?;
         }
         self.next = None;
         self.dir_synced(self.generation);
@@ -668,7 +530,7 @@ fn resolve_next(io: &Arc<dyn LogIo>, dir: &Path) -> io::Result<bool> {
         let whole = name[NEXT_PREFIX.len()..].parse::<usize>().ok().filter(|_| !promoted);
         match whole.map(|n| whole_prefix(&**io, &path, n)).transpose()?.flatten() {
             Some(file) => {
-                Promoter::new(io.clone(), file, path, dir.to_owned()).run()?;
+                Promoter::new(io.clone(), file, path, dir.join(LOG_NAME), dir.to_owned()).run()?;
                 promoted = true;
             }
             None => ignore_missing(io.remove(&path))?,
@@ -783,25 +645,6 @@ fn install(io: &dyn LogIo, dir: &Path, items: &[(String, Value)], cap: usize) ->
     install_parts(io, dir, parts, cap, None, None)
 }
 
-/// The spare (see `Promoter`), renamed to `to` and open, if there is one no longer than
-/// `up_to` bytes; a longer one is removed. Renamed first, then opened by its new name: the
-/// promotion's thread may rename a new spare over the name at any instant, and a file opened
-/// by the name before the rename could then be another than the one renamed (the compacted log
-/// would go into the one while the other, all zeros, went live).
-fn take_spare(io: &dyn LogIo, dir: &Path, to: &Path, up_to: u64) -> Option<Arc<dyn LogFile>> {
-    let spare = dir.join(SPARE_NAME);
-    if !io.exists(&spare).ok()? || io.rename(&spare, to).is_err() {
-        return None;
-    }
-    match io.open_rw(to).and_then(|f| Ok((f.size()?, f))) {
-        Ok((size, file)) if size <= up_to => Some(file),
-        _ => {
-            let _ = io.remove(to);
-            None
-        }
-    }
-}
-
 /// Writes a log holding `items` to `data.log.compact`, syncs it and renames it over `data.log`;
 /// or, given `live_as`, writes it there and does neither (see `Log::rewrite`), into the spare
 /// when `spare` allows one that long.
@@ -880,11 +723,4 @@ fn set_aside(io: &dyn LogIo, dir: &Path) -> io::Result<PathBuf> {
         }
     }
     Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free name for a corrupt log"))
-}
-
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
 }

@@ -11,15 +11,17 @@
 //! commit). A flusher never holds `flushed` while it takes `inner`, and a writer waiting for a
 //! flush holds neither: it is parked, and learns that its flush landed from an atomic.
 //!
-//! Files: the log file, its compaction and its spare in `log.rs`; the group commit of `power`
-//! durability in `commit.rs`; records in `record.rs`, their recovery in `recovery.rs`; the index
-//! in `index.rs`; sealed values in `sealed.rs`; the tests in the `*_tests.rs` beside them.
+//! Files: the log file and its compaction in `log.rs`; the promotion of a deferred compaction
+//! and the spare log in `promote.rs`; the group commit of `power` durability in `commit.rs`;
+//! records in `record.rs`, their recovery in `recovery.rs`; the index in `index.rs`; sealed
+//! values in `sealed.rs`; the tests in the `*_tests.rs` beside them.
 
 pub mod buffer_urls;
 mod commit;
 mod error;
 mod index;
 mod log;
+mod promote;
 mod record;
 mod recovery;
 pub mod sealed;
@@ -429,9 +431,9 @@ impl Store {
     /// Waits until the last compaction's new log is synced and renamed over `data.log`. In
     /// `process` mode a compaction's new log goes live at once and a thread does that (the set
     /// that triggered it does not wait for an `fdatasync`); close waits for it too. Then waits
-    /// for the spare being made from the log that compaction replaced (`log::Promoter`): nothing
-    /// runs in the store's directory afterwards but this store's calls. For a host that copies
-    /// the store's directory, or a test that reads `data.log`.
+    /// for the spare being made from the log that compaction replaced (`promote::Promoter`):
+    /// nothing runs in the store's directory afterwards but this store's calls. For a host that
+    /// copies the store's directory, or a test that reads `data.log`.
     pub fn settle(&self) -> io::Result<()> {
         self.inner.write().log.settle_all()
     }

@@ -9,7 +9,8 @@
 use parking_lot::Mutex as PMutex;
 
 use super::crash_tests::*;
-use super::log::{Promoter, LOG_NAME};
+use super::log::LOG_NAME;
+use super::promote::Promoter;
 use super::tests::*;
 use super::*;
 use crate::io::mem::{Hook, MemIo, Point};

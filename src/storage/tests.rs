@@ -43,8 +43,8 @@ pub(super) fn no_leftover(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> =
         fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    if let Some(at) = names.iter().position(|n| n == log::SPARE_NAME) {
-        let bytes = fs::read(dir.join(log::SPARE_NAME)).unwrap();
+    if let Some(at) = names.iter().position(|n| n == promote::SPARE_NAME) {
+        let bytes = fs::read(dir.join(promote::SPARE_NAME)).unwrap();
         assert!(bytes.iter().all(|&b| b == 0), "a spare that is not all zeros");
         names.remove(at);
     }
