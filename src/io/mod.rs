@@ -107,8 +107,12 @@ pub trait LogMap: Send + Sync {
     fn flusher(&self) -> Arc<dyn MapFlush>;
     /// Readies bytes `[off, off + len)` for stores, all at once, where the OS can (Linux 5.14+:
     /// `MADV_POPULATE_WRITE`): a store into a page not yet readied takes a fault, or two, each.
-    /// A hint: does nothing where unsupported, and no failure is reported.
-    fn prefault(&self, _off: usize, _len: usize) {}
+    /// The bytes from `zeros_from` to the end of the range are zeros (past the end of the log),
+    /// and may be written as zeros through the file first: that puts their pages in the OS's
+    /// cache without reading them, where a fault on a page the cache lacks reads it (zeros of
+    /// a reserved block) through the file system's read-ahead. A hint: does nothing where
+    /// unsupported, and no failure is reported.
+    fn prefault(&self, _off: usize, _len: usize, _zeros_from: usize) {}
 }
 
 /// One step of making mapped bytes durable.

@@ -288,7 +288,7 @@ impl Log {
             if at + rec.len() > self.prefaulted {
                 let from = at / PAGE * PAGE;
                 let to = (from + PREFAULT).min(self.map.bytes().len());
-                self.map.prefault(from, to - from);
+                self.map.prefault(from, to - from, at);
                 self.prefaulted = to;
             }
             self.map.write(at + FRAME_HEADER, payload)
