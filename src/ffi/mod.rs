@@ -58,7 +58,11 @@ pub type wxfs_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, code
 /// The session behind a handle, or the code that says why there is none (`WXFS_E_FORKED`
 /// after one atomic load, before any lock, for a handle of the parent of a forked process).
 fn lookup(sandbox: u64) -> Result<std::sync::Arc<Session>, (i32, &'static str)> {
-    SANDBOXES.get(sandbox).map_err(miss)
+    thread_local! {
+        static LAST: registry::Last<Session> = const { registry::Last::new() };
+    }
+    // A thread whose storage is gone (a call from a thread-local destructor) takes the lock.
+    LAST.try_with(|last| SANDBOXES.get_via(sandbox, last)).unwrap_or_else(|_| SANDBOXES.get(sandbox)).map_err(miss)
 }
 
 /// The code and words for a handle that names no session.

@@ -15,10 +15,16 @@
 //!   or dropped in the child.
 //! - A lookup clones the `Arc` and releases the lock before the caller does any work; a removed
 //!   object is dropped by the caller, after the lock is released.
+//! - A thread's lookups of the handle it looked up last take no lock ([`Registry::get_via`]):
+//!   the thread keeps that object weakly, with the registry's count of removals when it found
+//!   it, and takes it again while no handle has been removed since. A removed handle is never
+//!   found again (the count moved), and a kept entry holds nothing of a closed object but its
+//!   allocation (a `Weak`: the object itself, its files and its lock, go when it is closed).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard, Weak};
 
 use super::completion::CompletionQueue;
 use crate::session::Session;
@@ -49,12 +55,30 @@ pub struct Registry<T> {
     /// A `std` lock: it is held around `fork` (`fork.rs`), and a `std` lock let go in the child
     /// hands itself to no thread that the child does not have.
     inner: RwLock<BTreeMap<u64, Arc<T>>>,
+    /// Handles removed so far: a thread's kept lookup (`Last`) is good while this is unchanged.
+    removals: AtomicU64,
+}
+
+/// A thread's last lookup in one registry (`Registry::get_via`): the handle, the registry's
+/// `removals` when it was made, and the object, weakly.
+pub struct Last<T>(RefCell<Option<(u64, u64, Weak<T>)>>);
+
+impl<T> Last<T> {
+    pub const fn new() -> Last<T> {
+        Last(RefCell::new(None))
+    }
 }
 
 impl<T> Registry<T> {
     pub const fn new(tag: u8) -> Registry<T> {
         assert!(tag > 0 && tag < 0x80);
-        Registry { tag, next: AtomicU64::new(1), first_own: AtomicU64::new(0), inner: RwLock::new(BTreeMap::new()) }
+        Registry {
+            tag,
+            next: AtomicU64::new(1),
+            first_own: AtomicU64::new(0),
+            inner: RwLock::new(BTreeMap::new()),
+            removals: AtomicU64::new(0),
+        }
     }
 
     /// The serial of a handle of this registry; `Forked` for one given before this process was
@@ -89,11 +113,40 @@ impl<T> Registry<T> {
         inner.get(&serial).cloned().ok_or(Miss::Invalid)
     }
 
+    /// As `get`, without the lock when `handle` is the one this thread looked up last (`last`,
+    /// the thread's own) and no handle has been removed since: the lock's two atomic updates,
+    /// the table's search and the `Arc`'s count were a tenth of a hot-key set through the C API
+    /// (perf). The forked check comes first, as in `get`. Linearisable with `remove`: a lookup
+    /// that saw the count before a removal's increment is a lookup made before that removal,
+    /// which `get` allows too; the count moves before the table's lock is let go, so a lookup
+    /// kept after it was read can only be of a handle the table still had.
+    pub fn get_via(&self, handle: u64, last: &Last<T>) -> Result<Arc<T>, Miss> {
+        self.serial(handle)?;
+        let removals = self.removals.load(Ordering::Acquire);
+        // `try_borrow`: a re-entrant lookup on this thread (none is made today) takes the lock.
+        if let Ok(kept) = last.0.try_borrow() {
+            if let Some((h, r, weak)) = &*kept {
+                if *h == handle && *r == removals {
+                    if let Some(found) = weak.upgrade() {
+                        return Ok(found);
+                    }
+                }
+            }
+        }
+        let found = self.get(handle)?;
+        if let Ok(mut kept) = last.0.try_borrow_mut() {
+            *kept = Some((handle, removals, Arc::downgrade(&found)));
+        }
+        Ok(found)
+    }
+
     /// Remove a handle; the object is dropped by the caller, after the lock is released.
     pub fn remove(&self, handle: u64) -> Result<Arc<T>, Miss> {
         let serial = self.serial(handle)?;
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        inner.remove(&serial).ok_or(Miss::Invalid)
+        let removed = inner.remove(&serial).ok_or(Miss::Invalid)?;
+        self.removals.fetch_add(1, Ordering::Release);
+        Ok(removed)
     }
 
     /// Whether another thread holds the table (the fork handlers' test).
@@ -134,6 +187,51 @@ mod tests {
         assert!(h2 > h, "serials only grow");
         assert_eq!(r.get(h), Err(Miss::Invalid));
         assert_eq!(*r.get(h2).unwrap(), 8);
+    }
+
+    #[test]
+    fn a_kept_lookup_never_outlives_its_handle_nor_keeps_its_object() {
+        struct Flag(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let r: Registry<u32> = Registry::new(6);
+        let last = Last::new();
+        let a = r.insert(Arc::new(1)).unwrap();
+        let b = r.insert(Arc::new(2)).unwrap();
+        let first = r.get_via(a, &last).unwrap();
+        assert!(Arc::ptr_eq(&first, &r.get_via(a, &last).unwrap()), "the kept object is the one in the table");
+        assert_eq!(*r.get_via(b, &last).unwrap(), 2, "another handle replaces the kept one");
+        assert_eq!(*r.get_via(a, &last).unwrap(), 1);
+        // Another handle's removal: `a` is looked up in the table again, and found.
+        assert!(r.remove(b).is_ok());
+        assert_eq!(r.get_via(b, &last), Err(Miss::Invalid));
+        assert_eq!(*r.get_via(a, &last).unwrap(), 1);
+        // Removed while a caller still holds the object: never found again through the kept one.
+        assert!(r.remove(a).is_ok());
+        assert_eq!(r.get_via(a, &last), Err(Miss::Invalid), "kept, and alive in `first`, but closed");
+        drop(first);
+
+        // A kept lookup holds the object weakly: its drop (a sandbox's files and lock) comes at
+        // removal, not at this thread's next lookup.
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f: Registry<Flag> = Registry::new(7);
+        let kept = Last::new();
+        let h = f.insert(Arc::new(Flag(dropped.clone()))).unwrap();
+        drop(f.get_via(h, &kept).unwrap());
+        drop(f.remove(h).unwrap());
+        assert!(dropped.load(Ordering::SeqCst), "the kept lookup kept the object alive");
+        assert!(f.get_via(h, &kept).is_err());
+
+        // After a fork, the kept lookup of an inherited handle is refused like any other.
+        let g: Registry<u32> = Registry::new(8);
+        let mine = Last::new();
+        let x = g.insert(Arc::new(9)).unwrap();
+        assert_eq!(*g.get_via(x, &mine).unwrap(), 9);
+        g.forked();
+        assert_eq!(g.get_via(x, &mine), Err(Miss::Forked));
     }
 
     #[test]
