@@ -353,8 +353,28 @@ impl LogMap for MemMap {
 }
 
 impl MapFlush for MemFlush {
-    fn flush(&self, _off: usize, _len: usize) -> io::Result<()> {
-        MemFile { ino: self.ino.clone(), fs: self.fs.clone() }.sync()
+    /// As `msync` of the range on Linux (`vfs_fsync_range`): the range's bytes and the file's
+    /// length become durable, and nothing else of the file.
+    fn flush(&self, off: usize, len: usize) -> io::Result<()> {
+        self.fs.op()?;
+        self.fs.syncs.fetch_add(1, Ordering::SeqCst);
+        let (version, size, range) = {
+            let ino = self.ino.lock();
+            let end = (off + len).min(ino.data.len());
+            let off = off.min(end);
+            (ino.version, ino.data.len(), (off, ino.data[off..end].to_vec()))
+        };
+        let ino = self.ino.clone();
+        self.fs.complete(Box::new(move || {
+            let mut ino = ino.lock();
+            // A whole-file sync that captured a later state already holds these bytes.
+            if version > ino.durable_version {
+                ino.durable.resize(size, 0);
+                let (off, bytes) = range;
+                ino.durable[off..off + bytes.len()].copy_from_slice(&bytes);
+            }
+        }));
+        Ok(())
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Log {
     prefaulted: usize,
     /// Set while the live file is a compaction's output not yet renamed over `data.log`.
     next: Option<PathBuf>,
+    /// The length of that output's compacted part (its records from before it went live).
+    compacted: usize,
     /// The sync and rename of `next`, under way on its own thread (`promote.rs`).
     promotion: Option<Promotion>,
     /// The I/O layer lists directories, so a compacted log may go live before it is synced.
@@ -244,6 +246,7 @@ impl Log {
             largest: 0,
             prefaulted: 0,
             next: None,
+            compacted: 0,
             promotion: None,
             can_defer: false,
             manual_promotion: false,
@@ -379,6 +382,7 @@ impl Log {
         self.dir_unsynced = Some(self.generation);
         if let Some(next) = target {
             self.next = Some(next);
+            self.compacted = len;
             self.start_promotion(retired_used, spare_up_to);
         }
         Ok(())
@@ -388,7 +392,8 @@ impl Log {
     /// if no thread can be started, does it now).
     fn start_promotion(&mut self, retired_used: u64, retired_max: u64) {
         let Some(next) = self.next.clone() else { return };
-        let mut promoter = Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.join(LOG_NAME), self.dir.clone());
+        let mut promoter = Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.join(LOG_NAME), self.dir.clone())
+            .through(self.map.flusher(), self.compacted);
         // One retired log at a time: the last one's spare is made (or given up) first.
         if self.maker.as_ref().is_none_or(|t| t.is_finished()) {
             if let Some(t) = self.maker.take() {
@@ -413,7 +418,9 @@ impl Log {
             None => Err(io::Error::other("log promotion not started")),
         };
         if done.is_err() {
-            Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.join(LOG_NAME), self.dir.clone()).run()?;
+            Promoter::new(self.io.clone(), self.file.clone(), next, self.dir.join(LOG_NAME), self.dir.clone())
+                .through(self.map.flusher(), self.compacted)
+                .run()?;
         }
         self.next = None;
         self.dir_synced(self.generation);
