@@ -245,68 +245,67 @@ impl Index {
     }
 
     /// The entries in insertion order, for a compaction to write (and `relocate` to find each
-    /// again): the table's bucket of each, good until the table next changes. While the
-    /// sequence numbers are dense, as they are between compactions, which number the items from
-    /// 0 again, a counting sort by `seq`: measured, the comparison sort and the table rebuilt by
-    /// hashing every key again were a third of the compaction of 100,000 items. Buckets, not
-    /// copies of the entries: the copies' 24 bytes an item, in memory fresh for each
-    /// compaction, were 95% of the page faults of 100,000 sets of one key in a store of
-    /// 100,000 (the compaction among them), and `relocate` then found each entry's copy again.
+    /// again). While the sequence numbers are dense, as they are between compactions, which
+    /// number the items from 0 again, a counting sort by `seq`: measured, the comparison sort and
+    /// the table rebuilt by hashing every key again were a third of the compaction of 100,000
+    /// items.
     pub fn order(&self) -> Order {
-        let bucket = |b: usize| u32::try_from(b).expect("a table of fewer than 2^32 buckets");
         let span = self.next_seq as usize;
         if span > 4 * self.table.len() + 65_536 {
-            let mut v: Vec<(u32, u32)> = self.table.iter_buckets().map(|b| (self.entry_in(b).seq, bucket(b))).collect();
-            v.sort_unstable();
-            return Order { buckets: v.into_iter().map(|(_, b)| b).collect(), dense: false };
+            let entries = self.ordered();
+            let seqs = entries.iter().map(|e| e.seq).collect();
+            return Order { entries, rank: Rank::Sorted(seqs) };
         }
         const NONE: u32 = u32::MAX;
-        let mut by_seq = vec![NONE; span];
-        for b in self.table.iter_buckets() {
-            by_seq[self.entry_in(b).seq as usize] = bucket(b);
+        let mut rank = vec![NONE; span];
+        for e in self.table.iter() {
+            rank[e.seq as usize] = 0;
         }
-        by_seq.retain(|&b| b != NONE);
-        Order { buckets: by_seq, dense: true }
-    }
-
-    /// The entry in bucket `b` of the table, one that `iter_buckets` or an `Order` gave.
-    fn entry_in(&self, b: usize) -> &Entry {
-        self.table.get_bucket(b).expect("a full bucket, before the table changes")
-    }
-
-    /// The `i`th entry of `order`.
-    pub fn ordered_entry(&self, order: &Order, i: usize) -> &Entry {
-        self.entry_in(order.buckets[i] as usize)
+        for (n, r) in rank.iter_mut().filter(|r| **r != NONE).enumerate() {
+            *r = n as u32;
+        }
+        let mut entries = vec![Entry { key_at: 0, key_len: 0, ty_len: 0, data_len: 0, seq: 0 }; self.table.len()];
+        for e in self.table.iter() {
+            entries[rank[e.seq as usize] as usize] = *e;
+        }
+        Order { entries, rank: Rank::Dense(rank) }
     }
 
     /// After a compaction wrote `order`'s items into a new log, one set record each in order,
     /// from its header on: each entry now points there, numbered by its place. The table keeps
     /// its shape (the keys and their hashes are the same), so nothing is hashed again.
     pub fn relocate(&mut self, order: Order) {
+        let Order { mut entries, rank } = order;
         let mut at = record::HEADER_LEN as u64;
-        for (seq, &b) in order.buckets.iter().enumerate() {
-            let e = self.table.get_bucket_mut(b as usize).expect("a full bucket, before the table changes");
+        for (seq, e) in entries.iter_mut().enumerate() {
             let klen = e.klen();
             *e = Entry { key_at: at + record::set_key_offset(klen) as u64, key_len: klen as u32, seq: seq as u32, ..*e };
             at += e.log_len();
         }
-        self.next_seq = order.buckets.len() as u32;
-        self.changes = order.buckets.len() as u64;
+        for e in self.table.iter_mut() {
+            let place = match &rank {
+                Rank::Dense(rank) => rank[e.seq as usize] as usize,
+                Rank::Sorted(seqs) => seqs.binary_search(&e.seq).unwrap_or_else(|_| unreachable!("an entry not in the order")),
+            };
+            *e = entries[place];
+        }
+        self.next_seq = entries.len() as u32;
+        self.changes = entries.len() as u64;
     }
 }
 
-/// The entries in insertion order (`Index::order`): the table's bucket of each.
+/// The entries in insertion order (`Index::order`).
 pub struct Order {
-    buckets: Vec<u32>,
-    /// Found by a counting sort (the sequence numbers were dense), not a sort: the tests ask.
-    #[cfg_attr(not(test), allow(dead_code))]
-    dense: bool,
+    pub entries: Vec<Entry>,
+    /// From an entry's `seq` to its place in `entries`.
+    rank: Rank,
 }
 
-impl Order {
-    pub fn len(&self) -> usize {
-        self.buckets.len()
-    }
+enum Rank {
+    /// Indexed by `seq`.
+    Dense(Vec<u32>),
+    /// The entries' `seq`s, sorted: found by binary search.
+    Sorted(Vec<u32>),
 }
 
 #[cfg(test)]
@@ -331,8 +330,8 @@ mod tests {
     fn compact_and_check(log: &[u8], mut index: Index, kept: &[usize]) {
         let order = index.order();
         let mut new = record::header().to_vec();
-        for n in 0..order.len() {
-            let i = index.ordered_entry(&order, n).item(log);
+        for e in &order.entries {
+            let i = e.item(log);
             record::encode_set(&mut new, &log[i.key], None, &log[i.data]);
         }
         index.relocate(order);
@@ -352,7 +351,7 @@ mod tests {
         for i in (0..1000).filter(|i| i % 7 == 3) {
             assert!(index.remove(&log, format!("key-{i}").as_bytes()));
         }
-        assert!(index.order().dense);
+        assert!(matches!(index.order().rank, Rank::Dense(_)));
         compact_and_check(&log, index, &(0..1000).filter(|i| i % 7 != 3).collect::<Vec<_>>());
 
         // Sparse numbers (a sort, found again by binary search): 70,000 numbered, 3 left.
@@ -361,7 +360,7 @@ mod tests {
         for i in (0..70_000).filter(|i| !kept.contains(i)) {
             assert!(index.remove(&log, format!("key-{i}").as_bytes()));
         }
-        assert!(!index.order().dense);
+        assert!(matches!(index.order().rank, Rank::Sorted(_)));
         compact_and_check(&log, index, &kept);
     }
 }

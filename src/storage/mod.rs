@@ -563,13 +563,12 @@ impl Store {
         let order = inner.index.order();
         // Room for the live data to grow by a quarter before the file must.
         let cap = (live + live / 4) as usize + (64 << 10);
+        let entries = &order.entries;
         let deferred = self.durability == Durability::Process;
         // A spare up to twice the length at which this log compacts again: a longer one is of a
         // store that has shrunk, and would keep its disk.
         let spare_up_to = 2 * (live + live / 2 + slack);
-        let index = &inner.index;
-        let item = |log: &[u8], i: usize| index.ordered_entry(&order, i).item(log);
-        match inner.log.rewrite(order.len(), item, live as usize, cap, deferred, spare_up_to) {
+        match inner.log.rewrite(entries.len(), |log, i| entries[i].item(log), live as usize, cap, deferred, spare_up_to) {
             Ok(()) => {
                 inner.index.relocate(order);
                 inner.compact_after = 0;
