@@ -74,7 +74,8 @@ impl LogMap for SharedMap {
         #[cfg(target_os = "linux")]
         if len > 0 {
             // Measured (100,000 sets of one key through the C API, after 100,000 keys were
-            // set and overwritten): 175-214 -> 154-168 ns a set; in an empty store 137 -> 118.
+            // set and overwritten): 181-200 -> 156-170 ns a set; in an empty store 145-147 ->
+            // 124-131 (docs/storage-engine.md).
             use std::os::unix::fs::FileExt;
             let mut at = zeros_from.max(off);
             while at < off + len {
