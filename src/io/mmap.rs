@@ -21,10 +21,6 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use super::{LogMap, MapFlush};
 
-/// Zeros written ahead of the log's end by `prefault`, this many bytes a call at most.
-#[cfg(target_os = "linux")]
-static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
-
 pub(crate) struct SharedMap {
     raw: Arc<MmapRaw>,
     /// The mapped file, for `write_through` (opened read-write, not in append mode: a
@@ -77,6 +73,8 @@ impl LogMap for SharedMap {
             // set and overwritten): 181-200 -> 156-170 ns a set; in an empty store 145-147 ->
             // 124-131 (docs/storage-engine.md).
             use std::os::unix::fs::FileExt;
+
+            use super::ZEROS;
             let mut at = zeros_from.max(off);
             while at < off + len {
                 let n = (off + len - at).min(ZEROS.len());

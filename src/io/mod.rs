@@ -183,6 +183,11 @@ pub trait LogIo: Send + Sync {
 /// Frame header bytes: length and CRC.
 pub const FRAME_HEADER: usize = 8;
 
+/// Zeros to write from, at most this many bytes a call: a file grown with written zeros
+/// (`std.rs`), the pages ahead of a log's end (`mmap.rs`), a retired log made a spare
+/// (`storage::promote`).
+pub static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
+
 /// Append one framed record to `out`.
 pub fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     frame_with(out, |p| p.extend_from_slice(payload));

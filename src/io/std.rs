@@ -75,11 +75,10 @@ impl LogFile for StdFile {
 /// Extends `file` from `from` to `to` with written zeros: every block is then really allocated.
 fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let zeros = vec![0u8; 64 << 10];
     let mut at = from;
     while at < to {
-        let n = (to - at).min(zeros.len() as u64) as usize;
-        file.write_all_at(&zeros[..n], at)?;
+        let n = (to - at).min(super::ZEROS.len() as u64) as usize;
+        file.write_all_at(&super::ZEROS[..n], at)?;
         at += n as u64;
     }
     Ok(())

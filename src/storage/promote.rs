@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::io::{LogFile, LogIo, MapFlush};
+use crate::io::{LogFile, LogIo, MapFlush, ZEROS};
 
 /// A retired log, all zeros and synced: the file the next deferred compaction writes into
 /// instead of a new one, so that its pages are already in the OS's cache (see `Promoter`).
@@ -23,8 +23,6 @@ pub const RETIRED_NAME: &str = "data.log.retired";
 /// top of its log, so its cost is bounded (4 MiB a store), and the stores that compact often,
 /// whose pages it saves, are the small ones (a compaction comes every 2 MiB of changes or more).
 const SPARE_MAX: u64 = 4 << 20;
-/// Zeros written over a retired log, this many bytes a call.
-static ZEROS: [u8; 256 << 10] = [0; 256 << 10];
 
 /// The promotion of a compacted log that went live before it was synced.
 pub enum Promotion {
