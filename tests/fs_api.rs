@@ -701,3 +701,38 @@ fn the_reported_mkdirs_and_empty_files_stop_at_the_stated_point() {
         let _ = std::fs::remove_dir_all(base);
     }
 }
+
+/// Brotli `bytes` at window `lgwin`, in the large-window format when `large` (RFC 7932's
+/// extension, which a decoder must opt into).
+fn brotli_of(bytes: &[u8], lgwin: i32, large: bool) -> Vec<u8> {
+    let params = brotli::enc::BrotliEncoderParams { lgwin, large_window: large, quality: 9, ..Default::default() };
+    let mut out = Vec::new();
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).unwrap();
+    out
+}
+
+#[test]
+fn a_large_window_brotli_stream_is_refused_and_standard_windows_decode() {
+    let s = with_package("brwin");
+    let text: Vec<u8> = (0..20_000u32).flat_map(|i| format!("line {} of the log\n", i % 977).into_bytes()).collect();
+    let read = |name: &str| {
+        call(&s, "readCompressedFileSync", json!({"filePath": format!("wxfile://usr/{name}"), "compressionAlgorithm": "br"}))
+    };
+    for lgwin in [10, 16, 22, 24] {
+        succeeds(&s, "writeFileSync", write_bytes_args("wxfile://usr/std.br", &brotli_of(&text, lgwin, false)));
+        let (c, r) = read("std.br");
+        assert_eq!(c, 0, "window {lgwin}: {r}");
+        assert_eq!(buffer(&r, "data"), text, "window {lgwin}");
+    }
+    // A large-window stream: its header (0x11 then the window's bits) asks for a window of up to
+    // 1 GiB, which the decoder allocates whole before the first byte. The reference decoder and
+    // Node's zlib refuse such a stream unless told to accept it; so does wxfs, and the host never
+    // holds that window (a 24-byte input once made this call hold 128 MiB).
+    for lgwin in [18, 27, 30] {
+        let large = brotli_of(&text, lgwin, true);
+        assert_eq!(large[0], 0x11, "window {lgwin}: the large-window signature");
+        succeeds(&s, "writeFileSync", write_bytes_args("wxfile://usr/large.br", &large));
+        let (c, r) = read("large.br");
+        assert_eq!((c, r["errMsg"].as_str().unwrap()), (1301111, "readCompressedFileSync:fail decompress fail"), "{lgwin}");
+    }
+}

@@ -74,12 +74,51 @@ impl Write for Capped {
     }
 }
 
+/// Decodes a brotli stream (RFC 7932) into at most `limit` bytes. The decoder is the strict one:
+/// a "large window" stream (a non-standard extension whose window, up to 1 GiB, is allocated whole
+/// before the first byte is decoded) is refused as the reference decoder and Node's zlib refuse
+/// it by default, so a 24-byte input cannot make the call hold 128 MiB. A standard stream's window
+/// is at most 16 MiB.
 pub fn brotli_decompress(mut input: impl Read, limit: u64) -> Result<Vec<u8>> {
+    use brotli_decompressor::{BrotliDecompressStream, BrotliResult, BrotliState, StandardAlloc};
+    let fail = |e: io::Error| match e.kind() {
+        io::ErrorKind::OutOfMemory => Text::NativeBufferLimit.error(),
+        _ => Text::DecompressFail.error(),
+    };
     let mut out = Capped { out: Vec::new(), limit };
-    match brotli_decompressor::BrotliDecompress(&mut input, &mut out) {
-        Ok(()) => Ok(out.out),
-        Err(e) if e.kind() == io::ErrorKind::OutOfMemory => Err(Text::NativeBufferLimit.error()),
-        Err(_) => Err(Text::DecompressFail.error()),
+    let mut state = BrotliState::new_strict(StandardAlloc::default(), StandardAlloc::default(), StandardAlloc::default());
+    let (mut inbuf, mut outbuf) = ([0u8; 4096], [0u8; 4096]);
+    let (mut available_in, mut in_at) = (0usize, 0usize);
+    loop {
+        let (mut available_out, mut out_at, mut total) = (outbuf.len(), 0usize, 0usize);
+        let result = BrotliDecompressStream(
+            &mut available_in,
+            &mut in_at,
+            &inbuf,
+            &mut available_out,
+            &mut out_at,
+            &mut outbuf,
+            &mut total,
+            &mut state,
+        );
+        out.write_all(&outbuf[..out_at]).map_err(fail)?;
+        match result {
+            BrotliResult::ResultSuccess => return Ok(out.out),
+            BrotliResult::NeedsMoreOutput => {}
+            BrotliResult::NeedsMoreInput => {
+                let n = loop {
+                    match input.read(&mut inbuf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        r => break r.map_err(fail)?,
+                    }
+                };
+                if n == 0 {
+                    return Err(Text::DecompressFail.error());
+                }
+                (available_in, in_at) = (n, 0);
+            }
+            BrotliResult::ResultFailure => return Err(Text::DecompressFail.error()),
+        }
     }
 }
 
