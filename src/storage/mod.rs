@@ -215,6 +215,12 @@ pub struct Store {
     writing: AtomicUsize,
     /// Threads inside `flush_to`.
     waiting: AtomicUsize,
+    /// Per slot of `Flushed::flights`: the writers that joined its flight (`Flight::waiters`,
+    /// readable without the lock), which a lingering flusher counts.
+    gathered: Box<[AtomicUsize]>,
+    /// The writers the last flight to land acknowledged, its flusher included: the next
+    /// flight lingers until as many joined it.
+    last_carried: AtomicUsize,
 }
 
 struct Inner {
@@ -304,6 +310,8 @@ impl Store {
             slot_cv: Condvar::new(),
             writing: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
+            gathered: (0..=FLIGHTS).map(|_| AtomicUsize::new(0)).collect(),
+            last_carried: AtomicUsize::new(0),
         };
         report.compacted = match &report.damaged {
             // The damaged bytes are kept: the log is rewritten without them, so that the next
