@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::commit::Stage;
 use super::crash_tests::{mem_open, KV};
-use super::log::LOG_NAME;
+use super::files::LOG_NAME;
 use super::tests::*;
 use super::*;
 use crate::io::mem::{MemIo, Point};

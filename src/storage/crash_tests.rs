@@ -5,7 +5,7 @@
 use std::fs;
 use std::time::Duration;
 
-use super::log::LOG_NAME;
+use super::files::LOG_NAME;
 use super::tests::*;
 use super::*;
 use crate::io::mem::MemIo;
@@ -320,7 +320,7 @@ fn kill_or_power_cut_at_any_step_of_a_deferred_compaction() {
     let trigger = trigger - 1;
     let names = io.names();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names[1].to_string_lossy().contains(log::NEXT_PREFIX), "{names:?}");
+    assert!(names[1].to_string_lossy().contains(files::NEXT_PREFIX), "{names:?}");
     drop(s);
 
     let mut crash_points = 0;

@@ -4,6 +4,7 @@ use std::io;
 use std::ops::Range;
 use std::path::Path;
 
+use super::files::LOG_NAME;
 use super::log::*;
 use super::record;
 use super::tests::TempDir;

@@ -11,7 +11,8 @@
 //! commit). A flusher never holds `flushed` while it takes `inner`, and a writer waiting for a
 //! flush holds neither: it is parked, and learns that its flush landed from an atomic.
 //!
-//! Files: the log file and its compaction in `log.rs`; the promotion of a deferred compaction
+//! Files: the log file and its compaction in `log.rs`; the log's files on disk (writing a new
+//! one, what open finds, setting aside) in `files.rs`; the promotion of a deferred compaction
 //! and the spare log in `promote.rs`; the group commit of `power` durability in `commit.rs`;
 //! records in `record.rs`, their recovery in `recovery.rs`; the index in `index.rs`; sealed
 //! values in `sealed.rs`; the tests in the `*_tests.rs` beside them.
@@ -19,6 +20,7 @@
 pub mod buffer_urls;
 mod commit;
 mod error;
+mod files;
 mod index;
 mod log;
 mod promote;

@@ -9,7 +9,7 @@
 use parking_lot::Mutex as PMutex;
 
 use super::crash_tests::*;
-use super::log::LOG_NAME;
+use super::files::LOG_NAME;
 use super::promote::Promoter;
 use super::tests::*;
 use super::*;

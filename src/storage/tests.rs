@@ -4,7 +4,7 @@
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::log::{COMPACT_NAME, LOG_NAME};
+use super::files::{COMPACT_NAME, LOG_NAME};
 use super::*;
 
 pub(super) const BIG: Limits = Limits { item: u64::MAX, total: u64::MAX };

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::Path;
 
-use super::log::{COMPACT_NAME, LOG_NAME, NEXT_PREFIX};
+use super::files::{COMPACT_NAME, LOG_NAME, NEXT_PREFIX};
 use super::recovery::recover;
 use super::{record, v1};
 use crate::io::{LogIo, StdIo};
