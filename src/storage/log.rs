@@ -76,6 +76,9 @@ pub struct Log {
     largest: usize,
     /// The mapping's pages before this offset have been readied for stores (`PREFAULT`).
     prefaulted: usize,
+    /// Every record is written through the file, never stored into the mapping (see
+    /// [`Log::write_through_file`]).
+    through_file: bool,
     /// Set while the live file is a compaction's output not yet renamed over `data.log`.
     next: Option<PathBuf>,
     /// The length of that output's compacted part (its records from before it went live).
@@ -208,6 +211,7 @@ impl Log {
             dir_unsynced: None,
             largest: 0,
             prefaulted: 0,
+            through_file: false,
             next: None,
             compacted: 0,
             promotion: None,
@@ -244,11 +248,12 @@ impl Log {
             self.grow(at + rec.len())?;
         }
         if self.dirty > 0 {
-            self.map.write(at, &vec![0; self.dirty])?;
+            let zeros = vec![0; self.dirty];
+            if self.through_file { self.map.write_through(at, &zeros) } else { self.map.write(at, &zeros) }?;
             self.dirty = 0;
         }
         let payload = &rec[FRAME_HEADER..];
-        let copied = if payload.len() >= WRITE_THROUGH {
+        let copied = if self.through_file || payload.len() >= WRITE_THROUGH {
             self.map.write_through(at + FRAME_HEADER, payload)
         } else {
             if at + rec.len() > self.prefaulted {
@@ -259,7 +264,10 @@ impl Log {
             }
             self.map.write(at + FRAME_HEADER, payload)
         };
-        if let Err(e) = copied.and_then(|()| self.map.write(at, &rec[..FRAME_HEADER])) {
+        let header = &rec[..FRAME_HEADER];
+        let framed =
+            copied.and_then(|()| if self.through_file { self.map.write_through(at, header) } else { self.map.write(at, header) });
+        if let Err(e) = framed {
             self.dirty = rec.len();
             return Err(e);
         }
@@ -267,6 +275,15 @@ impl Log {
         self.pos += rec.len() as u64;
         self.largest = self.largest.max(rec.len());
         Ok((at, self.pos))
+    }
+
+    /// Writes every record through the file (a `pwrite`), never through the mapping, which then
+    /// is only read. For `power` durability: a page stored into through the mapping is
+    /// write-protected again by each flush that writes it back, and with the store's threads on
+    /// several CPUs that is an interrupt to each of them to drop the page from its TLB, inside
+    /// every flush.
+    pub fn write_through_file(&mut self, on: bool) {
+        self.through_file = on;
     }
 
     /// Makes room for a log of `needed` bytes: the file grows by half (at least `MIN_GROWTH`),

@@ -291,7 +291,8 @@ impl Store {
     /// [`Store::open`] with a replaceable I/O layer under the log (tests inject faults there).
     pub fn open_with_io(dir: &Path, durability: Durability, io: Arc<dyn LogIo>) -> io::Result<(Store, LogReport)> {
         let mut index = Index::default();
-        let opened = Log::open(io, dir, |file, payload| record::parse(file, payload, |op| apply(&mut index, file, op)))?;
+        let mut opened = Log::open(io, dir, |file, payload| record::parse(file, payload, |op| apply(&mut index, file, op)))?;
+        opened.log.write_through_file(durability == Durability::Power);
         let mut report = LogReport {
             records: opened.records,
             truncated_bytes: opened.truncated_bytes,
