@@ -239,8 +239,9 @@ impl Store {
     }
 
     /// Waits for flight `ticket` in slot `i`, which this writer joined (it covers `upto`):
-    /// yielding for up to `SPIN`, then parked. A writer whose flight landed without error learns it from `landed` alone: the
-    /// writers a flight wakes at once do not queue for the lock one after another.
+    /// yielding for up to `SPIN`, then parked. A writer whose flight landed without error
+    /// learns it from `landed` alone: the writers a flight wakes at once do not queue for the
+    /// lock one after another.
     fn wait_for(&self, i: usize, ticket: u64, upto: u64) -> io::Result<()> {
         let start = Instant::now();
         loop {
