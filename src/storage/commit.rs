@@ -15,13 +15,6 @@ use super::{log, Durability, Store, StoreError};
 /// Longest a flush leader waits for writers in progress; a flush takes ~100 µs and more.
 const LINGER: Duration = Duration::from_micros(100);
 
-/// How long a writer waiting for its flight yields the CPU in a loop before it parks. A flush
-/// takes ~100 µs: a writer that yields sees its flight land at once, where a parked one waits
-/// for its wake-up (on the 2-core virtual machine, the 7 writers a flight woke took 35-70 µs to
-/// come back, and the next flush waited for them). The cost is that CPU, only while writers
-/// of one store wait for each other's flush in `power` durability; one writer never waits so.
-const SPIN: Duration = Duration::from_micros(300);
-
 /// Most flights (flushes) in flight at once (see `Flushed`). One: on the 2-core virtual
 /// machine's ext4 disk the benchmarks run on, flushes from several threads at once do not
 /// overlap much (8 threads each running `write + fdatasync` made 2.1-3.1 times the syncs per
@@ -206,7 +199,6 @@ impl Store {
         if let Some(i) = f.joinable(upto) {
             let flight = &mut f.flights[i];
             flight.waiters += 1;
-            self.gathered[i].store(flight.waiters, Ordering::Release);
             if flight.stage != Stage::Flushing {
                 flight.covers = flight.covers.max(upto);
             }
@@ -218,14 +210,12 @@ impl Store {
         if f.flying < FLIGHTS {
             let linger = self.should_linger();
             let (i, ticket) = f.open(if linger { Stage::Gathering } else { Stage::Flushing }, upto);
-            self.gathered[i].store(0, Ordering::Release);
             f.flying += 1;
             return self.fly(f, i, ticket, linger);
         }
         // Every flight is flying and none covers this record: open the pending one and start
         // it when one lands.
         let (i, ticket) = f.open(Stage::Pending, upto);
-        self.gathered[i].store(0, Ordering::Release);
         while f.flying >= FLIGHTS {
             self.slot_cv.wait(&mut f);
         }
@@ -238,12 +228,10 @@ impl Store {
         self.fly(f, i, ticket, linger)
     }
 
-    /// Waits for flight `ticket` in slot `i`, which this writer joined (it covers `upto`):
-    /// yielding for up to `SPIN`, then parked. A writer whose flight landed without error
-    /// learns it from `landed` alone: the writers a flight wakes at once do not queue for the
-    /// lock one after another.
+    /// Waits, parked, for flight `ticket` in slot `i`, which this writer joined (it covers
+    /// `upto`). A writer whose flight landed without error learns it from `landed` alone: the
+    /// writers a flight wakes at once do not queue for the lock one after another.
     fn wait_for(&self, i: usize, ticket: u64, upto: u64) -> io::Result<()> {
-        let start = Instant::now();
         loop {
             let landed = self.landed[i].load(Ordering::Acquire);
             if landed == ticket << 1 {
@@ -263,11 +251,7 @@ impl Store {
                     return Ok(());
                 }
             }
-            if start.elapsed() < SPIN {
-                std::thread::yield_now();
-            } else {
-                std::thread::park();
-            }
+            std::thread::park();
         }
     }
 
@@ -278,7 +262,7 @@ impl Store {
         let res = MutexGuard::unlocked(&mut f, || {
             panic::catch_unwind(AssertUnwindSafe(|| {
                 if linger {
-                    self.linger(i);
+                    self.linger();
                     // From here on a writer joins only if the plan covers it: the plan is
                     // read after this.
                     let mut f = self.flushed.lock();
@@ -329,7 +313,6 @@ impl Store {
                 f.failures.push(e);
             }
         }
-        self.last_carried.store(flight.waiters + 1, Ordering::Relaxed);
         self.landed[i].store(ticket << 1 | u64::from(out.is_err()), Ordering::Release);
         self.durable.store(f.upto, Ordering::Release);
         let sleepers = std::mem::take(&mut f.sleepers[i]);
@@ -352,19 +335,15 @@ impl Store {
         self.waiting.load(Ordering::Acquire) > 1 || self.writing.load(Ordering::Acquire) > 0
     }
 
-    /// Waits up to `LINGER` for the writers of the last flight to come back: until flight `i`
-    /// carries as many writers as the last flight did and none is between wanting the lock and
-    /// releasing it. Measured (instrumented, 8 threads): the wait this replaced (at least a
-    /// third of `LINGER`, then until no writer was in the lock) let flights leave with 7.1 of
-    /// the 8 writers on average after 35 µs; this one, with writers yielding rather than parked
-    /// (`SPIN`), carries 7.9 after 12-15 µs.
-    fn linger(&self, i: usize) {
+    /// Waits up to `LINGER`, and at least a third of it, until no writer is between wanting
+    /// the lock and releasing it. Measured against not lingering, and against lingering only
+    /// while a writer is in the lock: both carried fewer records per flush and gave fewer sets
+    /// per second from 8 threads.
+    fn linger(&self) {
         let start = Instant::now();
-        let expected = self.last_carried.load(Ordering::Relaxed).max(2);
         loop {
             let t = start.elapsed();
-            let joined = self.gathered[i].load(Ordering::Acquire) + 1;
-            if t >= LINGER || (joined >= expected && self.writing.load(Ordering::Acquire) == 0) {
+            if t >= LINGER || (t >= LINGER / 3 && self.writing.load(Ordering::Acquire) == 0) {
                 break;
             }
             std::thread::yield_now();

@@ -76,9 +76,6 @@ pub struct Log {
     largest: usize,
     /// The mapping's pages before this offset have been readied for stores (`PREFAULT`).
     prefaulted: usize,
-    /// Every record is written through the file, never stored into the mapping (see
-    /// [`Log::write_through_file`]).
-    through_file: bool,
     /// Set while the live file is a compaction's output not yet renamed over `data.log`.
     next: Option<PathBuf>,
     /// The length of that output's compacted part (its records from before it went live).
@@ -211,7 +208,6 @@ impl Log {
             dir_unsynced: None,
             largest: 0,
             prefaulted: 0,
-            through_file: false,
             next: None,
             compacted: 0,
             promotion: None,
@@ -248,11 +244,11 @@ impl Log {
             self.grow(at + rec.len())?;
         }
         if self.dirty > 0 {
-            self.store(at, &vec![0; self.dirty])?;
+            self.map.write(at, &vec![0; self.dirty])?;
             self.dirty = 0;
         }
         let payload = &rec[FRAME_HEADER..];
-        let copied = if self.through_file || payload.len() >= WRITE_THROUGH {
+        let copied = if payload.len() >= WRITE_THROUGH {
             self.map.write_through(at + FRAME_HEADER, payload)
         } else {
             if at + rec.len() > self.prefaulted {
@@ -263,7 +259,7 @@ impl Log {
             }
             self.map.write(at + FRAME_HEADER, payload)
         };
-        if let Err(e) = copied.and_then(|()| self.store(at, &rec[..FRAME_HEADER])) {
+        if let Err(e) = copied.and_then(|()| self.map.write(at, &rec[..FRAME_HEADER])) {
             self.dirty = rec.len();
             return Err(e);
         }
@@ -271,25 +267,6 @@ impl Log {
         self.pos += rec.len() as u64;
         self.largest = self.largest.max(rec.len());
         Ok((at, self.pos))
-    }
-
-    /// Writes every record through the file (a `pwrite`), never through the mapping, which then
-    /// is only read. For `power` durability: each flush write-protects again the pages stored
-    /// into through the mapping (inside the flush, an interrupt to every CPU running the store's
-    /// threads to drop them from its TLB), and the next store into such a page takes a fault.
-    /// Measured, one thread's durable sets: 9,188-9,532 -> 10,593-10,814 a second.
-    pub fn write_through_file(&mut self, on: bool) {
-        self.through_file = on;
-    }
-
-    /// Writes `bytes` at `at` as this log writes its small pieces: into the mapping, or through
-    /// the file (`through_file`).
-    fn store(&mut self, at: usize, bytes: &[u8]) -> io::Result<()> {
-        if self.through_file {
-            self.map.write_through(at, bytes)
-        } else {
-            self.map.write(at, bytes)
-        }
     }
 
     /// Makes room for a log of `needed` bytes: the file grows by half (at least `MIN_GROWTH`),

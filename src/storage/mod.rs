@@ -217,12 +217,6 @@ pub struct Store {
     writing: AtomicUsize,
     /// Threads inside `flush_to`.
     waiting: AtomicUsize,
-    /// Per slot of `Flushed::flights`: the writers that joined its flight (`Flight::waiters`,
-    /// readable without the lock), which a lingering flusher counts.
-    gathered: Box<[AtomicUsize]>,
-    /// The writers the last flight to land acknowledged, its flusher included: the next
-    /// flight lingers until as many joined it.
-    last_carried: AtomicUsize,
 }
 
 struct Inner {
@@ -291,8 +285,7 @@ impl Store {
     /// [`Store::open`] with a replaceable I/O layer under the log (tests inject faults there).
     pub fn open_with_io(dir: &Path, durability: Durability, io: Arc<dyn LogIo>) -> io::Result<(Store, LogReport)> {
         let mut index = Index::default();
-        let mut opened = Log::open(io, dir, |file, payload| record::parse(file, payload, |op| apply(&mut index, file, op)))?;
-        opened.log.write_through_file(durability == Durability::Power);
+        let opened = Log::open(io, dir, |file, payload| record::parse(file, payload, |op| apply(&mut index, file, op)))?;
         let mut report = LogReport {
             records: opened.records,
             truncated_bytes: opened.truncated_bytes,
@@ -313,8 +306,6 @@ impl Store {
             slot_cv: Condvar::new(),
             writing: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
-            gathered: (0..=FLIGHTS).map(|_| AtomicUsize::new(0)).collect(),
-            last_carried: AtomicUsize::new(0),
         };
         report.compacted = match &report.damaged {
             // The damaged bytes are kept: the log is rewritten without them, so that the next
